@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* Talking to CRIU over `criu swrk <fd>` (RPC), reading its logs and stats. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "helper.h"
+#include "stats.pb-c.h"
+
+#define STATS_SVC_MAGIC 0x55105940u
+#define STATS_MAGIC 0x57093306u
+#define MAX_CRIU_MSG (8u << 20)
+
+static const char *criu_default_paths[] = {
+	"/usr/sbin/criu", "/usr/bin/criu", "/usr/local/sbin/criu", "/usr/local/bin/criu", "/sbin/criu",
+	"/bin/criu",
+};
+
+/* The configured path, or the first executable criu in the usual places or PATH. */
+const char *criu_find(const char *configured)
+{
+	static char found[4096];
+	const char *env = getenv("PATH");
+
+	if (configured)
+		return access(configured, X_OK) == 0 ? configured : NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(criu_default_paths); i++)
+		if (access(criu_default_paths[i], X_OK) == 0)
+			return criu_default_paths[i];
+	while (env && *env) {
+		const char *colon = strchr(env, ':');
+		size_t n = colon ? (size_t)(colon - env) : strlen(env);
+
+		if (n && n + 6 < sizeof(found)) {
+			memcpy(found, env, n);
+			memcpy(found + n, "/criu", 6);
+			if (found[0] == '/' && access(found, X_OK) == 0)
+				return found;
+		}
+		env = colon ? colon + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Child side of the fork: stdio to /dev/null, only keep_fds and sk survive exec. */
+static void criu_child(const char *path, int sk, const int *keep, size_t nkeep)
+{
+	char fdnum[16];
+	char *argv[] = { "criu", "swrk", fdnum, NULL };
+	sigset_t all;
+	int null;
+
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();	/* no controlling terminal, own process group */
+	null = open("/dev/null", O_RDWR);
+	if (null < 0)
+		_exit(127);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	if (null > 2)
+		close(null);
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (fcntl(sk, F_SETFD, 0))
+		_exit(127);
+	for (size_t i = 0; i < nkeep; i++)
+		if (keep[i] >= 0 && fcntl(keep[i], F_SETFD, 0))
+			_exit(127);
+	snprintf(fdnum, sizeof(fdnum), "%d", sk);
+	execv(path, argv);
+	_exit(127);
+}
+
+static int send_req(int sk, CriuReq *req, struct herr *e)
+{
+	size_t len = criu_req__get_packed_size(req);
+	uint8_t *buf = malloc(len ? len : 1);
+	ssize_t w;
+	int ret = -1;
+
+	if (!buf) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		return -1;
+	}
+	criu_req__pack(req, buf);
+	do {
+		w = send(sk, buf, len, MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)len) {
+		herr_set(e, EC(CRIU_FAILED), errno, "cannot send a request to CRIU: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+static int recv_resp(int sk, CriuResp **resp, struct herr *e)
+{
+	uint8_t *buf = NULL;
+	ssize_t len;
+	int ret = -1;
+
+	do {
+		len = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	} while (len < 0 && errno == EINTR);
+	if (len <= 0) {
+		herr_set(e, EC(CRIU_FAILED), len ? errno : EPIPE,
+			 "CRIU closed the connection without an answer (it may have crashed)%s%s",
+			 len ? ": " : "", len ? strerror(errno) : "");
+		goto out;
+	}
+	if ((size_t)len > MAX_CRIU_MSG) {
+		herr_set(e, EC(CRIU_FAILED), EMSGSIZE, "CRIU sent a %zd byte message", len);
+		goto out;
+	}
+	buf = malloc(len);
+	if (!buf) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		goto out;
+	}
+	if (recv(sk, buf, len, 0) != len) {
+		herr_set(e, EC(CRIU_FAILED), errno, "cannot read CRIU's answer: %s", strerror(errno));
+		goto out;
+	}
+	*resp = criu_resp__unpack(NULL, len, buf);
+	if (!*resp) {
+		herr_set(e, EC(CRIU_FAILED), EPROTO, "CRIU's answer could not be decoded");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Waits for the criu child itself: never waitpid(-1), so its status is ours. */
+static void wait_criu(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t nkeep,
+	      criu_notify_fn notify, void *arg, CriuResp **resp, struct herr *e)
+{
+	int sks[2] = { -1, -1 };
+	CriuResp *r = NULL;
+	pid_t pid = -1;
+	int ret = -1;
+
+	*resp = NULL;
+	if (!criu_path) {
+		herr_set(e, EC(CRIU_UNAVAILABLE), ENOENT, "CRIU was not found on this host");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sks)) {
+		herr_set(e, EC(INTERNAL), errno, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		herr_set(e, EC(INTERNAL), errno, "cannot fork for CRIU: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		criu_child(criu_path, sks[1], keep_fds, nkeep);
+	close(sks[1]);
+	sks[1] = -1;
+	if (send_req(sks[0], req, e))
+		goto out;
+	for (;;) {
+		if (recv_resp(sks[0], &r, e))
+			goto out;
+		if (r->type != CRIU_REQ_TYPE__NOTIFY)
+			break;
+		{
+			CriuReq ack = CRIU_REQ__INIT;
+
+			if (notify && r->notify && r->notify->script)
+				notify(r->notify->script, arg);
+			ack.type = CRIU_REQ_TYPE__NOTIFY;
+			ack.has_notify_success = true;
+			ack.notify_success = true;
+			criu_resp__free_unpacked(r, NULL);
+			r = NULL;
+			if (send_req(sks[0], &ack, e))
+				goto out;
+		}
+	}
+	*resp = r;
+	r = NULL;
+	ret = 0;
+out:
+	if (r)
+		criu_resp__free_unpacked(r, NULL);
+	if (sks[0] >= 0)
+		close(sks[0]);
+	if (sks[1] >= 0)
+		close(sks[1]);
+	if (pid > 0)
+		wait_criu(pid);
+	return ret;
+}
+
+static int criu_simple(const char *path, CriuReqType type, CriuResp **resp, struct herr *e)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuFeatures feat = CRIU_FEATURES__INIT;
+
+	req.type = type;
+	if (type == CRIU_REQ_TYPE__FEATURE_CHECK) {
+		feat.has_mem_track = feat.has_lazy_pages = feat.has_pidfd_store = true;
+		feat.mem_track = feat.lazy_pages = feat.pidfd_store = true;
+		req.features = &feat;
+	}
+	return criu_call(path, &req, NULL, 0, NULL, NULL, resp, e);
+}
+
+#define NEED_MSG "CRIU >= 4.1 is needed on kernels >= 6.13 (vvar_vclock): install criu 4.1 or newer " \
+		 "(Debian trixie has 4.1.1)"
+
+int criu_probe(struct criu_info *ci, const char *path)
+{
+	struct herr e = { 0 };
+	CriuResp *r = NULL;
+
+	memset(ci, 0, sizeof(*ci));
+	ci->probed = true;
+	if (!path) {
+		snprintf(ci->problem, sizeof(ci->problem),
+			 "CRIU was not found (looked in /usr/sbin, /usr/bin, /usr/local/sbin, /usr/local/bin and "
+			 "PATH); " NEED_MSG);
+		return -1;
+	}
+	snprintf(ci->path, sizeof(ci->path), "%s", path);
+	if (criu_simple(path, CRIU_REQ_TYPE__VERSION, &r, &e) || !r->success || !r->version) {
+		snprintf(ci->problem, sizeof(ci->problem),
+			 "CRIU at %s did not answer a VERSION request (%s), so it is older than 3.0 or broken; "
+			 NEED_MSG, path, e.msg[0] ? e.msg : "no version in its answer");
+		goto out;
+	}
+	ci->major = r->version->major_number;
+	ci->minor = r->version->minor_number;
+	ci->sublevel = r->version->has_sublevel ? r->version->sublevel : 0;
+	if (r->version->has_sublevel)
+		snprintf(ci->version, sizeof(ci->version), "%d.%d.%d", ci->major, ci->minor, ci->sublevel);
+	else
+		snprintf(ci->version, sizeof(ci->version), "%d.%d", ci->major, ci->minor);
+	criu_resp__free_unpacked(r, NULL);
+	r = NULL;
+	if (ci->major < 4 || (ci->major == 4 && ci->minor < 1))
+		snprintf(ci->problem, sizeof(ci->problem), "CRIU %s at %s is too old; " NEED_MSG,
+			 ci->version, path);
+	if (criu_simple(path, CRIU_REQ_TYPE__FEATURE_CHECK, &r, &e) == 0 && r->features) {
+		ci->mem_track = r->features->has_mem_track && r->features->mem_track;
+		ci->lazy_pages = r->features->has_lazy_pages && r->features->lazy_pages;
+		ci->pidfd_store = r->features->has_pidfd_store && r->features->pidfd_store;
+	}
+out:
+	if (r)
+		criu_resp__free_unpacked(r, NULL);
+	return ci->problem[0] ? -1 : 0;
+}
+
+/*
+ * The log lines that explain a failure: every Error and Warn line, with up
+ * to three lines of context before each Error; at most 40 lines. first_err
+ * gets the first Error line.
+ */
+#define LOG_CAP 40
+int criu_log_extract(const char *path, char ***lines, size_t *n, char *first_err, size_t first_len)
+{
+	char *buf = NULL, *line, *save = NULL, **all = NULL, **v;
+	size_t nall = 0, cap = 0, cnt = 0, nerr = 0, room;
+	unsigned char *keep = NULL;
+	int ret = -1;
+
+	*lines = NULL;
+	*n = 0;
+	if (first_err && first_len)
+		first_err[0] = '\0';
+	if (read_file(path, &buf, NULL, 64 << 20))
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (nall == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			char **p = realloc(all, ncap * sizeof(*p));
+
+			if (!p)
+				goto out;
+			all = p;
+			cap = ncap;
+		}
+		all[nall++] = line;
+	}
+	keep = calloc(nall + 1, sizeof(*keep));
+	if (!keep)
+		goto out;
+	/* 2: an Error line or its context, 1: a Warn line */
+	for (size_t i = 0; i < nall; i++) {
+		if (strstr(all[i], "Error")) {
+			for (size_t k = i >= 3 ? i - 3 : 0; k <= i; k++)
+				keep[k] = 2;
+			if (first_err && first_len && !first_err[0])
+				snprintf(first_err, first_len, "%s", all[i]);
+		} else if (strstr(all[i], "Warn") && !keep[i]) {
+			keep[i] = 1;
+		}
+	}
+	/* errors first; the warnings nearest the end fill what room is left */
+	for (size_t i = 0; i < nall; i++)
+		nerr += keep[i] == 2;
+	room = nerr < LOG_CAP ? LOG_CAP - nerr : 0;
+	for (size_t i = nall; i-- > 0;) {
+		if (keep[i] != 1)
+			continue;
+		if (room)
+			room--;
+		else
+			keep[i] = 0;
+	}
+	v = arena_alloc(LOG_CAP * sizeof(*v));
+	for (size_t i = 0; i < nall && cnt < LOG_CAP; i++)
+		if (keep[i])
+			v[cnt++] = arena_strdup(all[i]);
+	*lines = v;
+	*n = cnt;
+	ret = 0;
+out:
+	free(keep);
+	free(all);
+	free(buf);
+	return ret;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Decodes a stats-dump image held in buf into out (fields it has). */
+int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
+{
+	StatsEntry *se;
+	uint32_t n;
+
+	if (len < 12 || le32(buf) != STATS_SVC_MAGIC || le32(buf + 4) != STATS_MAGIC)
+		goto bad;
+	n = le32(buf + 8);
+	if (n > len - 12)
+		goto bad;
+	se = stats_entry__unpack(NULL, n, buf + 12);
+	if (!se)
+		goto bad;
+	if (se->dump) {
+		DumpStatsEntry *d = se->dump;
+
+		out->freezing_time_us = d->freezing_time;
+		out->frozen_time_us = d->frozen_time;
+		out->memdump_time_us = d->memdump_time;
+		out->memwrite_time_us = d->memwrite_time;
+		out->pages_scanned = d->pages_scanned;
+		out->pages_skipped_parent = d->pages_skipped_parent;
+		out->pages_written = d->pages_written;
+		out->pages_lazy = d->pages_lazy;
+	}
+	stats_entry__free_unpacked(se, NULL);
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Common declarations of the checkpoint helper.
+ *
+ * Conventions: functions return 0 (or a count) on success and -1 on
+ * failure; a failing function fills the caller's struct herr with an error
+ * code of the wire protocol, the errno involved and a sentence of context.
+ */
+#ifndef CKPT_HELPER_H
+#define CKPT_HELPER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "helper.pb-c.h"
+
+#ifndef VERSION
+#define VERSION "0.0.0-dev"
+#endif
+
+/* Short names for the generated wire types. */
+typedef Checkpoint__Helper__V1__Request Request;
+typedef Checkpoint__Helper__V1__HelperMessage HelperMessage;
+typedef Checkpoint__Helper__V1__Response Response;
+typedef Checkpoint__Helper__V1__Error Error;
+typedef Checkpoint__Helper__V1__Event Event;
+typedef Checkpoint__Helper__V1__Progress Progress;
+typedef Checkpoint__Helper__V1__TreeStateChange TreeStateChange;
+typedef Checkpoint__Helper__V1__HelloResult HelloResult;
+typedef Checkpoint__Helper__V1__CriuFeatures HCriuFeatures;
+typedef Checkpoint__Helper__V1__PsResult PsResult;
+typedef Checkpoint__Helper__V1__ProcessInfo ProcessInfo;
+typedef Checkpoint__Helper__V1__Namespaces Namespaces;
+typedef Checkpoint__Helper__V1__FreezeResult FreezeResult;
+typedef Checkpoint__Helper__V1__ThawResult ThawResult;
+typedef Checkpoint__Helper__V1__DumpOptions DumpOptions;
+typedef Checkpoint__Helper__V1__DumpRequest DumpRequest;
+typedef Checkpoint__Helper__V1__DumpResult DumpResult;
+typedef Checkpoint__Helper__V1__DumpStats DumpStats;
+typedef Checkpoint__Helper__V1__Checkpoint Checkpoint;
+typedef Checkpoint__Helper__V1__CheckpointProcess CheckpointProcess;
+typedef Checkpoint__Helper__V1__RestoreRequest RestoreRequest;
+typedef Checkpoint__Helper__V1__RestoreResult RestoreResult;
+typedef Checkpoint__Helper__V1__ListResult ListResult;
+typedef Checkpoint__Helper__V1__DeleteResult DeleteResult;
+
+#define EC(x) CHECKPOINT__HELPER__V1__ERROR_CODE__ERROR_CODE_##x
+#define TS(x) CHECKPOINT__HELPER__V1__TREE_STATE__TREE_STATE_##x
+#define CGL(x) CHECKPOINT__HELPER__V1__CGROUP_LAYOUT__CGROUP_LAYOUT_##x
+
+#define MAX_FRAME_BYTES (16u * 1024 * 1024)
+#define MAX_ID_LEN 64
+#define MAX_NAME_LEN 256
+#define MAX_EXTERNAL 64
+#define MAX_EXTERNAL_LEN 512
+#define DEFAULT_STORE "/var/lib/checkpoint-debugger/checkpoints"
+#define MANIFEST_VERSION 1
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ------------------------------------------------------------ */
+
+struct herr {
+	int code;		/* ERROR_CODE_* of the wire protocol */
+	int errnum;		/* errno, 0 when not applicable */
+	char msg[1024];
+};
+
+void herr_set(struct herr *e, int code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void herr_prefix(struct herr *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- request-lifetime arena -------------------------------------------- */
+
+void *arena_alloc(size_t size);		/* zeroed; aborts on ENOMEM */
+char *arena_strdup(const char *s);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void arena_free_all(void);
+
+/* ---- growable string ---------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+int sbuf_add(struct sbuf *b, const char *data, size_t n);
+int sbuf_puts(struct sbuf *b, const char *s);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_free(struct sbuf *b);
+int json_escape(struct sbuf *b, const char *s);
+
+/* ---- pid lists ---------------------------------------------------------- */
+
+struct pidlist {
+	pid_t *v;
+	size_t n;
+	size_t cap;
+};
+
+int pidlist_add(struct pidlist *l, pid_t pid);
+bool pidlist_has(const struct pidlist *l, pid_t pid);
+void pidlist_free(struct pidlist *l);
+
+/* ---- util.c ------------------------------------------------------------- */
+
+bool valid_checkpoint_id(const char *id);
+bool valid_text(const char *s, size_t max);
+int read_file(const char *path, char **out, size_t *len, size_t max);
+int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
+int write_file_at(int dirfd, const char *name, const void *data, size_t len);
+int write_str_path(const char *path, const char *s);
+int mkdir_p(const char *path, mode_t mode);
+int remove_tree(const char *path);
+uint64_t dir_size(const char *path);
+uint64_t now_us(void);
+uint64_t now_unix_ms(void);
+void sleep_ms(unsigned ms);
+int random_hex(char *out, size_t nhex);
+
+/* ---- framing.c ---------------------------------------------------------- */
+
+struct frame_reader {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+};
+
+/* Appends bytes read from the peer. */
+int frame_feed(struct frame_reader *r, const void *data, size_t n);
+/*
+ * Returns 1 and the payload of the next complete frame (valid until
+ * frame_pop/frame_feed), 0 when more bytes are needed, -1 with errno EMSGSIZE when
+ * the next frame is longer than max.
+ */
+int frame_next(struct frame_reader *r, const uint8_t **payload, size_t *len, size_t max);
+void frame_pop(struct frame_reader *r);
+void frame_reader_free(struct frame_reader *r);
+int write_frame(int fd, const uint8_t *payload, size_t len);
+int send_helper_message(HelperMessage *m);
+int send_response(Response *r);
+void emit_progress(uint32_t id, const char *stage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void emit_tree_state(uint32_t id, pid_t root, int state);
+extern int g_out_fd;
+
+/* ---- proc.c ------------------------------------------------------------- */
+
+struct proc_stat {
+	pid_t pid;
+	char comm[64];
+	char state;
+	pid_t ppid;
+	pid_t pgid;
+	pid_t sid;
+	uint32_t tty_nr;
+};
+
+int parse_proc_stat(const char *buf, struct proc_stat *st);
+int read_proc_stat(pid_t pid, struct proc_stat *st);
+bool pid_exists(pid_t pid);
+int decode_tty_nr(uint32_t tty_nr, char *out, size_t outlen);
+/* The pid and all its descendants at this moment, root first. */
+int proc_tree(pid_t root, struct pidlist *out, struct herr *e);
+int read_cmdline(pid_t pid, char ***argv, size_t *argc);	/* arena memory */
+int proc_info(pid_t pid, ProcessInfo *pi);			/* arena memory */
+
+/* ---- cgroup.c ----------------------------------------------------------- */
+
+struct frozen_tree {
+	pid_t root;
+	int layout;		/* CGL(V2) or CGL(V1) */
+	char cgroup[4096];	/* absolute path of the freeze cgroup */
+	char mount[4096];	/* mount point of its hierarchy */
+	struct pidlist pids;
+	char **orig;		/* original cgroup (relative) of each pid */
+	struct frozen_tree *next;
+};
+
+int cgroup_layout(void);
+int cgroup_v2_mount(char *out, size_t len);
+int cgroup_v1_freezer_mount(char *out, size_t len);
+int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struct herr *e);
+int thaw_tree(struct frozen_tree *t, struct herr *e);
+struct frozen_tree *frozen_find(pid_t root);
+struct frozen_tree *frozen_find_member(pid_t pid);
+/* Forgets the tree; thaws it first when thaw is true. Frees t. */
+int frozen_release(struct frozen_tree *t, bool thaw, struct herr *e);
+void frozen_release_all(void);
+
+/* ---- criu.c ------------------------------------------------------------- */
+
+#include "rpc.pb-c.h"
+
+struct criu_info {
+	bool probed;
+	char path[4096];
+	char version[64];
+	int major, minor, sublevel;
+	bool mem_track, lazy_pages, pidfd_store;
+	char problem[512];
+};
+
+typedef void (*criu_notify_fn)(const char *script, void *arg);
+
+const char *criu_find(const char *configured);
+int criu_probe(struct criu_info *ci, const char *path);
+/*
+ * Runs one request through `criu swrk`. keep_fds lists descriptors the criu
+ * child must inherit. *resp is CRIU's final answer (free with
+ * criu_resp__free_unpacked). Returns -1 only when the exchange itself failed.
+ */
+int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t nkeep,
+	      criu_notify_fn notify, void *arg, CriuResp **resp, struct herr *e);
+int criu_log_extract(const char *path, char ***lines, size_t *n, char *first_err, size_t first_len);
+int decode_stats(const uint8_t *buf, size_t len, DumpStats *out);
+
+/* ---- store.c ------------------------------------------------------------ */
+
+int store_prepare(const char *store, struct herr *e);
+int manifest_write(int dirfd, const Checkpoint *c, struct herr *e);
+int manifest_json(const Checkpoint *c, struct sbuf *b);
+Checkpoint *manifest_read(const char *store, const char *id, struct herr *e);
+int store_list(const char *store, ListResult *res, struct herr *e);
+int store_delete(const char *store, const char *id, struct herr *e);
+
+/* ---- ops.c -------------------------------------------------------------- */
+
+struct helper_config {
+	char store[4096];
+	const char *criu_path;	/* NULL: not found */
+};
+
+extern struct helper_config g_cfg;
+extern struct criu_info g_criu;
+void handle_request(const Request *req);
+void reap_children(void);
+
+#endif

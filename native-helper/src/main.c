@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * checkpoint-helper: runs on the target host, reads framed Request messages
+ * on stdin, answers framed HelperMessage messages on stdout, drives CRIU.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH]\n"
+		   "       checkpoint-helper --version\n"
+		   "Speaks length-prefixed protobuf (proto/helper.proto) on stdin/stdout.\n");
+}
+
+static int parse_args(int argc, char **argv)
+{
+	snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", DEFAULT_STORE);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--version")) {
+			printf("checkpoint-helper %s\n", VERSION);
+			exit(0);
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--store") && i + 1 < argc) {
+			const char *s = argv[++i];
+
+			if (s[0] != '/' || strlen(s) >= 3000) {
+				fprintf(stderr, "checkpoint-helper: --store needs an absolute path\n");
+				return -1;
+			}
+			snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", s);
+		} else if (!strcmp(a, "--criu") && i + 1 < argc) {
+			g_cfg.criu_path = argv[++i];
+		} else {
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (g_cfg.criu_path) {
+		const char *p = g_cfg.criu_path;
+
+		g_cfg.criu_path = criu_find(p);
+		if (!g_cfg.criu_path)
+			fprintf(stderr, "checkpoint-helper: %s is not executable\n", p);
+	} else {
+		g_cfg.criu_path = criu_find(NULL);
+	}
+	return 0;
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd;
+}
+
+/* Answers a protocol error that loses framing (id 0: no request decoded). */
+static void protocol_error(const char *msg)
+{
+	Response resp = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
+	Error err = CHECKPOINT__HELPER__V1__ERROR__INIT;
+
+	err.code = EC(BAD_REQUEST);
+	err.errno_value = EMSGSIZE;
+	err.message = (char *)msg;
+	resp.result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR;
+	resp.error = &err;
+	send_response(&resp);
+}
+
+/* Handles every complete frame in the buffer; -1 when framing is lost. */
+static int drain_frames(struct frame_reader *fr)
+{
+	const uint8_t *payload;
+	size_t len;
+	int r;
+
+	while ((r = frame_next(fr, &payload, &len, MAX_FRAME_BYTES)) == 1) {
+		Request *req = checkpoint__helper__v1__request__unpack(NULL, len, payload);
+
+		if (!req) {
+			Response resp = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
+			Error err = CHECKPOINT__HELPER__V1__ERROR__INIT;
+
+			err.code = EC(BAD_REQUEST);
+			err.errno_value = EPROTO;
+			err.message = "the request could not be decoded as a Request message";
+			resp.result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR;
+			resp.error = &err;
+			send_response(&resp);
+		} else {
+			handle_request(req);
+			checkpoint__helper__v1__request__free_unpacked(req, NULL);
+		}
+		frame_pop(fr);
+	}
+	if (r < 0) {
+		protocol_error("a frame longer than 16 MiB was refused; the helper stops, since framing is lost");
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 1 when the helper must stop (SIGTERM, SIGINT, SIGHUP). */
+static int handle_signals(int sfd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap_children();
+		else
+			stop = 1;
+	}
+	return stop;
+}
+
+static int main_loop(int sfd)
+{
+	struct frame_reader fr = { 0 };
+	uint8_t buf[65536];
+	int ret = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = 1;
+			break;
+		}
+		if (pfd[1].revents & POLLIN && handle_signals(sfd))
+			break;
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(0, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;	/* EOF: the client went away */
+		if (frame_feed(&fr, buf, n)) {
+			ret = 1;
+			break;
+		}
+		if (drain_frames(&fr)) {
+			ret = 1;
+			break;
+		}
+	}
+	frame_reader_free(&fr);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	int sfd, ret;
+
+	if (parse_args(argc, argv))
+		return 2;
+	umask(077);
+	/* stdout carries frames only: keep stdio's buffers off it */
+	g_out_fd = dup(1);
+	if (g_out_fd < 0)
+		return 1;
+	fcntl(g_out_fd, F_SETFD, FD_CLOEXEC);
+	{
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0) {
+			dup2(null, 1);
+			close(null);
+		}
+	}
+	fcntl(0, F_SETFD, FD_CLOEXEC);
+	fcntl(2, F_SETFD, FD_CLOEXEC);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		fprintf(stderr, "checkpoint-helper: cannot become a child subreaper: %s\n", strerror(errno));
+	sfd = setup_signals();
+	if (sfd < 0) {
+		fprintf(stderr, "checkpoint-helper: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	ret = main_loop(sfd);
+	frozen_release_all();
+	reap_children();
+	close(sfd);
+	return ret;
+}

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading processes from /proc. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+/*
+ * Parses one /proc/PID/stat line. comm sits between the first '(' and the
+ * LAST ')', since it may hold spaces and parentheses itself.
+ */
+int parse_proc_stat(const char *buf, struct proc_stat *st)
+{
+	const char *open, *close;
+	size_t clen;
+	char state;
+	int ppid, pgid, sid, tty;
+	long pid;
+	char *end;
+
+	memset(st, 0, sizeof(*st));
+	pid = strtol(buf, &end, 10);
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (end == buf || pid <= 0 || !open || !close || close < open)
+		goto bad;
+	clen = close - open - 1;
+	if (clen >= sizeof(st->comm))
+		clen = sizeof(st->comm) - 1;
+	memcpy(st->comm, open + 1, clen);
+	st->comm[clen] = '\0';
+	if (sscanf(close + 1, " %c %d %d %d %d", &state, &ppid, &pgid, &sid, &tty) != 5)
+		goto bad;
+	st->pid = pid;
+	st->state = state;
+	st->ppid = ppid;
+	st->pgid = pgid;
+	st->sid = sid;
+	st->tty_nr = (uint32_t)tty;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int read_proc_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], *buf = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, &buf, NULL, 65536))
+		return -1;
+	ret = parse_proc_stat(buf, st);
+	free(buf);
+	return ret;
+}
+
+bool pid_exists(pid_t pid)
+{
+	char path[64];
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * tty_nr packs the device number as the kernel's new_encode_dev():
+ * minor bits 0-7 and 20-31, major bits 8-19.
+ */
+int decode_tty_nr(uint32_t tty_nr, char *out, size_t outlen)
+{
+	unsigned major = (tty_nr >> 8) & 0xfff;
+	unsigned minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+
+	out[0] = '\0';
+	if (tty_nr == 0)
+		return 0;
+	if (major >= 136 && major <= 143)
+		snprintf(out, outlen, "/dev/pts/%u", (major - 136) * 256 + minor);
+	else if (major == 4 && minor < 64)
+		snprintf(out, outlen, "/dev/tty%u", minor);
+	else if (major == 4)
+		snprintf(out, outlen, "/dev/ttyS%u", minor - 64);
+	else if (major == 5 && minor == 0)
+		snprintf(out, outlen, "/dev/tty");
+	else if (major == 5 && minor == 1)
+		snprintf(out, outlen, "/dev/console");
+	else if (major == 5 && minor == 2)
+		snprintf(out, outlen, "/dev/ptmx");
+	else if (major == 3)
+		snprintf(out, outlen, "/dev/tty%c%x", "pqrstuvwxyzabcde"[(minor >> 4) & 0xf], minor & 0xf);
+	else
+		return -1;	/* a device we do not name; tty_nr still tells */
+	return 0;
+}
+
+struct proc_entry {
+	pid_t pid, ppid;
+};
+
+static int scan_all(struct proc_entry **out, size_t *n)
+{
+	struct proc_entry *v = NULL;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct proc_stat st;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (read_proc_stat(pid, &st))
+			continue;	/* vanished */
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct proc_entry *p = realloc(v, ncap * sizeof(*v));
+
+			if (!p) {
+				free(v);
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			v = p;
+			cap = ncap;
+		}
+		v[cnt].pid = pid;
+		v[cnt].ppid = st.ppid;
+		cnt++;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int proc_tree(pid_t root, struct pidlist *out, struct herr *e)
+{
+	struct proc_entry *all = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	out->n = 0;
+	if (scan_all(&all, &n)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot read /proc: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid_exists(root)) {
+		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
+		goto out;
+	}
+	if (pidlist_add(out, root))
+		goto nomem;
+	/* breadth first: out grows while we walk it */
+	for (size_t i = 0; i < out->n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (all[j].ppid == out->v[i] && all[j].pid != out->v[i] &&
+			    !pidlist_has(out, all[j].pid) && pidlist_add(out, all[j].pid))
+				goto nomem;
+	ret = 0;
+	goto out;
+nomem:
+	herr_set(e, EC(INTERNAL), ENOMEM, "out of memory listing processes");
+out:
+	free(all);
+	return ret;
+}
+
+int read_cmdline(pid_t pid, char ***argv, size_t *argc)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0, n = 0;
+	char **v;
+
+	*argv = NULL;
+	*argc = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (read_file(path, &buf, &len, 1 << 20))
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			n++;
+	if (len && buf[len - 1] != '\0')
+		n++;
+	v = arena_alloc((n + 1) * sizeof(*v));
+	for (size_t i = 0, k = 0; i < len && k < n; k++) {
+		v[k] = arena_strdup(buf + i);
+		i += strlen(buf + i) + 1;
+	}
+	free(buf);
+	*argv = v;
+	*argc = n;
+	return 0;
+}
+
+static uint32_t read_uid(pid_t pid)
+{
+	char path[64], *buf = NULL, *p;
+	uint32_t uid = (uint32_t)-1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_file(path, &buf, NULL, 1 << 20))
+		return uid;
+	p = strstr(buf, "\nUid:");
+	if (p)
+		uid = strtoul(p + 5, NULL, 10);
+	free(buf);
+	return uid;
+}
+
+static uint64_t ns_inode(pid_t pid, const char *ns)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	if (stat(path, &st))
+		return 0;
+	return st.st_ino;
+}
+
+static void read_threads(pid_t pid, ProcessInfo *pi)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 8;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	pi->threads = arena_alloc(cap * sizeof(int32_t));
+	while ((de = readdir(d))) {
+		long tid = strtol(de->d_name, NULL, 10);
+
+		if (tid <= 0)
+			continue;
+		if (pi->n_threads == cap) {
+			int32_t *nv = arena_alloc(cap * 2 * sizeof(int32_t));
+
+			memcpy(nv, pi->threads, cap * sizeof(int32_t));
+			pi->threads = nv;
+			cap *= 2;
+		}
+		pi->threads[pi->n_threads++] = tid;
+	}
+	closedir(d);
+}
+
+/* Fills pi (arena memory). Returns -1 when the process vanished. */
+int proc_info(pid_t pid, ProcessInfo *pi)
+{
+	static const char *names[] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
+	struct proc_stat st;
+	Namespaces *ns;
+	uint64_t ino[8];
+	char tty[64];
+	size_t argc;
+
+	if (read_proc_stat(pid, &st))
+		return -1;
+	checkpoint__helper__v1__process_info__init(pi);
+	pi->pid = st.pid;
+	pi->ppid = st.ppid;
+	pi->pgid = st.pgid;
+	pi->sid = st.sid;
+	pi->uid = read_uid(pid);
+	pi->comm = arena_strdup(st.comm);
+	pi->state = arena_printf("%c", st.state);
+	pi->tty_nr = st.tty_nr;
+	decode_tty_nr(st.tty_nr, tty, sizeof(tty));
+	pi->tty = arena_strdup(tty);
+	if (read_cmdline(pid, &pi->cmdline, &argc) == 0)
+		pi->n_cmdline = argc;
+	read_threads(pid, pi);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		ino[i] = ns_inode(pid, names[i]);
+	ns = arena_alloc(sizeof(*ns));
+	checkpoint__helper__v1__namespaces__init(ns);
+	ns->uts = ino[0];
+	ns->ipc = ino[1];
+	ns->net = ino[2];
+	ns->mnt = ino[3];
+	ns->pid = ino[4];
+	ns->user = ino[5];
+	ns->cgroup = ino[6];
+	ns->time = ino[7];
+	pi->namespaces = ns;
+	pi->frozen = frozen_find_member(pid) != NULL;
+	return 0;
+}

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* The checkpoint store: <store>/<id>/{CRIU images, manifest.pb, manifest.json}. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#define MAX_MANIFEST (16u << 20)
+
+int store_prepare(const char *store, struct herr *e)
+{
+	struct stat st;
+
+	if (mkdir_p(store, 0700)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot create the checkpoint store %s: %s", store,
+			 strerror(errno));
+		return -1;
+	}
+	if (stat(store, &st) || !S_ISDIR(st.st_mode)) {
+		herr_set(e, EC(INTERNAL), errno ? errno : ENOTDIR, "the checkpoint store %s is not a directory",
+			 store);
+		return -1;
+	}
+	if ((st.st_mode & 077) && chmod(store, 0700))
+		fprintf(stderr, "checkpoint-helper: cannot chmod 0700 %s: %s\n", store, strerror(errno));
+	return 0;
+}
+
+static void json_key(struct sbuf *b, const char *key, bool *first)
+{
+	if (!*first)
+		sbuf_puts(b, ",");
+	*first = false;
+	sbuf_puts(b, "\n  ");
+	json_escape(b, key);
+	sbuf_puts(b, ": ");
+}
+
+static void json_str_field(struct sbuf *b, const char *key, const char *val, bool *first)
+{
+	json_key(b, key, first);
+	json_escape(b, val);
+}
+
+static void json_u64_field(struct sbuf *b, const char *key, uint64_t val, bool *first)
+{
+	json_key(b, key, first);
+	sbuf_printf(b, "%llu", (unsigned long long)val);
+}
+
+static void json_str_array(struct sbuf *b, char **v, size_t n)
+{
+	sbuf_puts(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sbuf_puts(b, ", ");
+		json_escape(b, v[i]);
+	}
+	sbuf_puts(b, "]");
+}
+
+static void json_options(struct sbuf *b, const DumpOptions *o)
+{
+	DumpOptions none = CHECKPOINT__HELPER__V1__DUMP_OPTIONS__INIT;
+
+	if (!o)
+		o = &none;
+	sbuf_printf(b, "{\"tcp_established\": %s, \"ext_unix_sk\": %s, \"shell_job\": %s, "
+		    "\"file_locks\": %s, \"external\": ",
+		    o->tcp_established ? "true" : "false", o->ext_unix_sk ? "true" : "false",
+		    o->shell_job ? "true" : "false", o->file_locks ? "true" : "false");
+	json_str_array(b, o->external, o->n_external);
+	sbuf_puts(b, "}");
+}
+
+static void json_stats(struct sbuf *b, const DumpStats *s)
+{
+	DumpStats none = CHECKPOINT__HELPER__V1__DUMP_STATS__INIT;
+
+	if (!s)
+		s = &none;
+	sbuf_printf(b, "{\"freezing_time_us\": %llu, \"frozen_time_us\": %llu, \"memdump_time_us\": %llu, "
+		    "\"memwrite_time_us\": %llu, \"pages_scanned\": %llu, \"pages_skipped_parent\": %llu, "
+		    "\"pages_written\": %llu, \"pages_lazy\": %llu, \"criu_wall_time_us\": %llu}",
+		    (unsigned long long)s->freezing_time_us, (unsigned long long)s->frozen_time_us,
+		    (unsigned long long)s->memdump_time_us, (unsigned long long)s->memwrite_time_us,
+		    (unsigned long long)s->pages_scanned, (unsigned long long)s->pages_skipped_parent,
+		    (unsigned long long)s->pages_written, (unsigned long long)s->pages_lazy,
+		    (unsigned long long)s->criu_wall_time_us);
+}
+
+/* manifest.json: the fields of Checkpoint, in proto field names. */
+int manifest_json(const Checkpoint *c, struct sbuf *b)
+{
+	bool first = true;
+
+	sbuf_puts(b, "{");
+	json_u64_field(b, "manifest_version", c->manifest_version, &first);
+	json_str_field(b, "id", c->id, &first);
+	json_str_field(b, "name", c->name, &first);
+	json_u64_field(b, "created_unix_ms", c->created_unix_ms, &first);
+	json_key(b, "root_pid", &first);
+	sbuf_printf(b, "%d", c->root_pid);
+	json_key(b, "processes", &first);
+	sbuf_puts(b, "[");
+	for (size_t i = 0; i < c->n_processes; i++) {
+		const CheckpointProcess *p = c->processes[i];
+
+		sbuf_printf(b, "%s\n    {\"pid\": %d, \"ppid\": %d, \"comm\": ", i ? "," : "", p->pid, p->ppid);
+		json_escape(b, p->comm);
+		sbuf_puts(b, ", \"cmdline\": ");
+		json_str_array(b, p->cmdline, p->n_cmdline);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, c->n_processes ? "\n  ]" : "]");
+	json_str_field(b, "criu_version", c->criu_version, &first);
+	json_key(b, "leave_running", &first);
+	sbuf_puts(b, c->leave_running ? "true" : "false");
+	json_key(b, "options", &first);
+	json_options(b, c->options);
+	json_key(b, "stats", &first);
+	json_stats(b, c->stats);
+	json_str_field(b, "path", c->path, &first);
+	json_u64_field(b, "size_bytes", c->size_bytes, &first);
+	json_str_field(b, "hostname", c->hostname, &first);
+	json_str_field(b, "kernel_release", c->kernel_release, &first);
+	json_str_field(b, "helper_version", c->helper_version, &first);
+	return sbuf_puts(b, "\n}\n");
+}
+
+int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
+{
+	size_t len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
+	uint8_t *buf = malloc(len ? len : 1);
+	struct sbuf js = { 0 };
+	int ret = -1;
+
+	if (!buf) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		goto out;
+	}
+	checkpoint__helper__v1__checkpoint__pack(c, buf);
+	if (write_file_at(dirfd, "manifest.pb", buf, len)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.pb: %s", strerror(errno));
+		goto out;
+	}
+	if (manifest_json(c, &js) || write_file_at(dirfd, "manifest.json", js.p, js.len)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.json: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	sbuf_free(&js);
+	free(buf);
+	return ret;
+}
+
+static void *arena_pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return arena_alloc(size);
+}
+
+static void arena_pb_free(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+static ProtobufCAllocator arena_allocator = { arena_pb_alloc, arena_pb_free, NULL };
+
+/* Reads <store>/<id>/manifest.pb; the result lives in the request's arena. */
+Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
+{
+	char path[4400], *buf = NULL;
+	Checkpoint *c = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/manifest.pb", store, id);
+	if (read_file(path, &buf, &len, MAX_MANIFEST)) {
+		int err = errno;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", store, id);
+		if (err == ENOENT && stat(path, &st))
+			herr_set(e, EC(NOT_FOUND), err, "no checkpoint %s in %s", id, store);
+		else
+			herr_set(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
+				 "cannot read the manifest of checkpoint %s in %s: %s", id, store, strerror(err));
+		goto out;
+	}
+	c = checkpoint__helper__v1__checkpoint__unpack(&arena_allocator, len, (uint8_t *)buf);
+	if (!c)
+		herr_set(e, EC(INTERNAL), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
+out:
+	free(buf);
+	return c;
+}
+
+static int cmp_checkpoint(const void *a, const void *b)
+{
+	const Checkpoint *x = *(Checkpoint *const *)a, *y = *(Checkpoint *const *)b;
+
+	if (x->created_unix_ms != y->created_unix_ms)
+		return x->created_unix_ms < y->created_unix_ms ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int store_list(const char *store, ListResult *res, struct herr *e)
+{
+	size_t cap = 16;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(store);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;	/* nothing checkpointed yet */
+		herr_set(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s: %s", store,
+			 strerror(errno));
+		return -1;
+	}
+	res->checkpoints = arena_alloc(cap * sizeof(*res->checkpoints));
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		Checkpoint *c;
+
+		if (!valid_checkpoint_id(de->d_name))
+			continue;
+		if (n > 8 && !strcmp(de->d_name + n - 8, ".partial"))
+			continue;
+		c = manifest_read(store, de->d_name, NULL);
+		if (!c)
+			continue;
+		if (res->n_checkpoints == cap) {
+			Checkpoint **nv = arena_alloc(cap * 2 * sizeof(*nv));
+
+			memcpy(nv, res->checkpoints, cap * sizeof(*nv));
+			res->checkpoints = nv;
+			cap *= 2;
+		}
+		res->checkpoints[res->n_checkpoints++] = c;
+	}
+	closedir(d);
+	qsort(res->checkpoints, res->n_checkpoints, sizeof(*res->checkpoints), cmp_checkpoint);
+	return 0;
+}
+
+int store_delete(const char *store, const char *id, struct herr *e)
+{
+	char path[4400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode)) {
+		herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s", id, store);
+		return -1;
+	}
+	if (remove_tree(path)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot delete %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,93 @@
+/** Human-readable output of the `ckpt` commands. */
+import { checkpoint } from '../generated/helper';
+
+import pb = checkpoint.helper.v1;
+
+export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
+	return type.toObject(message as never, { longs: Number, enums: String, defaults: true, arrays: true });
+}
+
+function table(rows: string[][]): string {
+	const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+	return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+export function bytes(n: number): string {
+	if (n < 1024) return `${n} B`;
+	const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+	let v = n;
+	let u = -1;
+	do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
+	return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+function ms(us: number): string {
+	return `${(us / 1000).toFixed(1)} ms`;
+}
+
+export function formatHello(h: pb.HelloResult): string {
+	const layout = pb.CgroupLayout[h.cgroupLayout]?.replace('CGROUP_LAYOUT_', '').toLowerCase() ?? 'unknown';
+	const features = h.criuFeatures
+		? Object.entries({ mem_track: h.criuFeatures.memTrack, lazy_pages: h.criuFeatures.lazyPages, pidfd_store: h.criuFeatures.pidfdStore })
+			.map(([k, v]) => `${k}=${v ? 'yes' : 'no'}`).join(' ')
+		: '';
+	const lines = [
+		['host', `${h.hostname} (${h.machine}, Linux ${h.kernelRelease})`],
+		['helper', `${h.helperVersion} (pid ${h.helperPid}, euid ${h.euid})`],
+		['criu', h.criuVersion ? `${h.criuVersion} at ${h.criuPath}` : 'not usable'],
+		['criu features', features],
+		['cgroups', layout],
+		['store', h.storeDir],
+		['capabilities', h.capabilities.length > 8 ? `${h.capabilities.length} (${h.capabilities.slice(0, 4).join(', ')}, ...)` : h.capabilities.join(', ')],
+	];
+	const out = table(lines.map(([k, v]) => [`${k}:`, v]));
+	return h.criuProblem ? `${out}\nproblem: ${h.criuProblem}` : out;
+}
+
+export function formatPs(processes: pb.ProcessInfo[]): string {
+	const byParent = new Map<number, pb.ProcessInfo[]>();
+	const pids = new Set(processes.map((p) => p.pid));
+	for (const p of processes) {
+		const parent = pids.has(p.ppid) ? p.ppid : -1;
+		byParent.set(parent, [...(byParent.get(parent) ?? []), p]);
+	}
+	const rows = [['PID', 'PPID', 'STATE', 'TTY', 'THR', 'COMMAND']];
+	const visit = (p: pb.ProcessInfo, depth: number): void => {
+		const command = p.cmdline.length ? p.cmdline.join(' ') : `[${p.comm}]`;
+		rows.push([String(p.pid), String(p.ppid), p.frozen ? `${p.state} frozen` : p.state, p.tty || '-', String(p.threads.length),
+			`${'  '.repeat(depth)}${command}`]);
+		for (const c of byParent.get(p.pid) ?? []) visit(c, depth + 1);
+	};
+	for (const root of byParent.get(-1) ?? []) visit(root, 0);
+	return table(rows);
+}
+
+export function formatCheckpoint(c: pb.Checkpoint): string {
+	const s = c.stats;
+	const lines = [
+		`checkpoint ${c.id}${c.name ? ` "${c.name}"` : ''}`,
+		`  created   ${new Date(c.createdUnixMs).toISOString()} on ${c.hostname || '?'} (CRIU ${c.criuVersion})`,
+		`  tree      root pid ${c.rootPid}, ${c.processes.length} process${c.processes.length === 1 ? '' : 'es'}${c.leaveRunning ? ', left running' : ', stopped after the dump'}`,
+		`  size      ${bytes(c.sizeBytes)} at ${c.path}`,
+	];
+	if (s) {
+		lines.push(`  timing    frozen ${ms(s.frozenTimeUs)} (freezing ${ms(s.freezingTimeUs)}, memdump ${ms(s.memdumpTimeUs)}, memwrite ${ms(s.memwriteTimeUs)}), CRIU request ${ms(s.criuWallTimeUs)}`);
+		lines.push(`  pages     ${s.pagesScanned} scanned, ${s.pagesWritten} written, ${s.pagesLazy} lazy, ${s.pagesSkippedParent} in parent`);
+	}
+	for (const p of c.processes) lines.push(`  process   ${p.pid} ${p.comm}: ${p.cmdline.join(' ')}`);
+	return lines.join('\n');
+}
+
+export function formatList(list: pb.Checkpoint[]): string {
+	if (list.length === 0) return 'no checkpoints';
+	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']];
+	for (const c of list) {
+		rows.push([c.id, c.name, new Date(c.createdUnixMs).toISOString().replace('.000', ''), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
+	}
+	return table(rows);
+}
+
+export function formatRestore(id: string, r: pb.RestoreResult): string {
+	const killed = r.killedPids.length ? ` after killing ${r.killedPids.join(', ')}` : '';
+	return `restored ${id}${killed}: root pid ${r.rootPid} (pids ${r.pids.join(', ')}), CRIU took ${ms(r.criuWallTimeUs)}`;
+}

@@ -1,0 +1,168 @@
+/**
+ * `ckpt`: the checkpoint core for terminals, scripts and CI.
+ *
+ *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID
+ */
+import { parseArgs } from 'node:util';
+import { checkpoint } from '../generated/helper';
+import { CheckpointError, errorMessage } from '../core/errors';
+import { HelperSession } from '../core/session';
+import { targetFromSpec } from '../core/targetSpec';
+import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from './format';
+
+import pb = checkpoint.helper.v1;
+
+const USAGE = `usage: ckpt --target TARGET [--json] COMMAND [ARGS]
+
+TARGET is one of:
+  FILE                      a file whose last line is the JSON "npm run target:up" prints
+  ssh://USER@HOST[:PORT]    with --identity FILE and --known-hosts FILE (default ~/.ssh/known_hosts)
+  local                     this machine (as root, or with passwordless sudo)
+  (default: $CKPT_TARGET)
+
+commands:
+  hello                               helper, CRIU and kernel facts of the target
+  ps [PID]                            the process tree (of PID)
+  freeze PID                          freeze PID and its descendants (cgroup freezer)
+  thaw PID                            thaw them
+  dump PID [--name N] [--leave-running]
+                                      checkpoint the tree into the target's store
+  restore ID [--kill-running]         restore a checkpoint; the result has the new root pid
+  ls                                  list checkpoints
+  rm ID                               delete a checkpoint
+
+--json prints one JSON document with the result.`;
+
+interface Options {
+	target?: string;
+	identity?: string;
+	'known-hosts'?: string;
+	store?: string;
+	json: boolean;
+	name?: string;
+	'leave-running': boolean;
+	'kill-running': boolean;
+	help: boolean;
+}
+
+function parse(argv: string[]): { options: Options; command: string; args: string[] } {
+	const { values, positionals } = parseArgs({
+		args: argv,
+		allowPositionals: true,
+		options: {
+			target: { type: 'string', short: 't' },
+			identity: { type: 'string', short: 'i' },
+			'known-hosts': { type: 'string' },
+			store: { type: 'string' },
+			json: { type: 'boolean', default: false },
+			name: { type: 'string', short: 'n' },
+			'leave-running': { type: 'boolean', default: false },
+			'kill-running': { type: 'boolean', default: false },
+			help: { type: 'boolean', short: 'h', default: false },
+		},
+	});
+	const [command = '', ...args] = positionals;
+	return { options: values as Options, command, args };
+}
+
+function pidArg(args: string[], command: string): number {
+	const text = args[0];
+	const pid = Number(text);
+	if (!text || !Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', `ckpt ${command} needs a process id, e.g. "ckpt ${command} 1234"`);
+	return pid;
+}
+
+function idArg(args: string[], command: string): string {
+	if (!args[0]) throw new CheckpointError('usage', `ckpt ${command} needs a checkpoint id (see "ckpt ls")`);
+	return args[0];
+}
+
+type Printer = (text: string, json: object) => void;
+
+async function runCommand(session: HelperSession, command: string, args: string[], options: Options, print: Printer): Promise<void> {
+	const progress = options.json ? undefined : (p: pb.Progress) => process.stderr.write(`… ${p.stage}${p.message ? `: ${p.message}` : ''}\n`);
+	switch (command) {
+		case 'hello': {
+			const h = await session.hello();
+			return print(formatHello(h), toJson(pb.HelloResult, h));
+		}
+		case 'ps': {
+			const list = await session.ps(args[0] ? pidArg(args, 'ps') : 0);
+			return print(formatPs(list), { processes: list.map((p) => toJson(pb.ProcessInfo, p)) });
+		}
+		case 'freeze': {
+			const r = await session.freeze(pidArg(args, command));
+			const how = r.freezer === pb.CgroupLayout.CGROUP_LAYOUT_V1 ? 'cgroup v1 freezer' : 'cgroup v2 cgroup.freeze';
+			return print(`frozen: ${r.pids.length} process(es) of tree ${r.rootPid} (${how}, ${r.cgroup})`, toJson(pb.FreezeResult, r));
+		}
+		case 'thaw': {
+			const r = await session.thaw(pidArg(args, command));
+			return print(`thawed tree ${r.rootPid}`, toJson(pb.ThawResult, r));
+		}
+		case 'dump': {
+			const c = await session.dump(pidArg(args, command), { name: options.name, leaveRunning: options['leave-running'], onProgress: progress });
+			return print(formatCheckpoint(c), toJson(pb.Checkpoint, c));
+		}
+		case 'restore': {
+			const id = idArg(args, command);
+			const r = await session.restore(id, { killRunning: options['kill-running'], onProgress: progress });
+			return print(formatRestore(id, r), toJson(pb.RestoreResult, r));
+		}
+		case 'ls': {
+			const list = await session.list();
+			return print(formatList(list), { checkpoints: list.map((c) => toJson(pb.Checkpoint, c)) });
+		}
+		case 'rm': {
+			const id = idArg(args, command);
+			await session.remove(id);
+			return print(`deleted ${id}`, { deleted: id });
+		}
+		default:
+			throw new CheckpointError('usage', command ? `unknown command "${command}"\n\n${USAGE}` : USAGE);
+	}
+}
+
+export async function main(argv: string[]): Promise<number> {
+	let parsed: ReturnType<typeof parse>;
+	try {
+		parsed = parse(argv);
+	} catch (err) {
+		process.stderr.write(`ckpt: ${(err as Error).message}\n\n${USAGE}\n`);
+		return 2;
+	}
+	const { options, command, args } = parsed;
+	if (options.help || !command) {
+		process.stdout.write(`${USAGE}\n`);
+		return options.help ? 0 : 2;
+	}
+	const spec = options.target ?? process.env.CKPT_TARGET;
+	if (!spec) {
+		process.stderr.write('ckpt: no target: give --target (a connection file, ssh://user@host:port, or local)\n');
+		return 2;
+	}
+	let session: HelperSession | undefined;
+	try {
+		const target = targetFromSpec(spec, {
+			identityFile: options.identity,
+			knownHostsFile: options['known-hosts'],
+			helperArgs: options.store ? ['--store', options.store] : [],
+		});
+		session = await HelperSession.open(target);
+		await runCommand(session, command, args, options, (text, json) => {
+			process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+		});
+		return 0;
+	} catch (err) {
+		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
+		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
+	} finally {
+		await session?.close().catch(() => undefined);
+	}
+}
+
+if (require.main === module) {
+	main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
+		process.stderr.write(`ckpt: internal error: ${errorMessage(err)}\n`);
+		process.exitCode = 1;
+	});
+}

@@ -1,0 +1,65 @@
+/**
+ * Errors a user can act on. Every failure that reaches the CLI or the editor
+ * is a CheckpointError whose message says what happened and what to do.
+ */
+
+export type ErrorKind =
+	| 'bad-request'
+	| 'no-such-process'
+	| 'not-permitted'
+	| 'criu-failed'
+	| 'criu-unavailable'
+	| 'cgroup-unavailable'
+	| 'not-found'
+	| 'tree-running'
+	| 'pid-in-use'
+	| 'internal'
+	| 'connection'
+	| 'host-key-unknown'
+	| 'host-key-changed'
+	| 'authentication'
+	| 'sudo-password'
+	| 'helper-missing'
+	| 'helper-exited'
+	| 'protocol'
+	| 'timeout'
+	| 'usage';
+
+export interface CriuFailure {
+	/** CRIU's own message (cr_errmsg), verbatim. */
+	message: string;
+	/** The lines of CRIU's log that explain the failure. */
+	log: string[];
+	/** Where the full log is kept on the target. */
+	logPath?: string;
+}
+
+export class CheckpointError extends Error {
+	constructor(
+		readonly kind: ErrorKind,
+		message: string,
+		readonly criu?: CriuFailure,
+		readonly errno?: number,
+	) {
+		super(message);
+		this.name = 'CheckpointError';
+	}
+
+	/** The message, followed by CRIU's explanation when there is one. */
+	describe(): string {
+		const lines = [this.message];
+		if (this.criu?.message && !this.message.includes(this.criu.message)) lines.push(`CRIU: ${this.criu.message}`);
+		if (this.criu?.log.length) {
+			lines.push('CRIU log:');
+			for (const l of this.criu.log) lines.push(`  ${l}`);
+		}
+		if (this.criu?.logPath) lines.push(`Full CRIU log on the target: ${this.criu.logPath}`);
+		return lines.join('\n');
+	}
+}
+
+export function errorMessage(err: unknown): string {
+	if (err instanceof CheckpointError) return err.describe();
+	if (err instanceof Error) return err.message;
+	return String(err);
+}

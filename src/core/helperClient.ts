@@ -1,0 +1,173 @@
+/**
+ * The client side of the helper protocol: requests matched to responses by
+ * id (several may be in flight), events routed to the request they belong to
+ * or to listeners, timeouts, and a clear error when the helper dies.
+ */
+import { EventEmitter } from 'node:events';
+import { checkpoint } from '../generated/helper';
+import { CheckpointError, type ErrorKind } from './errors';
+import { FrameDecoder, encodeFrame } from './framing';
+import type { HelperChannel, HelperExit } from './target';
+
+import pb = checkpoint.helper.v1;
+
+/** Request bodies and result types by operation name (the oneof field names). */
+export interface Operations {
+	hello: [pb.IHelloRequest, pb.HelloResult];
+	ps: [pb.IPsRequest, pb.PsResult];
+	freeze: [pb.IFreezeRequest, pb.FreezeResult];
+	thaw: [pb.IThawRequest, pb.ThawResult];
+	dump: [pb.IDumpRequest, pb.DumpResult];
+	restore: [pb.IRestoreRequest, pb.RestoreResult];
+	list: [pb.IListRequest, pb.ListResult];
+	delete: [pb.IDeleteRequest, pb.DeleteResult];
+}
+export type OperationName = keyof Operations;
+
+export interface RequestOptions {
+	/** 0: no timeout. */
+	timeoutMs?: number;
+	onProgress?: (progress: pb.Progress) => void;
+}
+
+interface Pending {
+	op: OperationName;
+	resolve: (result: unknown) => void;
+	reject: (err: Error) => void;
+	timer?: NodeJS.Timeout;
+	onProgress?: (progress: pb.Progress) => void;
+}
+
+const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
+	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
+	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
+};
+
+const ERROR_KINDS: Record<number, ErrorKind> = {
+	[pb.ErrorCode.ERROR_CODE_BAD_REQUEST]: 'bad-request',
+	[pb.ErrorCode.ERROR_CODE_NO_SUCH_PROCESS]: 'no-such-process',
+	[pb.ErrorCode.ERROR_CODE_NOT_PERMITTED]: 'not-permitted',
+	[pb.ErrorCode.ERROR_CODE_CRIU_FAILED]: 'criu-failed',
+	[pb.ErrorCode.ERROR_CODE_CRIU_UNAVAILABLE]: 'criu-unavailable',
+	[pb.ErrorCode.ERROR_CODE_CGROUP_UNAVAILABLE]: 'cgroup-unavailable',
+	[pb.ErrorCode.ERROR_CODE_NOT_FOUND]: 'not-found',
+	[pb.ErrorCode.ERROR_CODE_TREE_RUNNING]: 'tree-running',
+	[pb.ErrorCode.ERROR_CODE_PID_IN_USE]: 'pid-in-use',
+	[pb.ErrorCode.ERROR_CODE_INTERNAL]: 'internal',
+};
+
+export function errorFromHelper(error: pb.IError): CheckpointError {
+	const kind = ERROR_KINDS[error.code ?? 0] ?? 'internal';
+	const criu = error.criuMessage || error.criuLog?.length
+		? { message: error.criuMessage ?? '', log: error.criuLog ?? [], logPath: error.criuLogPath || undefined }
+		: undefined;
+	return new CheckpointError(kind, error.message || 'the helper reported an unspecified error', criu, error.errnoValue || undefined);
+}
+
+export interface HelperClientEvents {
+	treeState: [pb.TreeStateChange];
+	exit: [HelperExit];
+}
+
+export class HelperClient extends EventEmitter<HelperClientEvents> {
+	private nextId = 1;
+	private readonly pending = new Map<number, Pending>();
+	private readonly decoder = new FrameDecoder();
+	private stderrTail = '';
+	private closedError?: CheckpointError;
+
+	constructor(private readonly channel: HelperChannel, private readonly where: string) {
+		super();
+		channel.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+		channel.stderr.on('data', (chunk: Buffer) => { this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000); });
+		channel.stdin.on('error', () => { /* the exit handler reports why */ });
+		void channel.exited.then((exit) => this.onExit(exit));
+	}
+
+	request<K extends OperationName>(op: K, body: Operations[K][0], options: RequestOptions = {}): Promise<Operations[K][1]> {
+		if (this.closedError) return Promise.reject(this.closedError);
+		const id = this.nextId++;
+		const message = pb.Request.create({ id, [op]: body });
+		return new Promise<Operations[K][1]>((resolve, reject) => {
+			const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS[op];
+			const entry: Pending = { op, resolve: resolve as (r: unknown) => void, reject, onProgress: options.onProgress };
+			if (timeoutMs > 0) {
+				entry.timer = setTimeout(() => {
+					this.pending.delete(id);
+					reject(new CheckpointError('timeout', `the helper on ${this.where} did not answer "${op}" within ${Math.round(timeoutMs / 1000)} s`));
+				}, timeoutMs);
+			}
+			this.pending.set(id, entry);
+			this.channel.stdin.write(encodeFrame(pb.Request.encode(message).finish()));
+		});
+	}
+
+	/** Closes the helper's stdin: it thaws whatever it froze and exits. */
+	async close(): Promise<void> {
+		this.channel.close();
+		await this.channel.exited;
+	}
+
+	private onData(chunk: Buffer): void {
+		let frames: Buffer[];
+		try {
+			frames = this.decoder.push(chunk);
+		} catch (err) {
+			this.fail(new CheckpointError('protocol', (err as Error).message));
+			this.channel.close();
+			return;
+		}
+		for (const frame of frames) this.onFrame(frame);
+	}
+
+	private onFrame(frame: Buffer): void {
+		let message: pb.HelperMessage;
+		try {
+			message = pb.HelperMessage.decode(frame);
+		} catch (err) {
+			this.fail(new CheckpointError('protocol', `the helper sent a message that does not decode: ${(err as Error).message}`));
+			this.channel.close();
+			return;
+		}
+		if (message.response) this.onResponse(message.response);
+		else if (message.event) this.onEvent(message.event);
+	}
+
+	private onResponse(response: pb.Response): void {
+		const entry = this.pending.get(response.id);
+		if (!entry) return;
+		this.pending.delete(response.id);
+		clearTimeout(entry.timer);
+		if (response.error) {
+			entry.reject(errorFromHelper(response.error));
+			return;
+		}
+		const result = response[entry.op];
+		if (!result) {
+			entry.reject(new CheckpointError('protocol', `the helper answered "${entry.op}" with ${response.result ?? 'nothing'}`));
+			return;
+		}
+		entry.resolve(result);
+	}
+
+	private onEvent(event: pb.Event): void {
+		if (event.progress) this.pending.get(event.requestId)?.onProgress?.(event.progress);
+		if (event.treeState) this.emit('treeState', event.treeState);
+	}
+
+	private onExit(exit: HelperExit): void {
+		const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code ?? 'unknown'}`;
+		const stderr = this.stderrTail.trim();
+		this.fail(new CheckpointError('helper-exited', `the helper on ${this.where} ${how}${stderr ? `: ${stderr.split('\n').slice(-5).join(' | ')}` : ''}`));
+		this.emit('exit', exit);
+	}
+
+	private fail(error: CheckpointError): void {
+		this.closedError ??= error;
+		for (const [id, entry] of this.pending) {
+			clearTimeout(entry.timer);
+			entry.reject(error);
+			this.pending.delete(id);
+		}
+	}
+}

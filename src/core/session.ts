@@ -1,0 +1,76 @@
+/**
+ * A helper session on a target: typed operations over the helper client.
+ * The CLI, the debug adapter and the extension all go through this.
+ */
+import { checkpoint } from '../generated/helper';
+import { HelperClient, type RequestOptions } from './helperClient';
+import type { Target } from './target';
+
+import pb = checkpoint.helper.v1;
+
+export type ProgressListener = (progress: pb.Progress) => void;
+
+export interface DumpOptions {
+	name?: string;
+	leaveRunning?: boolean;
+	criu?: pb.IDumpOptions;
+	onProgress?: ProgressListener;
+}
+
+export interface RestoreOptions {
+	killRunning?: boolean;
+	criu?: pb.IDumpOptions;
+	onProgress?: ProgressListener;
+}
+
+export class HelperSession {
+	private constructor(readonly target: Target, readonly client: HelperClient) {}
+
+	static async open(target: Target): Promise<HelperSession> {
+		const channel = await target.startHelper();
+		return new HelperSession(target, new HelperClient(channel, target.description));
+	}
+
+	hello(): Promise<pb.HelloResult> {
+		return this.client.request('hello', {});
+	}
+
+	async ps(rootPid = 0): Promise<pb.ProcessInfo[]> {
+		return (await this.client.request('ps', { rootPid })).processes;
+	}
+
+	freeze(rootPid: number, options?: RequestOptions): Promise<pb.FreezeResult> {
+		return this.client.request('freeze', { rootPid }, options);
+	}
+
+	thaw(rootPid: number): Promise<pb.ThawResult> {
+		return this.client.request('thaw', { rootPid });
+	}
+
+	async dump(rootPid: number, options: DumpOptions = {}): Promise<pb.Checkpoint> {
+		const result = await this.client.request('dump', {
+			rootPid, name: options.name ?? '', leaveRunning: options.leaveRunning ?? false, options: options.criu ? pb.DumpOptions.create(options.criu) : undefined,
+		}, { onProgress: options.onProgress });
+		return result.checkpoint ?? pb.Checkpoint.create();
+	}
+
+	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
+		return this.client.request('restore', {
+			checkpointId, killRunning: options.killRunning ?? false, options: options.criu ? pb.DumpOptions.create(options.criu) : undefined,
+		}, { onProgress: options.onProgress });
+	}
+
+	async list(): Promise<pb.Checkpoint[]> {
+		return (await this.client.request('list', {})).checkpoints;
+	}
+
+	async remove(checkpointId: string): Promise<void> {
+		await this.client.request('delete', { checkpointId });
+	}
+
+	/** Ends the helper (it thaws what it froze) and drops the connection. */
+	async close(): Promise<void> {
+		await this.client.close();
+		await this.target.close();
+	}
+}

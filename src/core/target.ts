@@ -1,0 +1,27 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** How a helper process ended. */
+export interface HelperExit {
+	code: number | null;
+	signal: string | null;
+}
+
+/** A running helper: its stdio and its end. */
+export interface HelperChannel {
+	readonly stdin: Writable;
+	readonly stdout: Readable;
+	readonly stderr: Readable;
+	readonly exited: Promise<HelperExit>;
+	/** Ends the helper: closing its stdin makes it thaw what it froze and exit. */
+	close(): void;
+}
+
+/** A Linux host the helper can run on. */
+export interface Target {
+	/** For messages: "root@127.0.0.1:2222", "this machine". */
+	readonly description: string;
+	/** Starts the helper there, uploading it first if it is missing or differs. */
+	startHelper(): Promise<HelperChannel>;
+	/** Drops the connection; helpers started through it see their stdin close. */
+	close(): Promise<void>;
+}
