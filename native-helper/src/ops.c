@@ -307,6 +307,17 @@ static bool benign_error(const char *s)
 	return strstr(s, "RLIMIT_NOFILE") != NULL;
 }
 
+/* Keeps the log lines that explain something; returns how many remain. */
+static size_t drop_benign(char **lines, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!benign_error(lines[i]))
+			lines[kept++] = lines[i];
+	return kept;
+}
+
 /* The text of a log line: without CRIU's "(00.123456) " time stamp. */
 static const char *log_text(const char *line)
 {
@@ -329,6 +340,7 @@ static void criu_failure(Response *resp, const char *what, const CriuResp *r, co
 	Error *err;
 
 	criu_log_extract(log_path, &lines, &n, NULL, 0);
+	n = drop_benign(lines, n);
 	if (errmsg[0] && !benign_error(errmsg))
 		why = errmsg;
 	for (size_t i = 0; !why && i < n; i++)
@@ -342,7 +354,7 @@ static void criu_failure(Response *resp, const char *what, const CriuResp *r, co
 	herr_set(&e, EC(CRIU_FAILED), r && r->has_cr_errno ? r->cr_errno : 0, "CRIU could not %s: %.*s",
 		 what, (int)len, why);
 	err = set_error(resp, &e);
-	err->criu_message = arena_strdup(errmsg);
+	err->criu_message = arena_printf("%.*s", (int)len, why);
 	err->criu_log = lines;
 	err->n_criu_log = n;
 	err->criu_log_path = arena_strdup(kept_log ? kept_log : "");

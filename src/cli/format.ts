@@ -1,7 +1,6 @@
 /** Human-readable output of the `ckpt` commands. */
-import { checkpoint } from '../generated/helper';
+import { pb } from '../core/protocol';
 
-import pb = checkpoint.helper.v1;
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
 	return type.toObject(message as never, { longs: Number, enums: String, defaults: true, arrays: true });
@@ -82,7 +81,7 @@ export function formatList(list: pb.Checkpoint[]): string {
 	if (list.length === 0) return 'no checkpoints';
 	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']];
 	for (const c of list) {
-		rows.push([c.id, c.name, new Date(c.createdUnixMs).toISOString().replace('.000', ''), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
+		rows.push([c.id, c.name, new Date(c.createdUnixMs).toISOString().slice(0, 19).replace('T', ' '), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
 	}
 	return table(rows);
 }

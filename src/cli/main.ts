@@ -4,13 +4,12 @@
  *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID
  */
 import { parseArgs } from 'node:util';
-import { checkpoint } from '../generated/helper';
+import { pb } from '../core/protocol';
 import { CheckpointError, errorMessage } from '../core/errors';
 import { HelperSession } from '../core/session';
 import { targetFromSpec } from '../core/targetSpec';
 import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from './format';
 
-import pb = checkpoint.helper.v1;
 
 const USAGE = `usage: ckpt --target TARGET [--json] COMMAND [ARGS]
 
@@ -65,10 +64,25 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 	return { options: values as Options, command, args };
 }
 
+/** What each command takes, checked before connecting to anything. */
+const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id'> = {
+	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
+};
+
+function checkArgs(command: string, args: string[]): void {
+	const takes = COMMAND_ARGS[command];
+	if (!takes) throw new CheckpointError('usage', `unknown command "${command}"\n\n${USAGE}`);
+	if (takes === 'pid' || (takes === 'optional-pid' && args.length > 0)) pidArg(args, command);
+	if (takes === 'id') idArg(args, command);
+	const most = takes === 'none' ? 0 : 1;
+	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${most === 0 ? 'no arguments' : 'one argument'}; unexpected "${args[most]}"`);
+}
+
 function pidArg(args: string[], command: string): number {
 	const text = args[0];
+	if (!text) throw new CheckpointError('usage', `ckpt ${command} needs a process id, e.g. "ckpt ${command} 1234"`);
 	const pid = Number(text);
-	if (!text || !Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', `ckpt ${command} needs a process id, e.g. "ckpt ${command} 1234"`);
+	if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(pid) || pid <= 0) throw new CheckpointError('usage', `"${text}" is not a process id; ckpt ${command} needs one, e.g. "ckpt ${command} 1234"`);
 	return pid;
 }
 
@@ -122,6 +136,12 @@ async function runCommand(session: HelperSession, command: string, args: string[
 	}
 }
 
+/** How to do with the CLI what a helper message names in protocol terms. */
+function cliHint(err: unknown): string {
+	if (err instanceof CheckpointError && err.kind === 'tree-running') return '\nTo replace the running tree, add --kill-running.';
+	return '';
+}
+
 export async function main(argv: string[]): Promise<number> {
 	let parsed: ReturnType<typeof parse>;
 	try {
@@ -134,6 +154,12 @@ export async function main(argv: string[]): Promise<number> {
 	if (options.help || !command) {
 		process.stdout.write(`${USAGE}\n`);
 		return options.help ? 0 : 2;
+	}
+	try {
+		checkArgs(command, args);
+	} catch (err) {
+		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
+		return 2;
 	}
 	const spec = options.target ?? process.env.CKPT_TARGET;
 	if (!spec) {
@@ -153,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
 		});
 		return 0;
 	} catch (err) {
-		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
+		process.stderr.write(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`);
 		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
 	} finally {
 		await session?.close().catch(() => undefined);

@@ -4,12 +4,11 @@
  * or to listeners, timeouts, and a clear error when the helper dies.
  */
 import { EventEmitter } from 'node:events';
-import { checkpoint } from '../generated/helper';
+import { pb } from './protocol';
 import { CheckpointError, type ErrorKind } from './errors';
 import { FrameDecoder, encodeFrame } from './framing';
 import type { HelperChannel, HelperExit } from './target';
 
-import pb = checkpoint.helper.v1;
 
 /** Request bodies and result types by operation name (the oneof field names). */
 export interface Operations {

@@ -2,11 +2,10 @@
  * A helper session on a target: typed operations over the helper client.
  * The CLI, the debug adapter and the extension all go through this.
  */
-import { checkpoint } from '../generated/helper';
+import { pb } from './protocol';
 import { HelperClient, type RequestOptions } from './helperClient';
 import type { Target } from './target';
 
-import pb = checkpoint.helper.v1;
 
 export type ProgressListener = (progress: pb.Progress) => void;
 

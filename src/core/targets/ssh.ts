@@ -194,6 +194,14 @@ export class SshTarget implements Target {
 		throw new CheckpointError('not-permitted', `the helper must run as root, and "sudo -n" failed on ${this.options.host}: ${result.stderr.trim() || `exit ${result.code}`}`);
 	}
 
+	/** Whether remotePath holds exactly this helper (size, then content hash). */
+	private async hasCopy(client: Client, sftp: SFTPWrapper, remotePath: string, binary: HelperBinary): Promise<boolean> {
+		const existing = await sftpCall<{ size: number }>((cb) => sftp.stat(remotePath, cb)).catch(() => undefined);
+		if (existing?.size !== binary.bytes.length) return false;
+		const sum = await this.run(client, `sha256sum ${shellQuote(remotePath)}`);
+		return sum.code === 0 && sum.stdout.split(' ')[0] === binary.sha256;
+	}
+
 	/** Uploads the helper under a name carrying its content hash, unless it is already there. */
 	private async uploadHelper(client: Client, binary: HelperBinary): Promise<string> {
 		const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
@@ -203,8 +211,7 @@ export class SshTarget implements Target {
 			const home = await sftpCall<string>((cb) => sftp.realpath('.', cb));
 			const dir = `${home}/.cache/checkpoint-debugger`;
 			const remotePath = `${dir}/checkpoint-helper-${binary.machine}-${binary.sha256.slice(0, 16)}`;
-			const existing = await sftpCall<{ size: number }>((cb) => sftp.stat(remotePath, cb)).catch(() => undefined);
-			if (existing?.size === binary.bytes.length) return remotePath;
+			if (await this.hasCopy(client, sftp, remotePath, binary)) return remotePath;
 			await sftpMkdirs(sftp, dir);
 			const partial = `${remotePath}.partial-${randomBytes(4).toString('hex')}`;
 			await sftpCall<void>((cb) => sftp.writeFile(partial, binary.bytes, { mode: 0o700 }, cb));

@@ -1,0 +1,11 @@
+/**
+ * Configures protobufjs before any generated module loads: 64-bit fields
+ * (sizes, times, counters) decode as plain numbers, as the generated types
+ * declare (--force-number). Every value we carry stays below 2^53. Without
+ * this, decoding yields Long objects whenever the "long" package happens to
+ * be resolvable, which differs between the bundle and the compiled tests.
+ */
+import * as protobuf from 'protobufjs/minimal';
+
+(protobuf.util as { Long: unknown }).Long = undefined;
+protobuf.configure();

@@ -1,0 +1,237 @@
+/**
+ * Checkpoint, restore, freeze and thaw of real programs on the target host,
+ * through the real helper and CRIU, over SSH.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CheckpointError } from '../../src/core/errors';
+import { HelperSession } from '../../src/core/session';
+import { sshTarget, TargetShell, WORKLOAD } from './harness';
+
+let shell: TargetShell;
+let session: HelperSession;
+const started: number[] = [];
+const checkpoints: string[] = [];
+
+before(async () => {
+	shell = await TargetShell.open();
+	await shell.buildWorkload();
+	session = await HelperSession.open(sshTarget());
+});
+
+after(async () => {
+	for (const pid of started) await shell.killTree(pid);
+	for (const id of checkpoints) await session.remove(id).catch(() => undefined);
+	await session.close();
+	shell.close();
+});
+
+async function start(args: string[]): Promise<{ pid: number; dir: string }> {
+	const w = await shell.start(args);
+	started.push(w.pid);
+	return w;
+}
+
+/** Counters of the named records (the pid field left out). */
+async function counters(dir: string, names: string[]): Promise<number[]> {
+	const all: number[] = [];
+	for (const name of names) all.push(...(await shell.record(dir, name)).slice(1));
+	return all;
+}
+
+async function waitUntil(dir: string, names: string[], accept: (c: number[]) => boolean, what: string, timeoutMs = 10000): Promise<number[]> {
+	const deadline = Date.now() + timeoutMs;
+	let last: number[] = [];
+	while (Date.now() < deadline) {
+		last = await counters(dir, names);
+		if (last.length > 0 && accept(last)) return last;
+		await sleep(40);
+	}
+	throw new Error(`${what}: the counters in ${dir} stayed at ${last.join(' ') || '(none)'}`);
+}
+
+const allAtLeast = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v >= min[i]);
+const allBelow = (max: number[]) => (c: number[]): boolean => c.length === max.length && c.every((v, i) => v < max[i]);
+const allAbove = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v > min[i]);
+
+/**
+ * Checkpoints a running workload with leave_running, lets it run well past
+ * that point, kills it, restores, and checks that every counter went back
+ * to (at least) where it was at the checkpoint and counts on from there.
+ */
+async function rollBack(args: string[], records: string[], expectedProcesses: number): Promise<void> {
+	const { pid, dir } = await start(args);
+	await waitUntil(dir, records, (c) => c.every((v) => v >= 5), 'the workload did not start counting');
+
+	const beforeDump = await counters(dir, records);
+	const progress: string[] = [];
+	const checkpoint = await session.dump(pid, { leaveRunning: true, name: `rollback ${args[0]}`, onProgress: (p) => progress.push(p.stage) });
+	checkpoints.push(checkpoint.id);
+	assert.equal(checkpoint.rootPid, pid);
+	assert.equal(checkpoint.processes.length, expectedProcesses);
+	assert.ok(checkpoint.stats && checkpoint.stats.pagesWritten > 0, 'CRIU statistics report written pages');
+	assert.ok(progress.includes('dumping'), `progress events arrived: ${progress.join(', ')}`);
+
+	const afterDump = await counters(dir, records);
+	const late = await waitUntil(dir, records, allAtLeast(afterDump.map((v) => v + 100)), 'the tree did not run on after the checkpoint');
+	await shell.killTree(pid);
+	assert.equal(await shell.isAlive(pid), false);
+
+	const restored = await session.restore(checkpoint.id);
+	assert.equal(restored.rootPid, pid, 'CRIU restores the root at its original pid');
+	assert.equal(restored.pids.length, expectedProcesses);
+
+	const rolledBack = await waitUntil(dir, records, allBelow(late), 'the restored tree did not go back to the checkpoint');
+	assert.ok(allAtLeast(beforeDump)(rolledBack), `restored counters ${rolledBack.join(' ')} are at least those before the dump (${beforeDump.join(' ')})`);
+	await waitUntil(dir, records, allAbove(rolledBack), 'the restored tree does not count on');
+	assert.ok(await shell.isAlive(pid));
+}
+
+describe('checkpoint and restore', () => {
+	test('a single-threaded counter rolls back to the checkpoint and counts on', async () => {
+		await rollBack([WORKLOAD, 'counter', '{dir}'], ['state'], 1);
+	});
+
+	test('a multi-threaded program rolls back with every thread', async () => {
+		await rollBack([WORKLOAD, 'threads', '{dir}', '4'], ['state'], 1);
+	});
+
+	test('a parent and its child roll back together', async () => {
+		await rollBack([WORKLOAD, 'family', '{dir}'], ['parent', 'child'], 2);
+	});
+
+	test('a dump without leave_running ends the tree; restore brings it back', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
+		const checkpoint = await session.dump(pid);
+		checkpoints.push(checkpoint.id);
+		for (let i = 0; i < 40 && await shell.isAlive(pid); i++) await sleep(50);
+		assert.equal(await shell.isAlive(pid), false, 'CRIU ends the tree after a dump without leave_running');
+		const stopped = await counters(dir, ['state']);
+		await sleep(200);
+		assert.deepEqual(await counters(dir, ['state']), stopped);
+
+		const restored = await session.restore(checkpoint.id);
+		assert.equal(restored.rootPid, pid);
+		await waitUntil(dir, ['state'], allAbove(stopped), 'the restored counter does not count on');
+	});
+
+	test('restoring over a tree that still runs is refused unless asked to kill it', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
+		const checkpoint = await session.dump(pid, { leaveRunning: true });
+		checkpoints.push(checkpoint.id);
+
+		await assert.rejects(session.restore(checkpoint.id), (err: unknown) => {
+			assert.ok(err instanceof CheckpointError);
+			assert.equal(err.kind, 'tree-running');
+			assert.match(err.message, new RegExp(`${pid}`));
+			return true;
+		});
+		assert.ok(await shell.isAlive(pid), 'the refused restore left the running tree alone');
+
+		const late = await waitUntil(dir, ['state'], (c) => c[0] >= 60, 'the tree did not run on');
+		const restored = await session.restore(checkpoint.id, { killRunning: true });
+		assert.deepEqual(restored.killedPids, [pid]);
+		assert.equal(restored.rootPid, pid);
+		await waitUntil(dir, ['state'], allBelow(late), 'the restore over the killed tree did not roll back');
+	});
+
+	test('list shows the checkpoints made, delete removes one', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
+		const checkpoint = await session.dump(pid, { leaveRunning: true, name: 'to delete' });
+		const listed = (await session.list()).find((c) => c.id === checkpoint.id);
+		assert.ok(listed, 'the new checkpoint is listed');
+		assert.equal(listed.name, 'to delete');
+		assert.equal(listed.rootPid, pid);
+		assert.deepEqual(listed.processes[0].cmdline, [WORKLOAD, 'counter', dir]);
+		assert.match(listed.criuVersion, /^4\./);
+
+		const mode = await shell.ok(`stat -c '%a' ${listed.path} ${listed.path}/manifest.json ${listed.path}/pstree.img`);
+		assert.deepEqual(mode.trim().split('\n'), ['700', '600', '600'], 'images hold process memory: 0700 directories, 0600 files');
+
+		await session.remove(checkpoint.id);
+		assert.equal((await session.list()).some((c) => c.id === checkpoint.id), false);
+		assert.equal((await shell.run(`test -e ${listed.path}`)).code, 1);
+		await assert.rejects(session.remove(checkpoint.id), (err: unknown) => err instanceof CheckpointError && err.kind === 'not-found');
+	});
+});
+
+describe('freeze and thaw', () => {
+	test('freeze stops the tree and thaw resumes it, seen from outside', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'family', '{dir}']);
+		const records = ['parent', 'child'];
+		await waitUntil(dir, records, (c) => c.every((v) => v >= 3), 'the workload did not start counting');
+
+		const frozen = await session.freeze(pid);
+		assert.equal(frozen.rootPid, pid);
+		assert.equal(frozen.pids.length, 2, 'parent and child are frozen');
+		const held = await counters(dir, records);
+		await sleep(500);
+		assert.deepEqual(await counters(dir, records), held, 'no counter moves while frozen');
+
+		await session.thaw(pid);
+		await waitUntil(dir, records, allAbove(held), 'the tree did not resume after thaw');
+	});
+
+	test('a frozen tree is dumped as it stands and stays frozen until thawed', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 3, 'the workload did not start counting');
+		await session.freeze(pid);
+		const held = await counters(dir, ['state']);
+		const checkpoint = await session.dump(pid, { leaveRunning: true });
+		checkpoints.push(checkpoint.id);
+		await sleep(400);
+		assert.deepEqual(await counters(dir, ['state']), held, 'the tree is still frozen after the dump');
+		await session.thaw(pid);
+		await waitUntil(dir, ['state'], allAbove(held), 'the tree did not resume after thaw');
+	});
+});
+
+describe('what CRIU refuses leaves the program running', () => {
+	test('dump of a pid that does not exist', async () => {
+		const before = (await session.list()).length;
+		const missing = Number(await shell.ok('echo $(( $(cat /proc/sys/kernel/pid_max) - 7 ))'));
+		await assert.rejects(session.dump(missing), (err: unknown) => {
+			assert.ok(err instanceof CheckpointError);
+			assert.equal(err.kind, 'no-such-process');
+			assert.match(err.message, new RegExp(`${missing}`));
+			return true;
+		});
+		assert.equal((await session.list()).length, before, 'no checkpoint is left behind');
+	});
+
+	test('dump of a tree with an established TCP connection to outside it', async () => {
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		const listener = await start([WORKLOAD, 'tcp-listen', String(port)]);
+		await waitForListener(port);
+		const { pid, dir } = await start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
+		const before = (await session.list()).length;
+
+		await assert.rejects(session.dump(pid, { leaveRunning: true }), (err: unknown) => {
+			assert.ok(err instanceof CheckpointError);
+			assert.equal(err.kind, 'criu-failed');
+			assert.match(err.message, /TCP|tcp-established/, 'the message is CRIU\'s own');
+			assert.ok(err.criu && err.criu.log.length > 0, 'the lines of CRIU\'s log that explain it come along');
+			assert.ok(err.criu.log.some((l) => /tcp/i.test(l)));
+			assert.ok(!err.criu.log.some((l) => /RLIMIT_NOFILE/.test(l)), 'noise CRIU logs on every run is left out');
+			return true;
+		});
+		const held = await counters(dir, ['state']);
+		await waitUntil(dir, ['state'], allAbove(held.map((v) => v + 5)), 'the client does not run after the failed dump');
+		assert.ok(await shell.isAlive(listener.pid));
+		assert.equal((await session.list()).length, before, 'no checkpoint is left behind');
+	});
+});
+
+async function waitForListener(port: number): Promise<void> {
+	for (let i = 0; i < 100; i++) {
+		const r = await shell.run(`ss -Htln 'sport = :${port}'`);
+		if (r.stdout.trim()) return;
+		await sleep(50);
+	}
+	throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}

@@ -1,0 +1,130 @@
+/**
+ * The `ckpt` command as a user runs it (the esbuild bundle behind
+ * bin/ckpt.js), against the target host.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { connection, connectionFilePath, REPO, TargetShell, WORKLOAD } from './harness';
+
+const execFileAsync = promisify(execFile);
+const CKPT = join(REPO, 'bin', 'ckpt.js');
+
+interface CliResult {
+	code: number;
+	stdout: string;
+	stderr: string;
+}
+
+async function ckpt(...args: string[]): Promise<CliResult> {
+	try {
+		const { stdout, stderr } = await execFileAsync(process.execPath, [CKPT, ...args], { timeout: 120_000 });
+		return { code: 0, stdout, stderr };
+	} catch (err) {
+		const e = err as { code?: number; stdout?: string; stderr?: string };
+		return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+	}
+}
+
+async function ckptJson<T>(...args: string[]): Promise<T> {
+	const r = await ckpt('--target', connectionFilePath(), '--json', ...args);
+	assert.equal(r.code, 0, `ckpt ${args.join(' ')} failed: ${r.stderr}`);
+	return JSON.parse(r.stdout) as T;
+}
+
+let shell: TargetShell;
+let pid = 0;
+let dir = '';
+
+before(async () => {
+	shell = await TargetShell.open();
+	await shell.buildWorkload();
+	({ pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']));
+	await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3);
+});
+
+after(async () => {
+	await shell.killTree(pid);
+	shell.close();
+});
+
+describe('ckpt', () => {
+	test('hello reports the helper, CRIU and the host', async () => {
+		const hello = await ckptJson<{ helperVersion: string; criuVersion: string; kernelRelease: string; euid: number }>('hello');
+		assert.match(hello.criuVersion, /^4\./);
+		assert.ok(hello.helperVersion);
+		assert.equal(hello.euid, 0);
+		const text = await ckpt('--target', connectionFilePath(), 'hello');
+		assert.equal(text.code, 0);
+		assert.match(text.stdout, /criu:\s+4\./);
+	});
+
+	test('ps lists the workload with its command line', async () => {
+		const { processes } = await ckptJson<{ processes: { pid: number; cmdline: string[]; threads: number[] }[] }>('ps');
+		const mine = processes.find((p) => p.pid === pid);
+		assert.ok(mine, `pid ${pid} is listed`);
+		assert.deepEqual(mine.cmdline, [WORKLOAD, 'counter', dir]);
+	});
+
+	test('dump, ls, restore --kill-running and rm, with ssh:// and explicit key files', async () => {
+		const c = connection();
+		const url = `ssh://${c.user}@${c.host}:${c.port}`;
+		const keys = ['--identity', c.identityFile ?? '', '--known-hosts', c.knownHostsFile ?? ''];
+		const dumped = await ckpt('--target', url, ...keys, '--json', 'dump', String(pid), '--leave-running', '--name', 'from the cli');
+		assert.equal(dumped.code, 0, dumped.stderr);
+		const checkpoint = JSON.parse(dumped.stdout) as { id: string; name: string; stats: { pagesWritten: number } };
+		assert.equal(checkpoint.name, 'from the cli');
+		assert.ok(checkpoint.stats.pagesWritten > 0);
+
+		const listing = await ckpt('--target', connectionFilePath(), 'ls');
+		assert.match(listing.stdout, new RegExp(`${checkpoint.id}\\s+from the cli`));
+
+		const refused = await ckpt('--target', connectionFilePath(), 'restore', checkpoint.id);
+		assert.equal(refused.code, 1);
+		assert.match(refused.stderr, /still runs/);
+		assert.match(refused.stderr, /--kill-running/);
+
+		const restored = await ckptJson<{ rootPid: number; killedPids: number[] }>('restore', checkpoint.id, '--kill-running');
+		assert.equal(restored.rootPid, pid);
+		assert.deepEqual(restored.killedPids, [pid]);
+		assert.ok(await shell.isAlive(pid));
+
+		const removed = await ckpt('--target', connectionFilePath(), 'rm', checkpoint.id);
+		assert.equal(removed.code, 0, removed.stderr);
+		assert.doesNotMatch((await ckpt('--target', connectionFilePath(), 'ls')).stdout, new RegExp(checkpoint.id));
+	});
+
+	test('freeze and thaw from the command line', async () => {
+		const frozen = await ckpt('--target', connectionFilePath(), 'freeze', String(pid));
+		assert.equal(frozen.code, 0, frozen.stderr);
+		assert.match(frozen.stdout, /frozen/);
+		const thawed = await ckpt('--target', connectionFilePath(), 'thaw', String(pid));
+		assert.equal(thawed.code, 0, thawed.stderr);
+		const held = (await shell.record(dir))[1];
+		await shell.waitForRecord(dir, 'state', (r) => r[1] > held);
+	});
+
+	test('a failure exits 1 with the reason on stderr', async () => {
+		const r = await ckpt('--target', connectionFilePath(), 'dump', '4194000');
+		assert.equal(r.code, 1);
+		assert.match(r.stderr, /^ckpt: .*4194000/m);
+		assert.equal(r.stdout, '');
+	});
+
+	test('usage errors exit 2 and say what is wrong', async () => {
+		const noTarget = await ckpt('ls');
+		assert.equal(noTarget.code, 2);
+		assert.match(noTarget.stderr, /--target/);
+		const badPid = await ckpt('--target', connectionFilePath(), 'dump', 'abc');
+		assert.equal(badPid.code, 2);
+		assert.match(badPid.stderr, /abc/);
+		const unknown = await ckpt('--target', connectionFilePath(), 'frobnicate');
+		assert.equal(unknown.code, 2);
+		assert.match(unknown.stderr, /unknown command "frobnicate"/);
+		const badFile = await ckpt('--target', '/nonexistent/connection.json', 'ls');
+		assert.equal(badFile.code, 2);
+		assert.match(badFile.stderr, /\/nonexistent\/connection\.json/);
+	});
+});

@@ -1,0 +1,146 @@
+/**
+ * What the integration tests stand on: the target host that
+ * `npm run target:up` started (real sshd, real CRIU), a shell on it over
+ * SSH that is independent of the code under test, and the workload
+ * programs of test/workloads, compiled there.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, type SFTPWrapper } from 'ssh2';
+import { parseConnectionFile, type ConnectionFile } from '../../src/core/targetSpec';
+import { shellQuote, SshTarget } from '../../src/core/targets/ssh';
+
+export const REPO = join(__dirname, '..', '..', '..');
+const DEFAULT_CONNECTION_FILE = '/run/checkpoint-debugger-target/connection.json';
+const WORKLOAD_DIR = '/opt/checkpoint-debugger-tests';
+export const WORKLOAD = `${WORKLOAD_DIR}/workload`;
+
+export function connectionFilePath(): string {
+	return process.env.CKPT_TARGET_FILE ?? DEFAULT_CONNECTION_FILE;
+}
+
+export function connection(): ConnectionFile & { port: number; user: string } {
+	const path = connectionFilePath();
+	let text: string;
+	try {
+		text = readFileSync(path, 'utf8');
+	} catch {
+		throw new Error(`no target host connection file at ${path}: start the target with "npm run target:up" (as root)`);
+	}
+	const c = parseConnectionFile(path, text);
+	return { ...c, port: c.port ?? 22, user: c.user ?? 'root' };
+}
+
+/** An SSH target for the code under test, from the connection file. */
+export function sshTarget(overrides: Partial<ConstructorParameters<typeof SshTarget>[0]> = {}): SshTarget {
+	const c = connection();
+	return new SshTarget({ host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: c.knownHostsFile, ...overrides });
+}
+
+export interface RunResult {
+	code: number | null;
+	stdout: string;
+	stderr: string;
+}
+
+/** A plain SSH shell on the target, for setting up and observing from outside the tree. */
+export class TargetShell {
+	private constructor(private readonly client: Client) {}
+
+	static async open(): Promise<TargetShell> {
+		const c = connection();
+		const client = new Client();
+		await new Promise<void>((resolve, reject) => {
+			client.once('ready', resolve).once('error', reject).connect({
+				host: c.host, port: c.port, username: c.user,
+				privateKey: readFileSync(c.identityFile ?? ''),
+				readyTimeout: 20000,
+			});
+		});
+		return new TargetShell(client);
+	}
+
+	run(command: string): Promise<RunResult> {
+		return new Promise((resolve, reject) => {
+			this.client.exec(command, (err, channel) => {
+				if (err) return reject(err);
+				let stdout = '';
+				let stderr = '';
+				channel.on('data', (d: Buffer) => { stdout += d.toString(); });
+				channel.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+				channel.on('close', (code: number | null) => resolve({ code, stdout, stderr }));
+			});
+		});
+	}
+
+	/** Runs a command that must succeed; returns its stdout. */
+	async ok(command: string): Promise<string> {
+		const r = await this.run(command);
+		if (r.code !== 0) throw new Error(`on the target, "${command}" exited ${r.code}: ${r.stderr.trim()}`);
+		return r.stdout;
+	}
+
+	async writeFile(path: string, data: Buffer | string): Promise<void> {
+		const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+		try {
+			await new Promise<void>((resolve, reject) => sftp.writeFile(path, data, (err) => (err ? reject(err) : resolve())));
+		} finally {
+			sftp.end();
+		}
+	}
+
+	/** Compiles test/workloads/workload.c on the target (its gcc, its libc). */
+	async buildWorkload(): Promise<void> {
+		await this.ok(`mkdir -p ${WORKLOAD_DIR}`);
+		await this.writeFile(`${WORKLOAD_DIR}/workload.c`, readFileSync(join(REPO, 'test', 'workloads', 'workload.c')));
+		await this.ok(`gcc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o ${WORKLOAD}.new ${WORKLOAD_DIR}/workload.c && mv ${WORKLOAD}.new ${WORKLOAD}`);
+	}
+
+	/**
+	 * Starts a program detached as its own session leader with clean stdio
+	 * (what CRIU expects of a tree it dumps without --shell-job), in a fresh
+	 * state directory; returns its pid and that directory.
+	 */
+	async start(args: string[]): Promise<{ pid: number; dir: string }> {
+		const dir = (await this.ok('mktemp -d /tmp/ckpt-test-XXXXXX')).trim();
+		const words = args.map((a) => shellQuote(a.replace(/\{dir\}/g, dir))).join(' ');
+		const out = await this.ok(`cd ${dir} && { setsid ${words} </dev/null >/dev/null 2>&1 & echo $!; }`);
+		const pid = Number(out.trim());
+		if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${args.join(' ')}: ${out}`);
+		return { pid, dir };
+	}
+
+	/** The counters a workload published in DIR/NAME: [pid, c1, c2, ...]. */
+	async record(dir: string, name = 'state'): Promise<number[]> {
+		const r = await this.run(`cat ${dir}/${name} 2>/dev/null`);
+		return r.stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+	}
+
+	/** Waits until the record shows every counter of interest at least `min`. */
+	async waitForRecord(dir: string, name: string, accept: (rec: number[]) => boolean, timeoutMs = 10000): Promise<number[]> {
+		const deadline = Date.now() + timeoutMs;
+		let rec: number[] = [];
+		while (Date.now() < deadline) {
+			rec = await this.record(dir, name);
+			if (rec.length > 1 && accept(rec)) return rec;
+			await sleep(50);
+		}
+		throw new Error(`${dir}/${name} never reached the expected state; last record: ${rec.join(' ') || '(none)'}`);
+	}
+
+	async isAlive(pid: number): Promise<boolean> {
+		const r = await this.run(`kill -0 ${pid} 2>/dev/null && ! grep -q '^State:.*Z' /proc/${pid}/status`);
+		return r.code === 0;
+	}
+
+	/** Kills the tree rooted at pid (SIGKILL) and waits until it is gone. */
+	async killTree(pid: number): Promise<void> {
+		await this.run(`kill -KILL $(ps -o pid= --ppid ${pid}) ${pid} 2>/dev/null`);
+		for (let i = 0; i < 100 && await this.isAlive(pid); i++) await sleep(50);
+	}
+
+	close(): void {
+		this.client.end();
+	}
+}

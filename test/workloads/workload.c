@@ -1,0 +1,176 @@
+/*
+ * Programs the integration tests checkpoint. Each mode counts in a loop and
+ * publishes its counters in a fixed-size record written with pwrite() at
+ * offset 0 of a file it opened once: the file's size never changes, so a
+ * restore finds it as CRIU dumped it, and the test reads the record from
+ * outside the tree.
+ *
+ *   workload counter DIR           one thread counting
+ *   workload threads DIR N         N threads, each counting on its own
+ *   workload family DIR            a parent and a child, each counting
+ *   workload tcp-listen PORT       accepts connections on 127.0.0.1 and holds them
+ *   workload tcp-client DIR PORT   counts while holding a connection to PORT
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RECORD_BYTES 256
+#define TICK_NS (20 * 1000 * 1000)
+#define MAX_THREADS 16
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void tick(void)
+{
+	struct timespec ts = { 0, TICK_NS };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int open_record(const char *dir, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	return fd;
+}
+
+/* Writes "pid c1 c2 ...", padded with spaces to RECORD_BYTES, newline last. */
+static void publish(int fd, const long *counts, int n)
+{
+	char rec[RECORD_BYTES];
+	int len = snprintf(rec, sizeof(rec), "%d", getpid());
+
+	for (int i = 0; i < n && len < RECORD_BYTES; i++)
+		len += snprintf(rec + len, sizeof(rec) - len, " %ld", counts[i]);
+	memset(rec + len, ' ', RECORD_BYTES - len);
+	rec[RECORD_BYTES - 1] = '\n';
+	if (pwrite(fd, rec, sizeof(rec), 0) != sizeof(rec))
+		die("pwrite");
+}
+
+static void count_forever(const char *dir, const char *name)
+{
+	int fd = open_record(dir, name);
+	long count = 0;
+
+	for (;;) {
+		count++;
+		publish(fd, &count, 1);
+		tick();
+	}
+}
+
+static _Atomic long thread_counts[MAX_THREADS];
+
+static void *thread_main(void *arg)
+{
+	_Atomic long *count = arg;
+
+	for (;;) {
+		atomic_fetch_add(count, 1);
+		tick();
+	}
+	return NULL;
+}
+
+static void run_threads(const char *dir, int n)
+{
+	int fd = open_record(dir, "state");
+	long snapshot[MAX_THREADS];
+	pthread_t tid;
+
+	if (n < 1 || n > MAX_THREADS)
+		die("thread count out of range");
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&tid, NULL, thread_main, &thread_counts[i]))
+			die("pthread_create");
+	for (;;) {
+		for (int i = 0; i < n; i++)
+			snapshot[i] = atomic_load(&thread_counts[i]);
+		publish(fd, snapshot, n);
+		tick();
+	}
+}
+
+static void run_family(const char *dir)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (child == 0)
+		count_forever(dir, "child");
+	count_forever(dir, "parent");
+}
+
+static struct sockaddr_in loopback(const char *port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return addr;
+}
+
+static void tcp_listen(const char *port)
+{
+	struct sockaddr_in addr = loopback(port);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 16))
+		die("bind");
+	for (;;)
+		if (accept(fd, NULL, NULL) < 0 && errno != EINTR)
+			die("accept");
+}
+
+static void tcp_client(const char *dir, const char *port)
+{
+	struct sockaddr_in addr = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+		die("connect");
+	count_forever(dir, "state");
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(mode, "counter") && argc == 3)
+		count_forever(argv[2], "state");
+	else if (!strcmp(mode, "threads") && argc == 4)
+		run_threads(argv[2], atoi(argv[3]));
+	else if (!strcmp(mode, "family") && argc == 3)
+		run_family(argv[2]);
+	else if (!strcmp(mode, "tcp-listen") && argc == 3)
+		tcp_listen(argv[2]);
+	else if (!strcmp(mode, "tcp-client") && argc == 4)
+		tcp_client(argv[2], argv[3]);
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT\n");
+	return 2;
+}
