@@ -14,5 +14,6 @@ const common = {
 };
 
 await Promise.all([
+	esbuild.build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }),
 	esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' }),
 ]);

@@ -6,6 +6,11 @@ export function toJson(type: { toObject(m: never, o: object): object }, message:
 	return type.toObject(message as never, { longs: Number, enums: String, defaults: true, arrays: true });
 }
 
+/** "2024-01-02 03:04:05": UTC, to the second. */
+export function utcTime(unixMs: number): string {
+	return new Date(unixMs).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 function table(rows: string[][]): string {
 	const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
 	return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
@@ -65,7 +70,7 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 	const s = c.stats;
 	const lines = [
 		`checkpoint ${c.id}${c.name ? ` "${c.name}"` : ''}`,
-		`  created   ${new Date(c.createdUnixMs).toISOString()} on ${c.hostname || '?'} (CRIU ${c.criuVersion})`,
+		`  created   ${utcTime(c.createdUnixMs)} UTC on ${c.hostname || '?'} (CRIU ${c.criuVersion})`,
 		`  tree      root pid ${c.rootPid}, ${c.processes.length} process${c.processes.length === 1 ? '' : 'es'}${c.leaveRunning ? ', left running' : ', stopped after the dump'}`,
 		`  size      ${bytes(c.sizeBytes)} at ${c.path}`,
 	];
@@ -81,7 +86,7 @@ export function formatList(list: pb.Checkpoint[]): string {
 	if (list.length === 0) return 'no checkpoints';
 	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']];
 	for (const c of list) {
-		rows.push([c.id, c.name, new Date(c.createdUnixMs).toISOString().slice(0, 19).replace('T', ' '), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
+		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
 	}
 	return table(rows);
 }

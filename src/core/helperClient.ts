@@ -57,7 +57,7 @@ const ERROR_KINDS: Record<number, ErrorKind> = {
 
 export function errorFromHelper(error: pb.IError): CheckpointError {
 	const kind = ERROR_KINDS[error.code ?? 0] ?? 'internal';
-	const criu = error.criuMessage || error.criuLog?.length
+	const criu = error.criuMessage || error.criuLog?.length || error.criuLogPath
 		? { message: error.criuMessage ?? '', log: error.criuLog ?? [], logPath: error.criuLogPath || undefined }
 		: undefined;
 	return new CheckpointError(kind, error.message || 'the helper reported an unspecified error', criu, error.errnoValue || undefined);
@@ -93,7 +93,7 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 			if (timeoutMs > 0) {
 				entry.timer = setTimeout(() => {
 					this.pending.delete(id);
-					reject(new CheckpointError('timeout', `the helper on ${this.where} did not answer "${op}" within ${Math.round(timeoutMs / 1000)} s`));
+					reject(new CheckpointError('timeout', `the helper on ${this.where} did not answer "${op}" within ${formatDuration(timeoutMs)}`));
 				}, timeoutMs);
 			}
 			this.pending.set(id, entry);
@@ -169,4 +169,8 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 			this.pending.delete(id);
 		}
 	}
+}
+
+function formatDuration(ms: number): string {
+	return ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }

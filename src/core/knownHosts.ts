@@ -76,7 +76,8 @@ export function fingerprint(blob: Buffer): string {
 }
 
 export function verifyHostKey(entries: KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyVerdict {
-	const name = knownHostsName(host, port);
+	// OpenSSH lowercases the host name before looking it up, so hashed entries hold the hash of the lowercase name.
+	const name = knownHostsName(host.toLowerCase(), port);
 	const type = keyTypeOf(key);
 	const forHost = entries.filter((e) => e.marker !== '@cert-authority' && patternsMatch(e.patterns, name));
 	const revoked = forHost.find((e) => e.marker === '@revoked' && e.key.equals(key));

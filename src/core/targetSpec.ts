@@ -31,9 +31,15 @@ export function parseConnectionFile(path: string, text: string): ConnectionFile 
 	} catch {
 		throw new CheckpointError('usage', `${path} does not end with a JSON connection line like the one "npm run target:up" prints`);
 	}
-	const v = value as Partial<ConnectionFile> | null;
-	if (!v || typeof v.host !== 'string') throw new CheckpointError('usage', `the connection line in ${path} has no "host"`);
-	return v as ConnectionFile;
+	const v = value as Record<string, unknown> | null;
+	if (!v || typeof v.host !== 'string' || !v.host) throw new CheckpointError('usage', `the connection line in ${path} has no "host"`);
+	if (v.port !== undefined && !(Number.isInteger(v.port) && (v.port as number) > 0 && (v.port as number) < 65536)) {
+		throw new CheckpointError('usage', `the connection line in ${path} has "port": ${JSON.stringify(v.port)}; it must be a number from 1 to 65535`);
+	}
+	for (const key of ['user', 'identityFile', 'knownHostsFile'] as const) {
+		if (v[key] !== undefined && typeof v[key] !== 'string') throw new CheckpointError('usage', `the connection line in ${path} has a "${key}" that is not a string`);
+	}
+	return v as unknown as ConnectionFile;
 }
 
 export function parseSshUrl(url: string): Pick<SshTargetOptions, 'host' | 'port' | 'user'> {

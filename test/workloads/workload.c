@@ -10,6 +10,7 @@
  *   workload family DIR            a parent and a child, each counting
  *   workload tcp-listen PORT       accepts connections on 127.0.0.1 and holds them
  *   workload tcp-client DIR PORT   counts while holding a connection to PORT
+ *   workload memory DIR MIB        touches MIB MiB of memory, then counts
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -157,6 +158,19 @@ static void tcp_client(const char *dir, const char *port)
 	count_forever(dir, "state");
 }
 
+/* Fills every page with data that differs page to page (no zero pages). */
+static void hold_memory(const char *dir, long mib)
+{
+	size_t len = (size_t)mib << 20;
+	unsigned long *mem = malloc(len);
+
+	if (mib <= 0 || !mem)
+		die("malloc");
+	for (size_t i = 0; i < len / sizeof(*mem); i++)
+		mem[i] = i * 2654435761UL;
+	count_forever(dir, "state");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -171,6 +185,8 @@ int main(int argc, char **argv)
 		tcp_listen(argv[2]);
 	else if (!strcmp(mode, "tcp-client") && argc == 4)
 		tcp_client(argv[2], argv[3]);
-	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT\n");
+	else if (!strcmp(mode, "memory") && argc == 4)
+		hold_memory(argv[2], atol(argv[3]));
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB\n");
 	return 2;
 }

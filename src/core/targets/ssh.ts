@@ -50,7 +50,8 @@ export class SshTarget implements Target {
 	constructor(private readonly options: SshTargetOptions) {
 		this.port = options.port ?? 22;
 		this.user = options.user ?? process.env.USER ?? 'root';
-		this.description = `${this.user}@${options.host}:${this.port}`;
+		const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+		this.description = `${this.user}@${host}:${this.port}`;
 	}
 
 	connect(): Promise<Client> {

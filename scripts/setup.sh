@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Everything the demo, the tests and the benchmark need on a fresh machine,
+# each step skipped when already done:
+#   host packages (debootstrap, openssh-client, util-linux) and npm packages,
+#   the generated protocol code, the TypeScript build and bundles,
+#   the Debian trixie root file system of the target host (cached),
+#   the native helper (built inside that root file system),
+#   the target host itself, up, with sshd on loopback.
+# Run as root: namespaces, mounts and debootstrap need it.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+step() {
+	printf '\n== %s\n' "$*" >&2
+}
+
+die() {
+	echo "setup: $*" >&2
+	exit 1
+}
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (the target host needs namespaces and mounts); try: sudo $0"
+command -v node >/dev/null || die "Node.js 20 or newer is needed and not installed"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+((node_major >= 20)) || die "Node.js $(node -v) is too old; 20 or newer is needed"
+
+step "npm packages"
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+	npm ci --no-audit --no-fund
+fi
+
+step "build: protocol code, TypeScript, bundles"
+npm run --silent build:ts
+npm run --silent compile
+
+step "target host root file system (cached after the first build)"
+bash test/target/target.sh build >/dev/null
+
+step "native helper"
+bash native-helper/build.sh
+
+step "target host up"
+bash test/target/target.sh up | tail -n1

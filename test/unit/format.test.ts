@@ -1,0 +1,128 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pb } from '../../src/core/protocol';
+import { bytes, formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from '../../src/cli/format';
+
+
+describe('bytes', () => {
+	test('binary units with one decimal under 10', () => {
+		assert.equal(bytes(0), '0 B');
+		assert.equal(bytes(1023), '1023 B');
+		assert.equal(bytes(1024), '1.0 KiB');
+		assert.equal(bytes(1536), '1.5 KiB');
+		assert.equal(bytes(20 * 1024), '20 KiB');
+		assert.equal(bytes(5 * 1024 * 1024), '5.0 MiB');
+		assert.equal(bytes(3 * 1024 ** 3), '3.0 GiB');
+		assert.equal(bytes(2048 * 1024 ** 4), '2048 TiB');
+	});
+});
+
+describe('formatHello', () => {
+	const hello = pb.HelloResult.create({
+		helperVersion: '0.1.0', criuVersion: '4.1.1', criuPath: '/usr/sbin/criu',
+		criuFeatures: pb.CriuFeatures.create({ memTrack: true, lazyPages: false, pidfdStore: true }),
+		kernelRelease: '6.1.0-18-amd64', cgroupLayout: pb.CgroupLayout.CGROUP_LAYOUT_V2, euid: 0,
+		capabilities: ['CAP_SYS_ADMIN', 'CAP_CHECKPOINT_RESTORE'], storeDir: '/var/lib/ckpt',
+		machine: 'x86_64', hostname: 'target1', helperPid: 4321,
+	});
+
+	test('shows host, helper, CRIU, features, cgroups, store and capabilities', () => {
+		const out = formatHello(hello);
+		const lines = out.split('\n');
+		assert.equal(lines.length, 7);
+		assert.match(lines[0], /^host:\s+target1 \(x86_64, Linux 6\.1\.0-18-amd64\)$/);
+		assert.match(lines[1], /^helper:\s+0\.1\.0 \(pid 4321, euid 0\)$/);
+		assert.match(lines[2], /^criu:\s+4\.1\.1 at \/usr\/sbin\/criu$/);
+		assert.match(lines[3], /^criu features:\s+mem_track=yes lazy_pages=no pidfd_store=yes$/);
+		assert.match(lines[4], /^cgroups:\s+v2$/);
+		assert.match(lines[5], /^store:\s+\/var\/lib\/ckpt$/);
+		assert.match(lines[6], /^capabilities:\s+CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE$/);
+		// Values line up in one column.
+		const column = lines.map((l) => l.search(/(?<=:\s+)\S/));
+		assert.equal(new Set(column).size, 1, out);
+	});
+
+	test('unusable CRIU: "not usable" and the problem', () => {
+		const out = formatHello(pb.HelloResult.create({ hostname: 'h', criuProblem: 'criu is not installed; apt install criu' }));
+		assert.match(out, /^criu:\s+not usable$/m);
+		assert.match(out, /\nproblem: criu is not installed; apt install criu$/);
+	});
+
+	test('many capabilities are summarized', () => {
+		const caps = Array.from({ length: 10 }, (_, i) => `CAP_${i}`);
+		assert.match(formatHello(pb.HelloResult.create({ capabilities: caps })), /^capabilities:\s+10 \(CAP_0, CAP_1, CAP_2, CAP_3, \.\.\.\)$/m);
+	});
+});
+
+describe('formatPs', () => {
+	test('a tree with children indented under parents, frozen state and tty', () => {
+		const out = formatPs([
+			pb.ProcessInfo.create({ pid: 100, ppid: 1, state: 'S', cmdline: ['bash', '-l'], tty: '/dev/pts/0', threads: [100] }),
+			pb.ProcessInfo.create({ pid: 102, ppid: 101, state: 'T', comm: 'kworker', frozen: true, threads: [102, 103] }),
+			pb.ProcessInfo.create({ pid: 101, ppid: 100, state: 'S', cmdline: ['./workload', '--n', '3'], threads: [101] }),
+		]);
+		const lines = out.split('\n');
+		assert.deepEqual(lines[0].split(/\s+/), ['PID', 'PPID', 'STATE', 'TTY', 'THR', 'COMMAND']);
+		assert.equal(lines.length, 4);
+		assert.match(lines[1], /^100\s+1\s+S\s+\/dev\/pts\/0\s+1\s+bash -l$/);
+		assert.match(lines[2], /^101\s+100\s+S\s+-\s+1\s+ {2}\.\/workload --n 3$/);
+		assert.match(lines[3], /^102\s+101\s+T frozen\s+-\s+2\s+ {4}\[kworker\]$/);
+	});
+});
+
+describe('formatCheckpoint / formatList / formatRestore', () => {
+	const ck = pb.Checkpoint.create({
+		id: 'ck-20240101-abc', name: 'before-bug', createdUnixMs: Date.UTC(2024, 0, 2, 3, 4, 5), rootPid: 500,
+		processes: [
+			pb.CheckpointProcess.create({ pid: 500, ppid: 1, comm: 'server', cmdline: ['./server', '-p', '80'] }),
+			pb.CheckpointProcess.create({ pid: 501, ppid: 500, comm: 'worker', cmdline: ['./worker'] }),
+		],
+		criuVersion: '4.1.1', leaveRunning: true, path: '/var/lib/ckpt/ck-20240101-abc', sizeBytes: 3 * 1024 * 1024, hostname: 'target1',
+		stats: pb.DumpStats.create({
+			frozenTimeUs: 12_500, freezingTimeUs: 1_000, memdumpTimeUs: 8_000, memwriteTimeUs: 3_000, criuWallTimeUs: 45_000,
+			pagesScanned: 1000, pagesWritten: 800, pagesLazy: 0, pagesSkippedParent: 200,
+		}),
+	});
+
+	test('formatCheckpoint shows id, name, time, tree, size, timing, pages and processes', () => {
+		const out = formatCheckpoint(ck);
+		assert.match(out, /^checkpoint ck-20240101-abc "before-bug"$/m);
+		assert.match(out, /created\s+2024-01-02 03:04:05 UTC on target1 \(CRIU 4\.1\.1\)/);
+		assert.match(out, /tree\s+root pid 500, 2 processes, left running/);
+		assert.match(out, /size\s+3\.0 MiB at \/var\/lib\/ckpt\/ck-20240101-abc/);
+		assert.match(out, /timing\s+frozen 12\.5 ms \(freezing 1\.0 ms, memdump 8\.0 ms, memwrite 3\.0 ms\), CRIU request 45\.0 ms/);
+		assert.match(out, /pages\s+1000 scanned, 800 written, 0 lazy, 200 in parent/);
+		assert.match(out, /process\s+500 server: \.\/server -p 80/);
+		assert.match(out, /process\s+501 worker: \.\/worker/);
+	});
+
+	test('formatCheckpoint: one process, stopped after the dump, no stats', () => {
+		const out = formatCheckpoint(pb.Checkpoint.create({ id: 'x', rootPid: 7, processes: [pb.CheckpointProcess.create({ pid: 7, comm: 'a', cmdline: ['a'] })], sizeBytes: 10 }));
+		assert.match(out, /^checkpoint x$/m);
+		assert.match(out, /root pid 7, 1 process, stopped after the dump/);
+		assert.doesNotMatch(out, /timing|pages/);
+	});
+
+	test('formatList: a row per checkpoint, or "no checkpoints"', () => {
+		assert.equal(formatList([]), 'no checkpoints');
+		const lines = formatList([ck]).split('\n');
+		assert.equal(lines.length, 2);
+		assert.deepEqual(lines[0].split(/\s+/), ['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']);
+		// The creation time to the second, UTC (ISO 'T' or a space between date and time).
+		assert.match(lines[1], /^ck-20240101-abc\s+before-bug\s+2024-01-02 03:04:05\s+500\s+2\s+3\.0 MiB$/);
+	});
+
+	test('formatRestore: id, root pid, pids, killed pids and CRIU time', () => {
+		const r = pb.RestoreResult.create({ rootPid: 600, pids: [600, 601], criuWallTimeUs: 123_400, killedPids: [500, 501] });
+		assert.equal(formatRestore('ck-1', r), 'restored ck-1 after killing 500, 501: root pid 600 (pids 600, 601), CRIU took 123.4 ms');
+		const r2 = pb.RestoreResult.create({ rootPid: 600, pids: [600], criuWallTimeUs: 1000 });
+		assert.equal(formatRestore('ck-1', r2), 'restored ck-1: root pid 600 (pids 600), CRIU took 1.0 ms');
+	});
+
+	test('toJson: enums as names, defaults included', () => {
+		const json = toJson(pb.ThawResult, pb.ThawResult.create({ rootPid: 3, state: pb.TreeState.TREE_STATE_RUNNING }));
+		assert.deepEqual(json, { rootPid: 3, state: 'TREE_STATE_RUNNING' });
+		assert.deepEqual(toJson(pb.FreezeResult, pb.FreezeResult.create({ rootPid: 4 })),
+			{ rootPid: 4, state: 'TREE_STATE_UNSPECIFIED', pids: [], cgroup: '', freezer: 'CGROUP_LAYOUT_UNKNOWN' });
+	});
+});
