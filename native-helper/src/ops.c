@@ -402,8 +402,7 @@ struct dump_ctx {
 	char partial[4400];
 	char final[4400];
 	int dirfd;
-	struct frozen_tree *tree;
-	bool froze_here;
+	struct frozen_tree *tree;	/* frozen by a freeze request, or NULL */
 	Checkpoint *ck;
 };
 
@@ -496,24 +495,17 @@ static const char *keep_failed_log(struct dump_ctx *c)
 	return dst;
 }
 
-/* After the dump: thaw what we froze for it, forget trees that are gone. */
+/*
+ * After the dump: a tree the client froze stays frozen (thawing is its move)
+ * unless the dump ended it; a running tree was only seized by CRIU.
+ */
 static void dump_release_tree(struct dump_ctx *c, bool tasks_gone)
 {
 	struct herr e = { 0 };
 
-	if (!c->tree)
-		return;
-	if (tasks_gone) {
-		frozen_release(c->tree, true, &e);
-		emit_tree_state(c->req->id, c->root, TS(GONE));
-	} else if (c->froze_here) {
-		emit_progress(c->req->id, "thawing", "thawing the tree of process %d", c->root);
-		if (frozen_release(c->tree, true, &e))
-			fprintf(stderr, "checkpoint-helper: %s\n", e.msg);
-		emit_tree_state(c->req->id, c->root, TS(RUNNING));
-	} else {
-		emit_tree_state(c->req->id, c->root, TS(FROZEN));
-	}
+	if (c->tree && tasks_gone && frozen_release(c->tree, true, &e))
+		fprintf(stderr, "checkpoint-helper: %s\n", e.msg);
+	emit_tree_state(c->req->id, c->root, tasks_gone ? TS(GONE) : c->tree ? TS(FROZEN) : TS(RUNNING));
 	c->tree = NULL;
 }
 
@@ -544,14 +536,12 @@ static void op_dump(const Request *req, Response *resp)
 	if (need_criu(&e) || proc_tree(c.root, &pids, &e))
 		goto fail;
 	procs = collect_processes(&pids, &nprocs);
+	/*
+	 * A tree the client froze is dumped where it stands (freeze_cgroup); a
+	 * running one is left to CRIU's own seizing, as plain "criu dump" does:
+	 * freezing it through a cgroup first only adds time.
+	 */
 	c.tree = frozen_find(c.root);
-	if (!c.tree) {
-		emit_progress(req->id, "freezing", "freezing the tree of process %d", c.root);
-		if (freeze_tree(c.root, 0, &c.tree, &e))
-			goto fail;
-		c.froze_here = true;
-		emit_tree_state(req->id, c.root, TS(FROZEN));
-	}
 	if (dump_prepare_dir(&c, &e))
 		goto fail;
 
@@ -560,7 +550,8 @@ static void op_dump(const Request *req, Response *resp)
 	opts.pid = c.root;
 	opts.has_leave_running = true;
 	opts.leave_running = c.d->leave_running;
-	opts.freeze_cgroup = c.tree->cgroup;
+	if (c.tree)
+		opts.freeze_cgroup = c.tree->cgroup;
 	opts.log_file = "dump.log";
 	opts.has_log_level = true;
 	opts.log_level = 4;
@@ -609,7 +600,7 @@ cleanup_partial:
 	if (c.partial[0] && remove_tree(c.partial))
 		fprintf(stderr, "checkpoint-helper: cannot remove %s: %s\n", c.partial, strerror(errno));
 release:
-	/* on failure CRIU leaves the tasks running (in the frozen cgroup) */
+	/* on failure CRIU leaves the tasks as they were: running, or frozen */
 	dump_release_tree(&c, !pid_exists(c.root));
 out:
 	if (r)
