@@ -28,7 +28,7 @@ c_failed=${c_failed:-0}
 if ((helper_status != 0 && c_failed == 0)); then c_failed=1; fi
 
 printf '\n== unit and integration tests\n'
-node --test --test-concurrency=1 \
+node --test --test-concurrency=1 --test-timeout=300000 \
 	--test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=./scripts/count-reporter.mjs --test-reporter-destination="$results/node.json" \
 	out/test/unit/ out/test/integration/

@@ -271,6 +271,25 @@ static int freezer_wait(struct frozen_tree *t, bool frozen, unsigned timeout_ms,
 	return 0;
 }
 
+/* The freeze cgroup of t: a child of the root's cgroup rel under mount. */
+static int set_freeze_path(struct frozen_tree *t, const char *mount, const char *rel)
+{
+	const char *sep = rel[0] && rel[strlen(rel) - 1] == '/' ? "" : "/";
+	int n;
+
+	if (strlen(mount) >= sizeof(t->mount)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(t->mount, mount);
+	n = snprintf(t->cgroup, sizeof(t->cgroup), "%s%s%s" FREEZE_PREFIX "%d", mount, rel, sep, t->root);
+	if (n >= (int)sizeof(t->cgroup)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* Picks the hierarchy and creates the freeze cgroup for root. */
 static int make_freeze_cgroup(struct frozen_tree *t, struct herr *e)
 {
@@ -281,10 +300,9 @@ static int make_freeze_cgroup(struct frozen_tree *t, struct herr *e)
 
 	if (have_v2 && task_cgroup(t->root, CGL(V2), rel, sizeof(rel)) == 0) {
 		t->layout = CGL(V2);
-		snprintf(t->mount, sizeof(t->mount), "%s", v2);
-		snprintf(t->cgroup, sizeof(t->cgroup), "%s%s%s" FREEZE_PREFIX "%d", v2, rel,
-			 rel[strlen(rel) - 1] == '/' ? "" : "/", t->root);
-		if (mkdir(t->cgroup, 0755) == 0 || errno == EEXIST) {
+		if (set_freeze_path(t, v2, rel)) {
+			err = errno;
+		} else if (mkdir(t->cgroup, 0755) == 0 || errno == EEXIST) {
 			char f[4200];
 
 			snprintf(f, sizeof(f), "%s/cgroup.freeze", t->cgroup);
@@ -298,10 +316,7 @@ static int make_freeze_cgroup(struct frozen_tree *t, struct herr *e)
 	}
 	if (have_v1 && task_cgroup(t->root, CGL(V1), rel, sizeof(rel)) == 0) {
 		t->layout = CGL(V1);
-		snprintf(t->mount, sizeof(t->mount), "%s", v1);
-		snprintf(t->cgroup, sizeof(t->cgroup), "%s%s%s" FREEZE_PREFIX "%d", v1, rel,
-			 rel[strlen(rel) - 1] == '/' ? "" : "/", t->root);
-		if (mkdir(t->cgroup, 0755) == 0 || errno == EEXIST)
+		if (set_freeze_path(t, v1, rel) == 0 && (mkdir(t->cgroup, 0755) == 0 || errno == EEXIST))
 			return 0;
 		err = errno;
 	}

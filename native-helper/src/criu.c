@@ -250,9 +250,10 @@ int criu_probe(struct criu_info *ci, const char *path)
 	}
 	snprintf(ci->path, sizeof(ci->path), "%s", path);
 	if (criu_simple(path, CRIU_REQ_TYPE__VERSION, &r, &e) || !r->success || !r->version) {
-		snprintf(ci->problem, sizeof(ci->problem),
-			 "CRIU at %s did not answer a VERSION request (%s), so it is older than 3.0 or broken; "
-			 NEED_MSG, path, e.msg[0] ? e.msg : "no version in its answer");
+		if (snprintf(ci->problem, sizeof(ci->problem),
+			     "CRIU at %s did not answer a VERSION request (%s), so it is older than 3.0 or broken; "
+			     NEED_MSG, path, e.msg[0] ? e.msg : "no version in its answer") >= (int)sizeof(ci->problem))
+			mark_truncated(ci->problem, sizeof(ci->problem));
 		goto out;
 	}
 	ci->major = r->version->major_number;

@@ -73,6 +73,8 @@ void herr_set(struct herr *e, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void herr_prefix(struct herr *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Ends a message cut at size bytes with "..." so the cut shows. */
+void mark_truncated(char *buf, size_t size);
 
 /* ---- request-lifetime arena -------------------------------------------- */
 

@@ -38,7 +38,14 @@ void herr_prefix(struct herr *e, const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	if (snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old) >= (int)sizeof(e->msg))
+		mark_truncated(e->msg, sizeof(e->msg));
+}
+
+void mark_truncated(char *buf, size_t size)
+{
+	if (size > 4)
+		memcpy(buf + size - 4, "...", 4);
 }
 
 /* ---- arena: every allocation of one request, freed after the answer ---- */
@@ -78,6 +85,8 @@ char *arena_printf(const char *fmt, ...)
 	int n;
 	char *p;
 
+	if (!fmt)	/* never; but UBSan's instrumentation makes GCC see the path */
+		return arena_strdup("");
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);

@@ -25,9 +25,15 @@ export interface RestoreOptions {
 export class HelperSession {
 	private constructor(readonly target: Target, readonly client: HelperClient) {}
 
+	/** Starts the helper on target; if that fails, the connection made for it is closed. */
 	static async open(target: Target): Promise<HelperSession> {
-		const channel = await target.startHelper();
-		return new HelperSession(target, new HelperClient(channel, target.description));
+		try {
+			const channel = await target.startHelper();
+			return new HelperSession(target, new HelperClient(channel, target.description));
+		} catch (err) {
+			await target.close().catch(() => undefined);
+			throw err;
+		}
 	}
 
 	hello(): Promise<pb.HelloResult> {

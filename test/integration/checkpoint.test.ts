@@ -159,6 +159,50 @@ describe('checkpoint and restore', () => {
 	});
 });
 
+describe('ps', () => {
+	test('describes a tree: ids, session, threads, namespaces, frozen or not', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'family', '{dir}']);
+		await waitUntil(dir, ['parent', 'child'], (c) => c.every((v) => v >= 1), 'the workload did not start counting');
+		const { pid: threaded } = await start([WORKLOAD, 'threads', '{dir}', '3']);
+		const childPid = (await shell.record(dir, 'child'))[0];
+
+		const tree = await session.ps(pid);
+		assert.deepEqual(tree.map((p) => p.pid).sort((a, b) => a - b), [pid, childPid].sort((a, b) => a - b), 'ps PID lists the tree only');
+		const root = tree.find((p) => p.pid === pid);
+		const child = tree.find((p) => p.pid === childPid);
+		assert.ok(root && child);
+		assert.equal(child.ppid, pid);
+		assert.equal(root.sid, pid, 'setsid made it a session leader');
+		assert.equal(root.pgid, pid);
+		assert.equal(child.sid, pid);
+		assert.equal(root.uid, 0);
+		assert.equal(root.comm, 'workload');
+		assert.deepEqual(root.cmdline, [WORKLOAD, 'family', dir]);
+		assert.equal(root.tty, '', 'no controlling terminal');
+		assert.match(root.state, /^[RS]$/);
+		assert.deepEqual(root.threads, [pid]);
+		const ownNs = (await shell.ok(`readlink /proc/${pid}/ns/pid /proc/${pid}/ns/mnt /proc/${pid}/ns/net`)).trim().split('\n');
+		const inode = (link: string): number => Number(/\[(\d+)\]/.exec(link)?.[1]);
+		assert.equal(root.namespaces?.pid, inode(ownNs[0]));
+		assert.equal(root.namespaces?.mnt, inode(ownNs[1]));
+		assert.equal(root.namespaces?.net, inode(ownNs[2]));
+		assert.equal(root.frozen, false);
+
+		const [withThreads] = await session.ps(threaded);
+		assert.equal(withThreads.threads.length, 4, 'the main thread and three more');
+		assert.equal(withThreads.threads[0], threaded);
+
+		await session.freeze(pid);
+		assert.ok((await session.ps(pid)).every((p) => p.frozen), 'ps shows the frozen tree as frozen');
+		await session.thaw(pid);
+		assert.ok((await session.ps(pid)).every((p) => !p.frozen));
+	});
+
+	test('ps of a pid that does not exist says so', async () => {
+		await assert.rejects(session.ps(4194000), (err: unknown) => err instanceof CheckpointError && err.kind === 'no-such-process' && /4194000/.test(err.message));
+	});
+});
+
 describe('freeze and thaw', () => {
 	test('freeze stops the tree and thaw resumes it, seen from outside', async () => {
 		const { pid, dir } = await start([WORKLOAD, 'family', '{dir}']);

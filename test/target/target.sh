@@ -74,7 +74,20 @@ cmd_build() {
 	"$recipe" "$tmp" "$(configured_mirror)" >"$cache_dir/build.log" 2>&1 ||
 		die "debootstrap failed; see $cache_dir/build.log"
 	mv "$tmp" "$root"
+	prune_old_rootfs "$root"
 	echo "$root"
+}
+
+# Root file systems of older recipes take 500 MB each; none is in use unless
+# an instance runs.
+prune_old_rootfs() {
+	local keep=$1 old
+	instance_pid >/dev/null && return 0
+	for old in "$cache_dir"/rootfs-trixie-*; do
+		[[ -d $old && $old != "$keep" ]] || continue
+		log "removing the root file system of an older recipe: $old"
+		rm -rf --one-file-system "$old"
+	done
 }
 
 instance_pid() {
@@ -111,6 +124,10 @@ install_keys() {
 	install -m 0644 "$state_dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/ssh_host_ed25519_key.pub"
 	install -d -m 0700 "$root/root/.ssh"
 	install -m 0600 "$state_dir/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
+	# The target shares the machine's host name (no UTS namespace); sudo
+	# wants to resolve it.
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+		"$(hostname)" >"$root/etc/hosts"
 }
 
 connection_line() {
