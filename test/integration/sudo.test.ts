@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
+import { findHelperBinary } from '../../src/core/helperBinary';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, TargetShell } from './harness';
 
@@ -26,7 +27,7 @@ function addUserCommand(user: string): string {
 
 before(async () => {
 	shell = await TargetShell.open();
-	await shell.ok(`${addUserCommand(SUDO_USER)} && ${addUserCommand(PASSWORD_USER)}`);
+	await shell.ok(`${addUserCommand(SUDO_USER)} && ${addUserCommand(PASSWORD_USER)} && rm -rf /home/${SUDO_USER}/.cache`);
 	await shell.writeFile('/etc/sudoers.d/checkpoint-tests', `${SUDO_USER} ALL=(root) NOPASSWD: ALL\n${PASSWORD_USER} ALL=(ALL) ALL\n`);
 	await shell.ok('chmod 0440 /etc/sudoers.d/checkpoint-tests && visudo -cq');
 });
@@ -45,7 +46,8 @@ describe('a non-root user', () => {
 		} finally {
 			await session.close();
 		}
-		const uploaded = await shell.ok(`stat -c '%U %a' /home/${SUDO_USER}/.cache/checkpoint-debugger/checkpoint-helper-*`);
+		const helper = `checkpoint-helper-x86_64-${findHelperBinary('x86_64').sha256.slice(0, 16)}`;
+		const uploaded = await shell.ok(`stat -c '%U %a' /home/${SUDO_USER}/.cache/checkpoint-debugger/${helper}`);
 		assert.equal(uploaded.trim(), `${SUDO_USER} 700`);
 	});
 
