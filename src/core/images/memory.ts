@@ -1,0 +1,206 @@
+/**
+ * A process's memory as a checkpoint holds it: the pagemap says which pages
+ * were dumped and where their bytes are (this directory's pages-N.img, or a
+ * parent image directory); everything else is reported as not dumped, with
+ * the reason. pages-N.img is only ever read by byte range.
+ */
+import type { ImageSource } from './source';
+
+export const PAGE_SIZE = 4096;
+const PAGE = BigInt(PAGE_SIZE);
+
+/** Pagemap entry flags (CRIU's PE_*). */
+export const PE_PARENT = 1;
+export const PE_LAZY = 2;
+export const PE_PRESENT = 4;
+
+export interface PagemapRun {
+	vaddr: bigint;
+	nrPages: number;
+	flags: number;
+}
+
+export interface MappedRange {
+	start: bigint;
+	end: bigint;
+}
+
+/** Why bytes of a read are not in the result. */
+export type MissingReason =
+	| 'unmapped'      // no VMA covers the address
+	| 'not-dumped'    // mapped, but CRIU wrote no page (never touched, or file pages that are unchanged)
+	| 'lazy'          // left for lazy restore (PE_LAZY without PE_PRESENT): not in the images
+	| 'parent-missing'; // in a parent image directory that is not there
+
+export interface MemorySegment {
+	address: bigint;
+	length: number;
+	/** Present: the bytes. Absent: see `missing`. */
+	data?: Buffer;
+	missing?: MissingReason;
+}
+
+export interface MemoryRead {
+	address: bigint;
+	/** Every byte asked for; zeros where a segment is missing. */
+	bytes: Buffer;
+	segments: MemorySegment[];
+}
+
+/** Where one page's bytes are. */
+type PageSource =
+	| { kind: 'file'; offset: number }
+	| { kind: 'parent' }
+	| { kind: 'lazy' };
+
+interface IndexedRun {
+	start: bigint;
+	end: bigint;
+	source: PageSource;
+}
+
+/** Sorted runs of pages with where their data lives. */
+function indexRuns(runs: PagemapRun[]): IndexedRun[] {
+	let offset = 0;
+	const indexed: IndexedRun[] = [];
+	for (const run of runs) {
+		const start = run.vaddr;
+		const end = start + BigInt(run.nrPages) * PAGE;
+		let source: PageSource;
+		if (run.flags & PE_PARENT) source = { kind: 'parent' };
+		else if (run.flags & PE_PRESENT) {
+			source = { kind: 'file', offset };
+			offset += run.nrPages * PAGE_SIZE;
+		} else if (run.flags & PE_LAZY) source = { kind: 'lazy' };
+		else continue;
+		indexed.push({ start, end, source });
+	}
+	return indexed.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+}
+
+function findRun<T extends { start: bigint; end: bigint }>(sorted: T[], address: bigint): T | undefined {
+	let lo = 0;
+	let hi = sorted.length - 1;
+	while (lo <= hi) {
+		const mid = (lo + hi) >> 1;
+		const r = sorted[mid];
+		if (address < r.start) hi = mid - 1;
+		else if (address >= r.end) lo = mid + 1;
+		else return r;
+	}
+	return undefined;
+}
+
+/** The first boundary after `address` among the runs and ranges (or `limit`). */
+function nextBoundary(sorted: { start: bigint; end: bigint }[], address: bigint, limit: bigint): bigint {
+	let best = limit;
+	for (const r of sorted) {
+		if (r.start > address && r.start < best) best = r.start;
+		if (r.end > address && r.end < best) best = r.end;
+		if (r.start > best) break;
+	}
+	return best;
+}
+
+export interface ParentMemory {
+	read(address: bigint, length: number): Promise<MemoryRead>;
+}
+
+export class ProcessMemory {
+	private readonly runs: IndexedRun[];
+	private readonly vmas: MappedRange[];
+
+	/**
+	 * @param pagesFile the pages-N.img this pagemap points to
+	 * @param parent the same process's memory in the parent image directory, if any
+	 */
+	constructor(
+		private readonly source: ImageSource,
+		private readonly pagesFile: string,
+		runs: PagemapRun[],
+		vmas: MappedRange[],
+		private readonly parent?: () => Promise<ParentMemory | undefined>,
+	) {
+		this.runs = indexRuns(runs);
+		this.vmas = [...vmas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+	}
+
+	/** How many pages the checkpoint holds (in this directory or a parent). */
+	get dumpedPages(): number {
+		return this.runs.reduce((n, r) => n + (r.source.kind === 'lazy' ? 0 : Number((r.end - r.start) / PAGE)), 0);
+	}
+
+	/** Dumped pages within [start, end). */
+	pagesIn(start: bigint, end: bigint): number {
+		let pages = 0n;
+		for (const r of this.runs) {
+			if (r.source.kind === 'lazy' || r.end <= start || r.start >= end) continue;
+			const lo = r.start > start ? r.start : start;
+			const hi = r.end < end ? r.end : end;
+			pages += (hi - lo) / PAGE;
+		}
+		return Number(pages);
+	}
+
+	async read(address: bigint, length: number): Promise<MemoryRead> {
+		if (length < 0 || !Number.isSafeInteger(length)) throw new RangeError(`cannot read ${length} bytes`);
+		const end = address + BigInt(length);
+		const segments: MemorySegment[] = [];
+		let at = address;
+		while (at < end) {
+			const stretch = await this.readStretch(at, end);
+			segments.push(...stretch);
+			at += BigInt(stretch.reduce((n, s) => n + s.length, 0));
+		}
+		return { address, bytes: joinSegments(segments, length), segments: mergeMissing(segments) };
+	}
+
+	/** The longest stretch from `at` (before `end`) that comes from one place. */
+	private async readStretch(at: bigint, end: bigint): Promise<MemorySegment[]> {
+		const vma = findRun(this.vmas, at);
+		if (!vma) {
+			const stop = nextBoundary(this.vmas, at, end);
+			return [{ address: at, length: Number(stop - at), missing: 'unmapped' }];
+		}
+		const limit = vma.end < end ? vma.end : end;
+		const run = findRun(this.runs, at);
+		if (!run) {
+			const stop = nextBoundary(this.runs, at, limit);
+			return [{ address: at, length: Number(stop - at), missing: 'not-dumped' }];
+		}
+		const stop = run.end < limit ? run.end : limit;
+		const length = Number(stop - at);
+		if (run.source.kind === 'lazy') return [{ address: at, length, missing: 'lazy' }];
+		if (run.source.kind === 'parent') return this.readParent(at, length);
+		const offset = run.source.offset + Number(at - run.start);
+		return [{ address: at, length, data: await this.source.readRange(this.pagesFile, offset, length) }];
+	}
+
+	/** Pages marked PE_PARENT: the parent image directory has them (or says why not). */
+	private async readParent(at: bigint, length: number): Promise<MemorySegment[]> {
+		const parent = await this.parent?.();
+		if (!parent) return [{ address: at, length, missing: 'parent-missing' }];
+		return (await parent.read(at, length)).segments;
+	}
+}
+
+function joinSegments(segments: MemorySegment[], length: number): Buffer {
+	const bytes = Buffer.alloc(length);
+	let offset = 0;
+	for (const s of segments) {
+		s.data?.copy(bytes, offset);
+		offset += s.length;
+	}
+	return bytes;
+}
+
+/** Neighbouring missing segments with the same reason become one. */
+function mergeMissing(segments: MemorySegment[]): MemorySegment[] {
+	const merged: MemorySegment[] = [];
+	for (const s of segments) {
+		const last = merged[merged.length - 1];
+		if (last && !last.data && !s.data && last.missing === s.missing) last.length += s.length;
+		else merged.push({ ...s });
+	}
+	return merged;
+}
