@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { ImageSource } from './images/source';
 
 /** How a helper process ended. */
 export interface HelperExit {
@@ -22,6 +23,8 @@ export interface Target {
 	readonly description: string;
 	/** Starts the helper there, uploading it first if it is missing or differs. */
 	startHelper(): Promise<HelperChannel>;
+	/** Reads a checkpoint directory on the target (image files, by byte range). */
+	imageSource(dir: string): Promise<ImageSource>;
 	/** Drops the connection; helpers started through it see their stdin close. */
 	close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
 import { HelperSession } from '../../src/core/session';
+import type { ImageSource } from '../../src/core/images/source';
 import type { HelperChannel, Target } from '../../src/core/target';
 
 /** A target whose helper cannot start, counting how often it is closed. */
@@ -11,6 +12,10 @@ class FailingTarget implements Target {
 
 	async startHelper(): Promise<HelperChannel> {
 		throw new CheckpointError('sudo-password', 'sudo asks for a password');
+	}
+
+	async imageSource(): Promise<ImageSource> {
+		throw new Error('not used');
 	}
 
 	async close(): Promise<void> {

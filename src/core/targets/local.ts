@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { arch } from 'node:os';
 import { CheckpointError } from '../errors';
 import { findHelperBinary, unameMachine } from '../helperBinary';
+import { LocalImageSource, type ImageSource } from '../images/source';
 import type { HelperChannel, HelperExit, Target } from '../target';
 
 export class LocalTarget implements Target {
@@ -35,6 +36,10 @@ export class LocalTarget implements Target {
 			exited,
 			close: () => { child.stdin.end(); },
 		};
+	}
+
+	async imageSource(dir: string): Promise<ImageSource> {
+		return new LocalImageSource(dir);
 	}
 
 	async close(): Promise<void> {}

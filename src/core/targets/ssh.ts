@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { CheckpointError } from '../errors';
 import { findHelperBinary, type HelperBinary } from '../helperBinary';
+import { SftpImageSource, type ImageSource } from '../images/source';
 import {
 	fingerprint, knownHostsLine, knownHostsName, parseKnownHosts, verifyHostKey, type HostKeyVerdict,
 } from '../knownHosts';
@@ -44,6 +45,7 @@ export class SshTarget implements Target {
 	readonly description: string;
 	private client?: Client;
 	private connecting?: Promise<Client>;
+	private imageSftp?: Promise<SFTPWrapper>;
 	private readonly port: number;
 	private readonly user: string;
 
@@ -73,9 +75,20 @@ export class SshTarget implements Target {
 		return channelToHelper(channel);
 	}
 
+	/** Image files over one SFTP session, kept open until the target closes. */
+	async imageSource(dir: string): Promise<ImageSource> {
+		const client = await this.connect();
+		this.imageSftp ??= openSftp(client, this.description).catch((err: unknown) => {
+			this.imageSftp = undefined;
+			throw err;
+		});
+		return new SftpImageSource(await this.imageSftp, dir, this.description);
+	}
+
 	async close(): Promise<void> {
 		const client = this.client;
 		this.client = undefined;
+		this.imageSftp = undefined;
 		if (!client) return;
 		await new Promise<void>((resolve) => {
 			client.once('close', () => resolve());
@@ -205,9 +218,7 @@ export class SshTarget implements Target {
 
 	/** Uploads the helper under a name carrying its content hash, unless it is already there. */
 	private async uploadHelper(client: Client, binary: HelperBinary): Promise<string> {
-		const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-			client.sftp((err, s) => (err ? reject(new CheckpointError('connection', `SFTP is not available on ${this.description}: ${err.message}`)) : resolve(s)));
-		});
+		const sftp = await openSftp(client, this.description);
 		try {
 			const home = await sftpCall<string>((cb) => sftp.realpath('.', cb));
 			const dir = `${home}/.cache/checkpoint-debugger`;
@@ -223,6 +234,12 @@ export class SshTarget implements Target {
 			sftp.end();
 		}
 	}
+}
+
+function openSftp(client: Client, where: string): Promise<SFTPWrapper> {
+	return new Promise((resolve, reject) => {
+		client.sftp((err, s) => (err ? reject(new CheckpointError('connection', `SFTP is not available on ${where}: ${err.message}`)) : resolve(s)));
+	});
 }
 
 function readTextOrEmpty(path: string): string {
