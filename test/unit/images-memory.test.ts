@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
-import { PAGE_SIZE, PE_LAZY, PE_PARENT, PE_PRESENT, ProcessMemory, type PagemapRun } from '../../src/core/images/memory';
+import { PE_LAZY, PE_PARENT, PE_PRESENT } from '../../src/core/images/format';
+import { PAGE_SIZE, ProcessMemory, type PagemapRun } from '../../src/core/images/memory';
 import { LocalImageSource, type ImageSource } from '../../src/core/images/source';
 
 const P = BigInt(PAGE_SIZE);

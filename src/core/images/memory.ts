@@ -4,21 +4,14 @@
  * parent image directory); everything else is reported as not dumped, with
  * the reason. pages-N.img is only ever read by byte range.
  */
+import { PE_LAZY, PE_PARENT, PE_PRESENT, type PagemapRun as DecodedRun } from './format';
 import type { ImageSource } from './source';
 
 export const PAGE_SIZE = 4096;
 const PAGE = BigInt(PAGE_SIZE);
 
-/** Pagemap entry flags (CRIU's PE_*). */
-export const PE_PARENT = 1;
-export const PE_LAZY = 2;
-export const PE_PRESENT = 4;
-
-export interface PagemapRun {
-	vaddr: bigint;
-	nrPages: number;
-	flags: number;
-}
+/** What the memory reader needs of a decoded pagemap run. */
+export type PagemapRun = Pick<DecodedRun, 'vaddr' | 'nrPages' | 'flags'>;
 
 export interface MappedRange {
 	start: bigint;
