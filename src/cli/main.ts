@@ -2,12 +2,14 @@
  * `ckpt`: the checkpoint core for terminals, scripts and CI.
  *
  *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID
+ *   ckpt [--target T] show CHECKPOINT | mem CHECKPOINT --pid P --addr A --len N
  */
 import { parseArgs } from 'node:util';
 import { pb } from '../core/protocol';
 import { CheckpointError, errorMessage } from '../core/errors';
 import { HelperSession } from '../core/session';
-import { targetFromSpec } from '../core/targetSpec';
+import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
+import { runInspect } from './inspect';
 import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from './format';
 
 
@@ -29,7 +31,12 @@ commands:
   restore ID [--kill-running]         restore a checkpoint; the result has the new root pid
   ls                                  list checkpoints
   rm ID                               delete a checkpoint
+  show CHECKPOINT                     what the checkpoint holds: processes, threads, memory, files
+  mem CHECKPOINT --pid P --addr A --len N [--raw]
+                                      memory of process P as the checkpoint holds it (hexdump)
 
+CHECKPOINT is an ID of the target's store, or a directory (on the target with
+--target, else on this machine).
 --json prints one JSON document with the result.`;
 
 interface Options {
@@ -41,6 +48,10 @@ interface Options {
 	name?: string;
 	'leave-running': boolean;
 	'kill-running': boolean;
+	pid?: string;
+	addr?: string;
+	len?: string;
+	raw: boolean;
 	help: boolean;
 }
 
@@ -57,6 +68,10 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			name: { type: 'string', short: 'n' },
 			'leave-running': { type: 'boolean', default: false },
 			'kill-running': { type: 'boolean', default: false },
+			pid: { type: 'string' },
+			addr: { type: 'string' },
+			len: { type: 'string' },
+			raw: { type: 'boolean', default: false },
 			help: { type: 'boolean', short: 'h', default: false },
 		},
 	});
@@ -67,6 +82,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 /** What each command takes, checked before connecting to anything. */
 const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id'> = {
 	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
+	show: 'id', mem: 'id',
 };
 
 function checkArgs(command: string, args: string[]): void {
@@ -162,17 +178,14 @@ export async function main(argv: string[]): Promise<number> {
 		return 2;
 	}
 	const spec = options.target ?? process.env.CKPT_TARGET;
+	if (command === 'show' || command === 'mem') return inspect(command, args[0], spec, options);
 	if (!spec) {
 		process.stderr.write('ckpt: no target: give --target (a connection file, ssh://user@host:port, or local)\n');
 		return 2;
 	}
 	let session: HelperSession | undefined;
 	try {
-		const target = targetFromSpec(spec, {
-			identityFile: options.identity,
-			knownHostsFile: options['known-hosts'],
-			helperArgs: options.store ? ['--store', options.store] : [],
-		});
+		const target = targetFromSpec(spec, targetFlags(options));
 		session = await HelperSession.open(target);
 		await runCommand(session, command, args, options, (text, json) => {
 			process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
@@ -183,6 +196,21 @@ export async function main(argv: string[]): Promise<number> {
 		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
 	} finally {
 		await session?.close().catch(() => undefined);
+	}
+}
+
+function targetFlags(options: Options): TargetFlags {
+	return { identityFile: options.identity, knownHostsFile: options['known-hosts'], helperArgs: options.store ? ['--store', options.store] : [] };
+}
+
+async function inspect(command: 'show' | 'mem', where: string, spec: string | undefined, options: Options): Promise<number> {
+	try {
+		const target = spec ? targetFromSpec(spec, targetFlags(options)) : undefined;
+		await runInspect(command, where, target, options);
+		return 0;
+	} catch (err) {
+		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
+		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
 	}
 }
 

@@ -1,0 +1,92 @@
+/**
+ * `ckpt show` and `ckpt mem`: read a checkpoint's images, from a local
+ * directory or from the target's store (by id, or by path), without
+ * loading its memory.
+ */
+import { CheckpointError } from '../core/errors';
+import { openCheckpoint, type CheckpointImages, type ProcessImage } from '../core/images/checkpoint';
+import { LocalImageSource, type ImageSource } from '../core/images/source';
+import { HelperSession } from '../core/session';
+import type { Target } from '../core/target';
+import { hexdump, showJson, showText } from './show';
+
+/** Reads of more than this are refused: `ckpt mem` is for looking, not for copying memory out. */
+export const MAX_MEM_READ = 64 * 1024 * 1024;
+
+export interface InspectOptions {
+	json: boolean;
+	pid?: string;
+	addr?: string;
+	len?: string;
+	raw: boolean;
+}
+
+/** A checkpoint named on the command line: a directory path, or an id in the target's store. */
+async function openSource(where: string, target: Target | undefined): Promise<{ source: ImageSource; session?: HelperSession }> {
+	if (!target) return { source: new LocalImageSource(where) };
+	if (where.includes('/')) return { source: await target.imageSource(where) };
+	const session = await HelperSession.open(target);
+	const checkpoint = (await session.list()).find((c) => c.id === where);
+	if (!checkpoint) {
+		await session.close();
+		throw new CheckpointError('not-found', `there is no checkpoint "${where}" on ${target.description} (see "ckpt ls")`);
+	}
+	return { source: await target.imageSource(checkpoint.path), session };
+}
+
+export function parseAddress(text: string | undefined): bigint {
+	if (!text || !/^(0x[0-9a-f]+|[0-9]+)$/i.test(text)) throw new CheckpointError('usage', `--addr needs an address, like 0x7f0000001000 (got ${text ?? 'nothing'})`);
+	const value = BigInt(text);
+	if (value >= 1n << 64n) throw new CheckpointError('usage', `--addr ${text} is beyond 64 bits`);
+	return value;
+}
+
+export function parseLength(text: string | undefined): number {
+	const n = Number(text);
+	if (!text || !/^[0-9]+$/.test(text) || n <= 0 || n > MAX_MEM_READ) throw new CheckpointError('usage', `--len needs a byte count from 1 to ${MAX_MEM_READ} (got ${text ?? 'nothing'})`);
+	return n;
+}
+
+function findProcess(images: CheckpointImages, pidText: string | undefined): ProcessImage {
+	const pid = Number(pidText);
+	if (!pidText || !Number.isInteger(pid)) throw new CheckpointError('usage', `--pid needs a process id of the checkpoint (${images.processes.map((p) => p.pid).join(', ')})`);
+	const process = images.processes.find((p) => p.pid === pid);
+	if (!process) throw new CheckpointError('not-found', `process ${pid} is not in this checkpoint; it holds ${images.processes.map((p) => `${p.pid} (${p.comm})`).join(', ')}`);
+	return process;
+}
+
+async function show(images: CheckpointImages, options: InspectOptions, out: NodeJS.WritableStream): Promise<void> {
+	const shown = await Promise.all(images.processes.map(async (process) => ({ process, cmdline: await process.cmdline() })));
+	out.write(options.json ? `${JSON.stringify(showJson(images, shown), null, 2)}\n` : `${showText(images, shown)}\n`);
+}
+
+async function mem(images: CheckpointImages, options: InspectOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+	const address = parseAddress(options.addr);
+	const length = parseLength(options.len);
+	const process = findProcess(images, options.pid);
+	const read = await process.read(address, length);
+	if (!options.raw) {
+		out.write(`${hexdump(read)}\n`);
+		return;
+	}
+	for (const s of read.segments.filter((seg) => seg.missing)) {
+		err.write(`ckpt: ${s.length} bytes at 0x${s.address.toString(16)} are ${s.missing}; written as zeros\n`);
+	}
+	out.write(read.bytes);
+}
+
+export async function runInspect(command: 'show' | 'mem', where: string, target: Target | undefined, options: InspectOptions): Promise<void> {
+	if (command === 'mem') {
+		parseAddress(options.addr);
+		parseLength(options.len);
+	}
+	const { source, session } = await openSource(where, target);
+	try {
+		const images = await openCheckpoint(source);
+		if (command === 'show') await show(images, options, process.stdout);
+		else await mem(images, options, process.stdout, process.stderr);
+	} finally {
+		await session?.close();
+		await target?.close();
+	}
+}

@@ -1,0 +1,298 @@
+/**
+ * A checkpoint as a user thinks of it: processes, with their threads and
+ * registers, memory map, open files and namespaces, plus the dump's
+ * statistics. Opening reads metadata images only; memory (pages-*.img) is
+ * read by byte range when asked for (cmdline, read).
+ */
+import { describeFile, fileKind, MAP_GROWSDOWN, protString, vmaKind, type FileKind, type FileTable, type VmaKind } from './describe';
+import {
+	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName,
+	type EntryImageKind, type ImageMessages, type Pagemap,
+} from './format';
+import { ProcessMemory, type MemoryRead } from './memory';
+import type { ImageSource } from './source';
+
+export interface ThreadImage {
+	tid: number;
+	/** x86_64 general-purpose registers by name (rip is "ip", as CRIU names them). */
+	registers: Record<string, bigint>;
+	/** Whether the FPU state was dumped, and whether as XSAVE. */
+	fpu: 'none' | 'fxsave' | 'xsave';
+}
+
+export interface VmaImage {
+	start: bigint;
+	end: bigint;
+	/** "rw-p", as /proc/PID/maps writes it. */
+	prot: string;
+	kind: VmaKind;
+	/** The backing file, memfd or SysV segment, when there is one. */
+	file?: string;
+	pgoff: bigint;
+	/** Pages the checkpoint holds for this area. */
+	pages: number;
+}
+
+export interface FileImage {
+	fd: number;
+	kind: FileKind;
+	/** The id of the open file object in files.img (shared fds have the same id). */
+	id: number;
+	path?: string;
+	peer?: string;
+	detail?: string;
+	flags: number;
+	pos?: bigint;
+}
+
+export type NamespaceKind = 'pid' | 'net' | 'ipc' | 'uts' | 'mnt' | 'user' | 'cgroup' | 'time';
+
+export interface NamespaceImage {
+	kind: NamespaceKind;
+	id: number;
+	/** Dumped into the images (restored as a new namespace), or inherited from where CRIU ran. */
+	dumped: boolean;
+}
+
+export interface Credentials {
+	uid: number;
+	gid: number;
+	euid: number;
+	egid: number;
+	groups: number[];
+}
+
+export interface ProcessImage {
+	pid: number;
+	ppid: number;
+	pgid: number;
+	sid: number;
+	comm: string;
+	state: 'alive' | 'dead' | 'stopped' | 'zombie' | 'unknown';
+	creds?: Credentials;
+	threads: ThreadImage[];
+	vmas: VmaImage[];
+	files: FileImage[];
+	namespaces: NamespaceImage[];
+	/** The memory as the checkpoint holds it. */
+	memory: ProcessMemory;
+	/** The command line, read from the process's memory (arg_start..arg_end); undefined when not dumped. */
+	cmdline(): Promise<string[] | undefined>;
+	read(address: bigint, length: number): Promise<MemoryRead>;
+}
+
+export interface CheckpointImages {
+	source: ImageSource;
+	imageVersion: number;
+	processes: ProcessImage[];
+	stats?: criu.DumpStats;
+	/** Image files present, by name: what the reader read and what it left alone. */
+	files: string[];
+}
+
+const TASK_STATES: Record<number, ProcessImage['state']> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
+
+/** Which image file says a namespace was dumped. */
+const NAMESPACE_IMAGES: Partial<Record<NamespaceKind, EntryImageKind>> = {
+	net: 'netns', ipc: 'ipcns-var', uts: 'utsns', time: 'timens',
+};
+const NAMESPACE_FILE_PREFIX: Partial<Record<NamespaceKind, string>> = { mnt: 'mountpoints', user: 'userns', pid: 'pidns' };
+
+const NAMESPACE_IDS: Record<NamespaceKind, keyof criu.IKernelObjectIds> = {
+	pid: 'pidNsId', net: 'netNsId', ipc: 'ipcNsId', uts: 'utsNsId', mnt: 'mntNsId', user: 'userNsId', cgroup: 'cgroupNsId', time: 'timeNsId',
+};
+
+class ImageDirectory {
+	private readonly present: Set<string>;
+
+	constructor(readonly source: ImageSource, readonly files: string[]) {
+		this.present = new Set(files);
+	}
+
+	has(name: string): boolean {
+		return this.present.has(name);
+	}
+
+	async entries<K extends EntryImageKind>(kind: K, id?: number | 'dump' | 'restore'): Promise<ImageMessages[K][]> {
+		const name = imageFileName(kind, id);
+		if (!this.has(name)) return [];
+		return decodeImage(kind, name, await this.source.readFile(name)).entries.map((e) => e.message);
+	}
+
+	async single<K extends EntryImageKind>(kind: K, id?: number | 'dump' | 'restore'): Promise<ImageMessages[K] | undefined> {
+		const name = imageFileName(kind, id);
+		if (!this.has(name)) return undefined;
+		return decodeSingleEntry(kind, name, await this.source.readFile(name));
+	}
+
+	async pagemap(pid: number): Promise<Pagemap | undefined> {
+		const name = imageFileName('pagemap', pid);
+		if (!this.has(name)) return undefined;
+		return decodePagemap(name, await this.source.readFile(name));
+	}
+}
+
+class FileIndex implements FileTable {
+	private readonly ids = new Map<number, criu.FileEntry>();
+	private readonly unix = new Map<number, criu.UnixSocket>();
+	private readonly memfds = new Map<bigint, criu.MemfdInode>();
+
+	constructor(files: criu.FileEntry[], memfds: criu.MemfdInode[]) {
+		for (const f of files) {
+			this.ids.set(f.id ?? -1, f);
+			if (f.usk?.ino != null) this.unix.set(f.usk.ino, f.usk);
+		}
+		for (const m of memfds) this.memfds.set(m.inodeId ?? -1n, m);
+	}
+
+	byId(id: number): criu.FileEntry | undefined {
+		return this.ids.get(id);
+	}
+
+	unixByInode(ino: number): criu.UnixSocket | undefined {
+		return this.unix.get(ino);
+	}
+
+	memfdInode(inodeId: number): criu.MemfdInode | undefined {
+		return this.memfds.get(BigInt(inodeId));
+	}
+}
+
+/** Every x86_64 register the core holds, by CRIU's names. */
+function registersOf(regs: criu.IX86Registers | null | undefined): Record<string, bigint> {
+	const out: Record<string, bigint> = {};
+	if (!regs) return out;
+	for (const [name, value] of Object.entries(regs)) if (typeof value === 'bigint') out[name] = value;
+	return out;
+}
+
+function threadOf(tid: number, core: criu.Core | undefined): ThreadImage {
+	const info = core?.threadInfo;
+	return {
+		tid,
+		registers: registersOf(info?.gpregs),
+		fpu: !info?.fpregs ? 'none' : info.fpregs.xsave ? 'xsave' : 'fxsave',
+	};
+}
+
+function credsOf(core: criu.Core | undefined): Credentials | undefined {
+	const c = core?.threadCore?.creds;
+	if (!c) return undefined;
+	return { uid: c.uid ?? 0, gid: c.gid ?? 0, euid: c.euid ?? 0, egid: c.egid ?? 0, groups: c.groups };
+}
+
+function vmaFile(vma: criu.Vma, files: FileIndex, shm: Map<number, criu.IpcShmSegment>): { file?: string; memfdName?: string } {
+	const id = Number(vma.shmid ?? 0n);
+	const entry = files.byId(id);
+	if (entry?.reg?.name) return { file: entry.reg.name };
+	if (entry?.memfd) {
+		const name = files.memfdInode(entry.memfd.inodeId ?? -1)?.name ?? undefined;
+		return { file: name ? `memfd:${name}` : undefined, memfdName: name };
+	}
+	const segment = shm.get(id);
+	if (segment) return { file: `SYSV${(segment.desc?.key ?? 0).toString(16).padStart(8, '0')} (shmid ${id})` };
+	return {};
+}
+
+function buildVmas(mm: criu.MemoryMap | undefined, memory: ProcessMemory, files: FileIndex, shm: Map<number, criu.IpcShmSegment>): VmaImage[] {
+	return (mm?.vmas ?? []).map((v) => {
+		const start = v.start ?? 0n;
+		const end = v.end ?? 0n;
+		const { file, memfdName } = vmaFile(v, files, shm);
+		const stackTop = mm?.mmStartStack ?? -1n;
+		const isStack = ((v.flags ?? 0) & MAP_GROWSDOWN) !== 0 || (stackTop >= start && stackTop < end);
+		const kind = vmaKind(v.status ?? 0, memfdName, isStack);
+		return {
+			start, end, prot: protString(v.prot ?? 0, v.flags ?? 0), kind,
+			file: kind === 'shared' ? undefined : file,
+			pgoff: v.pgoff ?? 0n, pages: memory.pagesIn(start, end),
+		};
+	});
+}
+
+function buildFiles(fdinfo: criu.FdInfo[], files: FileIndex): FileImage[] {
+	return fdinfo.map((fi) => {
+		const entry = files.byId(fi.id ?? -1);
+		const description = entry ? describeFile(entry, files) : {};
+		return { fd: fi.fd ?? -1, kind: fileKind(fi.type ?? entry?.type), id: fi.id ?? -1, flags: fi.flags ?? 0, ...description };
+	}).sort((a, b) => a.fd - b.fd);
+}
+
+function buildNamespaces(ids: criu.KernelObjectIds | undefined, dir: ImageDirectory): NamespaceImage[] {
+	if (!ids) return [];
+	const out: NamespaceImage[] = [];
+	for (const kind of Object.keys(NAMESPACE_IDS) as NamespaceKind[]) {
+		const id = ids[NAMESPACE_IDS[kind]];
+		if (typeof id !== 'number') continue;
+		const image = NAMESPACE_IMAGES[kind];
+		const prefix = NAMESPACE_FILE_PREFIX[kind];
+		const dumped = image ? dir.has(imageFileName(image, id)) : prefix ? dir.has(`${prefix}-${id}.img`) : false;
+		out.push({ kind, id, dumped });
+	}
+	return out;
+}
+
+async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined): Promise<string[] | undefined> {
+	const start = mm?.mmArgStart;
+	const end = mm?.mmArgEnd;
+	if (start == null || end == null || end <= start || end - start > 1n << 20n) return undefined;
+	const read = await memory.read(start, Number(end - start));
+	if (read.segments.some((s) => s.missing)) return undefined;
+	const text = read.bytes.toString('utf8');
+	return text.replace(/\0+$/, '').split('\0');
+}
+
+interface SharedTables {
+	files: FileIndex;
+	shm: Map<number, criu.IpcShmSegment>;
+}
+
+async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, tables: SharedTables): Promise<ProcessImage> {
+	const pid = entry.pid ?? 0;
+	const threadIds = entry.threads.length ? entry.threads : [pid];
+	const cores = await Promise.all(threadIds.map((tid) => dir.single('core', tid)));
+	const main = cores[threadIds.indexOf(pid)] ?? cores[0];
+	const ids = (await dir.single('ids', pid)) ?? main?.ids ?? undefined;
+	const mm = await dir.single('mm', pid);
+	const pagemap = await dir.pagemap(pid);
+	const memory = new ProcessMemory(dir.source, pagemap ? imageFileName('pages', pagemap.pagesId) : '', pagemap?.entries ?? [], (mm?.vmas ?? []).map((v) => ({ start: v.start ?? 0n, end: v.end ?? 0n })), async () => undefined);
+	const fdinfo = ids?.filesId != null ? await dir.entries('fdinfo', ids.filesId) : [];
+	return {
+		pid, ppid: entry.ppid ?? 0, pgid: entry.pgid ?? 0, sid: entry.sid ?? 0,
+		comm: main?.tc?.comm ?? main?.threadCore?.comm ?? '',
+		state: TASK_STATES[main?.tc?.taskState ?? 0] ?? 'unknown',
+		creds: credsOf(main),
+		threads: threadIds.map((tid, i) => threadOf(tid, cores[i])),
+		vmas: buildVmas(mm, memory, tables.files, tables.shm),
+		files: buildFiles(fdinfo, tables.files),
+		namespaces: buildNamespaces(ids, dir),
+		memory,
+		cmdline: () => commandLine(memory, mm),
+		read: (address, length) => memory.read(address, length),
+	};
+}
+
+async function loadShm(dir: ImageDirectory): Promise<Map<number, criu.IpcShmSegment>> {
+	const shm = new Map<number, criu.IpcShmSegment>();
+	for (const name of dir.files) {
+		const m = /^ipcns-shm-(\d+)\.img$/.exec(name);
+		if (!m) continue;
+		for (const s of await dir.entries('ipcns-shm', Number(m[1]))) shm.set(s.desc?.id ?? -1, s);
+	}
+	return shm;
+}
+
+/** Opens a checkpoint directory: metadata only, memory stays where it is. */
+export async function openCheckpoint(source: ImageSource): Promise<CheckpointImages> {
+	const dir = new ImageDirectory(source, await source.list());
+	const inventory = await dir.single('inventory');
+	if (!inventory) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
+	const tree = await dir.entries('pstree');
+	const tables: SharedTables = {
+		files: new FileIndex(await dir.entries('files'), await dir.entries('memfd')),
+		shm: await loadShm(dir),
+	};
+	const processes = await Promise.all(tree.map((entry) => loadProcess(dir, entry, tables)));
+	const stats = (await dir.single('stats', 'dump'))?.dump ?? undefined;
+	return { source, imageVersion: inventory.imgVersion ?? 0, processes, stats, files: dir.files };
+}
