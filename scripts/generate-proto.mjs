@@ -15,7 +15,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 mkdirSync(outDir, { recursive: true });
 const js = join(outDir, 'helper.js');
 execFileSync(bin('pbjs'), [
-	'-t', 'static-module', '-w', 'commonjs', '--force-number', '--force-message', '--no-beautify',
+	'-r', 'checkpoint-helper', '-t', 'static-module', '-w', 'commonjs', '--force-number', '--force-message', '--no-beautify',
 	'-o', js, join(root, 'proto', 'helper.proto'),
 ], { stdio: 'inherit' });
 execFileSync(bin('pbts'), ['-o', join(outDir, 'helper.d.ts'), js], { stdio: 'inherit' });
@@ -36,7 +36,7 @@ generateImages();
 function generateImages() {
 	const imagesJs = join(outDir, 'images.js');
 	execFileSync(bin('pbjs'), [
-		'-t', 'static-module', '-w', 'commonjs', '--force-long', '--force-message', '--null-semantics',
+		'-r', 'checkpoint-criu-images', '-t', 'static-module', '-w', 'commonjs', '--force-long', '--force-message', '--null-semantics',
 		'--no-beautify', '--no-verify', '--no-convert', '--no-delimited', '--no-typeurl', '--no-service',
 		'-o', imagesJs, join(root, 'proto', 'criu-images.proto'),
 	], { stdio: 'inherit' });

@@ -86,6 +86,7 @@ export async function runInspect(command: 'show' | 'mem', where: string, target:
 		if (command === 'show') await show(images, options, process.stdout);
 		else await mem(images, options, process.stdout, process.stderr);
 	} finally {
+		await source.close();
 		await session?.close();
 		await target?.close();
 	}

@@ -10,13 +10,15 @@
  * to the same file system, and dirty pages are flushed (sync, untimed) before
  * every timed step: otherwise the writeback of one round's gigabyte lands in
  * the next round's figure, whichever path that is.
- * Environment: CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
+ * Then the image reader against crit (./imagesBench.ts).
+ * Environment: CKPT_BENCH_ONLY (checkpoints or images), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
  * "256,1024"), CKPT_BENCH_DIR (default /tmp, a tmpfs on the target host; a
  * disk directory measures the same with the disk in the way).
  */
 import { performance } from 'node:perf_hooks';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { benchImages } from './imagesBench';
 
 const ROUNDS = Number(process.env.CKPT_BENCH_ROUNDS ?? 5);
 const SIZES_MIB = (process.env.CKPT_BENCH_SIZES ?? '256,1024').split(',').map(Number);
@@ -113,9 +115,7 @@ function report(mib: number, t: Timings): string[] {
 	return rows;
 }
 
-async function main(): Promise<void> {
-	const shell = await TargetShell.open();
-	await shell.buildWorkload();
+async function benchCheckpoints(shell: TargetShell): Promise<string> {
 	const session = await HelperSession.open(sshTarget({ helperArgs: ['--store', STORE_DIR] }));
 	const hello = await session.hello();
 	process.stderr.write(`bench: CRIU ${hello.criuVersion} on ${hello.hostname} (Linux ${hello.kernelRelease}), ${ROUNDS} rounds, images in ${BENCH_DIR}, CRIU log level ${LOG_LEVEL} both ways\n`);
@@ -125,9 +125,22 @@ async function main(): Promise<void> {
 	} finally {
 		await session.close();
 		await shell.run(`rm -rf ${STORE_DIR}`);
+	}
+	return `medians over ${ROUNDS} rounds (ckpt timed at the client over SSH; raw CRIU timed on the target)\n${rows.join('\n')}`;
+}
+
+async function main(): Promise<void> {
+	const only = process.env.CKPT_BENCH_ONLY;
+	const shell = await TargetShell.open();
+	try {
+		await shell.buildWorkload();
+		const reports: string[] = [];
+		if (only !== 'images') reports.push(await benchCheckpoints(shell));
+		if (only !== 'checkpoints') reports.push(await benchImages(shell, ROUNDS));
+		process.stdout.write(`\n${reports.join('\n\n')}\n`);
+	} finally {
 		shell.close();
 	}
-	process.stdout.write(`\nmedians over ${ROUNDS} rounds (ckpt timed at the client over SSH; raw CRIU timed on the target)\n${rows.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {

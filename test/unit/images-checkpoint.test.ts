@@ -102,6 +102,7 @@ class WatchingSource implements ImageSource {
 		return this.inner.readRange(name, offset, length);
 	}
 	parent(): Promise<ImageSource | undefined> { return this.inner.parent(); }
+	close(): Promise<void> { return this.inner.close(); }
 }
 
 let dir: string;

@@ -29,6 +29,7 @@ class RecordingSource implements ImageSource {
 		return file.subarray(offset, offset + length);
 	}
 	async parent(): Promise<ImageSource | undefined> { return undefined; }
+	async close(): Promise<void> {}
 }
 
 // Layout: VMA A = pages 0x10..0x18, VMA B = pages 0x20..0x22.

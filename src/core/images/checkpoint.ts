@@ -250,11 +250,11 @@ interface SharedTables {
 async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, tables: SharedTables): Promise<ProcessImage> {
 	const pid = entry.pid ?? 0;
 	const threadIds = entry.threads.length ? entry.threads : [pid];
-	const cores = await Promise.all(threadIds.map((tid) => dir.single('core', tid)));
+	const [cores, idsImage, mm, pagemap] = await Promise.all([
+		Promise.all(threadIds.map((tid) => dir.single('core', tid))), dir.single('ids', pid), dir.single('mm', pid), dir.pagemap(pid),
+	]);
 	const main = cores[threadIds.indexOf(pid)] ?? cores[0];
-	const ids = (await dir.single('ids', pid)) ?? main?.ids ?? undefined;
-	const mm = await dir.single('mm', pid);
-	const pagemap = await dir.pagemap(pid);
+	const ids = idsImage ?? main?.ids ?? undefined;
 	const memory = new ProcessMemory(dir.source, pagemap ? imageFileName('pages', pagemap.pagesId) : '', pagemap?.entries ?? [], (mm?.vmas ?? []).map((v) => ({ start: v.start ?? 0n, end: v.end ?? 0n })), async () => undefined);
 	const fdinfo = ids?.filesId != null ? await dir.entries('fdinfo', ids.filesId) : [];
 	return {
@@ -285,14 +285,12 @@ async function loadShm(dir: ImageDirectory): Promise<Map<number, criu.IpcShmSegm
 /** Opens a checkpoint directory: metadata only, memory stays where it is. */
 export async function openCheckpoint(source: ImageSource): Promise<CheckpointImages> {
 	const dir = new ImageDirectory(source, await source.list());
-	const inventory = await dir.single('inventory');
-	if (!inventory) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
-	const tree = await dir.entries('pstree');
-	const tables: SharedTables = {
-		files: new FileIndex(await dir.entries('files'), await dir.entries('memfd')),
-		shm: await loadShm(dir),
-	};
+	if (!dir.has('inventory.img')) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
+	const [inventory, tree, files, memfds, shm, statsImage] = await Promise.all([
+		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), loadShm(dir), dir.single('stats', 'dump'),
+	]);
+	const tables: SharedTables = { files: new FileIndex(files, memfds), shm };
 	const processes = await Promise.all(tree.map((entry) => loadProcess(dir, entry, tables)));
-	const stats = (await dir.single('stats', 'dump'))?.dump ?? undefined;
-	return { source, imageVersion: inventory.imgVersion ?? 0, processes, stats, files: dir.files };
+	const stats = statsImage?.dump ?? undefined;
+	return { source, imageVersion: inventory?.imgVersion ?? 0, processes, stats, files: dir.files };
 }

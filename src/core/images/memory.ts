@@ -145,6 +145,8 @@ export class ProcessMemory {
 			segments.push(...stretch);
 			at += BigInt(stretch.reduce((n, s) => n + s.length, 0));
 		}
+		// The common case, one dumped stretch: its buffer is the answer, no copy.
+		if (segments.length === 1 && segments[0].data) return { address, bytes: segments[0].data, segments };
 		return { address, bytes: joinSegments(segments, length), segments: mergeMissing(segments) };
 	}
 

@@ -4,7 +4,8 @@
  * (pages-*.img) only ever by byte range, so a gigabyte checkpoint costs what
  * is looked at.
  */
-import { open, readdir, readlink, stat } from 'node:fs/promises';
+import { close as closeFd, open as openFd, read as readFd } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { CheckpointError } from '../errors';
@@ -19,6 +20,8 @@ export interface ImageSource {
 	readRange(name: string, offset: number, length: number): Promise<Buffer>;
 	/** The parent image directory (CRIU's "parent" link), when there is one. */
 	parent(): Promise<ImageSource | undefined>;
+	/** Lets go of the files kept open for range reads. */
+	close(): Promise<void>;
 }
 
 function sourceError(where: string, name: string, err: unknown): CheckpointError {
@@ -35,8 +38,10 @@ function shortRead(where: string, name: string, offset: number, wanted: number, 
 	return new CheckpointError('internal', `${where}: ${name} ends before byte ${offset + wanted} (read ${got} of ${wanted} bytes at ${offset}); the image is truncated`);
 }
 
-/** A checkpoint directory on this machine. */
+/** A checkpoint directory on this machine. Files read by range stay open until close(). */
 export class LocalImageSource implements ImageSource {
+	private readonly fds = new Map<string, Promise<number>>();
+
 	constructor(readonly dir: string) {}
 
 	get description(): string {
@@ -52,39 +57,60 @@ export class LocalImageSource implements ImageSource {
 	}
 
 	async readFile(name: string): Promise<Buffer> {
-		const size = await stat(posix.join(this.dir, name)).then((s) => s.size, (err: unknown) => { throw sourceError(this.dir, name, err); });
-		return this.readRange(name, 0, size);
-	}
-
-	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
-		let handle;
 		try {
-			handle = await open(posix.join(this.dir, name), 'r');
+			return await readFile(posix.join(this.dir, name));
 		} catch (err) {
 			throw sourceError(this.dir, name, err);
 		}
-		try {
-			const buffer = Buffer.alloc(length);
-			let got = 0;
-			while (got < length) {
-				const { bytesRead } = await handle.read(buffer, got, length - got, offset + got);
-				if (bytesRead === 0) throw shortRead(this.dir, name, offset, length, got);
-				got += bytesRead;
-			}
-			return buffer;
-		} finally {
-			await handle.close();
+	}
+
+	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
+		const fd = await this.fd(name);
+		const buffer = Buffer.allocUnsafe(length);
+		let got = 0;
+		while (got < length) {
+			const n = await readAt(fd, buffer, got, length - got, offset + got).catch((err: unknown) => { throw sourceError(this.dir, name, err); });
+			if (n === 0) throw shortRead(this.dir, name, offset, length, got);
+			got += n;
 		}
+		return buffer;
 	}
 
 	async parent(): Promise<ImageSource | undefined> {
 		const link = await readlink(posix.join(this.dir, 'parent')).catch(() => undefined);
 		return link === undefined ? undefined : new LocalImageSource(posix.resolve(this.dir, link));
 	}
+
+	async close(): Promise<void> {
+		const fds = [...this.fds.values()];
+		this.fds.clear();
+		await Promise.all(fds.map((p) => p.then((fd) => new Promise<void>((resolve) => closeFd(fd, () => resolve())), () => undefined)));
+	}
+
+	/** Plain descriptors and callback reads: a FileHandle costs several times more per small read. */
+	private fd(name: string): Promise<number> {
+		let fd = this.fds.get(name);
+		if (!fd) {
+			fd = new Promise<number>((resolve, reject) => {
+				openFd(posix.join(this.dir, name), 'r', (err, opened) => (err ? reject(sourceError(this.dir, name, err)) : resolve(opened)));
+			});
+			fd.catch(() => this.fds.delete(name));
+			this.fds.set(name, fd);
+		}
+		return fd;
+	}
+}
+
+function readAt(fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+	return new Promise((resolve, reject) => readFd(fd, buffer, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** A checkpoint directory on a target, read over an SFTP session. */
+const SFTP_CHUNK = 64 * 1024;
+
 export class SftpImageSource implements ImageSource {
+	private readonly handles = new Map<string, Promise<Buffer>>();
+
 	constructor(private readonly sftp: SFTPWrapper, readonly dir: string, private readonly host: string) {}
 
 	get description(): string {
@@ -108,26 +134,45 @@ export class SftpImageSource implements ImageSource {
 	}
 
 	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
-		const path = posix.join(this.dir, name);
-		const handle = await new Promise<Buffer>((resolve, reject) => {
-			this.sftp.open(path, 'r', (err, h) => (err ? reject(sourceError(this.description, name, err)) : resolve(h)));
-		});
-		try {
-			const buffer = Buffer.alloc(length);
-			let got = 0;
-			while (got < length) {
-				// SFTP servers answer at most about 64 KiB per read request.
-				const chunk = Math.min(length - got, 64 * 1024);
-				const n = await new Promise<number>((resolve, reject) => {
-					this.sftp.read(handle, buffer, got, chunk, offset + got, (err, bytesRead) => (err ? reject(sourceError(this.description, name, err)) : resolve(bytesRead)));
-				});
-				if (n === 0) throw shortRead(this.description, name, offset, length, got);
-				got += n;
-			}
-			return buffer;
-		} finally {
-			await new Promise<void>((resolve) => this.sftp.close(handle, () => resolve()));
+		const handle = await this.handle(name);
+		const buffer = Buffer.alloc(length);
+		// SFTP servers answer at most about 64 KiB per read; the chunks go out
+		// together so a long read costs one round trip, not one per chunk.
+		const chunks: Promise<void>[] = [];
+		for (let at = 0; at < length; at += SFTP_CHUNK) {
+			chunks.push(this.readChunk(name, handle, buffer, at, Math.min(SFTP_CHUNK, length - at), offset));
 		}
+		await Promise.all(chunks);
+		return buffer;
+	}
+
+	async close(): Promise<void> {
+		const handles = [...this.handles.values()];
+		this.handles.clear();
+		await Promise.all(handles.map((h) => h.then((fh) => new Promise<void>((resolve) => this.sftp.close(fh, () => resolve())), () => undefined)));
+	}
+
+	private async readChunk(name: string, handle: Buffer, buffer: Buffer, at: number, length: number, base: number): Promise<void> {
+		let got = 0;
+		while (got < length) {
+			const n = await new Promise<number>((resolve, reject) => {
+				this.sftp.read(handle, buffer, at + got, length - got, base + at + got, (err, bytesRead) => (err ? reject(sourceError(this.description, name, err)) : resolve(bytesRead)));
+			});
+			if (n === 0) throw shortRead(this.description, name, base, buffer.length, at + got);
+			got += n;
+		}
+	}
+
+	private handle(name: string): Promise<Buffer> {
+		let handle = this.handles.get(name);
+		if (!handle) {
+			handle = new Promise<Buffer>((resolve, reject) => {
+				this.sftp.open(posix.join(this.dir, name), 'r', (err, h) => (err ? reject(sourceError(this.description, name, err)) : resolve(h)));
+			});
+			handle.catch(() => this.handles.delete(name));
+			this.handles.set(name, handle);
+		}
+		return handle;
 	}
 
 	async parent(): Promise<ImageSource | undefined> {
