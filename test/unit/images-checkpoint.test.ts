@@ -5,13 +5,13 @@
  * eventfd, an epoll and a memfd; a dumped UTS namespace.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openCheckpoint, type CheckpointImages } from '../../src/core/images/checkpoint';
 import { protString, vmaKind } from '../../src/core/images/describe';
-import { criu, encodeMessage, frameEntry, imageHeader, PE_LAZY, PE_PRESENT, VMA_STATUS, type ImageKind } from '../../src/core/images/format';
+import { criu, encodeMessage, frameEntry, imageHeader, PE_LAZY, PE_PARENT, PE_PRESENT, VMA_STATUS, type ImageKind } from '../../src/core/images/format';
 import { LocalImageSource, type ImageSource } from '../../src/core/images/source';
 
 interface Encodable<M> {
@@ -203,5 +203,50 @@ describe('describe', () => {
 		assert.equal(vmaKind(VMA_STATUS.AREA_MEMFD | VMA_STATUS.FILE_SHARED, 'cache'), 'memfd');
 		assert.equal(vmaKind(VMA_STATUS.ANON_PRIVATE, undefined, true), 'stack');
 		assert.equal(vmaKind(VMA_STATUS.ANON_PRIVATE), 'anonymous');
+	});
+});
+
+describe('incremental checkpoints', () => {
+	/** A pagemap image of one process: runs of [address, pages, flags]. */
+	function pagemap(pagesId: number, runs: [bigint, number, number][]): Buffer {
+		return Buffer.concat([
+			imageHeader('pagemap'),
+			frameEntry(encodeMessage(criu.PagemapHead as never, criu.PagemapHead.create({ pagesId }))),
+			...runs.map(([vaddr, n, flags]) => frameEntry(encodeMessage(criu.PagemapEntry as never, criu.PagemapEntry.create({ vaddr, compatNrPages: n, flags })))),
+		]);
+	}
+
+	test('pages marked PE_PARENT are read from the parent image directory, up the chain', async () => {
+		const root = mkdtempSync(join(tmpdir(), 'ckpt-chain-'));
+		try {
+			const base = (name: string): string => join(root, name);
+			for (const d of ['first', 'second', 'third']) {
+				mkdirSync(base(d));
+				writeCheckpoint(base(d));
+			}
+			// first holds page 0 of the heap; second holds page 1 and points at first for page 0;
+			// third points at second for both.
+			writeFileSync(join(base('first'), `pagemap-${PID}.img`), pagemap(3, [[HEAP, 1, PE_PRESENT]]));
+			writeFileSync(join(base('first'), 'pages-3.img'), Buffer.alloc(4096, 0x11));
+			writeFileSync(join(base('second'), `pagemap-${PID}.img`), pagemap(3, [[HEAP, 1, PE_PARENT], [HEAP + PAGE, 1, PE_PRESENT]]));
+			writeFileSync(join(base('second'), 'pages-3.img'), Buffer.alloc(4096, 0x22));
+			writeFileSync(join(base('third'), `pagemap-${PID}.img`), pagemap(3, [[HEAP, 2, PE_PARENT]]));
+			writeFileSync(join(base('third'), 'pages-3.img'), Buffer.alloc(0));
+			symlinkSync('../first', join(base('second'), 'parent'));
+			symlinkSync('../second', join(base('third'), 'parent'));
+
+			const third = await openCheckpoint(new LocalImageSource(base('third')));
+			const read = await third.processes[0].read(HEAP + PAGE - 2n, 4);
+			assert.deepEqual(read.bytes, Buffer.from([0x11, 0x11, 0x22, 0x22]));
+			assert.ok(read.segments.every((seg) => !seg.missing));
+			assert.equal(third.processes[0].vmas[0].pages, 2, 'pages in a parent count as dumped');
+
+			rmSync(join(base('second'), 'parent'));
+			const orphan = await openCheckpoint(new LocalImageSource(base('second')));
+			const missing = await orphan.processes[0].read(HEAP, 4);
+			assert.equal(missing.segments[0].missing, 'parent-missing');
+		} finally {
+			rmSync(root, { recursive: true, force: true });
+		}
 	});
 });

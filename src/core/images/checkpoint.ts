@@ -242,6 +242,24 @@ async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined
 	return text.replace(/\0+$/, '').split('\0');
 }
 
+/**
+ * A process's memory in one image directory; pages marked PE_PARENT are
+ * looked up, on first need, in the parent directory (CRIU's "parent" link of
+ * an incremental dump), and so on up the chain.
+ */
+function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[]): ProcessMemory {
+	let parent: Promise<ProcessMemory | undefined> | undefined;
+	const loadParent = async (): Promise<ProcessMemory | undefined> => {
+		const up = await source.parent();
+		if (!up) return undefined;
+		const dir = new ImageDirectory(up, await up.list().catch(() => []));
+		const map = await dir.pagemap(pid);
+		return map ? memoryIn(up, pid, map, ranges) : undefined;
+	};
+	const pagesFile = pagemap ? imageFileName('pages', pagemap.pagesId) : '';
+	return new ProcessMemory(source, pagesFile, pagemap?.entries ?? [], ranges, () => (parent ??= loadParent()));
+}
+
 interface SharedTables {
 	files: FileIndex;
 	shm: Map<number, criu.IpcShmSegment>;
@@ -255,7 +273,8 @@ async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, ta
 	]);
 	const main = cores[threadIds.indexOf(pid)] ?? cores[0];
 	const ids = idsImage ?? main?.ids ?? undefined;
-	const memory = new ProcessMemory(dir.source, pagemap ? imageFileName('pages', pagemap.pagesId) : '', pagemap?.entries ?? [], (mm?.vmas ?? []).map((v) => ({ start: v.start ?? 0n, end: v.end ?? 0n })), async () => undefined);
+	const ranges = (mm?.vmas ?? []).map((v) => ({ start: v.start ?? 0n, end: v.end ?? 0n }));
+	const memory = memoryIn(dir.source, pid, pagemap, ranges);
 	const fdinfo = ids?.filesId != null ? await dir.entries('fdinfo', ids.filesId) : [];
 	return {
 		pid, ppid: entry.ppid ?? 0, pgid: entry.pgid ?? 0, sid: entry.sid ?? 0,
