@@ -6,7 +6,7 @@
  */
 import { describeFile, fileKind, MAP_GROWSDOWN, protString, vmaKind, type FileKind, type FileTable, type VmaKind } from './describe';
 import {
-	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName,
+	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName, VMA_STATUS,
 	type EntryImageKind, type ImageMessages, type Pagemap,
 } from './format';
 import { ProcessMemory, type MemoryRead } from './memory';
@@ -181,16 +181,27 @@ function credsOf(core: criu.Core | undefined): Credentials | undefined {
 	return { uid: c.uid ?? 0, gid: c.gid ?? 0, euid: c.euid ?? 0, egid: c.egid ?? 0, groups: c.groups };
 }
 
+/**
+ * What vma.shmid names depends on the status: a SysV shm id for SysV IPC
+ * areas, a files.img id for file-backed ones (memfd included), an anonymous
+ * shared memory id or 0 otherwise. Looked up only where it names a file or
+ * segment: a private anonymous area has shmid 0, which is also the id of the
+ * first SysV segment of an IPC namespace.
+ */
 function vmaFile(vma: criu.Vma, files: FileIndex, shm: Map<number, criu.IpcShmSegment>): { file?: string; memfdName?: string } {
+	const status = vma.status ?? 0;
 	const id = Number(vma.shmid ?? 0n);
+	if (status & VMA_STATUS.AREA_SYSVIPC) {
+		const segment = shm.get(id);
+		return segment ? { file: `SYSV${(segment.desc?.key ?? 0).toString(16).padStart(8, '0')} (shmid ${id})` } : {};
+	}
+	if (!(status & (VMA_STATUS.FILE_PRIVATE | VMA_STATUS.FILE_SHARED | VMA_STATUS.AREA_MEMFD))) return {};
 	const entry = files.byId(id);
 	if (entry?.reg?.name) return { file: entry.reg.name };
 	if (entry?.memfd) {
 		const name = files.memfdInode(entry.memfd.inodeId ?? -1)?.name ?? undefined;
 		return { file: name ? `memfd:${name}` : undefined, memfdName: name };
 	}
-	const segment = shm.get(id);
-	if (segment) return { file: `SYSV${(segment.desc?.key ?? 0).toString(16).padStart(8, '0')} (shmid ${id})` };
 	return {};
 }
 
