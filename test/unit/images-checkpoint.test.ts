@@ -62,6 +62,13 @@ function writeCheckpoint(dir: string): void {
 			frameEntry(encodeMessage(criu.PagemapEntry as never, criu.PagemapEntry.create({ vaddr: STACK + PAGE, compatNrPages: 1, flags: PE_PRESENT | PE_LAZY }))),
 		]),
 		'pages-3.img': Buffer.concat([ARGS, Buffer.alloc(4096 - ARGS.length, 0xaa), Buffer.alloc(4096, 0x5a)]),
+		// the SysV segment (shmid 7) is dumped once, as its own object: offsets, not addresses
+		'pagemap-shmem-7.img': Buffer.concat([
+			imageHeader('pagemap-shmem'),
+			frameEntry(encodeMessage(criu.PagemapHead as never, criu.PagemapHead.create({ pagesId: 4 }))),
+			frameEntry(encodeMessage(criu.PagemapEntry as never, criu.PagemapEntry.create({ vaddr: 0n, compatNrPages: 1, flags: PE_PRESENT }))),
+		]),
+		'pages-4.img': Buffer.alloc(4096, 0x77),
 		'files.img': image('files', criu.FileEntry,
 			{ type: criu.FileType.FILE_TYPE_REG, id: 1, reg: { id: 1, name: '/dev/null', flags: 2 } },
 			{ type: criu.FileType.FILE_TYPE_REG, id: 5, reg: { id: 5, name: '/usr/lib/libdemo.so', flags: 0 } },
@@ -144,7 +151,7 @@ describe('openCheckpoint', () => {
 		assert.deepEqual(p.vmas.map((v) => [v.start, v.prot, v.kind, v.file, v.pages]), [
 			[HEAP, 'rw-p', 'heap', undefined, 1],
 			[LIB, 'r-xp', 'file', '/usr/lib/libdemo.so', 0],
-			[SHM, 'rw-s', 'sysv-shm', 'SYSV00001234 (shmid 7)', 0],
+			[SHM, 'rw-s', 'sysv-shm', 'SYSV00001234 (shmid 7)', 1],
 			[STACK, 'rw-p', 'stack', undefined, 1],
 		]);
 		assert.equal(p.vmas[1].pgoff, 0x1000n);
@@ -178,6 +185,12 @@ describe('openCheckpoint', () => {
 		assert.deepEqual(stack.bytes, Buffer.from([0, 0, 0x5a, 0x5a]));
 		assert.ok(source.ranges.every((r) => r.startsWith('pages-3.img@')));
 		assert.ok(!source.whole.includes('pages-3.img'));
+	});
+
+	test('shared memory is read from its object in pagemap-shmem-<id>.img', async () => {
+		const read = await images.processes[0].read(SHM + 8n, 4);
+		assert.deepEqual(read.bytes, Buffer.alloc(4, 0x77));
+		assert.deepEqual(read.segments.map((seg) => [seg.address, seg.missing]), [[SHM + 8n, undefined]]);
 	});
 
 	test('a directory without inventory.img is refused clearly', async () => {

@@ -9,7 +9,7 @@ import {
 	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName, VMA_STATUS,
 	type EntryImageKind, type ImageMessages, type Pagemap,
 } from './format';
-import { ProcessMemory, type MemoryRead } from './memory';
+import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
 import type { ImageSource } from './source';
 
 export interface ThreadImage {
@@ -274,6 +274,35 @@ function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined
 interface SharedTables {
 	files: FileIndex;
 	shm: Map<number, criu.IpcShmSegment>;
+	/** Shared memory objects by the id of their pagemap-shmem-<id>.img. */
+	shmem: Map<number, ProcessMemory>;
+}
+
+/** The shared memory object an area shows, when CRIU dumped it as one. */
+function sharedObjectOf(vma: criu.Vma, tables: SharedTables): MappedRange['shared'] {
+	const status = vma.status ?? 0;
+	const id = Number(vma.shmid ?? 0n);
+	let shmid: number | undefined;
+	if (status & VMA_STATUS.AREA_MEMFD) {
+		const inode = tables.files.memfdInode(tables.files.byId(id)?.memfd?.inodeId ?? -1);
+		shmid = inode?.shmid ?? undefined;
+	} else if (status & (VMA_STATUS.AREA_SYSVIPC | VMA_STATUS.ANON_SHARED)) {
+		shmid = id;
+	}
+	const object = shmid === undefined ? undefined : tables.shmem.get(shmid);
+	return object ? { object, pgoff: vma.pgoff ?? 0n } : undefined;
+}
+
+/** Every pagemap-shmem-<id>.img: metadata now, pages on demand. */
+async function loadSharedMemory(dir: ImageDirectory): Promise<Map<number, ProcessMemory>> {
+	const objects = new Map<number, ProcessMemory>();
+	await Promise.all(dir.files.map(async (name) => {
+		const m = /^pagemap-shmem-(\d+)\.img$/.exec(name);
+		if (!m) return;
+		const pagemap = decodePagemap(name, await dir.source.readFile(name));
+		objects.set(Number(m[1]), new ProcessMemory(dir.source, imageFileName('pages', pagemap.pagesId), pagemap.entries, [WHOLE_OBJECT]));
+	}));
+	return objects;
 }
 
 async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, tables: SharedTables): Promise<ProcessImage> {
@@ -284,7 +313,7 @@ async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, ta
 	]);
 	const main = cores[threadIds.indexOf(pid)] ?? cores[0];
 	const ids = idsImage ?? main?.ids ?? undefined;
-	const ranges = (mm?.vmas ?? []).map((v) => ({ start: v.start ?? 0n, end: v.end ?? 0n }));
+	const ranges = (mm?.vmas ?? []).map((v): MappedRange => ({ start: v.start ?? 0n, end: v.end ?? 0n, shared: sharedObjectOf(v, tables) }));
 	const memory = memoryIn(dir.source, pid, pagemap, ranges);
 	const fdinfo = ids?.filesId != null ? await dir.entries('fdinfo', ids.filesId) : [];
 	return {
@@ -316,10 +345,10 @@ async function loadShm(dir: ImageDirectory): Promise<Map<number, criu.IpcShmSegm
 export async function openCheckpoint(source: ImageSource): Promise<CheckpointImages> {
 	const dir = new ImageDirectory(source, await source.list());
 	if (!dir.has('inventory.img')) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
-	const [inventory, tree, files, memfds, shm, statsImage] = await Promise.all([
-		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), loadShm(dir), dir.single('stats', 'dump'),
+	const [inventory, tree, files, memfds, shm, shmem, statsImage] = await Promise.all([
+		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), loadShm(dir), loadSharedMemory(dir), dir.single('stats', 'dump'),
 	]);
-	const tables: SharedTables = { files: new FileIndex(files, memfds), shm };
+	const tables: SharedTables = { files: new FileIndex(files, memfds), shm, shmem };
 	const processes = await Promise.all(tree.map((entry) => loadProcess(dir, entry, tables)));
 	const stats = statsImage?.dump ?? undefined;
 	return { source, imageVersion: inventory?.imgVersion ?? 0, processes, stats, files: dir.files };

@@ -16,7 +16,16 @@ export type PagemapRun = Pick<DecodedRun, 'vaddr' | 'nrPages' | 'flags'>;
 export interface MappedRange {
 	start: bigint;
 	end: bigint;
+	/**
+	 * Shared memory (SysV, memfd, shared anonymous) is dumped once per object,
+	 * in pagemap-shmem-<id>.img, not in the process's pagemap: the area shows
+	 * `object` from byte `pgoff` on.
+	 */
+	shared?: { object: ProcessMemory; pgoff: bigint };
 }
+
+/** Addresses of a shared memory object are offsets into it. */
+export const WHOLE_OBJECT: MappedRange = { start: 0n, end: 1n << 63n };
 
 /** Why bytes of a read are not in the result. */
 export type MissingReason =
@@ -123,8 +132,18 @@ export class ProcessMemory {
 		return this.runs.reduce((n, r) => n + (r.source.kind === 'lazy' ? 0 : Number((r.end - r.start) / PAGE)), 0);
 	}
 
-	/** Dumped pages within [start, end). */
+	/** Dumped pages within [start, end), shared memory included. */
 	pagesIn(start: bigint, end: bigint): number {
+		const vma = findRun(this.vmas, start);
+		if (vma?.shared && end <= vma.end) {
+			const offset = start - vma.start + vma.shared.pgoff;
+			return vma.shared.object.pagesIn(offset, offset + (end - start));
+		}
+		return this.ownPagesIn(start, end);
+	}
+
+	/** Pages of this pagemap within [start, end). */
+	private ownPagesIn(start: bigint, end: bigint): number {
 		let pages = 0n;
 		for (const r of this.runs) {
 			if (r.source.kind === 'lazy' || r.end <= start || r.start >= end) continue;
@@ -158,6 +177,7 @@ export class ProcessMemory {
 			return [{ address: at, length: Number(stop - at), missing: 'unmapped' }];
 		}
 		const limit = vma.end < end ? vma.end : end;
+		if (vma.shared) return this.readShared(vma, at, limit);
 		const run = findRun(this.runs, at);
 		if (!run) {
 			const stop = nextBoundary(this.runs, at, limit);
@@ -169,6 +189,15 @@ export class ProcessMemory {
 		if (run.source.kind === 'parent') return this.readParent(at, length);
 		const offset = run.source.offset + Number(at - run.start);
 		return [{ address: at, length, data: await this.source.readRange(this.pagesFile, offset, length) }];
+	}
+
+	/** An area of a shared object: its bytes at the matching offset, addresses mapped back. */
+	private async readShared(vma: MappedRange, at: bigint, limit: bigint): Promise<MemorySegment[]> {
+		const shared = vma.shared;
+		if (!shared) return [];
+		const offset = at - vma.start + shared.pgoff;
+		const read = await shared.object.read(offset, Number(limit - at));
+		return read.segments.map((s) => ({ ...s, address: s.address - offset + at, missing: s.missing === 'unmapped' ? 'not-dumped' : s.missing }));
 	}
 
 	/** Pages marked PE_PARENT: the parent image directory has them (or says why not). */
