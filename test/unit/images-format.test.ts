@@ -381,7 +381,7 @@ describe('corrupt images: ImageFormatError with file and offset', () => {
 	});
 
 	test('bad image magic: a core image read as mm', () => {
-		assertImageError(() => decodeImage('mm', 'core-42.img', image('core', core)), 'core-42.img', 4, /image magic 0x55053847 \(CORE\), but a mm image has 0x57492820 \(MM\)/);
+		assertImageError(() => decodeImage('mm', 'core-42.img', image('core', core)), 'core-42.img', 4, /image magic 0x55053847 \(CORE\), but mm images have 0x57492820 \(MM\)/);
 	});
 
 	test('bad image magic: inventory', () => {

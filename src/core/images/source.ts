@@ -52,6 +52,8 @@ export class LocalImageSource implements ImageSource {
 		try {
 			return (await readdir(this.dir)).sort();
 		} catch (err) {
+			const code = (err as NodeJS.ErrnoException).code;
+			if (code === 'ENOENT' || code === 'ENOTDIR') throw new CheckpointError('not-found', `${this.dir} is not a directory: give a checkpoint directory, or a checkpoint id with --target`);
 			throw sourceError(this.dir, 'directory', err);
 		}
 	}

@@ -113,7 +113,7 @@ export function openImage(kind: ImageKind, file: string, data: Buffer): EntryCur
 	}
 	const magic = readU32(file, data, offset, 'image magic');
 	if (magic !== MAGIC[expected]) {
-		throw new ImageFormatError(file, offset, `image magic ${describeMagic(magic)}, but a ${kind} image has ${describeMagic(MAGIC[expected])}`);
+		throw new ImageFormatError(file, offset, `image magic ${describeMagic(magic)}, but ${kind} images have ${describeMagic(MAGIC[expected])}`);
 	}
 	return new EntryCursor(file, data, offset + 4);
 }
