@@ -89,7 +89,7 @@ int write_frame(int fd, const uint8_t *payload, size_t len)
 {
 	uint8_t hdr[4] = { len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, (len >> 24) & 0xff };
 
-	if (len > MAX_FRAME_BYTES) {
+	if (len > MAX_OUT_FRAME_BYTES) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -102,15 +102,17 @@ int send_helper_message(HelperMessage *m)
 {
 	size_t len = checkpoint__helper__v1__helper_message__get_packed_size(m);
 	uint8_t *buf = malloc(len ? len : 1);
-	int ret;
+	int ret, err;
 
 	if (!buf)
 		return -1;
 	checkpoint__helper__v1__helper_message__pack(m, buf);
 	ret = write_frame(g_out_fd, buf, len);
+	err = errno;
 	if (ret)
-		fprintf(stderr, "checkpoint-helper: cannot write to stdout: %s\n", strerror(errno));
+		fprintf(stderr, "checkpoint-helper: cannot write to stdout: %s\n", strerror(err));
 	free(buf);
+	errno = err;	/* the caller may answer EMSGSIZE otherwise */
 	return ret;
 }
 

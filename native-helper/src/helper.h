@@ -46,18 +46,32 @@ typedef Checkpoint__Helper__V1__RestoreRequest RestoreRequest;
 typedef Checkpoint__Helper__V1__RestoreResult RestoreResult;
 typedef Checkpoint__Helper__V1__ListResult ListResult;
 typedef Checkpoint__Helper__V1__DeleteResult DeleteResult;
+typedef Checkpoint__Helper__V1__ImageFilesResult ImageFilesResult;
+typedef Checkpoint__Helper__V1__ImageFile ImageFile;
+typedef Checkpoint__Helper__V1__ByteRange ByteRange;
+typedef Checkpoint__Helper__V1__ReadImageRequest ReadImageRequest;
+typedef Checkpoint__Helper__V1__ReadImageResult ReadImageResult;
 
 #define EC(x) CHECKPOINT__HELPER__V1__ERROR_CODE__ERROR_CODE_##x
 #define TS(x) CHECKPOINT__HELPER__V1__TREE_STATE__TREE_STATE_##x
 #define CGL(x) CHECKPOINT__HELPER__V1__CGROUP_LAYOUT__CGROUP_LAYOUT_##x
 
 #define MAX_FRAME_BYTES (16u * 1024 * 1024)
+/*
+ * Frames the helper writes: a read_image answer carries up to MAX_READ_BYTES
+ * of data plus a few bytes of framing per range, so it may exceed the request
+ * limit a little (the client accepts 64 MiB).
+ */
+#define MAX_OUT_FRAME_BYTES (MAX_FRAME_BYTES + (1u << 20))
 #define MAX_ID_LEN 64
 #define MAX_NAME_LEN 256
 #define MAX_EXTERNAL 64
 #define MAX_EXTERNAL_LEN 512
 #define DEFAULT_STORE "/var/lib/checkpoint-debugger/checkpoints"
 #define MANIFEST_VERSION 1
+#define MAX_IMAGE_NAME 255		/* bytes of an image file name */
+#define MAX_READ_RANGES 4096u		/* ranges per read_image request */
+#define MAX_READ_BYTES (16u << 20)	/* bytes per read_image request */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -230,6 +244,14 @@ int manifest_json(const Checkpoint *c, struct sbuf *b);
 Checkpoint *manifest_read(const char *store, const char *id, struct herr *e);
 int store_list(const char *store, ListResult *res, struct herr *e);
 int store_delete(const char *store, const char *id, struct herr *e);
+
+/* ---- image.c ------------------------------------------------------------ */
+
+bool valid_image_name(const char *name);
+int checkpoint_open(const char *store, const char *id, struct herr *e);
+int image_files_list(const char *store, const char *id, ImageFilesResult *res, struct herr *e);
+int image_read_ranges(const char *store, const char *id, ByteRange *const *ranges, size_t n,
+		      ReadImageResult *res, struct herr *e);
 
 /* ---- ops.c -------------------------------------------------------------- */
 

@@ -60,6 +60,16 @@ static void bad_request(Response *resp, const char *fmt, ...)
 	set_error(resp, &e);
 }
 
+/* 0 when id may name a checkpoint, else answers BAD_REQUEST. */
+static int check_checkpoint_id(const char *id, Response *resp)
+{
+	if (valid_checkpoint_id(id))
+		return 0;
+	bad_request(resp, "invalid checkpoint id: 1-%d characters of A-Z a-z 0-9 . _ -, not "
+		    "starting with a dot", MAX_ID_LEN);
+	return -1;
+}
+
 static void ensure_criu_probed(void)
 {
 	if (!g_criu.probed)
@@ -725,11 +735,8 @@ static void op_restore(const Request *req, Response *resp)
 	uint64_t t0;
 
 	checkpoint__helper__v1__restore_result__init(res);
-	if (!valid_checkpoint_id(rq->checkpoint_id)) {
-		bad_request(resp, "invalid checkpoint id: 1-%d characters of A-Z a-z 0-9 . _ -, not "
-			    "starting with a dot", MAX_ID_LEN);
+	if (check_checkpoint_id(rq->checkpoint_id, resp))
 		return;
-	}
 	if (validate_options(rq->options, resp))
 		return;
 	if (need_criu(&e))
@@ -834,11 +841,8 @@ static void op_delete(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	DeleteResult *r;
 
-	if (!valid_checkpoint_id(id)) {
-		bad_request(resp, "invalid checkpoint id: 1-%d characters of A-Z a-z 0-9 . _ -, not "
-			    "starting with a dot", MAX_ID_LEN);
+	if (check_checkpoint_id(id, resp))
 		return;
-	}
 	if (store_delete(g_cfg.store, id, &e)) {
 		set_error(resp, &e);
 		return;
@@ -850,7 +854,58 @@ static void op_delete(const Request *req, Response *resp)
 	resp->delete_ = r;
 }
 
+/* ---- image files ---------------------------------------------------------- */
+
+static void op_image_files(const Request *req, Response *resp)
+{
+	const char *id = req->image_files->checkpoint_id;
+	ImageFilesResult *r;
+	struct herr e = { 0 };
+
+	if (check_checkpoint_id(id, resp))
+		return;
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__image_files_result__init(r);
+	if (image_files_list(g_cfg.store, id, r, &e)) {
+		set_error(resp, &e);
+		return;
+	}
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_IMAGE_FILES;
+	resp->image_files = r;
+}
+
+static void op_read_image(const Request *req, Response *resp)
+{
+	const ReadImageRequest *rq = req->read_image;
+	ReadImageResult *r;
+	struct herr e = { 0 };
+
+	if (check_checkpoint_id(rq->checkpoint_id, resp))
+		return;
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__read_image_result__init(r);
+	if (image_read_ranges(g_cfg.store, rq->checkpoint_id, rq->ranges, rq->n_ranges, r, &e)) {
+		set_error(resp, &e);
+		return;
+	}
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_READ_IMAGE;
+	resp->read_image = r;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
+
+/* An answer over the frame limit is replaced by an error, never dropped. */
+static void answer_too_big(uint32_t id)
+{
+	Response resp = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
+	struct herr e = { 0 };
+
+	herr_set(&e, EC(INTERNAL), EMSGSIZE, "the answer to request %u is longer than the %u-byte frame "
+		 "limit", id, MAX_OUT_FRAME_BYTES);
+	resp.id = id;
+	set_error(&resp, &e);
+	send_response(&resp);
+}
 
 void handle_request(const Request *req)
 {
@@ -866,10 +921,13 @@ void handle_request(const Request *req)
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_RESTORE: op_restore(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_LIST: op_list(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_DELETE: op_delete(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_IMAGE_FILES: op_image_files(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_READ_IMAGE: op_read_image(req, &resp); break;
 	default:
 		bad_request(&resp, "request %u names no operation this helper knows (op %d)", req->id,
 			    (int)req->op_case);
 	}
-	send_response(&resp);
+	if (send_response(&resp) && errno == EMSGSIZE)
+		answer_too_big(req->id);
 	arena_free_all();
 }

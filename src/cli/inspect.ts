@@ -5,6 +5,7 @@
  */
 import { CheckpointError } from '../core/errors';
 import { openCheckpoint, type CheckpointImages, type ProcessImage } from '../core/images/checkpoint';
+import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
@@ -25,13 +26,9 @@ export interface InspectOptions {
 async function openSource(where: string, target: Target | undefined): Promise<{ source: ImageSource; session?: HelperSession }> {
 	if (!target) return { source: new LocalImageSource(where) };
 	if (where.includes('/')) return { source: await target.imageSource(where) };
+	// An id of the store: read through the helper (root, and one round trip per batch of reads).
 	const session = await HelperSession.open(target);
-	const checkpoint = (await session.list()).find((c) => c.id === where);
-	if (!checkpoint) {
-		await session.close();
-		throw new CheckpointError('not-found', `there is no checkpoint "${where}" on ${target.description} (see "ckpt ls")`);
-	}
-	return { source: await target.imageSource(checkpoint.path), session };
+	return { source: new HelperImageSource(session, where), session };
 }
 
 export function parseAddress(text: string | undefined): bigint {

@@ -20,7 +20,7 @@ export function showJson(images: CheckpointImages, shown: ShownProcess[]): objec
 		stats: images.stats ? statsJson(images) : undefined,
 		processes: shown.map(({ process: p, cmdline }) => ({
 			pid: p.pid, ppid: p.ppid, pgid: p.pgid, sid: p.sid, comm: p.comm, state: p.state, cmdline, creds: p.creds,
-			threads: p.threads.map((t) => ({ tid: t.tid, fpu: t.fpu, registers: Object.fromEntries(Object.entries(t.registers).map(([k, v]) => [k, hex(v)])) })),
+			threads: p.threads.map((t) => ({ tid: t.tid, comm: t.comm, fpu: t.fpu, registers: Object.fromEntries(Object.entries(t.registers).map(([k, v]) => [k, hex(v)])) })),
 			vmas: p.vmas.map((v) => ({ start: hex(v.start), end: hex(v.end), prot: v.prot, kind: v.kind, file: v.file, pgoff: hex(v.pgoff), pages: v.pages })),
 			files: p.files.map((f) => ({ fd: f.fd, type: f.kind, id: f.id, path: f.path, peer: f.peer, detail: f.detail, flags: f.flags, pos: f.pos === undefined ? undefined : Number(f.pos) })),
 			namespaces: p.namespaces,
@@ -54,7 +54,7 @@ function processLines(shown: ShownProcess, prefix: string): string[] {
 	};
 	lines.push(`${prefix}├── cmdline: ${cmdline ? cmdline.join(' ') : '(not in the dumped memory)'}`);
 	lines.push(`${prefix}├── ids: ppid ${p.ppid}, pgid ${p.pgid}, sid ${p.sid}${p.creds ? `, uid ${p.creds.uid}, gid ${p.creds.gid}` : ''}`);
-	sub(`threads (${p.threads.length})`, p.threads.map((t) => `${t.tid}: ip ${hex(t.registers.ip ?? 0n)}, sp ${hex(t.registers.sp ?? 0n)}, fpu ${t.fpu}`));
+	sub(`threads (${p.threads.length})`, p.threads.map((t) => `${t.tid} ${t.comm}: ip ${hex(t.registers.ip ?? 0n)}, sp ${hex(t.registers.sp ?? 0n)}, fpu ${t.fpu}`));
 	sub('namespaces', p.namespaces.map((n) => `${n.kind} ${n.id} (${n.dumped ? 'dumped' : 'inherited'})`));
 	sub(`memory (${p.vmas.length} areas, ${p.memory.dumpedPages} pages dumped)`, p.vmas.map(vmaLine));
 	sub(`files (${p.files.length})`, p.files.map((f) => `${String(f.fd).padStart(3)} ${f.kind}${f.path ? ` ${f.path}` : ''}${f.peer ? ` -> ${f.peer}` : ''}${f.detail ? ` (${f.detail})` : ''}`), true);

@@ -20,6 +20,8 @@ export interface Operations {
 	restore: [pb.IRestoreRequest, pb.RestoreResult];
 	list: [pb.IListRequest, pb.ListResult];
 	delete: [pb.IDeleteRequest, pb.DeleteResult];
+	imageFiles: [pb.IImageFilesRequest, pb.ImageFilesResult];
+	readImage: [pb.IReadImageRequest, pb.ReadImageResult];
 }
 export type OperationName = keyof Operations;
 
@@ -40,6 +42,7 @@ interface Pending {
 const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
 	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
+	imageFiles: 30_000, readImage: 60_000,
 };
 
 const ERROR_KINDS: Record<number, ErrorKind> = {

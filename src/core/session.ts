@@ -73,6 +73,16 @@ export class HelperSession {
 		await this.client.request('delete', { checkpointId });
 	}
 
+	/** The image files of a checkpoint in the store, with their sizes. */
+	imageFiles(checkpointId: string): Promise<pb.ImageFilesResult> {
+		return this.client.request('imageFiles', { checkpointId });
+	}
+
+	/** Byte ranges of a checkpoint's image files, in one round trip. */
+	async readImage(checkpointId: string, ranges: pb.IByteRange[]): Promise<Uint8Array[]> {
+		return (await this.client.request('readImage', { checkpointId, ranges: ranges.map((r) => pb.ByteRange.create(r)) })).data;
+	}
+
 	/** Ends the helper (it thaws what it froze) and drops the connection. */
 	async close(): Promise<void> {
 		await this.client.close();

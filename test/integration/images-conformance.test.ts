@@ -580,7 +580,7 @@ describe('the checkpoint model agrees with CRIU\'s crit on a rich checkpoint', (
 		assert.deepEqual(processOf(info.root).threads.map((t) => t.tid).sort(), [info.root, ...info.threads].sort());
 	});
 
-	test('threads: every general-purpose register of every thread, and the FPU state', () => {
+	test('threads: every general-purpose register of every thread, the FPU state and the name', () => {
 		let compared = 0;
 		for (const entry of crit.pstree) {
 			const p = processOf(num(entry.pid));
@@ -597,6 +597,7 @@ describe('the checkpoint model agrees with CRIU\'s crit on a rich checkpoint', (
 				}
 				assert.deepEqual(Object.keys(thread.registers).sort(), critRegs.map(([name]) => camel(name)).sort(), `${where}: register names`);
 				assert.equal(thread.fpu, core.fpregs ? (core.xsave ? 'xsave' : 'fxsave') : 'none', `${where}: fpu`);
+				assert.equal(thread.comm, core.comm, `${where}: comm`);
 			}
 		}
 		assert.ok(compared >= 4 * 27);

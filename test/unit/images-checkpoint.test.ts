@@ -144,6 +144,7 @@ describe('openCheckpoint', () => {
 		assert.equal(p.threads[0].fpu, 'xsave');
 		assert.equal(p.threads[1].registers.ip, 0x402000n);
 		assert.equal(p.threads[1].fpu, 'none');
+		assert.deepEqual(p.threads.map((t) => t.comm), ['demo', 'worker']);
 	});
 
 	test('memory areas: kind, protection, backing and dumped pages', () => {

@@ -14,6 +14,8 @@ import type { ImageSource } from './source';
 
 export interface ThreadImage {
 	tid: number;
+	/** The thread's name (pthread_setname_np), as comm in /proc/PID/task/TID. */
+	comm: string;
 	/** x86_64 general-purpose registers by name (rip is "ip", as CRIU names them). */
 	registers: Record<string, bigint>;
 	/** Whether the FPU state was dumped, and whether as XSAVE. */
@@ -170,6 +172,7 @@ function threadOf(tid: number, core: criu.Core | undefined): ThreadImage {
 	const info = core?.threadInfo;
 	return {
 		tid,
+		comm: core?.threadCore?.comm ?? core?.tc?.comm ?? '',
 		registers: registersOf(info?.gpregs),
 		fpu: !info?.fpregs ? 'none' : info.fpregs.xsave ? 'xsave' : 'fxsave',
 	};

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A checkpoint's image files, served to the client: the listing (image_files)
+ * and byte ranges of them (read_image). Only regular files directly inside
+ * <store>/<id> are served; every name is looked up relative to the
+ * checkpoint directory, opened once per request, and never followed through
+ * a symbolic link.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+/* Descriptors kept open at once while serving one read_image request. */
+#define IMAGE_FD_CACHE 64
+
+/* A plain name of a file directly in the checkpoint directory. */
+bool valid_image_name(const char *name)
+{
+	size_t n;
+
+	if (!name || !name[0] || name[0] == '.')	/* also ".", ".." */
+		return false;
+	n = strnlen(name, MAX_IMAGE_NAME + 1);
+	return n <= MAX_IMAGE_NAME && !memchr(name, '/', n);
+}
+
+/*
+ * Opens <store>/<id> (id already valid) as a directory, refusing a symbolic
+ * link in its place. Returns the descriptor or -1 with NOT_FOUND/INTERNAL.
+ */
+int checkpoint_open(const char *store, const char *id, struct herr *e)
+{
+	char path[4400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+		herr_set(e, EC(NOT_FOUND), errno, "no checkpoint %s in %s", id, store);
+	else
+		herr_set(e, EC(INTERNAL), errno, "cannot open checkpoint %s in %s: %s", id, store,
+			 strerror(errno));
+	return -1;
+}
+
+/* ---- image_files ---------------------------------------------------------- */
+
+static int cmp_image_file(const void *a, const void *b)
+{
+	const ImageFile *x = *(ImageFile *const *)a, *y = *(ImageFile *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Appends name/size to res, growing its array in the arena. */
+static void add_image_file(ImageFilesResult *res, size_t *cap, const char *name, uint64_t size)
+{
+	ImageFile *f = arena_alloc(sizeof(*f));
+
+	if (res->n_files == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		ImageFile **nv = arena_alloc(ncap * sizeof(*nv));
+
+		if (res->n_files)
+			memcpy(nv, res->files, res->n_files * sizeof(*nv));
+		res->files = nv;
+		*cap = ncap;
+	}
+	checkpoint__helper__v1__image_file__init(f);
+	f->name = arena_strdup(name);
+	f->size = size;
+	res->files[res->n_files++] = f;
+}
+
+/*
+ * The checkpoint the "parent" symlink names: its target's last component,
+ * when that is a checkpoint directory of the same store (and not id itself).
+ */
+static const char *parent_id(int dirfd, const char *store, const char *id)
+{
+	char target[4096], path[4400];
+	struct stat st;
+	ssize_t n;
+	char *last;
+
+	n = readlinkat(dirfd, "parent", target, sizeof(target));
+	if (n <= 0 || (size_t)n >= sizeof(target))
+		return "";
+	target[n] = '\0';
+	while (n > 1 && target[n - 1] == '/')
+		target[--n] = '\0';
+	last = strrchr(target, '/');
+	last = last ? last + 1 : target;
+	if (!valid_checkpoint_id(last) || !strcmp(last, id))
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store, last);
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode))
+		return "";
+	return arena_strdup(last);
+}
+
+/* Lists the regular files of checkpoint id (valid), sorted by name. */
+int image_files_list(const char *store, const char *id, ImageFilesResult *res, struct herr *e)
+{
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d = NULL;
+	int fd, ret = -1;
+
+	fd = checkpoint_open(store, id, e);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		herr_set(e, EC(INTERNAL), errno, "cannot read checkpoint %s: %s", id, strerror(errno));
+		goto out;
+	}
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		struct stat st;
+
+		if (!valid_image_name(de->d_name))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			herr_set(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s: %s", de->d_name,
+				 id, strerror(errno));
+			goto out;
+		}
+		if (S_ISREG(st.st_mode))
+			add_image_file(res, &cap, de->d_name, st.st_size);
+	}
+	if (errno) {
+		herr_set(e, EC(INTERNAL), errno, "cannot read checkpoint %s: %s", id, strerror(errno));
+		goto out;
+	}
+	if (res->n_files)
+		qsort(res->files, res->n_files, sizeof(*res->files), cmp_image_file);
+	res->parent_id = (char *)parent_id(fd, store, id);
+	ret = 0;
+out:
+	if (d)
+		closedir(d);	/* closes fd */
+	else
+		close(fd);
+	return ret;
+}
+
+/* ---- read_image ------------------------------------------------------------ */
+
+struct image_fd {
+	const char *name;
+	int fd;
+	uint64_t size;
+};
+
+struct image_fds {
+	struct image_fd v[IMAGE_FD_CACHE];
+	size_t n;
+};
+
+static void image_fds_close(struct image_fds *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		close(c->v[i].fd);
+	c->n = 0;
+}
+
+/* Refuses what no request may ask, before anything is opened. */
+static int check_ranges(ByteRange *const *ranges, size_t n, struct herr *e)
+{
+	uint64_t total = 0;
+
+	if (n > MAX_READ_RANGES) {
+		herr_set(e, EC(BAD_REQUEST), EINVAL, "%zu ranges asked; at most %u per read_image request",
+			 n, MAX_READ_RANGES);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_image_name(ranges[i]->file)) {
+			herr_set(e, EC(BAD_REQUEST), EINVAL,
+				 "range %zu: \"%.*s\" is not an image file name (1-%d bytes, no '/', not "
+				 "starting with a dot)", i, MAX_IMAGE_NAME,
+				 ranges[i]->file ? ranges[i]->file : "", MAX_IMAGE_NAME);
+			return -1;
+		}
+		total += ranges[i]->length;
+	}
+	if (total > MAX_READ_BYTES) {
+		herr_set(e, EC(BAD_REQUEST), EFBIG, "%llu bytes asked; at most %u (16 MiB) per read_image "
+			 "request", (unsigned long long)total, MAX_READ_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens name (valid) in dirfd: a regular file, not through a symlink. */
+static int open_image(int dirfd, const char *id, const char *name, uint64_t *size, struct herr *e)
+{
+	struct stat st;
+	int fd;
+
+	/* stat first: opening a FIFO or a device can block or act */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		goto fail;
+	if (!S_ISREG(st.st_mode))
+		goto not_regular;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		goto fail;
+	if (fstat(fd, &st)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s: %s", name, id,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		goto not_regular;
+	}
+	*size = st.st_size;
+	return fd;
+fail:
+	if (errno == ENOENT)
+		herr_set(e, EC(NOT_FOUND), errno, "checkpoint %s has no file %s", id, name);
+	else if (errno == ELOOP)
+		goto not_regular;
+	else
+		herr_set(e, EC(INTERNAL), errno, "cannot open %s of checkpoint %s: %s", name, id,
+			 strerror(errno));
+	return -1;
+not_regular:
+	herr_set(e, EC(BAD_REQUEST), EINVAL, "%s of checkpoint %s is not a regular file", name, id);
+	return -1;
+}
+
+/* The cached descriptor of name, opening it (and evicting all when full). */
+static struct image_fd *image_fd_get(struct image_fds *c, int dirfd, const char *id, const char *name,
+				     struct herr *e)
+{
+	struct image_fd *f;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->v[i].name, name))
+			return &c->v[i];
+	if (c->n == IMAGE_FD_CACHE)
+		image_fds_close(c);
+	f = &c->v[c->n];
+	f->fd = open_image(dirfd, id, name, &f->size, e);
+	if (f->fd < 0)
+		return NULL;
+	f->name = name;
+	c->n++;
+	return f;
+}
+
+/* Reads up to len bytes at off; stops early only at the end of the file. */
+static ssize_t pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		done += r;
+	}
+	return (ssize_t)done;
+}
+
+static int read_range(struct image_fd *f, const char *id, const ByteRange *r, ProtobufCBinaryData *out,
+		      struct herr *e)
+{
+	uint64_t want = 0;
+	ssize_t got;
+
+	/* past the end: empty; offsets beyond off_t never reach pread */
+	if (r->offset < f->size)
+		want = f->size - r->offset < r->length ? f->size - r->offset : r->length;
+	out->data = arena_alloc(want);
+	out->len = 0;
+	if (!want)
+		return 0;
+	got = pread_full(f->fd, out->data, want, r->offset);
+	if (got < 0) {
+		herr_set(e, EC(INTERNAL), errno, "cannot read %s of checkpoint %s at offset %llu: %s",
+			 f->name, id, (unsigned long long)r->offset, strerror(errno));
+		return -1;
+	}
+	out->len = got;
+	return 0;
+}
+
+/* Reads the ranges of checkpoint id (valid) into res->data, one per range. */
+int image_read_ranges(const char *store, const char *id, ByteRange *const *ranges, size_t n,
+		      ReadImageResult *res, struct herr *e)
+{
+	struct image_fds cache = { .n = 0 };
+	ProtobufCBinaryData *data;
+	int dirfd = -1, ret = -1;
+
+	if (check_ranges(ranges, n, e))
+		return -1;
+	dirfd = checkpoint_open(store, id, e);
+	if (dirfd < 0)
+		return -1;
+	data = arena_alloc((n + 1) * sizeof(*data));
+	for (size_t i = 0; i < n; i++) {
+		struct image_fd *f = image_fd_get(&cache, dirfd, id, ranges[i]->file, e);
+
+		if (!f || read_range(f, id, ranges[i], &data[i], e))
+			goto out;
+	}
+	res->data = data;
+	res->n_data = n;
+	ret = 0;
+out:
+	image_fds_close(&cache);
+	close(dirfd);
+	return ret;
+}
