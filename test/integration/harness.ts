@@ -140,6 +140,23 @@ export class TargetShell {
 		for (let i = 0; i < 100 && await this.isAlive(pid); i++) await sleep(50);
 	}
 
+	/**
+	 * A login user on the target with our key authorised and a sudoers rule:
+	 * "NOPASSWD: ALL" (passwordless sudo) or "ALL" (sudo asks a password).
+	 */
+	async ensureUser(user: string, sudoRule: 'NOPASSWD: ALL' | 'ALL'): Promise<void> {
+		await this.ok([
+			`id ${user} >/dev/null 2>&1 || useradd -m -s /bin/sh ${user}`,
+			// "*": no password, but not a locked account (sshd refuses locked ones)
+			`usermod -p '*' ${user}`,
+			`install -d -m 0700 -o ${user} -g ${user} /home/${user}/.ssh`,
+			`install -m 0600 -o ${user} -g ${user} /root/.ssh/authorized_keys /home/${user}/.ssh/authorized_keys`,
+		].join(' && '));
+		const rule = `/etc/sudoers.d/checkpoint-tests-${user}`;
+		await this.writeFile(rule, `${user} ALL=(${sudoRule === 'ALL' ? 'ALL' : 'root'}) ${sudoRule}\n`);
+		await this.ok(`chmod 0440 ${rule} && visudo -cq`);
+	}
+
 	close(): void {
 		this.client.end();
 	}

@@ -15,21 +15,11 @@ const PASSWORD_USER = 'ckpt-pw';
 
 let shell: TargetShell;
 
-function addUserCommand(user: string): string {
-	return [
-		`id ${user} >/dev/null 2>&1 || useradd -m -s /bin/sh ${user}`,
-		// "*": no password, but not a locked account (sshd refuses locked ones)
-		`usermod -p '*' ${user}`,
-		`install -d -m 0700 -o ${user} -g ${user} /home/${user}/.ssh`,
-		`install -m 0600 -o ${user} -g ${user} /root/.ssh/authorized_keys /home/${user}/.ssh/authorized_keys`,
-	].join(' && ');
-}
-
 before(async () => {
 	shell = await TargetShell.open();
-	await shell.ok(`${addUserCommand(SUDO_USER)} && ${addUserCommand(PASSWORD_USER)} && rm -rf /home/${SUDO_USER}/.cache`);
-	await shell.writeFile('/etc/sudoers.d/checkpoint-tests', `${SUDO_USER} ALL=(root) NOPASSWD: ALL\n${PASSWORD_USER} ALL=(ALL) ALL\n`);
-	await shell.ok('chmod 0440 /etc/sudoers.d/checkpoint-tests && visudo -cq');
+	await shell.ensureUser(SUDO_USER, 'NOPASSWD: ALL');
+	await shell.ensureUser(PASSWORD_USER, 'ALL');
+	await shell.ok(`rm -rf /home/${SUDO_USER}/.cache`);
 });
 
 after(() => {
