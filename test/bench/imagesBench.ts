@@ -4,13 +4,15 @@
  * every VMA with its dumped page count; then read 1 MiB as 256 pages at
  * scattered addresses. Both sides are timed in-process, after start-up.
  * Ours reads the same files on this machine (the target's root file system
- * is a directory here) and, separately, over SFTP as the editor does.
+ * is a directory here) and, separately, from the target as the editor does:
+ * over SFTP, and through the helper (reads batched into one request).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCheckpoint, type CheckpointImages } from '../../src/core/images/checkpoint';
+import { HelperImageSource } from '../../src/core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../../src/core/images/source';
 import { HelperSession } from '../../src/core/session';
 import { REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
@@ -107,14 +109,17 @@ export async function benchImages(shell: TargetShell, rounds: number): Promise<s
 		const local = new LocalImageSource(join(rootfs, checkpoint.path));
 		const remote = await session.target.imageSource(checkpoint.path);
 		const addresses = scatteredAddresses(await openCheckpoint(local), pid);
-		const s = { local: [] as Sample[], sftp: [] as Sample[], crit: [] as (Sample & { commandMs: number })[], critOpen: [] as number[] };
+		const s = { local: [] as Sample[], sftp: [] as Sample[], helper: [] as Sample[], crit: [] as (Sample & { commandMs: number })[], critOpen: [] as number[] };
+		const viaHelper = (): ImageSource => new HelperImageSource(session, checkpoint.id);
 		// Untimed warm-up of both readers: the editor's reader lives in a long-running process, and python's import caches fill likewise.
 		for (let i = 0; i < 3; i++) await ours(local, pid, addresses);
 		await ours(remote, pid, addresses);
+		await ours(viaHelper(), pid, addresses);
 		await crit(shell, checkpoint.path, pid, addresses);
 		for (let round = 0; round < rounds; round++) {
 			s.local.push(await ours(local, pid, addresses));
 			s.sftp.push(await ours(remote, pid, addresses));
+			s.helper.push(await ours(viaHelper(), pid, addresses));
 			s.crit.push(await crit(shell, checkpoint.path, pid, addresses));
 			s.critOpen.push((await crit(shell, checkpoint.path, pid, [])).commandMs);
 			process.stderr.write(`  images round ${round + 1}/${rounds}: open ${s.local.at(-1)?.openMs.toFixed(1)} (sftp ${s.sftp.at(-1)?.openMs.toFixed(1)}) vs crit ${s.crit.at(-1)?.openMs.toFixed(1)} ms; read ${s.local.at(-1)?.readMs.toFixed(1)} (sftp ${s.sftp.at(-1)?.readMs.toFixed(1)}) vs crit ${s.crit.at(-1)?.readMs.toFixed(1)} ms\n`);
@@ -129,6 +134,8 @@ export async function benchImages(shell: TargetShell, rounds: number): Promise<s
 			row('open + read 256 pages (local)', s.local.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.commandMs)),
 			row('open + list VMAs (SFTP)', s.sftp.map((x) => x.openMs), s.crit.map((x) => x.openMs), s.critOpen),
 			row('open + read 256 pages (SFTP)', s.sftp.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.commandMs)),
+			row('open + list VMAs (helper)', s.helper.map((x) => x.openMs), s.crit.map((x) => x.openMs), s.critOpen),
+			row('open + read 256 pages (helper)', s.helper.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.openMs + x.readMs), s.crit.map((x) => x.commandMs)),
 		].join('\n');
 	} finally {
 		await shell.killTree(pid);
