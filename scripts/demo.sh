@@ -23,6 +23,7 @@ ckpt hello
 
 say "a demo program on the target: it counts, 50 times a second"
 target_ssh 'mkdir -p /opt/checkpoint-demo && cat > /opt/checkpoint-demo/workload.c' <test/workloads/workload.c
+target_ssh 'cat > /opt/checkpoint-demo/record.h' <test/workloads/record.h
 target_ssh gcc -std=c11 -O1 -pthread -o /opt/checkpoint-demo/counter /opt/checkpoint-demo/workload.c
 dir=$(target_ssh mktemp -d /tmp/checkpoint-demo-XXXXXX)
 pid=$(target_ssh "cd $dir && { setsid /opt/checkpoint-demo/counter counter $dir </dev/null >/dev/null 2>&1 & echo \$!; }")

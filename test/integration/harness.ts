@@ -92,9 +92,18 @@ export class TargetShell {
 
 	/** Compiles test/workloads/workload.c on the target (its gcc, its libc). */
 	async buildWorkload(): Promise<void> {
+		await this.buildProgram('workload');
+	}
+
+	/** Uploads test/workloads/NAME.c and the shared header, compiles them into WORKLOAD_DIR/NAME. */
+	async buildProgram(name: string): Promise<string> {
+		const out = `${WORKLOAD_DIR}/${name}`;
 		await this.ok(`mkdir -p ${WORKLOAD_DIR}`);
-		await this.writeFile(`${WORKLOAD_DIR}/workload.c`, readFileSync(join(REPO, 'test', 'workloads', 'workload.c')));
-		await this.ok(`gcc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o ${WORKLOAD}.new ${WORKLOAD_DIR}/workload.c && mv ${WORKLOAD}.new ${WORKLOAD}`);
+		for (const file of [`${name}.c`, 'record.h']) {
+			await this.writeFile(`${WORKLOAD_DIR}/${file}`, readFileSync(join(REPO, 'test', 'workloads', file)));
+		}
+		await this.ok(`gcc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o ${out}.new ${out}.c && mv ${out}.new ${out}`);
+		return out;
 	}
 
 	/**

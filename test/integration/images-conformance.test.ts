@@ -21,6 +21,7 @@ import { HelperSession } from '../../src/core/session';
 import { shellQuote, type SshTarget } from '../../src/core/targets/ssh';
 import { connectionFilePath, REPO, sshTarget, TargetShell } from './harness';
 import { buildRich, dumpRich, RICH, richBytes, startRich, type RichTree } from './richCheckpoint';
+import { prng } from '../support/prng';
 
 const execFileAsync = promisify(execFile);
 const CKPT = join(REPO, 'bin', 'ckpt.js');
@@ -172,17 +173,6 @@ function processOf(pid: number): ProcessImage {
 	return p;
 }
 
-/** A deterministic PRNG (mulberry32), so that the random reads are the same every run for the same images. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 /** Pages of crit's pagemap runs (present or in a parent, not lazy-only) within [start, end). */
 function critPagesIn(pagemap: CritPagemap | undefined, start: bigint, end: bigint): bigint {

@@ -11,11 +11,9 @@
  * the addresses and byte patterns of the memory regions, and each process's
  * descriptors with their kinds.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { pb } from '../../src/core/protocol';
 import type { DumpOptions, HelperSession } from '../../src/core/session';
-import { REPO, type TargetShell } from './harness';
+import type { TargetShell } from './harness';
 
 const WORKLOAD_DIR = '/opt/checkpoint-debugger-tests';
 export const RICH = `${WORKLOAD_DIR}/rich`;
@@ -95,9 +93,7 @@ export interface RichTree {
 
 /** Uploads test/workloads/rich.c and compiles it on the target into RICH. */
 export async function buildRich(shell: TargetShell): Promise<void> {
-	await shell.ok(`mkdir -p ${WORKLOAD_DIR}`);
-	await shell.writeFile(`${WORKLOAD_DIR}/rich.c`, readFileSync(join(REPO, 'test', 'workloads', 'rich.c')));
-	await shell.ok(`gcc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o ${RICH}.new ${WORKLOAD_DIR}/rich.c && mv ${RICH}.new ${RICH}`);
+	await shell.buildProgram('rich');
 }
 
 /**

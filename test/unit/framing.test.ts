@@ -1,18 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, FrameTooLargeError, MAX_FRAME_BYTES, encodeFrame } from '../../src/core/framing';
+import { prng } from '../support/prng';
 
-/** mulberry32: a small deterministic PRNG, so the property test is reproducible. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 function header(length: number): Buffer {
 	const b = Buffer.alloc(4);

@@ -27,49 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECORD_BYTES 256
-#define TICK_NS (20 * 1000 * 1000)
+#include "record.h"
+
 #define MAX_THREADS 16
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void tick(void)
-{
-	struct timespec ts = { 0, TICK_NS };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static int open_record(const char *dir, const char *name)
-{
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die(path);
-	return fd;
-}
-
-/* Writes "pid c1 c2 ...", padded with spaces to RECORD_BYTES, newline last. */
-static void publish(int fd, const long *counts, int n)
-{
-	char rec[RECORD_BYTES];
-	int len = snprintf(rec, sizeof(rec), "%d", getpid());
-
-	for (int i = 0; i < n && len < RECORD_BYTES; i++)
-		len += snprintf(rec + len, sizeof(rec) - len, " %ld", counts[i]);
-	memset(rec + len, ' ', RECORD_BYTES - len);
-	rec[RECORD_BYTES - 1] = '\n';
-	if (pwrite(fd, rec, sizeof(rec), 0) != sizeof(rec))
-		die("pwrite");
-}
 
 static void count_forever(const char *dir, const char *name)
 {
