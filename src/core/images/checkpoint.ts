@@ -6,7 +6,7 @@
  */
 import { describeFile, fileKind, MAP_GROWSDOWN, protString, vmaKind, type FileKind, type FileTable, type VmaKind } from './describe';
 import {
-	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName, VMA_STATUS,
+	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName, kindOfFileName, VMA_STATUS,
 	type EntryImageKind, type ImageMessages, type Pagemap,
 } from './format';
 import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
@@ -104,8 +104,15 @@ const NAMESPACE_IDS: Record<NamespaceKind, keyof criu.IKernelObjectIds> = {
 	pid: 'pidNsId', net: 'netNsId', ipc: 'ipcNsId', uts: 'utsNsId', mnt: 'mntNsId', user: 'userNsId', cgroup: 'cgroupNsId', time: 'timeNsId',
 };
 
+/** Images a model reads whole; pages-*.img is only ever read by range. */
+function isMetadataImage(name: string): boolean {
+	const kind = kindOfFileName(name)?.kind;
+	return kind !== undefined && kind !== 'pages';
+}
+
 class ImageDirectory {
 	private readonly present: Set<string>;
+	private readonly contents = new Map<string, Promise<Buffer>>();
 
 	constructor(readonly source: ImageSource, readonly files: string[]) {
 		this.present = new Set(files);
@@ -115,22 +122,39 @@ class ImageDirectory {
 		return this.present.has(name);
 	}
 
+	/**
+	 * Asks for every metadata image at once: one wave of reads (one request
+	 * through the helper) instead of one per step of the model's walk.
+	 */
+	prefetch(): void {
+		for (const name of this.files) if (isMetadataImage(name)) void this.read(name).catch(() => undefined);
+	}
+
+	read(name: string): Promise<Buffer> {
+		let data = this.contents.get(name);
+		if (!data) {
+			data = this.source.readFile(name);
+			this.contents.set(name, data);
+		}
+		return data;
+	}
+
 	async entries<K extends EntryImageKind>(kind: K, id?: number | 'dump' | 'restore'): Promise<ImageMessages[K][]> {
 		const name = imageFileName(kind, id);
 		if (!this.has(name)) return [];
-		return decodeImage(kind, name, await this.source.readFile(name)).entries.map((e) => e.message);
+		return decodeImage(kind, name, await this.read(name)).entries.map((e) => e.message);
 	}
 
 	async single<K extends EntryImageKind>(kind: K, id?: number | 'dump' | 'restore'): Promise<ImageMessages[K] | undefined> {
 		const name = imageFileName(kind, id);
 		if (!this.has(name)) return undefined;
-		return decodeSingleEntry(kind, name, await this.source.readFile(name));
+		return decodeSingleEntry(kind, name, await this.read(name));
 	}
 
 	async pagemap(pid: number): Promise<Pagemap | undefined> {
 		const name = imageFileName('pagemap', pid);
 		if (!this.has(name)) return undefined;
-		return decodePagemap(name, await this.source.readFile(name));
+		return decodePagemap(name, await this.read(name));
 	}
 }
 
@@ -302,7 +326,7 @@ async function loadSharedMemory(dir: ImageDirectory): Promise<Map<number, Proces
 	await Promise.all(dir.files.map(async (name) => {
 		const m = /^pagemap-shmem-(\d+)\.img$/.exec(name);
 		if (!m) return;
-		const pagemap = decodePagemap(name, await dir.source.readFile(name));
+		const pagemap = decodePagemap(name, await dir.read(name));
 		objects.set(Number(m[1]), new ProcessMemory(dir.source, imageFileName('pages', pagemap.pagesId), pagemap.entries, [WHOLE_OBJECT]));
 	}));
 	return objects;
@@ -347,6 +371,7 @@ async function loadShm(dir: ImageDirectory): Promise<Map<number, criu.IpcShmSegm
 /** Opens a checkpoint directory: metadata only, memory stays where it is. */
 export async function openCheckpoint(source: ImageSource): Promise<CheckpointImages> {
 	const dir = new ImageDirectory(source, await source.list());
+	dir.prefetch();
 	if (!dir.has('inventory.img')) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
 	const [inventory, tree, files, memfds, shm, shmem, statsImage] = await Promise.all([
 		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), loadShm(dir), loadSharedMemory(dir), dir.single('stats', 'dump'),
