@@ -15,7 +15,7 @@
 #include <linux/close_range.h>
 
 #include "helper.h"
-#include "stats.pb-c.h"
+#include "criu-images.pb-c.h"
 
 #define STATS_SVC_MAGIC 0x55105940u
 #define STATS_MAGIC 0x57093306u
@@ -358,7 +358,7 @@ static uint32_t le32(const uint8_t *p)
 /* Decodes a stats-dump image held in buf into out (fields it has). */
 int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
 {
-	StatsEntry *se;
+	Checkpoint__Criu__V1__Stats *se;
 	uint32_t n;
 
 	if (len < 12 || le32(buf) != STATS_SVC_MAGIC || le32(buf + 4) != STATS_MAGIC)
@@ -366,11 +366,11 @@ int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
 	n = le32(buf + 8);
 	if (n > len - 12)
 		goto bad;
-	se = stats_entry__unpack(NULL, n, buf + 12);
+	se = checkpoint__criu__v1__stats__unpack(NULL, n, buf + 12);
 	if (!se)
 		goto bad;
 	if (se->dump) {
-		DumpStatsEntry *d = se->dump;
+		Checkpoint__Criu__V1__DumpStats *d = se->dump;
 
 		out->freezing_time_us = d->freezing_time;
 		out->frozen_time_us = d->frozen_time;
@@ -381,7 +381,7 @@ int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
 		out->pages_written = d->pages_written;
 		out->pages_lazy = d->pages_lazy;
 	}
-	stats_entry__free_unpacked(se, NULL);
+	checkpoint__criu__v1__stats__free_unpacked(se, NULL);
 	return 0;
 bad:
 	errno = EINVAL;

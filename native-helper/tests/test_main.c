@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "helper.h"
-#include "stats.pb-c.h"
+#include "criu-images.pb-c.h"
 
 static int passed, failed;
 
@@ -185,8 +185,8 @@ static void test_manifest_json(void)
 
 static void test_stats(void)
 {
-	DumpStatsEntry d = DUMP_STATS_ENTRY__INIT;
-	StatsEntry se = STATS_ENTRY__INIT;
+	Checkpoint__Criu__V1__DumpStats d = CHECKPOINT__CRIU__V1__DUMP_STATS__INIT;
+	Checkpoint__Criu__V1__Stats se = CHECKPOINT__CRIU__V1__STATS__INIT;
 	DumpStats out = CHECKPOINT__HELPER__V1__DUMP_STATS__INIT;
 	uint8_t buf[256];
 	size_t n;
@@ -201,12 +201,12 @@ static void test_stats(void)
 	d.pages_written = 77;
 	d.pages_lazy = 8;
 	se.dump = &d;
-	n = stats_entry__get_packed_size(&se);
+	n = checkpoint__criu__v1__stats__get_packed_size(&se);
 	CHECK(n + 12 <= sizeof(buf));
 	put_le32(buf, 0x55105940);
 	put_le32(buf + 4, 0x57093306);
 	put_le32(buf + 8, n);
-	stats_entry__pack(&se, buf + 12);
+	checkpoint__criu__v1__stats__pack(&se, buf + 12);
 	CHECK(decode_stats(buf, n + 12, &out) == 0);
 	CHECK(out.freezing_time_us == 11 && out.frozen_time_us == 22);
 	CHECK(out.memdump_time_us == 33 && out.memwrite_time_us == 44);
