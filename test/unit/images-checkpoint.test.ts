@@ -78,7 +78,10 @@ function writeCheckpoint(dir: string): void {
 			{ type: criu.FileType.FILE_TYPE_EVENTFD, id: 9, efd: { id: 9, counter: 42n } },
 			{ type: criu.FileType.FILE_TYPE_EVENTPOLL, id: 10, epfd: { id: 10, tfd: [{ tfd: 6, events: 1 }, { tfd: 9, events: 1 }] } },
 			{ type: criu.FileType.FILE_TYPE_MEMFD, id: 11, memfd: { id: 11, inodeId: 77, pos: 12n } },
+			{ type: criu.FileType.FILE_TYPE_REG, id: 12, reg: { id: 12, name: '/dev/pts/3', flags: 2 } },
+			{ type: criu.FileType.FILE_TYPE_TTY, id: 13, tty: { id: 13, ttyInfoId: 40, regfId: 12 } },
 		),
+		'tty-info.img': image('tty-info', criu.TtyInfo, { id: 40, type: criu.TtyType.TTY_TYPE_PTY, sid: PID, pgrp: PID, pty: { index: 3 } }),
 		'memfd.img': image('memfd', criu.MemfdInode, { name: 'cache', size: 8192n, inodeId: 77n }),
 		'fdinfo-2.img': image('fdinfo', criu.FdInfo,
 			{ fd: 0, id: 1, type: criu.FileType.FILE_TYPE_REG },
@@ -87,6 +90,7 @@ function writeCheckpoint(dir: string): void {
 			{ fd: 5, id: 9, type: criu.FileType.FILE_TYPE_EVENTFD },
 			{ fd: 6, id: 10, type: criu.FileType.FILE_TYPE_EVENTPOLL },
 			{ fd: 7, id: 11, type: criu.FileType.FILE_TYPE_MEMFD },
+			{ fd: 8, id: 13, type: criu.FileType.FILE_TYPE_TTY },
 		),
 		'stats-dump': image('stats', criu.Stats, { dump: { frozenTime: 6200, pagesWritten: 2n, pagesScanned: 9n } }),
 	};
@@ -167,6 +171,7 @@ describe('openCheckpoint', () => {
 			[5, 'eventfd', undefined, undefined, 'counter 42'],
 			[6, 'eventpoll', undefined, undefined, 'watches fd 6, 9'],
 			[7, 'memfd', 'memfd:cache', undefined, '8192 bytes'],
+			[8, 'tty', '/dev/pts/3', undefined, `pty 3, session ${PID}`],
 		]);
 		assert.equal(p.files[5].pos, 12n);
 	});

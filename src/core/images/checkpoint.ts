@@ -162,13 +162,19 @@ class FileIndex implements FileTable {
 	private readonly ids = new Map<number, criu.FileEntry>();
 	private readonly unix = new Map<number, criu.UnixSocket>();
 	private readonly memfds = new Map<bigint, criu.MemfdInode>();
+	private readonly ttys = new Map<number, criu.TtyInfo>();
 
-	constructor(files: criu.FileEntry[], memfds: criu.MemfdInode[]) {
+	constructor(files: criu.FileEntry[], memfds: criu.MemfdInode[], ttys: criu.TtyInfo[]) {
 		for (const f of files) {
 			this.ids.set(f.id ?? -1, f);
 			if (f.usk?.ino != null) this.unix.set(f.usk.ino, f.usk);
 		}
 		for (const m of memfds) this.memfds.set(m.inodeId ?? -1n, m);
+		for (const t of ttys) this.ttys.set(t.id ?? -1, t);
+	}
+
+	ttyInfo(id: number): criu.TtyInfo | undefined {
+		return this.ttys.get(id);
 	}
 
 	byId(id: number): criu.FileEntry | undefined {
@@ -373,10 +379,11 @@ export async function openCheckpoint(source: ImageSource): Promise<CheckpointIma
 	const dir = new ImageDirectory(source, await source.list());
 	dir.prefetch();
 	if (!dir.has('inventory.img')) throw new Error(`${source.description} holds no inventory.img: it is not a CRIU checkpoint directory`);
-	const [inventory, tree, files, memfds, shm, shmem, statsImage] = await Promise.all([
-		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), loadShm(dir), loadSharedMemory(dir), dir.single('stats', 'dump'),
+	const [inventory, tree, files, memfds, ttys, shm, shmem, statsImage] = await Promise.all([
+		dir.single('inventory'), dir.entries('pstree'), dir.entries('files'), dir.entries('memfd'), dir.entries('tty-info'),
+		loadShm(dir), loadSharedMemory(dir), dir.single('stats', 'dump'),
 	]);
-	const tables: SharedTables = { files: new FileIndex(files, memfds), shm, shmem };
+	const tables: SharedTables = { files: new FileIndex(files, memfds, ttys), shm, shmem };
 	const processes = await Promise.all(tree.map((entry) => loadProcess(dir, entry, tables)));
 	const stats = statsImage?.dump ?? undefined;
 	return { source, imageVersion: inventory?.imgVersion ?? 0, processes, stats, files: dir.files };

@@ -92,6 +92,21 @@ export interface FileTable {
 	byId(id: number): criu.FileEntry | undefined;
 	unixByInode(ino: number): criu.UnixSocket | undefined;
 	memfdInode(inodeId: number): criu.MemfdInode | undefined;
+	ttyInfo(id: number): criu.TtyInfo | undefined;
+}
+
+const TTY_TYPES: Partial<Record<criu.TtyType, string>> = {
+	[criu.TtyType.TTY_TYPE_PTY]: 'pty', [criu.TtyType.TTY_TYPE_CONSOLE]: 'console', [criu.TtyType.TTY_TYPE_VT]: 'vt',
+	[criu.TtyType.TTY_TYPE_CTTY]: 'controlling tty', [criu.TtyType.TTY_TYPE_EXT_TTY]: 'external tty', [criu.TtyType.TTY_TYPE_SERIAL]: 'serial',
+};
+
+/** A terminal: its device path (from the regular file entry CRIU links it to), kind and session. */
+function describeTty(tty: criu.TtyFile, files: FileTable): FileDescription {
+	const info = files.ttyInfo(tty.ttyInfoId ?? -1);
+	const kind = (info?.type != null && TTY_TYPES[info.type]) || 'tty';
+	const session = info?.sid ? `, session ${info.sid}` : '';
+	const pty = info?.pty?.index != null ? ` ${info.pty.index}` : '';
+	return { path: files.byId(tty.regfId ?? -1)?.reg?.name ?? undefined, detail: `${kind}${pty}${session}` };
 }
 
 function ipv4(addr: number[]): string {
@@ -159,6 +174,6 @@ export function describeFile(entry: criu.FileEntry, files: FileTable): FileDescr
 		return { path: inode?.name ? `memfd:${inode.name}` : undefined, pos: entry.memfd.pos ?? undefined, detail: inode ? `${inode.size ?? 0n} bytes` : undefined };
 	}
 	if (entry.nsf) return { path: `${NS_FLAGS[entry.nsf.nsCflag ?? 0] ?? 'unknown'}:[${entry.nsf.nsId}]` };
-	if (entry.tty) return { detail: `tty ${entry.tty.ttyInfoId}` };
+	if (entry.tty) return describeTty(entry.tty, files);
 	return {};
 }
