@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
 import { benchImages } from './imagesBench';
+import { median } from './median';
 
 const ROUNDS = Number(process.env.CKPT_BENCH_ROUNDS ?? 5);
 const SIZES_MIB = (process.env.CKPT_BENCH_SIZES ?? '256,1024').split(',').map(Number);
@@ -34,12 +35,6 @@ interface Timings {
 	ckptRestore: number[];
 	rawDump: number[];
 	rawRestore: number[];
-}
-
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {

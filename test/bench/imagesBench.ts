@@ -16,6 +16,7 @@ import { HelperImageSource } from '../../src/core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../../src/core/images/source';
 import { HelperSession } from '../../src/core/session';
 import { REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { median } from './median';
 
 const READS = 256;
 const PAGE = 4096;
@@ -47,11 +48,6 @@ interface Sample {
 	vmas: number;
 	pages: number;
 	pagesReadOnOpen: number;
-}
-
-function median(values: number[]): number {
-	const s = [...values].sort((a, b) => a - b);
-	return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** 256 page addresses spread over the dumped pages of the biggest area (fixed stride: same every run). */

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { HelperSession } from '../../src/core/session';
-import { sshTarget, TargetShell, WORKLOAD } from './harness';
+import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell, WORKLOAD } from './harness';
 
 let shell: TargetShell;
 let session: HelperSession;
@@ -33,27 +33,9 @@ async function start(args: string[]): Promise<{ pid: number; dir: string }> {
 	return w;
 }
 
-/** Counters of the named records (the pid field left out). */
-async function counters(dir: string, names: string[]): Promise<number[]> {
-	const all: number[] = [];
-	for (const name of names) all.push(...(await shell.record(dir, name)).slice(1));
-	return all;
-}
-
-async function waitUntil(dir: string, names: string[], accept: (c: number[]) => boolean, what: string, timeoutMs = 10000): Promise<number[]> {
-	const deadline = Date.now() + timeoutMs;
-	let last: number[] = [];
-	while (Date.now() < deadline) {
-		last = await counters(dir, names);
-		if (last.length > 0 && accept(last)) return last;
-		await sleep(40);
-	}
-	throw new Error(`${what}: the counters in ${dir} stayed at ${last.join(' ') || '(none)'}`);
-}
-
-const allAtLeast = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v >= min[i]);
-const allBelow = (max: number[]) => (c: number[]): boolean => c.length === max.length && c.every((v, i) => v < max[i]);
-const allAbove = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v > min[i]);
+const counters = (dir: string, names: string[]): Promise<number[]> => shell.counters(dir, names);
+const waitUntil = (dir: string, names: string[], accept: (c: number[]) => boolean, what: string): Promise<number[]> =>
+	shell.waitForCounters(dir, names, accept, what);
 
 /**
  * Checkpoints a running workload with leave_running, lets it run well past

@@ -126,16 +126,23 @@ export class TargetShell {
 		return r.stdout.trim().split(/\s+/).filter(Boolean).map(Number);
 	}
 
-	/** Waits until the record shows every counter of interest at least `min`. */
+	/** Waits until the record (pid first, then counters) is accepted. */
 	async waitForRecord(dir: string, name: string, accept: (rec: number[]) => boolean, timeoutMs = 10000): Promise<number[]> {
-		const deadline = Date.now() + timeoutMs;
-		let rec: number[] = [];
-		while (Date.now() < deadline) {
-			rec = await this.record(dir, name);
-			if (rec.length > 1 && accept(rec)) return rec;
-			await sleep(50);
-		}
-		throw new Error(`${dir}/${name} never reached the expected state; last record: ${rec.join(' ') || '(none)'}`);
+		return pollUntil(() => this.record(dir, name), (rec) => rec.length > 1 && accept(rec), timeoutMs,
+			(rec) => `${dir}/${name} never reached the expected state; last record: ${rec.join(' ') || '(none)'}`);
+	}
+
+	/** The counters of the named records, in order (each record's pid left out). */
+	async counters(dir: string, names: string[]): Promise<number[]> {
+		const all: number[] = [];
+		for (const name of names) all.push(...(await this.record(dir, name)).slice(1));
+		return all;
+	}
+
+	/** Waits until the counters of the named records are accepted; `what` says what failed. */
+	async waitForCounters(dir: string, names: string[], accept: (c: number[]) => boolean, what: string, timeoutMs = 10000): Promise<number[]> {
+		return pollUntil(() => this.counters(dir, names), (c) => c.length > 0 && accept(c), timeoutMs,
+			(c) => `${what}: the counters of ${names.join(', ')} in ${dir} stayed at ${c.join(' ') || '(none)'}`);
 	}
 
 	async isAlive(pid: number): Promise<boolean> {
@@ -170,3 +177,20 @@ export class TargetShell {
 		this.client.end();
 	}
 }
+
+/** Reads until a value is accepted; past the deadline, fails with the last value read. */
+async function pollUntil<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	let last = await read();
+	while (!accept(last)) {
+		if (Date.now() > deadline) throw new Error(failure(last));
+		await sleep(40);
+		last = await read();
+	}
+	return last;
+}
+
+/** Counter comparisons for waitForCounters: every counter against its twin in a reference. */
+export const allAtLeast = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v >= min[i]);
+export const allBelow = (max: number[]) => (c: number[]): boolean => c.length === max.length && c.every((v, i) => v < max[i]);
+export const allAbove = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v > min[i]);

@@ -6,11 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { sshTarget, TargetShell } from './harness';
+import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell } from './harness';
 import { buildRich, critDecode, dumpRich, inetSocketsDumpable, RICH_DUMP_OPTIONS, RICH_FD_TYPES, richBytes, startRich, type RichTree } from './richCheckpoint';
 
 const PAGE = 4096;
@@ -48,24 +47,10 @@ after(async () => {
 	shell.close();
 });
 
-async function counters(dir: string, name: string): Promise<number[]> {
-	return (await shell.record(dir, name)).slice(1);
-}
-
-async function waitUntil(dir: string, name: string, accept: (c: number[]) => boolean, what: string, timeoutMs = 10000): Promise<number[]> {
-	const deadline = Date.now() + timeoutMs;
-	let last: number[] = [];
-	while (Date.now() < deadline) {
-		last = await counters(dir, name);
-		if (last.length > 0 && accept(last)) return last;
-		await sleep(40);
-	}
-	throw new Error(`${what}: ${dir}/${name} stayed at ${last.join(' ') || '(none)'}`);
-}
-
-const allAtLeast = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v >= min[i]);
-const allBelow = (max: number[]) => (c: number[]): boolean => c.length === max.length && c.every((v, i) => v < max[i]);
-const allAbove = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v > min[i]);
+/** Counters of one record of the workload. */
+const counters = (dir: string, name: string): Promise<number[]> => shell.counters(dir, [name]);
+const waitUntil = (dir: string, name: string, accept: (c: number[]) => boolean, what: string): Promise<number[]> =>
+	shell.waitForCounters(dir, [name], accept, what);
 
 /** `length` bytes at `offset` of a file on the target (also /proc/PID/mem). */
 async function readBytes(path: string, offset: number, length: number): Promise<Buffer> {
