@@ -57,9 +57,12 @@ async function show(images: CheckpointImages, options: InspectOptions, out: Node
 	out.write(options.json ? `${JSON.stringify(showJson(images, shown), null, 2)}\n` : `${showText(images, shown)}\n`);
 }
 
-async function mem(images: CheckpointImages, options: InspectOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
-	const address = parseAddress(options.addr);
-	const length = parseLength(options.len);
+interface MemRequest {
+	address: bigint;
+	length: number;
+}
+
+async function mem(images: CheckpointImages, { address, length }: MemRequest, options: InspectOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
 	const process = findProcess(images, options.pid);
 	const read = await process.read(address, length);
 	if (!options.raw) {
@@ -73,18 +76,18 @@ async function mem(images: CheckpointImages, options: InspectOptions, out: NodeJ
 }
 
 export async function runInspect(command: 'show' | 'mem', where: string, target: Target | undefined, options: InspectOptions): Promise<void> {
-	if (command === 'mem') {
-		parseAddress(options.addr);
-		parseLength(options.len);
-	}
-	const { source, session } = await openSource(where, target);
+	// Checked before connecting: a typo should not cost a round trip.
+	const request = command === 'mem' ? { address: parseAddress(options.addr), length: parseLength(options.len) } : undefined;
+	let opened: Awaited<ReturnType<typeof openSource>> | undefined;
 	try {
-		const images = await openCheckpoint(source);
-		if (command === 'show') await show(images, options, process.stdout);
-		else await mem(images, options, process.stdout, process.stderr);
+		opened = await openSource(where, target);
+		const images = await openCheckpoint(opened.source);
+		if (request) await mem(images, request, options, process.stdout, process.stderr);
+		else await show(images, options, process.stdout);
 	} finally {
-		await source.close();
-		await session?.close();
+		// Also when opening failed: a connection left open would keep the CLI from exiting.
+		await opened?.source.close();
+		await opened?.session?.close();
 		await target?.close();
 	}
 }

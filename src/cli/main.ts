@@ -152,6 +152,12 @@ async function runCommand(session: HelperSession, command: string, args: string[
 	}
 }
 
+/** Says what failed on stderr; the exit status: 2 for usage errors, else 1. */
+function reportFailure(err: unknown): number {
+	process.stderr.write(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`);
+	return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
+}
+
 /** How to do with the CLI what a helper message names in protocol terms. */
 function cliHint(err: unknown): string {
 	if (err instanceof CheckpointError && err.kind === 'tree-running') return '\nTo replace the running tree, add --kill-running.';
@@ -192,8 +198,7 @@ export async function main(argv: string[]): Promise<number> {
 		});
 		return 0;
 	} catch (err) {
-		process.stderr.write(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`);
-		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
+		return reportFailure(err);
 	} finally {
 		await session?.close().catch(() => undefined);
 	}
@@ -209,8 +214,7 @@ async function inspect(command: 'show' | 'mem', where: string, spec: string | un
 		await runInspect(command, where, target, options);
 		return 0;
 	} catch (err) {
-		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
-		return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
+		return reportFailure(err);
 	}
 }
 

@@ -7,7 +7,7 @@
 import { describeFile, fileKind, MAP_GROWSDOWN, protString, vmaKind, type FileKind, type FileTable, type VmaKind } from './describe';
 import {
 	criu, decodeImage, decodePagemap, decodeSingleEntry, imageFileName, kindOfFileName, VMA_STATUS,
-	type EntryImageKind, type ImageMessages, type Pagemap,
+	type EntryImageKind, type ImageKind, type ImageMessages, type Pagemap,
 } from './format';
 import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
 import type { ImageSource } from './source';
@@ -120,6 +120,11 @@ class ImageDirectory {
 
 	has(name: string): boolean {
 		return this.present.has(name);
+	}
+
+	/** The ids in the names of the images of one kind present (ipcns-shm-<ns>.img, ...). */
+	ids(kind: ImageKind): number[] {
+		return this.files.map((name) => kindOfFileName(name)).filter((n) => n?.kind === kind && n.id !== undefined).map((n) => n?.id ?? -1);
 	}
 
 	/**
@@ -329,11 +334,10 @@ function sharedObjectOf(vma: criu.Vma, tables: SharedTables): MappedRange['share
 /** Every pagemap-shmem-<id>.img: metadata now, pages on demand. */
 async function loadSharedMemory(dir: ImageDirectory): Promise<Map<number, ProcessMemory>> {
 	const objects = new Map<number, ProcessMemory>();
-	await Promise.all(dir.files.map(async (name) => {
-		const m = /^pagemap-shmem-(\d+)\.img$/.exec(name);
-		if (!m) return;
+	await Promise.all(dir.ids('pagemap-shmem').map(async (shmid) => {
+		const name = imageFileName('pagemap-shmem', shmid);
 		const pagemap = decodePagemap(name, await dir.read(name));
-		objects.set(Number(m[1]), new ProcessMemory(dir.source, imageFileName('pages', pagemap.pagesId), pagemap.entries, [WHOLE_OBJECT]));
+		objects.set(shmid, new ProcessMemory(dir.source, imageFileName('pages', pagemap.pagesId), pagemap.entries, [WHOLE_OBJECT]));
 	}));
 	return objects;
 }
@@ -366,10 +370,8 @@ async function loadProcess(dir: ImageDirectory, entry: criu.ProcessTreeEntry, ta
 
 async function loadShm(dir: ImageDirectory): Promise<Map<number, criu.IpcShmSegment>> {
 	const shm = new Map<number, criu.IpcShmSegment>();
-	for (const name of dir.files) {
-		const m = /^ipcns-shm-(\d+)\.img$/.exec(name);
-		if (!m) continue;
-		for (const s of await dir.entries('ipcns-shm', Number(m[1]))) shm.set(s.desc?.id ?? -1, s);
+	for (const nsId of dir.ids('ipcns-shm')) {
+		for (const s of await dir.entries('ipcns-shm', nsId)) shm.set(s.desc?.id ?? -1, s);
 	}
 	return shm;
 }

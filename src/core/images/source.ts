@@ -34,6 +34,16 @@ function sourceError(where: string, name: string, err: unknown): CheckpointError
 	return new CheckpointError('internal', `${where}: cannot read ${name}: ${e.message}`);
 }
 
+/** Listing a checkpoint directory failed: most often the path is not one. */
+function listError(where: string, err: unknown): CheckpointError {
+	const code = (err as { code?: string | number }).code;
+	// ENOTDIR, or SFTP's "no such file" (2)
+	if (code === 'ENOENT' || code === 'ENOTDIR' || code === 2) {
+		return new CheckpointError('not-found', `${where} is not a directory: give a checkpoint directory, or a checkpoint id with --target`);
+	}
+	return sourceError(where, 'directory', err);
+}
+
 function shortRead(where: string, name: string, offset: number, wanted: number, got: number): CheckpointError {
 	return new CheckpointError('internal', `${where}: ${name} ends before byte ${offset + wanted} (read ${got} of ${wanted} bytes at ${offset}); the image is truncated`);
 }
@@ -52,9 +62,7 @@ export class LocalImageSource implements ImageSource {
 		try {
 			return (await readdir(this.dir)).sort();
 		} catch (err) {
-			const code = (err as NodeJS.ErrnoException).code;
-			if (code === 'ENOENT' || code === 'ENOTDIR') throw new CheckpointError('not-found', `${this.dir} is not a directory: give a checkpoint directory, or a checkpoint id with --target`);
-			throw sourceError(this.dir, 'directory', err);
+			throw listError(this.dir, err);
 		}
 	}
 
@@ -122,7 +130,7 @@ export class SftpImageSource implements ImageSource {
 	list(): Promise<string[]> {
 		return new Promise((resolve, reject) => {
 			this.sftp.readdir(this.dir, (err, entries) => {
-				if (err) reject(sourceError(this.description, 'directory', err));
+				if (err) reject(listError(this.description, err));
 				else resolve(entries.map((e) => e.filename).sort());
 			});
 		});
