@@ -20,7 +20,7 @@ interface CliResult {
 
 async function ckpt(...args: string[]): Promise<CliResult> {
 	try {
-		const { stdout, stderr } = await execFileAsync(process.execPath, [CKPT, ...args], { timeout: 120_000 });
+		const { stdout, stderr } = await execFileAsync(process.execPath, [CKPT, ...args], { timeout: 60_000 });
 		return { code: 0, stdout, stderr };
 	} catch (err) {
 		const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -111,6 +111,12 @@ describe('ckpt', () => {
 		assert.equal(r.code, 1);
 		assert.match(r.stderr, /^ckpt: .*4194000/m);
 		assert.equal(r.stdout, '');
+	});
+
+	test('show of a path that is not a checkpoint directory on the target fails clearly and exits', async () => {
+		const r = await ckpt('--target', connectionFilePath(), 'show', '/nonexistent/checkpoint');
+		assert.equal(r.code, 1, r.stderr);
+		assert.match(r.stderr, /\/nonexistent\/checkpoint is not a directory/);
 	});
 
 	test('usage errors exit 2 and say what is wrong', async () => {
