@@ -21,6 +21,7 @@ import { median } from './median';
 const READS = 256;
 const PAGE = 4096;
 const TARGET_SPEEDUP = 20;
+const WARM_UP_OPENS = 10;
 const CRIT_BENCH = '/opt/checkpoint-debugger-tests/crit-bench.py';
 
 /** Counts what is read from pages-*.img. */
@@ -107,10 +108,13 @@ export async function benchImages(shell: TargetShell, rounds: number): Promise<s
 		const addresses = scatteredAddresses(await openCheckpoint(local), pid);
 		const s = { local: [] as Sample[], sftp: [] as Sample[], helper: [] as Sample[], crit: [] as (Sample & { commandMs: number })[], critOpen: [] as number[] };
 		const viaHelper = (): ImageSource => new HelperImageSource(session, checkpoint.id);
-		// Untimed warm-up of both readers: the editor's reader lives in a long-running process, and python's import caches fill likewise.
-		for (let i = 0; i < 3; i++) await ours(local, pid, addresses);
-		await ours(remote, pid, addresses);
-		await ours(viaHelper(), pid, addresses);
+		// Untimed warm-up of both readers: the editor's reader lives in a long-running process
+		// (its code optimized after a few opens), and python's import caches fill likewise.
+		for (let i = 0; i < WARM_UP_OPENS; i++) {
+			await ours(local, pid, addresses);
+			await ours(remote, pid, addresses);
+			await ours(viaHelper(), pid, addresses);
+		}
 		await crit(shell, checkpoint.path, pid, addresses);
 		for (let round = 0; round < rounds; round++) {
 			s.local.push(await ours(local, pid, addresses));

@@ -148,5 +148,20 @@ describe('LocalImageSource', () => {
 		const source = new LocalImageSource(join(dir, 'ck'));
 		await assert.rejects(source.readRange('pages-1.img', 8, 4), (err: unknown) => err instanceof CheckpointError && /pages-1\.img ends before byte 12/.test(err.message));
 		await assert.rejects(source.readFile('core-1.img'), (err: unknown) => err instanceof CheckpointError && err.kind === 'not-found' && /core-1\.img/.test(err.message));
+		await assert.rejects(source.readRange('pages-2.img', 0, 1), (err: unknown) => err instanceof CheckpointError && err.kind === 'not-found' && /pages-2\.img/.test(err.message));
+	});
+
+	test('long ranges (read off the event loop) give the same bytes and the same errors as short ones', async () => {
+		const big = Buffer.alloc(3 * 1024 * 1024);
+		for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+		writeFileSync(join(dir, 'ck', 'pages-3.img'), big);
+		const source = new LocalImageSource(join(dir, 'ck'));
+		try {
+			assert.ok((await source.readRange('pages-3.img', 4096, 2 * 1024 * 1024)).equals(big.subarray(4096, 4096 + 2 * 1024 * 1024)));
+			assert.ok((await source.readRange('pages-3.img', 8, 16)).equals(big.subarray(8, 24)));
+			await assert.rejects(source.readRange('pages-3.img', 2 * 1024 * 1024, 2 * 1024 * 1024), /pages-3\.img ends before byte 4194304 \(read 1048576 of 2097152 bytes/);
+		} finally {
+			await source.close();
+		}
 	});
 });

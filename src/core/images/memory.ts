@@ -93,15 +93,24 @@ function findRun<T extends { start: bigint; end: bigint }>(sorted: T[], address:
 	return undefined;
 }
 
-/** The first boundary after `address` among the runs and ranges (or `limit`). */
-function nextBoundary(sorted: { start: bigint; end: bigint }[], address: bigint, limit: bigint): bigint {
-	let best = limit;
-	for (const r of sorted) {
-		if (r.start > address && r.start < best) best = r.start;
-		if (r.end > address && r.end < best) best = r.end;
-		if (r.start > best) break;
+/** Index of the first of the sorted, disjoint runs that ends after `address` (length if none). */
+function firstEndingAfter(sorted: { end: bigint }[], address: bigint): number {
+	let lo = 0;
+	let hi = sorted.length;
+	while (lo < hi) {
+		const mid = (lo + hi) >> 1;
+		if (sorted[mid].end <= address) lo = mid + 1;
+		else hi = mid;
 	}
-	return best;
+	return lo;
+}
+
+/** The first boundary after `address` among sorted, disjoint ranges (or `limit`). */
+function nextBoundary(sorted: { start: bigint; end: bigint }[], address: bigint, limit: bigint): bigint {
+	const next = sorted[firstEndingAfter(sorted, address)];
+	if (!next) return limit;
+	const boundary = next.start > address ? next.start : next.end;
+	return boundary < limit ? boundary : limit;
 }
 
 export interface ParentMemory {
@@ -145,8 +154,9 @@ export class ProcessMemory {
 	/** Pages of this pagemap within [start, end). */
 	private ownPagesIn(start: bigint, end: bigint): number {
 		let pages = 0n;
-		for (const r of this.runs) {
-			if (r.source.kind === 'lazy' || r.end <= start || r.start >= end) continue;
+		for (let i = firstEndingAfter(this.runs, start); i < this.runs.length && this.runs[i].start < end; i++) {
+			const r = this.runs[i];
+			if (r.source.kind === 'lazy') continue;
 			const lo = r.start > start ? r.start : start;
 			const hi = r.end < end ? r.end : end;
 			pages += (hi - lo) / PAGE;

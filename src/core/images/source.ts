@@ -4,8 +4,8 @@
  * (pages-*.img) only ever by byte range, so a gigabyte checkpoint costs what
  * is looked at.
  */
-import { close as closeFd, open as openFd, read as readFd } from 'node:fs';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { close as closeFd, openSync, read as readFd, readFileSync, readSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { CheckpointError } from '../errors';
@@ -48,9 +48,18 @@ function shortRead(where: string, name: string, offset: number, wanted: number, 
 	return new CheckpointError('internal', `${where}: ${name} ends before byte ${offset + wanted} (read ${got} of ${wanted} bytes at ${offset}); the image is truncated`);
 }
 
+/**
+ * Reads at most this long are done synchronously: a page or a metadata image
+ * comes from the page cache in microseconds, while a round trip through
+ * libuv's thread pool costs tens, and a memory view or a checkpoint's opening
+ * asks for hundreds of them at once. Longer reads go through the pool so a
+ * big one never holds the caller's event loop.
+ */
+const SYNC_READ_LIMIT = 256 * 1024;
+
 /** A checkpoint directory on this machine. Files read by range stay open until close(). */
 export class LocalImageSource implements ImageSource {
-	private readonly fds = new Map<string, Promise<number>>();
+	private readonly fds = new Map<string, number>();
 
 	constructor(readonly dir: string) {}
 
@@ -68,18 +77,19 @@ export class LocalImageSource implements ImageSource {
 
 	async readFile(name: string): Promise<Buffer> {
 		try {
-			return await readFile(posix.join(this.dir, name));
+			// Metadata images are small (a pagemap of a million runs is ~20 MiB, still a few ms).
+			return readFileSync(posix.join(this.dir, name));
 		} catch (err) {
 			throw sourceError(this.dir, name, err);
 		}
 	}
 
 	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
-		const fd = await this.fd(name);
+		const fd = this.fd(name);
 		const buffer = Buffer.allocUnsafe(length);
 		let got = 0;
 		while (got < length) {
-			const n = await readAt(fd, buffer, got, length - got, offset + got).catch((err: unknown) => { throw sourceError(this.dir, name, err); });
+			const n = await this.readAt(name, fd, buffer, got, length - got, offset + got);
 			if (n === 0) throw shortRead(this.dir, name, offset, length, got);
 			got += n;
 		}
@@ -94,25 +104,33 @@ export class LocalImageSource implements ImageSource {
 	async close(): Promise<void> {
 		const fds = [...this.fds.values()];
 		this.fds.clear();
-		await Promise.all(fds.map((p) => p.then((fd) => new Promise<void>((resolve) => closeFd(fd, () => resolve())), () => undefined)));
+		await Promise.all(fds.map((fd) => new Promise<void>((resolve) => closeFd(fd, () => resolve()))));
 	}
 
-	/** Plain descriptors and callback reads: a FileHandle costs several times more per small read. */
-	private fd(name: string): Promise<number> {
+	private fd(name: string): number {
 		let fd = this.fds.get(name);
-		if (!fd) {
-			fd = new Promise<number>((resolve, reject) => {
-				openFd(posix.join(this.dir, name), 'r', (err, opened) => (err ? reject(sourceError(this.dir, name, err)) : resolve(opened)));
-			});
-			fd.catch(() => this.fds.delete(name));
+		if (fd === undefined) {
+			try {
+				fd = openSync(posix.join(this.dir, name), 'r');
+			} catch (err) {
+				throw sourceError(this.dir, name, err);
+			}
 			this.fds.set(name, fd);
 		}
 		return fd;
 	}
-}
 
-function readAt(fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
-	return new Promise((resolve, reject) => readFd(fd, buffer, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+	/** Plain descriptors and callback reads: a FileHandle costs several times more per small read. */
+	private readAt(name: string, fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+		if (length <= SYNC_READ_LIMIT) {
+			try {
+				return Promise.resolve(readSync(fd, buffer, at, length, position));
+			} catch (err) {
+				return Promise.reject(sourceError(this.dir, name, err));
+			}
+		}
+		return new Promise((resolve, reject) => readFd(fd, buffer, at, length, position, (err, n) => (err ? reject(sourceError(this.dir, name, err)) : resolve(n))));
+	}
 }
 
 /** A checkpoint directory on a target, read over an SFTP session. */

@@ -21,13 +21,15 @@ function nextByte(r: protobuf.Reader): number {
 	return r.buf[r.pos++];
 }
 
+const SEVEN_BIT_PLACES = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42];
+
 /** A varint as an unsigned 64-bit value (longer ones are truncated to 64 bits, as protobuf does). */
 function readVarint64(r: protobuf.Reader): bigint {
 	// The first 7 bytes carry 49 bits: exact as a number, and the common case.
 	let low = 0;
 	for (let i = 0; i < 7; i++) {
 		const b = nextByte(r);
-		low += (b & 0x7f) * 2 ** (7 * i);
+		low += (b & 0x7f) * SEVEN_BIT_PLACES[i];
 		if (b < 0x80) return BigInt(low);
 	}
 	let value = BigInt(low);
