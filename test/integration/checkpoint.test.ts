@@ -232,7 +232,7 @@ describe('what CRIU refuses leaves the program running', () => {
 	test('dump of a tree with an established TCP connection to outside it', async () => {
 		const port = 20000 + Math.floor(Math.random() * 20000);
 		const listener = await start([WORKLOAD, 'tcp-listen', String(port)]);
-		await waitForListener(port);
+		await shell.waitForListener(port);
 		const { pid, dir } = await start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
 		const before = (await session.list()).length;
@@ -252,12 +252,3 @@ describe('what CRIU refuses leaves the program running', () => {
 		assert.equal((await session.list()).length, before, 'no checkpoint is left behind');
 	});
 });
-
-async function waitForListener(port: number): Promise<void> {
-	for (let i = 0; i < 100; i++) {
-		const r = await shell.run(`ss -Htln 'sport = :${port}'`);
-		if (r.stdout.trim()) return;
-		await sleep(50);
-	}
-	throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}

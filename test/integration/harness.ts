@@ -145,6 +145,12 @@ export class TargetShell {
 			(c) => `${what}: the counters of ${names.join(', ')} in ${dir} stayed at ${c.join(' ') || '(none)'}`);
 	}
 
+	/** Waits until something listens on TCP port on the target. */
+	async waitForListener(port: number): Promise<void> {
+		await pollUntil(async () => (await this.run(`ss -Htln 'sport = :${port}'`)).stdout.trim(), (out) => out !== '', 5000,
+			() => `nothing listens on port ${port} on the target`);
+	}
+
 	async isAlive(pid: number): Promise<boolean> {
 		const r = await this.run(`kill -0 ${pid} 2>/dev/null && ! grep -q '^State:.*Z' /proc/${pid}/status`);
 		return r.code === 0;

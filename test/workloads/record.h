@@ -18,13 +18,13 @@
 #define RECORD_BYTES 256
 #define TICK_NS (20 * 1000 * 1000)
 
-static void die(const char *what)
+static inline void die(const char *what)
 {
 	perror(what);
 	exit(1);
 }
 
-static void tick(void)
+static inline void tick(void)
 {
 	struct timespec ts = { 0, TICK_NS };
 
@@ -32,7 +32,7 @@ static void tick(void)
 		;
 }
 
-static int open_record(const char *dir, const char *name)
+static inline int open_record(const char *dir, const char *name)
 {
 	char path[4096];
 	int fd;
@@ -45,7 +45,7 @@ static int open_record(const char *dir, const char *name)
 }
 
 /* Writes "pid c1 c2 ...", padded with spaces to RECORD_BYTES, newline last. */
-static void publish(int fd, const long *counts, int n)
+static inline void publish(int fd, const long *counts, int n)
 {
 	char rec[RECORD_BYTES];
 	int len = snprintf(rec, sizeof(rec), "%d", getpid());

@@ -1,0 +1,181 @@
+/**
+ * A process tree under a checkpoint debugger: what the debug adapter, the
+ * CLI or a test drives. It keeps the tree's state (running, frozen, busy
+ * checkpointing or restoring), follows the tree across restores, and makes
+ * sure nothing is lost on the way: a restore checkpoints the present first,
+ * a failed checkpoint leaves the tree as it was, letting go thaws it.
+ */
+import { CheckpointError } from './errors';
+import type { pb } from './protocol';
+import type { HelperSession, ProgressListener } from './session';
+
+export type TreeState = 'running' | 'frozen' | 'checkpointing' | 'restoring' | 'gone';
+
+export interface TreeTask {
+	pid: number;
+	tid: number;
+	/** "1234/1236 worker": what a thread list shows. */
+	name: string;
+}
+
+export interface RestoreOutcome {
+	/** The checkpoint of the state that was replaced (unless asked not to take one). */
+	saved?: pb.Checkpoint;
+	restored: pb.RestoreResult;
+}
+
+export interface TreeListener {
+	/** The state changed; `rootPid` is the tree's root now (it changes when a restore gives new pids). */
+	stateChanged?(state: TreeState, rootPid: number): void;
+	checkpointsChanged?(): void;
+}
+
+/** The name a checkpoint of the replaced state gets, so the timeline says why it is there. */
+export function beforeRestoreName(target: pb.Checkpoint): string {
+	return `before restore to ${target.name || target.id}`;
+}
+
+export class DebuggedTree {
+	private stateNow: TreeState = 'running';
+	/** Checkpoints taken from this tree, oldest first (ids): the session's timeline. */
+	private readonly taken: string[] = [];
+
+	private constructor(readonly session: HelperSession, private root: number, frozen: boolean, private readonly listener: TreeListener) {
+		this.stateNow = frozen ? 'frozen' : 'running';
+	}
+
+	/** Attaches to the tree rooted at `pid`; refuses a pid that is not there. */
+	static async attach(session: HelperSession, pid: number, listener: TreeListener = {}): Promise<DebuggedTree> {
+		const tree = await session.ps(pid);
+		const root = tree.find((p) => p.pid === pid);
+		if (!root) throw new CheckpointError('no-such-process', `there is no process ${pid} on ${session.target.description}`);
+		return new DebuggedTree(session, pid, root.frozen, listener);
+	}
+
+	/** The pid of the one process whose command name or command line matches `name`; refuses none or several. */
+	static async findProcess(session: HelperSession, name: string): Promise<number> {
+		const all = await session.ps();
+		const matches = all.filter((p) => p.comm === name || p.cmdline[0] === name || p.cmdline[0]?.endsWith(`/${name}`));
+		if (matches.length === 1) return matches[0].pid;
+		if (matches.length === 0) throw new CheckpointError('no-such-process', `no process named "${name}" runs on ${session.target.description}; give "pid" instead, or check the name with "ckpt ps"`);
+		const list = matches.slice(0, 10).map((p) => `${p.pid} ${p.cmdline.join(' ') || p.comm}`).join('; ');
+		throw new CheckpointError('bad-request', `${matches.length} processes are named "${name}" (${list}); give "pid" to say which one`);
+	}
+
+	get rootPid(): number {
+		return this.root;
+	}
+
+	get state(): TreeState {
+		return this.stateNow;
+	}
+
+	/** Checkpoint ids taken from this tree in this session, oldest first. */
+	get timeline(): readonly string[] {
+		return this.taken;
+	}
+
+	/** The tree's processes now. */
+	processes(): Promise<pb.ProcessInfo[]> {
+		return this.session.ps(this.root);
+	}
+
+	/** Every task of the tree (threads included), root first. */
+	async tasks(): Promise<TreeTask[]> {
+		const processes = await this.processes();
+		return processes.flatMap((p) => (p.threads.length ? p.threads : [p.pid]).map((tid) => ({ pid: p.pid, tid, name: `${p.pid}/${tid} ${p.comm}` })));
+	}
+
+	async freeze(): Promise<void> {
+		this.expectIdle('pause');
+		await this.session.freeze(this.root);
+		this.setState('frozen');
+	}
+
+	async thaw(): Promise<void> {
+		this.expectIdle('continue');
+		await this.session.thaw(this.root);
+		this.setState('running');
+	}
+
+	/**
+	 * Checkpoints the tree and leaves it as it was (a frozen tree stays
+	 * frozen, a running one runs on). A failure leaves it as it was too.
+	 */
+	async checkpoint(name = '', onProgress?: ProgressListener): Promise<pb.Checkpoint> {
+		const before = this.expectIdle('take a checkpoint');
+		this.setState('checkpointing');
+		try {
+			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress });
+			this.taken.push(checkpoint.id);
+			this.listener.checkpointsChanged?.();
+			return checkpoint;
+		} finally {
+			this.setState(before);
+		}
+	}
+
+	/**
+	 * Replaces the tree with a checkpoint. Unless `saveCurrent` is false, the
+	 * present is checkpointed first; if that fails nothing is replaced. The
+	 * restored tree runs; its root may have a new pid.
+	 */
+	async restore(checkpointId: string, options: { saveCurrent?: boolean; onProgress?: ProgressListener } = {}): Promise<RestoreOutcome> {
+		const before = this.expectIdle('restore');
+		const target = (await this.session.list()).find((c) => c.id === checkpointId);
+		if (!target) throw new CheckpointError('not-found', `there is no checkpoint ${checkpointId} on ${this.session.target.description}`);
+		let saved: pb.Checkpoint | undefined;
+		if (options.saveCurrent ?? true) saved = await this.checkpoint(beforeRestoreName(target), options.onProgress);
+		this.setState('restoring');
+		try {
+			const restored = await this.session.restore(checkpointId, { killRunning: true, onProgress: options.onProgress });
+			this.root = restored.rootPid;
+			this.setState('running');
+			return { saved, restored };
+		} catch (err) {
+			await this.settleAfterFailedRestore(before);
+			throw err;
+		}
+	}
+
+	/** The checkpoints of this tree in the store: taken in this session, or earlier from the same root pid. */
+	async checkpoints(): Promise<pb.Checkpoint[]> {
+		const all = await this.session.list();
+		return all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
+	}
+
+	async deleteCheckpoint(id: string): Promise<void> {
+		await this.session.remove(id);
+		const at = this.taken.indexOf(id);
+		if (at >= 0) this.taken.splice(at, 1);
+		this.listener.checkpointsChanged?.();
+	}
+
+	/** Lets go: a tree frozen here runs again. */
+	async detach(): Promise<void> {
+		if (this.stateNow === 'frozen') await this.session.thaw(this.root);
+		this.setState('gone');
+	}
+
+	/**
+	 * The helper refuses a restore before it kills anything when it can; if
+	 * the tree is gone anyway, say so, and the saved checkpoint is still there.
+	 */
+	private async settleAfterFailedRestore(before: TreeState): Promise<void> {
+		const alive = await this.session.ps(this.root).then((p) => p.some((x) => x.pid === this.root), () => false);
+		this.setState(alive ? before : 'gone');
+	}
+
+	private expectIdle(what: string): TreeState {
+		const s = this.stateNow;
+		if (s === 'checkpointing' || s === 'restoring') throw new CheckpointError('bad-request', `cannot ${what} while ${s}: wait until it finishes`);
+		if (s === 'gone') throw new CheckpointError('no-such-process', `cannot ${what}: the tree rooted at ${this.root} is gone (restore a checkpoint to bring it back)`);
+		return s;
+	}
+
+	private setState(state: TreeState): void {
+		if (state === this.stateNow) return;
+		this.stateNow = state;
+		this.listener.stateChanged?.(state, this.root);
+	}
+}

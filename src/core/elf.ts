@@ -1,0 +1,116 @@
+/**
+ * Function names for code addresses, from an ELF file's symbol tables
+ * (.symtab when the file has one, .dynsym otherwise). Only what naming a
+ * frame needs: the loadable segments, to turn a file offset into the
+ * address the symbols use, and the function symbols. Read by range, so a
+ * 2 MiB libc costs its headers and its symbol tables.
+ */
+export interface RangeReader {
+	readRange(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface SymbolHit {
+	name: string;
+	/** Bytes from the start of the function. */
+	offset: bigint;
+}
+
+interface LoadSegment {
+	offset: bigint;
+	vaddr: bigint;
+	filesz: bigint;
+}
+
+interface FunctionSymbol {
+	start: bigint;
+	end: bigint;
+	name: string;
+}
+
+const ELF_MAGIC = 0x464c457f; // "\x7fELF", little-endian u32
+const PT_LOAD = 1;
+const SHT_SYMTAB = 2;
+const SHT_DYNSYM = 11;
+const STT_FUNC = 2;
+const SYM_SIZE = 24;
+
+export class ElfSymbols {
+	private constructor(private readonly segments: LoadSegment[], private readonly functions: FunctionSymbol[]) {}
+
+	/** Reads an ELF64 little-endian file's symbols; undefined when it is not one (or has no symbols). */
+	static async read(file: RangeReader): Promise<ElfSymbols | undefined> {
+		const header = await file.readRange(0, 64);
+		if (header.readUInt32LE(0) !== ELF_MAGIC || header[4] !== 2 || header[5] !== 1) return undefined; // ELFCLASS64, ELFDATA2LSB
+		const phoff = Number(header.readBigUInt64LE(32));
+		const shoff = Number(header.readBigUInt64LE(40));
+		const phentsize = header.readUInt16LE(54);
+		const phnum = header.readUInt16LE(56);
+		const shentsize = header.readUInt16LE(58);
+		const shnum = header.readUInt16LE(60);
+		const segments = parseSegments(await file.readRange(phoff, phentsize * phnum), phentsize, phnum);
+		if (!shoff || !shnum) return new ElfSymbols(segments, []);
+		const sections = await file.readRange(shoff, shentsize * shnum);
+		const table = pickSymbolTable(sections, shentsize, shnum);
+		if (!table) return new ElfSymbols(segments, []);
+		const [symbols, strings] = await Promise.all([file.readRange(table.offset, table.size), file.readRange(table.strOffset, table.strSize)]);
+		return new ElfSymbols(segments, parseFunctions(symbols, strings));
+	}
+
+	/** The function holding the byte at `fileOffset` of the file (as a mapping's pgoff + offset gives it). */
+	lookup(fileOffset: bigint): SymbolHit | undefined {
+		const segment = this.segments.find((s) => fileOffset >= s.offset && fileOffset < s.offset + s.filesz);
+		if (!segment) return undefined;
+		const vaddr = fileOffset - segment.offset + segment.vaddr;
+		let lo = 0;
+		let hi = this.functions.length - 1;
+		while (lo <= hi) {
+			const mid = (lo + hi) >> 1;
+			const f = this.functions[mid];
+			if (vaddr < f.start) hi = mid - 1;
+			else if (vaddr >= f.end) lo = mid + 1;
+			else return { name: f.name, offset: vaddr - f.start };
+		}
+		return undefined;
+	}
+}
+
+function parseSegments(table: Buffer, entsize: number, count: number): LoadSegment[] {
+	const out: LoadSegment[] = [];
+	for (let i = 0; i < count; i++) {
+		const at = i * entsize;
+		if (table.readUInt32LE(at) !== PT_LOAD) continue;
+		out.push({ offset: table.readBigUInt64LE(at + 8), vaddr: table.readBigUInt64LE(at + 16), filesz: table.readBigUInt64LE(at + 32) });
+	}
+	return out;
+}
+
+/** .symtab (complete, when not stripped) over .dynsym (exported functions only). */
+function pickSymbolTable(sections: Buffer, entsize: number, count: number): { offset: number; size: number; strOffset: number; strSize: number } | undefined {
+	const section = (i: number): { type: number; offset: number; size: number; link: number } => {
+		const at = i * entsize;
+		return { type: sections.readUInt32LE(at + 4), offset: Number(sections.readBigUInt64LE(at + 24)), size: Number(sections.readBigUInt64LE(at + 32)), link: sections.readUInt32LE(at + 40) };
+	};
+	let chosen: ReturnType<typeof section> | undefined;
+	for (let i = 0; i < count; i++) {
+		const s = section(i);
+		if (s.type === SHT_SYMTAB) chosen = s;
+		else if (s.type === SHT_DYNSYM && !chosen) chosen = s;
+	}
+	if (!chosen || chosen.link >= count) return undefined;
+	const strings = section(chosen.link);
+	return { offset: chosen.offset, size: chosen.size, strOffset: strings.offset, strSize: strings.size };
+}
+
+function parseFunctions(symbols: Buffer, strings: Buffer): FunctionSymbol[] {
+	const out: FunctionSymbol[] = [];
+	for (let at = 0; at + SYM_SIZE <= symbols.length; at += SYM_SIZE) {
+		if ((symbols[at + 4] & 0xf) !== STT_FUNC) continue;
+		const start = symbols.readBigUInt64LE(at + 8);
+		const size = symbols.readBigUInt64LE(at + 16);
+		if (start === 0n || size === 0n) continue;
+		const nameAt = symbols.readUInt32LE(at);
+		const nameEnd = strings.indexOf(0, nameAt);
+		out.push({ start, end: start + size, name: strings.toString('utf8', nameAt, nameEnd < 0 ? strings.length : nameEnd) });
+	}
+	return out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+}

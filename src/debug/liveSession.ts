@@ -1,0 +1,273 @@
+/**
+ * The debug adapter for a live tree: attach to a running program on a target,
+ * Pause freezes the tree, Continue thaws it, Disconnect thaws it and leaves
+ * it running. Checkpoints are taken and restored through custom requests
+ * (the editor's toolbar buttons and Checkpoints view send them).
+ *
+ * Knows nothing of VS Code: the extension runs it inline, tests run it over a
+ * socket.
+ */
+import { Event, InitializedEvent, InvalidatedEvent, OutputEvent, Scope, StoppedEvent, ContinuedEvent, TerminatedEvent, Handles } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { DebuggedTree, type TreeState } from '../core/debuggedTree';
+import { CheckpointError, errorMessage } from '../core/errors';
+import type { pb } from '../core/protocol';
+import type { HelperSession } from '../core/session';
+import { AsyncDebugSession, ERROR_ID } from './base';
+import { checkpointSummary, type CheckpointSummary, type StateEventBody, CUSTOM } from './messages';
+
+export interface AttachArguments extends DebugProtocol.AttachRequestArguments {
+	/** ssh://user@host:port, a connection file, or "local". */
+	target: string;
+	pid?: number | string;
+	processName?: string;
+	/** Restores checkpoint the state they replace first (default true). */
+	saveBeforeRestore?: boolean;
+}
+
+/** Opens (or reuses) a helper session on a target; `release` is called when the debug session ends. */
+export interface SessionProvider {
+	acquire(target: string): Promise<HelperSession>;
+	release(session: HelperSession): Promise<void>;
+}
+
+/** How often the adapter checks the tree is still there (it may exit, or be killed, on its own). */
+const WATCH_INTERVAL_MS = 1500;
+
+/** All threads share the tree's state: one "all threads stopped" answer. */
+const SINGLE_FRAME_ID = 1;
+
+export class LiveDebugSession extends AsyncDebugSession {
+	protected readonly errorId = ERROR_ID.live;
+	private tree?: DebuggedTree;
+	private session?: HelperSession;
+	private saveBeforeRestore = true;
+	private watch?: NodeJS.Timeout;
+	private readonly processScopes = new Handles<number>();
+
+	constructor(private readonly sessions: SessionProvider) {
+		super();
+		this.setDebuggerLinesStartAt1(true);
+		this.setDebuggerColumnsStartAt1(true);
+	}
+
+	protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+		response.body = {
+			supportsConfigurationDoneRequest: true,
+			supportsTerminateRequest: false,
+			supportTerminateDebuggee: false,
+			supportsCancelRequest: false,
+		};
+		this.sendResponse(response);
+	}
+
+	protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
+		this.answer(response, async () => {
+			if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": ssh://user@host:port, a connection file, or "local"');
+			this.saveBeforeRestore = args.saveBeforeRestore ?? true;
+			this.session = await this.sessions.acquire(args.target);
+			const pid = await this.resolvePid(this.session, args);
+			this.tree = await DebuggedTree.attach(this.session, pid, {
+				stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid } satisfies StateEventBody)),
+				checkpointsChanged: () => this.sendEvent(new Event(CUSTOM.checkpointsEvent, {})),
+			});
+			this.sendEvent(new OutputEvent(`Attached to process ${pid} on ${this.session.target.description} (${this.tree.state}).\n`, 'console'));
+			this.sendEvent(new Event(CUSTOM.stateEvent, { state: this.tree.state, rootPid: pid } satisfies StateEventBody));
+			this.sendEvent(new InitializedEvent());
+			if (this.tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', pid)));
+			this.startWatching();
+		});
+	}
+
+	protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
+		this.sendResponse(response);
+	}
+
+	protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
+		this.answer(response, async () => {
+			if (!this.tree || this.tree.state === 'gone') return { threads: [] };
+			const tasks = await this.tree.tasks();
+			return { threads: tasks.map((t) => ({ id: t.tid, name: t.name })) };
+		});
+	}
+
+	protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+		this.answer(response, async () => {
+			const tree = this.attached();
+			await tree.freeze();
+			this.sendEvent(allStopped(new StoppedEvent('pause', tree.rootPid)));
+		});
+	}
+
+	protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+		this.answer(response, async () => {
+			await this.attached().thaw();
+			return { allThreadsContinued: true };
+		});
+	}
+
+	/**
+	 * A frozen task of a live tree shows one frame saying where to look: its
+	 * registers and stack are read from a checkpoint's snapshot, not from the
+	 * live process (which is never ptraced).
+	 */
+	protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
+		this.answer(response, async () => {
+			const tasks = await this.attached().tasks();
+			const task = tasks.find((t) => t.tid === args.threadId);
+			if (!task) return { stackFrames: [], totalFrames: 0 };
+			const frame: DebugProtocol.StackFrame = {
+				id: SINGLE_FRAME_ID * 1_000_000 + task.tid,
+				name: `${task.name} (frozen; take a checkpoint and open its snapshot for registers and stack)`,
+				line: 0,
+				column: 0,
+				presentationHint: 'label',
+			};
+			return { stackFrames: [frame], totalFrames: 1 };
+		});
+	}
+
+	protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
+		const tid = args.frameId % 1_000_000;
+		response.body = { scopes: [new Scope('Process', this.processScopes.create(tid), false)] };
+		this.sendResponse(response);
+	}
+
+	protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+		this.answer(response, async () => {
+			const tid = this.processScopes.get(args.variablesReference);
+			const processes = await this.attached().processes();
+			const process = processes.find((p) => p.pid === tid || p.threads.includes(tid));
+			return { variables: process ? processVariables(process) : [] };
+		});
+	}
+
+	protected override disconnectRequest(response: DebugProtocol.DisconnectResponse): void {
+		this.answer(response, async () => {
+			await this.end();
+		});
+	}
+
+	protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+		switch (command) {
+			case CUSTOM.takeCheckpoint:
+				return this.answer(response, () => this.takeCheckpoint(args as { name?: string }));
+			case CUSTOM.restoreCheckpoint:
+				return this.answer(response, () => this.restoreCheckpoint(args as { id: string; saveCurrent?: boolean }));
+			case CUSTOM.listCheckpoints:
+				return this.answer(response, async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }));
+			case CUSTOM.deleteCheckpoint:
+				return this.answer(response, async () => {
+					await this.attached().deleteCheckpoint(requireId(args));
+				});
+			case CUSTOM.treeState:
+				return this.answer(response, async () => ({ state: this.tree?.state ?? 'gone', rootPid: this.tree?.rootPid ?? 0 }));
+			default:
+				return this.fail(response, new CheckpointError('usage', `unknown request "${command}"`));
+		}
+	}
+
+	private async takeCheckpoint(args: { name?: string }): Promise<{ checkpoint: CheckpointSummary }> {
+		const tree = this.attached();
+		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p));
+		this.sendEvent(new OutputEvent(`Checkpoint ${checkpoint.id}${checkpoint.name ? ` "${checkpoint.name}"` : ''} taken (${describeStats(checkpoint)}).\n`, 'console'));
+		return { checkpoint: checkpointSummary(checkpoint) };
+	}
+
+	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
+		const tree = this.attached();
+		const id = requireId(args);
+		const wasFrozen = tree.state === 'frozen';
+		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p) });
+		if (outcome.saved) this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${outcome.saved.id}.\n`, 'console'));
+		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
+		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
+		this.sendEvent(new InvalidatedEvent(['threads', 'stacks', 'variables']));
+		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
+	}
+
+	private progress(p: pb.Progress): void {
+		this.sendEvent(new Event(CUSTOM.progressEvent, { stage: p.stage, message: p.message }));
+	}
+
+	private async resolvePid(session: HelperSession, args: AttachArguments): Promise<number> {
+		if (args.pid !== undefined && args.pid !== '') {
+			const pid = Number(args.pid);
+			if (!Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', `"pid" must be a process id, not ${JSON.stringify(args.pid)}`);
+			return pid;
+		}
+		if (args.processName) return DebuggedTree.findProcess(session, args.processName);
+		throw new CheckpointError('usage', 'the attach configuration needs "pid" (or "${command:checkpoint.pickProcess}") or "processName"');
+	}
+
+	private attached(): DebuggedTree {
+		if (!this.tree) throw new CheckpointError('bad-request', 'not attached to a process yet');
+		return this.tree;
+	}
+
+	/** The tree may end on its own: the session ends with it. */
+	private startWatching(): void {
+		this.watch = setInterval(() => {
+			const tree = this.tree;
+			if (!tree || tree.state === 'checkpointing' || tree.state === 'restoring') return;
+			tree.processes().then((p) => {
+				if (p.length === 0 && this.tree === tree) this.treeEnded(tree.rootPid);
+			}, (err: unknown) => this.connectionLost(err));
+		}, WATCH_INTERVAL_MS);
+		this.watch.unref();
+	}
+
+	private treeEnded(rootPid: number): void {
+		this.sendEvent(new OutputEvent(`Process ${rootPid} exited; its checkpoints stay in the store.\n`, 'console'));
+		void this.end().finally(() => this.sendEvent(new TerminatedEvent()));
+	}
+
+	private connectionLost(err: unknown): void {
+		this.sendEvent(new OutputEvent(`Lost the connection to the target: ${errorMessage(err)}\n`, 'stderr'));
+		void this.end().finally(() => this.sendEvent(new TerminatedEvent()));
+	}
+
+	/** Thaws what this session froze, lets the helper session go. Safe to call twice. */
+	private async end(): Promise<void> {
+		if (this.watch) clearInterval(this.watch);
+		this.watch = undefined;
+		const tree = this.tree;
+		const session = this.session;
+		this.tree = undefined;
+		this.session = undefined;
+		try {
+			if (tree && tree.state !== 'gone') await tree.detach();
+		} finally {
+			if (session) await this.sessions.release(session);
+		}
+	}
+}
+
+/** The whole tree stops together (it is frozen as one cgroup). */
+function allStopped(event: StoppedEvent): StoppedEvent {
+	(event as DebugProtocol.StoppedEvent).body.allThreadsStopped = true;
+	return event;
+}
+
+function requireId(args: unknown): string {
+	const id = (args as { id?: unknown } | undefined)?.id;
+	if (typeof id !== 'string' || !id) throw new CheckpointError('usage', 'say which checkpoint: "id" is missing');
+	return id;
+}
+
+function describeStats(c: pb.Checkpoint): string {
+	const frozenMs = c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined;
+	const size = `${(Number(c.sizeBytes) / (1024 * 1024)).toFixed(1)} MiB`;
+	return frozenMs === undefined ? size : `${size}, frozen ${frozenMs.toFixed(0)} ms`;
+}
+
+function processVariables(p: pb.ProcessInfo): DebugProtocol.Variable[] {
+	const v = (name: string, value: string): DebugProtocol.Variable => ({ name, value, variablesReference: 0 });
+	return [
+		v('pid', String(p.pid)), v('ppid', String(p.ppid)), v('comm', p.comm), v('command line', p.cmdline.join(' ')),
+		v('state', p.state), v('threads', p.threads.join(', ')), v('uid', String(p.uid)), v('pgid', String(p.pgid)), v('sid', String(p.sid)),
+		v('tty', p.tty || '(none)'), v('frozen', String(p.frozen)),
+	];
+}
+
+export type { TreeState };

@@ -1,0 +1,326 @@
+/**
+ * The debug adapters driven over DAP (@vscode/debugadapter-testsupport's
+ * DebugClient) against real programs on the target host: attach, pause
+ * (frozen, seen from outside), checkpoint, continue, restore (the program's
+ * state goes back), disconnect (the program runs on); and a checkpoint opened
+ * as a snapshot session (threads, registers, frames, readMemory).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DebugSession } from '@vscode/debugadapter';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { openCheckpoint } from '../../src/core/images/checkpoint';
+import { HelperImageSource } from '../../src/core/images/helperSource';
+import { LocalImageSource } from '../../src/core/images/source';
+import { HelperSession } from '../../src/core/session';
+import { SessionPool } from '../../src/core/sessionPool';
+import { targetFromSpec } from '../../src/core/targetSpec';
+import { LiveDebugSession } from '../../src/debug/liveSession';
+import { CUSTOM, type CheckpointSummary } from '../../src/debug/messages';
+import { SnapshotDebugSession } from '../../src/debug/snapshotSession';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { allAbove, allAtLeast, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
+
+const TARGET = connectionFilePath();
+let shell: TargetShell;
+let helper: HelperSession;
+let pool: SessionPool;
+let FRAMES = '';
+const servers: Server[] = [];
+const started: number[] = [];
+const checkpoints = new Set<string>();
+
+/** An adapter listening on a port: each connection gets a fresh session, as VS Code's inline factory does. */
+async function serve(make: () => DebugSession): Promise<number> {
+	const server = createServer((socket) => {
+		const session = make();
+		session.setRunAsServer(true);
+		session.start(socket, socket);
+	});
+	servers.push(server);
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	return (server.address() as AddressInfo).port;
+}
+
+let livePort = 0;
+let snapshotPort = 0;
+
+before(async () => {
+	shell = await TargetShell.open();
+	await shell.buildWorkload();
+	FRAMES = await shell.buildProgram('frames');
+	helper = await HelperSession.open(sshTarget());
+	pool = new SessionPool((spec) => targetFromSpec(spec));
+	livePort = await serve(() => new LiveDebugSession(pool));
+	snapshotPort = await serve(() => new SnapshotDebugSession(pool));
+});
+
+after(async () => {
+	for (const pid of started) await shell.killTree(pid);
+	for (const id of checkpoints) await helper.remove(id).catch(() => undefined);
+	for (const s of servers) s.close();
+	await pool.closeAll();
+	await helper.close();
+	shell.close();
+});
+
+async function start(args: string[]): Promise<{ pid: number; dir: string }> {
+	const w = await shell.start(args);
+	started.push(w.pid);
+	return w;
+}
+
+async function client(port: number): Promise<DebugClient> {
+	const dc = new DebugClient('node', 'unused', 'checkpoint');
+	await dc.start(port);
+	return dc;
+}
+
+/** Attaches to pid and finishes the configuration sequence. */
+async function attach(pid: number, extra: Record<string, unknown> = {}): Promise<DebugClient> {
+	const dc = await client(livePort);
+	await dc.initializeRequest({ adapterID: 'checkpoint', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true });
+	const initialized = dc.waitForEvent('initialized');
+	await dc.attachRequest({ target: TARGET, pid, ...extra } as DebugProtocol.AttachRequestArguments);
+	await initialized;
+	await dc.configurationDoneRequest();
+	return dc;
+}
+
+async function takeCheckpoint(dc: DebugClient, name: string): Promise<CheckpointSummary> {
+	const r = await dc.customRequest(CUSTOM.takeCheckpoint, { name });
+	const checkpoint = (r.body as { checkpoint: CheckpointSummary }).checkpoint;
+	checkpoints.add(checkpoint.id);
+	return checkpoint;
+}
+
+const errorOf = (err: unknown): string => (err as Error).message;
+
+describe('live debug session (attach)', () => {
+	test('attach, pause, checkpoint, continue, restore, disconnect', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'threads', '{dir}', '3']);
+		await shell.waitForCounters(dir, ['state'], (c) => c.every((v) => v >= 5), 'the workload did not start counting');
+		const dc = await attach(pid);
+		try {
+			const threads = (await dc.threadsRequest()).body.threads;
+			assert.equal(threads.length, 4, `the main thread and 3 workers: ${threads.map((t) => t.name).join(', ')}`);
+			assert.equal(threads[0].name, `${pid}/${pid} workload`);
+			assert.ok(threads.every((t) => t.name.startsWith(`${pid}/`)));
+
+			const stopped = dc.waitForEvent('stopped');
+			await dc.pauseRequest({ threadId: pid });
+			const event = (await stopped) as DebugProtocol.StoppedEvent;
+			assert.equal(event.body.reason, 'pause');
+			assert.equal(event.body.allThreadsStopped, true);
+			const frozen = await shell.counters(dir, ['state']);
+			await sleep(300);
+			assert.deepEqual(await shell.counters(dir, ['state']), frozen, 'every thread stands still while paused');
+
+			const frames = (await dc.stackTraceRequest({ threadId: threads[1].id })).body.stackFrames;
+			assert.equal(frames.length, 1);
+			assert.match(frames[0].name, /frozen/);
+			const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
+			const vars = (await dc.variablesRequest({ variablesReference: scopes[0].variablesReference })).body.variables;
+			assert.equal(vars.find((v) => v.name === 'pid')?.value, String(pid));
+			assert.equal(vars.find((v) => v.name === 'frozen')?.value, 'true');
+
+			const checkpoint = await takeCheckpoint(dc, 'paused');
+			assert.equal(checkpoint.rootPid, pid);
+			assert.equal(checkpoint.name, 'paused');
+			assert.deepEqual(await shell.counters(dir, ['state']), frozen, 'a checkpoint of a paused tree leaves it paused');
+
+			await dc.continueRequest({ threadId: pid });
+			const late = await shell.waitForCounters(dir, ['state'], allAtLeast(frozen.map((v) => v + 50)), 'the tree did not run on after Continue');
+
+			const restored = await dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id });
+			const body = restored.body as { rootPid: number; saved?: CheckpointSummary };
+			assert.equal(body.rootPid, pid);
+			assert.ok(body.saved, 'the replaced state was checkpointed first');
+			checkpoints.add(body.saved.id);
+			assert.equal(body.saved.name, 'before restore to paused');
+			const rolledBack = await shell.waitForCounters(dir, ['state'], allBelow(late), 'the restore did not take the program back');
+			assert.ok(allAtLeast(frozen)(rolledBack), `restored counters ${rolledBack} start from the checkpoint's ${frozen}`);
+			await shell.waitForCounters(dir, ['state'], allAbove(rolledBack), 'the restored program does not run');
+
+			const listed = (await dc.customRequest(CUSTOM.listCheckpoints, {})).body as { checkpoints: CheckpointSummary[] };
+			assert.deepEqual(listed.checkpoints.map((c) => c.id), [checkpoint.id, body.saved.id], 'the timeline: oldest first');
+			assert.equal((await dc.threadsRequest()).body.threads.length, 4, 'threads of the restored tree');
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+		const free = await shell.counters(dir, ['state']);
+		await shell.waitForCounters(dir, ['state'], allAbove(free), 'the program does not run on after Disconnect');
+	});
+
+	test('disconnect while paused thaws the tree', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
+		const dc = await attach(pid);
+		const stopped = dc.waitForEvent('stopped');
+		await dc.pauseRequest({ threadId: pid });
+		await stopped;
+		const frozen = await shell.counters(dir, ['state']);
+		await dc.disconnectRequest({});
+		await dc.stop();
+		await shell.waitForCounters(dir, ['state'], allAbove(frozen), 'the tree stayed frozen after Disconnect');
+	});
+
+	test('attach by process name; a bad configuration says what to write', async () => {
+		const { pid, dir } = await start([FRAMES, '{dir}']);
+		await shell.waitForRecord(dir, 'state', () => true);
+		const dc = await attach(0, { pid: undefined, processName: 'frames' });
+		try {
+			assert.equal((await dc.threadsRequest()).body.threads[0].name, `${pid}/${pid} frames`);
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+		const bad = await client(livePort);
+		try {
+			await bad.initializeRequest();
+			await assert.rejects(bad.attachRequest({ target: TARGET } as DebugProtocol.AttachRequestArguments), (e) => /needs "pid"/.test(errorOf(e)));
+			await assert.rejects(bad.attachRequest({ target: TARGET, processName: 'no-such-program-here' } as DebugProtocol.AttachRequestArguments), (e) => /no process named "no-such-program-here"/.test(errorOf(e)));
+			await assert.rejects(bad.attachRequest({ target: TARGET, pid: 999999 } as DebugProtocol.AttachRequestArguments), (e) => /999999 does not exist/.test(errorOf(e)));
+			await assert.rejects(bad.attachRequest({ pid: 1 } as DebugProtocol.AttachRequestArguments), (e) => /needs "target"/.test(errorOf(e)));
+		} finally {
+			await bad.stop();
+		}
+	});
+
+	test('a checkpoint CRIU refuses is an error in words, and the paused program stays paused', async () => {
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		await start([WORKLOAD, 'tcp-listen', String(port)]);
+		await shell.waitForListener(port);
+		const { pid, dir } = await start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
+		const dc = await attach(pid);
+		try {
+			const stopped = dc.waitForEvent('stopped');
+			await dc.pauseRequest({ threadId: pid });
+			await stopped;
+			const frozen = await shell.counters(dir, ['state']);
+			const before = (await helper.list()).length;
+			await assert.rejects(dc.customRequest(CUSTOM.takeCheckpoint, { name: 'refused' }), (e) => /TCP|tcp-established/i.test(errorOf(e)) && /CRIU log/.test(errorOf(e)));
+			await sleep(200);
+			assert.deepEqual(await shell.counters(dir, ['state']), frozen, 'still paused after the failed checkpoint');
+			assert.equal((await helper.list()).length, before, 'no checkpoint is left behind');
+			const state = (await dc.customRequest(CUSTOM.treeState, {})).body as { state: string };
+			assert.equal(state.state, 'frozen');
+			await dc.continueRequest({ threadId: pid });
+			await shell.waitForCounters(dir, ['state'], allAbove(frozen), 'the program does not run on');
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
+	test('the session ends when the program exits on its own', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
+		const dc = await attach(pid);
+		const terminated = dc.waitForEvent('terminated', 10_000);
+		await shell.killTree(pid);
+		await terminated;
+		await dc.stop();
+	});
+});
+
+describe('snapshot session', () => {
+	let pid = 0;
+	let checkpoint = '';
+	let path = '';
+
+	before(async () => {
+		const w = await start([FRAMES, '{dir}']);
+		pid = w.pid;
+		await shell.waitForRecord(w.dir, 'state', (r) => r[1] >= 2);
+		const c = await helper.dump(pid, { leaveRunning: true, name: 'frames' });
+		checkpoint = c.id;
+		path = c.path;
+		checkpoints.add(c.id);
+	});
+
+	async function open(args: Record<string, unknown>): Promise<DebugClient> {
+		const dc = await client(snapshotPort);
+		await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path', supportsMemoryReferences: true });
+		const initialized = dc.waitForEvent('initialized');
+		await dc.launchRequest(args as DebugProtocol.LaunchRequestArguments);
+		await initialized;
+		const stopped = dc.waitForEvent('stopped');
+		await dc.configurationDoneRequest();
+		const event = (await stopped) as DebugProtocol.StoppedEvent;
+		assert.equal(event.body.reason, 'snapshot');
+		return dc;
+	}
+
+	test('threads, registers, frames unwound through frame pointers, memory from the pages', async () => {
+		const dc = await open({ target: TARGET, checkpoint });
+		try {
+			const threads = (await dc.threadsRequest()).body.threads;
+			assert.deepEqual(threads.map((t) => t.name), [`${pid}/${pid} frames`]);
+			const frames = (await dc.stackTraceRequest({ threadId: pid })).body.stackFrames;
+			// inner <- middle <- outer <- main, all in the program's own text
+			assert.ok(frames.length >= 4, `frames: ${frames.map((f) => f.name).join(' | ')}`);
+			assert.deepEqual(frames.slice(0, 4).map((f) => f.name.replace(/\+0x[0-9a-f]+/, '')), ['inner (frames)', 'middle (frames)', 'outer (frames)', 'main (frames)'],
+				'named from the program\'s symbol table on the target');
+
+			const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
+			assert.deepEqual(scopes.map((s) => s.name.replace(/ \(\d+\)$/, '')), ['Registers', 'Process', 'Memory Map', 'Files', 'Namespaces']);
+			const registers = (await dc.variablesRequest({ variablesReference: scopes[0].variablesReference })).body.variables;
+			const reg = (name: string): bigint => BigInt(registers.find((v) => v.name === name)?.value ?? 'x');
+			assert.equal(BigInt(frames[0].instructionPointerReference?.split(':')[1] ?? '0'), reg('ip'));
+
+			const images = await openCheckpoint(new HelperImageSource(helper, checkpoint));
+			const process = images.processes[0];
+			const sp = reg('sp');
+			const expected = await process.read(sp, 512);
+			const read = (await dc.customRequest('readMemory', { memoryReference: `${pid}:0x${sp.toString(16)}`, count: 512 })).body as DebugProtocol.ReadMemoryResponse['body'];
+			assert.equal(read?.unreadableBytes ?? 0, 0);
+			assert.ok(Buffer.from(read?.data ?? '', 'base64').equals(expected.bytes), 'readMemory gives the bytes the image reader (checked against crit) gives');
+
+			// Reading up to the end of a mapping: the bytes after it are unreadable, not invented.
+			const last = process.vmas[process.vmas.length - 2];
+			const edge = (await dc.customRequest('readMemory', { memoryReference: `${pid}:0x${(last.end - 16n).toString(16)}`, count: 64 })).body as DebugProtocol.ReadMemoryResponse['body'];
+			assert.ok((edge?.unreadableBytes ?? 0) > 0, 'bytes past a mapping are reported unreadable');
+
+			const map = (await dc.variablesRequest({ variablesReference: scopes[2].variablesReference })).body.variables;
+			assert.equal(map.length, process.vmas.length);
+			assert.ok(map.every((v) => v.memoryReference?.startsWith(`${pid}:0x`)), 'each area can be opened in a memory view');
+			const files = (await dc.variablesRequest({ variablesReference: scopes[3].variablesReference })).body.variables;
+			assert.ok(files.some((v) => v.name === 'fd 3' && /\/state/.test(v.value)), `files: ${files.map((f) => `${f.name}=${f.value}`).join(', ')}`);
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
+	test('a checkpoint directory on this machine opens without a target', async () => {
+		const rootfs = execFileSync('bash', [join(REPO, 'test', 'target', 'target.sh'), 'rootfs'], { encoding: 'utf8' }).trim();
+		const dc = await open({ checkpoint: join(rootfs, path) });
+		try {
+			const frames = (await dc.stackTraceRequest({ threadId: pid })).body.stackFrames;
+			assert.ok(frames.length >= 4);
+			assert.match(frames[0].name, /^\?\? \(no symbols\) frames\+0x[0-9a-f]+$/, 'no target at hand: the frame is honestly unnamed');
+			const local = await openCheckpoint(new LocalImageSource(join(rootfs, path)));
+			assert.equal(local.processes[0].pid, pid);
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
+	test('an unknown checkpoint is refused in words', async () => {
+		const dc = await client(snapshotPort);
+		try {
+			await dc.initializeRequest();
+			await assert.rejects(dc.launchRequest({ target: TARGET, checkpoint: '20000101-000000-dead' } as DebugProtocol.LaunchRequestArguments), (e) => /20000101-000000-dead/.test(errorOf(e)));
+		} finally {
+			await dc.stop();
+		}
+	});
+});
