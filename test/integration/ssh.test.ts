@@ -77,6 +77,32 @@ describe('host keys', () => {
 	});
 });
 
+describe('ProxyJump', () => {
+	test('a target reached through a jump host: helper and images work through the tunnel', async () => {
+		const c = connection();
+		const hop = { host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: c.knownHostsFile };
+		// The target's sshd is both the jump host and the destination: the tunnel is real either way.
+		const target = sshTarget({ jump: hop });
+		assert.match(target.description, / via /);
+		const session = await HelperSession.open(target);
+		try {
+			assert.match((await session.hello()).criuVersion, /^4\./);
+			const source = await target.imageSource('/etc');
+			assert.match((await source.readFile('os-release')).toString(), /trixie/);
+		} finally {
+			await session.close();
+		}
+	});
+
+	test('an unknown key of the jump host is refused like any other', async () => {
+		const c = connection();
+		const knownHostsFile = join(scratch, 'jump_known_hosts');
+		writeFileSync(knownHostsFile, '');
+		const target = sshTarget({ jump: { host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile } });
+		await assert.rejects(HelperSession.open(target), expectKind('host-key-unknown', (err) => assert.ok(err.message.includes(knownHostsFile))));
+	});
+});
+
 describe('authentication', () => {
 	test('a wrong identity file gives a clear authentication error', async () => {
 		const identityFile = join(scratch, 'stranger_ed25519');

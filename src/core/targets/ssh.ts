@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { CheckpointError } from '../errors';
 import { findHelperBinary, type HelperBinary } from '../helperBinary';
@@ -28,6 +29,8 @@ export interface SshTargetOptions {
 	readyTimeoutMs?: number;
 	/** Extra arguments for the helper (e.g. --store DIR). */
 	helperArgs?: string[];
+	/** A host to reach this one through (OpenSSH's ProxyJump); it may have a jump of its own. */
+	jump?: SshTargetOptions;
 }
 
 interface ExecResult {
@@ -41,6 +44,13 @@ export function shellQuote(word: string): string {
 	return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** An unknown host key, with what a user interface needs to ask whether to trust it. */
+export class UnknownHostKeyError extends CheckpointError {
+	constructor(readonly hostName: string, readonly fingerprint: string, readonly knownHostsLine: string, readonly knownHostsFile: string) {
+		super('host-key-unknown', `the host key of ${hostName} is not known (${fingerprint}). If that fingerprint is right, trust it by adding this line to ${knownHostsFile}:\n${knownHostsLine}`);
+	}
+}
+
 export class SshTarget implements Target {
 	readonly description: string;
 	private client?: Client;
@@ -48,12 +58,14 @@ export class SshTarget implements Target {
 	private imageSftp?: Promise<SFTPWrapper>;
 	private readonly port: number;
 	private readonly user: string;
+	private jumpHost?: SshTarget;
 
 	constructor(private readonly options: SshTargetOptions) {
 		this.port = options.port ?? 22;
 		this.user = options.user ?? process.env.USER ?? 'root';
 		const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 		this.description = `${this.user}@${host}:${this.port}`;
+		if (options.jump) this.description += ` via ${new SshTarget(options.jump).description}`;
 	}
 
 	connect(): Promise<Client> {
@@ -89,12 +101,15 @@ export class SshTarget implements Target {
 		const client = this.client;
 		this.client = undefined;
 		this.imageSftp = undefined;
-		if (!client) return;
-		await new Promise<void>((resolve) => {
-			client.once('close', () => resolve());
-			client.end();
-			setTimeout(resolve, 2000).unref();
-		});
+		if (client) {
+			await new Promise<void>((resolve) => {
+				client.once('close', () => resolve());
+				client.end();
+				setTimeout(resolve, 2000).unref();
+			});
+		}
+		await this.jumpHost?.close();
+		this.jumpHost = undefined;
 	}
 
 	/** Drops the TCP connection at once, as a network failure would. */
@@ -104,8 +119,23 @@ export class SshTarget implements Target {
 		client?._sock?.destroy();
 	}
 
-	private openConnection(): Promise<Client> {
+	/** Through a jump host: a TCP stream to this host opened from there (its host key checked like any other). */
+	private async tunnel(): Promise<Duplex | undefined> {
+		if (!this.options.jump) return undefined;
+		this.jumpHost ??= new SshTarget(this.options.jump);
+		const via = this.jumpHost;
+		const client = await via.connect();
+		return new Promise((resolve, reject) => {
+			client.forwardOut('127.0.0.1', 0, this.options.host, this.port, (err, stream) => {
+				if (err) reject(new CheckpointError('connection', `the jump host ${via.description} cannot reach ${this.options.host}:${this.port}: ${err.message}`));
+				else resolve(stream);
+			});
+		});
+	}
+
+	private async openConnection(): Promise<Client> {
 		const { host } = this.options;
+		const sock = await this.tunnel();
 		const knownHostsFile = this.options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
 		const entries = parseKnownHosts(readTextOrEmpty(knownHostsFile));
 		let verdict: HostKeyVerdict = { status: 'unknown' };
@@ -117,6 +147,7 @@ export class SshTarget implements Target {
 			readyTimeout: this.options.readyTimeoutMs ?? 20000,
 			keepaliveInterval: 10000,
 			keepaliveCountMax: 3,
+			sock,
 			hostVerifier: (key: Buffer): boolean => {
 				offeredKey = key;
 				verdict = verifyHostKey(entries, host, this.port, key);
@@ -160,8 +191,7 @@ export class SshTarget implements Target {
 	private connectError(err: Error & { level?: string; code?: string }, verdict: HostKeyVerdict, key: Buffer, knownHostsFile: string): CheckpointError {
 		const name = knownHostsName(this.options.host, this.port);
 		if (verdict.status === 'unknown' && key.length > 0) {
-			return new CheckpointError('host-key-unknown',
-				`the host key of ${name} is not known (${fingerprint(key)}). If that fingerprint is right, trust it by adding this line to ${knownHostsFile}:\n${knownHostsLine(this.options.host, this.port, key)}`);
+			return new UnknownHostKeyError(name, fingerprint(key), knownHostsLine(this.options.host, this.port, key), knownHostsFile);
 		}
 		if (verdict.status === 'changed') {
 			return new CheckpointError('host-key-changed',

@@ -1,0 +1,86 @@
+/**
+ * The hosts a user can pick: ~/.ssh/config entries as OpenSSH computes them
+ * (first value wins, wildcards apply, patterns are not hosts), settings
+ * entries first, this machine last; a name resolves to its target.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CheckpointError } from '../../src/core/errors';
+import { LOCAL_NAME, sshConfigHosts, TargetCatalog } from '../../src/core/targetCatalog';
+import { LocalTarget } from '../../src/core/targets/local';
+import { SshTarget } from '../../src/core/targets/ssh';
+
+const CONFIG = `
+Host devbox
+  HostName 10.0.0.5
+  Port 2222
+  User dev
+  IdentityFile ~/.ssh/id_dev
+
+Host behind
+  HostName 192.168.1.9
+  ProxyJump devbox
+
+Host *.internal web-?
+  User ops
+
+Host db.internal
+  Port 2200
+
+Host *
+  User fallback
+  IdentityFile ~/.ssh/id_default
+`;
+
+describe('sshConfigHosts', () => {
+	test('concrete hosts with HostName, Port, User, IdentityFile and ProxyJump; patterns left out', () => {
+		const hosts = sshConfigHosts(CONFIG);
+		assert.deepEqual(hosts.map((h) => h.name), ['devbox', 'behind', 'db.internal']);
+		const devbox = hosts[0];
+		assert.deepEqual(devbox.ssh, { host: '10.0.0.5', port: 2222, user: 'dev', identityFile: join(homedir(), '.ssh/id_dev') });
+		assert.equal(devbox.detail, 'dev@10.0.0.5:2222');
+		assert.equal(hosts[1].proxyJump, 'devbox');
+		assert.equal(hosts[1].ssh?.user, 'fallback', 'Host * applies where nothing earlier set the value');
+		assert.deepEqual(hosts[2].ssh, { host: 'db.internal', port: 2200, user: 'ops', identityFile: join(homedir(), '.ssh/id_default') }, 'a wildcard section before it sets the user');
+	});
+});
+
+describe('TargetCatalog', () => {
+	const dir = mkdtempSync(join(tmpdir(), 'ckpt-catalog-'));
+	const config = join(dir, 'config');
+	writeFileSync(config, CONFIG);
+	after(() => rmSync(dir, { recursive: true, force: true }));
+
+	test('settings first (their names win), then ~/.ssh/config, then this machine', () => {
+		const catalog = new TargetCatalog(() => [{ name: 'devbox', host: 'override.example', user: 'me' }, { host: 'plain.example', port: 22 }], config);
+		const entries = catalog.entries();
+		assert.deepEqual(entries.map((e) => `${e.name}:${e.source}`), ['devbox:settings', 'plain.example:settings', 'behind:ssh-config', 'db.internal:ssh-config', `${LOCAL_NAME}:local`]);
+		assert.equal(entries[0].detail, 'me@override.example:22');
+	});
+
+	test('names open their targets; specs still work; ProxyJump chains through the hops', () => {
+		const catalog = new TargetCatalog(() => [], config);
+		const devbox = catalog.open('devbox');
+		assert.ok(devbox instanceof SshTarget);
+		assert.equal(devbox.description, 'dev@10.0.0.5:2222');
+		assert.ok(catalog.open(LOCAL_NAME) instanceof LocalTarget);
+		assert.equal(catalog.open('ssh://root@example.org:2022').description, 'root@example.org:2022');
+		assert.equal(catalog.open('behind').description, 'fallback@192.168.1.9:22 via dev@10.0.0.5:2222');
+	});
+
+	test('ProxyJump: several hops, written hops, and loops refused', () => {
+		const chained = join(dir, 'chained');
+		writeFileSync(chained, `${CONFIG}\nHost far\n  HostName 10.9.9.9\n  ProxyJump devbox,jumper@gate.example:2022\nHost loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\n`);
+		const catalog = new TargetCatalog(() => [], chained);
+		assert.equal(catalog.open('far').description, 'fallback@10.9.9.9:22 via jumper@gate.example:2022 via dev@10.0.0.5:2222');
+		assert.throws(() => catalog.open('loop1'), (err: unknown) => err instanceof CheckpointError && /ProxyJump loops through loop1/.test(err.message));
+	});
+
+	test('a missing or unreadable ssh config means no hosts from it', () => {
+		const catalog = new TargetCatalog(() => [], join(dir, 'absent'));
+		assert.deepEqual(catalog.entries().filter((e) => e.source === 'ssh-config'), []);
+	});
+});
