@@ -9,7 +9,8 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
-import { hexdump, showJson, showText } from './show';
+import { hexdump } from '../core/images/hexdump';
+import { showJson, showText } from './show';
 
 /** Reads of more than this are refused: `ckpt mem` is for looking, not for copying memory out. */
 export const MAX_MEM_READ = 64 * 1024 * 1024;

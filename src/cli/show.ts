@@ -1,9 +1,8 @@
 /**
  * `ckpt show` and `ckpt mem` output: a checkpoint's contents as a tree (like
- * `checkpointctl inspect`) or as JSON, and memory as a hexdump.
+ * `checkpointctl inspect`) or as JSON.
  */
 import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
-import type { MemoryRead } from '../core/images/memory';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -71,23 +70,5 @@ export function showText(images: CheckpointImages, shown: ShownProcess[]): strin
 		lines.push(`${last ? '└── ' : '├── '}process ${entry.process.pid} ${entry.process.comm} (${entry.process.state})`);
 		lines.push(...processLines(entry, last ? '    ' : '│   '));
 	});
-	return lines.join('\n');
-}
-
-/** A classic hexdump: address, 16 bytes, ASCII; parts that were not dumped are named, not printed. */
-export function hexdump(read: MemoryRead): string {
-	const lines: string[] = [];
-	for (const s of read.segments) {
-		if (!s.data) {
-			lines.push(`${hex(s.address)}  ... ${s.length} bytes ${s.missing}`);
-			continue;
-		}
-		for (let off = 0; off < s.data.length; off += 16) {
-			const row = s.data.subarray(off, off + 16);
-			const bytes = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-			const text = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-			lines.push(`${(s.address + BigInt(off)).toString(16).padStart(16, '0')}  ${bytes.padEnd(47)}  |${text}|`);
-		}
-	}
 	return lines.join('\n');
 }

@@ -1,46 +1,71 @@
 /**
- * The VS Code layer: thin, over src/core. For now it connects to a target
- * and reports what the helper finds there; the debug adapter, snapshots and
- * the image sidebar build on the same session.
+ * The VS Code layer: thin, over src/core and src/debug. Wires the views,
+ * commands, the debug type and the status bar together; the work is done in
+ * the modules it imports.
  */
 import * as vscode from 'vscode';
-import { errorMessage } from '../core/errors';
-import { HelperSession } from '../core/session';
-import { targetFromSpec } from '../core/targetSpec';
-
-let output: vscode.OutputChannel | undefined;
+import type { TreeState } from '../core/debuggedTree';
+import { CUSTOM, type StateEventBody } from '../debug/messages';
+import { CheckpointCommands } from './commands';
+import { CheckpointsView } from './checkpointsView';
+import { Connections } from './connections';
+import { AdapterFactory, ConfigurationProvider, DEBUG_TYPE, isSnapshotConfiguration } from './debugging';
+import { ImageView } from './imageView';
+import { MEMORY_SCHEME, MemoryDocuments } from './memoryDocuments';
+import { MemoryMapPanels } from './memoryMap';
+import { TreeStatus } from './statusBar';
+import { TargetsView } from './targetsView';
 
 export function activate(context: vscode.ExtensionContext): void {
-	output = vscode.window.createOutputChannel('Checkpoint Debugger');
-	context.subscriptions.push(output, vscode.commands.registerCommand('checkpoint.connect', connect));
+	const output = vscode.window.createOutputChannel('Checkpoint Debugger');
+	const connections = new Connections(output);
+	const targets = new TargetsView(connections);
+	const checkpoints = new CheckpointsView();
+	const image = new ImageView();
+	const memory = new MemoryDocuments();
+	const maps = new MemoryMapPanels(context.extensionUri, memory);
+	const status = new TreeStatus();
+	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps);
+
+	context.subscriptions.push(
+		output, connections, status,
+		vscode.window.createTreeView('checkpoint.targets', { treeDataProvider: targets, showCollapseAll: true }),
+		vscode.window.createTreeView('checkpoint.checkpoints', { treeDataProvider: checkpoints }),
+		vscode.window.createTreeView('checkpoint.image', { treeDataProvider: image, showCollapseAll: true }),
+		vscode.workspace.registerTextDocumentContentProvider(MEMORY_SCHEME, memory),
+		vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(connections)),
+		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new ConfigurationProvider(connections)),
+		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new ConfigurationProvider(connections), vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+		...commands.register(),
+		vscode.workspace.onDidChangeConfiguration((e) => {
+			if (e.affectsConfiguration('checkpoint.targets')) targets.refresh();
+		}),
+		vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
+			if (e.session.type !== DEBUG_TYPE) return;
+			if (e.event === CUSTOM.stateEvent) {
+				const body = e.body as StateEventBody;
+				status.show(String(e.session.configuration.target ?? ''), body.rootPid, body.state as TreeState);
+				commands.treeStateChanged(e.session, body.state);
+			} else if (e.event === CUSTOM.checkpointsEvent) {
+				checkpoints.refresh();
+			} else if (e.event === CUSTOM.progressEvent) {
+				commands.progress(e.session, e.body as { stage: string; message: string });
+			}
+		}),
+		vscode.debug.onDidChangeActiveDebugSession((s) => {
+			const live = s?.type === DEBUG_TYPE && !isSnapshotConfiguration(s.configuration);
+			void vscode.commands.executeCommand('setContext', 'checkpoint.liveSession', live);
+			if (!live) status.hide();
+			checkpoints.refresh();
+		}),
+		vscode.debug.onDidTerminateDebugSession((s) => {
+			if (s.type !== DEBUG_TYPE) return;
+			if (!isSnapshotConfiguration(s.configuration)) status.hide();
+			checkpoints.refresh();
+			targets.refresh();
+		}),
+	);
+	output.appendLine(`Checkpoint Debugger ${String(context.extension.packageJSON.version)} ready.`);
 }
 
-export function deactivate(): void {
-	output = undefined;
-}
-
-async function connect(): Promise<void> {
-	const spec = await vscode.window.showInputBox({
-		title: 'Checkpoint: Connect to Target',
-		prompt: 'ssh://user@host:port, a connection file written by "npm run target:up", or "local"',
-		ignoreFocusOut: true,
-	});
-	if (!spec) return;
-	try {
-		const session = await vscode.window.withProgress(
-			{ location: vscode.ProgressLocation.Notification, title: `Connecting to ${spec}` },
-			() => HelperSession.open(targetFromSpec(spec)),
-		);
-		try {
-			const hello = await session.hello();
-			output?.appendLine(`${session.target.description}: helper ${hello.helperVersion}, CRIU ${hello.criuVersion || 'not usable'}, Linux ${hello.kernelRelease}`);
-			if (hello.criuProblem) output?.appendLine(`  problem: ${hello.criuProblem}`);
-			void vscode.window.showInformationMessage(`Checkpoint: connected to ${session.target.description} (CRIU ${hello.criuVersion || 'not usable'}).`);
-		} finally {
-			await session.close();
-		}
-	} catch (err) {
-		output?.appendLine(errorMessage(err));
-		void vscode.window.showErrorMessage(`Checkpoint: ${errorMessage(err)}`);
-	}
-}
+export function deactivate(): void {}

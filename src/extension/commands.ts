@@ -1,0 +1,251 @@
+/**
+ * The commands of the "Checkpoint" category and the views' actions. Long
+ * work runs with progress; failures are shown with the message the core
+ * gives (what happened, CRIU's words, what to do) and logged in full.
+ */
+import * as vscode from 'vscode';
+import type { TreeState } from '../core/debuggedTree';
+import { downloadCheckpoint } from '../core/download';
+import { errorMessage } from '../core/errors';
+import { openCheckpoint, type ProcessImage } from '../core/images/checkpoint';
+import { HelperImageSource } from '../core/images/helperSource';
+import { LocalImageSource } from '../core/images/source';
+import type { HelperSession } from '../core/session';
+import { CUSTOM, checkpointSummary, type CheckpointSummary } from '../debug/messages';
+import type { CheckpointNode, CheckpointsView } from './checkpointsView';
+import type { Connections } from './connections';
+import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
+import type { ImageNode, ImageView } from './imageView';
+import type { MemoryDocuments } from './memoryDocuments';
+import type { MemoryMapPanels } from './memoryMap';
+import type { TargetNode, TargetsView } from './targetsView';
+
+type Progress = vscode.Progress<{ message?: string }>;
+
+export class CheckpointCommands {
+	/** The progress report of the operation running in each debug session, for the adapter's progress events. */
+	private readonly running = new Map<vscode.DebugSession, Progress>();
+	private readonly states = new Map<vscode.DebugSession, TreeState>();
+	/** The helper session holding the image view's checkpoint open (released when another is shown). */
+	private imageSession?: HelperSession;
+
+	constructor(
+		private readonly connections: Connections,
+		private readonly targets: TargetsView,
+		private readonly checkpoints: CheckpointsView,
+		private readonly image: ImageView,
+		private readonly memory: MemoryDocuments,
+		private readonly maps: MemoryMapPanels,
+	) {}
+
+	register(): vscode.Disposable[] {
+		const command = (id: string, run: (...args: never[]) => Promise<unknown>): vscode.Disposable =>
+			vscode.commands.registerCommand(id, (...args: never[]) => run(...args).catch((err: unknown) => this.report(err)));
+		return [
+			command('checkpoint.connect', () => this.connect()),
+			command('checkpoint.refreshTargets', async () => this.targets.refresh()),
+			command('checkpoint.attach', (node?: TargetNode) => this.attach(node)),
+			command('checkpoint.checkpointProcess', (node?: TargetNode) => this.checkpointProcess(node)),
+			command('checkpoint.takeCheckpoint', () => this.takeCheckpoint()),
+			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
+			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
+			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
+			command('checkpoint.downloadCheckpoint', (node?: CheckpointNode) => this.download(node)),
+			command('checkpoint.selectCheckpoint', (node?: CheckpointNode) => this.showInImageView(node)),
+			command('checkpoint.openImage', () => this.openImageFolder()),
+			command('checkpoint.showMemoryMap', (node?: ImageNode) => this.showMemoryMap(node)),
+			command('checkpoint.openMemory', (arg?: { process: ProcessImage; start: bigint; end: bigint }) => this.openMemory(arg)),
+			command('checkpoint.copyValue', async (node?: ImageNode) => {
+				if (node?.kind === 'value') await vscode.env.clipboard.writeText(node.value);
+			}),
+			vscode.commands.registerCommand('checkpoint.pickProcess', () => pickProcess(this.connections)),
+		];
+	}
+
+	/** The adapter's tree state, for the commands that depend on it. */
+	treeStateChanged(session: vscode.DebugSession, state: TreeState): void {
+		this.states.set(session, state);
+	}
+
+	progress(session: vscode.DebugSession, p: { stage: string; message: string }): void {
+		this.running.get(session)?.report({ message: p.message || p.stage });
+	}
+
+	private async connect(): Promise<void> {
+		const target = await pickTarget(this.connections);
+		if (!target) return;
+		const session = await this.connections.acquire(target);
+		const hello = await session.hello();
+		this.connections.output.appendLine(`${session.target.description}: helper ${hello.helperVersion}, CRIU ${hello.criuVersion || 'not usable'}, Linux ${hello.kernelRelease}, running as uid ${hello.euid}`);
+		if (hello.criuProblem) this.connections.output.appendLine(`  problem: ${hello.criuProblem}`);
+		this.targets.refresh();
+		void vscode.window.showInformationMessage(`Checkpoint: connected to ${target} (CRIU ${hello.criuVersion || 'not usable'}${hello.criuProblem ? `: ${hello.criuProblem}` : ''}).`);
+	}
+
+	private async attach(node?: TargetNode): Promise<void> {
+		const configuration: vscode.DebugConfiguration = { type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach' };
+		if (node?.kind === 'process') Object.assign(configuration, { name: `Checkpoint: ${node.process.pid} ${node.process.comm}`, target: node.target, pid: node.process.pid });
+		await vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], configuration);
+	}
+
+	/** Checkpoint a process from the Targets view, without a debug session. */
+	private async checkpointProcess(node?: TargetNode): Promise<void> {
+		if (node?.kind !== 'process') return;
+		const name = await askName(`${node.process.comm} ${node.process.pid}`);
+		if (name === undefined) return;
+		const session = await this.connections.acquire(node.target);
+		try {
+			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
+				session.dump(node.process.pid, { name, leaveRunning: true, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
+			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${checkpointSummary(checkpoint).sizeBytes >> 20} MiB); the program runs on.`);
+		} finally {
+			await this.connections.release(session);
+		}
+	}
+
+	private async takeCheckpoint(): Promise<void> {
+		const session = requireLiveSession();
+		const name = await askName('');
+		if (name === undefined) return;
+		const result = await this.withSessionProgress(session, 'Taking a checkpoint', () => session.customRequest(CUSTOM.takeCheckpoint, { name }) as Thenable<{ checkpoint: CheckpointSummary }>);
+		this.checkpoints.refresh();
+		void vscode.window.showInformationMessage(`Checkpoint ${result.checkpoint.name || result.checkpoint.id} taken.`);
+	}
+
+	private async restoreCheckpoint(node?: CheckpointNode): Promise<void> {
+		const session = node?.session ?? requireLiveSession();
+		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Restore which checkpoint?'));
+		if (!checkpoint) return;
+		const result = await this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
+			session.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id }) as Thenable<{ rootPid: number; saved?: CheckpointSummary }>);
+		this.checkpoints.refresh();
+		const saved = result.saved ? ` The state it replaced is saved as "${result.saved.name}".` : '';
+		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: the program runs again as pid ${result.rootPid}.${saved}`);
+	}
+
+	private async openSnapshot(node?: CheckpointNode): Promise<void> {
+		const session = node?.session ?? requireLiveSession();
+		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Open which checkpoint as a snapshot?'));
+		if (!checkpoint) return;
+		await openSnapshot(checkpoint, String(session.configuration.target), session);
+	}
+
+	private async deleteCheckpoint(node?: CheckpointNode): Promise<void> {
+		if (!node) return;
+		const c = node.checkpoint;
+		const yes = 'Delete';
+		const answer = await vscode.window.showWarningMessage(`Delete checkpoint ${c.name || c.id}?`, { modal: true, detail: `Its images (${c.path}) are removed from the target. This cannot be undone.` }, yes);
+		if (answer !== yes) return;
+		await node.session.customRequest(CUSTOM.deleteCheckpoint, { id: c.id });
+		this.checkpoints.refresh();
+	}
+
+	private async download(node?: CheckpointNode): Promise<void> {
+		if (!node) return;
+		const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Download Here', title: `Download checkpoint ${node.checkpoint.name || node.checkpoint.id}` });
+		if (!folder?.[0]) return;
+		const session = await this.connections.acquire(String(node.session.configuration.target));
+		try {
+			const dest = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Downloading ${node.checkpoint.id}`, cancellable: true }, (progress, token) => {
+				let reported = 0;
+				return downloadCheckpoint(session, node.checkpoint.id, folder[0].fsPath, {
+					cancelled: () => token.isCancellationRequested,
+					onProgress: (p) => {
+						const percent = (100 * p.doneBytes) / Math.max(1, p.totalBytes);
+						progress.report({ message: `${p.file}`, increment: percent - reported });
+						reported = percent;
+					},
+				});
+			});
+			const open = 'Open in Checkpoint Image';
+			if ((await vscode.window.showInformationMessage(`Checkpoint downloaded to ${dest}.`, open)) === open) await this.showLocal(dest);
+		} finally {
+			await this.connections.release(session);
+		}
+	}
+
+	/** Shows a checkpoint of the debug session in the image browser (read through the helper). */
+	private async showInImageView(node?: CheckpointNode): Promise<void> {
+		if (!node) return;
+		const session = await this.connections.acquire(String(node.session.configuration.target));
+		try {
+			const images = await openCheckpoint(new HelperImageSource(session, node.checkpoint.id));
+			await this.image.show(images, node.checkpoint.name || node.checkpoint.id);
+		} catch (err) {
+			await this.connections.release(session);
+			throw err;
+		}
+		await this.swapImageSession(session);
+	}
+
+	private async openImageFolder(): Promise<void> {
+		const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Open Checkpoint', title: 'Open a checkpoint folder (CRIU images)' });
+		if (folder?.[0]) await this.showLocal(folder[0].fsPath);
+	}
+
+	private async showLocal(dir: string): Promise<void> {
+		const images = await openCheckpoint(new LocalImageSource(dir));
+		await this.image.show(images, dir.split('/').pop() ?? dir);
+		await this.swapImageSession(undefined);
+		await vscode.commands.executeCommand('checkpoint.image.focus');
+	}
+
+	private async swapImageSession(next: HelperSession | undefined): Promise<void> {
+		const previous = this.imageSession;
+		this.imageSession = next;
+		if (previous) await this.connections.release(previous);
+	}
+
+	private async showMemoryMap(node?: ImageNode): Promise<void> {
+		const images = this.image.images;
+		if (!images) throw new Error('open a checkpoint first (Checkpoints view, or "Checkpoint: Open Checkpoint Folder...")');
+		let process = node && 'process' in node ? node.process : undefined;
+		if (!process) {
+			const picked = await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${p.comm}`, process: p })), { title: 'Memory map of which process?' });
+			process = picked?.process;
+		}
+		if (process) this.maps.show(process, images.source.description);
+	}
+
+	private async openMemory(arg?: { process: ProcessImage; start: bigint; end: bigint }): Promise<void> {
+		if (arg) await this.memory.open(arg.process, arg.start, arg.end);
+	}
+
+	private async withSessionProgress<T>(session: vscode.DebugSession, title: string, work: () => Thenable<T>): Promise<T> {
+		return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, async (progress) => {
+			this.running.set(session, progress);
+			try {
+				return await work();
+			} finally {
+				this.running.delete(session);
+			}
+		});
+	}
+
+	private report(err: unknown): void {
+		const message = errorMessage(err);
+		this.connections.output.appendLine(message);
+		const [first, ...rest] = message.split('\n');
+		const details = 'Show Details';
+		void vscode.window.showErrorMessage(`Checkpoint: ${first}`, ...(rest.length ? [details] : [])).then((a) => {
+			if (a === details) this.connections.output.show(true);
+		});
+	}
+}
+
+function requireLiveSession(): vscode.DebugSession {
+	const session = activeLiveSession();
+	if (!session) throw new Error('start a checkpoint debug session first (Run and Debug: "Checkpoint: Attach to Process")');
+	return session;
+}
+
+async function askName(placeholder: string): Promise<string | undefined> {
+	return vscode.window.showInputBox({ title: 'Checkpoint name (optional)', prompt: 'A name for the timeline; leave empty for none', placeHolder: placeholder || 'e.g. before login' });
+}
+
+async function pickCheckpoint(session: vscode.DebugSession, title: string): Promise<CheckpointSummary | undefined> {
+	const list = await listCheckpoints(session);
+	if (!list.length) throw new Error('this session has no checkpoints yet: take one first');
+	const items = list.reverse().map((c) => ({ label: c.name || c.id, description: new Date(c.created).toLocaleTimeString(), detail: `${c.id}, ${c.processes} processes`, checkpoint: c }));
+	return (await vscode.window.showQuickPick(items, { title }))?.checkpoint;
+}

@@ -1,0 +1,94 @@
+/**
+ * The "checkpoint" debug type in VS Code: the adapters run inline in the
+ * extension host; configurations get a target and a process picked when
+ * they do not say; checkpoint snapshots open as sessions of their own.
+ */
+import * as vscode from 'vscode';
+import type { pb } from '../core/protocol';
+import { LiveDebugSession } from '../debug/liveSession';
+import { CUSTOM, type CheckpointSummary } from '../debug/messages';
+import { SnapshotDebugSession } from '../debug/snapshotSession';
+import type { Connections } from './connections';
+
+export const DEBUG_TYPE = 'checkpoint';
+
+/** A snapshot configuration opens a checkpoint; everything else is a live session. */
+export function isSnapshotConfiguration(c: vscode.DebugConfiguration): boolean {
+	return c.request === 'launch' && typeof c.checkpoint === 'string';
+}
+
+export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
+	constructor(private readonly connections: Connections) {}
+
+	createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
+		const adapter = isSnapshotConfiguration(session.configuration) ? new SnapshotDebugSession(this.connections) : new LiveDebugSession(this.connections);
+		return new vscode.DebugAdapterInlineImplementation(adapter);
+	}
+}
+
+export class ConfigurationProvider implements vscode.DebugConfigurationProvider {
+	constructor(private readonly connections: Connections) {}
+
+	provideDebugConfigurations(): vscode.DebugConfiguration[] {
+		return [{ type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach to Process', target: this.connections.catalog.entries()[0]?.name ?? 'ssh://root@HOST:22', pid: '${command:checkpoint.pickProcess}' }];
+	}
+
+	/** F5 with no launch.json, or a configuration without a target: ask. */
+	async resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, c: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+		if (!c.type && !c.request) Object.assign(c, { type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach to Process' });
+		if (isSnapshotConfiguration(c)) return c;
+		if (!c.target) {
+			const target = await pickTarget(this.connections);
+			if (!target) return undefined;
+			c.target = target;
+		}
+		if (c.request === 'attach' && c.pid === undefined && !c.processName) {
+			const pid = await pickProcess(this.connections, c.target as string);
+			if (!pid) return undefined;
+			c.pid = pid;
+		}
+		return c;
+	}
+}
+
+export async function pickTarget(connections: Connections): Promise<string | undefined> {
+	const items = connections.catalog.entries().map((e) => ({ label: e.name, description: e.source === 'local' ? undefined : e.detail }));
+	const picked = await vscode.window.showQuickPick(items, { title: 'Checkpoint: pick a target host', placeHolder: 'Hosts from the checkpoint.targets setting and ~/.ssh/config' });
+	return picked?.label;
+}
+
+/** The process picker (also `${command:checkpoint.pickProcess}` in launch.json): returns the pid as a string. */
+export async function pickProcess(connections: Connections, target?: string): Promise<string | undefined> {
+	const host = target ?? (await pickTarget(connections));
+	if (!host) return undefined;
+	const session = await connections.acquire(host);
+	let processes: pb.ProcessInfo[];
+	try {
+		processes = await session.ps();
+	} finally {
+		await connections.release(session);
+	}
+	const items = processes.map((p) => ({ label: `${p.pid} ${p.comm}`, description: p.cmdline.join(' '), detail: `uid ${p.uid}, ${p.threads.length || 1} threads${p.frozen ? ', frozen' : ''}`, pid: p.pid }));
+	const picked = await vscode.window.showQuickPick(items, { title: `Checkpoint: attach to a process on ${host}`, matchOnDescription: true, placeHolder: 'Type to filter by pid, name or command line' });
+	return picked ? String(picked.pid) : undefined;
+}
+
+/** The checkpoint debug session the user is in, if any (live, not a snapshot). */
+export function activeLiveSession(): vscode.DebugSession | undefined {
+	const s = vscode.debug.activeDebugSession;
+	return s && s.type === DEBUG_TYPE && !isSnapshotConfiguration(s.configuration) ? s : undefined;
+}
+
+/** Opens a checkpoint as a read-only snapshot session (child of the live session when there is one). */
+export async function openSnapshot(checkpoint: CheckpointSummary, target: string | undefined, parent?: vscode.DebugSession): Promise<boolean> {
+	const name = `Snapshot ${checkpoint.name || checkpoint.id}`;
+	const configuration: vscode.DebugConfiguration = target
+		? { type: DEBUG_TYPE, request: 'launch', name, target, checkpoint: checkpoint.id }
+		: { type: DEBUG_TYPE, request: 'launch', name, checkpoint: checkpoint.path };
+	return vscode.debug.startDebugging(parent?.workspaceFolder, configuration, { parentSession: parent, compact: false });
+}
+
+export async function listCheckpoints(session: vscode.DebugSession): Promise<CheckpointSummary[]> {
+	const r = (await session.customRequest(CUSTOM.listCheckpoints, {})) as { checkpoints: CheckpointSummary[] };
+	return r.checkpoints;
+}

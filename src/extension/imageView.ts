@@ -1,0 +1,171 @@
+/**
+ * The Checkpoint Image view: what a checkpoint holds, as a tree: processes ->
+ * threads (registers), memory map, files, namespaces. Long lists come in
+ * groups so a process with ten thousand areas expands at once.
+ */
+import * as vscode from 'vscode';
+import type { CheckpointImages, ProcessImage, ThreadImage, VmaImage } from '../core/images/checkpoint';
+import { formatSize } from './checkpointsView';
+
+/** Children per group in long lists (VMAs, files). */
+const GROUP = 500;
+
+export type ImageNode =
+	| { kind: 'checkpoint'; images: CheckpointImages; title: string }
+	| { kind: 'process'; process: ProcessImage }
+	| { kind: 'section'; process: ProcessImage; section: 'threads' | 'vmas' | 'files' | 'namespaces' | 'info' }
+	| { kind: 'thread'; process: ProcessImage; thread: ThreadImage }
+	| { kind: 'group'; process: ProcessImage; section: 'vmas' | 'files'; from: number; to: number }
+	| { kind: 'vma'; process: ProcessImage; vma: VmaImage }
+	| { kind: 'value'; label: string; value: string; icon?: string; tooltip?: string };
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+const VMA_ICONS: Record<string, string> = {
+	stack: 'layers', heap: 'database', file: 'file-binary', anonymous: 'circle-outline', shared: 'link', 'sysv-shm': 'link', memfd: 'link', vdso: 'chip', vvar: 'chip', vsyscall: 'chip',
+};
+
+export class ImageView implements vscode.TreeDataProvider<ImageNode> {
+	private readonly changed = new vscode.EventEmitter<void>();
+	readonly onDidChangeTreeData = this.changed.event;
+	private current?: { images: CheckpointImages; title: string };
+
+	get images(): CheckpointImages | undefined {
+		return this.current?.images;
+	}
+
+	async show(images: CheckpointImages, title: string): Promise<void> {
+		const previous = this.current?.images;
+		this.current = { images, title };
+		this.changed.fire();
+		await vscode.commands.executeCommand('setContext', 'checkpoint.imageOpen', true);
+		if (previous && previous !== images) await previous.source.close();
+	}
+
+	getTreeItem(node: ImageNode): vscode.TreeItem {
+		const collapsed = vscode.TreeItemCollapsibleState.Collapsed;
+		switch (node.kind) {
+			case 'checkpoint': {
+				const i = node.images;
+				return Object.assign(new vscode.TreeItem(node.title, vscode.TreeItemCollapsibleState.Expanded), {
+					description: `${i.processes.length} process${i.processes.length === 1 ? '' : 'es'}, image v${i.imageVersion}`,
+					tooltip: i.source.description,
+					iconPath: new vscode.ThemeIcon('device-camera'),
+				});
+			}
+			case 'process':
+				return Object.assign(new vscode.TreeItem(`${node.process.pid} ${node.process.comm}`, collapsed), {
+					description: `${node.process.state}, ${node.process.threads.length} thread${node.process.threads.length === 1 ? '' : 's'}`,
+					iconPath: new vscode.ThemeIcon('gear'),
+					contextValue: 'imageProcess',
+				});
+			case 'section':
+				return sectionItem(node.process, node.section);
+			case 'group': {
+				const list = node.section === 'vmas' ? node.process.vmas : node.process.files;
+				const first = list[node.from];
+				const last = list[node.to - 1];
+				const label = node.section === 'vmas' ? `${hex((first as VmaImage).start)} - ${hex((last as VmaImage).end)}` : `fd ${(first as { fd: number }).fd} - ${(last as { fd: number }).fd}`;
+				return Object.assign(new vscode.TreeItem(label, collapsed), { description: `${node.to - node.from} entries`, iconPath: new vscode.ThemeIcon('list-flat') });
+			}
+			case 'thread':
+				return Object.assign(new vscode.TreeItem(`${node.thread.tid} ${node.thread.comm}`, collapsed), {
+					description: `ip ${hex(node.thread.registers.ip ?? 0n)}`,
+					iconPath: new vscode.ThemeIcon('pulse'),
+				});
+			case 'vma':
+				return vmaItem(node.process, node.vma);
+			case 'value':
+				return Object.assign(new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None), {
+					description: node.value,
+					tooltip: node.tooltip ?? `${node.label}: ${node.value}`,
+					iconPath: node.icon ? new vscode.ThemeIcon(node.icon) : undefined,
+					contextValue: 'imageValue',
+				});
+		}
+	}
+
+	async getChildren(node?: ImageNode): Promise<ImageNode[]> {
+		if (!node) return this.current ? [{ kind: 'checkpoint', ...this.current }] : [];
+		switch (node.kind) {
+			case 'checkpoint':
+				return node.images.processes.map((process) => ({ kind: 'process', process }));
+			case 'process':
+				return (['info', 'threads', 'vmas', 'files', 'namespaces'] as const).map((section) => ({ kind: 'section', process: node.process, section }));
+			case 'section':
+				return sectionChildren(node.process, node.section);
+			case 'group':
+				return node.section === 'vmas'
+					? node.process.vmas.slice(node.from, node.to).map((vma) => ({ kind: 'vma', process: node.process, vma }))
+					: fileNodes(node.process, node.from, node.to);
+			case 'thread':
+				return Object.entries(node.thread.registers).map(([label, v]) => ({ kind: 'value', label, value: hex(v), icon: 'symbol-variable' }));
+			default:
+				return [];
+		}
+	}
+}
+
+function sectionItem(process: ProcessImage, section: Extract<ImageNode, { kind: 'section' }>['section']): vscode.TreeItem {
+	const counts = { threads: process.threads.length, vmas: process.vmas.length, files: process.files.length, namespaces: process.namespaces.length, info: undefined };
+	const labels = { threads: 'Threads', vmas: 'Memory Map', files: 'Files', namespaces: 'Namespaces', info: 'Process' };
+	const icons = { threads: 'list-tree', vmas: 'symbol-array', files: 'files', namespaces: 'symbol-namespace', info: 'info' };
+	const item = new vscode.TreeItem(labels[section], vscode.TreeItemCollapsibleState.Collapsed);
+	item.description = counts[section] === undefined ? undefined : String(counts[section]);
+	item.iconPath = new vscode.ThemeIcon(icons[section]);
+	if (section === 'vmas') {
+		item.contextValue = 'imageMemoryMap';
+		const pages = process.vmas.reduce((n, v) => n + v.pages, 0);
+		item.tooltip = `${process.vmas.length} areas, ${pages} pages (${formatSize(pages * 4096)}) in the checkpoint`;
+	}
+	return item;
+}
+
+async function sectionChildren(process: ProcessImage, section: Extract<ImageNode, { kind: 'section' }>['section']): Promise<ImageNode[]> {
+	switch (section) {
+		case 'threads':
+			return process.threads.map((thread) => ({ kind: 'thread', process, thread }));
+		case 'vmas':
+			return grouped(process.vmas.length, (from, to) => ({ kind: 'group', process, section: 'vmas', from, to }), () => process.vmas.map((vma) => ({ kind: 'vma', process, vma })));
+		case 'files':
+			return grouped(process.files.length, (from, to) => ({ kind: 'group', process, section: 'files', from, to }), () => fileNodes(process, 0, process.files.length));
+		case 'namespaces':
+			return process.namespaces.map((n) => ({ kind: 'value', label: n.kind, value: `${n.id} ${n.dumped ? '(dumped: restored as a new namespace)' : "(inherited: restore joins the restorer's)"}`, icon: 'symbol-namespace' }));
+		case 'info': {
+			const cmdline = await process.cmdline();
+			const v = (label: string, value: string): ImageNode => ({ kind: 'value', label, value });
+			return [
+				v('command line', cmdline ? cmdline.join(' ') : '(not in the checkpoint)'), v('pid', String(process.pid)), v('ppid', String(process.ppid)),
+				v('state', process.state), v('session', String(process.sid)), v('process group', String(process.pgid)),
+				v('uid', process.creds ? `${process.creds.uid} (effective ${process.creds.euid})` : '?'), v('gid', process.creds ? `${process.creds.gid} (effective ${process.creds.egid})` : '?'),
+			];
+		}
+	}
+}
+
+function grouped(count: number, group: (from: number, to: number) => ImageNode, all: () => ImageNode[]): ImageNode[] {
+	if (count <= GROUP) return all();
+	const groups: ImageNode[] = [];
+	for (let from = 0; from < count; from += GROUP) groups.push(group(from, Math.min(count, from + GROUP)));
+	return groups;
+}
+
+function fileNodes(process: ProcessImage, from: number, to: number): ImageNode[] {
+	return process.files.slice(from, to).map((f) => ({
+		kind: 'value', label: `fd ${f.fd}`, icon: 'file',
+		value: [f.kind, f.path ?? f.peer ?? '', f.detail ?? '', f.pos !== undefined ? `pos ${f.pos}` : ''].filter(Boolean).join('  '),
+	}));
+}
+
+function vmaItem(process: ProcessImage, vma: VmaImage): vscode.TreeItem {
+	const item = new vscode.TreeItem(`${hex(vma.start)}-${hex(vma.end)}`, vscode.TreeItemCollapsibleState.None);
+	item.description = `${vma.prot} ${vma.kind}${vma.file ? ` ${vma.file}` : ''}`;
+	const size = Number(vma.end - vma.start);
+	item.tooltip = new vscode.MarkdownString(
+		`\`${hex(vma.start)}-${hex(vma.end)}\` ${vma.prot} **${vma.kind}** (${formatSize(size)})\n\n${vma.file ? `${vma.file} at offset ${hex(vma.pgoff)}\n\n` : ''}${vma.pages} of ${Math.ceil(size / 4096)} pages in the checkpoint`,
+	);
+	item.iconPath = new vscode.ThemeIcon(VMA_ICONS[vma.kind] ?? 'circle-outline');
+	item.contextValue = 'imageVma';
+	item.command = { command: 'checkpoint.openMemory', title: 'Open Memory', arguments: [{ process, start: vma.start, end: vma.end }] };
+	return item;
+}
