@@ -22,6 +22,9 @@ import { LiveDebugSession } from '../../src/debug/liveSession';
 import { CUSTOM, type CheckpointSummary } from '../../src/debug/messages';
 import { SnapshotDebugSession } from '../../src/debug/snapshotSession';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
 import { allAbove, allAtLeast, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
 
@@ -311,6 +314,27 @@ describe('snapshot session', () => {
 		} finally {
 			await dc.disconnectRequest({});
 			await dc.stop();
+		}
+	});
+
+	test('a checkpoint downloaded through the helper opens offline as the same snapshot', async () => {
+		const parent = mkdtempSync(join(tmpdir(), 'ckpt-download-'));
+		try {
+			let reports = 0;
+			await assert.rejects(downloadCheckpoint(helper, checkpoint, parent, { cancelled: () => reports > 0, onProgress: () => reports++ }), /cancelled/);
+			assert.deepEqual(readdirSync(parent), [], 'a cancelled download leaves nothing behind');
+
+			const dir = await downloadCheckpoint(helper, checkpoint, parent);
+			assert.equal(statSync(dir).mode & 0o777, 0o700);
+			assert.ok(readdirSync(dir).every((f) => (statSync(join(dir, f)).mode & 0o777) === 0o600), 'process memory stays private');
+			const remote = await openCheckpoint(new HelperImageSource(helper, checkpoint));
+			const local = await openCheckpoint(new LocalImageSource(dir));
+			assert.deepEqual(local.files, remote.files);
+			const sp = local.processes[0].threads[0].registers.sp;
+			assert.ok((await local.processes[0].read(sp, 4096)).bytes.equals((await remote.processes[0].read(sp, 4096)).bytes));
+			await local.source.close();
+		} finally {
+			rmSync(parent, { recursive: true, force: true });
 		}
 	});
 
