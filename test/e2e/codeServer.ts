@@ -98,9 +98,10 @@ export async function installExtension(vsix: string, dirs: CodeServerDirs): Prom
 		'--extensions-dir', dirs.extensionsDir, '--user-data-dir', dirs.userDataDir,
 		'--install-extension', vsix, '--force',
 	];
+	const binary = codeServerBinary();
 	let out: { stdout: string; stderr: string };
 	try {
-		out = await execFileAsync(codeServerBinary(), args, { env: codeServerEnv(), timeout: 120_000 });
+		out = await execFileAsync(binary, args, { env: codeServerEnv(), timeout: 120_000 });
 	} catch (err) {
 		const e = err as { stdout?: string; stderr?: string; message: string };
 		throw new Error(`code-server --install-extension ${vsix} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
@@ -229,19 +230,14 @@ function signal(pids: number[], sig: NodeJS.Signals): void {
 	}
 }
 
-/**
- * Stops a process and all its descendants (found before the first signal, so
- * that orphans re-parented away are still reached): SIGTERM, then SIGKILL for
- * whatever is left after graceMs. Resolves once all of them are gone.
- */
-export async function stopProcessTree(child: ChildProcess, graceMs = 5000): Promise<void> {
-	const pid = child.pid;
-	if (pid === undefined) return;
-	const exited = child.exitCode !== null || child.signalCode !== null
-		? Promise.resolve()
-		: new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	const pids = [pid, ...descendants(pid)];
-	signal(pids, 'SIGTERM');
+/** pid and its descendants, to be stopped with stopPids. */
+function processTree(pid: number | undefined): number[] {
+	return pid === undefined ? [] : [pid, ...descendants(pid)];
+}
+
+/** SIGTERM to those of pids that still run, SIGKILL to whatever is left after graceMs; resolves once all are gone. */
+async function stopPids(pids: number[], graceMs: number): Promise<void> {
+	signal(pids.filter(isAlive), 'SIGTERM');
 	const deadline = Date.now() + graceMs;
 	while (Date.now() < deadline && pids.some(isAlive)) await sleep(100);
 	const left = pids.filter(isAlive);
@@ -249,6 +245,19 @@ export async function stopProcessTree(child: ChildProcess, graceMs = 5000): Prom
 		signal(left, 'SIGKILL');
 		while (left.some(isAlive)) await sleep(50);
 	}
+}
+
+/**
+ * Stops a child process and all its descendants (found before the first
+ * signal, so that those re-parented away when it dies are still reached):
+ * SIGTERM, then SIGKILL for whatever is left after graceMs. Resolves once all
+ * of them are gone and the child's exit has been seen.
+ */
+export async function stopProcessTree(child: ChildProcess, graceMs = 5000): Promise<void> {
+	const exited = child.exitCode !== null || child.signalCode !== null
+		? Promise.resolve()
+		: new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	await stopPids(processTree(child.pid), graceMs);
 	await exited;
 }
 
@@ -330,10 +339,11 @@ export async function openWorkbench(url: string, outputDir: string, timeoutMs = 
 	let browser: Browser | undefined;
 	let closing: Promise<void> | undefined;
 	const close = (): Promise<void> => (closing ??= (async () => {
+		// Its processes are listed first: those that outlive a failed close are stopped by pid.
+		const pids = processTree(browserServer.process().pid);
 		await browser?.close().catch(() => undefined);
-		const process = browserServer.process();
 		await Promise.race([browserServer.close(), sleep(5000)]).catch(() => undefined);
-		await stopProcessTree(process, 2000);
+		await stopPids(pids, 2000);
 	})());
 	try {
 		browser = await chromium.connect(browserServer.wsEndpoint());
@@ -475,17 +485,13 @@ export function treeRow(page: Page, ariaLabel: RegExp, timeoutMs = 30_000): Prom
 }
 
 /**
- * Waits for a notification (a toast, or one in the notification centre) whose
- * message matches; returns its message.
+ * Waits for a notification whose message matches to be shown: a toast that
+ * has faded in (so that a screenshot shows it), or one in the notification
+ * centre when that is open. Returns its message.
  */
 export async function waitForNotification(page: Page, message: RegExp, timeoutMs = 30_000): Promise<string> {
-	const handle = await page.waitForFunction((p: PatternSource) => {
-		const re = new RegExp(p.source, p.flags);
-		for (const el of Array.from(document.querySelectorAll('.notification-list-item-message'))) {
-			const text = el.textContent ?? '';
-			if (re.test(text)) return text;
-		}
-		return undefined;
-	}, patternSource(message), { timeout: timeoutMs });
-	return String(await handle.jsonValue());
+	const messages = '.notification-toast.notification-fade-in-done .notification-list-item-message, .notifications-center .notification-list-item-message';
+	const shown = page.locator(messages, { hasText: message }).first();
+	await shown.waitFor({ state: 'visible', timeout: timeoutMs });
+	return (await shown.textContent()) ?? '';
 }
