@@ -495,3 +495,74 @@ export async function waitForNotification(page: Page, message: RegExp, timeoutMs
 	await shown.waitFor({ state: 'visible', timeout: timeoutMs });
 	return (await shown.textContent()) ?? '';
 }
+
+export interface E2eOpenOptions {
+	/** The folder VS Code opens. */
+	workspace: string;
+	/** A .vsix to install first. */
+	vsix?: string;
+	/** User settings on top of the harness's own. */
+	settings?: Record<string, unknown>;
+}
+
+/**
+ * The bookkeeping of one end-to-end suite: its output folder, its code-server
+ * and workbench, and whether anything failed. Used as
+ *
+ *     const run = new E2eRun('name');
+ *     before(() => run.guard(() => run.open({ workspace, vsix })));
+ *     after(() => run.finish());
+ *     test('...', run.step(async (wb) => { ... }));
+ *
+ * finish() keeps a last screenshot (failure.png) when something failed,
+ * stops chromium and code-server, and prints where the output is.
+ */
+export class E2eRun {
+	readonly outputDir: string;
+	server: CodeServer | undefined;
+	workbench: Workbench | undefined;
+	failed = false;
+
+	constructor(name: string) {
+		this.outputDir = e2eOutputDir(name);
+	}
+
+	/** Runs body (a hook, say); a throw marks the run failed and is passed on. */
+	async guard<T>(body: () => Promise<T>): Promise<T> {
+		try {
+			return await body();
+		} catch (err) {
+			this.failed = true;
+			throw err;
+		}
+	}
+
+	/** A test body that is given the open workbench; a throw marks the run failed. */
+	step(body: (workbench: Workbench) => Promise<void>): () => Promise<void> {
+		return () => this.guard(async () => {
+			if (!this.workbench) throw new Error('no workbench: the set-up failed');
+			await body(this.workbench);
+		});
+	}
+
+	/**
+	 * Fresh extensions and user data folders in the output folder, the .vsix
+	 * installed there, code-server started on the workspace and the workbench
+	 * opened on it.
+	 */
+	async open(options: E2eOpenOptions): Promise<Workbench> {
+		const dirs = freshDirs(this.outputDir);
+		if (options.vsix) await installExtension(options.vsix, dirs);
+		this.server = await startCodeServer({ ...dirs, workspace: options.workspace, outputDir: this.outputDir, settings: options.settings });
+		this.workbench = await openWorkbench(this.server.url, this.outputDir);
+		return this.workbench;
+	}
+
+	/** For the after hook: failure.png if something failed, chromium and code-server stopped, the output folder named. */
+	async finish(): Promise<void> {
+		if (this.failed) await this.workbench?.screenshot('failure').catch(() => undefined);
+		await this.workbench?.close();
+		await this.server?.stop();
+		if (this.failed) console.error(`e2e output (logs, screenshots): ${this.outputDir}`);
+	}
+}

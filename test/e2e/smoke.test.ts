@@ -10,10 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import {
-	e2eOutputDir, editorText, escapeRegExp, freshDirs, installExtension, openFile, openWorkbench, runCommand,
-	startCodeServer, treeRow, waitForNotification, type CodeServer, type Workbench,
-} from './codeServer';
+import { E2eRun, editorText, escapeRegExp, openFile, runCommand, treeRow, waitForNotification } from './codeServer';
 
 const execFileAsync = promisify(execFile);
 const VSCE = join(__dirname, '..', '..', '..', 'node_modules', '@vscode', 'vsce', 'vsce');
@@ -42,58 +39,31 @@ exports.activate = (context) => {
 }
 
 describe('VS Code in chromium (code-server harness)', () => {
-	const out = e2eOutputDir('smoke');
-	let server: CodeServer | undefined;
-	let workbench: Workbench | undefined;
-	let failed = false;
+	const run = new E2eRun('smoke');
 
-	before(async () => {
-		try {
-			const workspace = join(out, 'workspace');
-			mkdirSync(workspace, { recursive: true });
-			writeFileSync(join(workspace, FILE_NAME), FILE_TEXT);
-			const dirs = freshDirs(out);
-			await installExtension(await packageProbeExtension(join(out, 'probe-extension')), dirs);
-			server = await startCodeServer({ workspace, outputDir: out, ...dirs });
-			workbench = await openWorkbench(server.url, out);
-		} catch (err) {
-			failed = true;
-			throw err;
-		}
-	});
+	before(() => run.guard(async () => {
+		const workspace = join(run.outputDir, 'workspace');
+		mkdirSync(workspace, { recursive: true });
+		writeFileSync(join(workspace, FILE_NAME), FILE_TEXT);
+		await run.open({ workspace, vsix: await packageProbeExtension(join(run.outputDir, 'probe-extension')) });
+	}));
 
-	after(async () => {
-		if (failed && workbench) await workbench.screenshot('failure').catch(() => undefined);
-		await workbench?.close();
-		await server?.stop();
-		if (failed) console.error(`e2e output (logs, screenshots): ${out}`);
-	});
+	after(() => run.finish());
 
-	/** A test body that marks the run failed when it throws. */
-	const step = (body: (wb: Workbench) => Promise<void>) => async () => {
-		try {
-			assert.ok(workbench, 'no workbench');
-			await body(workbench);
-		} catch (err) {
-			failed = true;
-			throw err;
-		}
-	};
-
-	test('quick open ("Go to File") opens a workspace file in an editor that shows its text', step(async (wb) => {
+	test('quick open ("Go to File") opens a workspace file in an editor that shows its text', run.step(async (wb) => {
 		await openFile(wb.page, FILE_NAME);
 		assert.equal(await editorText(wb.page), FILE_TEXT);
 		await wb.screenshot('file-open');
 	}));
 
-	test('the explorer lists the file as a tree row, found by its aria-label', step(async (wb) => {
+	test('the explorer lists the file as a tree row, found by its aria-label', run.step(async (wb) => {
 		await runCommand(wb.page, 'workbench.view.explorer');
 		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(FILE_NAME)}\\b`));
 		await row.click();
 		assert.match((await row.getAttribute('class')) ?? '', /\bselected\b/);
 	}));
 
-	test('an extension installed from a .vsix runs its command from the palette and shows a notification', step(async (wb) => {
+	test('an extension installed from a .vsix runs its command from the palette and shows a notification', run.step(async (wb) => {
 		await runCommand(wb.page, 'E2E Probe: Say Hello');
 		assert.equal(await waitForNotification(wb.page, /e2e probe extension #1/), `${PROBE_MESSAGE} #1`);
 		await runCommand(wb.page, 'e2eProbe.hello');
