@@ -125,9 +125,18 @@ int send_response(Response *r)
 	return send_helper_message(&m);
 }
 
-void emit_progress(uint32_t id, const char *stage, const char *fmt, ...)
+int send_event(uint32_t id, Event *ev)
 {
 	HelperMessage m = CHECKPOINT__HELPER__V1__HELPER_MESSAGE__INIT;
+
+	ev->request_id = id;
+	m.kind_case = CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT;
+	m.event = ev;
+	return send_helper_message(&m);
+}
+
+void emit_progress(uint32_t id, const char *stage, const char *fmt, ...)
+{
 	Event ev = CHECKPOINT__HELPER__V1__EVENT__INIT;
 	Progress p = CHECKPOINT__HELPER__V1__PROGRESS__INIT;
 	char msg[512];
@@ -138,26 +147,19 @@ void emit_progress(uint32_t id, const char *stage, const char *fmt, ...)
 	va_end(ap);
 	p.stage = (char *)stage;
 	p.message = msg;
-	ev.request_id = id;
 	ev.kind_case = CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRESS;
 	ev.progress = &p;
-	m.kind_case = CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT;
-	m.event = &ev;
-	send_helper_message(&m);
+	send_event(id, &ev);
 }
 
 void emit_tree_state(uint32_t id, pid_t root, int state)
 {
-	HelperMessage m = CHECKPOINT__HELPER__V1__HELPER_MESSAGE__INIT;
 	Event ev = CHECKPOINT__HELPER__V1__EVENT__INIT;
 	TreeStateChange t = CHECKPOINT__HELPER__V1__TREE_STATE_CHANGE__INIT;
 
 	t.root_pid = root;
 	t.state = state;
-	ev.request_id = id;
 	ev.kind_case = CHECKPOINT__HELPER__V1__EVENT__KIND_TREE_STATE;
 	ev.tree_state = &t;
-	m.kind_case = CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT;
-	m.event = &ev;
-	send_helper_message(&m);
+	send_event(id, &ev);
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include "helper.pb-c.h"
@@ -51,6 +52,12 @@ typedef Checkpoint__Helper__V1__ImageFile ImageFile;
 typedef Checkpoint__Helper__V1__ByteRange ByteRange;
 typedef Checkpoint__Helper__V1__ReadImageRequest ReadImageRequest;
 typedef Checkpoint__Helper__V1__ReadImageResult ReadImageResult;
+typedef Checkpoint__Helper__V1__LaunchRequest LaunchRequest;
+typedef Checkpoint__Helper__V1__LaunchResult LaunchResult;
+typedef Checkpoint__Helper__V1__KillResult KillResult;
+typedef Checkpoint__Helper__V1__OutputPipes OutputPipes;
+typedef Checkpoint__Helper__V1__ProgramOutput ProgramOutput;
+typedef Checkpoint__Helper__V1__ProgramExit ProgramExit;
 
 #define EC(x) CHECKPOINT__HELPER__V1__ERROR_CODE__ERROR_CODE_##x
 #define TS(x) CHECKPOINT__HELPER__V1__TREE_STATE__TREE_STATE_##x
@@ -72,6 +79,11 @@ typedef Checkpoint__Helper__V1__ReadImageResult ReadImageResult;
 #define MAX_IMAGE_NAME 255		/* bytes of an image file name */
 #define MAX_READ_RANGES 4096u		/* ranges per read_image request */
 #define MAX_READ_BYTES (16u << 20)	/* bytes per read_image request */
+#define MAX_PROGRAMS 64			/* programs whose output the helper reads */
+#define MAX_LAUNCH_ARGS 4096u		/* args, and env entries, per launch */
+#define MAX_PATH_LEN 4095		/* bytes of a program or cwd path */
+#define KILL_WAIT_MS 5000		/* how long killed processes may take to go */
+#define MAX_TREE_DEPTH 4096		/* parents walked up from a pid; guards racy reads */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -160,6 +172,8 @@ void frame_reader_free(struct frame_reader *r);
 int write_frame(int fd, const uint8_t *payload, size_t len);
 int send_helper_message(HelperMessage *m);
 int send_response(Response *r);
+/* Sends ev, whose kind the caller set, as an event of request id. */
+int send_event(uint32_t id, Event *ev);
 void emit_progress(uint32_t id, const char *stage, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void emit_tree_state(uint32_t id, pid_t root, int state);
@@ -252,6 +266,41 @@ int checkpoint_open(const char *store, const char *id, struct herr *e);
 int image_files_list(const char *store, const char *id, ImageFilesResult *res, struct herr *e);
 int image_read_ranges(const char *store, const char *id, ByteRange *const *ranges, size_t n,
 		      ReadImageResult *res, struct herr *e);
+
+/* ---- program.c ---------------------------------------------------------- */
+
+struct launch_spec {
+	const char *program;
+	char *const *argv;	/* NULL-terminated; argv[0] is program */
+	char *const *envp;	/* NULL-terminated: the whole environment */
+	const char *cwd;
+};
+
+/*
+ * Starts a program whose output and exit the helper reports as events
+ * carrying request id; an exec that fails is this call's error.
+ */
+int program_launch(const struct launch_spec *s, uint32_t id, pid_t *pid, struct herr *e);
+/* Opens the pipes a restored program will write to (out/err: read, write ends). */
+int program_pipes_open(int out[2], int err[2], struct herr *e);
+/* Reports the output of restored root, read from out_fd and err_fd (taken). */
+void program_adopt(pid_t root, uint32_t id, int out_fd, int err_fd);
+/* CRIU's ids of the output pipes of the program pid is (or descends from); -1: none. */
+int program_pipe_ids(pid_t pid, uint32_t *out_id, uint32_t *err_id);
+bool program_room(void);
+/* The pipes to poll (at most max); program_poll_done reads the ready ones. */
+size_t program_poll_fds(struct pollfd *pfd, size_t max);
+void program_poll_done(const struct pollfd *pfd, size_t n);
+/* A child was reaped: a program's end is reported. */
+void program_reaped(pid_t pid, int status);
+/* At exit: kills every running program's tree, without events. */
+void program_kill_all(void);
+
+/* ---- kill.c ------------------------------------------------------------- */
+
+bool is_self_or_ancestor(pid_t pid);
+/* Stops, SIGKILLs and waits out the tree of root; killed gets its pids, root first. */
+int kill_tree(pid_t root, struct pidlist *killed, struct herr *e);
 
 /* ---- ops.c -------------------------------------------------------------- */
 

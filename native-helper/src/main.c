@@ -143,6 +143,11 @@ static int handle_signals(int sfd)
 	return stop;
 }
 
+/*
+ * One loop for requests (stdin), signals (signalfd) and the output pipes of
+ * launched programs. Their output is read first: a program that ended
+ * (SIGCHLD) has what it wrote reported before its end.
+ */
 static int main_loop(int sfd)
 {
 	struct frame_reader fr = { 0 };
@@ -150,15 +155,17 @@ static int main_loop(int sfd)
 	int ret = 0;
 
 	for (;;) {
-		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd pfd[2 + 2 * MAX_PROGRAMS] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		size_t nprog = program_poll_fds(pfd + 2, 2 * MAX_PROGRAMS);
 		ssize_t n;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2 + nprog, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = 1;
 			break;
 		}
+		program_poll_done(pfd + 2, nprog);
 		if (pfd[1].revents & POLLIN && handle_signals(sfd))
 			break;
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -181,11 +188,25 @@ static int main_loop(int sfd)
 	return ret;
 }
 
+/* Descriptors 0-2 open, so no pipe or file the helper opens lands there. */
+static int ensure_stdio(void)
+{
+	int fd;
+
+	do {
+		fd = open("/dev/null", O_RDWR);
+	} while (fd >= 0 && fd <= 2);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int sfd, ret;
 
-	if (parse_args(argc, argv))
+	if (ensure_stdio() || parse_args(argc, argv))
 		return 2;
 	umask(077);
 	/* stdout carries frames only: keep stdio's buffers off it */
@@ -211,6 +232,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = main_loop(sfd);
+	/* killed before their trees are thawed: a thawed tree dies at once */
+	program_kill_all();
 	frozen_release_all();
 	reap_children();
 	close(sfd);

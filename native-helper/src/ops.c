@@ -19,8 +19,6 @@
 struct helper_config g_cfg;
 struct criu_info g_criu;
 
-#define KILL_WAIT_MS 5000
-
 static const char *cap_names[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
@@ -413,6 +411,7 @@ struct dump_ctx {
 	char final[4400];
 	int dirfd;
 	struct frozen_tree *tree;	/* frozen by a freeze request, or NULL */
+	OutputPipes *pipes;		/* the root is (in) a program of this helper */
 	Checkpoint *ck;
 };
 
@@ -474,6 +473,7 @@ static int dump_finish(struct dump_ctx *c, CheckpointProcess **procs, size_t npr
 	ck->stats = st;
 	ck->path = c->final;
 	ck->helper_version = VERSION;
+	ck->output_pipes = c->pipes;
 	if (uname(&u) == 0) {
 		ck->hostname = arena_strdup(u.nodename);
 		ck->kernel_release = arena_strdup(u.release);
@@ -489,6 +489,17 @@ static int dump_finish(struct dump_ctx *c, CheckpointProcess **procs, size_t npr
 	}
 	c->ck = ck;
 	return 0;
+}
+
+/* The output pipes of the program root is (or descends from), read before CRIU may end it. */
+static OutputPipes *output_pipes_of(pid_t root)
+{
+	OutputPipes *p = arena_alloc(sizeof(*p));
+
+	checkpoint__helper__v1__output_pipes__init(p);
+	if (program_pipe_ids(root, &p->stdout_pipe_id, &p->stderr_pipe_id))
+		return NULL;
+	return p;
 }
 
 /* Keeps the failed dump's log at <store>/.failed/<id>-dump.log. */
@@ -552,6 +563,7 @@ static void op_dump(const Request *req, Response *resp)
 	 * freezing it through a cgroup first only adds time.
 	 */
 	c.tree = frozen_find(c.root);
+	c.pipes = output_pipes_of(c.root);
 	if (dump_prepare_dir(&c, &e))
 		goto fail;
 
@@ -625,9 +637,10 @@ out:
 void reap_children(void)
 {
 	int status;
+	pid_t pid;
 
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		program_reaped(pid, status);
 }
 
 /*
@@ -719,6 +732,61 @@ fail:
 	return -1;
 }
 
+/*
+ * New pipes to the helper for a restored program's stdout and stderr,
+ * handed to CRIU in place of the dumped ones (inherit_fd "pipe:[ID]").
+ */
+struct restore_output {
+	int out[2], err[2];	/* read, write ends */
+	uint32_t ids[2];
+	InheritFd inherit[2];
+	InheritFd *v[2];
+};
+
+static void add_inherit(struct restore_output *o, CriuOpts *opts, uint32_t pipe_id, int fd)
+{
+	size_t n = opts->n_inherit_fd;
+
+	/* 0: the dump could not tell; a pipe both streams shared is handed in once */
+	if (!pipe_id || (n && o->ids[0] == pipe_id))
+		return;
+	o->ids[n] = pipe_id;
+	inherit_fd__init(&o->inherit[n]);
+	o->inherit[n].key = arena_printf("pipe:[%u]", pipe_id);
+	o->inherit[n].fd = fd;
+	o->v[n] = &o->inherit[n];
+	opts->n_inherit_fd = n + 1;
+	opts->inherit_fd = o->v;
+}
+
+static int restore_output_prepare(const Checkpoint *ck, struct restore_output *o, CriuOpts *opts,
+				  struct herr *e)
+{
+	if (!ck->output_pipes)
+		return 0;
+	if (!program_room()) {
+		herr_set(e, EC(BAD_REQUEST), EMFILE, "this helper already reads the output of %d programs; "
+			 "kill one first", MAX_PROGRAMS);
+		return -1;
+	}
+	if (program_pipes_open(o->out, o->err, e))
+		return -1;
+	add_inherit(o, opts, ck->output_pipes->stdout_pipe_id, o->out[1]);
+	add_inherit(o, opts, ck->output_pipes->stderr_pipe_id, o->err[1]);
+	return 0;
+}
+
+static void restore_output_close(struct restore_output *o)
+{
+	for (int i = 0; i < 2; i++) {
+		if (o->out[i] >= 0)
+			close(o->out[i]);
+		if (o->err[i] >= 0)
+			close(o->err[i]);
+		o->out[i] = o->err[i] = -1;
+	}
+}
+
 static void op_restore(const Request *req, Response *resp)
 {
 	const RestoreRequest *rq = req->restore;
@@ -727,8 +795,9 @@ static void op_restore(const Request *req, Response *resp)
 	struct notify_ctx nctx = { req->id };
 	struct pidlist running = { 0 }, tree = { 0 };
 	RestoreResult *res = arena_alloc(sizeof(*res));
+	struct restore_output output = { .out = { -1, -1 }, .err = { -1, -1 } };
 	char dir[4400], work[4400];
-	int fds[2] = { -1, -1 };
+	int fds[4] = { -1, -1, -1, -1 };
 	struct herr e = { 0 };
 	CriuResp *r = NULL;
 	Checkpoint *ck;
@@ -780,13 +849,17 @@ static void op_restore(const Request *req, Response *resp)
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
 	apply_options(&opts, rq->options ? rq->options : ck->options);
+	if (restore_output_prepare(ck, &output, &opts, &e))
+		goto fail;
+	fds[2] = output.out[1];
+	fds[3] = output.err[1];
 	creq.type = CRIU_REQ_TYPE__RESTORE;
 	creq.opts = &opts;
 
 	emit_tree_state(req->id, ck->root_pid, TS(RESTORING));
 	emit_progress(req->id, "restoring", "CRIU is restoring checkpoint %s", ck->id);
 	t0 = now_us();
-	if (criu_call(g_criu.path, &creq, fds, 2, on_notify, &nctx, &r, &e))
+	if (criu_call(g_criu.path, &creq, fds, 4, on_notify, &nctx, &r, &e))
 		goto fail;
 	res->criu_wall_time_us = now_us() - t0;
 	if (!r->success || !r->restore) {
@@ -797,6 +870,11 @@ static void op_restore(const Request *req, Response *resp)
 		goto out;
 	}
 	res->root_pid = r->restore->pid;
+	if (ck->output_pipes) {
+		program_adopt(res->root_pid, req->id, output.out[0], output.err[0]);
+		output.out[0] = output.err[0] = -1;
+		res->output_streamed = true;
+	}
 	if (proc_tree(res->root_pid, &tree, &e) == 0) {
 		res->pids = arena_alloc((tree.n + 1) * sizeof(int32_t));
 		for (size_t i = 0; i < tree.n; i++)
@@ -814,8 +892,122 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	/* the write ends now belong to the restored program, or to nobody */
+	restore_output_close(&output);
 	pidlist_free(&running);
 	pidlist_free(&tree);
+}
+
+/* ---- launch / kill -------------------------------------------------------- */
+
+/* 0 when path is absolute and bounded (or empty and optional), else answers BAD_REQUEST. */
+static int check_path(const char *what, const char *path, bool required, Response *resp)
+{
+	if (!path || !path[0]) {
+		if (!required)
+			return 0;
+		bad_request(resp, "%s is required: an absolute path", what);
+		return -1;
+	}
+	if (path[0] == '/' && strlen(path) <= MAX_PATH_LEN)
+		return 0;
+	bad_request(resp, "%s must be an absolute path of at most %d bytes, not \"%.200s\"", what, MAX_PATH_LEN,
+		    path);
+	return -1;
+}
+
+static int validate_launch(const LaunchRequest *rq, Response *resp)
+{
+	if (check_path("program", rq->program, true, resp) || check_path("cwd", rq->cwd, false, resp))
+		return -1;
+	if (rq->n_args > MAX_LAUNCH_ARGS || rq->n_env > MAX_LAUNCH_ARGS) {
+		bad_request(resp, "%zu args and %zu env entries; at most %u of each are accepted", rq->n_args,
+			    rq->n_env, MAX_LAUNCH_ARGS);
+		return -1;
+	}
+	for (size_t i = 0; i < rq->n_env; i++) {
+		const char *eq = strchr(rq->env[i], '=');
+
+		if (!eq || eq == rq->env[i]) {
+			bad_request(resp, "env entry %zu (\"%.100s\") is not NAME=value with a non-empty NAME", i,
+				    rq->env[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A NULL-terminated copy of v (arena memory), after first when it is not NULL. */
+static char **string_vector(const char *first, char *const *v, size_t n)
+{
+	char **out = arena_alloc((n + 2) * sizeof(*out));
+	size_t k = 0;
+
+	if (first)
+		out[k++] = (char *)first;
+	for (size_t i = 0; i < n; i++)
+		out[k++] = v[i];
+	return out;
+}
+
+static void op_launch(const Request *req, Response *resp)
+{
+	const LaunchRequest *rq = req->launch;
+	struct launch_spec s = { 0 };
+	struct herr e = { 0 };
+	LaunchResult *r;
+	pid_t pid;
+
+	if (validate_launch(rq, resp))
+		return;
+	s.program = rq->program;
+	s.argv = string_vector(rq->program, rq->args, rq->n_args);
+	s.envp = string_vector(NULL, rq->env, rq->n_env);
+	s.cwd = rq->cwd && rq->cwd[0] ? rq->cwd : "/";
+	if (program_launch(&s, req->id, &pid, &e)) {
+		set_error(resp, &e);
+		return;
+	}
+	emit_tree_state(req->id, pid, TS(RUNNING));
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__launch_result__init(r);
+	r->root_pid = pid;
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_LAUNCH;
+	resp->launch = r;
+}
+
+static void op_kill(const Request *req, Response *resp)
+{
+	pid_t root = req->kill->root_pid;
+	struct pidlist killed = { 0 };
+	struct herr e = { 0 };
+	KillResult *r;
+
+	if (root <= 1) {
+		bad_request(resp, "root_pid must be a pid above 1 (1 is the init of the pid namespace), not %d", root);
+		return;
+	}
+	if (is_self_or_ancestor(root)) {
+		bad_request(resp, "process %d is this helper or one of its ancestors; killing it would end the session",
+			    root);
+		return;
+	}
+	emit_progress(req->id, "killing", "killing the tree of process %d", root);
+	if (kill_tree(root, &killed, &e)) {
+		set_error(resp, &e);
+		goto out;
+	}
+	emit_tree_state(req->id, root, TS(GONE));
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__kill_result__init(r);
+	r->root_pid = root;
+	r->killed_pids = arena_alloc((killed.n + 1) * sizeof(int32_t));
+	for (size_t i = 0; i < killed.n; i++)
+		r->killed_pids[r->n_killed_pids++] = killed.v[i];
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_KILL;
+	resp->kill = r;
+out:
+	pidlist_free(&killed);
 }
 
 /* ---- list / delete ------------------------------------------------------- */
@@ -923,6 +1115,8 @@ void handle_request(const Request *req)
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_DELETE: op_delete(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_IMAGE_FILES: op_image_files(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_READ_IMAGE: op_read_image(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_LAUNCH: op_launch(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_KILL: op_kill(req, &resp); break;
 	default:
 		bad_request(&resp, "request %u names no operation this helper knows (op %d)", req->id,
 			    (int)req->op_case);

@@ -132,6 +132,11 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 	json_str_field(b, "hostname", c->hostname, &first);
 	json_str_field(b, "kernel_release", c->kernel_release, &first);
 	json_str_field(b, "helper_version", c->helper_version, &first);
+	if (c->output_pipes) {
+		json_key(b, "output_pipes", &first);
+		sbuf_printf(b, "{\"stdout_pipe_id\": %u, \"stderr_pipe_id\": %u}", c->output_pipes->stdout_pipe_id,
+			    c->output_pipes->stderr_pipe_id);
+	}
 	return sbuf_puts(b, "\n}\n");
 }
 

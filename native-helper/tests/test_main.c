@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -287,21 +288,18 @@ static void mk_link(const char *rel, const char *target)
 	CHECK(symlink(target, path) == 0);
 }
 
-/* Runs req through the dispatch; returns the one frame it wrote, decoded. */
-static HelperMessage *roundtrip(Request *req)
+static void out_reset(void)
 {
-	HelperMessage *m = NULL;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	off_t size;
-
 	CHECK(ftruncate(g_out_fd, 0) == 0 && lseek(g_out_fd, 0, SEEK_SET) == 0);
-	handle_request(req);
-	size = lseek(g_out_fd, 0, SEEK_CUR);
-	CHECK(size > 4);
-	if (size <= 4)
-		return NULL;
-	buf = malloc(size);
+}
+
+/* The frames written to g_out_fd since out_reset, decoded (at most max). */
+static size_t out_frames(HelperMessage **v, size_t max)
+{
+	off_t size = lseek(g_out_fd, 0, SEEK_CUR);
+	uint8_t *buf = malloc(size > 0 ? size : 1);
+	size_t got = 0, off = 0, n = 0;
+
 	while (buf && got < (size_t)size) {
 		ssize_t r = pread(g_out_fd, buf + got, size - got, got);
 
@@ -309,14 +307,58 @@ static HelperMessage *roundtrip(Request *req)
 			break;
 		got += r;
 	}
-	CHECK(got == (size_t)size);
-	/* exactly one frame */
-	if (got == (size_t)size && buf[0] + (buf[1] << 8) + (buf[2] << 16) + ((uint32_t)buf[3] << 24) ==
-	    (uint32_t)size - 4)
-		m = checkpoint__helper__v1__helper_message__unpack(NULL, size - 4, buf + 4);
+	CHECK(buf && got == (size_t)size);
+	while (buf && n < max && off + 4 <= got) {
+		uint32_t len = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
+
+		if (len > got - off - 4)
+			break;
+		v[n] = checkpoint__helper__v1__helper_message__unpack(NULL, len, buf + off + 4);
+		if (!v[n])
+			break;
+		n++;
+		off += 4 + len;
+	}
+	CHECK(off == got);	/* whole frames only, all of them decoded */
+	free(buf);
+	return n;
+}
+
+static void msg_free(HelperMessage *m);
+
+/*
+ * Runs req through the dispatch; returns the answer, the last frame written,
+ * decoded. *nevents gets how many events came before it.
+ */
+static HelperMessage *roundtrip_events(Request *req, size_t *nevents)
+{
+	HelperMessage *v[64], *m = NULL;
+	size_t n;
+
+	out_reset();
+	handle_request(req);
+	n = out_frames(v, ARRAY_SIZE(v));
+	CHECK(n > 0);
+	for (size_t i = 0; i + 1 < n; i++) {
+		CHECK(v[i]->kind_case == CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT &&
+		      v[i]->event->request_id == req->id);
+		msg_free(v[i]);
+	}
+	if (n)
+		m = v[n - 1];
 	CHECK(m && m->kind_case == CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_RESPONSE &&
 	      m->response->id == req->id);
-	free(buf);
+	*nevents = n ? n - 1 : 0;
+	return m;
+}
+
+/* Runs req through the dispatch; returns the one frame it wrote, decoded. */
+static HelperMessage *roundtrip(Request *req)
+{
+	size_t nevents;
+	HelperMessage *m = roundtrip_events(req, &nevents);
+
+	CHECK(nevents == 0);
 	return m;
 }
 
@@ -711,7 +753,11 @@ static int count_fds(void)
 	return n;
 }
 
-static void test_images(void)
+/*
+ * Runs fn with the helper's output going to a temporary file; checks that
+ * every path fn takes, failing ones included, closed what it opened.
+ */
+static void with_out_file(void (*fn)(void))
 {
 	char tmp[] = "/tmp/ckpt-out-XXXXXX";
 	int saved = g_out_fd, fds;
@@ -724,6 +770,14 @@ static void test_images(void)
 	}
 	unlink(tmp);
 	fds = count_fds();
+	fn();
+	CHECK(fds > 0 && count_fds() == fds);
+	close(g_out_fd);
+	g_out_fd = saved;
+}
+
+static void test_images(void)
+{
 	image_store_setup();
 	test_image_names();
 	test_image_files();
@@ -732,11 +786,241 @@ static void test_images(void)
 	test_read_image_ranges_limit();
 	test_read_image_many_files();
 	test_read_image_max();
-	/* every path, failing ones included, closed what it opened */
-	CHECK(fds > 0 && count_fds() == fds);
 	CHECK(remove_tree(store_dir) == 0);
-	close(g_out_fd);
-	g_out_fd = saved;
+}
+
+/* ---- launch / kill, through handle_request -------------------------------- */
+
+typedef Checkpoint__Helper__V1__KillRequest KillRequest;
+
+static HelperMessage *ask_launch(const char *program, char **args, size_t nargs, const char *cwd, char **env,
+				 size_t nenv, size_t *nevents)
+{
+	Request req = CHECKPOINT__HELPER__V1__REQUEST__INIT;
+	LaunchRequest r = CHECKPOINT__HELPER__V1__LAUNCH_REQUEST__INIT;
+
+	r.program = (char *)program;
+	r.args = args;
+	r.n_args = nargs;
+	r.cwd = (char *)cwd;
+	r.env = env;
+	r.n_env = nenv;
+	req.id = 51;
+	req.op_case = CHECKPOINT__HELPER__V1__REQUEST__OP_LAUNCH;
+	req.launch = &r;
+	return roundtrip_events(&req, nevents);
+}
+
+static HelperMessage *ask_launch1(const char *program, const char *cwd)
+{
+	size_t nevents;
+
+	return ask_launch(program, NULL, 0, cwd, NULL, 0, &nevents);
+}
+
+static HelperMessage *ask_kill(pid_t pid)
+{
+	Request req = CHECKPOINT__HELPER__V1__REQUEST__INIT;
+	KillRequest r = CHECKPOINT__HELPER__V1__KILL_REQUEST__INIT;
+	size_t nevents;
+
+	r.root_pid = pid;
+	req.id = 52;
+	req.op_case = CHECKPOINT__HELPER__V1__REQUEST__OP_KILL;
+	req.kill = &r;
+	return roundtrip_events(&req, &nevents);
+}
+
+/* No child of this process is left unreaped. */
+static bool no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static void test_launch_refused(void)
+{
+	char *env_bad[][1] = { { "NOEQUALS" }, { "=value" } };
+	char *env_ok[] = { "A=1", "EMPTY=", "B==x" };
+	char **many = calloc(MAX_LAUNCH_ARGS + 1, sizeof(*many));
+	HelperMessage *m;
+	size_t nevents;
+
+	m = ask_launch1("", NULL);
+	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "program is required"));
+	msg_free(m);
+	m = ask_launch1("bin/true", NULL);
+	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "absolute path") && err_mentions(m, "bin/true"));
+	msg_free(m);
+	m = ask_launch1("/bin/true", "tmp");
+	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "cwd"));
+	msg_free(m);
+	for (size_t i = 0; i < ARRAY_SIZE(env_bad); i++) {
+		m = ask_launch("/bin/true", NULL, 0, NULL, env_bad[i], 1, &nevents);
+		CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "env entry 0"));
+		msg_free(m);
+	}
+	for (size_t i = 0; many && i <= MAX_LAUNCH_ARGS; i++)
+		many[i] = "x";
+	m = ask_launch("/bin/true", many, MAX_LAUNCH_ARGS + 1, NULL, NULL, 0, &nevents);
+	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "4096"));
+	msg_free(m);
+	m = ask_launch("/bin/true", NULL, 0, NULL, many, MAX_LAUNCH_ARGS + 1, &nevents);
+	CHECK(err_code(m) == EC(BAD_REQUEST));
+	msg_free(m);
+	free(many);
+	/* what passes validation but cannot start: the exec's errno, named, and no zombie */
+	m = ask_launch("/no/such/program", NULL, 0, NULL, env_ok, ARRAY_SIZE(env_ok), &nevents);
+	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "/no/such/program") &&
+	      m->response->error->errno_value == ENOENT);
+	msg_free(m);
+	m = ask_launch1("/tmp", NULL);
+	CHECK(err_code(m) == EC(NOT_PERMITTED) && err_mentions(m, "cannot execute /tmp") &&
+	      m->response->error->errno_value == EACCES);
+	msg_free(m);
+	m = ask_launch1("/bin/true", "/no/such/dir");
+	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "/no/such/dir") && err_mentions(m, "/bin/true"));
+	msg_free(m);
+	CHECK(no_children());
+}
+
+/* What the main loop does for a program: read its pipes until they end, reap it. */
+static void run_program(pid_t pid)
+{
+	uint64_t deadline = now_us() + 10 * 1000000ull;
+	int status;
+
+	for (;;) {
+		struct pollfd pfd[2 * MAX_PROGRAMS];
+		size_t n = program_poll_fds(pfd, ARRAY_SIZE(pfd));
+
+		if (!n || now_us() > deadline)
+			break;
+		CHECK(poll(pfd, n, 1000) >= 0);
+		program_poll_done(pfd, n);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	program_reaped(pid, status);
+}
+
+static void test_launch_output(void)
+{
+	char *args[] = { "-c", "echo \"out $1 $A\"; pwd; echo err >&2; ls /proc/self/fd >&2; exit 7", "sh", "one" };
+	char *env[] = { "A=a b" };
+	HelperMessage *m, *v[16];
+	struct sbuf out = { 0 }, err = { 0 };
+	const ProgramExit *exit = NULL;
+	size_t nevents, n;
+	pid_t pid = -1;
+
+	m = ask_launch("/bin/sh", args, ARRAY_SIZE(args), "/tmp", env, ARRAY_SIZE(env), &nevents);
+	CHECK(m && m->response->result_case == CHECKPOINT__HELPER__V1__RESPONSE__RESULT_LAUNCH);
+	if (m && m->response->launch)
+		pid = m->response->launch->root_pid;
+	msg_free(m);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	out_reset();
+	run_program(pid);
+	n = out_frames(v, ARRAY_SIZE(v));
+	for (size_t i = 0; i < n; i++) {
+		const Event *ev = v[i]->event;
+
+		CHECK(ev && ev->request_id == 51);
+		if (ev && ev->kind_case == CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRAM_OUTPUT) {
+			CHECK(ev->program_output->root_pid == pid && !exit);
+			sbuf_add(ev->program_output->stream == CHECKPOINT__HELPER__V1__OUTPUT_STREAM__OUTPUT_STREAM_STDOUT
+				 ? &out : &err, (char *)ev->program_output->data.data, ev->program_output->data.len);
+		} else if (ev && ev->kind_case == CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRAM_EXIT) {
+			exit = ev->program_exit;
+		}
+	}
+	CHECK(out.p && !strcmp(out.p, "out one a b\n/tmp\n"));
+	/* the listing's own descriptor is 3: nothing of the helper's leaked */
+	CHECK(err.p && !strcmp(err.p, "err\n0\n1\n2\n3\n"));
+	CHECK(exit && exit == v[n - 1]->event->program_exit && exit->root_pid == pid && exit->exit_code == 7 &&
+	      exit->signal == 0);
+	for (size_t i = 0; i < n; i++)
+		msg_free(v[i]);
+	sbuf_free(&out);
+	sbuf_free(&err);
+	CHECK(no_children());
+}
+
+static void test_kill_refused(void)
+{
+	const pid_t refused[] = { 1, 0, -7, getpid(), getppid() };
+	HelperMessage *m;
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		m = ask_kill(refused[i]);
+		CHECK(err_code(m) == EC(BAD_REQUEST));
+		msg_free(m);
+	}
+	m = ask_kill(getppid());
+	CHECK(err_mentions(m, "helper or one of its ancestors"));
+	msg_free(m);
+	m = ask_kill(4194000);
+	CHECK(err_code(m) == EC(NO_SUCH_PROCESS) && err_mentions(m, "4194000"));
+	msg_free(m);
+}
+
+/* A child that forks a grandchild; both wait for a signal. */
+static pid_t family(pid_t *grandchild)
+{
+	int ready[2];
+	pid_t child;
+
+	*grandchild = -1;
+	if (pipe(ready))
+		return -1;
+	child = fork();
+	if (child == 0) {
+		pid_t g = fork();
+
+		if (g == 0)
+			for (;;)
+				pause();
+		if (write(ready[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (child > 0 && read(ready[0], grandchild, sizeof(*grandchild)) != sizeof(*grandchild))
+		*grandchild = -1;
+	close(ready[0]);
+	return child;
+}
+
+static void test_kill_tree(void)
+{
+	pid_t grandchild, child = family(&grandchild);
+	struct proc_stat st;
+	HelperMessage *m;
+	const KillResult *r;
+
+	CHECK(child > 0 && grandchild > 0);
+	if (child <= 0 || grandchild <= 0)
+		return;
+	m = ask_kill(child);
+	r = m && m->response->result_case == CHECKPOINT__HELPER__V1__RESPONSE__RESULT_KILL ? m->response->kill : NULL;
+	CHECK(r && r->root_pid == child && r->n_killed_pids == 2);
+	if (r && r->n_killed_pids == 2)
+		CHECK(r->killed_pids[0] == child && r->killed_pids[1] == grandchild);
+	msg_free(m);
+	/* the child was ours to reap; the grandchild is gone or a zombie of its new parent */
+	CHECK(!pid_exists(child));
+	CHECK(read_proc_stat(grandchild, &st) || st.state == 'Z');
+	CHECK(no_children());
+}
+
+static void test_programs(void)
+{
+	test_launch_refused();
+	test_launch_output();
+	test_kill_refused();
+	test_kill_tree();
 }
 
 int main(void)
@@ -749,7 +1033,8 @@ int main(void)
 	test_manifest_json();
 	test_stats();
 	test_log_extract();
-	test_images();
+	with_out_file(test_images);
+	with_out_file(test_programs);
 	arena_free_all();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

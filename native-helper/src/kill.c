@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Killing a process tree: stopped first, so no part of it forks away, then SIGKILL. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#define STOP_ROUNDS 100
+
+bool is_self_or_ancestor(pid_t pid)
+{
+	pid_t p = getpid();
+
+	/* a pid namespace's init has ppid 0 */
+	for (int depth = 0; p > 0 && depth < MAX_TREE_DEPTH; depth++) {
+		struct proc_stat st;
+
+		if (p == pid)
+			return true;
+		if (read_proc_stat(p, &st))
+			return false;
+		p = st.ppid;
+	}
+	return false;
+}
+
+/*
+ * SIGSTOPs the tree until a scan finds no process not stopped yet: a
+ * stopped process cannot fork, so the tree stops growing. all gets every
+ * process stopped, root first.
+ */
+static int stop_tree(pid_t root, struct pidlist *all, struct herr *e)
+{
+	struct pidlist now = { 0 };
+	int ret = -1;
+
+	for (int round = 0; round < STOP_ROUNDS; round++) {
+		size_t added = 0;
+
+		if (proc_tree(root, &now, e)) {
+			/* the root went after it was stopped (killed by another): kill the rest */
+			if (all->n)
+				ret = 0;
+			goto out;
+		}
+		for (size_t i = 0; i < now.n; i++) {
+			if (pidlist_has(all, now.v[i]))
+				continue;
+			if (pidlist_add(all, now.v[i])) {
+				herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+				goto out;
+			}
+			kill(now.v[i], SIGSTOP);
+			added++;
+		}
+		if (!added) {
+			ret = 0;
+			goto out;
+		}
+	}
+	herr_set(e, EC(INTERNAL), EAGAIN, "the tree of process %d kept growing while it was being stopped",
+		 root);
+out:
+	pidlist_free(&now);
+	return ret;
+}
+
+/*
+ * A tree this helper froze dies only once thawed (the v1 freezer holds even
+ * SIGKILL); with it goes its freeze cgroup.
+ */
+static void release_frozen(const struct pidlist *pids)
+{
+	for (size_t i = 0; i < pids->n; i++) {
+		struct frozen_tree *t = frozen_find(pids->v[i]);
+		struct herr e = { 0 };
+
+		if (t && frozen_release(t, true, &e))
+			fprintf(stderr, "checkpoint-helper: %s\n", e.msg);
+	}
+}
+
+/* A zombie is dead: reaping it may be another parent's business. */
+static bool gone(pid_t pid)
+{
+	struct proc_stat st;
+
+	return read_proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X';
+}
+
+static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
+{
+	uint64_t deadline = now_us() + KILL_WAIT_MS * 1000ull;
+
+	for (;;) {
+		size_t left = 0;
+
+		reap_children();
+		for (size_t i = 0; i < pids->n; i++)
+			left += !gone(pids->v[i]);
+		if (!left)
+			return 0;
+		if (now_us() > deadline) {
+			herr_set(e, EC(INTERNAL), EBUSY, "%zu process(es) of the tree of %d still exist %d s after "
+				 "SIGKILL (in uninterruptible sleep?)", left, root, KILL_WAIT_MS / 1000);
+			return -1;
+		}
+		sleep_ms(5);
+	}
+}
+
+int kill_tree(pid_t root, struct pidlist *killed, struct herr *e)
+{
+	struct pidlist all = { 0 };
+	int ret;
+
+	ret = stop_tree(root, &all, e);
+	/* what was stopped dies, even when stopping failed part way */
+	for (size_t i = 0; i < all.n; i++)
+		if (kill(all.v[i], SIGKILL) == 0)
+			pidlist_add(killed, all.v[i]);
+	release_frozen(&all);
+	if (ret == 0)
+		ret = wait_gone(root, &all, e);
+	pidlist_free(&all);
+	return ret;
+}
