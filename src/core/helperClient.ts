@@ -1,7 +1,7 @@
 /**
  * The client side of the helper protocol: requests matched to responses by
  * id (several may be in flight), events routed to the request they belong to
- * or to listeners, timeouts, and a clear error when the helper dies.
+ * or to listeners (a launched program's output outlives its request), timeouts, and a clear error when the helper dies.
  */
 import { EventEmitter } from 'node:events';
 import { pb } from './protocol';
@@ -22,6 +22,8 @@ export interface Operations {
 	delete: [pb.IDeleteRequest, pb.DeleteResult];
 	imageFiles: [pb.IImageFilesRequest, pb.ImageFilesResult];
 	readImage: [pb.IReadImageRequest, pb.ReadImageResult];
+	launch: [pb.ILaunchRequest, pb.LaunchResult];
+	kill: [pb.IKillRequest, pb.KillResult];
 }
 export type OperationName = keyof Operations;
 
@@ -42,7 +44,7 @@ interface Pending {
 const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
 	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
-	imageFiles: 30_000, readImage: 60_000,
+	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000,
 };
 
 const ERROR_KINDS: Record<number, ErrorKind> = {
@@ -68,6 +70,9 @@ export function errorFromHelper(error: pb.IError): CheckpointError {
 
 export interface HelperClientEvents {
 	treeState: [pb.TreeStateChange];
+	/** Output of a launched (or restored) program; it comes after the launch's answer. */
+	programOutput: [pb.ProgramOutput];
+	programExit: [pb.ProgramExit];
 	exit: [HelperExit];
 }
 
@@ -155,6 +160,8 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 	private onEvent(event: pb.Event): void {
 		if (event.progress) this.pending.get(event.requestId)?.onProgress?.(event.progress);
 		if (event.treeState) this.emit('treeState', event.treeState);
+		if (event.programOutput) this.emit('programOutput', event.programOutput);
+		if (event.programExit) this.emit('programExit', event.programExit);
 	}
 
 	private onExit(exit: HelperExit): void {

@@ -3,6 +3,7 @@
  * The CLI, the debug adapter and the extension all go through this.
  */
 import { pb } from './protocol';
+import { CheckpointError } from './errors';
 import { HelperClient, type RequestOptions } from './helperClient';
 import type { Target } from './target';
 
@@ -21,6 +22,23 @@ export interface RestoreOptions {
 	criu?: pb.IDumpOptions;
 	onProgress?: ProgressListener;
 }
+
+export interface LaunchOptions {
+	/** argv[1], argv[2], ...; argv[0] is the program. */
+	args?: string[];
+	/** Absolute; default "/". */
+	cwd?: string;
+	/** The program's whole environment: nothing else is passed on, so without it the program has none (no PATH). */
+	env?: Record<string, string>;
+}
+
+/** What a program the helper launched (or restored with its output) did. */
+export type ProgramEvent =
+	| { kind: 'output'; rootPid: number; stream: 'stdout' | 'stderr'; data: Buffer }
+	/** code is null when a signal ended it; signal is null when it exited. */
+	| { kind: 'exit'; rootPid: number; code: number | null; signal: number | null };
+
+export type ProgramListener = (event: ProgramEvent) => void;
 
 export class HelperSession {
 	private constructor(readonly target: Target, readonly client: HelperClient) {}
@@ -83,9 +101,54 @@ export class HelperSession {
 		return (await this.client.request('readImage', { checkpointId, ranges: ranges.map((r) => pb.ByteRange.create(r)) })).data;
 	}
 
-	/** Ends the helper (it thaws what it froze) and drops the connection. */
+	/**
+	 * Starts a program on the target as the root of a tree to debug. Its
+	 * output and its end come to onProgramEvent listeners: subscribe before
+	 * launching, since the first output may arrive with the answer.
+	 */
+	launch(program: string, options: LaunchOptions = {}): Promise<pb.LaunchResult> {
+		const env = Object.entries(options.env ?? {});
+		const bad = env.find(([name]) => name === '' || name.includes('='));
+		if (bad) {
+			return Promise.reject(new CheckpointError('bad-request', `environment variable name "${bad[0]}" is empty or holds "="`));
+		}
+		return this.client.request('launch', {
+			program, args: options.args ?? [], cwd: options.cwd ?? '', env: env.map(([name, value]) => `${name}=${value}`),
+		});
+	}
+
+	/** SIGKILLs the tree of rootPid (thawing it if it is frozen) and waits until it is gone. */
+	kill(rootPid: number): Promise<pb.KillResult> {
+		return this.client.request('kill', { rootPid });
+	}
+
+	/**
+	 * Listens to the output and the end of the programs this session
+	 * launched, or restored with their output (RestoreResult.outputStreamed).
+	 * Returns the function that stops listening.
+	 */
+	onProgramEvent(listener: ProgramListener): () => void {
+		const onOutput = (o: pb.ProgramOutput): void => listener({
+			kind: 'output', rootPid: o.rootPid, stream: o.stream === pb.OutputStream.OUTPUT_STREAM_STDERR ? 'stderr' : 'stdout', data: asBuffer(o.data),
+		});
+		const onExit = (x: pb.ProgramExit): void => listener({
+			kind: 'exit', rootPid: x.rootPid, code: x.signal ? null : x.exitCode, signal: x.signal || null,
+		});
+		this.client.on('programOutput', onOutput);
+		this.client.on('programExit', onExit);
+		return () => {
+			this.client.off('programOutput', onOutput);
+			this.client.off('programExit', onExit);
+		};
+	}
+
+	/** Ends the helper (it thaws what it froze and kills what it launched) and drops the connection. */
 	async close(): Promise<void> {
 		await this.client.close();
 		await this.target.close();
 	}
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+	return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

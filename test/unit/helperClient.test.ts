@@ -5,7 +5,8 @@ import { pb } from '../../src/core/protocol';
 import { CheckpointError, type ErrorKind } from '../../src/core/errors';
 import { FrameDecoder, MAX_FRAME_BYTES, encodeFrame } from '../../src/core/framing';
 import { HelperClient, errorFromHelper } from '../../src/core/helperClient';
-import type { HelperChannel, HelperExit } from '../../src/core/target';
+import { HelperSession, type ProgramEvent } from '../../src/core/session';
+import type { HelperChannel, HelperExit, Target } from '../../src/core/target';
 
 
 /** Per-test limit: a broken client must fail a test, not hang the run. */
@@ -239,6 +240,41 @@ describe('HelperClient', () => {
 		await finish(fake);
 	});
 
+	test('program output and exit after the launch answer reach their listeners, in order', T, async () => {
+		const { fake, client } = setup();
+		const seen: string[] = [];
+		client.on('programOutput', (o) => {
+			assert.ok(o instanceof pb.ProgramOutput);
+			seen.push(`${o.rootPid} ${pb.OutputStream[o.stream]} ${Buffer.from(o.data).toString()}`);
+		});
+		client.on('programExit', (x) => seen.push(`${x.rootPid} exit ${x.exitCode} ${x.signal}`));
+		const p = client.request('launch', { program: '/bin/prog', args: ['a', 'b c'], cwd: '/tmp', env: ['A=1'] });
+		const req = await fake.nextRequest();
+		assert.equal(req.op, 'launch');
+		assert.deepEqual(pb.LaunchRequest.toObject(req.launch ?? pb.LaunchRequest.create()), { program: '/bin/prog', args: ['a', 'b c'], cwd: '/tmp', env: ['A=1'] });
+		// The answer and the first output in one chunk: the output is not taken for progress.
+		fake.stdout.write(Buffer.concat([
+			FakeHelper.frame({ response: { id: req.id, launch: { rootPid: 700 } } }),
+			FakeHelper.frame({ event: { requestId: req.id, programOutput: { rootPid: 700, stream: pb.OutputStream.OUTPUT_STREAM_STDOUT, data: Buffer.from('one') } } }),
+		]));
+		assert.equal((await p).rootPid, 700);
+		fake.event({ requestId: req.id, programOutput: { rootPid: 700, stream: pb.OutputStream.OUTPUT_STREAM_STDERR, data: Buffer.from('two') } });
+		fake.event({ requestId: req.id, programOutput: { rootPid: 700, stream: pb.OutputStream.OUTPUT_STREAM_STDOUT, data: Buffer.from('three') } });
+		fake.event({ requestId: req.id, programExit: { rootPid: 700, exitCode: 3 } });
+		const k = client.request('kill', { rootPid: 700 });
+		const kreq = await fake.nextRequest();
+		assert.equal(kreq.kill?.rootPid, 700);
+		fake.respond({ id: kreq.id, kill: { rootPid: 700, killedPids: [700, 701] } });
+		assert.deepEqual((await k).killedPids, [700, 701]);
+		assert.deepEqual(seen, [
+			'700 OUTPUT_STREAM_STDOUT one',
+			'700 OUTPUT_STREAM_STDERR two',
+			'700 OUTPUT_STREAM_STDOUT three',
+			'700 exit 3 0',
+		]);
+		await finish(fake);
+	});
+
 	test('an error response rejects with a CheckpointError of the mapped kind, with CRIU details', T, async () => {
 		const { fake, client } = setup();
 		const p = client.request('dump', { rootPid: 42 });
@@ -418,6 +454,68 @@ describe('HelperClient', () => {
 		await closing;
 		assert.equal(closed, true);
 		await assert.rejects(p, isKind('helper-exited', (err) => assert.match(err.message, /exited with status 0/)));
+	});
+});
+
+/** A target whose helper is the fake one. */
+class FakeTarget implements Target {
+	readonly description = 'fake-target';
+
+	constructor(private readonly fake: FakeHelper) {}
+
+	async startHelper(): Promise<HelperChannel> {
+		return this.fake.channel;
+	}
+
+	async imageSource(): Promise<never> {
+		throw new Error('not used');
+	}
+
+	async close(): Promise<void> {}
+}
+
+describe('HelperSession programs', () => {
+	test('launch sends the environment as NAME=value; a bad name is refused before anything is sent', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const p = session.launch('/bin/env', { env: { A: '1', B: 'x=y', EMPTY: '' } });
+		const req = await fake.nextRequest();
+		assert.deepEqual(req.launch?.env, ['A=1', 'B=x=y', 'EMPTY=']);
+		assert.deepEqual(req.launch?.args, []);
+		assert.equal(req.launch?.cwd, '');
+		fake.respond({ id: req.id, launch: { rootPid: 5 } });
+		assert.equal((await p).rootPid, 5);
+		const before = fake.received;
+		await assert.rejects(session.launch('/bin/env', { env: { 'A=B': '1' } }), isKind('bad-request', (err) => assert.match(err.message, /A=B/)));
+		await assert.rejects(session.launch('/bin/env', { env: { '': '1' } }), isKind('bad-request'));
+		await tick();
+		assert.equal(fake.received, before);
+		await finish(fake);
+	});
+
+	test('onProgramEvent gives output as Buffers by stream and the end as code or signal; its disposer stops it', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const seen: ProgramEvent[] = [];
+		const stop = session.onProgramEvent((e) => seen.push(e));
+		fake.event({ requestId: 4, programOutput: { rootPid: 9, stream: pb.OutputStream.OUTPUT_STREAM_STDOUT, data: Buffer.from('out') } });
+		fake.event({ requestId: 4, programOutput: { rootPid: 9, stream: pb.OutputStream.OUTPUT_STREAM_STDERR, data: Buffer.from('err') } });
+		fake.event({ requestId: 4, programExit: { rootPid: 9, exitCode: 0 } });
+		fake.event({ requestId: 6, programExit: { rootPid: 10, signal: 9 } });
+		fake.event({ requestId: 6, programExit: { rootPid: 11, exitCode: 2 } });
+		await sleep(10);
+		stop();
+		fake.event({ requestId: 6, programOutput: { rootPid: 11, data: Buffer.from('late') } });
+		await sleep(10);
+		assert.deepEqual(seen, [
+			{ kind: 'output', rootPid: 9, stream: 'stdout', data: Buffer.from('out') },
+			{ kind: 'output', rootPid: 9, stream: 'stderr', data: Buffer.from('err') },
+			{ kind: 'exit', rootPid: 9, code: 0, signal: null },
+			{ kind: 'exit', rootPid: 10, code: null, signal: 9 },
+			{ kind: 'exit', rootPid: 11, code: 2, signal: null },
+		]);
+		assert.ok(seen[0].kind === 'output' && Buffer.isBuffer(seen[0].data));
+		await finish(fake);
 	});
 });
 
