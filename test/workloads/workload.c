@@ -11,6 +11,8 @@
  *   workload tcp-listen PORT       accepts connections on 127.0.0.1 and holds them
  *   workload tcp-client DIR PORT   counts while holding a connection to PORT
  *   workload memory DIR MIB        touches MIB MiB of memory, then counts
+ *   workload print                 writes its count to stdout every tick, and
+ *                                  every tenth count to stderr too
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -131,6 +133,25 @@ static void hold_memory(const char *dir, long mib)
 	count_forever(dir, "state");
 }
 
+/*
+ * Counts on stdout (and stderr) instead of a record: for programs the helper
+ * launched, whose output it reads. write(2), so no stdio buffer holds a line.
+ */
+static void print_forever(void)
+{
+	char line[32];
+
+	for (long count = 1;; count++) {
+		int n = snprintf(line, sizeof(line), "%ld\n", count);
+
+		if (write(1, line, n) != n)
+			die("write stdout");
+		if (count % 10 == 0 && write(2, line, n) != n)
+			die("write stderr");
+		tick();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -147,6 +168,8 @@ int main(int argc, char **argv)
 		tcp_client(argv[2], argv[3]);
 	else if (!strcmp(mode, "memory") && argc == 4)
 		hold_memory(argv[2], atol(argv[3]));
-	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB\n");
+	else if (!strcmp(mode, "print") && argc == 2)
+		print_forever();
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print\n");
 	return 2;
 }
