@@ -8,7 +8,7 @@
  * screenshots are kept in one output folder, printed when a test fails.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ export interface CodeServerDirs {
 	userDataDir: string;
 }
 
-/** The given folders, made under a parent (an output folder, say), empty. */
+/** An extensions folder and a user data folder under parent (an output folder, say), new and empty. */
 export function freshDirs(parent: string): CodeServerDirs {
 	const dirs = { extensionsDir: join(parent, 'extensions'), userDataDir: join(parent, 'user-data') };
 	for (const dir of Object.values(dirs)) {
@@ -261,19 +261,36 @@ export async function stopProcessTree(child: ChildProcess, graceMs = 5000): Prom
 	await exited;
 }
 
+/** code-server could not listen on the port it was given: another process took it. */
+class PortTaken extends Error {}
+
 /**
  * Starts code-server on a free loopback port with the workspace open,
  * --auth none, its own user data and extensions folders, and its output in
  * outputDir/code-server.log. Resolves once it answers HTTP.
  */
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
-	const { workspace, extensionsDir, userDataDir, outputDir } = options;
+	const { extensionsDir, userDataDir, outputDir } = options;
 	mkdirSync(join(userDataDir, 'User'), { recursive: true });
 	mkdirSync(extensionsDir, { recursive: true });
 	mkdirSync(outputDir, { recursive: true });
 	writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...HARNESS_SETTINGS, ...options.settings }, null, '\t'));
-	const port = await freePort();
+	// The port is free when picked; another process may take it before code-server does.
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await launchCodeServer(options, await freePort());
+		} catch (err) {
+			if (!(err instanceof PortTaken) || attempt === 3) throw err;
+		}
+	}
+}
+
+
+async function launchCodeServer(options: CodeServerOptions, port: number): Promise<CodeServer> {
+	const { workspace, extensionsDir, userDataDir, outputDir } = options;
 	const logFile = join(outputDir, 'code-server.log');
+	const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
+	const log = (): string => readFileSync(logFile, 'utf8').slice(logStart);
 	const logFd = openSync(logFile, 'a');
 	const child = spawn(codeServerBinary(), [
 		'--config', writeCodeServerConfig(userDataDir),
@@ -299,21 +316,25 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
 		logFile,
 		stop: () => (stopping ??= stopProcessTree(child)),
 	};
-	const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+	const timeoutMs = options.startTimeoutMs ?? 60_000;
+	const deadline = Date.now() + timeoutMs;
+	// Its own log says when it listens: an answer on the port before that would be another server's.
+	const listening = `HTTP server listening on http://127.0.0.1:${port}/`;
 	try {
 		for (;;) {
 			if (spawnError) throw spawnError;
 			if (child.exitCode !== null || child.signalCode !== null) {
-				throw new Error(`code-server exited (${child.exitCode ?? child.signalCode}) before answering`);
+				const message = `code-server exited (${child.exitCode ?? child.signalCode}) before answering`;
+				throw log().includes('EADDRINUSE') ? new PortTaken(message) : new Error(message);
 			}
-			const status = await httpStatus(`http://127.0.0.1:${port}/healthz`);
-			if (status === 200) return server;
-			if (Date.now() > deadline) throw new Error(`code-server did not answer on port ${port} within ${options.startTimeoutMs ?? 60_000} ms`);
+			if (log().includes(listening) && (await httpStatus(`http://127.0.0.1:${port}/healthz`)) === 200) return server;
+			if (Date.now() > deadline) throw new Error(`code-server did not answer on port ${port} within ${timeoutMs} ms`);
 			await sleep(200);
 		}
 	} catch (err) {
 		await server.stop();
-		throw new Error(`${(err as Error).message}; its log (${logFile}) ends:\n${logTail(logFile)}`);
+		const message = `${(err as Error).message}; its log (${logFile}) ends:\n${logTail(logFile)}`;
+		throw err instanceof PortTaken ? new PortTaken(message) : new Error(message);
 	}
 }
 
