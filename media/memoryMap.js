@@ -14,7 +14,7 @@
 	const REGION_GAP = 64n * 1024n * 1024n;
 
 	function size(bytes) {
-		const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+		const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 		let v = Number(bytes);
 		let u = 0;
 		while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }

@@ -16,13 +16,14 @@ mkdir -p out
 # Dependencies are bundled by esbuild; the manifest has no repository on purpose (not published).
 npx vsce package --no-dependencies --allow-missing-repository --out "$vsix" >&2
 
-unexpected=$(unzip -Z1 "$vsix" | grep -v -E '^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension/(package\.json|readme\.md|LICENSE\.txt|LICENSE|dist/extension\.js|dist/helper/checkpoint-helper-[a-z0-9_]+|media/.*))$' || true)
+listing=$(unzip -Z1 "$vsix")
+unexpected=$(grep -v -E '^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension/(package\.json|readme\.md|LICENSE\.txt|LICENSE|dist/extension\.js|dist/helper/checkpoint-helper-[a-z0-9_]+|media/.*))$' <<<"$listing" || true)
 if [[ -n $unexpected ]]; then
 	echo "package: the .vsix holds files it should not:" >&2
 	echo "$unexpected" >&2
 	exit 1
 fi
 for needed in extension/dist/extension.js extension/dist/helper/checkpoint-helper-x86_64 extension/media/memoryMap.js; do
-	unzip -Z1 "$vsix" | grep -qx "$needed" || { echo "package: $needed is missing from the .vsix" >&2; exit 1; }
+	grep -qx "$needed" <<<"$listing" || { echo "package: $needed is missing from the .vsix" >&2; exit 1; }
 done
 echo "$vsix"

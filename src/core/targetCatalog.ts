@@ -21,6 +21,8 @@ export interface ConfiguredHost {
 	port?: number;
 	user?: string;
 	identityFile?: string;
+	/** Default ~/.ssh/known_hosts. */
+	knownHostsFile?: string;
 }
 
 export interface CatalogEntry {
@@ -73,7 +75,11 @@ export class TargetCatalog {
 
 	entries(): CatalogEntry[] {
 		const settings = this.configured().map((h): CatalogEntry => {
-			const ssh: SshTargetOptions = { host: h.host, port: h.port, user: h.user, identityFile: h.identityFile ? expandHome(h.identityFile) : undefined };
+			const ssh: SshTargetOptions = {
+				host: h.host, port: h.port, user: h.user,
+				identityFile: h.identityFile ? expandHome(h.identityFile) : undefined,
+				knownHostsFile: h.knownHostsFile ? expandHome(h.knownHostsFile) : undefined,
+			};
 			return { name: h.name || h.host, source: 'settings', detail: detailOf(ssh), ssh };
 		});
 		const local: CatalogEntry[] = process.platform === 'linux' ? [{ name: LOCAL_NAME, source: 'local', detail: 'this machine' }] : [];

@@ -7,9 +7,9 @@
  * Knows nothing of VS Code: the extension runs it inline, tests run it over a
  * socket.
  */
-import { Event, InitializedEvent, InvalidatedEvent, OutputEvent, Scope, StoppedEvent, ContinuedEvent, TerminatedEvent, Handles } from '@vscode/debugadapter';
+import { ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Scope, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DebuggedTree, type TreeState } from '../core/debuggedTree';
+import { DebuggedTree, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
 import type { pb } from '../core/protocol';
 import type { HelperSession } from '../core/session';
@@ -44,6 +44,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private saveBeforeRestore = true;
 	private watch?: NodeJS.Timeout;
 	private readonly processScopes = new Handles<number>();
+	/** The tasks VS Code was told about (thread events), to announce what starts and ends. */
+	private announced = new Set<number>();
 
 	constructor(private readonly sessions: SessionProvider) {
 		super();
@@ -67,20 +69,24 @@ export class LiveDebugSession extends AsyncDebugSession {
 			this.saveBeforeRestore = args.saveBeforeRestore ?? true;
 			this.session = await this.sessions.acquire(args.target);
 			const pid = await this.resolvePid(this.session, args);
+			const target = this.session.target.description;
 			this.tree = await DebuggedTree.attach(this.session, pid, {
-				stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid } satisfies StateEventBody)),
+				stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid, target } satisfies StateEventBody)),
 				checkpointsChanged: () => this.sendEvent(new Event(CUSTOM.checkpointsEvent, {})),
 			});
-			this.sendEvent(new OutputEvent(`Attached to process ${pid} on ${this.session.target.description} (${this.tree.state}).\n`, 'console'));
-			this.sendEvent(new Event(CUSTOM.stateEvent, { state: this.tree.state, rootPid: pid } satisfies StateEventBody));
+			this.sendEvent(new OutputEvent(`Attached to process ${pid} on ${target} (${this.tree.state}).\n`, 'console'));
+			this.sendEvent(new Event(CUSTOM.stateEvent, { state: this.tree.state, rootPid: pid, target } satisfies StateEventBody));
 			this.sendEvent(new InitializedEvent());
 			if (this.tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', pid)));
 			this.startWatching();
 		});
 	}
 
+	/** VS Code lists a running session's threads only when told they started. */
 	protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
-		this.sendResponse(response);
+		this.answer(response, async () => {
+			if (this.tree) this.announce(await this.tree.tasks());
+		});
 	}
 
 	protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
@@ -182,6 +188,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		if (outcome.saved) this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${outcome.saved.id}.\n`, 'console'));
 		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
 		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
+		this.announce(await tree.tasks());
 		this.sendEvent(new InvalidatedEvent(['threads', 'stacks', 'variables']));
 		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
 	}
@@ -205,13 +212,23 @@ export class LiveDebugSession extends AsyncDebugSession {
 		return this.tree;
 	}
 
+	/** Tasks come and go (threads, children, a restore): thread events keep VS Code's list right. */
+	private announce(tasks: TreeTask[]): void {
+		const now = new Set(tasks.map((t) => t.tid));
+		for (const tid of this.announced) if (!now.has(tid)) this.sendEvent(new ThreadEvent('exited', tid));
+		for (const tid of now) if (!this.announced.has(tid)) this.sendEvent(new ThreadEvent('started', tid));
+		this.announced = now;
+	}
+
 	/** The tree may end on its own: the session ends with it. */
 	private startWatching(): void {
 		this.watch = setInterval(() => {
 			const tree = this.tree;
 			if (!tree || tree.state === 'checkpointing' || tree.state === 'restoring') return;
-			tree.processes().then((p) => {
-				if (p.length === 0 && this.tree === tree) this.treeEnded(tree.rootPid);
+			tree.tasks().then((tasks) => {
+				if (this.tree !== tree) return;
+				if (tasks.length === 0) this.treeEnded(tree.rootPid);
+				else this.announce(tasks);
 			}, (err: unknown) => this.connectionLost(err));
 		}, WATCH_INTERVAL_MS);
 		this.watch.unref();

@@ -22,6 +22,8 @@ export const CUSTOM = {
 export interface StateEventBody {
 	state: TreeState;
 	rootPid: number;
+	/** The target as people read it: user@host:port. */
+	target: string;
 }
 
 /** A checkpoint as the editor lists it (plain JSON: it crosses DAP). */

@@ -109,6 +109,8 @@ export class CheckpointCommands {
 		if (name === undefined) return;
 		const result = await this.withSessionProgress(session, 'Taking a checkpoint', () => session.customRequest(CUSTOM.takeCheckpoint, { name }) as Thenable<{ checkpoint: CheckpointSummary }>);
 		this.checkpoints.refresh();
+		// Show where it went (the view starts collapsed in a crowded Run and Debug side bar).
+		await vscode.commands.executeCommand('checkpoint.checkpoints.focus');
 		void vscode.window.showInformationMessage(`Checkpoint ${result.checkpoint.name || result.checkpoint.id} taken.`);
 	}
 

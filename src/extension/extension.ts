@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
 			if (e.session.type !== DEBUG_TYPE) return;
 			if (e.event === CUSTOM.stateEvent) {
 				const body = e.body as StateEventBody;
-				status.show(String(e.session.configuration.target ?? ''), body.rootPid, body.state as TreeState);
+				status.show(body.target, body.rootPid, body.state as TreeState);
 				commands.treeStateChanged(e.session, body.state);
 			} else if (e.event === CUSTOM.checkpointsEvent) {
 				checkpoints.refresh();

@@ -118,6 +118,8 @@ function sectionItem(process: ProcessImage, section: Extract<ImageNode, { kind: 
 		const pages = process.vmas.reduce((n, v) => n + v.pages, 0);
 		item.tooltip = `${process.vmas.length} areas, ${pages} pages (${formatSize(pages * 4096)}) in the checkpoint`;
 	}
+	// Screen readers (and VS Code, which would otherwise read the tooltip) get the name first.
+	item.accessibilityInformation = { label: [labels[section], item.description, typeof item.tooltip === 'string' ? item.tooltip : ''].filter(Boolean).join(', ') };
 	return item;
 }
 

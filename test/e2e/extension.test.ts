@@ -1,0 +1,141 @@
+/**
+ * The extension in a real VS Code (code-server in chromium), against a real
+ * program on the target host: install the packaged .vsix, start the attach
+ * configuration from Run and Debug, Take Checkpoint from the debug toolbar,
+ * see it in the Checkpoints view, Restore it and see the program go back,
+ * browse the checkpoint's image down to a memory area, open the Memory Map.
+ * A screenshot of each step is kept in the output folder.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { HelperSession } from '../../src/core/session';
+import { allAbove, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { E2eRun, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
+
+const CHECKPOINT_NAME = 'e2e before';
+
+/** Builds the .vsix with the project's own packaging script (npm run package). */
+function packageExtension(): string {
+	const out = execFileSync('bash', [join(REPO, 'scripts', 'package.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+	return out.trim().split('\n').pop() ?? '';
+}
+
+/** A button of the debug toolbar (or any action bar item) by its title. */
+async function clickAction(page: Page, title: RegExp): Promise<void> {
+	const button = page.locator('.debug-toolbar .action-item a.action-label').filter({ has: page.locator(':scope') });
+	const count = await button.count();
+	for (let i = 0; i < count; i++) {
+		const label = (await button.nth(i).getAttribute('aria-label')) ?? (await button.nth(i).getAttribute('title')) ?? '';
+		if (title.test(label)) return button.nth(i).click();
+	}
+	throw new Error(`no debug toolbar button matches ${title}`);
+}
+
+async function typeAndEnter(page: Page, text: string): Promise<void> {
+	const input = page.locator('.quick-input-widget .quick-input-box input');
+	await input.waitFor({ state: 'visible' });
+	await input.fill(text);
+	await page.keyboard.press('Enter');
+}
+
+describe('the extension in VS Code', () => {
+	const run = new E2eRun('extension');
+	let shell: TargetShell;
+	let helper: HelperSession;
+	let program = { pid: 0, dir: '' };
+
+	before(() => run.guard(async () => {
+		shell = await TargetShell.open();
+		await shell.buildWorkload();
+		helper = await HelperSession.open(sshTarget());
+		program = await shell.start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForCounters(program.dir, ['state'], (c) => c[0] >= 5, 'the demo program did not start');
+		const workspace = join(run.outputDir, 'workspace');
+		mkdirSync(join(workspace, '.vscode'), { recursive: true });
+		writeFileSync(join(workspace, '.vscode', 'launch.json'), JSON.stringify({
+			version: '0.2.0',
+			configurations: [{ type: 'checkpoint', request: 'attach', name: 'Attach to the demo counter', target: connectionFilePath(), pid: program.pid }],
+		}, null, '\t'));
+		await run.open({ workspace, vsix: packageExtension() });
+	}));
+
+	after(async () => {
+		await run.finish();
+		if (program.pid) await shell.killTree(program.pid);
+		for (const c of await helper.list().catch(() => [])) if (c.rootPid === program.pid) await helper.remove(c.id).catch(() => undefined);
+		await helper?.close();
+		shell?.close();
+		console.error(`e2e screenshots: ${run.outputDir}`);
+	});
+
+	const step = (body: (wb: Workbench) => Promise<void>): (() => Promise<void>) => run.step(body);
+
+	test('the attach configuration starts a session from Run and Debug', step(async (wb) => {
+		await runCommand(wb.page, 'workbench.view.debug');
+		// The green Start button of Run and Debug, with the launch.json configuration selected.
+		await wb.page.locator('.start-debug-action-item .codicon-debug-start').first().click();
+		await wb.page.locator('.debug-toolbar').waitFor({ state: 'visible', timeout: 30_000 });
+		await wb.page.locator('.statusbar-item', { hasText: `${program.pid} running` }).waitFor({ timeout: 30_000 });
+		await wb.screenshot('1-attached');
+	}));
+
+	test('Pause freezes the program (seen from outside), Continue thaws it', step(async (wb) => {
+		await clickAction(wb.page, /^Pause/);
+		await wb.page.locator('.statusbar-item', { hasText: `${program.pid} frozen` }).waitFor({ timeout: 30_000 });
+		// Stopped: the call stack shows the task's frame, which says where registers and stack are found.
+		await treeRow(wb.page, /frozen; take a checkpoint/);
+		const frozen = await shell.counters(program.dir, ['state']);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		assert.deepEqual(await shell.counters(program.dir, ['state']), frozen, 'the program stands still while paused');
+		await wb.screenshot('1b-paused');
+		await clickAction(wb.page, /^Continue/);
+		await wb.page.locator('.statusbar-item', { hasText: `${program.pid} running` }).waitFor({ timeout: 30_000 });
+		await shell.waitForCounters(program.dir, ['state'], allAbove(frozen), 'the program does not run after Continue');
+	}));
+
+	let late: number[] = [];
+
+	test('Take Checkpoint on the debug toolbar adds the checkpoint to the Checkpoints view', step(async (wb) => {
+		await clickAction(wb.page, /^Take Checkpoint/);
+		await typeAndEnter(wb.page, CHECKPOINT_NAME);
+		await waitForNotification(wb.page, new RegExp(`Checkpoint ${escapeRegExp(CHECKPOINT_NAME)} taken`), 60_000);
+		await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
+		const listed = (await helper.list()).filter((c) => c.rootPid === program.pid);
+		assert.deepEqual(listed.map((c) => c.name), [CHECKPOINT_NAME]);
+		late = await shell.waitForCounters(program.dir, ['state'], (c) => c[0] >= 60, 'the program did not run on after the checkpoint');
+		await wb.screenshot('2-checkpoint-taken');
+	}));
+
+	test('Restore from the Checkpoints view takes the program back', step(async (wb) => {
+		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
+		// The row's inline action (the same command as its context menu's "Restore Checkpoint...").
+		await row.hover();
+		await row.locator('.actions .action-label[aria-label^="Restore Checkpoint"]').click();
+		await waitForNotification(wb.page, /Restored e2e before: the program runs again/, 60_000);
+		const back = await shell.waitForCounters(program.dir, ['state'], allBelow(late), 'the restore did not take the program back');
+		await shell.waitForCounters(program.dir, ['state'], allAbove(back), 'the restored program does not run');
+		await treeRow(wb.page, /^before restore to e2e before/);
+		await wb.screenshot('3-restored');
+	}));
+
+	test('the image browser shows the checkpoint down to a memory area, and the Memory Map opens', step(async (wb) => {
+		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
+		await row.click();
+		await runCommand(wb.page, 'checkpoint.image.focus');
+		await (await treeRow(wb.page, new RegExp(`^${program.pid} workload`))).click();
+		await (await treeRow(wb.page, /^Memory Map/)).click();
+		const vma = await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+/);
+		assert.match((await vma.getAttribute('aria-label')) ?? '', /r[w-][x-]p/);
+		await wb.screenshot('4-image-browser');
+		await runCommand(wb.page, 'Checkpoint: Show Memory Map');
+		await typeAndEnter(wb.page, `${program.pid}`);
+		const frame = wb.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+		await frame.locator('h1', { hasText: `Memory map of ${program.pid} workload` }).waitFor({ timeout: 30_000 });
+		assert.ok((await frame.locator('.vma').count()) > 5, 'the areas are drawn');
+		await wb.screenshot('5-memory-map');
+	}));
+});
