@@ -40,7 +40,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 [[ $node_major == 20 ]] || die "code-server $code_server_version needs Node.js 20; this is $(node -v)"
 
 step "Debian packages"
-packages=(chromium ripgrep libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev pkg-config)
+packages=(chromium ripgrep libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev pkg-config unzip)
 command -v make >/dev/null && command -v g++ >/dev/null || packages+=(build-essential)
 command -v python3 >/dev/null || packages+=(python3)
 missing=()

@@ -3,6 +3,7 @@
 # each step skipped when already done:
 #   host packages (debootstrap, openssh-client, util-linux) and npm packages,
 #   the generated protocol code, the TypeScript build and bundles,
+#   code-server (VS Code 1.100) and chromium for the extension's end-to-end tests,
 #   the Debian trixie root file system of the target host (cached),
 #   the native helper (built inside that root file system),
 #   the target host itself, up, with sshd on loopback.
@@ -34,6 +35,9 @@ fi
 step "build: protocol code, TypeScript, bundles"
 npm run --silent build:ts
 npm run --silent compile
+
+step "VS Code for the extension and its end-to-end tests (code-server 4.100.3 and chromium, cached)"
+bash scripts/setup-vscode.sh | tail -n1
 
 step "target host root file system (cached after the first build)"
 bash test/target/target.sh build >/dev/null

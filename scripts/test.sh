@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included (see scripts/setup.sh): the native
 # helper's unit tests under ASan/UBSan, then the TypeScript unit tests and
-# the integration tests against the target host over SSH. Takes the target
+# the integration tests against the target host over SSH, and the
+# end-to-end tests of the packaged extension in a real VS Code (code-server). Takes the target
 # host down at the end if it started it. The last line is "N passed, N failed".
 set -uo pipefail
 
@@ -31,7 +32,7 @@ printf '\n== unit and integration tests\n'
 node --test --test-concurrency=1 --test-timeout=300000 \
 	--test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=./scripts/count-reporter.mjs --test-reporter-destination="$results/node.json" \
-	out/test/unit/ out/test/integration/
+	out/test/unit/ out/test/integration/ out/test/e2e/
 node_status=$?
 counts=$(cat "$results/node.json" 2>/dev/null || echo '{}')
 n_passed=$(node -p "(${counts}).passed ?? 0")
