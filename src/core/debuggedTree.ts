@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from './errors';
 import type { pb } from './protocol';
-import type { HelperSession, ProgressListener } from './session';
+import type { HelperSession, LaunchOptions, ProgressListener } from './session';
 
 export type TreeState = 'running' | 'frozen' | 'checkpointing' | 'restoring' | 'gone';
 
@@ -40,8 +40,24 @@ export class DebuggedTree {
 	/** Checkpoints taken from this tree, oldest first (ids): the session's timeline. */
 	private readonly taken: string[] = [];
 
-	private constructor(readonly session: HelperSession, private root: number, frozen: boolean, private readonly listener: TreeListener) {
+	private constructor(
+		readonly session: HelperSession,
+		private root: number,
+		frozen: boolean,
+		private readonly listener: TreeListener,
+		/** Started by this debugger (its output comes through the helper; ending the session ends it). */
+		readonly launched = false,
+	) {
 		this.stateNow = frozen ? 'frozen' : 'running';
+	}
+
+	/**
+	 * Starts `program` on the target as a tree to debug. Subscribe to the
+	 * session's program events first: the first output may come with the answer.
+	 */
+	static async launch(session: HelperSession, program: string, options: LaunchOptions, listener: TreeListener = {}): Promise<DebuggedTree> {
+		const { rootPid } = await session.launch(program, options);
+		return new DebuggedTree(session, rootPid, false, listener, true);
 	}
 
 	/** Attaches to the tree rooted at `pid`; refuses a pid that is not there. */
@@ -149,6 +165,13 @@ export class DebuggedTree {
 		const at = this.taken.indexOf(id);
 		if (at >= 0) this.taken.splice(at, 1);
 		this.listener.checkpointsChanged?.();
+	}
+
+	/** Ends the tree (SIGKILL to every process, frozen or not). */
+	async kill(): Promise<void> {
+		this.expectIdle('terminate');
+		await this.session.kill(this.root);
+		this.setState('gone');
 	}
 
 	/** Lets go: a tree frozen here runs again. */

@@ -9,10 +9,10 @@
  */
 import { ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Scope, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DebuggedTree, type TreeState, type TreeTask } from '../core/debuggedTree';
+import { DebuggedTree, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
 import type { pb } from '../core/protocol';
-import type { HelperSession } from '../core/session';
+import type { HelperSession, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { checkpointSummary, type CheckpointSummary, type StateEventBody, CUSTOM } from './messages';
 
@@ -24,6 +24,28 @@ export interface AttachArguments extends DebugProtocol.AttachRequestArguments {
 	/** Restores checkpoint the state they replace first (default true). */
 	saveBeforeRestore?: boolean;
 }
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
+	target: string;
+	/** Absolute path on the target. */
+	program: string;
+	args?: string[];
+	/** Absolute; default "/". */
+	cwd?: string;
+	/** Added to DEFAULT_ENV (a null value removes a variable). */
+	env?: Record<string, string | null>;
+	saveBeforeRestore?: boolean;
+}
+
+/**
+ * What a launched program starts with, before the configuration's "env": the
+ * helper passes on nothing of its own (a program launched from a root shell
+ * helper should not inherit root's environment), so a sane minimum.
+ */
+export const DEFAULT_ENV: Record<string, string> = {
+	PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+	LANG: 'C.UTF-8',
+};
 
 /** Opens (or reuses) a helper session on a target; `release` is called when the debug session ends. */
 export interface SessionProvider {
@@ -43,6 +65,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private session?: HelperSession;
 	private saveBeforeRestore = true;
 	private watch?: NodeJS.Timeout;
+	private stopListening?: () => void;
 	private readonly processScopes = new Handles<number>();
 	/** The tasks VS Code was told about (thread events), to announce what starts and ends. */
 	private announced = new Set<number>();
@@ -56,8 +79,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
 		response.body = {
 			supportsConfigurationDoneRequest: true,
-			supportsTerminateRequest: false,
-			supportTerminateDebuggee: false,
+			supportsTerminateRequest: true,
+			supportTerminateDebuggee: true,
 			supportsCancelRequest: false,
 		};
 		this.sendResponse(response);
@@ -65,21 +88,78 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
 		this.answer(response, async () => {
-			if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": ssh://user@host:port, a connection file, or "local"');
-			this.saveBeforeRestore = args.saveBeforeRestore ?? true;
-			this.session = await this.sessions.acquire(args.target);
-			const pid = await this.resolvePid(this.session, args);
-			const target = this.session.target.description;
-			this.tree = await DebuggedTree.attach(this.session, pid, {
-				stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid, target } satisfies StateEventBody)),
-				checkpointsChanged: () => this.sendEvent(new Event(CUSTOM.checkpointsEvent, {})),
-			});
-			this.sendEvent(new OutputEvent(`Attached to process ${pid} on ${target} (${this.tree.state}).\n`, 'console'));
-			this.sendEvent(new Event(CUSTOM.stateEvent, { state: this.tree.state, rootPid: pid, target } satisfies StateEventBody));
-			this.sendEvent(new InitializedEvent());
-			if (this.tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', pid)));
-			this.startWatching();
+			const session = await this.open(args);
+			const pid = await this.resolvePid(session, args);
+			this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
 		});
+	}
+
+	/** Starts the program on the target in its own session, no terminal, only stdin (/dev/null), stdout and stderr. */
+	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
+		this.answer(response, async () => {
+			if (typeof args.program !== 'string' || !args.program.startsWith('/')) {
+				throw new CheckpointError('usage', `"program" must be an absolute path on the target, not ${JSON.stringify(args.program)}`);
+			}
+			const session = await this.open(args);
+			const early: ProgramEvent[] = [];
+			let rootPid = 0;
+			this.stopListening = session.onProgramEvent((e) => (rootPid ? this.programEvent(e) : early.push(e)));
+			const tree = await DebuggedTree.launch(session, args.program, { args: args.args ?? [], cwd: args.cwd, env: launchEnvironment(args.env) }, this.treeListener(session));
+			rootPid = tree.rootPid;
+			this.started(tree, `Launched ${[args.program, ...(args.args ?? [])].join(' ')} as`);
+			for (const e of early) this.programEvent(e);
+		});
+	}
+
+	/** Terminate: a launched tree is killed; for an attached one the editor asks first (see CUSTOM.confirmKill). */
+	protected override terminateRequest(response: DebugProtocol.TerminateResponse): void {
+		this.answer(response, async () => {
+			const tree = this.attached();
+			if (!tree.launched) {
+				this.sendEvent(new Event(CUSTOM.confirmKillEvent, { rootPid: tree.rootPid }));
+				return;
+			}
+			await tree.kill();
+			this.sendEvent(new TerminatedEvent());
+		});
+	}
+
+	private async open(args: { target?: unknown; saveBeforeRestore?: boolean }): Promise<HelperSession> {
+		if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": a host name, ssh://user@host:port, a connection file, or "local"');
+		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
+		this.session = await this.sessions.acquire(args.target);
+		return this.session;
+	}
+
+	private treeListener(session: HelperSession): TreeListener {
+		const target = session.target.description;
+		return {
+			stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid, target } satisfies StateEventBody)),
+			checkpointsChanged: () => this.sendEvent(new Event(CUSTOM.checkpointsEvent, {})),
+		};
+	}
+
+	private started(tree: DebuggedTree, how: string): void {
+		this.tree = tree;
+		const target = tree.session.target.description;
+		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
+		this.sendEvent(new Event(CUSTOM.stateEvent, { state: tree.state, rootPid: tree.rootPid, target } satisfies StateEventBody));
+		this.sendEvent(new InitializedEvent());
+		if (tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', tree.rootPid)));
+		this.startWatching();
+	}
+
+	/** A launched (or restored) program's output goes to the Debug Console; its end ends the session. */
+	private programEvent(e: ProgramEvent): void {
+		const tree = this.tree;
+		if (!tree || e.rootPid !== tree.rootPid) return;
+		if (e.kind === 'output') {
+			this.sendEvent(new OutputEvent(e.data.toString('utf8'), e.stream));
+			return;
+		}
+		// A restore kills the tree it replaces (and a new one may have the same pid): that end is not the program's.
+		if (tree.state === 'restoring' || tree.state === 'checkpointing') return;
+		this.treeEnded(tree.rootPid, e.code !== null ? `exited with code ${e.code}` : `was killed by signal ${e.signal}`);
 	}
 
 	/** VS Code lists a running session's threads only when told they started. */
@@ -148,8 +228,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 		});
 	}
 
-	protected override disconnectRequest(response: DebugProtocol.DisconnectResponse): void {
+	/** Disconnect: an attached tree is thawed and left running; a launched one ends with the session (or when asked). */
+	protected override disconnectRequest(response: DebugProtocol.DisconnectResponse, args: DebugProtocol.DisconnectArguments): void {
 		this.answer(response, async () => {
+			const tree = this.tree;
+			if (tree && tree.state !== 'gone' && (args?.terminateDebuggee ?? tree.launched)) await tree.kill().catch(() => undefined);
 			await this.end();
 		});
 	}
@@ -165,6 +248,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 			case CUSTOM.deleteCheckpoint:
 				return this.answer(response, async () => {
 					await this.attached().deleteCheckpoint(requireId(args));
+				});
+			case CUSTOM.kill:
+				return this.answer(response, async () => {
+					await this.attached().kill();
+					this.sendEvent(new TerminatedEvent());
 				});
 			case CUSTOM.treeState:
 				return this.answer(response, async () => ({ state: this.tree?.state ?? 'gone', rootPid: this.tree?.rootPid ?? 0 }));
@@ -227,15 +315,17 @@ export class LiveDebugSession extends AsyncDebugSession {
 			if (!tree || tree.state === 'checkpointing' || tree.state === 'restoring') return;
 			tree.tasks().then((tasks) => {
 				if (this.tree !== tree) return;
-				if (tasks.length === 0) this.treeEnded(tree.rootPid);
+				if (tasks.length === 0) this.treeEnded(tree.rootPid, 'exited');
 				else this.announce(tasks);
 			}, (err: unknown) => this.connectionLost(err));
 		}, WATCH_INTERVAL_MS);
 		this.watch.unref();
 	}
 
-	private treeEnded(rootPid: number): void {
-		this.sendEvent(new OutputEvent(`Process ${rootPid} exited; its checkpoints stay in the store.\n`, 'console'));
+	private treeEnded(rootPid: number, how: string): void {
+		if (!this.tree) return;
+		this.tree = undefined;
+		this.sendEvent(new OutputEvent(`Process ${rootPid} ${how}; its checkpoints stay in the store.\n`, 'console'));
 		void this.end().finally(() => this.sendEvent(new TerminatedEvent()));
 	}
 
@@ -248,6 +338,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private async end(): Promise<void> {
 		if (this.watch) clearInterval(this.watch);
 		this.watch = undefined;
+		this.stopListening?.();
+		this.stopListening = undefined;
 		const tree = this.tree;
 		const session = this.session;
 		this.tree = undefined;
@@ -288,3 +380,13 @@ function processVariables(p: pb.ProcessInfo): DebugProtocol.Variable[] {
 }
 
 export type { TreeState };
+
+/** DEFAULT_ENV with the configuration's changes (null removes a variable). */
+export function launchEnvironment(changes: Record<string, string | null> = {}): Record<string, string> {
+	const env: Record<string, string> = { ...DEFAULT_ENV };
+	for (const [name, value] of Object.entries(changes)) {
+		if (value === null) delete env[name];
+		else env[name] = String(value);
+	}
+	return env;
+}

@@ -11,6 +11,10 @@ export const CUSTOM = {
 	listCheckpoints: 'checkpoint/list',
 	deleteCheckpoint: 'checkpoint/delete',
 	treeState: 'checkpoint/state',
+	/** Kills the tree (after the user said so). */
+	kill: 'checkpoint/kill',
+	/** Event: Terminate was asked for an attached tree: the editor asks the user, then sends kill or disconnects. Body: { rootPid }. */
+	confirmKillEvent: 'checkpoint/confirmKill',
 	/** Event: the tree's state changed. Body: StateEventBody. */
 	stateEvent: 'checkpoint/stateChanged',
 	/** Event: checkpoints were taken or deleted. */

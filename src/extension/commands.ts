@@ -67,6 +67,18 @@ export class CheckpointCommands {
 		this.states.set(session, state);
 	}
 
+	/** Terminate on a tree the debugger attached to (it did not start it): kill only when the user says so. */
+	async confirmKill(session: vscode.DebugSession, rootPid: number): Promise<void> {
+		const kill = 'Kill';
+		const leave = 'Disconnect, Leave It Running';
+		const answer = await vscode.window.showWarningMessage(`Kill process ${rootPid} and its descendants?`, {
+			modal: true,
+			detail: 'The debugger attached to this program; it did not start it. Killing it ends it for good (its checkpoints stay and can be restored).',
+		}, kill, leave);
+		if (answer === kill) await session.customRequest(CUSTOM.kill, {}).then(undefined, (err: unknown) => this.report(err));
+		else if (answer === leave) await vscode.debug.stopDebugging(session);
+	}
+
 	progress(session: vscode.DebugSession, p: { stage: string; message: string }): void {
 		this.running.get(session)?.report({ message: p.message || p.stage });
 	}

@@ -48,6 +48,8 @@ export function activate(context: vscode.ExtensionContext): void {
 				commands.treeStateChanged(e.session, body.state);
 			} else if (e.event === CUSTOM.checkpointsEvent) {
 				checkpoints.refresh();
+			} else if (e.event === CUSTOM.confirmKillEvent) {
+				void commands.confirmKill(e.session, (e.body as { rootPid: number }).rootPid);
 			} else if (e.event === CUSTOM.progressEvent) {
 				commands.progress(e.session, e.body as { stage: string; message: string });
 			}

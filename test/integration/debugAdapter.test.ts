@@ -233,6 +233,127 @@ describe('live debug session (attach)', () => {
 	});
 });
 
+describe('live debug session (launch)', () => {
+	/** Collects the Debug Console output of a category, as numbers (the print workload writes one per line). */
+	function counts(dc: DebugClient, category: 'stdout' | 'stderr'): number[] {
+		const seen: number[] = [];
+		let partial = '';
+		dc.on('output', (e: DebugProtocol.OutputEvent) => {
+			if (e.body.category !== category) return;
+			const lines = (partial + e.body.output).split('\n');
+			partial = lines.pop() ?? '';
+			seen.push(...lines.filter(Boolean).map(Number));
+		});
+		return seen;
+	}
+
+	/** Launches; `listen` runs before the launch request, so no early output is missed. */
+	async function launch(args: Record<string, unknown>, listen: (dc: DebugClient) => void): Promise<DebugClient> {
+		const dc = await client(livePort);
+		listen(dc);
+		await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path' });
+		const initialized = dc.waitForEvent('initialized');
+		await dc.launchRequest({ target: TARGET, ...args } as DebugProtocol.LaunchRequestArguments);
+		await initialized;
+		await dc.configurationDoneRequest();
+		return dc;
+	}
+
+	/** Resolves with the first output event whose text matches. */
+	const outputMatching = (dc: DebugClient, text: RegExp): Promise<string> => new Promise((resolve) => {
+		const listener = (e: DebugProtocol.OutputEvent): void => {
+			if (!text.test(e.body.output)) return;
+			dc.removeListener('output', listener);
+			resolve(e.body.output);
+		};
+		dc.on('output', listener);
+	});
+
+	const until = async (what: string, ok: () => boolean, ms = 10_000): Promise<void> => {
+		for (const deadline = Date.now() + ms; !ok(); await sleep(40)) if (Date.now() > deadline) throw new Error(what);
+	};
+
+	test('output in the Debug Console; checkpoint and restore with the output going on; Terminate kills', async () => {
+		let out: number[] = [];
+		let err: number[] = [];
+		const session = await launch({ program: WORKLOAD, args: ['print'], cwd: '/tmp', env: { CKPT_TEST: 'yes' } }, (dc) => {
+			out = counts(dc, 'stdout');
+			err = counts(dc, 'stderr');
+		});
+		try {
+			await until('no output arrived', () => out.length >= 20);
+			assert.deepEqual(out.slice(0, 20), Array.from({ length: 20 }, (_, i) => i + 1), 'stdout, in order, from 1');
+			await until('no stderr arrived', () => err.length >= 1);
+			assert.equal(err[0], 10, 'every tenth count goes to stderr');
+			const pid = Number(((await session.customRequest(CUSTOM.treeState, {})).body as { rootPid: number }).rootPid);
+			assert.equal((await shell.ok(`tr '\\0' '\\n' < /proc/${pid}/environ | sort`)).trim(), 'CKPT_TEST=yes\nLANG=C.UTF-8\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+			assert.equal((await shell.ok(`readlink /proc/${pid}/cwd`)).trim(), '/tmp');
+
+			const checkpoint = await takeCheckpoint(session, 'printing');
+			const atCheckpoint = out[out.length - 1];
+			await until('the program did not print on after the checkpoint', () => out[out.length - 1] >= atCheckpoint + 40);
+			const before = out.length;
+			await session.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id, saveCurrent: false });
+			// The replaced program may print a last line or two before it is killed: the restored one starts where the count drops.
+			const drop = (): number => out.findIndex((v, i) => i >= before && i > 0 && v < out[i - 1]);
+			await until('the count never went back after the restore', () => drop() >= 0 && out.length >= drop() + 10);
+			const after = out.slice(drop());
+			assert.ok(after[0] <= atCheckpoint + 3 && after[0] >= atCheckpoint - 3, `the restored program prints from the checkpoint on (${atCheckpoint}): ${after.slice(0, 5)}`);
+			assert.deepEqual(after.slice(0, 10), Array.from({ length: 10 }, (_, i) => after[0] + i), 'and counts on without gaps');
+
+			const terminated = session.waitForEvent('terminated');
+			await session.terminateRequest({});
+			await terminated;
+			assert.equal(await shell.isAlive(pid), false, 'Terminate killed the launched program');
+		} finally {
+			await session.disconnectRequest({}).catch(() => undefined);
+			await session.stop();
+		}
+	});
+
+	test('the program ending ends the session, with its exit code', async () => {
+		const dc = await client(livePort);
+		await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path' });
+		const exited = outputMatching(dc, /exited with code 3/);
+		const terminated = dc.waitForEvent('terminated', 10_000);
+		await dc.launchRequest({ target: TARGET, program: '/bin/sh', args: ['-c', 'sleep 0.5; exit 3'] } as DebugProtocol.LaunchRequestArguments);
+		await dc.configurationDoneRequest();
+		await exited;
+		await terminated;
+		await dc.stop();
+	});
+
+	test('a program that is not there, and a relative path, are refused in words', async () => {
+		const dc = await client(livePort);
+		try {
+			await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path' });
+			await assert.rejects(dc.launchRequest({ target: TARGET, program: '/no/such/program' } as DebugProtocol.LaunchRequestArguments), (e) => /\/no\/such\/program/.test(errorOf(e)));
+			await assert.rejects(dc.launchRequest({ target: TARGET, program: 'workload' } as DebugProtocol.LaunchRequestArguments), (e) => /absolute path/.test(errorOf(e)));
+		} finally {
+			await dc.stop();
+		}
+	});
+
+	test('Terminate on an attached tree asks the editor first and kills nothing by itself', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
+		const dc = await attach(pid);
+		try {
+			const asked = dc.waitForEvent(CUSTOM.confirmKillEvent);
+			await dc.terminateRequest({});
+			assert.equal(((await asked).body as { rootPid: number }).rootPid, pid);
+			assert.ok(await shell.isAlive(pid));
+			const terminated = dc.waitForEvent('terminated');
+			await dc.customRequest(CUSTOM.kill, {});
+			await terminated;
+			assert.equal(await shell.isAlive(pid), false, 'killed once the user said so');
+		} finally {
+			await dc.disconnectRequest({}).catch(() => undefined);
+			await dc.stop();
+		}
+	});
+});
+
 describe('snapshot session', () => {
 	let pid = 0;
 	let checkpoint = '';
