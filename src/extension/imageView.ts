@@ -50,6 +50,7 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 				return Object.assign(new vscode.TreeItem(node.title, vscode.TreeItemCollapsibleState.Expanded), {
 					description: `${i.processes.length} process${i.processes.length === 1 ? '' : 'es'}, image v${i.imageVersion}`,
 					tooltip: i.source.description,
+					accessibilityInformation: { label: `${node.title}, checkpoint at ${i.source.description}` },
 					iconPath: new vscode.ThemeIcon('device-camera'),
 				});
 			}

@@ -35,6 +35,7 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode> {
 				item.tooltip = `${node.entry.detail} (from ${node.entry.source === 'ssh-config' ? '~/.ssh/config' : node.entry.source})`;
 				item.iconPath = new vscode.ThemeIcon(node.entry.source === 'local' ? 'vm' : 'remote');
 				item.contextValue = this.connections.isConnected(node.entry.name) ? 'host-connected' : 'host';
+				item.accessibilityInformation = { label: `${node.entry.name}, ${item.tooltip}` };
 				return item;
 			}
 			case 'process': {
