@@ -44,6 +44,8 @@ function parseMemoryReference(ref: string): { pid: number; address: bigint } {
 	return { pid: Number(m[1]), address: BigInt(m[2]) };
 }
 
+const READ_ONLY = new CheckpointError('bad-request', 'a snapshot is read-only: it shows the checkpoint as it was taken. To run from this state, restore the checkpoint from the live session (Restore Checkpoint).');
+
 /** Frame ids encode the thread and the frame's depth. */
 const FRAMES_PER_THREAD = 1024;
 
@@ -158,6 +160,23 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		this.answer(response, () => this.end());
 	}
 
+	/** A snapshot does not run: Continue and the steps say so, and how to run from this state. */
+	protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+		this.fail(response, READ_ONLY);
+	}
+
+	protected override nextRequest(response: DebugProtocol.NextResponse): void {
+		this.fail(response, READ_ONLY);
+	}
+
+	protected override stepInRequest(response: DebugProtocol.StepInResponse): void {
+		this.fail(response, READ_ONLY);
+	}
+
+	protected override stepOutRequest(response: DebugProtocol.StepOutResponse): void {
+		this.fail(response, READ_ONLY);
+	}
+
 	private async source(args: SnapshotArguments): Promise<ImageSource> {
 		if (!args.target) return new LocalImageSource(args.checkpoint);
 		this.session = await this.sessions.acquire(args.target);
@@ -238,12 +257,23 @@ async function readSymbols(target: Target, file: string): Promise<ElfSymbols | u
 	}
 }
 
+/** Registers as people read them: where it is (ip, sp, bp), then the general ones, then the rest in CRIU's order. */
+const REGISTER_ORDER = ['ip', 'sp', 'bp', 'ax', 'bx', 'cx', 'dx', 'si', 'di', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'flags', 'orig_ax'];
+
+function registerRank(name: string): number {
+	const at = REGISTER_ORDER.indexOf(name);
+	return at < 0 ? REGISTER_ORDER.length : at;
+}
+
 const leaf = (name: string, value: string, memory?: string): DebugProtocol.Variable => ({ name, value, variablesReference: 0, memoryReference: memory });
 
 async function variablesOf(c: Container): Promise<DebugProtocol.Variable[]> {
 	switch (c.kind) {
 		case 'registers':
-			return Object.entries(c.thread.registers).map(([name, value]) => leaf(name, hex(value))).concat(leaf('fpu', c.thread.fpu));
+			return Object.entries(c.thread.registers)
+				.sort(([a], [b]) => registerRank(a) - registerRank(b))
+				.map(([name, value]) => leaf(name, hex(value)))
+				.concat(leaf('fpu', c.thread.fpu));
 		case 'process': {
 			const p = c.process;
 			const cmdline = await p.cmdline();

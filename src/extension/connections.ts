@@ -27,7 +27,8 @@ export class Connections implements SessionProvider, vscode.Disposable {
 	async acquire(name: string): Promise<HelperSession> {
 		for (let attempt = 0; ; attempt++) {
 			try {
-				const session = await this.withProgress(name, () => this.pool.acquire(name));
+				// An open connection is reused at once: no progress to flash.
+				const session = this.isConnected(name) ? await this.pool.acquire(name) : await this.withProgress(name, () => this.pool.acquire(name));
 				this.changed.fire();
 				return session;
 			} catch (err) {

@@ -73,10 +73,39 @@ export async function pickProcess(connections: Connections, target?: string): Pr
 	return picked ? String(picked.pid) : undefined;
 }
 
-/** The checkpoint debug session the user is in, if any (live, not a snapshot). */
+const isLive = (s: vscode.DebugSession | undefined): boolean => !!s && s.type === DEBUG_TYPE && !isSnapshotConfiguration(s.configuration);
+
+/** Live checkpoint sessions running now, latest last (kept by the extension's session events). */
+export const liveSessions: vscode.DebugSession[] = [];
+
+/**
+ * The live checkpoint session the user means: the active one; with a
+ * snapshot active, the session it was opened from; else the latest one.
+ */
 export function activeLiveSession(): vscode.DebugSession | undefined {
-	const s = vscode.debug.activeDebugSession;
-	return s && s.type === DEBUG_TYPE && !isSnapshotConfiguration(s.configuration) ? s : undefined;
+	const active = vscode.debug.activeDebugSession;
+	if (active && isLive(active)) return active;
+	const parent = active?.parentSession;
+	if (parent && isLive(parent)) return parent;
+	return liveSessions[liveSessions.length - 1];
+}
+
+/** Keeps liveSessions and the "checkpoint.liveSession" context key (views and toolbar buttons) up to date. */
+export function trackLiveSessions(): vscode.Disposable[] {
+	const update = (): Thenable<unknown> => vscode.commands.executeCommand('setContext', 'checkpoint.liveSession', liveSessions.length > 0);
+	return [
+		vscode.debug.onDidStartDebugSession((s) => {
+			if (!isLive(s)) return;
+			liveSessions.push(s);
+			void update();
+		}),
+		vscode.debug.onDidTerminateDebugSession((s) => {
+			const at = liveSessions.indexOf(s);
+			if (at < 0) return;
+			liveSessions.splice(at, 1);
+			void update();
+		}),
+	];
 }
 
 /** Opens a checkpoint as a read-only snapshot session (child of the live session when there is one). */

@@ -9,7 +9,7 @@ import { CUSTOM, type StateEventBody } from '../debug/messages';
 import { CheckpointCommands } from './commands';
 import { CheckpointsView } from './checkpointsView';
 import { Connections } from './connections';
-import { AdapterFactory, ConfigurationProvider, DEBUG_TYPE, isSnapshotConfiguration } from './debugging';
+import { activeLiveSession, AdapterFactory, ConfigurationProvider, DEBUG_TYPE, isSnapshotConfiguration, trackLiveSessions } from './debugging';
 import { ImageView } from './imageView';
 import { MEMORY_SCHEME, MemoryDocuments } from './memoryDocuments';
 import { MemoryMapPanels } from './memoryMap';
@@ -54,15 +54,11 @@ export function activate(context: vscode.ExtensionContext): void {
 				commands.progress(e.session, e.body as { stage: string; message: string });
 			}
 		}),
-		vscode.debug.onDidChangeActiveDebugSession((s) => {
-			const live = s?.type === DEBUG_TYPE && !isSnapshotConfiguration(s.configuration);
-			void vscode.commands.executeCommand('setContext', 'checkpoint.liveSession', live);
-			if (!live) status.hide();
-			checkpoints.refresh();
-		}),
+		...trackLiveSessions(),
+		vscode.debug.onDidChangeActiveDebugSession(() => checkpoints.refresh()),
 		vscode.debug.onDidTerminateDebugSession((s) => {
 			if (s.type !== DEBUG_TYPE) return;
-			if (!isSnapshotConfiguration(s.configuration)) status.hide();
+			if (!isSnapshotConfiguration(s.configuration) && !activeLiveSession()) status.hide();
 			checkpoints.refresh();
 			targets.refresh();
 		}),

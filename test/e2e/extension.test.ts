@@ -122,6 +122,19 @@ describe('the extension in VS Code', () => {
 		await wb.screenshot('3-restored');
 	}));
 
+	test('Open Snapshot starts a read-only session of the checkpoint: its thread, frames and registers', step(async (wb) => {
+		await runCommand(wb.page, 'Checkpoint: Open Snapshot');
+		await typeAndEnter(wb.page, CHECKPOINT_NAME);
+		// The snapshot session stops at once; its call stack shows the thread's frames (this one sleeps in libc,
+		// in a function libc does not export), a frame's scopes start with the thread's registers.
+		await (await treeRow(wb.page, /no symbols\) libc\.so\.6\+0x|\(libc\.so\.6\)/, 60_000)).click();
+		await treeRow(wb.page, /\bRegisters\b/);
+		await treeRow(wb.page, /^ip\b/);
+		await treeRow(wb.page, /^sp\b/);
+		await wb.screenshot('4-snapshot');
+		await runCommand(wb.page, 'workbench.action.debug.stop');
+	}));
+
 	test('the image browser shows the checkpoint down to a memory area, and the Memory Map opens', step(async (wb) => {
 		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
 		await row.click();
@@ -130,12 +143,12 @@ describe('the extension in VS Code', () => {
 		await (await treeRow(wb.page, /^Memory Map/)).click();
 		const vma = await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+/);
 		assert.match((await vma.getAttribute('aria-label')) ?? '', /r[w-][x-]p/);
-		await wb.screenshot('4-image-browser');
+		await wb.screenshot('5-image-browser');
 		await runCommand(wb.page, 'Checkpoint: Show Memory Map');
 		await typeAndEnter(wb.page, `${program.pid}`);
 		const frame = wb.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
 		await frame.locator('h1', { hasText: `Memory map of ${program.pid} workload` }).waitFor({ timeout: 30_000 });
 		assert.ok((await frame.locator('.vma').count()) > 5, 'the areas are drawn');
-		await wb.screenshot('5-memory-map');
+		await wb.screenshot('6-memory-map');
 	}));
 });
