@@ -14,7 +14,8 @@ version=$(node -p 'require("./package.json").version')
 vsix="$repo/out/checkpoint-debugger-$version.vsix"
 mkdir -p out
 # Dependencies are bundled by esbuild; the manifest has no repository on purpose (not published).
-npx vsce package --no-dependencies --allow-missing-repository --out "$vsix" >&2
+# The repository README links screenshots by relative path; the package gets its own, self-contained one.
+npx vsce package --no-dependencies --allow-missing-repository --readme-path docs/extension-readme.md --out "$vsix" >&2
 
 listing=$(unzip -Z1 "$vsix")
 unexpected=$(grep -v -E '^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension/(package\.json|readme\.md|LICENSE\.txt|LICENSE|dist/extension\.js|dist/helper/checkpoint-helper-[a-z0-9_]+|media/.*))$' <<<"$listing" || true)
