@@ -25,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
 	const memory = new MemoryDocuments();
 	const maps = new MemoryMapPanels(context.extensionUri, memory);
 	const status = new TreeStatus();
+	let shown: vscode.DebugSession | undefined;
 	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps);
 
 	context.subscriptions.push(
@@ -55,10 +56,17 @@ export function activate(context: vscode.ExtensionContext): void {
 			}
 		}),
 		...trackLiveSessions(),
-		vscode.debug.onDidChangeActiveDebugSession(() => checkpoints.refresh()),
+		// The Checkpoints view shows the live session's timeline: redrawn only when that session changes
+		// (a redraw under the pointer would swallow a click on a row).
+		vscode.debug.onDidChangeActiveDebugSession(() => {
+			if (activeLiveSession() === shown) return;
+			shown = activeLiveSession();
+			checkpoints.refresh();
+		}),
 		vscode.debug.onDidTerminateDebugSession((s) => {
-			if (s.type !== DEBUG_TYPE) return;
-			if (!isSnapshotConfiguration(s.configuration) && !activeLiveSession()) status.hide();
+			if (s.type !== DEBUG_TYPE || isSnapshotConfiguration(s.configuration)) return;
+			if (!activeLiveSession()) status.hide();
+			shown = activeLiveSession();
 			checkpoints.refresh();
 			targets.refresh();
 		}),

@@ -139,6 +139,7 @@ describe('the extension in VS Code', () => {
 		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
 		await row.click();
 		await runCommand(wb.page, 'checkpoint.image.focus');
+		await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}, checkpoint at `));
 		await (await treeRow(wb.page, new RegExp(`^${program.pid} workload`))).click();
 		await (await treeRow(wb.page, /^Memory Map/)).click();
 		const vma = await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+/);
