@@ -55,6 +55,7 @@ export class CheckpointCommands {
 			command('checkpoint.openImage', () => this.openImageFolder()),
 			command('checkpoint.showMemoryMap', (node?: ImageNode) => this.showMemoryMap(node)),
 			command('checkpoint.openMemory', (arg?: { process: ProcessImage; start: bigint; end: bigint }) => this.openMemory(arg)),
+			command('checkpoint.openMemoryAt', () => this.openMemoryAt()),
 			command('checkpoint.copyValue', async (node?: ImageNode) => {
 				if (node?.kind === 'value') await vscode.env.clipboard.writeText(node.value);
 			}),
@@ -223,6 +224,24 @@ export class CheckpointCommands {
 
 	private async openMemory(arg?: { process: ProcessImage; start: bigint; end: bigint }): Promise<void> {
 		if (arg) await this.memory.open(arg.process, arg.start, arg.end);
+	}
+
+	/** Memory of the image view's checkpoint at an address the user types (to the end of its area). */
+	private async openMemoryAt(): Promise<void> {
+		const images = this.image.images;
+		if (!images) throw new Error('open a checkpoint first (Checkpoints view, or "Checkpoint: Open Checkpoint Folder...")');
+		const process = images.processes.length === 1 ? images.processes[0]
+			: (await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${p.comm}`, process: p })), { title: 'Memory of which process?' }))?.process;
+		if (!process) return;
+		const text = await vscode.window.showInputBox({
+			title: `Memory of ${process.pid} ${process.comm}`, prompt: 'An address (hex, like 0x7ffd12340000)',
+			validateInput: (v) => (/^(0x)?[0-9a-f]+$/i.test(v.trim()) ? undefined : 'a hexadecimal address'),
+		});
+		if (!text) return;
+		const address = BigInt(text.trim().startsWith('0x') ? text.trim() : `0x${text.trim()}`);
+		const vma = process.vmas.find((v) => address >= v.start && address < v.end);
+		if (!vma) throw new Error(`0x${address.toString(16)} is not mapped in process ${process.pid}`);
+		await this.memory.open(process, address, vma.end, false);
 	}
 
 	private async withSessionProgress<T>(session: vscode.DebugSession, title: string, work: () => Thenable<T>): Promise<T> {

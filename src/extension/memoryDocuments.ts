@@ -16,8 +16,14 @@ export class MemoryDocuments implements vscode.TextDocumentContentProvider {
 	private readonly processes = new Map<string, ProcessImage>();
 	private nextKey = 1;
 
-	async open(process: ProcessImage, start: bigint, end: bigint): Promise<void> {
+	/**
+	 * Opens [start, end) of a process's memory; a long area is shown from its
+	 * first page the checkpoint holds (a stack's dumped pages are at its top).
+	 */
+	async open(process: ProcessImage, areaStart: bigint, end: bigint, fromFirstDumped = true): Promise<void> {
 		const key = this.keyOf(process);
+		const dumped = fromFirstDumped && end - areaStart > BigInt(SHOWN_BYTES) ? process.memory.firstDumped(areaStart, end) : undefined;
+		const start = dumped !== undefined ? dumped : areaStart;
 		const shownEnd = end - start > BigInt(SHOWN_BYTES) ? start + BigInt(SHOWN_BYTES) : end;
 		const uri = vscode.Uri.from({ scheme: MEMORY_SCHEME, path: `/${process.pid}/${start.toString(16)}-${shownEnd.toString(16)}.hex`, query: `key=${key}&end=${end.toString(16)}` });
 		const doc = await vscode.workspace.openTextDocument(uri);
@@ -34,7 +40,7 @@ export class MemoryDocuments implements vscode.TextDocumentContentProvider {
 		const regionEnd = BigInt(`0x${query.get('end') ?? m[3]}`);
 		const read = await process.read(start, Number(end - start));
 		const header = `Process ${process.pid} (${process.comm}), 0x${start.toString(16)}-0x${end.toString(16)}, as the checkpoint holds it.\n`;
-		const more = end < regionEnd ? `\n... ${regionEnd - end} more bytes in this area: run "Checkpoint: Open Memory at Address" with 0x${end.toString(16)}\n` : '';
+		const more = end < regionEnd ? `\n... ${regionEnd - end} more bytes in this area up to 0x${regionEnd.toString(16)}: "Checkpoint: Open Memory at Address..." with 0x${end.toString(16)} shows the next part.\n` : '';
 		return `${header}\n${hexdump(read)}\n${more}`;
 	}
 

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { HelperSession } from '../../src/core/session';
 import { allAbove, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
-import { E2eRun, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
+import { E2eRun, editorText, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
 
 const CHECKPOINT_NAME = 'e2e before';
 
@@ -151,5 +151,12 @@ describe('the extension in VS Code', () => {
 		await frame.locator('h1', { hasText: `Memory map of ${program.pid} workload` }).waitFor({ timeout: 30_000 });
 		assert.ok((await frame.locator('.vma').count()) > 5, 'the areas are drawn');
 		await wb.screenshot('6-memory-map');
+		// Clicking the stack opens its memory as the checkpoint holds it.
+		await frame.locator('.vma[aria-label^="stack "]').click();
+		await wb.page.locator('.tabs-container .tab', { hasText: /\.hex$/ }).first().waitFor({ timeout: 30_000 });
+		const text = await editorText(wb.page);
+		assert.match(text, new RegExp(`^Process ${program.pid} \\(workload\\), 0x[0-9a-f]+-0x[0-9a-f]+, as the checkpoint holds it\\.`));
+		assert.match(text, /^[0-9a-f]{16} {2}([0-9a-f]{2} ){15}[0-9a-f]{2} +\|/m, 'the stack\'s dumped pages, as a hexdump');
+		await wb.screenshot('7-memory');
 	}));
 });

@@ -117,6 +117,15 @@ describe('ProcessMemory', () => {
 		assert.equal(r.segments[1].address, high + P);
 	});
 
+	test('firstDumped: the first page held at or after an address, lazy-only pages skipped', () => {
+		const { mem } = memory();
+		assert.equal(mem.firstDumped(at(0x10), at(0x18)), at(0x10));
+		assert.equal(mem.firstDumped(at(0x11) + 5n, at(0x18)), at(0x11) + 5n);
+		assert.equal(mem.firstDumped(at(0x12), at(0x18)), at(0x13), 'a lazy-only page is not in the images');
+		assert.equal(mem.firstDumped(at(0x16), at(0x18)), undefined);
+		assert.equal(mem.firstDumped(at(0x18), at(0x22)), at(0x20));
+	});
+
 	test('zero-length and negative reads', async () => {
 		const { mem } = memory();
 		assert.deepEqual(await mem.read(at(0x10), 0), { address: at(0x10), bytes: Buffer.alloc(0), segments: [] });

@@ -151,6 +151,21 @@ export class ProcessMemory {
 		return this.ownPagesIn(start, end);
 	}
 
+	/** The first address in [start, end) whose page the checkpoint holds (shared memory included), if any. */
+	firstDumped(start: bigint, end: bigint): bigint | undefined {
+		const vma = findRun(this.vmas, start);
+		if (vma?.shared && end <= vma.end) {
+			const offset = start - vma.start + vma.shared.pgoff;
+			const found = vma.shared.object.firstDumped(offset, offset + (end - start));
+			return found === undefined ? undefined : found - offset + start;
+		}
+		for (let i = firstEndingAfter(this.runs, start); i < this.runs.length && this.runs[i].start < end; i++) {
+			const r = this.runs[i];
+			if (r.source.kind !== 'lazy') return r.start > start ? r.start : start;
+		}
+		return undefined;
+	}
+
 	/** Pages of this pagemap within [start, end). */
 	private ownPagesIn(start: bigint, end: bigint): number {
 		let pages = 0n;
