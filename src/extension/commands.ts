@@ -15,7 +15,8 @@ import { CUSTOM, checkpointSummary, type CheckpointSummary } from '../debug/mess
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
-import type { ImageNode, ImageView } from './imageView';
+import type { ImageNode } from './imageNodes';
+import type { ImageView } from './imageView';
 import type { MemoryDocuments } from './memoryDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';

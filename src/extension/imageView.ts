@@ -4,20 +4,9 @@
  * groups so a process with ten thousand areas expands at once.
  */
 import * as vscode from 'vscode';
-import type { CheckpointImages, ProcessImage, ThreadImage, VmaImage } from '../core/images/checkpoint';
+import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
+import { childrenOf, type ImageNode } from './imageNodes';
 import { formatSize } from './checkpointsView';
-
-/** Children per group in long lists (VMAs, files). */
-const GROUP = 500;
-
-export type ImageNode =
-	| { kind: 'checkpoint'; images: CheckpointImages; title: string }
-	| { kind: 'process'; process: ProcessImage }
-	| { kind: 'section'; process: ProcessImage; section: 'threads' | 'vmas' | 'files' | 'namespaces' | 'info' }
-	| { kind: 'thread'; process: ProcessImage; thread: ThreadImage }
-	| { kind: 'group'; process: ProcessImage; section: 'vmas' | 'files'; from: number; to: number }
-	| { kind: 'vma'; process: ProcessImage; vma: VmaImage }
-	| { kind: 'value'; label: string; value: string; icon?: string; tooltip?: string };
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -88,22 +77,7 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 
 	async getChildren(node?: ImageNode): Promise<ImageNode[]> {
 		if (!node) return this.current ? [{ kind: 'checkpoint', ...this.current }] : [];
-		switch (node.kind) {
-			case 'checkpoint':
-				return node.images.processes.map((process) => ({ kind: 'process', process }));
-			case 'process':
-				return (['info', 'threads', 'vmas', 'files', 'namespaces'] as const).map((section) => ({ kind: 'section', process: node.process, section }));
-			case 'section':
-				return sectionChildren(node.process, node.section);
-			case 'group':
-				return node.section === 'vmas'
-					? node.process.vmas.slice(node.from, node.to).map((vma) => ({ kind: 'vma', process: node.process, vma }))
-					: fileNodes(node.process, node.from, node.to);
-			case 'thread':
-				return Object.entries(node.thread.registers).map(([label, v]) => ({ kind: 'value', label, value: hex(v), icon: 'symbol-variable' }));
-			default:
-				return [];
-		}
+		return childrenOf(node);
 	}
 }
 
@@ -122,42 +96,6 @@ function sectionItem(process: ProcessImage, section: Extract<ImageNode, { kind: 
 	// Screen readers (and VS Code, which would otherwise read the tooltip) get the name first.
 	item.accessibilityInformation = { label: [labels[section], item.description, typeof item.tooltip === 'string' ? item.tooltip : ''].filter(Boolean).join(', ') };
 	return item;
-}
-
-async function sectionChildren(process: ProcessImage, section: Extract<ImageNode, { kind: 'section' }>['section']): Promise<ImageNode[]> {
-	switch (section) {
-		case 'threads':
-			return process.threads.map((thread) => ({ kind: 'thread', process, thread }));
-		case 'vmas':
-			return grouped(process.vmas.length, (from, to) => ({ kind: 'group', process, section: 'vmas', from, to }), () => process.vmas.map((vma) => ({ kind: 'vma', process, vma })));
-		case 'files':
-			return grouped(process.files.length, (from, to) => ({ kind: 'group', process, section: 'files', from, to }), () => fileNodes(process, 0, process.files.length));
-		case 'namespaces':
-			return process.namespaces.map((n) => ({ kind: 'value', label: n.kind, value: `${n.id} ${n.dumped ? '(dumped: restored as a new namespace)' : "(inherited: restore joins the restorer's)"}`, icon: 'symbol-namespace' }));
-		case 'info': {
-			const cmdline = await process.cmdline();
-			const v = (label: string, value: string): ImageNode => ({ kind: 'value', label, value });
-			return [
-				v('command line', cmdline ? cmdline.join(' ') : '(not in the checkpoint)'), v('pid', String(process.pid)), v('ppid', String(process.ppid)),
-				v('state', process.state), v('session', String(process.sid)), v('process group', String(process.pgid)),
-				v('uid', process.creds ? `${process.creds.uid} (effective ${process.creds.euid})` : '?'), v('gid', process.creds ? `${process.creds.gid} (effective ${process.creds.egid})` : '?'),
-			];
-		}
-	}
-}
-
-function grouped(count: number, group: (from: number, to: number) => ImageNode, all: () => ImageNode[]): ImageNode[] {
-	if (count <= GROUP) return all();
-	const groups: ImageNode[] = [];
-	for (let from = 0; from < count; from += GROUP) groups.push(group(from, Math.min(count, from + GROUP)));
-	return groups;
-}
-
-function fileNodes(process: ProcessImage, from: number, to: number): ImageNode[] {
-	return process.files.slice(from, to).map((f) => ({
-		kind: 'value', label: `fd ${f.fd}`, icon: 'file',
-		value: [f.kind, f.path ?? f.peer ?? '', f.detail ?? '', f.pos !== undefined ? `pos ${f.pos}` : ''].filter(Boolean).join('  '),
-	}));
 }
 
 function vmaItem(process: ProcessImage, vma: VmaImage): vscode.TreeItem {
