@@ -56,7 +56,12 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 				const first = list[node.from];
 				const last = list[node.to - 1];
 				const label = node.section === 'vmas' ? `${hex((first as VmaImage).start)} - ${hex((last as VmaImage).end)}` : `fd ${(first as { fd: number }).fd} - ${(last as { fd: number }).fd}`;
-				return Object.assign(new vscode.TreeItem(label, collapsed), { description: `${node.to - node.from} entries`, iconPath: new vscode.ThemeIcon('list-flat') });
+				const count = node.to - node.from;
+				return Object.assign(new vscode.TreeItem(label, collapsed), {
+					description: `${count} entries`,
+					accessibilityInformation: { label: `${label}, ${count} ${node.section === 'vmas' ? 'areas' : 'files'}` },
+					iconPath: new vscode.ThemeIcon('list-flat'),
+				});
 			}
 			case 'thread':
 				return Object.assign(new vscode.TreeItem(`${node.thread.tid} ${node.thread.comm}`, collapsed), {

@@ -47,6 +47,7 @@ describe('the extension in VS Code', () => {
 	let shell: TargetShell;
 	let helper: HelperSession;
 	let program = { pid: 0, dir: '' };
+	let bigCheckpoint = '';
 
 	before(() => run.guard(async () => {
 		shell = await TargetShell.open();
@@ -60,13 +61,15 @@ describe('the extension in VS Code', () => {
 			version: '0.2.0',
 			configurations: [{ type: 'checkpoint', request: 'attach', name: 'Attach to the demo counter', target: connectionFilePath(), pid: program.pid }],
 		}, null, '\t'));
-		await run.open({ workspace, vsix: packageExtension() });
+		const wb = await run.open({ workspace, vsix: packageExtension() });
+		// The extension's contributions are in once its activity bar container is.
+		await wb.page.locator('.activitybar .action-item a[aria-label^="Checkpoints"]').waitFor({ timeout: 60_000 });
 	}));
 
 	after(async () => {
 		await run.finish();
 		if (program.pid) await shell.killTree(program.pid);
-		for (const c of await helper.list().catch(() => [])) if (c.rootPid === program.pid) await helper.remove(c.id).catch(() => undefined);
+		for (const c of await helper.list().catch(() => [])) if (c.rootPid === program.pid || c.id === bigCheckpoint) await helper.remove(c.id).catch(() => undefined);
 		await helper?.close();
 		shell?.close();
 		console.error(`e2e screenshots: ${run.outputDir}`);
@@ -158,5 +161,35 @@ describe('the extension in VS Code', () => {
 		assert.match(text, new RegExp(`^Process ${program.pid} \\(workload\\), 0x[0-9a-f]+-0x[0-9a-f]+, as the checkpoint holds it\\.`));
 		assert.match(text, /^[0-9a-f]{16} {2}([0-9a-f]{2} ){15}[0-9a-f]{2} +\|/m, 'the stack\'s dumped pages, as a hexdump');
 		await wb.screenshot('7-memory');
+	}));
+
+	test('Open Checkpoint Folder shows a checkpoint from disk; 10,000 memory areas expand in groups', step(async (wb) => {
+		const areas = await shell.start([WORKLOAD, 'areas', '{dir}', '10000']);
+		try {
+			await shell.waitForCounters(areas.dir, ['state'], (c) => c[0] >= 1, 'the areas program did not start');
+			const checkpoint = await helper.dump(areas.pid, { leaveRunning: true, name: 'many areas' });
+			bigCheckpoint = checkpoint.id;
+			const rootfs = execFileSync('bash', [join(REPO, 'test', 'target', 'target.sh'), 'rootfs'], { encoding: 'utf8' }).trim();
+			const dir = join(rootfs, checkpoint.path);
+			await runCommand(wb.page, 'Checkpoint: Open Checkpoint Folder');
+			// VS Code's own folder picker (a quick input here): type the folder, accept it.
+			const input = wb.page.locator('.quick-input-widget .quick-input-box input');
+			await input.waitFor({ state: 'visible' });
+			await input.fill(`${dir}/`);
+			// The picker first moves into the typed folder (it lists only ".."), then its button accepts it.
+			await wb.page.locator('.quick-input-widget .monaco-list-row[aria-label=".."]').waitFor({ timeout: 30_000 });
+			await wb.page.locator('.quick-input-widget .monaco-button', { hasText: /^Open Checkpoint$/ }).click();
+			await treeRow(wb.page, new RegExp(`^${escapeRegExp(checkpoint.id)}, checkpoint at `), 60_000);
+			await (await treeRow(wb.page, new RegExp(`^${areas.pid} workload`))).click();
+			await (await treeRow(wb.page, /^Memory Map, 100\d\d\b/)).click();
+			const firstGroup = await treeRow(wb.page, /^0x[0-9a-f]+ - 0x[0-9a-f]+, 500 areas$/);
+			const groups = await wb.page.locator('.monaco-list-row[aria-label$=", 500 areas"]').count();
+			assert.ok(groups >= 10, `the areas come in groups (${groups} group rows in view)`);
+			await firstGroup.click();
+			await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+/);
+			await wb.screenshot('8-many-areas');
+		} finally {
+			await shell.killTree(areas.pid);
+		}
 	}));
 });

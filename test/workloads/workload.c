@@ -11,6 +11,7 @@
  *   workload tcp-listen PORT       accepts connections on 127.0.0.1 and holds them
  *   workload tcp-client DIR PORT   counts while holding a connection to PORT
  *   workload memory DIR MIB        touches MIB MiB of memory, then counts
+ *   workload areas DIR N           holds N separate one-page memory areas, then counts
  *   workload print                 writes its count to stdout every tick, and
  *                                  every tenth count to stderr too
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -134,6 +136,28 @@ static void hold_memory(const char *dir, long mib)
 }
 
 /*
+ * Holds N separate memory areas (one page each, every other one read-only,
+ * so the kernel cannot merge them), each written once, then counts.
+ */
+static void hold_areas(const char *dir, long areas)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *mem;
+
+	if (areas <= 0)
+		die("areas");
+	mem = mmap(NULL, (size_t)(areas * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	for (long i = 0; i < areas; i++)
+		mem[i * page] = (char)(i + 1);
+	for (long i = 1; i < areas; i += 2)
+		if (mprotect(mem + i * page, (size_t)page, PROT_READ))
+			die("mprotect");
+	count_forever(dir, "state");
+}
+
+/*
  * Counts on stdout (and stderr) instead of a record: for programs the helper
  * launched, whose output it reads. write(2), so no stdio buffer holds a line.
  */
@@ -170,6 +194,8 @@ int main(int argc, char **argv)
 		hold_memory(argv[2], atol(argv[3]));
 	else if (!strcmp(mode, "print") && argc == 2)
 		print_forever();
-	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print\n");
+	else if (!strcmp(mode, "areas") && argc == 4)
+		hold_areas(argv[2], atol(argv[3]));
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print | areas DIR N\n");
 	return 2;
 }
