@@ -47,6 +47,8 @@ typedef Checkpoint__Helper__V1__RestoreRequest RestoreRequest;
 typedef Checkpoint__Helper__V1__RestoreResult RestoreResult;
 typedef Checkpoint__Helper__V1__ListResult ListResult;
 typedef Checkpoint__Helper__V1__DeleteResult DeleteResult;
+typedef Checkpoint__Helper__V1__RenameRequest RenameRequest;
+typedef Checkpoint__Helper__V1__RenameResult RenameResult;
 typedef Checkpoint__Helper__V1__ImageFilesResult ImageFilesResult;
 typedef Checkpoint__Helper__V1__ImageFile ImageFile;
 typedef Checkpoint__Helper__V1__ByteRange ByteRange;
@@ -142,6 +144,7 @@ bool valid_text(const char *s, size_t max);
 int read_file(const char *path, char **out, size_t *len, size_t max);
 int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);
+int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen);
 int write_str_path(const char *path, const char *s);
 int mkdir_p(const char *path, mode_t mode);
 int remove_tree(const char *path);
@@ -258,6 +261,8 @@ int manifest_json(const Checkpoint *c, struct sbuf *b);
 Checkpoint *manifest_read(const char *store, const char *id, struct herr *e);
 int store_list(const char *store, ListResult *res, struct herr *e);
 int store_delete(const char *store, const char *id, struct herr *e);
+/* Renames checkpoint id (valid); *out is its rewritten manifest (arena memory). */
+int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e);
 
 /* ---- image.c ------------------------------------------------------------ */
 

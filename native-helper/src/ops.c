@@ -68,6 +68,15 @@ static int check_checkpoint_id(const char *id, Response *resp)
 	return -1;
 }
 
+/* 0 when name may name a checkpoint (empty included), else answers BAD_REQUEST. */
+static int check_checkpoint_name(const char *name, Response *resp)
+{
+	if (valid_text(name, MAX_NAME_LEN))
+		return 0;
+	bad_request(resp, "invalid checkpoint name: at most %d bytes, and no control characters but tab", MAX_NAME_LEN);
+	return -1;
+}
+
 static void ensure_criu_probed(void)
 {
 	if (!g_criu.probed)
@@ -548,11 +557,7 @@ static void op_dump(const Request *req, Response *resp)
 		bad_request(resp, "root_pid must be a positive pid, not %d", c.root);
 		return;
 	}
-	if (c.d->name && !valid_text(c.d->name, MAX_NAME_LEN)) {
-		bad_request(resp, "name is longer than %d bytes or holds control characters", MAX_NAME_LEN);
-		return;
-	}
-	if (validate_options(c.d->options, resp))
+	if (check_checkpoint_name(c.d->name, resp) || validate_options(c.d->options, resp))
 		return;
 	if (need_criu(&e) || proc_tree(c.root, &pids, &e))
 		goto fail;
@@ -1010,7 +1015,7 @@ out:
 	pidlist_free(&killed);
 }
 
-/* ---- list / delete ------------------------------------------------------- */
+/* ---- list / delete / rename ---------------------------------------------- */
 
 static void op_list(const Request *req, Response *resp)
 {
@@ -1044,6 +1049,26 @@ static void op_delete(const Request *req, Response *resp)
 	r->checkpoint_id = arena_strdup(id);
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_DELETE;
 	resp->delete_ = r;
+}
+
+static void op_rename(const Request *req, Response *resp)
+{
+	const RenameRequest *rq = req->rename;
+	struct herr e = { 0 };
+	RenameResult *r;
+	Checkpoint *c;
+
+	if (check_checkpoint_id(rq->checkpoint_id, resp) || check_checkpoint_name(rq->name, resp))
+		return;
+	if (store_rename(g_cfg.store, rq->checkpoint_id, rq->name ? rq->name : "", &c, &e)) {
+		set_error(resp, &e);
+		return;
+	}
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__rename_result__init(r);
+	r->checkpoint = c;
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_RENAME;
+	resp->rename = r;
 }
 
 /* ---- image files ---------------------------------------------------------- */
@@ -1117,6 +1142,7 @@ void handle_request(const Request *req)
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_READ_IMAGE: op_read_image(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_LAUNCH: op_launch(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_KILL: op_kill(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_RENAME: op_rename(req, &resp); break;
 	default:
 		bad_request(&resp, "request %u names no operation this helper knows (op %d)", req->id,
 			    (int)req->op_case);

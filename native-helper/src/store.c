@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,30 +141,102 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 	return sbuf_puts(b, "\n}\n");
 }
 
+/* A manifest as it goes to disk: manifest.pb and manifest.json. */
+struct manifest_bytes {
+	uint8_t *pb;
+	size_t pb_len;
+	struct sbuf json;
+};
+
+static int manifest_encode(const Checkpoint *c, struct manifest_bytes *m, struct herr *e)
+{
+	m->pb_len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
+	m->pb = malloc(m->pb_len ? m->pb_len : 1);
+	if (!m->pb || manifest_json(c, &m->json)) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		return -1;
+	}
+	checkpoint__helper__v1__checkpoint__pack(c, m->pb);
+	return 0;
+}
+
+static void manifest_bytes_free(struct manifest_bytes *m)
+{
+	free(m->pb);
+	sbuf_free(&m->json);
+}
+
+/* Writes the manifest into a checkpoint directory no one else sees yet (a dump's .partial). */
 int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
 {
-	size_t len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
-	uint8_t *buf = malloc(len ? len : 1);
-	struct sbuf js = { 0 };
+	struct manifest_bytes m = { 0 };
 	int ret = -1;
 
-	if (!buf) {
-		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+	if (manifest_encode(c, &m, e))
 		goto out;
-	}
-	checkpoint__helper__v1__checkpoint__pack(c, buf);
-	if (write_file_at(dirfd, "manifest.pb", buf, len)) {
+	if (write_file_at(dirfd, "manifest.pb", m.pb, m.pb_len)) {
 		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.pb: %s", strerror(errno));
 		goto out;
 	}
-	if (manifest_json(c, &js) || write_file_at(dirfd, "manifest.json", js.p, js.len)) {
+	if (write_file_at(dirfd, "manifest.json", m.json.p, m.json.len)) {
 		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.json: %s", strerror(errno));
 		goto out;
 	}
 	ret = 0;
 out:
-	sbuf_free(&js);
-	free(buf);
+	manifest_bytes_free(&m);
+	return ret;
+}
+
+/* Renames the temporary file tmp over name; tmp is emptied once it is gone. */
+static int rename_over(int dirfd, char *tmp, const char *name, const char *id, struct herr *e)
+{
+	if (renameat(dirfd, tmp, dirfd, name)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot replace %s of checkpoint %s: %s", name, id, strerror(errno));
+		return -1;
+	}
+	tmp[0] = '\0';
+	return 0;
+}
+
+/*
+ * Replaces the manifest of the checkpoint open at dirfd. Both new files are
+ * written and synced under temporary names before either is renamed into
+ * place: a reader sees the old manifest or the new one, and a failed write
+ * leaves the old one as it was.
+ */
+static int manifest_replace(int dirfd, const Checkpoint *c, struct herr *e)
+{
+	struct manifest_bytes m = { 0 };
+	char tmp_pb[64] = "", tmp_json[64] = "";
+	int ret = -1;
+
+	if (manifest_encode(c, &m, e))
+		goto out;
+	if (write_temp_at(dirfd, "manifest.pb", m.pb, m.pb_len, tmp_pb, sizeof(tmp_pb)) ||
+	    write_temp_at(dirfd, "manifest.json", m.json.p, m.json.len, tmp_json, sizeof(tmp_json))) {
+		herr_set(e, EC(INTERNAL), errno, "cannot write the new manifest of checkpoint %s: %s", c->id,
+			 strerror(errno));
+		goto out;
+	}
+	/*
+	 * manifest.pb last: list and restore read it, so the rename has happened
+	 * once it is in place, and not before
+	 */
+	if (rename_over(dirfd, tmp_json, "manifest.json", c->id, e) ||
+	    rename_over(dirfd, tmp_pb, "manifest.pb", c->id, e))
+		goto out;
+	/* the renames are done: a failed sync only makes them less durable */
+	if (fsync(dirfd))
+		fprintf(stderr, "checkpoint-helper: cannot sync the directory of checkpoint %s: %s\n", c->id,
+			strerror(errno));
+	ret = 0;
+out:
+	if (tmp_pb[0])
+		unlinkat(dirfd, tmp_pb, 0);
+	if (tmp_json[0])
+		unlinkat(dirfd, tmp_json, 0);
+	manifest_bytes_free(&m);
 	return ret;
 }
 
@@ -181,6 +254,21 @@ static void arena_pb_free(void *data, void *p)
 
 static ProtobufCAllocator arena_allocator = { arena_pb_alloc, arena_pb_free, NULL };
 
+static Checkpoint *manifest_decode(const char *buf, size_t len, const char *id, struct herr *e)
+{
+	Checkpoint *c = checkpoint__helper__v1__checkpoint__unpack(&arena_allocator, len, (const uint8_t *)buf);
+
+	if (!c)
+		herr_set(e, EC(INTERNAL), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
+	return c;
+}
+
+static void manifest_unreadable(struct herr *e, int err, const char *store, const char *id)
+{
+	herr_set(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
+		 "cannot read the manifest of checkpoint %s in %s: %s", id, store, strerror(err));
+}
+
 /* Reads <store>/<id>/manifest.pb; the result lives in the request's arena. */
 Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
 {
@@ -197,14 +285,26 @@ Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
 		if (err == ENOENT && stat(path, &st))
 			herr_set(e, EC(NOT_FOUND), err, "no checkpoint %s in %s", id, store);
 		else
-			herr_set(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
-				 "cannot read the manifest of checkpoint %s in %s: %s", id, store, strerror(err));
+			manifest_unreadable(e, err, store, id);
 		goto out;
 	}
-	c = checkpoint__helper__v1__checkpoint__unpack(&arena_allocator, len, (uint8_t *)buf);
-	if (!c)
-		herr_set(e, EC(INTERNAL), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
+	c = manifest_decode(buf, len, id, e);
 out:
+	free(buf);
+	return c;
+}
+
+/* The same, from the checkpoint directory open at dirfd. */
+static Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struct herr *e)
+{
+	Checkpoint *c = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (read_file_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
+		manifest_unreadable(e, errno, store, id);
+	else
+		c = manifest_decode(buf, len, id, e);
 	free(buf);
 	return c;
 }
@@ -216,6 +316,14 @@ static int cmp_checkpoint(const void *a, const void *b)
 	if (x->created_unix_ms != y->created_unix_ms)
 		return x->created_unix_ms < y->created_unix_ms ? -1 : 1;
 	return strcmp(x->id, y->id);
+}
+
+/* A dump still writing it, or one that never finished: see op_dump. */
+static bool is_partial(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 8 && !strcmp(name + n - 8, ".partial");
 }
 
 int store_list(const char *store, ListResult *res, struct herr *e)
@@ -234,12 +342,9 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 	}
 	res->checkpoints = arena_alloc(cap * sizeof(*res->checkpoints));
 	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
 		Checkpoint *c;
 
-		if (!valid_checkpoint_id(de->d_name))
-			continue;
-		if (n > 8 && !strcmp(de->d_name + n - 8, ".partial"))
+		if (!valid_checkpoint_id(de->d_name) || is_partial(de->d_name))
 			continue;
 		c = manifest_read(store, de->d_name, NULL);
 		if (!c)
@@ -273,4 +378,46 @@ int store_delete(const char *store, const char *id, struct herr *e)
 		return -1;
 	}
 	return 0;
+}
+
+/* 0 unless checkpoint id is still being written (its dump has not finished). */
+static int check_not_partial(const char *store, const char *id, struct herr *e)
+{
+	char path[4400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.partial", store, id);
+	if (!is_partial(id) && lstat(path, &st))
+		return 0;
+	herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s: it is still being written (or its dump "
+		 "did not finish); list the checkpoints to see the finished ones", id, store);
+	return -1;
+}
+
+int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e)
+{
+	Checkpoint *c;
+	int fd, ret = -1;
+
+	if (check_not_partial(store, id, e))
+		return -1;
+	fd = checkpoint_open(store, id, e);
+	if (fd < 0)
+		return -1;
+	/* another helper renaming it too: one read-modify-write after the other */
+	if (flock(fd, LOCK_EX)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s: %s", id, store, strerror(errno));
+		goto out;
+	}
+	c = manifest_read_at(fd, store, id, e);
+	if (!c)
+		goto out;
+	c->name = arena_strdup(name);
+	if (manifest_replace(fd, c, e))
+		goto out;
+	*out = c;
+	ret = 0;
+out:
+	close(fd);	/* and with it the lock */
+	return ret;
 }

@@ -320,28 +320,71 @@ int read_file(const char *path, char **out, size_t *len, size_t max)
 	return read_file_at(AT_FDCWD, path, out, len, max);
 }
 
-int write_file_at(int dirfd, const char *name, const void *data, size_t len)
+static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
-	int fd, ret = -1;
 
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -1;
 	while (len) {
 		ssize_t w = write(fd, p, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
-			goto out;
+			return -1;
 		p += w;
 		len -= w;
 	}
-	ret = 0;
-out:
+	return 0;
+}
+
+int write_file_at(int dirfd, const char *name, const void *data, size_t len)
+{
+	int fd, ret;
+
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	ret = write_all(fd, data, len);
 	if (close(fd) && !ret)
 		ret = -1;
+	return ret;
+}
+
+/*
+ * Writes data to a new file ".<name>.<random>.tmp" in dirfd (mode 0600) and
+ * syncs it, so that renaming it over name replaces name whole; tmp gets its
+ * name. On failure the file is gone, and errno says why.
+ */
+int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen)
+{
+	char rnd[17];
+	int fd, ret, err;
+
+	tmp[0] = '\0';
+	if (random_hex(rnd, 16))
+		return -1;
+	if (snprintf(tmp, tmplen, ".%s.%s.tmp", name, rnd) >= (int)tmplen) {
+		tmp[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* O_EXCL: never write into a file that is not this call's own */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		tmp[0] = '\0';
+		return -1;
+	}
+	ret = write_all(fd, data, len) || fsync(fd) ? -1 : 0;
+	err = errno;
+	if (close(fd) && !ret) {
+		ret = -1;
+		err = errno;
+	}
+	if (ret) {
+		unlinkat(dirfd, tmp, 0);
+		tmp[0] = '\0';
+		errno = err;
+	}
 	return ret;
 }
 
