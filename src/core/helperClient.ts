@@ -24,6 +24,7 @@ export interface Operations {
 	readImage: [pb.IReadImageRequest, pb.ReadImageResult];
 	launch: [pb.ILaunchRequest, pb.LaunchResult];
 	kill: [pb.IKillRequest, pb.KillResult];
+	rename: [pb.IRenameRequest, pb.RenameResult];
 }
 export type OperationName = keyof Operations;
 
@@ -44,7 +45,7 @@ interface Pending {
 const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
 	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
-	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000,
+	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000, rename: 30_000,
 };
 
 const ERROR_KINDS: Record<number, ErrorKind> = {

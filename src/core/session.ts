@@ -91,6 +91,17 @@ export class HelperSession {
 		await this.client.request('delete', { checkpointId });
 	}
 
+	/**
+	 * Gives a checkpoint in the store a new name ("" clears it): at most 256
+	 * bytes, no control characters but tab, as a dump's. Returns its
+	 * manifest as rewritten, every other field as it was.
+	 */
+	async rename(checkpointId: string, name: string): Promise<pb.Checkpoint> {
+		const result = await this.client.request('rename', { checkpointId, name });
+		if (!result.checkpoint) throw new CheckpointError('protocol', `the helper on ${this.target.description} renamed ${checkpointId} but did not send its manifest back`);
+		return result.checkpoint;
+	}
+
 	/** The image files of a checkpoint in the store, with their sizes. */
 	imageFiles(checkpointId: string): Promise<pb.ImageFilesResult> {
 		return this.client.request('imageFiles', { checkpointId });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
+import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell, WORKLOAD } from './harness';
 
@@ -138,6 +139,63 @@ describe('checkpoint and restore', () => {
 		assert.equal((await session.list()).some((c) => c.id === checkpoint.id), false);
 		assert.equal((await shell.run(`test -e ${listed.path}`)).code, 1);
 		await assert.rejects(session.remove(checkpoint.id), (err: unknown) => err instanceof CheckpointError && err.kind === 'not-found');
+	});
+});
+
+describe('rename', () => {
+	const fields = (c: pb.Checkpoint): object => pb.Checkpoint.toObject(c, { longs: Number, enums: String, defaults: true, arrays: true });
+
+	/** Both manifests as they are on the target: manifest.pb decoded, manifest.json parsed. */
+	async function manifests(path: string): Promise<{ pb: object; json: Record<string, unknown>; modes: string[]; entries: string[] }> {
+		const pbBytes = Buffer.from(await shell.ok(`base64 -w0 ${path}/manifest.pb`), 'base64');
+		const json = JSON.parse(await shell.ok(`cat ${path}/manifest.json`)) as Record<string, unknown>;
+		const modes = (await shell.ok(`stat -c '%a' ${path}/manifest.pb ${path}/manifest.json`)).trim().split('\n');
+		const entries = (await shell.ok(`ls -A ${path}`)).trim().split('\n');
+		return { pb: fields(pb.Checkpoint.decode(pbBytes)), json, modes, entries };
+	}
+
+	test('rename changes the name in list and in both manifests, keeps the rest; bad names and unknown ids are refused', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await waitUntil(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
+		const checkpoint = await session.dump(pid, { leaveRunning: true, name: 'before rename' });
+		checkpoints.push(checkpoint.id);
+		const before = await manifests(checkpoint.path);
+		assert.deepEqual(before.pb, fields(checkpoint), 'manifest.pb is the manifest the dump answered');
+
+		const renamed = await session.rename(checkpoint.id, 'after rename: a \t tab, é');
+		const expected = { ...fields(checkpoint), name: 'after rename: a \t tab, é' };
+		assert.deepEqual(fields(renamed), expected, 'the answer is the manifest with only the name changed');
+		const listed = (await session.list()).find((c) => c.id === checkpoint.id);
+		assert.ok(listed, 'the renamed checkpoint is listed');
+		assert.deepEqual(fields(listed), expected);
+		const after = await manifests(checkpoint.path);
+		assert.deepEqual(after.pb, expected);
+		assert.deepEqual(after.json, { ...before.json, name: 'after rename: a \t tab, é' }, 'manifest.json changed in its name only');
+		assert.deepEqual(after.modes, ['600', '600'], 'the new manifests are 0600 like the old');
+		assert.deepEqual(after.entries, before.entries, 'no temporary file is left in the checkpoint');
+
+		const cleared = await session.rename(checkpoint.id, '');
+		assert.equal(cleared.name, '');
+		assert.equal((await session.list()).find((c) => c.id === checkpoint.id)?.name, '', 'an empty name clears it');
+		assert.equal((await manifests(checkpoint.path)).json.name, '');
+
+		for (const bad of ['a\nb', 'bell\u0007', 'x'.repeat(257)]) {
+			await assert.rejects(session.rename(checkpoint.id, bad), (err: unknown) => {
+				assert.ok(err instanceof CheckpointError);
+				assert.equal(err.kind, 'bad-request');
+				assert.match(err.message, /256 bytes|control characters/);
+				return true;
+			});
+		}
+		assert.ok((await session.rename(checkpoint.id, 'x'.repeat(256))).name.length === 256, '256 bytes is the most a name may have');
+		await assert.rejects(session.rename('../etc', 'x'), (err: unknown) => err instanceof CheckpointError && err.kind === 'bad-request' && /invalid checkpoint id/.test(err.message));
+		await assert.rejects(session.rename('20000101-000000-0000', 'x'), (err: unknown) => {
+			assert.ok(err instanceof CheckpointError);
+			assert.equal(err.kind, 'not-found');
+			assert.match(err.message, /no checkpoint 20000101-000000-0000/);
+			return true;
+		});
+		assert.deepEqual((await manifests(checkpoint.path)).pb, { ...expected, name: 'x'.repeat(256) }, 'refused renames left the manifest alone');
 	});
 });
 

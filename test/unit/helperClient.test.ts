@@ -519,6 +519,37 @@ describe('HelperSession programs', () => {
 	});
 });
 
+describe('HelperSession rename', () => {
+	test('sends the id and the name ("" too) and returns the rewritten manifest', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		for (const name of ['after', '']) {
+			const p = session.rename('20260101-120000-ab12', name);
+			const req = await fake.nextRequest();
+			assert.deepEqual(pb.RenameRequest.toObject(req.rename ?? pb.RenameRequest.create(), { defaults: true }), { checkpointId: '20260101-120000-ab12', name });
+			fake.respond({ id: req.id, rename: { checkpoint: pb.Checkpoint.create({ id: '20260101-120000-ab12', name, rootPid: 7 }) } });
+			const c = await p;
+			assert.equal(c.name, name);
+			assert.equal(c.rootPid, 7);
+		}
+		await finish(fake);
+	});
+
+	test('a refusal comes back as its kind; an answer without the manifest is a protocol error', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const missing = session.rename('nope', 'x');
+		let req = await fake.nextRequest();
+		fake.respond({ id: req.id, error: { code: pb.ErrorCode.ERROR_CODE_NOT_FOUND, message: 'no checkpoint nope in /store' } });
+		await assert.rejects(missing, isKind('not-found', (err) => assert.match(err.message, /nope/)));
+		const empty = session.rename('a', 'x');
+		req = await fake.nextRequest();
+		fake.respond({ id: req.id, rename: {} });
+		await assert.rejects(empty, isKind('protocol', (err) => assert.match(err.message, /fake-target.*renamed a/)));
+		await finish(fake);
+	});
+});
+
 describe('errorFromHelper', () => {
 	const table: Array<[pb.ErrorCode, ErrorKind]> = [
 		[pb.ErrorCode.ERROR_CODE_BAD_REQUEST, 'bad-request'],
