@@ -1,7 +1,7 @@
 /**
  * `ckpt`: the checkpoint core for terminals, scripts and CI.
  *
- *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID
+ *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID | rename ID NAME
  *   ckpt [--target T] show CHECKPOINT | mem CHECKPOINT --pid P --addr A --len N
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ commands:
   restore ID [--kill-running]         restore a checkpoint; the result has the new root pid
   ls                                  list checkpoints
   rm ID                               delete a checkpoint
+  rename ID NAME                      give a checkpoint a new name ("" clears it)
   show CHECKPOINT                     what the checkpoint holds: processes, threads, memory, files
   mem CHECKPOINT --pid P --addr A --len N [--raw]
                                       memory of process P as the checkpoint holds it (hexdump)
@@ -80,18 +81,19 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 }
 
 /** What each command takes, checked before connecting to anything. */
-const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id'> = {
+const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id' | 'id-name'> = {
 	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
-	show: 'id', mem: 'id',
+	rename: 'id-name', show: 'id', mem: 'id',
 };
 
 function checkArgs(command: string, args: string[]): void {
 	const takes = COMMAND_ARGS[command];
 	if (!takes) throw new CheckpointError('usage', `unknown command "${command}"\n\n${USAGE}`);
 	if (takes === 'pid' || (takes === 'optional-pid' && args.length > 0)) pidArg(args, command);
-	if (takes === 'id') idArg(args, command);
-	const most = takes === 'none' ? 0 : 1;
-	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${most === 0 ? 'no arguments' : 'one argument'}; unexpected "${args[most]}"`);
+	if (takes === 'id' || takes === 'id-name') idArg(args, command);
+	if (takes === 'id-name') nameArg(args, command);
+	const most = takes === 'none' ? 0 : takes === 'id-name' ? 2 : 1;
+	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${['no arguments', 'one argument', 'two arguments'][most]}; unexpected "${args[most]}"`);
 }
 
 function pidArg(args: string[], command: string): number {
@@ -105,6 +107,13 @@ function pidArg(args: string[], command: string): number {
 function idArg(args: string[], command: string): string {
 	if (!args[0]) throw new CheckpointError('usage', `ckpt ${command} needs a checkpoint id (see "ckpt ls")`);
 	return args[0];
+}
+
+/** The second argument; "" is a name too (it clears the name). */
+function nameArg(args: string[], command: string): string {
+	const name = args[1];
+	if (name === undefined) throw new CheckpointError('usage', `ckpt ${command} needs a checkpoint id and a name, e.g. "ckpt ${command} ${args[0]} before-bug" ("" clears the name)`);
+	return name;
 }
 
 type Printer = (text: string, json: object) => void;
@@ -146,6 +155,10 @@ async function runCommand(session: HelperSession, command: string, args: string[
 			const id = idArg(args, command);
 			await session.remove(id);
 			return print(`deleted ${id}`, { deleted: id });
+		}
+		case 'rename': {
+			const c = await session.rename(idArg(args, command), nameArg(args, command));
+			return print(`renamed ${c.id} to ${c.name ? `"${c.name}"` : 'no name'}`, toJson(pb.Checkpoint, c));
 		}
 		default:
 			throw new CheckpointError('usage', command ? `unknown command "${command}"\n\n${USAGE}` : USAGE);

@@ -96,6 +96,37 @@ describe('ckpt', () => {
 		assert.doesNotMatch((await ckpt('--target', connectionFilePath(), 'ls')).stdout, new RegExp(checkpoint.id));
 	});
 
+	test('rename gives a checkpoint a new name, "" clears it; its arguments are checked before connecting', async () => {
+		const dumped = await ckptJson<{ id: string; name: string }>('dump', String(pid), '--leave-running', '--name', 'cli before');
+		assert.equal(dumped.name, 'cli before');
+		try {
+			const renamed = await ckpt('--target', connectionFilePath(), 'rename', dumped.id, 'cli after');
+			assert.equal(renamed.code, 0, renamed.stderr);
+			assert.equal(renamed.stdout, `renamed ${dumped.id} to "cli after"\n`);
+			assert.match((await ckpt('--target', connectionFilePath(), 'ls')).stdout, new RegExp(`${dumped.id}\\s+cli after`));
+
+			const cleared = await ckptJson<{ id: string; name: string; rootPid: number }>('rename', dumped.id, '');
+			assert.deepEqual([cleared.id, cleared.name, cleared.rootPid], [dumped.id, '', pid], '--json prints the rewritten manifest');
+
+			const badName = await ckpt('--target', connectionFilePath(), 'rename', dumped.id, 'a\nb');
+			assert.equal(badName.code, 1);
+			assert.match(badName.stderr, /^ckpt: .*control characters/m);
+			const unknown = await ckpt('--target', connectionFilePath(), 'rename', '20000101-000000-0000', 'x');
+			assert.equal(unknown.code, 1);
+			assert.match(unknown.stderr, /no checkpoint 20000101-000000-0000/);
+			assert.equal(unknown.stdout, '');
+		} finally {
+			await ckpt('--target', connectionFilePath(), 'rm', dumped.id);
+		}
+
+		// a target that does not exist: only the argument checks can answer
+		for (const [args, why] of [[['rename'], /needs a checkpoint id/], [['rename', dumped.id], /needs a checkpoint id and a name/], [['rename', 'a', 'b', 'c'], /two arguments; unexpected "c"/]] as const) {
+			const r = await ckpt('--target', '/nonexistent/connection.json', ...args);
+			assert.equal(r.code, 2, `ckpt ${args.join(' ')}: ${r.stderr}`);
+			assert.match(r.stderr, why);
+		}
+	});
+
 	test('freeze and thaw from the command line', async () => {
 		const frozen = await ckpt('--target', connectionFilePath(), 'freeze', String(pid));
 		assert.equal(frozen.code, 0, frozen.stderr);
