@@ -160,6 +160,12 @@ export class DebuggedTree {
 		return all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
 	}
 
+	async renameCheckpoint(id: string, name: string): Promise<pb.Checkpoint> {
+		const renamed = await this.session.rename(id, name);
+		this.listener.checkpointsChanged?.();
+		return renamed;
+	}
+
 	async deleteCheckpoint(id: string): Promise<void> {
 		await this.session.remove(id);
 		const at = this.taken.indexOf(id);

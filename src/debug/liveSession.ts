@@ -245,6 +245,12 @@ export class LiveDebugSession extends AsyncDebugSession {
 				return this.answer(response, () => this.restoreCheckpoint(args as { id: string; saveCurrent?: boolean }));
 			case CUSTOM.listCheckpoints:
 				return this.answer(response, async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }));
+			case CUSTOM.renameCheckpoint:
+				return this.answer(response, async () => {
+					const name = (args as { name?: unknown } | undefined)?.name;
+					if (typeof name !== 'string') throw new CheckpointError('usage', 'say the new name: "name" is missing');
+					return { checkpoint: checkpointSummary(await this.attached().renameCheckpoint(requireId(args), name)) };
+				});
 			case CUSTOM.deleteCheckpoint:
 				return this.answer(response, async () => {
 					await this.attached().deleteCheckpoint(requireId(args));

@@ -10,6 +10,7 @@ export const CUSTOM = {
 	restoreCheckpoint: 'checkpoint/restore',
 	listCheckpoints: 'checkpoint/list',
 	deleteCheckpoint: 'checkpoint/delete',
+	renameCheckpoint: 'checkpoint/rename',
 	treeState: 'checkpoint/state',
 	/** Kills the tree (after the user said so). */
 	kill: 'checkpoint/kill',

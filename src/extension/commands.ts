@@ -51,6 +51,7 @@ export class CheckpointCommands {
 			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
+			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
 			command('checkpoint.downloadCheckpoint', (node?: CheckpointNode) => this.download(node)),
 			command('checkpoint.selectCheckpoint', (node?: CheckpointNode) => this.showInImageView(node)),
 			command('checkpoint.openImage', () => this.openImageFolder()),
@@ -144,6 +145,14 @@ export class CheckpointCommands {
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Open which checkpoint as a snapshot?'));
 		if (!checkpoint) return;
 		await openSnapshot(checkpoint, String(session.configuration.target), session);
+	}
+
+	private async renameCheckpoint(node?: CheckpointNode): Promise<void> {
+		if (!node) return;
+		const name = await vscode.window.showInputBox({ title: `Rename checkpoint ${node.checkpoint.id}`, value: node.checkpoint.name, prompt: 'Its name in the timeline (empty for none)' });
+		if (name === undefined) return;
+		await node.session.customRequest(CUSTOM.renameCheckpoint, { id: node.checkpoint.id, name });
+		this.checkpoints.refresh();
 	}
 
 	private async deleteCheckpoint(node?: CheckpointNode): Promise<void> {

@@ -151,6 +151,11 @@ describe('live debug session (attach)', () => {
 
 			const listed = (await dc.customRequest(CUSTOM.listCheckpoints, {})).body as { checkpoints: CheckpointSummary[] };
 			assert.deepEqual(listed.checkpoints.map((c) => c.id), [checkpoint.id, body.saved.id], 'the timeline: oldest first');
+			const checkpointsChanged = dc.waitForEvent(CUSTOM.checkpointsEvent);
+			await dc.customRequest(CUSTOM.renameCheckpoint, { id: checkpoint.id, name: 'paused, renamed' });
+			await checkpointsChanged;
+			const renamed = (await dc.customRequest(CUSTOM.listCheckpoints, {})).body as { checkpoints: CheckpointSummary[] };
+			assert.deepEqual(renamed.checkpoints.map((c) => c.name), ['paused, renamed', 'before restore to paused']);
 			assert.equal((await dc.threadsRequest()).body.threads.length, 4, 'threads of the restored tree');
 		} finally {
 			await dc.disconnectRequest({});
