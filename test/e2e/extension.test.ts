@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { HelperSession } from '../../src/core/session';
-import { allAbove, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { allAbove, allBelow, connection, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
 import { E2eRun, editorText, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
 
 const CHECKPOINT_NAME = 'e2e before';
@@ -48,6 +48,7 @@ describe('the extension in VS Code', () => {
 	let helper: HelperSession;
 	let program = { pid: 0, dir: '' };
 	let bigCheckpoint = '';
+	let knownHosts = '';
 
 	before(() => run.guard(async () => {
 		shell = await TargetShell.open();
@@ -61,7 +62,12 @@ describe('the extension in VS Code', () => {
 			version: '0.2.0',
 			configurations: [{ type: 'checkpoint', request: 'attach', name: 'Attach to the demo counter', target: connectionFilePath(), pid: program.pid }],
 		}, null, '\t'));
-		const wb = await run.open({ workspace, vsix: packageExtension() });
+		// A host in the settings whose key this editor has never seen (an empty known_hosts file).
+		const c = connection();
+		knownHosts = join(run.outputDir, 'known_hosts');
+		writeFileSync(knownHosts, '');
+		const settings = { 'checkpoint.targets': [{ name: 'e2e target', host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: knownHosts }] };
+		const wb = await run.open({ workspace, vsix: packageExtension(), settings });
 		// The extension's contributions are in once its activity bar container is.
 		await wb.page.locator('.activitybar .action-item a[aria-label^="Checkpoints"]').waitFor({ timeout: 60_000 });
 	}));
@@ -76,6 +82,24 @@ describe('the extension in VS Code', () => {
 	});
 
 	const step = (body: (wb: Workbench) => Promise<void>): (() => Promise<void>) => run.step(body);
+
+	test('Targets: a host with an unknown key asks, with its fingerprint; trusted, it shows its processes', step(async (wb) => {
+		await runCommand(wb.page, 'checkpoint.targets.focus');
+		await (await treeRow(wb.page, /^e2e target, /)).click();
+		const dialog = wb.page.locator('.monaco-dialog-box');
+		await dialog.waitFor({ timeout: 30_000 });
+		assert.match((await dialog.textContent()) ?? '', /host key of .* is not known.*SHA256:[A-Za-z0-9+/]{43}/s);
+		await wb.screenshot('0-host-key');
+		await dialog.locator('.monaco-button', { hasText: /^Trust and Connect$/ }).click();
+		// The process tree: the target's init, and under it (orphans are re-parented there) the demo program.
+		await (await treeRow(wb.page, /^1 tini\b/, 60_000)).click();
+		await treeRow(wb.page, new RegExp(`^${program.pid} workload`));
+		assert.match(readFileSync(knownHosts, 'utf8'), /ssh-ed25519 /, 'the key went into the known_hosts file');
+		await wb.screenshot('0-targets');
+		// Folded again, so that later steps find the image browser's rows, not these.
+		await (await treeRow(wb.page, /^e2e target, /)).click();
+		await wb.page.locator(`.monaco-list-row[aria-label^="${program.pid} workload"]`).waitFor({ state: 'detached' });
+	}));
 
 	test('the attach configuration starts a session from Run and Debug', step(async (wb) => {
 		await runCommand(wb.page, 'workbench.view.debug');
@@ -175,9 +199,15 @@ describe('the extension in VS Code', () => {
 			// VS Code's own folder picker (a quick input here): type the folder, accept it.
 			const input = wb.page.locator('.quick-input-widget .quick-input-box input');
 			await input.waitFor({ state: 'visible' });
-			await input.fill(`${dir}/`);
-			// The picker first moves into the typed folder (it lists only ".."), then its button accepts it.
-			await wb.page.locator('.quick-input-widget .monaco-list-row[aria-label=".."]').waitFor({ timeout: 30_000 });
+			// The picker fills in its start folder once it has listed it, over anything typed before: type
+			// until the path stays, and the picker has moved into it (it lists only ".."); its button accepts it.
+			const rows = wb.page.locator('.quick-input-widget .monaco-list-row');
+			for (let tries = 0; ; tries++) {
+				await input.fill(`${dir}/`);
+				await new Promise((resolve) => setTimeout(resolve, 500));
+				if ((await input.inputValue()) === `${dir}/` && (await rows.count()) === 1 && (await rows.first().getAttribute('aria-label')) === '..') break;
+				if (tries === 20) throw new Error(`the folder picker did not take ${dir}/`);
+			}
 			await wb.page.locator('.quick-input-widget .monaco-button', { hasText: /^Open Checkpoint$/ }).click();
 			await treeRow(wb.page, new RegExp(`^${escapeRegExp(checkpoint.id)}, checkpoint at `), 60_000);
 			await (await treeRow(wb.page, new RegExp(`^${areas.pid} workload`))).click();
