@@ -118,11 +118,15 @@ export class DebuggedTree {
 	 * Checkpoints the tree and leaves it as it was (a frozen tree stays
 	 * frozen, a running one runs on). A failure leaves it as it was too.
 	 */
-	async checkpoint(name = '', onProgress?: ProgressListener): Promise<pb.Checkpoint> {
+	async checkpoint(name = '', onProgress?: ProgressListener, cancel?: AbortSignal): Promise<pb.Checkpoint> {
 		const before = this.expectIdle('take a checkpoint');
 		this.setState('checkpointing');
 		try {
 			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress });
+			if (cancel?.aborted) {
+				await this.session.remove(checkpoint.id);
+				throw new CheckpointError('cancelled', 'the checkpoint was cancelled: CRIU finished its dump (stopping it half-way could harm the program), and the checkpoint was not kept');
+			}
 			this.taken.push(checkpoint.id);
 			this.listener.checkpointsChanged?.();
 			return checkpoint;
@@ -136,12 +140,17 @@ export class DebuggedTree {
 	 * present is checkpointed first; if that fails nothing is replaced. The
 	 * restored tree runs; its root may have a new pid.
 	 */
-	async restore(checkpointId: string, options: { saveCurrent?: boolean; onProgress?: ProgressListener } = {}): Promise<RestoreOutcome> {
+	async restore(checkpointId: string, options: { saveCurrent?: boolean; onProgress?: ProgressListener; cancel?: AbortSignal } = {}): Promise<RestoreOutcome> {
 		const before = this.expectIdle('restore');
 		const target = (await this.session.list()).find((c) => c.id === checkpointId);
 		if (!target) throw new CheckpointError('not-found', `there is no checkpoint ${checkpointId} on ${this.session.target.description}`);
 		let saved: pb.Checkpoint | undefined;
 		if (options.saveCurrent ?? true) saved = await this.checkpoint(beforeRestoreName(target), options.onProgress);
+		// The last moment a restore can be called off: nothing has been replaced yet.
+		if (options.cancel?.aborted) {
+			const kept = saved ? `; the current state stays, and is also saved as ${saved.id}` : '';
+			throw new CheckpointError('cancelled', `the restore was cancelled before anything was replaced${kept}`);
+		}
 		this.setState('restoring');
 		try {
 			const restored = await this.session.restore(checkpointId, { killRunning: true, onProgress: options.onProgress });

@@ -23,7 +23,8 @@ export type ErrorKind =
 	| 'helper-exited'
 	| 'protocol'
 	| 'timeout'
-	| 'usage';
+	| 'usage'
+	| 'cancelled';
 
 export interface CriuFailure {
 	/** CRIU's own message (cr_errmsg), verbatim. */

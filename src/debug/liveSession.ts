@@ -66,6 +66,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private saveBeforeRestore = true;
 	private watch?: NodeJS.Timeout;
 	private stopListening?: () => void;
+	/** The checkpoint or restore under way, for CUSTOM.cancel. */
+	private running?: AbortController;
 	private readonly processScopes = new Handles<number>();
 	/** The tasks VS Code was told about (thread events), to announce what starts and ends. */
 	private announced = new Set<number>();
@@ -240,9 +242,12 @@ export class LiveDebugSession extends AsyncDebugSession {
 	protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
 		switch (command) {
 			case CUSTOM.takeCheckpoint:
-				return this.answer(response, () => this.takeCheckpoint(args as { name?: string }));
+				return this.answer(response, () => this.cancellable((signal) => this.takeCheckpoint(args as { name?: string }, signal)));
 			case CUSTOM.restoreCheckpoint:
-				return this.answer(response, () => this.restoreCheckpoint(args as { id: string; saveCurrent?: boolean }));
+				return this.answer(response, () => this.cancellable((signal) => this.restoreCheckpoint(args as { id: string; saveCurrent?: boolean }, signal)));
+			case CUSTOM.cancel:
+				this.running?.abort();
+				return this.sendResponse(response);
 			case CUSTOM.listCheckpoints:
 				return this.answer(response, async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }));
 			case CUSTOM.renameCheckpoint:
@@ -267,18 +272,28 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 	}
 
-	private async takeCheckpoint(args: { name?: string }): Promise<{ checkpoint: CheckpointSummary }> {
+	private async cancellable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+		const controller = new AbortController();
+		this.running = controller;
+		try {
+			return await work(controller.signal);
+		} finally {
+			if (this.running === controller) this.running = undefined;
+		}
+	}
+
+	private async takeCheckpoint(args: { name?: string }, cancel: AbortSignal): Promise<{ checkpoint: CheckpointSummary }> {
 		const tree = this.attached();
-		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p));
+		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p), cancel);
 		this.sendEvent(new OutputEvent(`Checkpoint ${checkpoint.id}${checkpoint.name ? ` "${checkpoint.name}"` : ''} taken (${describeStats(checkpoint)}).\n`, 'console'));
 		return { checkpoint: checkpointSummary(checkpoint) };
 	}
 
-	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
+	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
 		const tree = this.attached();
 		const id = requireId(args);
 		const wasFrozen = tree.state === 'frozen';
-		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p) });
+		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p), cancel });
 		if (outcome.saved) this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${outcome.saved.id}.\n`, 'console'));
 		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
 		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));

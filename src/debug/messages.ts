@@ -11,6 +11,8 @@ export const CUSTOM = {
 	listCheckpoints: 'checkpoint/list',
 	deleteCheckpoint: 'checkpoint/delete',
 	renameCheckpoint: 'checkpoint/rename',
+	/** Calls off the checkpoint or restore under way, where it still can be (see DebuggedTree). */
+	cancel: 'checkpoint/cancel',
 	treeState: 'checkpoint/state',
 	/** Kills the tree (after the user said so). */
 	kill: 'checkpoint/kill',

@@ -254,8 +254,13 @@ export class CheckpointCommands {
 		await this.memory.open(process, address, vma.end, false);
 	}
 
+	/** Progress from the adapter's events; Cancel asks the adapter to call the operation off where it safely can. */
 	private async withSessionProgress<T>(session: vscode.DebugSession, title: string, work: () => Thenable<T>): Promise<T> {
-		return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, async (progress) => {
+		return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+			token.onCancellationRequested(() => {
+				progress.report({ message: 'cancelling (CRIU is not stopped half-way; what it did is undone)...' });
+				void session.customRequest(CUSTOM.cancel, {}).then(undefined, () => undefined);
+			});
 			this.running.set(session, progress);
 			try {
 				return await work();
@@ -268,6 +273,11 @@ export class CheckpointCommands {
 	private report(err: unknown): void {
 		const message = errorMessage(err);
 		this.connections.output.appendLine(message);
+		if (/ was cancelled/.test(message)) {
+			// What the user asked for: said plainly, not as a failure.
+			void vscode.window.showInformationMessage(`Checkpoint: ${message}`);
+			return;
+		}
 		const [first, ...rest] = message.split('\n');
 		const details = 'Show Details';
 		void vscode.window.showErrorMessage(`Checkpoint: ${first}`, ...(rest.length ? [details] : [])).then((a) => {

@@ -227,6 +227,31 @@ describe('live debug session (attach)', () => {
 		}
 	});
 
+	test('Cancel: a checkpoint under way is not kept, a restore not yet started replaces nothing', async () => {
+		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
+		const dc = await attach(pid);
+		try {
+			const before = (await helper.list()).map((c) => c.id);
+			const taking = dc.customRequest(CUSTOM.takeCheckpoint, { name: 'to cancel' });
+			await dc.customRequest(CUSTOM.cancel, {});
+			await assert.rejects(taking, (e) => /checkpoint was cancelled/.test(errorOf(e)));
+			assert.deepEqual((await helper.list()).map((c) => c.id), before, 'the cancelled checkpoint was not kept');
+
+			const kept = await takeCheckpoint(dc, 'kept');
+			const late = await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 60, 'the program did not run on');
+			const restoring = dc.customRequest(CUSTOM.restoreCheckpoint, { id: kept.id });
+			await dc.customRequest(CUSTOM.cancel, {});
+			await assert.rejects(restoring, (e) => /restore was cancelled before anything was replaced; the current state stays, and is also saved as /.test(errorOf(e)));
+			await shell.waitForCounters(dir, ['state'], allAbove(late), 'the program was replaced or stopped by a cancelled restore');
+			for (const c of await helper.list()) if (c.rootPid === pid) checkpoints.add(c.id);
+			assert.equal(((await dc.customRequest(CUSTOM.treeState, {})).body as { state: string }).state, 'running');
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
 	test('the session ends when the program exits on its own', async () => {
 		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
