@@ -236,6 +236,23 @@ static uint64_t ns_inode(pid_t pid, const char *ns)
 	return st.st_ino;
 }
 
+/* A thread's name (comm), or "" when it cannot be read (it may have just ended). */
+static char *thread_name(pid_t pid, long tid)
+{
+	char path[64], *buf = NULL, *name;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%ld/comm", pid, tid);
+	if (read_file(path, &buf, &len, 64))
+		return arena_strdup("");
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
+		len--;
+	buf[len] = '\0';
+	name = arena_strdup(buf);
+	free(buf);
+	return name;
+}
+
 static void read_threads(pid_t pid, ProcessInfo *pi)
 {
 	char path[64];
@@ -247,21 +264,27 @@ static void read_threads(pid_t pid, ProcessInfo *pi)
 	d = opendir(path);
 	if (!d)
 		return;
-	pi->threads = arena_alloc(cap * sizeof(int32_t));
+	pi->threads = arena_alloc(cap * sizeof(*pi->threads));
+	pi->thread_names = arena_alloc(cap * sizeof(*pi->thread_names));
 	while ((de = readdir(d))) {
 		long tid = strtol(de->d_name, NULL, 10);
 
 		if (tid <= 0)
 			continue;
 		if (pi->n_threads == cap) {
-			int32_t *nv = arena_alloc(cap * 2 * sizeof(int32_t));
+			int32_t *tids = arena_alloc(cap * 2 * sizeof(*tids));
+			char **names = arena_alloc(cap * 2 * sizeof(*names));
 
-			memcpy(nv, pi->threads, cap * sizeof(int32_t));
-			pi->threads = nv;
+			memcpy(tids, pi->threads, cap * sizeof(*tids));
+			memcpy(names, pi->thread_names, cap * sizeof(*names));
+			pi->threads = tids;
+			pi->thread_names = names;
 			cap *= 2;
 		}
+		pi->thread_names[pi->n_threads] = thread_name(pid, tid);
 		pi->threads[pi->n_threads++] = tid;
 	}
+	pi->n_thread_names = pi->n_threads;
 	closedir(d);
 }
 

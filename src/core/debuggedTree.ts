@@ -99,7 +99,7 @@ export class DebuggedTree {
 	/** Every task of the tree (threads included), root first. */
 	async tasks(): Promise<TreeTask[]> {
 		const processes = await this.processes();
-		return processes.flatMap((p) => (p.threads.length ? p.threads : [p.pid]).map((tid) => ({ pid: p.pid, tid, name: `${p.pid}/${tid} ${p.comm}` })));
+		return processes.flatMap((p) => (p.threads.length ? p.threads : [p.pid]).map((tid, i) => ({ pid: p.pid, tid, name: `${p.pid}/${tid} ${p.threadNames[i] || p.comm}` })));
 	}
 
 	async freeze(): Promise<void> {

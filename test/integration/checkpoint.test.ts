@@ -231,6 +231,7 @@ describe('ps', () => {
 		const [withThreads] = await session.ps(threaded);
 		assert.equal(withThreads.threads.length, 4, 'the main thread and three more');
 		assert.equal(withThreads.threads[0], threaded);
+		assert.deepEqual(withThreads.threadNames, ['workload', 'worker-1', 'worker-2', 'worker-3'], 'each thread\'s own name, in the order of threads');
 
 		await session.freeze(pid);
 		assert.ok((await session.ps(pid)).every((p) => p.frozen), 'ps shows the frozen tree as frozen');

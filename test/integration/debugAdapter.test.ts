@@ -112,7 +112,7 @@ describe('live debug session (attach)', () => {
 			const threads = (await dc.threadsRequest()).body.threads;
 			assert.equal(threads.length, 4, `the main thread and 3 workers: ${threads.map((t) => t.name).join(', ')}`);
 			assert.equal(threads[0].name, `${pid}/${pid} workload`);
-			assert.ok(threads.every((t) => t.name.startsWith(`${pid}/`)));
+			assert.deepEqual(threads.slice(1).map((t) => t.name.replace(/\/\d+ /, '/TID ')).sort(), [1, 2, 3].map((n) => `${pid}/TID worker-${n}`), 'each thread by its own name');
 
 			const stopped = dc.waitForEvent('stopped');
 			await dc.pauseRequest({ threadId: pid });

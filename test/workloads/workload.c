@@ -6,7 +6,7 @@
  * outside the tree.
  *
  *   workload counter DIR           one thread counting
- *   workload threads DIR N         N threads, each counting on its own
+ *   workload threads DIR N         N threads (worker-1 ... worker-N), each counting on its own
  *   workload family DIR            a parent and a child, each counting
  *   workload tcp-listen PORT       accepts connections on 127.0.0.1 and holds them
  *   workload tcp-client DIR PORT   counts while holding a connection to PORT
@@ -68,9 +68,15 @@ static void run_threads(const char *dir, int n)
 
 	if (n < 1 || n > MAX_THREADS)
 		die("thread count out of range");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		char name[24];
+
 		if (pthread_create(&tid, NULL, thread_main, &thread_counts[i]))
 			die("pthread_create");
+		/* Named, so that tools can tell the threads apart (and tests that they do). */
+		snprintf(name, sizeof(name), "worker-%d", i + 1);
+		pthread_setname_np(tid, name);
+	}
 	for (;;) {
 		for (int i = 0; i < n; i++)
 			snapshot[i] = atomic_load(&thread_counts[i]);
