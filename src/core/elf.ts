@@ -35,7 +35,12 @@ const STT_FUNC = 2;
 const SYM_SIZE = 24;
 
 export class ElfSymbols {
-	private constructor(private readonly segments: LoadSegment[], private readonly functions: FunctionSymbol[]) {}
+	private constructor(
+		private readonly segments: LoadSegment[],
+		private readonly functions: FunctionSymbol[],
+		/** The file's NT_GNU_BUILD_ID (hex), when it has one: what tells this build from another. */
+		readonly buildId?: string,
+	) {}
 
 	/** Reads an ELF64 little-endian file's symbols; undefined when it is not one (or has no symbols). */
 	static async read(file: RangeReader): Promise<ElfSymbols | undefined> {
@@ -47,13 +52,15 @@ export class ElfSymbols {
 		const phnum = header.readUInt16LE(56);
 		const shentsize = header.readUInt16LE(58);
 		const shnum = header.readUInt16LE(60);
-		const segments = parseSegments(await file.readRange(phoff, phentsize * phnum), phentsize, phnum);
-		if (!shoff || !shnum) return new ElfSymbols(segments, []);
+		const programHeaders = await file.readRange(phoff, phentsize * phnum);
+		const segments = parseSegments(programHeaders, phentsize, phnum);
+		const buildId = await readBuildId(file, programHeaders, phentsize, phnum);
+		if (!shoff || !shnum) return new ElfSymbols(segments, [], buildId);
 		const sections = await file.readRange(shoff, shentsize * shnum);
 		const table = pickSymbolTable(sections, shentsize, shnum);
-		if (!table) return new ElfSymbols(segments, []);
+		if (!table) return new ElfSymbols(segments, [], buildId);
 		const [symbols, strings] = await Promise.all([file.readRange(table.offset, table.size), file.readRange(table.strOffset, table.strSize)]);
-		return new ElfSymbols(segments, parseFunctions(symbols, strings));
+		return new ElfSymbols(segments, parseFunctions(symbols, strings), buildId);
 	}
 
 	/** The function holding the byte at `fileOffset` of the file (as a mapping's pgoff + offset gives it). */
@@ -72,6 +79,39 @@ export class ElfSymbols {
 		}
 		return undefined;
 	}
+}
+
+const PT_NOTE = 4;
+const NT_GNU_BUILD_ID = 3;
+/** Notes are small; a bigger "note" segment is not worth reading for an id. */
+const MAX_NOTE_BYTES = 64 * 1024;
+
+/** The NT_GNU_BUILD_ID note of the PT_NOTE segments (name "GNU"), as hex. */
+async function readBuildId(file: RangeReader, table: Buffer, entsize: number, count: number): Promise<string | undefined> {
+	for (let i = 0; i < count; i++) {
+		const at = i * entsize;
+		if (table.readUInt32LE(at) !== PT_NOTE) continue;
+		const size = Number(table.readBigUInt64LE(at + 32));
+		if (size > MAX_NOTE_BYTES) continue;
+		const id = buildIdIn(await file.readRange(Number(table.readBigUInt64LE(at + 8)), size));
+		if (id) return id;
+	}
+	return undefined;
+}
+
+/** Walks notes: namesz, descsz, type, then name and desc, each padded to 4 bytes. */
+function buildIdIn(notes: Buffer): string | undefined {
+	const pad = (n: number): number => (n + 3) & ~3;
+	for (let at = 0; at + 12 <= notes.length;) {
+		const namesz = notes.readUInt32LE(at);
+		const descsz = notes.readUInt32LE(at + 4);
+		const type = notes.readUInt32LE(at + 8);
+		const name = notes.toString('latin1', at + 12, at + 12 + namesz);
+		const desc = at + 12 + pad(namesz);
+		if (type === NT_GNU_BUILD_ID && name === 'GNU\0' && desc + descsz <= notes.length) return notes.toString('hex', desc, desc + descsz);
+		at = desc + pad(descsz);
+	}
+	return undefined;
 }
 
 function parseSegments(table: Buffer, entsize: number, count: number): LoadSegment[] {

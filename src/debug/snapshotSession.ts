@@ -187,7 +187,12 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	private async frameName(f: UnwoundFrame): Promise<string> {
 		if (!f.module) return `?? 0x${f.pc.toString(16)} (no symbols)`;
 		const base = f.module.file.split('/').pop() ?? f.module.file;
-		const hit = (await this.symbolsOf(f.module.file))?.lookup(f.returnAddress ? f.module.offset - 1n : f.module.offset);
+		const symbols = await this.symbolsOf(f.module.file);
+		// Another build of the file than the one that ran (rebuilt or upgraded since): its names would be wrong.
+		if (symbols?.buildId && f.module.buildId && symbols.buildId !== f.module.buildId) {
+			return `?? (${base} changed since the checkpoint) ${base}+0x${f.module.offset.toString(16)}`;
+		}
+		const hit = symbols?.lookup(f.returnAddress ? f.module.offset - 1n : f.module.offset);
 		if (hit && f.returnAddress) hit.offset += 1n;
 		if (!hit) return `?? (no symbols) ${base}+0x${f.module.offset.toString(16)}`;
 		return `${hit.name}+0x${hit.offset.toString(16)} (${base})`;

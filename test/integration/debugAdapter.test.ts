@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DebugSession } from '@vscode/debugadapter';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { ElfSymbols } from '../../src/core/elf';
 import { openCheckpoint } from '../../src/core/images/checkpoint';
 import { HelperImageSource } from '../../src/core/images/helperSource';
 import { LocalImageSource } from '../../src/core/images/source';
@@ -486,6 +487,31 @@ describe('snapshot session', () => {
 			await local.source.close();
 		} finally {
 			rmSync(parent, { recursive: true, force: true });
+		}
+	});
+
+	test('frames of a program rebuilt since the checkpoint are not named from the new build', async () => {
+		// CRIU recorded the build-id of the program it dumped; the file on the target is the same build now.
+		const images = await openCheckpoint(new HelperImageSource(helper, checkpoint));
+		const text = images.processes[0].vmas.find((v) => v.file === FRAMES && v.prot.includes('x'));
+		const target = sshTarget();
+		const dir = await target.imageSource('/opt/checkpoint-debugger-tests');
+		const onTarget = await ElfSymbols.read({ readRange: (offset, length) => dir.readRange('frames', offset, length) });
+		assert.ok(text?.buildId && text.buildId === onTarget?.buildId, `build-id in the checkpoint ${text?.buildId}, on the target ${onTarget?.buildId}`);
+		await target.close();
+		// Another build (other flags) in its place: the snapshot refuses to name its frames from it.
+		await shell.ok(`gcc -std=c11 -O2 -pthread -o ${FRAMES}.new ${FRAMES}.c && mv ${FRAMES}.new ${FRAMES}`);
+		try {
+			const dc = await open({ target: TARGET, checkpoint });
+			try {
+				const frames = (await dc.stackTraceRequest({ threadId: pid })).body.stackFrames;
+				assert.match(frames[0].name, /^\?\? \(frames changed since the checkpoint\) frames\+0x[0-9a-f]+$/);
+			} finally {
+				await dc.disconnectRequest({});
+				await dc.stop();
+			}
+		} finally {
+			await shell.buildProgram('frames');
 		}
 	});
 

@@ -26,12 +26,27 @@ function symbolTable(symbols: Sym[]): { table: Buffer; strings: Buffer } {
 	return { table, strings: Buffer.concat(names) };
 }
 
-/** Header, one program header, tables, then 5 section headers (null, symtab, strtab, dynsym, dynstr). */
+const BUILD_ID = '8f2c6e1d0a4b3c5d6e7f8091a2b3c4d5e6f70812';
+
+/** An ELF note: namesz, descsz, type, name and desc padded to 4 bytes. */
+function note(name: string, type: number, desc: Buffer): Buffer {
+	const n = Buffer.from(`${name}\0`);
+	const pad = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+	const head = Buffer.alloc(12);
+	head.writeUInt32LE(n.length, 0);
+	head.writeUInt32LE(desc.length, 4);
+	head.writeUInt32LE(type, 8);
+	return Buffer.concat([head, pad(n), pad(desc)]);
+}
+
+/** Header, two program headers (PT_LOAD, PT_NOTE), tables, notes, then 5 section headers (null, symtab, strtab, dynsym, dynstr). */
 function elf(symtab: Sym[], dynsym: Sym[]): Buffer {
 	const s = symbolTable(symtab);
 	const d = symbolTable(dynsym);
-	const parts = [s.table, s.strings, d.table, d.strings];
-	let at = 64 + 56;
+	// An ABI tag note first: the build-id is found among others.
+	const notes = Buffer.concat([note('GNU', 1, Buffer.alloc(16)), note('GNU', 3, Buffer.from(BUILD_ID, 'hex'))]);
+	const parts = [s.table, s.strings, d.table, d.strings, notes];
+	let at = 64 + 2 * 56;
 	const offsets = parts.map((p) => { const o = at; at += p.length; return o; });
 	const shoff = at;
 	const out = Buffer.alloc(shoff + 5 * 64);
@@ -39,9 +54,11 @@ function elf(symtab: Sym[], dynsym: Sym[]): Buffer {
 	out[4] = 2; out[5] = 1;
 	out.writeBigUInt64LE(64n, 32); // e_phoff
 	out.writeBigUInt64LE(BigInt(shoff), 40);
-	out.writeUInt16LE(56, 54); out.writeUInt16LE(1, 56); out.writeUInt16LE(64, 58); out.writeUInt16LE(5, 60);
+	out.writeUInt16LE(56, 54); out.writeUInt16LE(2, 56); out.writeUInt16LE(64, 58); out.writeUInt16LE(5, 60);
 	// PT_LOAD: file offset 0x1000 is address 0x401000, 0x2000 bytes
 	out.writeUInt32LE(1, 64); out.writeBigUInt64LE(0x1000n, 72); out.writeBigUInt64LE(0x401000n, 80); out.writeBigUInt64LE(0x2000n, 96);
+	// PT_NOTE: the notes
+	out.writeUInt32LE(4, 120); out.writeBigUInt64LE(BigInt(offsets[4]), 128); out.writeBigUInt64LE(BigInt(parts[4].length), 152);
 	parts.forEach((p, i) => p.copy(out, offsets[i]));
 	const section = (i: number, type: number, offset: number, size: number, link: number): void => {
 		const h = shoff + i * 64;
@@ -69,6 +86,10 @@ describe('ElfSymbols', () => {
 		assert.deepEqual(symbols?.lookup(0x1100n), { name: 'main', offset: 0n });
 		assert.deepEqual(symbols?.lookup(0x113fn), { name: 'main', offset: 0x3fn });
 		assert.deepEqual(symbols?.lookup(0x1148n), { name: 'helper', offset: 8n });
+	});
+
+	test('the build-id comes from the NT_GNU_BUILD_ID note', async () => {
+		assert.equal((await ElfSymbols.read(reader(file)))?.buildId, BUILD_ID);
 	});
 
 	test('data symbols, gaps and offsets outside the segments have no name', async () => {

@@ -30,6 +30,8 @@ export interface VmaImage {
 	kind: VmaKind;
 	/** The backing file, memfd or SysV segment, when there is one. */
 	file?: string;
+	/** The backing file's ELF build-id (hex) as CRIU recorded it at the dump, when it did. */
+	buildId?: string;
 	pgoff: bigint;
 	/** Pages the checkpoint holds for this area. */
 	pages: number;
@@ -226,7 +228,15 @@ function credsOf(core: criu.Core | undefined): Credentials | undefined {
  * segment: a private anonymous area has shmid 0, which is also the id of the
  * first SysV segment of an IPC namespace.
  */
-function vmaFile(vma: criu.Vma, files: FileIndex, shm: Map<number, criu.IpcShmSegment>): { file?: string; memfdName?: string } {
+/** CRIU keeps a build-id as its bytes packed into 32-bit words (little-endian on the machines it dumps). */
+export function buildIdHex(words: number[]): string | undefined {
+	if (!words.length) return undefined;
+	const bytes = Buffer.alloc(words.length * 4);
+	words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
+	return bytes.toString('hex');
+}
+
+function vmaFile(vma: criu.Vma, files: FileIndex, shm: Map<number, criu.IpcShmSegment>): { file?: string; memfdName?: string; buildId?: string } {
 	const status = vma.status ?? 0;
 	const id = Number(vma.shmid ?? 0n);
 	if (status & VMA_STATUS.AREA_SYSVIPC) {
@@ -235,7 +245,7 @@ function vmaFile(vma: criu.Vma, files: FileIndex, shm: Map<number, criu.IpcShmSe
 	}
 	if (!(status & (VMA_STATUS.FILE_PRIVATE | VMA_STATUS.FILE_SHARED | VMA_STATUS.AREA_MEMFD))) return {};
 	const entry = files.byId(id);
-	if (entry?.reg?.name) return { file: entry.reg.name };
+	if (entry?.reg?.name) return { file: entry.reg.name, buildId: buildIdHex(entry.reg.buildId) };
 	if (entry?.memfd) {
 		const name = files.memfdInode(entry.memfd.inodeId ?? -1)?.name ?? undefined;
 		return { file: name ? `memfd:${name}` : undefined, memfdName: name };
@@ -247,13 +257,14 @@ function buildVmas(mm: criu.MemoryMap | undefined, memory: ProcessMemory, files:
 	return (mm?.vmas ?? []).map((v) => {
 		const start = v.start ?? 0n;
 		const end = v.end ?? 0n;
-		const { file, memfdName } = vmaFile(v, files, shm);
+		const { file, memfdName, buildId } = vmaFile(v, files, shm);
 		const stackTop = mm?.mmStartStack ?? -1n;
 		const isStack = ((v.flags ?? 0) & MAP_GROWSDOWN) !== 0 || (stackTop >= start && stackTop < end);
 		const kind = vmaKind(v.status ?? 0, memfdName, isStack);
 		return {
 			start, end, prot: protString(v.prot ?? 0, v.flags ?? 0), kind,
 			file: kind === 'shared' ? undefined : file,
+			...(buildId && kind !== 'shared' ? { buildId } : {}),
 			pgoff: v.pgoff ?? 0n, pages: memory.pagesIn(start, end),
 		};
 	});

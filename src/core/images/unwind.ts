@@ -12,7 +12,7 @@ export interface UnwoundFrame {
 	/** The frame's base pointer (rbp) when known. */
 	fp?: bigint;
 	/** The mapping the pc is in, and the offset into its file (what a symbol lookup needs). */
-	module?: { file: string; offset: bigint };
+	module?: { file: string; offset: bigint; buildId?: string };
 	/**
 	 * The pc is a return address: the call is the instruction before it, and
 	 * after a call that never returns the address may already be the next
@@ -35,7 +35,7 @@ function containing(vmas: VmaImage[], address: bigint): VmaImage | undefined {
 
 function frameAt(vmas: VmaImage[], pc: bigint, fp: bigint | undefined, returnAddress: boolean): UnwoundFrame {
 	const vma = containing(vmas, pc);
-	const module = vma?.file ? { file: vma.file, offset: pc - vma.start + vma.pgoff } : undefined;
+	const module = vma?.file ? { file: vma.file, offset: pc - vma.start + vma.pgoff, ...(vma.buildId ? { buildId: vma.buildId } : {}) } : undefined;
 	return { pc, fp, module, returnAddress };
 }
 
