@@ -329,7 +329,10 @@ describe('live debug session (launch)', () => {
 			const drop = (): number => out.findIndex((v, i) => i >= before && i > 0 && v < out[i - 1]);
 			await until('the count never went back after the restore', () => drop() >= 0 && out.length >= drop() + 10);
 			const after = out.slice(drop());
-			assert.ok(after[0] <= atCheckpoint + 3 && after[0] >= atCheckpoint - 3, `the restored program prints from the checkpoint on (${atCheckpoint}): ${after.slice(0, 5)}`);
+			// Output trails the program (pipe, helper, SSH) and the dump's answer comes after the thaw:
+			// the last count seen at the answer is within a few ticks of the checkpoint's.
+			const slack = 6;
+			assert.ok(Math.abs(after[0] - atCheckpoint) <= slack, `the restored program prints from the checkpoint on (${atCheckpoint} ± ${slack}): ${after.slice(0, 5)}`);
 			assert.deepEqual(after.slice(0, 10), Array.from({ length: 10 }, (_, i) => after[0] + i), 'and counts on without gaps');
 
 			const terminated = session.waitForEvent('terminated');
