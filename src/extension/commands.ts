@@ -12,7 +12,7 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource } from '../core/images/source';
 import type { HelperSession } from '../core/session';
 import { CUSTOM, checkpointSummary, type CheckpointSummary } from '../debug/messages';
-import type { CheckpointNode, CheckpointsView } from './checkpointsView';
+import { formatSize, type CheckpointNode, type CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
@@ -112,7 +112,7 @@ export class CheckpointCommands {
 		try {
 			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
 				session.dump(node.process.pid, { name, leaveRunning: true, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
-			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${checkpointSummary(checkpoint).sizeBytes >> 20} MiB); the program runs on.`);
+			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${formatSize(checkpointSummary(checkpoint).sizeBytes)}); the program runs on.`);
 		} finally {
 			await this.connections.release(session);
 		}

@@ -96,6 +96,19 @@ describe('the extension in VS Code', () => {
 		await treeRow(wb.page, new RegExp(`^${program.pid} workload`));
 		assert.match(readFileSync(knownHosts, 'utf8'), /ssh-ed25519 /, 'the key went into the known_hosts file');
 		await wb.screenshot('0-targets');
+		// The row's inline Checkpoint action: a checkpoint without a debug session; the program runs on.
+		const row = await treeRow(wb.page, new RegExp(`^${program.pid} workload`));
+		await row.hover();
+		await row.locator('.actions .action-label[aria-label^="Checkpoint Process"]').click();
+		const input = wb.page.locator('.quick-input-widget .quick-input-box input');
+		await input.waitFor({ state: 'visible' });
+		await input.fill('from the targets view');
+		await wb.page.keyboard.press('Enter');
+		const message = await waitForNotification(wb.page, new RegExp(`Checkpoint \\S+ of ${program.pid} taken \\(\\d+(\\.\\d)? [KM]iB\\); the program runs on`), 60_000);
+		const taken = (await helper.list()).find((c) => message.includes(c.id));
+		assert.equal(taken?.name, 'from the targets view');
+		assert.ok(await shell.isAlive(program.pid));
+		await helper.remove(taken?.id ?? '');
 		// Folded again, so that later steps find the image browser's rows, not these.
 		await (await treeRow(wb.page, /^e2e target, /)).click();
 		await wb.page.locator(`.monaco-list-row[aria-label^="${program.pid} workload"]`).waitFor({ state: 'detached' });
