@@ -1,5 +1,6 @@
 /** Human-readable output of the `ckpt` commands. */
 import { pb } from '../core/protocol';
+import { byteSize } from '../core/text';
 
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
@@ -14,15 +15,6 @@ export function utcTime(unixMs: number): string {
 function table(rows: string[][]): string {
 	const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
 	return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
-}
-
-export function bytes(n: number): string {
-	if (n < 1024) return `${n} B`;
-	const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-	let v = n;
-	let u = -1;
-	do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
-	return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 function ms(us: number): string {
@@ -72,7 +64,7 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 		`checkpoint ${c.id}${c.name ? ` "${c.name}"` : ''}`,
 		`  created   ${utcTime(c.createdUnixMs)} UTC on ${c.hostname || '?'} (CRIU ${c.criuVersion})`,
 		`  tree      root pid ${c.rootPid}, ${c.processes.length} process${c.processes.length === 1 ? '' : 'es'}${c.leaveRunning ? ', left running' : ', stopped after the dump'}`,
-		`  size      ${bytes(c.sizeBytes)} at ${c.path}`,
+		`  size      ${byteSize(c.sizeBytes)} at ${c.path}`,
 	];
 	if (s) {
 		lines.push(`  timing    frozen ${ms(s.frozenTimeUs)} (freezing ${ms(s.freezingTimeUs)}, memdump ${ms(s.memdumpTimeUs)}, memwrite ${ms(s.memwriteTimeUs)}), CRIU request ${ms(s.criuWallTimeUs)}`);
@@ -86,7 +78,7 @@ export function formatList(list: pb.Checkpoint[]): string {
 	if (list.length === 0) return 'no checkpoints';
 	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']];
 	for (const c of list) {
-		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), bytes(c.sizeBytes)]);
+		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes)]);
 	}
 	return table(rows);
 }

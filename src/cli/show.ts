@@ -3,8 +3,7 @@
  * `checkpointctl inspect`) or as JSON.
  */
 import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
+import { hex } from '../core/text';
 
 export interface ShownProcess {
 	process: ProcessImage;

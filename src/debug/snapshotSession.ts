@@ -9,7 +9,7 @@ import { Handles, InitializedEvent, OutputEvent, Scope, StoppedEvent, Terminated
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ElfSymbols } from '../core/elf';
 import { CheckpointError } from '../core/errors';
-import { openCheckpoint, type CheckpointImages, type ProcessImage, type ThreadImage } from '../core/images/checkpoint';
+import { openCheckpoint, orderedRegisters, type CheckpointImages, type ProcessImage, type ThreadImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { unwind, type UnwoundFrame } from '../core/images/unwind';
@@ -262,21 +262,12 @@ async function readSymbols(target: Target, file: string): Promise<ElfSymbols | u
 	}
 }
 
-/** Registers as people read them: where it is (ip, sp, bp), then the general ones, then the rest in CRIU's order. */
-const REGISTER_ORDER = ['ip', 'sp', 'bp', 'ax', 'bx', 'cx', 'dx', 'si', 'di', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'flags', 'orig_ax'];
-
-function registerRank(name: string): number {
-	const at = REGISTER_ORDER.indexOf(name);
-	return at < 0 ? REGISTER_ORDER.length : at;
-}
-
 const leaf = (name: string, value: string, memory?: string): DebugProtocol.Variable => ({ name, value, variablesReference: 0, memoryReference: memory });
 
 async function variablesOf(c: Container): Promise<DebugProtocol.Variable[]> {
 	switch (c.kind) {
 		case 'registers':
-			return Object.entries(c.thread.registers)
-				.sort(([a], [b]) => registerRank(a) - registerRank(b))
+			return orderedRegisters(c.thread)
 				.map(([name, value]) => leaf(name, hex(value)))
 				.concat(leaf('fpu', c.thread.fpu));
 		case 'process': {

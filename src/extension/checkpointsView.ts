@@ -7,17 +7,12 @@ import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
 import type { CheckpointSummary } from '../debug/messages';
 import { activeLiveSession, listCheckpoints } from './debugging';
+import { byteSize } from '../core/text';
 
 export interface CheckpointNode {
 	checkpoint: CheckpointSummary;
 	/** The live debug session it belongs to. */
 	session: vscode.DebugSession;
-}
-
-export function formatSize(bytes: number): string {
-	if (bytes >= 1024 * 1024 * 1024) return `${(bytes / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
-	if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-	return `${Math.ceil(bytes / 1024)} KiB`;
 }
 
 export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> {
@@ -33,9 +28,9 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 		const time = new Date(c.created).toLocaleTimeString();
 		const item = new vscode.TreeItem(c.name || c.id, vscode.TreeItemCollapsibleState.None);
 		item.id = c.id;
-		item.description = `${time} · ${formatSize(c.sizeBytes)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
+		item.description = `${time} · ${byteSize(c.sizeBytes)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
 		item.tooltip = new vscode.MarkdownString(
-			`**${c.name || '(unnamed)'}** \`${c.id}\`\n\n${new Date(c.created).toLocaleString()}, root pid ${c.rootPid}, ${c.processes} process${c.processes === 1 ? '' : 'es'}, ${formatSize(c.sizeBytes)}` +
+			`**${c.name || '(unnamed)'}** \`${c.id}\`\n\n${new Date(c.created).toLocaleString()}, root pid ${c.rootPid}, ${c.processes} process${c.processes === 1 ? '' : 'es'}, ${byteSize(c.sizeBytes)}` +
 			`${c.frozenMs !== undefined ? `, the tree was frozen ${c.frozenMs.toFixed(0)} ms` : ''}\n\n${c.path}`,
 		);
 		item.iconPath = new vscode.ThemeIcon(c.name.startsWith('before restore') ? 'history' : 'device-camera');

@@ -11,8 +11,8 @@ import { openCheckpoint, type ProcessImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource } from '../core/images/source';
 import type { HelperSession } from '../core/session';
-import { CUSTOM, checkpointSummary, type CheckpointSummary } from '../debug/messages';
-import { formatSize, type CheckpointNode, type CheckpointsView } from './checkpointsView';
+import { CUSTOM, type CheckpointSummary } from '../debug/messages';
+import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
@@ -20,6 +20,7 @@ import type { ImageView } from './imageView';
 import type { MemoryDocuments } from './memoryDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
+import { byteSize } from '../core/text';
 
 type Progress = vscode.Progress<{ message?: string }>;
 
@@ -112,7 +113,7 @@ export class CheckpointCommands {
 		try {
 			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
 				session.dump(node.process.pid, { name, leaveRunning: true, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
-			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${formatSize(checkpointSummary(checkpoint).sizeBytes)}); the program runs on.`);
+			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${byteSize(Number(checkpoint.sizeBytes))}); the program runs on.`);
 		} finally {
 			await this.connections.release(session);
 		}

@@ -4,7 +4,8 @@
  * shape of the tree is unit-tested, long lists included: they come in groups
  * so that a process with ten thousand areas expands at once.
  */
-import type { CheckpointImages, ProcessImage, ThreadImage, VmaImage } from '../core/images/checkpoint';
+import { orderedRegisters, type CheckpointImages, type ProcessImage, type ThreadImage, type VmaImage } from '../core/images/checkpoint';
+import { hex } from '../core/text';
 
 /** Children per group in long lists (VMAs, files). */
 export const GROUP = 500;
@@ -17,8 +18,6 @@ export type ImageNode =
 	| { kind: 'group'; process: ProcessImage; section: 'vmas' | 'files'; from: number; to: number }
 	| { kind: 'vma'; process: ProcessImage; vma: VmaImage }
 	| { kind: 'value'; label: string; value: string; icon?: string; tooltip?: string };
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 /** The root's children, and every node's. */
 export async function childrenOf(node: ImageNode): Promise<ImageNode[]> {
@@ -34,7 +33,7 @@ export async function childrenOf(node: ImageNode): Promise<ImageNode[]> {
 				? node.process.vmas.slice(node.from, node.to).map((vma) => ({ kind: 'vma', process: node.process, vma }))
 				: fileNodes(node.process, node.from, node.to);
 		case 'thread':
-			return Object.entries(node.thread.registers).map(([label, v]) => ({ kind: 'value', label, value: hex(v), icon: 'symbol-variable' }));
+			return orderedRegisters(node.thread).map(([label, v]) => ({ kind: 'value', label, value: hex(v), icon: 'symbol-variable' }));
 		default:
 			return [];
 	}

@@ -6,9 +6,7 @@
 import * as vscode from 'vscode';
 import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
 import { childrenOf, type ImageNode } from './imageNodes';
-import { formatSize } from './checkpointsView';
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
+import { byteSize, hex } from '../core/text';
 
 const VMA_ICONS: Record<string, string> = {
 	stack: 'layers', heap: 'database', file: 'file-binary', anonymous: 'circle-outline', shared: 'link', 'sysv-shm': 'link', memfd: 'link', vdso: 'chip', vvar: 'chip', vsyscall: 'chip',
@@ -96,7 +94,7 @@ function sectionItem(process: ProcessImage, section: Extract<ImageNode, { kind: 
 	if (section === 'vmas') {
 		item.contextValue = 'imageMemoryMap';
 		const pages = process.vmas.reduce((n, v) => n + v.pages, 0);
-		item.tooltip = `${process.vmas.length} areas, ${pages} pages (${formatSize(pages * 4096)}) in the checkpoint`;
+		item.tooltip = `${process.vmas.length} areas, ${pages} pages (${byteSize(pages * 4096)}) in the checkpoint`;
 	}
 	// Screen readers (and VS Code, which would otherwise read the tooltip) get the name first.
 	item.accessibilityInformation = { label: [labels[section], item.description, typeof item.tooltip === 'string' ? item.tooltip : ''].filter(Boolean).join(', ') };
@@ -108,7 +106,7 @@ function vmaItem(process: ProcessImage, vma: VmaImage): vscode.TreeItem {
 	item.description = `${vma.prot} ${vma.kind}${vma.file ? ` ${vma.file}` : ''}`;
 	const size = Number(vma.end - vma.start);
 	item.tooltip = new vscode.MarkdownString(
-		`\`${hex(vma.start)}-${hex(vma.end)}\` ${vma.prot} **${vma.kind}** (${formatSize(size)})\n\n${vma.file ? `${vma.file} at offset ${hex(vma.pgoff)}\n\n` : ''}${vma.pages} of ${Math.ceil(size / 4096)} pages in the checkpoint`,
+		`\`${hex(vma.start)}-${hex(vma.end)}\` ${vma.prot} **${vma.kind}** (${byteSize(size)})\n\n${vma.file ? `${vma.file} at offset ${hex(vma.pgoff)}\n\n` : ''}${vma.pages} of ${Math.ceil(size / 4096)} pages in the checkpoint`,
 	);
 	item.iconPath = new vscode.ThemeIcon(VMA_ICONS[vma.kind] ?? 'circle-outline');
 	item.contextValue = 'imageVma';

@@ -1,19 +1,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pb } from '../../src/core/protocol';
-import { bytes, formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from '../../src/cli/format';
+import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from '../../src/cli/format';
+import { byteSize } from '../../src/core/text';
 
 
-describe('bytes', () => {
+describe('byteSize', () => {
 	test('binary units with one decimal under 10', () => {
-		assert.equal(bytes(0), '0 B');
-		assert.equal(bytes(1023), '1023 B');
-		assert.equal(bytes(1024), '1.0 KiB');
-		assert.equal(bytes(1536), '1.5 KiB');
-		assert.equal(bytes(20 * 1024), '20 KiB');
-		assert.equal(bytes(5 * 1024 * 1024), '5.0 MiB');
-		assert.equal(bytes(3 * 1024 ** 3), '3.0 GiB');
-		assert.equal(bytes(2048 * 1024 ** 4), '2048 TiB');
+		assert.equal(byteSize(0), '0 B');
+		assert.equal(byteSize(1023), '1023 B');
+		assert.equal(byteSize(1024), '1.0 KiB');
+		assert.equal(byteSize(1536), '1.5 KiB');
+		assert.equal(byteSize(20 * 1024), '20 KiB');
+		assert.equal(byteSize(5 * 1024 * 1024), '5.0 MiB');
+		assert.equal(byteSize(3 * 1024 ** 3), '3.0 GiB');
+		assert.equal(byteSize(2048 * 1024 ** 4), '2048 TiB');
 	});
 });
 

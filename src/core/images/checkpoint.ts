@@ -197,6 +197,19 @@ class FileIndex implements FileTable {
 	}
 }
 
+/** Registers as people read them: where it is (ip, sp, bp), then the general ones, then the rest in CRIU's order. */
+const REGISTER_ORDER = ['ip', 'sp', 'bp', 'ax', 'bx', 'cx', 'dx', 'si', 'di', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'flags', 'orig_ax'];
+
+function registerRank(name: string): number {
+	const at = REGISTER_ORDER.indexOf(name);
+	return at < 0 ? REGISTER_ORDER.length : at;
+}
+
+/** A thread's registers, name and value, in REGISTER_ORDER. */
+export function orderedRegisters(thread: ThreadImage): [string, bigint][] {
+	return Object.entries(thread.registers).sort(([a], [b]) => registerRank(a) - registerRank(b));
+}
+
 /** Every x86_64 register the core holds, by CRIU's names. */
 function registersOf(regs: criu.IX86Registers | null | undefined): Record<string, bigint> {
 	const out: Record<string, bigint> = {};

@@ -3,8 +3,7 @@
  * editor's memory documents.
  */
 import type { MemoryRead } from './memory';
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
+import { hex } from '../text';
 
 /** A classic hexdump: address, 16 bytes, ASCII; parts that were not dumped are named, not printed. */
 export function hexdump(read: MemoryRead): string {
