@@ -13,6 +13,8 @@ interface Entry {
 
 export class SessionPool {
 	private readonly entries = new Map<string, Entry>();
+	/** Which spec each open session serves, so that letting go needs no search. */
+	private readonly specOf = new Map<HelperSession, string>();
 
 	/** @param openTarget makes the Target for a spec (ssh://..., a connection file, "local"). */
 	constructor(private readonly openTarget: (spec: string) => Target) {}
@@ -24,21 +26,21 @@ export class SessionPool {
 			entry = { session, users: 0 };
 			this.entries.set(spec, entry);
 			// A failed connection is not kept: the next caller tries again.
-			session.catch(() => this.entries.delete(spec));
+			session.then((s) => this.specOf.set(s, spec), () => this.entries.delete(spec));
 		}
 		entry.users++;
 		return entry.session;
 	}
 
 	async release(session: HelperSession): Promise<void> {
-		for (const [spec, entry] of this.entries) {
-			if ((await entry.session.catch(() => undefined)) !== session) continue;
-			entry.users--;
-			if (entry.users > 0) return;
-			this.entries.delete(spec);
-			await session.close();
-			return;
-		}
+		const spec = this.specOf.get(session);
+		const entry = spec === undefined ? undefined : this.entries.get(spec);
+		if (spec === undefined || !entry) return;
+		entry.users--;
+		if (entry.users > 0) return;
+		this.entries.delete(spec);
+		this.specOf.delete(session);
+		await session.close();
 	}
 
 	/** Sessions open now, by spec. */
@@ -49,6 +51,7 @@ export class SessionPool {
 	async closeAll(): Promise<void> {
 		const sessions = [...this.entries.values()].map((e) => e.session);
 		this.entries.clear();
+		this.specOf.clear();
 		await Promise.all(sessions.map((s) => s.then((x) => x.close(), () => undefined)));
 	}
 }

@@ -15,6 +15,7 @@ import type { pb } from '../core/protocol';
 import type { HelperSession, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { checkpointSummary, type CheckpointSummary, type StateEventBody, CUSTOM } from './messages';
+import { byteSize } from '../core/text';
 
 export interface AttachArguments extends DebugProtocol.AttachRequestArguments {
 	/** ssh://user@host:port, a connection file, or "local". */
@@ -69,8 +70,12 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** The checkpoint or restore under way, for CUSTOM.cancel. */
 	private running?: AbortController;
 	private readonly processScopes = new Handles<number>();
-	/** The tasks VS Code was told about (thread events), to announce what starts and ends. */
-	private announced = new Set<number>();
+	/**
+	 * The tasks VS Code knows (from a threads answer or thread events), by tid:
+	 * what announce() compares with, and what names a stack's frame without
+	 * listing the tree again for every thread.
+	 */
+	private known = new Map<number, TreeTask>();
 
 	constructor(private readonly sessions: SessionProvider) {
 		super();
@@ -175,6 +180,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.answer(response, async () => {
 			if (!this.tree || this.tree.state === 'gone') return { threads: [] };
 			const tasks = await this.tree.tasks();
+			this.known = new Map(tasks.map((t) => [t.tid, t]));
 			return { threads: tasks.map((t) => ({ id: t.tid, name: t.name })) };
 		});
 	}
@@ -201,8 +207,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 */
 	protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
 		this.answer(response, async () => {
-			const tasks = await this.attached().tasks();
-			const task = tasks.find((t) => t.tid === args.threadId);
+			const task = this.known.get(args.threadId) ?? (await this.attached().tasks()).find((t) => t.tid === args.threadId);
 			if (!task) return { stackFrames: [], totalFrames: 0 };
 			const frame: DebugProtocol.StackFrame = {
 				id: SINGLE_FRAME_ID * 1_000_000 + task.tid,
@@ -285,8 +290,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private async takeCheckpoint(args: { name?: string }, cancel: AbortSignal): Promise<{ checkpoint: CheckpointSummary }> {
 		const tree = this.attached();
 		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p), cancel);
-		this.sendEvent(new OutputEvent(`Checkpoint ${checkpoint.id}${checkpoint.name ? ` "${checkpoint.name}"` : ''} taken (${describeStats(checkpoint)}).\n`, 'console'));
-		return { checkpoint: checkpointSummary(checkpoint) };
+		const summary = checkpointSummary(checkpoint);
+		this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}${summary.name ? ` "${summary.name}"` : ''} taken (${describeStats(summary)}).\n`, 'console'));
+		return { checkpoint: summary };
 	}
 
 	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
@@ -323,10 +329,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	/** Tasks come and go (threads, children, a restore): thread events keep VS Code's list right. */
 	private announce(tasks: TreeTask[]): void {
-		const now = new Set(tasks.map((t) => t.tid));
-		for (const tid of this.announced) if (!now.has(tid)) this.sendEvent(new ThreadEvent('exited', tid));
-		for (const tid of now) if (!this.announced.has(tid)) this.sendEvent(new ThreadEvent('started', tid));
-		this.announced = now;
+		const now = new Map(tasks.map((t) => [t.tid, t]));
+		for (const tid of this.known.keys()) if (!now.has(tid)) this.sendEvent(new ThreadEvent('exited', tid));
+		for (const tid of now.keys()) if (!this.known.has(tid)) this.sendEvent(new ThreadEvent('started', tid));
+		this.known = now;
 	}
 
 	/** The tree may end on its own: the session ends with it. */
@@ -385,10 +391,9 @@ function requireId(args: unknown): string {
 	return id;
 }
 
-function describeStats(c: pb.Checkpoint): string {
-	const frozenMs = c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined;
-	const size = `${(Number(c.sizeBytes) / (1024 * 1024)).toFixed(1)} MiB`;
-	return frozenMs === undefined ? size : `${size}, frozen ${frozenMs.toFixed(0)} ms`;
+function describeStats(c: CheckpointSummary): string {
+	const size = byteSize(c.sizeBytes);
+	return c.frozenMs === undefined ? size : `${size}, frozen ${c.frozenMs.toFixed(0)} ms`;
 }
 
 function processVariables(p: pb.ProcessInfo): DebugProtocol.Variable[] {

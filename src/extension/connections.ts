@@ -53,16 +53,16 @@ export class Connections implements SessionProvider, vscode.Disposable {
 		this.changed.dispose();
 	}
 
-	private async withProgress<T>(name: string, work: () => Promise<T>): Promise<T> {
+	private async withProgress(name: string, work: () => Promise<HelperSession>): Promise<HelperSession> {
 		return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpoint: connecting to ${name}`, cancellable: true }, (_progress, token) =>
-			new Promise<T>((resolve, reject) => {
+			new Promise<HelperSession>((resolve, reject) => {
 				const cancelled = token.onCancellationRequested(() => reject(new CheckpointError('connection', `connecting to ${name} was cancelled`)));
 				work().then(
-					async (value) => {
+					async (session) => {
 						cancelled.dispose();
-						if (!token.isCancellationRequested) return resolve(value);
+						if (!token.isCancellationRequested) return resolve(session);
 						// Cancelled after all: let go of what arrived late.
-						await this.pool.release(value as HelperSession).catch(() => undefined);
+						await this.pool.release(session).catch(() => undefined);
 					},
 					(err: unknown) => {
 						cancelled.dispose();

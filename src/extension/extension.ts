@@ -25,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
 	const memory = new MemoryDocuments();
 	const maps = new MemoryMapPanels(context.extensionUri, memory);
 	const status = new TreeStatus();
+	const configurations = new ConfigurationProvider(connections);
 	let shown: vscode.DebugSession | undefined;
 	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps);
 
@@ -35,8 +36,8 @@ export function activate(context: vscode.ExtensionContext): void {
 		vscode.window.createTreeView('checkpoint.image', { treeDataProvider: image, showCollapseAll: true }),
 		vscode.workspace.registerTextDocumentContentProvider(MEMORY_SCHEME, memory),
 		vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(connections)),
-		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new ConfigurationProvider(connections)),
-		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new ConfigurationProvider(connections), vscode.DebugConfigurationProviderTriggerKind.Dynamic),
+		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations),
+		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
 		...commands.register(),
 		vscode.workspace.onDidChangeConfiguration((e) => {
 			if (e.affectsConfiguration('checkpoint.targets')) targets.refresh();

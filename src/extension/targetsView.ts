@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
 import type { pb } from '../core/protocol';
+import type { HelperSession } from '../core/session';
 import type { CatalogEntry } from '../core/targetCatalog';
 import type { Connections } from './connections';
 
@@ -19,6 +20,8 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode> {
 	readonly onDidChangeTreeData = this.changed.event;
 	/** Each connected host's processes by ppid, as last listed. */
 	private readonly trees = new Map<string, Map<number, pb.ProcessInfo[]>>();
+	/** The session the view holds per host it shows (one each, kept while the view shows the host). */
+	private readonly held = new Map<string, HelperSession>();
 
 	constructor(private readonly connections: Connections) {}
 
@@ -63,8 +66,14 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode> {
 
 	private async processesOf(target: string): Promise<TargetNode[]> {
 		try {
-			const session = await this.connections.acquire(target);
-			const all = await session.ps();
+			const session = this.held.get(target) ?? (await this.connections.acquire(target));
+			this.held.set(target, session);
+			const all = await session.ps().catch(async (err: unknown) => {
+				// A dead connection is let go, so that the next expand connects again.
+				this.held.delete(target);
+				await this.connections.release(session);
+				throw err;
+			});
 			const byParent = new Map<number, pb.ProcessInfo[]>();
 			for (const p of all) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p]);
 			this.trees.set(target, byParent);
