@@ -15,7 +15,8 @@ port=${CKPT_DEMO_PORT:-8780}
 conn_file=/run/checkpoint-debugger-target/connection.json
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
-die() { echo "demo: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 healthy() { node -e 'require("http").get(process.argv[1], (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on("error", () => process.exit(1))' "http://127.0.0.1:$port/healthz"; }
 
 conn() { tail -n1 "$conn_file"; }

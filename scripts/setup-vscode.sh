@@ -24,14 +24,8 @@ prefix=$cache/code-server-$code_server_version
 code_server=$prefix/node_modules/.bin/code-server
 done_marker=$prefix/.installed
 
-step() {
-	printf '\n== %s\n' "$*" >&2
-}
-
-die() {
-	echo "setup-vscode: $*" >&2
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, and npm's native builds under --unsafe-perm); try: sudo $0"
 command -v node >/dev/null || die "Node.js 20 is needed and not installed"

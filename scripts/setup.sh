@@ -13,14 +13,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-step() {
-	printf '\n== %s\n' "$*" >&2
-}
-
-die() {
-	echo "setup: $*" >&2
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (the target host needs namespaces and mounts); try: sudo $0"
 command -v node >/dev/null || die "Node.js 20 or newer is needed and not installed"
