@@ -74,7 +74,7 @@ describe('the extension in VS Code', () => {
 
 	after(async () => {
 		await run.finish();
-		if (program.pid) await shell.killTree(program.pid);
+		await shell?.killStarted();
 		for (const c of await helper.list().catch(() => [])) if (c.rootPid === program.pid || c.id === bigCheckpoint) await helper.remove(c.id).catch(() => undefined);
 		await helper?.close();
 		shell?.close();

@@ -12,7 +12,6 @@ import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell, WORKLOAD } from
 
 let shell: TargetShell;
 let session: HelperSession;
-const started: number[] = [];
 const checkpoints: string[] = [];
 
 before(async () => {
@@ -22,17 +21,11 @@ before(async () => {
 });
 
 after(async () => {
-	for (const pid of started) await shell.killTree(pid);
+	await shell.killStarted();
 	for (const id of checkpoints) await session.remove(id).catch(() => undefined);
 	await session.close();
 	shell.close();
 });
-
-async function start(args: string[]): Promise<{ pid: number; dir: string }> {
-	const w = await shell.start(args);
-	started.push(w.pid);
-	return w;
-}
 
 const counters = (dir: string, names: string[]): Promise<number[]> => shell.counters(dir, names);
 const waitUntil = (dir: string, names: string[], accept: (c: number[]) => boolean, what: string): Promise<number[]> =>
@@ -44,7 +37,7 @@ const waitUntil = (dir: string, names: string[], accept: (c: number[]) => boolea
  * to (at least) where it was at the checkpoint and counts on from there.
  */
 async function rollBack(args: string[], records: string[], expectedProcesses: number): Promise<void> {
-	const { pid, dir } = await start(args);
+	const { pid, dir } = await shell.start(args);
 	await waitUntil(dir, records, (c) => c.every((v) => v >= 5), 'the workload did not start counting');
 
 	const beforeDump = await counters(dir, records);
@@ -85,7 +78,7 @@ describe('checkpoint and restore', () => {
 	});
 
 	test('a dump without leave_running ends the tree; restore brings it back', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
 		const checkpoint = await session.dump(pid);
 		checkpoints.push(checkpoint.id);
@@ -101,7 +94,7 @@ describe('checkpoint and restore', () => {
 	});
 
 	test('restoring over a tree that still runs is refused unless asked to kill it', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
 		const checkpoint = await session.dump(pid, { leaveRunning: true });
 		checkpoints.push(checkpoint.id);
@@ -122,7 +115,7 @@ describe('checkpoint and restore', () => {
 	});
 
 	test('list shows the checkpoints made, delete removes one', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
 		const checkpoint = await session.dump(pid, { leaveRunning: true, name: 'to delete' });
 		const listed = (await session.list()).find((c) => c.id === checkpoint.id);
@@ -155,7 +148,7 @@ describe('rename', () => {
 	}
 
 	test('rename changes the name in list and in both manifests, keeps the rest; bad names and unknown ids are refused', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
 		const checkpoint = await session.dump(pid, { leaveRunning: true, name: 'before rename' });
 		checkpoints.push(checkpoint.id);
@@ -201,9 +194,9 @@ describe('rename', () => {
 
 describe('ps', () => {
 	test('describes a tree: ids, session, threads, namespaces, frozen or not', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'family', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'family', '{dir}']);
 		await waitUntil(dir, ['parent', 'child'], (c) => c.every((v) => v >= 1), 'the workload did not start counting');
-		const { pid: threaded } = await start([WORKLOAD, 'threads', '{dir}', '3']);
+		const { pid: threaded } = await shell.start([WORKLOAD, 'threads', '{dir}', '3']);
 		const childPid = (await shell.record(dir, 'child'))[0];
 
 		const tree = await session.ps(pid);
@@ -246,7 +239,7 @@ describe('ps', () => {
 
 describe('freeze and thaw', () => {
 	test('freeze stops the tree and thaw resumes it, seen from outside', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'family', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'family', '{dir}']);
 		const records = ['parent', 'child'];
 		await waitUntil(dir, records, (c) => c.every((v) => v >= 3), 'the workload did not start counting');
 
@@ -262,7 +255,7 @@ describe('freeze and thaw', () => {
 	});
 
 	test('a frozen tree is dumped as it stands and stays frozen until thawed', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 3, 'the workload did not start counting');
 		await session.freeze(pid);
 		const held = await counters(dir, ['state']);
@@ -290,9 +283,9 @@ describe('what CRIU refuses leaves the program running', () => {
 
 	test('dump of a tree with an established TCP connection to outside it', async () => {
 		const port = 20000 + Math.floor(Math.random() * 20000);
-		const listener = await start([WORKLOAD, 'tcp-listen', String(port)]);
+		const listener = await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await shell.waitForListener(port);
-		const { pid, dir } = await start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
+		const { pid, dir } = await shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
 		await waitUntil(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
 		const before = (await session.list()).length;
 

@@ -35,7 +35,6 @@ let helper: HelperSession;
 let pool: SessionPool;
 let FRAMES = '';
 const servers: Server[] = [];
-const started: number[] = [];
 const checkpoints = new Set<string>();
 
 /** An adapter listening on a port: each connection gets a fresh session, as VS Code's inline factory does. */
@@ -64,19 +63,13 @@ before(async () => {
 });
 
 after(async () => {
-	for (const pid of started) await shell.killTree(pid);
+	await shell.killStarted();
 	for (const id of checkpoints) await helper.remove(id).catch(() => undefined);
 	for (const s of servers) s.close();
 	await pool.closeAll();
 	await helper.close();
 	shell.close();
 });
-
-async function start(args: string[]): Promise<{ pid: number; dir: string }> {
-	const w = await shell.start(args);
-	started.push(w.pid);
-	return w;
-}
 
 async function client(port: number): Promise<DebugClient> {
 	const dc = new DebugClient('node', 'unused', 'checkpoint');
@@ -106,7 +99,7 @@ const errorOf = (err: unknown): string => (err as Error).message;
 
 describe('live debug session (attach)', () => {
 	test('attach, pause, checkpoint, continue, restore, disconnect', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'threads', '{dir}', '3']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'threads', '{dir}', '3']);
 		await shell.waitForCounters(dir, ['state'], (c) => c.every((v) => v >= 5), 'the workload did not start counting');
 		const dc = await attach(pid);
 		try {
@@ -167,7 +160,7 @@ describe('live debug session (attach)', () => {
 	});
 
 	test('disconnect while paused thaws the tree', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
 		const dc = await attach(pid);
 		const stopped = dc.waitForEvent('stopped');
@@ -180,7 +173,7 @@ describe('live debug session (attach)', () => {
 	});
 
 	test('attach by process name; a bad configuration says what to write', async () => {
-		const { pid, dir } = await start([FRAMES, '{dir}']);
+		const { pid, dir } = await shell.start([FRAMES, '{dir}']);
 		await shell.waitForRecord(dir, 'state', () => true);
 		const dc = await attach(0, { pid: undefined, processName: 'frames' });
 		try {
@@ -203,9 +196,9 @@ describe('live debug session (attach)', () => {
 
 	test('a checkpoint CRIU refuses is an error in words, and the paused program stays paused', async () => {
 		const port = 20000 + Math.floor(Math.random() * 20000);
-		await start([WORKLOAD, 'tcp-listen', String(port)]);
+		await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await shell.waitForListener(port);
-		const { pid, dir } = await start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
+		const { pid, dir } = await shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
 		const dc = await attach(pid);
 		try {
@@ -229,7 +222,7 @@ describe('live debug session (attach)', () => {
 	});
 
 	test('Cancel: a checkpoint under way is not kept, a restore not yet started replaces nothing', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
 		const dc = await attach(pid);
 		try {
@@ -254,7 +247,7 @@ describe('live debug session (attach)', () => {
 	});
 
 	test('the session ends when the program exits on its own', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
 		const dc = await attach(pid);
 		const terminated = dc.waitForEvent('terminated', 10_000);
@@ -369,7 +362,7 @@ describe('live debug session (launch)', () => {
 	});
 
 	test('Terminate on an attached tree asks the editor first and kills nothing by itself', async () => {
-		const { pid, dir } = await start([WORKLOAD, 'counter', '{dir}']);
+		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 1, 'the workload did not start counting');
 		const dc = await attach(pid);
 		try {
@@ -394,7 +387,7 @@ describe('snapshot session', () => {
 	let path = '';
 
 	before(async () => {
-		const w = await start([FRAMES, '{dir}']);
+		const w = await shell.start([FRAMES, '{dir}']);
 		pid = w.pid;
 		await shell.waitForRecord(w.dir, 'state', (r) => r[1] >= 2);
 		const c = await helper.dump(pid, { leaveRunning: true, name: 'frames' });

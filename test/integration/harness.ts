@@ -46,6 +46,9 @@ export interface RunResult {
 
 /** A plain SSH shell on the target, for setting up and observing from outside the tree. */
 export class TargetShell {
+	/** Roots of the programs start() started, for killStarted(). */
+	private readonly started: number[] = [];
+
 	private constructor(private readonly client: Client) {}
 
 	static async open(): Promise<TargetShell> {
@@ -117,6 +120,7 @@ export class TargetShell {
 		const out = await this.ok(`cd ${dir} && { setsid ${words} </dev/null >/dev/null 2>&1 & echo $!; }`);
 		const pid = Number(out.trim());
 		if (!Number.isInteger(pid) || pid <= 0) throw new Error(`could not start ${args.join(' ')}: ${out}`);
+		this.started.push(pid);
 		return { pid, dir };
 	}
 
@@ -154,6 +158,11 @@ export class TargetShell {
 	async isAlive(pid: number): Promise<boolean> {
 		const r = await this.run(`kill -0 ${pid} 2>/dev/null && ! grep -q '^State:.*Z' /proc/${pid}/status`);
 		return r.code === 0;
+	}
+
+	/** Kills every tree start() started (for a test file's after hook). */
+	async killStarted(): Promise<void> {
+		for (const pid of this.started.splice(0)) await this.killTree(pid);
 	}
 
 	/** Kills the tree rooted at pid (SIGKILL) and waits until it is gone. */

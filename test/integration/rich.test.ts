@@ -21,7 +21,6 @@ const MAP_SHARED = 1;
 
 let shell: TargetShell;
 let session: HelperSession;
-const started: number[] = [];
 const checkpoints: string[] = [];
 
 let tcp: { ok: boolean; why: string };
@@ -39,7 +38,7 @@ before(async () => {
 });
 
 after(async () => {
-	for (const pid of started) await shell.killTree(pid);
+	await shell.killStarted();
 	if (rich) await shell.killTree(rich.info.child);
 	for (const id of checkpoints) await session.remove(id).catch(() => undefined);
 	await session.close();
@@ -72,7 +71,6 @@ function decode(name: string): Promise<{ magic: string; entries: any[] }> {
 describe('a rich tree: every kind of image', () => {
 	test('dumps with leave_running and the rich options', async () => {
 		rich = await startRich(shell, { tcp: tcp.ok });
-		started.push(rich.pid);
 		const { pid, dir, info } = rich;
 		assert.equal(info.tcp, tcp.ok, tcp.why);
 		assert.equal(info.threads.length, 2);
@@ -260,7 +258,6 @@ describe('a rich tree with TCP sockets', () => {
 			return;
 		}
 		const withTcp = await startRich(shell, { tcp: true });
-		started.push(withTcp.pid);
 		assert.ok(withTcp.info.fds.root.some((f) => f.kind === 'tcp-server'));
 		const before = (await session.list()).length;
 		let keptLog: string | undefined;
