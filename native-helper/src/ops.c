@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "leaks.h"
 
 struct helper_config g_cfg;
 struct criu_info g_criu;
@@ -305,13 +306,46 @@ static void apply_options(CriuOpts *opts, const DumpOptions *o)
 
 struct notify_ctx {
 	uint32_t id;
+	/* a dump's: the tree is scanned again at post-dump, into report */
+	pid_t root;
+	LeakRule *const *rules;
+	size_t nrules;
+	LeakReport *report;
 };
+
+/*
+ * The second scan, at post-dump: CRIU waits for our answer with the tree
+ * still frozen, so what differs from the first scan changed during the
+ * dump, and the images may hold a state the tree never had as a whole.
+ */
+static void rescan_leaks(struct notify_ctx *n)
+{
+	LeakReport *rep = n->report;
+	struct host_scan s;
+	struct herr e = { 0 };
+	size_t na;
+	Leak **after;
+
+	emit_progress(n->id, "leak-rescan", "scanning the frozen tree for leaks again");
+	if (leaks_scan(n->root, &s, &e)) {
+		rep->rescan_problem = arena_printf("the scan at post-dump failed: %s", e.msg);
+		leaks_scan_free(&s);
+		return;
+	}
+	leaks_apply_policy(&s, n->rules, n->nrules);
+	after = leaks_to_pb(&s, &na);
+	leaks_scan_free(&s);
+	rep->changes = leaks_compare(rep->leaks, rep->n_leaks, after, na, &rep->n_changes);
+	rep->rescanned = true;
+}
 
 static void on_notify(const char *script, void *arg)
 {
 	struct notify_ctx *n = arg;
 
 	emit_progress(n->id, script, "CRIU: %s", script);
+	if (n->report && !strcmp(script, "post-dump"))
+		rescan_leaks(n);
 }
 
 /*
@@ -421,6 +455,8 @@ struct dump_ctx {
 	int dirfd;
 	struct frozen_tree *tree;	/* frozen by a freeze request, or NULL */
 	OutputPipes *pipes;		/* the root is (in) a program of this helper */
+	LeakReport *leaks;		/* the scans and the policy */
+	DumpOptions *options;		/* what the policy decided */
 	Checkpoint *ck;
 };
 
@@ -478,7 +514,8 @@ static int dump_finish(struct dump_ctx *c, CheckpointProcess **procs, size_t npr
 	ck->n_processes = nprocs;
 	ck->criu_version = g_criu.version;
 	ck->leave_running = c->d->leave_running;
-	ck->options = c->d->options;
+	ck->options = c->options;
+	ck->leaks = c->leaks;
 	ck->stats = st;
 	ck->path = c->final;
 	ck->helper_version = VERSION;
@@ -539,12 +576,46 @@ static void dump_release_tree(struct dump_ctx *c, bool tasks_gone)
 	c->tree = NULL;
 }
 
+/*
+ * The first scan: the leaks with the policy applied. Fail leaks refuse the
+ * dump here, before anything is frozen or written; the others decide the
+ * CRIU options.
+ */
+static int scan_before_dump(struct dump_ctx *c, struct herr *e)
+{
+	struct host_scan s;
+	uint64_t t0 = now_us();
+	size_t nfail;
+	Leak **fail;
+
+	emit_progress(c->req->id, "leak-scan", "scanning the tree of process %d for leaks", c->root);
+	c->leaks = arena_alloc(sizeof(*c->leaks));
+	checkpoint__helper__v1__leak_report__init(c->leaks);
+	c->leaks->policy = c->d->policy;
+	c->leaks->n_policy = c->d->n_policy;
+	if (leaks_scan(c->root, &s, e)) {
+		leaks_scan_free(&s);
+		return -1;
+	}
+	leaks_apply_policy(&s, c->d->policy, c->d->n_policy);
+	c->leaks->leaks = leaks_to_pb(&s, &c->leaks->n_leaks);
+	c->leaks->stats = leak_stats_pb(&s, now_us() - t0);
+	leaks_scan_free(&s);
+	c->options = leaks_dump_options(c->leaks->leaks, c->leaks->n_leaks);
+	fail = leaks_failing(c->leaks->leaks, c->leaks->n_leaks, &nfail);
+	if (nfail) {
+		leaks_refusal(c->root, fail, nfail, e);
+		return -1;
+	}
+	return 0;
+}
+
 static void op_dump(const Request *req, Response *resp)
 {
 	struct dump_ctx c = { .req = req, .d = req->dump, .root = req->dump->root_pid, .dirfd = -1 };
 	CriuOpts opts = CRIU_OPTS__INIT;
 	CriuReq creq = CRIU_REQ__INIT;
-	struct notify_ctx nctx = { req->id };
+	struct notify_ctx nctx = { .id = req->id };
 	struct pidlist pids = { 0 };
 	CheckpointProcess **procs;
 	CriuResp *r = NULL;
@@ -557,10 +628,20 @@ static void op_dump(const Request *req, Response *resp)
 		bad_request(resp, "root_pid must be a positive pid, not %d", c.root);
 		return;
 	}
-	if (check_checkpoint_name(c.d->name, resp) || validate_options(c.d->options, resp))
+	if (check_checkpoint_name(c.d->name, resp))
 		return;
+	if (leak_rules_valid(c.d->policy, c.d->n_policy, &e)) {
+		set_error(resp, &e);
+		return;
+	}
 	if (need_criu(&e) || proc_tree(c.root, &pids, &e))
 		goto fail;
+	if (scan_before_dump(&c, &e))
+		goto fail;
+	nctx.root = c.root;
+	nctx.rules = c.d->policy;
+	nctx.nrules = c.d->n_policy;
+	nctx.report = c.leaks;
 	procs = collect_processes(&pids, &nprocs);
 	/*
 	 * A tree the client froze is dumped where it stands (freeze_cgroup); a
@@ -586,7 +667,7 @@ static void op_dump(const Request *req, Response *resp)
 	opts.has_manage_cgroups_mode = true;
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
-	apply_options(&opts, c.d->options);
+	apply_options(&opts, c.options);
 	creq.type = CRIU_REQ_TYPE__DUMP;
 	creq.opts = &opts;
 
@@ -621,6 +702,8 @@ static void op_dump(const Request *req, Response *resp)
 	goto out;
 fail:
 	set_error(resp, &e);
+	if (e.code == EC(LEAKS_REFUSED))
+		resp->error->leaks = leaks_failing(c.leaks->leaks, c.leaks->n_leaks, &resp->error->n_leaks);
 	if (e.code == EC(NO_SUCH_PROCESS) || c.dirfd < 0)
 		goto release;
 cleanup_partial:
@@ -797,7 +880,7 @@ static void op_restore(const Request *req, Response *resp)
 	const RestoreRequest *rq = req->restore;
 	CriuOpts opts = CRIU_OPTS__INIT;
 	CriuReq creq = CRIU_REQ__INIT;
-	struct notify_ctx nctx = { req->id };
+	struct notify_ctx nctx = { .id = req->id };
 	struct pidlist running = { 0 }, tree = { 0 };
 	RestoreResult *res = arena_alloc(sizeof(*res));
 	struct restore_output output = { .out = { -1, -1 }, .err = { -1, -1 } };
@@ -811,12 +894,14 @@ static void op_restore(const Request *req, Response *resp)
 	checkpoint__helper__v1__restore_result__init(res);
 	if (check_checkpoint_id(rq->checkpoint_id, resp))
 		return;
-	if (validate_options(rq->options, resp))
-		return;
 	if (need_criu(&e))
 		goto fail;
 	ck = manifest_read(g_cfg.store, rq->checkpoint_id, &e);
-	if (!ck || check_pids(ck, &running, &e))
+	if (!ck)
+		goto fail;
+	if (validate_options(ck->options, resp))
+		return;
+	if (check_pids(ck, &running, &e))
 		goto fail;
 	if (running.n && !rq->kill_running) {
 		const CheckpointProcess *p = NULL;
@@ -853,7 +938,7 @@ static void op_restore(const Request *req, Response *resp)
 	opts.has_manage_cgroups_mode = true;
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
-	apply_options(&opts, rq->options ? rq->options : ck->options);
+	apply_options(&opts, ck->options);
 	if (restore_output_prepare(ck, &output, &opts, &e))
 		goto fail;
 	fds[2] = output.out[1];
@@ -1109,6 +1194,40 @@ static void op_read_image(const Request *req, Response *resp)
 	resp->read_image = r;
 }
 
+/* ---- leaks --------------------------------------------------------------- */
+
+static void op_leaks(const Request *req, Response *resp)
+{
+	const Checkpoint__Helper__V1__LeaksRequest *rq = req->leaks;
+	struct host_scan s;
+	struct herr e = { 0 };
+	LeaksResult *r;
+	uint64_t t0;
+
+	if (rq->root_pid <= 1) {
+		bad_request(resp, "root_pid must be a pid above 1, not %d", rq->root_pid);
+		return;
+	}
+	if (leak_rules_valid(rq->policy, rq->n_policy, &e)) {
+		set_error(resp, &e);
+		return;
+	}
+	t0 = now_us();
+	if (leaks_scan(rq->root_pid, &s, &e)) {
+		set_error(resp, &e);
+		leaks_scan_free(&s);
+		return;
+	}
+	leaks_apply_policy(&s, rq->policy, rq->n_policy);
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__leaks_result__init(r);
+	r->leaks = leaks_to_pb(&s, &r->n_leaks);
+	r->stats = leak_stats_pb(&s, now_us() - t0);
+	leaks_scan_free(&s);
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_LEAKS;
+	resp->leaks = r;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 /* An answer over the frame limit is replaced by an error, never dropped. */
@@ -1143,6 +1262,7 @@ void handle_request(const Request *req)
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_LAUNCH: op_launch(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_KILL: op_kill(req, &resp); break;
 	case CHECKPOINT__HELPER__V1__REQUEST__OP_RENAME: op_rename(req, &resp); break;
+	case CHECKPOINT__HELPER__V1__REQUEST__OP_LEAKS: op_leaks(req, &resp); break;
 	default:
 		bad_request(&resp, "request %u names no operation this helper knows (op %d)", req->id,
 			    (int)req->op_case);

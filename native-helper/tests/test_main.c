@@ -16,16 +16,9 @@
 #include "helper.h"
 #include "criu-images.pb-c.h"
 
-static int passed, failed;
+#include "check.h"
 
-#define CHECK(cond) do {							\
-	if (cond) {								\
-		passed++;							\
-	} else {								\
-		failed++;							\
-		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-	}									\
-} while (0)
+int passed, failed;
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -1352,6 +1345,11 @@ int main(void)
 	with_out_file(test_images);
 	with_out_file(test_renames);
 	with_out_file(test_programs);
+	test_leaks();
+	test_leak_tasks();
+	test_leak_memory();
+	test_leak_files();
+	test_leak_sockets();
 	arena_free_all();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

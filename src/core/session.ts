@@ -13,13 +13,13 @@ export type ProgressListener = (progress: pb.Progress) => void;
 export interface DumpOptions {
 	name?: string;
 	leaveRunning?: boolean;
-	criu?: pb.IDumpOptions;
+	/** How to treat each leak; the helper derives CRIU's options from it. */
+	policy?: pb.ILeakRule[];
 	onProgress?: ProgressListener;
 }
 
 export interface RestoreOptions {
 	killRunning?: boolean;
-	criu?: pb.IDumpOptions;
 	onProgress?: ProgressListener;
 }
 
@@ -72,14 +72,14 @@ export class HelperSession {
 
 	async dump(rootPid: number, options: DumpOptions = {}): Promise<pb.Checkpoint> {
 		const result = await this.client.request('dump', {
-			rootPid, name: options.name ?? '', leaveRunning: options.leaveRunning ?? false, options: options.criu ? pb.DumpOptions.create(options.criu) : undefined,
+			rootPid, name: options.name ?? '', leaveRunning: options.leaveRunning ?? false, policy: (options.policy ?? []).map((r) => pb.LeakRule.create(r)),
 		}, { onProgress: options.onProgress });
 		return result.checkpoint ?? pb.Checkpoint.create();
 	}
 
 	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
 		return this.client.request('restore', {
-			checkpointId, killRunning: options.killRunning ?? false, options: options.criu ? pb.DumpOptions.create(options.criu) : undefined,
+			checkpointId, killRunning: options.killRunning ?? false,
 		}, { onProgress: options.onProgress });
 	}
 

@@ -10,7 +10,7 @@ import { CheckpointError } from '../../src/core/errors';
 import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell } from './harness';
-import { buildRich, critDecode, dumpRich, inetSocketsDumpable, RICH_DUMP_OPTIONS, RICH_FD_TYPES, richBytes, startRich, type RichTree } from './richCheckpoint';
+import { buildRich, critDecode, dumpRich, inetSocketsDumpable, RICH_FD_TYPES, richBytes, startRich, type RichTree } from './richCheckpoint';
 
 const PAGE = 4096;
 const PE_PRESENT = 4;
@@ -81,7 +81,7 @@ describe('a rich tree: every kind of image', () => {
 		afterDump = await counters(dir, 'state');
 		assert.equal(checkpoint.rootPid, pid);
 		assert.deepEqual(checkpoint.processes.map((p) => p.pid).sort((a, b) => a - b), [pid, info.child].sort((a, b) => a - b));
-		assert.equal(checkpoint.options?.tcpEstablished, RICH_DUMP_OPTIONS.tcpEstablished, 'the manifest keeps the options for the restore');
+		assert.equal(checkpoint.options?.tcpEstablished, tcp.ok, 'the save policy for its TCP connection asked CRIU for tcp_established, and the manifest keeps it for the restore');
 		assert.ok(checkpoint.stats && checkpoint.stats.pagesWritten > 0);
 		await waitUntil(dir, 'state', allAbove(afterDump), 'the tree does not run on after a leave_running dump');
 	});

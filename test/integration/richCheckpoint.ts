@@ -19,13 +19,14 @@ const WORKLOAD_DIR = '/opt/checkpoint-debugger-tests';
 export const RICH = `${WORKLOAD_DIR}/rich`;
 
 /**
- * The CRIU options a rich tree needs: its TCP connection (when it has one) is
- * established, which CRIU only dumps with tcp_established (and then locks the
- * tree's own net namespace with iptables while it dumps). Everything else
- * (own IPC/UTS/net namespaces, SysV shm, memfd, inotify, ...) needs no option.
- * The same options go with the restore (the helper's default: those of the dump).
+ * The leak policy a rich tree needs: its TCP connection (when it has one) is
+ * established, which CRIU only dumps when the policy says save (the helper
+ * then asks for tcp_established, and CRIU locks the tree's own net namespace
+ * while it dumps). Everything else (own IPC/UTS/net namespaces, SysV shm,
+ * memfd, inotify, ...) is the tree's own. The restore takes the options the
+ * manifest records.
  */
-export const RICH_DUMP_OPTIONS: Readonly<pb.IDumpOptions> = Object.freeze({ tcpEstablished: true });
+export const RICH_POLICY: readonly pb.ILeakRule[] = Object.freeze([{ kind: pb.LeakKind.LEAK_KIND_TCP, policy: pb.LeakPolicy.LEAK_POLICY_SAVE }]);
 
 /** What each descriptor kind of DIR/info is in CRIU's files.img / fdinfo (FdTypes). */
 export const RICH_FD_TYPES: Readonly<Record<RichFdKind, string>> = Object.freeze({
@@ -145,9 +146,9 @@ export async function startRich(shell: TargetShell, options: { tcp?: boolean } =
 	}
 }
 
-/** Dumps a rich tree with RICH_DUMP_OPTIONS. */
-export function dumpRich(session: HelperSession, pid: number, options: Omit<DumpOptions, 'criu'> = {}): Promise<pb.Checkpoint> {
-	return session.dump(pid, { name: 'rich', ...options, criu: { ...RICH_DUMP_OPTIONS } });
+/** Dumps a rich tree with RICH_POLICY. */
+export function dumpRich(session: HelperSession, pid: number, options: Omit<DumpOptions, 'policy'> = {}): Promise<pb.Checkpoint> {
+	return session.dump(pid, { name: 'rich', ...options, policy: [...RICH_POLICY] });
 }
 
 /** The bytes a RichRegion holds from `offset` on: its pattern repeated from the region's start. */

@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leaks: the host read once, the list the detectors fill, the policy, and
+ * the wire messages. See leaks.h for who detects what.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "leaks.h"
+
+const char *const ns_names[NS_KINDS] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
+
+/* ---- reading the host ---------------------------------------------------- */
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = ncap;
+	return 0;
+}
+
+static void read_namespaces(struct host_proc *p)
+{
+	char path[64];
+	struct stat st;
+
+	for (int i = 0; i < NS_KINDS; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", p->pid, ns_names[i]);
+		p->ns[i] = stat(path, &st) ? 0 : st.st_ino;
+	}
+}
+
+/* TracerPid of /proc/PID/status; read for the tree only, where it matters. */
+static pid_t read_tracer(pid_t pid)
+{
+	char path[64], *buf = NULL, *p;
+	pid_t tracer = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_file(path, &buf, NULL, 1 << 20))
+		return 0;
+	p = strstr(buf, "\nTracerPid:");
+	if (p)
+		tracer = strtol(p + 11, NULL, 10);
+	free(buf);
+	return tracer;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct host_proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static int read_procs(struct host_scan *s)
+{
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct proc_stat st;
+		struct host_proc *p;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || read_proc_stat(pid, &st))
+			continue;	/* not a process, or vanished */
+		if (grow((void **)&s->procs, &cap, s->nprocs + 1, sizeof(*s->procs))) {
+			closedir(d);
+			errno = ENOMEM;
+			return -1;
+		}
+		p = &s->procs[s->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pid = st.pid;
+		p->ppid = st.ppid;
+		p->pgid = st.pgid;
+		p->sid = st.sid;
+		p->tty_nr = st.tty_nr;
+		p->state = st.state;
+		snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
+		read_namespaces(p);
+	}
+	closedir(d);
+	qsort(s->procs, s->nprocs, sizeof(*s->procs), cmp_proc);
+	return 0;
+}
+
+/*
+ * The helper and the CRIU it runs are outside every tree but hold the
+ * tree's resources for their own reasons (CRIU steals descriptors while
+ * dumping): they are never holders.
+ */
+static void mark_excluded(struct host_scan *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct host_proc *p = &s->procs[i];
+
+		if (p->pid == s->self || (p->ppid == s->self && !strncmp(p->comm, "criu", 4)))
+			p->excluded = true;
+	}
+}
+
+/* Marks root and its descendants, as proc_tree does, from the one reading. */
+static int mark_tree(struct host_scan *s)
+{
+	struct pidlist queue = { 0 };
+	int ret = 0;
+
+	if (pidlist_add(&queue, s->root))
+		return -1;
+	for (size_t i = 0; i < queue.n && !ret; i++) {
+		struct host_proc *p = (struct host_proc *)host_find(s, queue.v[i]);
+
+		if (!p || p->in_tree)
+			continue;
+		p->in_tree = true;
+		p->tracer = read_tracer(p->pid);
+		s->tree_procs++;
+		for (size_t j = 0; j < s->nprocs && !ret; j++)
+			if (s->procs[j].ppid == p->pid && s->procs[j].pid != p->pid)
+				ret = pidlist_add(&queue, s->procs[j].pid);
+	}
+	pidlist_free(&queue);
+	return ret;
+}
+
+const struct host_proc *host_find(const struct host_scan *s, pid_t pid)
+{
+	struct host_proc key = { .pid = pid };
+
+	return bsearch(&key, s->procs, s->nprocs, sizeof(*s->procs), cmp_proc);
+}
+
+bool host_in_tree(const struct host_scan *s, pid_t pid)
+{
+	const struct host_proc *p = host_find(s, pid);
+
+	return p && p->in_tree;
+}
+
+/* ---- the leak list ------------------------------------------------------- */
+
+struct leak *leak_find(const struct host_scan *s, int kind, const char *resource)
+{
+	for (size_t i = 0; i < s->nleaks; i++)
+		if (s->leaks[i]->kind == kind && !strcmp(s->leaks[i]->resource, resource))
+			return s->leaks[i];
+	return NULL;
+}
+
+struct leak *leak_get(struct host_scan *s, int kind, const char *resource)
+{
+	struct leak *lk = leak_find(s, kind, resource);
+
+	if (lk)
+		return lk;
+	if (grow((void **)&s->leaks, &s->cap_leaks, s->nleaks + 1, sizeof(*s->leaks))) {
+		fprintf(stderr, "checkpoint-helper: out of memory\n");
+		abort();
+	}
+	lk = arena_alloc(sizeof(*lk));
+	lk->kind = kind;
+	lk->resource = arena_strdup(resource);
+	lk->summary = lk->risk = lk->criu = "";
+	lk->default_policy = LP(WARN);
+	s->leaks[s->nleaks++] = lk;
+	return lk;
+}
+
+static bool holds_already(const struct leak_holder *v, size_t n, pid_t pid, const struct leak_holder *h)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pid == pid && v[i].has_fd == h->has_fd && (!h->has_fd || v[i].fd == h->fd))
+			return true;
+	return false;
+}
+
+void leak_hold(struct host_scan *s, struct leak *lk, pid_t pid, const struct leak_holder *h)
+{
+	const struct host_proc *p = host_find(s, pid);
+	struct leak_holder **v;
+	size_t *n, *cap;
+
+	if (!p || p->excluded)
+		return;
+	v = p->in_tree ? &lk->inside : &lk->outside;
+	n = p->in_tree ? &lk->ninside : &lk->noutside;
+	cap = p->in_tree ? &lk->cap_inside : &lk->cap_outside;
+	if (holds_already(*v, *n, pid, h))
+		return;
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct leak_holder *nv = arena_alloc(ncap * sizeof(*nv));
+
+		if (*n)
+			memcpy(nv, *v, *n * sizeof(*nv));
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[*n] = *h;
+	(*v)[*n].pid = pid;
+	(*v)[*n].how = arena_strdup(h->how ? h->how : "");
+	(*n)++;
+}
+
+void leak_choice(struct leak *lk, int policy, const char *criu_option, const char *effect)
+{
+	if (lk->nchoices == MAX_LEAK_CHOICES)
+		return;
+	for (size_t i = 0; i < lk->nchoices; i++)
+		if (lk->choices[i].policy == policy)
+			return;
+	lk->choices[lk->nchoices++] = (struct leak_choice){ policy, criu_option ? criu_option : "",
+							    effect ? effect : "" };
+}
+
+static void drop_unshared(struct host_scan *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nleaks; i++)
+		if (s->leaks[i]->noutside || s->leaks[i]->standalone)
+			s->leaks[kept++] = s->leaks[i];
+	s->nleaks = kept;
+}
+
+static int cmp_leak(const void *a, const void *b)
+{
+	const struct leak *x = *(struct leak *const *)a, *y = *(struct leak *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return strcmp(x->resource, y->resource);
+}
+
+void leaks_sort(struct host_scan *s)
+{
+	if (s->nleaks)
+		qsort(s->leaks, s->nleaks, sizeof(*s->leaks), cmp_leak);
+}
+
+/* ---- the scan ------------------------------------------------------------ */
+
+typedef int (*detector_fn)(struct host_scan *s, struct herr *e);
+
+static const detector_fn detectors[] = {
+	detect_namespaces, detect_relatives, detect_shared_tasks, detect_shared_memory, detect_sysv,
+	detect_files, detect_file_locks, detect_sockets,
+};
+
+int leaks_scan(pid_t root, struct host_scan *s, struct herr *e)
+{
+	memset(s, 0, sizeof(*s));
+	s->root = root;
+	s->self = getpid();
+	if (read_procs(s)) {
+		herr_set(e, EC(INTERNAL), errno, "cannot read /proc: %s", strerror(errno));
+		return -1;
+	}
+	s->init = host_find(s, 1);
+	if (!host_find(s, root)) {
+		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
+		return -1;
+	}
+	mark_excluded(s);
+	if (mark_tree(s)) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory listing processes");
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(detectors); i++)
+		if (detectors[i](s, e))
+			return -1;
+	drop_unshared(s);
+	leaks_sort(s);
+	return 0;
+}
+
+void leaks_scan_free(struct host_scan *s)
+{
+	free(s->procs);
+	free(s->leaks);
+	fd_table_free(s->fds);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- policy -------------------------------------------------------------- */
+
+static const char *const kind_names[LEAK_KIND_MAX + 1] = {
+	[LK(UTS_NS)] = "uts-ns", [LK(IPC_NS)] = "ipc-ns", [LK(NET_NS)] = "net-ns",
+	[LK(MNT_NS)] = "mnt-ns", [LK(PID_NS)] = "pid-ns", [LK(USER_NS)] = "user-ns",
+	[LK(CGROUP_NS)] = "cgroup-ns", [LK(TIME_NS)] = "time-ns", [LK(PIPE)] = "pipe",
+	[LK(FIFO)] = "fifo", [LK(UNIX_SOCKET)] = "unix-socket", [LK(TCP)] = "tcp", [LK(UDP)] = "udp",
+	[LK(TTY)] = "tty", [LK(SYSV_SHM)] = "sysv-shm", [LK(SYSV_SEM)] = "sysv-sem",
+	[LK(SYSV_MSG)] = "sysv-msg", [LK(SHARED_MEMORY)] = "shared-memory",
+	[LK(FILE_LOCK)] = "file-lock", [LK(SHARED_TASK)] = "shared-task", [LK(PARENT)] = "parent",
+	[LK(SESSION)] = "session", [LK(PROCESS_GROUP)] = "process-group", [LK(TRACER)] = "tracer",
+	[LK(MEMFD)] = "memfd", [LK(DELETED_FILE)] = "deleted-file",
+	[LK(VOLATILE_FILE)] = "volatile-file",
+};
+
+static const char *const policy_names[LEAK_POLICY_MAX + 1] = {
+	[LP(FAIL)] = "fail", [LP(WARN)] = "warn", [LP(IGNORE)] = "ignore",
+	[LP(EXTERNAL)] = "external", [LP(SAVE)] = "save",
+};
+
+const char *leak_kind_name(int kind)
+{
+	return kind > 0 && kind <= LEAK_KIND_MAX && kind_names[kind] ? kind_names[kind] : "unknown";
+}
+
+const char *leak_policy_name(int policy)
+{
+	return policy > 0 && policy <= LEAK_POLICY_MAX ? policy_names[policy] : "unknown";
+}
+
+int leak_rules_valid(LeakRule *const *rules, size_t n, struct herr *e)
+{
+	if (n > MAX_POLICY_RULES) {
+		herr_set(e, EC(BAD_REQUEST), 0, "%zu policy rules; at most %d are accepted", n, MAX_POLICY_RULES);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const LeakRule *r = rules[i];
+
+		if (r->kind <= 0 || r->kind > LEAK_KIND_MAX) {
+			herr_set(e, EC(BAD_REQUEST), 0, "policy rule %zu names no leak kind (%d)", i, r->kind);
+			return -1;
+		}
+		if (r->policy <= 0 || r->policy > LEAK_POLICY_MAX) {
+			herr_set(e, EC(BAD_REQUEST), 0, "policy rule %zu (%s) names no policy (%d)", i,
+				 leak_kind_name(r->kind), r->policy);
+			return -1;
+		}
+		if (r->resource && !valid_text(r->resource, MAX_RESOURCE_LEN)) {
+			herr_set(e, EC(BAD_REQUEST), 0, "policy rule %zu (%s): the resource is longer than %d "
+				 "bytes or holds control characters", i, leak_kind_name(r->kind), MAX_RESOURCE_LEN);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool has_choice(const struct leak *lk, int policy)
+{
+	for (size_t i = 0; i < lk->nchoices; i++)
+		if (lk->choices[i].policy == policy)
+			return true;
+	return false;
+}
+
+/* The rule for lk: the last naming its resource, else the last naming its kind. */
+static const LeakRule *rule_for(const struct leak *lk, LeakRule *const *rules, size_t n)
+{
+	const LeakRule *by_kind = NULL, *by_resource = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((int)rules[i]->kind != lk->kind)
+			continue;
+		if (!rules[i]->resource || !rules[i]->resource[0])
+			by_kind = rules[i];
+		else if (!strcmp(rules[i]->resource, lk->resource))
+			by_resource = rules[i];
+	}
+	return by_resource ? by_resource : by_kind;
+}
+
+static const char *choice_list(const struct leak *lk)
+{
+	struct sbuf b = { 0 };
+	char *out;
+
+	for (size_t i = 0; i < lk->nchoices; i++)
+		sbuf_printf(&b, "%s%s", i ? ", " : "", leak_policy_name(lk->choices[i].policy));
+	out = arena_strdup(b.p ? b.p : "");
+	sbuf_free(&b);
+	return out;
+}
+
+void leaks_apply_policy(struct host_scan *s, LeakRule *const *rules, size_t n)
+{
+	for (size_t i = 0; i < s->nleaks; i++) {
+		struct leak *lk = s->leaks[i];
+		const LeakRule *r = rule_for(lk, rules, n);
+
+		lk->policy = lk->default_policy;
+		lk->policy_note = "";
+		if (!r)
+			continue;
+		if (has_choice(lk, r->policy)) {
+			lk->policy = r->policy;
+			continue;
+		}
+		lk->policy_note = arena_printf("%s is not possible for this leak (it can take: %s); its "
+					       "default, %s, applies", leak_policy_name(r->policy),
+					       choice_list(lk), leak_policy_name(lk->default_policy));
+	}
+}
+
+/* ---- wire ---------------------------------------------------------------- */
+
+static LeakHolder **holders_pb(const struct host_scan *s, const struct leak_holder *v, size_t n)
+{
+	LeakHolder **out = arena_alloc((n + 1) * sizeof(*out));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct host_proc *p = host_find(s, v[i].pid);
+		LeakHolder *h = arena_alloc(sizeof(*h));
+
+		checkpoint__helper__v1__leak_holder__init(h);
+		h->pid = v[i].pid;
+		h->comm = arena_strdup(p ? p->comm : "");
+		h->how = (char *)v[i].how;
+		h->has_fd = v[i].has_fd;
+		h->fd = v[i].fd;
+		h->readable = v[i].readable;
+		h->writable = v[i].writable;
+		out[i] = h;
+	}
+	return out;
+}
+
+Leak *leak_to_pb(const struct host_scan *s, const struct leak *lk)
+{
+	Leak *l = arena_alloc(sizeof(*l));
+	size_t nout = lk->noutside < MAX_LEAK_HOLDERS ? lk->noutside : MAX_LEAK_HOLDERS;
+
+	checkpoint__helper__v1__leak__init(l);
+	l->kind = lk->kind;
+	l->resource = (char *)lk->resource;
+	l->summary = (char *)lk->summary;
+	l->risk = (char *)lk->risk;
+	l->criu = (char *)lk->criu;
+	l->inside = holders_pb(s, lk->inside, lk->ninside);
+	l->n_inside = lk->ninside;
+	l->outside = holders_pb(s, lk->outside, nout);
+	l->n_outside = nout;
+	l->outside_count = lk->noutside;
+	l->policy = lk->policy ? lk->policy : lk->default_policy;
+	l->default_policy = lk->default_policy;
+	l->choices = arena_alloc((lk->nchoices + 1) * sizeof(*l->choices));
+	for (size_t i = 0; i < lk->nchoices; i++) {
+		LeakChoice *c = arena_alloc(sizeof(*c));
+
+		checkpoint__helper__v1__leak_choice__init(c);
+		c->policy = lk->choices[i].policy;
+		c->criu_option = (char *)lk->choices[i].criu_option;
+		c->effect = (char *)lk->choices[i].effect;
+		l->choices[i] = c;
+	}
+	l->n_choices = lk->nchoices;
+	l->host_own = lk->host_own;
+	l->policy_note = (char *)(lk->policy_note ? lk->policy_note : "");
+	return l;
+}
+
+Leak **leaks_to_pb(const struct host_scan *s, size_t *n)
+{
+	Leak **v = arena_alloc((s->nleaks + 1) * sizeof(*v));
+
+	for (size_t i = 0; i < s->nleaks; i++)
+		v[i] = leak_to_pb(s, s->leaks[i]);
+	*n = s->nleaks;
+	return v;
+}
+
+LeakScanStats *leak_stats_pb(const struct host_scan *s, uint64_t scan_us)
+{
+	LeakScanStats *st = arena_alloc(sizeof(*st));
+
+	checkpoint__helper__v1__leak_scan_stats__init(st);
+	st->processes = s->nprocs;
+	st->tree_processes = s->tree_procs;
+	st->descriptors = s->descriptors;
+	st->scan_time_us = scan_us;
+	return st;
+}
+
+/* ---- dump: refusal, options, the second scan ----------------------------- */
+
+Leak **leaks_failing(Leak *const *leaks, size_t n, size_t *nfail)
+{
+	Leak **v = arena_alloc((n + 1) * sizeof(*v));
+
+	*nfail = 0;
+	for (size_t i = 0; i < n; i++)
+		if (leaks[i]->policy == LP(FAIL))
+			v[(*nfail)++] = leaks[i];
+	return v;
+}
+
+static bool is_policy(const Leak *l, int kind, int policy)
+{
+	return (int)l->kind == kind && (int)l->policy == policy;
+}
+
+DumpOptions *leaks_dump_options(Leak *const *leaks, size_t n)
+{
+	DumpOptions *o = arena_alloc(sizeof(*o));
+
+	checkpoint__helper__v1__dump_options__init(o);
+	for (size_t i = 0; i < n; i++) {
+		const Leak *l = leaks[i];
+
+		o->ext_unix_sk |= is_policy(l, LK(UNIX_SOCKET), LP(EXTERNAL));
+		o->tcp_established |= is_policy(l, LK(TCP), LP(SAVE));
+		o->file_locks |= is_policy(l, LK(FILE_LOCK), LP(SAVE));
+		o->shell_job |= is_policy(l, LK(TTY), LP(EXTERNAL)) ||
+				is_policy(l, LK(SESSION), LP(EXTERNAL)) ||
+				is_policy(l, LK(PROCESS_GROUP), LP(EXTERNAL));
+	}
+	return o;
+}
+
+/* The refusal: one sentence naming every fail leak, and the leaks themselves. */
+void leaks_refusal(pid_t root, Leak **fail, size_t n, struct herr *e)
+{
+	struct sbuf b = { 0 };
+
+	for (size_t i = 0; i < n && i < 5; i++)
+		sbuf_printf(&b, "%s%s %s", i ? "; " : "", leak_kind_name(fail[i]->kind), fail[i]->resource);
+	if (n > 5)
+		sbuf_printf(&b, "; and %zu more", n - 5);
+	herr_set(e, EC(LEAKS_REFUSED), 0, "process %d's tree shares %zu resource%s with processes outside it "
+		 "whose policy is fail (%s); nothing was frozen or written; choose another policy for each "
+		 "(every leak lists its choices) or stop sharing them", root, n, n == 1 ? "" : "s",
+		 b.p ? b.p : "");
+	sbuf_free(&b);
+}
+
+static const Leak *find_pb(Leak *const *v, size_t n, const Leak *l)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->kind == l->kind && !strcmp(v[i]->resource, l->resource))
+			return v[i];
+	return NULL;
+}
+
+static bool holder_listed(LeakHolder *const *v, size_t n, int32_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->pid == pid)
+			return true;
+	return false;
+}
+
+/* "pid 88 (cat) began to hold it; pid 77 (sh) let it go", or NULL when the holders are the same. */
+static const char *holder_difference(const Leak *a, const Leak *b)
+{
+	struct sbuf s = { 0 };
+	const char *out = NULL;
+
+	for (size_t i = 0; i < b->n_outside; i++)
+		if (!holder_listed(a->outside, a->n_outside, b->outside[i]->pid))
+			sbuf_printf(&s, "%spid %d (%s) began to hold it", s.len ? "; " : "", b->outside[i]->pid,
+				    b->outside[i]->comm);
+	for (size_t i = 0; i < a->n_outside; i++)
+		if (!holder_listed(b->outside, b->n_outside, a->outside[i]->pid))
+			sbuf_printf(&s, "%spid %d (%s) let it go", s.len ? "; " : "", a->outside[i]->pid,
+				    a->outside[i]->comm);
+	if (!s.len && a->outside_count != b->outside_count)
+		sbuf_printf(&s, "%u outside holders, then %u", a->outside_count, b->outside_count);
+	if (s.len)
+		out = arena_strdup(s.p);
+	sbuf_free(&s);
+	return out;
+}
+
+static LeakChange *change(int what, const Leak *l, const char *detail)
+{
+	LeakChange *c = arena_alloc(sizeof(*c));
+
+	checkpoint__helper__v1__leak_change__init(c);
+	c->what = what;
+	c->leak = (Leak *)l;
+	c->detail = (char *)detail;
+	return c;
+}
+
+#define WHAT(x) CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_##x
+
+LeakChange **leaks_compare(Leak *const *before, size_t nb, Leak *const *after, size_t na, size_t *n)
+{
+	LeakChange **v = arena_alloc((nb + na + 1) * sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; i < na; i++) {
+		const Leak *old = find_pb(before, nb, after[i]);
+		const char *diff;
+
+		if (!old)
+			v[(*n)++] = change(WHAT(APPEARED), after[i], "it appeared while the tree was being dumped");
+		else if ((diff = holder_difference(old, after[i])))
+			v[(*n)++] = change(WHAT(HOLDERS_CHANGED), after[i], diff);
+	}
+	for (size_t i = 0; i < nb; i++)
+		if (!find_pb(after, na, before[i]))
+			v[(*n)++] = change(WHAT(VANISHED), before[i], "it was gone when the dump ended");
+	return v;
+}

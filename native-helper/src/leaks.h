@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leaks: resources the tree (a root and its descendants) shares with
+ * processes outside it.
+ *
+ * One scan reads every process of the host once (leaks.c), then each
+ * detector adds the leaks of its kinds to the scan's list:
+ *   leak_tasks.c    namespaces, parent/session/process group, tracer, kcmp
+ *   leak_memory.c   shared mappings, SysV shm/sem/msg
+ *   leak_files.c    descriptors: pipes, FIFOs, ttys, memfd, deleted and
+ *                   volatile files, file locks
+ *   leak_sockets.c  unix, TCP and UDP sockets (sock_diag)
+ * leaks.c then applies the policy and turns the list into wire messages.
+ *
+ * Everything a scan allocates is freed by leaks_scan_free, or is arena
+ * memory (strings, holders) that lives until the request is answered.
+ */
+#ifndef CKPT_LEAKS_H
+#define CKPT_LEAKS_H
+
+#include "helper.h"
+
+typedef Checkpoint__Helper__V1__Leak Leak;
+typedef Checkpoint__Helper__V1__LeakHolder LeakHolder;
+typedef Checkpoint__Helper__V1__LeakChoice LeakChoice;
+typedef Checkpoint__Helper__V1__LeakRule LeakRule;
+typedef Checkpoint__Helper__V1__LeaksResult LeaksResult;
+typedef Checkpoint__Helper__V1__LeakScanStats LeakScanStats;
+typedef Checkpoint__Helper__V1__LeakReport LeakReport;
+typedef Checkpoint__Helper__V1__LeakChange LeakChange;
+
+#define LK(x) CHECKPOINT__HELPER__V1__LEAK_KIND__LEAK_KIND_##x
+#define LP(x) CHECKPOINT__HELPER__V1__LEAK_POLICY__LEAK_POLICY_##x
+#define LEAK_KIND_MAX LK(VOLATILE_FILE)
+#define LEAK_POLICY_MAX LP(SAVE)
+
+#define NS_KINDS 8
+#define MAX_LEAK_HOLDERS 16		/* outside holders sent per leak */
+#define MAX_LEAK_CHOICES 5
+#define MAX_POLICY_RULES 256
+#define MAX_RESOURCE_LEN 512
+
+/* "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time": LK(UTS_NS) + i */
+extern const char *const ns_names[NS_KINDS];
+
+/* ---- the host, read once per scan (leaks.c) ---------------------------- */
+
+struct host_proc {
+	pid_t pid, ppid, pgid, sid;
+	pid_t tracer;			/* TracerPid, 0 when none */
+	uint32_t tty_nr;
+	char state;
+	char comm[64];
+	bool in_tree;
+	/* this helper and the CRIU it runs: never counted as holders */
+	bool excluded;
+	uint64_t ns[NS_KINDS];		/* inode of each namespace, 0 when unreadable */
+};
+
+struct fd_table;			/* leak_files.c */
+
+struct leak_holder {
+	pid_t pid;
+	const char *how;		/* arena */
+	bool has_fd;
+	int fd;
+	bool readable, writable;
+};
+
+struct leak_choice {
+	int policy;			/* LP(...) */
+	const char *criu_option;	/* "" when none */
+	const char *effect;
+};
+
+struct leak {
+	int kind;			/* LK(...) */
+	const char *resource;		/* the identity: same resource, same text in every scan */
+	const char *summary, *risk, *criu;
+	struct leak_holder *inside, *outside;
+	size_t ninside, noutside, cap_inside, cap_outside;
+	int default_policy;		/* LP(...) */
+	struct leak_choice choices[MAX_LEAK_CHOICES];
+	size_t nchoices;
+	bool host_own;
+	/*
+	 * A leak even with no outside holder: the resource itself is outside
+	 * (a network peer, a file system, a lock others can wait on, the
+	 * host's namespaces). Other leaks without outside holders are dropped.
+	 */
+	bool standalone;
+	uint64_t object;		/* kernel object (pipe or namespace inode), 0 when none */
+	int policy;			/* set by leaks_apply_policy */
+	const char *policy_note;
+};
+
+struct host_scan {
+	pid_t root;
+	pid_t self;
+	struct host_proc *procs;	/* sorted by pid */
+	size_t nprocs, tree_procs;
+	const struct host_proc *init;	/* pid 1, NULL when unreadable */
+	struct fd_table *fds;		/* owned by leak_files.c */
+	uint32_t descriptors;		/* descriptors read, for the stats */
+	struct leak **leaks;
+	size_t nleaks, cap_leaks;
+};
+
+/* Reads the host, marks the tree of root and runs every detector. */
+int leaks_scan(pid_t root, struct host_scan *s, struct herr *e);
+void leaks_scan_free(struct host_scan *s);
+
+const struct host_proc *host_find(const struct host_scan *s, pid_t pid);
+bool host_in_tree(const struct host_scan *s, pid_t pid);
+
+/*
+ * The leak of kind with this resource (created with default policy WARN and
+ * no text when new). resource is copied.
+ */
+struct leak *leak_get(struct host_scan *s, int kind, const char *resource);
+struct leak *leak_find(const struct host_scan *s, int kind, const char *resource);
+/*
+ * Records that pid holds lk: inside or outside as the scan says; excluded
+ * and unknown pids are skipped. h->pid is ignored; h->how is copied. A pid
+ * already holding it through the same fd (or without one) is not added
+ * twice.
+ */
+void leak_hold(struct host_scan *s, struct leak *lk, pid_t pid, const struct leak_holder *h);
+/* Adds a choice: policy, the CRIU option it takes ("" when none), its effect. */
+void leak_choice(struct leak *lk, int policy, const char *criu_option, const char *effect);
+
+/* ---- detectors: each adds its kinds' leaks; -1 only on a failure that
+ * makes the whole scan meaningless (e was set) ------------------------- */
+
+/* leak_tasks.c */
+int detect_namespaces(struct host_scan *s, struct herr *e);
+int detect_relatives(struct host_scan *s, struct herr *e);	/* parent, session, group, tracer */
+int detect_shared_tasks(struct host_scan *s, struct herr *e);	/* kcmp */
+
+/* leak_memory.c */
+int detect_shared_memory(struct host_scan *s, struct herr *e);
+int detect_sysv(struct host_scan *s, struct herr *e);
+
+/* leak_files.c: detect_files reads every descriptor first (s->fds) */
+int detect_files(struct host_scan *s, struct herr *e);
+int detect_file_locks(struct host_scan *s, struct herr *e);
+void fd_table_free(struct fd_table *t);
+
+/* leak_sockets.c: uses s->fds */
+int detect_sockets(struct host_scan *s, struct herr *e);
+
+/* ---- policy and wire (leaks.c) ----------------------------------------- */
+
+const char *leak_kind_name(int kind);		/* "uts-ns", "pipe", ... */
+const char *leak_policy_name(int policy);	/* "fail", "warn", ... */
+/* Checks rules (kinds, policies, resources); on error fills resp-ready e. */
+int leak_rules_valid(LeakRule *const *rules, size_t n, struct herr *e);
+/* Sets each leak's policy (and policy_note) from rules and defaults. */
+void leaks_apply_policy(struct host_scan *s, LeakRule *const *rules, size_t n);
+/* Sorts by kind, then resource. */
+void leaks_sort(struct host_scan *s);
+Leak *leak_to_pb(const struct host_scan *s, const struct leak *lk);
+Leak **leaks_to_pb(const struct host_scan *s, size_t *n);
+LeakScanStats *leak_stats_pb(const struct host_scan *s, uint64_t scan_us);
+
+/* ---- dump and restore (leaks.c) ---------------------------------------- */
+
+/* The leaks (with their policy applied) whose policy is fail. */
+Leak **leaks_failing(Leak *const *leaks, size_t n, size_t *nfail);
+void leaks_refusal(pid_t root, Leak **fail, size_t n, struct herr *e);
+/* The CRIU options the policy of these leaks decides. */
+DumpOptions *leaks_dump_options(Leak *const *leaks, size_t n);
+/* What changed between the scan before a dump and the one at post-dump. */
+LeakChange **leaks_compare(Leak *const *before, size_t nb, Leak *const *after, size_t na, size_t *n);
+
+#endif
