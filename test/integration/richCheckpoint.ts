@@ -11,7 +11,7 @@
  * the addresses and byte patterns of the memory regions, and each process's
  * descriptors with their kinds.
  */
-import type { pb } from '../../src/core/protocol';
+import { pb } from '../../src/core/protocol';
 import type { DumpOptions, HelperSession } from '../../src/core/session';
 import type { TargetShell } from './harness';
 
