@@ -620,3 +620,234 @@ LeakChange **leaks_compare(Leak *const *before, size_t nb, Leak *const *after, s
 			v[(*n)++] = change(WHAT(VANISHED), before[i], "it was gone when the dump ended");
 	return v;
 }
+
+/* ---- restore: reconnecting what was handed to CRIU as external ------------ */
+
+/*
+ * The same pipe, reopened through an outside holder's descriptor, in the
+ * direction the tree used it. Opening a pipe through /proc gives a new
+ * file of the same pipe, as a FIFO's path would.
+ */
+static int reopen_pipe(const Leak *l, int *fd, struct herr *e)
+{
+	const LeakHolder *in = l->n_inside ? l->inside[0] : NULL;
+	int mode = in && in->writable && !in->readable ? O_WRONLY : in && in->readable && !in->writable
+		   ? O_RDONLY : O_RDWR;
+
+	for (size_t i = 0; i < l->n_outside; i++) {
+		const LeakHolder *h = l->outside[i];
+		char path[64], link[128];
+		ssize_t n;
+
+		if (!h->has_fd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", h->pid, h->fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, l->resource))
+			continue;	/* the pid or the descriptor is something else now */
+		*fd = open(path, mode | O_NONBLOCK | O_CLOEXEC);
+		if (*fd < 0)
+			continue;
+		if (fcntl(*fd, F_SETFL, mode) == 0)
+			return 0;
+		close(*fd);
+	}
+	herr_set(e, EC(EXTERNAL_GONE), ENOENT, "%s was handed to CRIU as external, but none of the outside "
+		 "processes that held it (pid %d%s) holds it any more; restore needs the same pipe; a "
+		 "checkpoint with the policy warn for it restores a new pipe instead", l->resource,
+		 l->n_outside ? l->outside[0]->pid : 0, l->n_outside > 1 ? " and others" : "");
+	return -1;
+}
+
+static bool ns_is(pid_t pid, const char *ns, uint64_t ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	return stat(path, &st) == 0 && st.st_ino == ino;
+}
+
+/* A live process in namespace ino: a recorded outside holder, else any. */
+static pid_t ns_holder(const Leak *l, const char *ns, uint64_t ino)
+{
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	for (size_t i = 0; i < l->n_outside; i++)
+		if (ns_is(l->outside[i]->pid, ns, ino))
+			return l->outside[i]->pid;
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (!*end && pid > 1 && pid != getpid() && ns_is(pid, ns, ino))
+			found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+static int join_namespace(const Leak *l, struct restore_plan *p, struct herr *e)
+{
+	const char *ns = ns_names[l->kind - LK(UTS_NS)];
+	unsigned long long ino = 0;
+	JoinNamespace *j;
+	pid_t pid;
+
+	if (sscanf(l->resource, "%*[a-z]:[%llu]", &ino) != 1 || !ino) {
+		herr_set(e, EC(BAD_REQUEST), 0, "the manifest's leak %s names no namespace inode", l->resource);
+		return -1;
+	}
+	pid = ns_holder(l, ns, ino);
+	if (!pid) {
+		herr_set(e, EC(EXTERNAL_GONE), ENOENT, "the %s namespace %s was handed to CRIU as external (the "
+			 "restored tree joins it), but no process is in it any more", ns, l->resource);
+		return -1;
+	}
+	j = arena_alloc(sizeof(*j));
+	join_namespace__init(j);
+	j->ns = (char *)ns;
+	j->ns_file = arena_printf("/proc/%d/ns/%s", pid, ns);
+	p->join[p->njoin++] = j;
+	return 0;
+}
+
+static int plan_inherit_pipe(const Leak *l, struct restore_plan *p, struct herr *e)
+{
+	InheritFd *in;
+	int fd;
+
+	if (reopen_pipe(l, &fd, e))
+		return -1;
+	p->fds[p->nfds++] = fd;
+	in = arena_alloc(sizeof(*in));
+	inherit_fd__init(in);
+	in->key = (char *)l->resource;
+	in->fd = fd;
+	p->inherit[p->ninherit++] = in;
+	return 0;
+}
+
+static bool joinable(int kind)
+{
+	return kind == LK(UTS_NS) || kind == LK(IPC_NS) || kind == LK(NET_NS) || kind == LK(TIME_NS) ||
+	       kind == LK(USER_NS);
+}
+
+int leaks_restore_plan(const LeakReport *r, struct restore_plan *p, struct herr *e)
+{
+	size_t n = r ? r->n_leaks : 0;
+
+	memset(p, 0, sizeof(*p));
+	p->inherit = arena_alloc((n + 1) * sizeof(*p->inherit));
+	p->join = arena_alloc((n + 1) * sizeof(*p->join));
+	p->fds = arena_alloc((n + 1) * sizeof(*p->fds));
+	for (size_t i = 0; i < n; i++) {
+		const Leak *l = r->leaks[i];
+		int ret = 0;
+
+		if (l->policy != LP(EXTERNAL))
+			continue;
+		if (l->kind == LK(PIPE))
+			ret = plan_inherit_pipe(l, p, e);
+		else if (joinable(l->kind) && !l->host_own)
+			ret = join_namespace(l, p, e);
+		if (ret) {
+			restore_plan_close(p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void restore_plan_close(struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nfds; i++)
+		close(p->fds[i]);
+	p->nfds = 0;
+}
+
+/* ---- the report in manifest.json ---------------------------------------- */
+
+static void json_str(struct sbuf *b, const char *key, const char *v, bool comma)
+{
+	sbuf_printf(b, "%s\"%s\": ", comma ? ", " : "", key);
+	json_escape(b, v ? v : "");
+}
+
+static void json_holders(struct sbuf *b, const char *key, LeakHolder *const *v, size_t n)
+{
+	sbuf_printf(b, ", \"%s\": [", key);
+	for (size_t i = 0; i < n; i++) {
+		sbuf_printf(b, "%s{\"pid\": %d, ", i ? ", " : "", v[i]->pid);
+		json_str(b, "comm", v[i]->comm, false);
+		json_str(b, "how", v[i]->how, true);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "]");
+}
+
+static void json_leak(struct sbuf *b, const Leak *l)
+{
+	json_str(b, "kind", leak_kind_name(l->kind), false);
+	json_str(b, "resource", l->resource, true);
+	json_str(b, "summary", l->summary, true);
+	json_holders(b, "inside", l->inside, l->n_inside);
+	json_holders(b, "outside", l->outside, l->n_outside);
+	sbuf_printf(b, ", \"outside_count\": %u", l->outside_count);
+	json_str(b, "risk", l->risk, true);
+	json_str(b, "criu", l->criu, true);
+	json_str(b, "policy", leak_policy_name(l->policy), true);
+	json_str(b, "default_policy", leak_policy_name(l->default_policy), true);
+	if (l->policy_note && l->policy_note[0])
+		json_str(b, "policy_note", l->policy_note, true);
+	if (l->host_own)
+		sbuf_puts(b, ", \"host_own\": true");
+}
+
+static const char *change_name(int what)
+{
+	return what == WHAT(APPEARED) ? "appeared" : what == WHAT(VANISHED) ? "vanished" : "holders changed";
+}
+
+int leak_report_json(struct sbuf *b, const LeakReport *r)
+{
+	sbuf_puts(b, "{\"policy\": [");
+	for (size_t i = 0; i < r->n_policy; i++) {
+		sbuf_printf(b, "%s{", i ? ", " : "");
+		json_str(b, "kind", leak_kind_name(r->policy[i]->kind), false);
+		if (r->policy[i]->resource && r->policy[i]->resource[0])
+			json_str(b, "resource", r->policy[i]->resource, true);
+		json_str(b, "policy", leak_policy_name(r->policy[i]->policy), true);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "],\n    \"leaks\": [");
+	for (size_t i = 0; i < r->n_leaks; i++) {
+		sbuf_printf(b, "%s\n      {", i ? "," : "");
+		json_leak(b, r->leaks[i]);
+		sbuf_puts(b, "}");
+	}
+	sbuf_printf(b, "],\n    \"rescanned\": %s", r->rescanned ? "true" : "false");
+	if (r->rescan_problem && r->rescan_problem[0])
+		json_str(b, "rescan_problem", r->rescan_problem, true);
+	sbuf_puts(b, ",\n    \"changes\": [");
+	for (size_t i = 0; i < r->n_changes; i++) {
+		const LeakChange *c = r->changes[i];
+
+		sbuf_printf(b, "%s\n      {", i ? "," : "");
+		json_str(b, "what", change_name(c->what), false);
+		json_str(b, "kind", c->leak ? leak_kind_name(c->leak->kind) : "", true);
+		json_str(b, "resource", c->leak ? c->leak->resource : "", true);
+		json_str(b, "detail", c->detail, true);
+		sbuf_puts(b, "}");
+	}
+	return sbuf_puts(b, "]}");
+}

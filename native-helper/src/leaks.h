@@ -173,4 +173,24 @@ DumpOptions *leaks_dump_options(Leak *const *leaks, size_t n);
 /* What changed between the scan before a dump and the one at post-dump. */
 LeakChange **leaks_compare(Leak *const *before, size_t nb, Leak *const *after, size_t na, size_t *n);
 
+/*
+ * What a restore hands CRIU for the leaks the dump gave it as external: the
+ * same pipes, reopened through their outside holders (inherit_fd), and the
+ * namespaces to join (join_ns). fds stay open until restore_plan_close.
+ */
+struct restore_plan {
+	InheritFd **inherit;
+	size_t ninherit;
+	JoinNamespace **join;
+	size_t njoin;
+	int *fds;
+	size_t nfds;
+};
+
+/* The report as manifest.json shows it (an object). */
+int leak_report_json(struct sbuf *b, const LeakReport *r);
+
+int leaks_restore_plan(const LeakReport *r, struct restore_plan *p, struct herr *e);
+void restore_plan_close(struct restore_plan *p);
+
 #endif

@@ -875,6 +875,30 @@ static void restore_output_close(struct restore_output *o)
 	}
 }
 
+/*
+ * Adds the plan's inherited pipes and joined namespaces to opts, after the
+ * output pipes; returns every descriptor CRIU must inherit.
+ */
+static const int *restore_keep(CriuOpts *opts, const struct restore_plan *plan, const int *fds, size_t *n)
+{
+	size_t nin = opts->n_inherit_fd + plan->ninherit;
+	InheritFd **in = arena_alloc((nin + 1) * sizeof(*in));
+	int *keep = arena_alloc((4 + plan->nfds) * sizeof(*keep));
+
+	for (size_t i = 0; i < opts->n_inherit_fd; i++)
+		in[i] = opts->inherit_fd[i];
+	for (size_t i = 0; i < plan->ninherit; i++)
+		in[opts->n_inherit_fd + i] = plan->inherit[i];
+	opts->n_inherit_fd = nin;
+	opts->inherit_fd = in;
+	opts->n_join_ns = plan->njoin;
+	opts->join_ns = plan->join;
+	memcpy(keep, fds, 4 * sizeof(*keep));
+	memcpy(keep + 4, plan->fds, plan->nfds * sizeof(*keep));
+	*n = 4 + plan->nfds;
+	return keep;
+}
+
 static void op_restore(const Request *req, Response *resp)
 {
 	const RestoreRequest *rq = req->restore;
@@ -884,11 +908,14 @@ static void op_restore(const Request *req, Response *resp)
 	struct pidlist running = { 0 }, tree = { 0 };
 	RestoreResult *res = arena_alloc(sizeof(*res));
 	struct restore_output output = { .out = { -1, -1 }, .err = { -1, -1 } };
+	struct restore_plan plan = { 0 };
 	char dir[4400], work[4400];
 	int fds[4] = { -1, -1, -1, -1 };
 	struct herr e = { 0 };
 	CriuResp *r = NULL;
 	Checkpoint *ck;
+	const int *keep;
+	size_t nkeep;
 	uint64_t t0;
 
 	checkpoint__helper__v1__restore_result__init(res);
@@ -902,6 +929,9 @@ static void op_restore(const Request *req, Response *resp)
 	if (validate_options(ck->options, resp))
 		return;
 	if (check_pids(ck, &running, &e))
+		goto fail;
+	/* before any kill: an outside reader may end when the tree's end closes */
+	if (leaks_restore_plan(ck->leaks, &plan, &e))
 		goto fail;
 	if (running.n && !rq->kill_running) {
 		const CheckpointProcess *p = NULL;
@@ -943,13 +973,14 @@ static void op_restore(const Request *req, Response *resp)
 		goto fail;
 	fds[2] = output.out[1];
 	fds[3] = output.err[1];
+	keep = restore_keep(&opts, &plan, fds, &nkeep);
 	creq.type = CRIU_REQ_TYPE__RESTORE;
 	creq.opts = &opts;
 
 	emit_tree_state(req->id, ck->root_pid, TS(RESTORING));
 	emit_progress(req->id, "restoring", "CRIU is restoring checkpoint %s", ck->id);
 	t0 = now_us();
-	if (criu_call(g_criu.path, &creq, fds, 4, on_notify, &nctx, &r, &e))
+	if (criu_call(g_criu.path, &creq, keep, nkeep, on_notify, &nctx, &r, &e))
 		goto fail;
 	res->criu_wall_time_us = now_us() - t0;
 	if (!r->success || !r->restore) {
@@ -984,6 +1015,7 @@ out:
 			close(fds[i]);
 	/* the write ends now belong to the restored program, or to nobody */
 	restore_output_close(&output);
+	restore_plan_close(&plan);
 	pidlist_free(&running);
 	pidlist_free(&tree);
 }

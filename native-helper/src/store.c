@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "leaks.h"
 
 #define MAX_MANIFEST (16u << 20)
 
@@ -137,6 +138,10 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 		json_key(b, "output_pipes", &first);
 		sbuf_printf(b, "{\"stdout_pipe_id\": %u, \"stderr_pipe_id\": %u}", c->output_pipes->stdout_pipe_id,
 			    c->output_pipes->stderr_pipe_id);
+	}
+	if (c->leaks) {
+		json_key(b, "leaks", &first);
+		leak_report_json(b, c->leaks);
 	}
 	return sbuf_puts(b, "\n}\n");
 }

@@ -1,9 +1,387 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of leaks.c: the list, the policy, the wire. */
+/* Unit tests of leaks.c: the list, the policy, the second scan, the wire. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
 
+/* A host of four processes: 10 and 11 in the tree, 1 and 20 outside, 30 excluded. */
+static void fake_host(struct host_scan *s, struct host_proc *procs)
+{
+	static const pid_t pids[] = { 1, 10, 11, 20, 30 };
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < ARRAY_SIZE(pids); i++) {
+		memset(&procs[i], 0, sizeof(procs[i]));
+		procs[i].pid = pids[i];
+		snprintf(procs[i].comm, sizeof(procs[i].comm), "p%d", pids[i]);
+		procs[i].in_tree = pids[i] == 10 || pids[i] == 11;
+		procs[i].excluded = pids[i] == 30;
+	}
+	s->procs = procs;
+	s->nprocs = ARRAY_SIZE(pids);
+	s->root = 10;
+}
+
+static void free_fake(struct host_scan *s)
+{
+	free(s->leaks);
+	s->leaks = NULL;
+	s->nleaks = s->cap_leaks = 0;
+}
+
+static void test_list(void)
+{
+	struct host_proc procs[5];
+	struct host_scan s;
+	struct leak_holder fd3 = { .how = "fd 3", .has_fd = true, .fd = 3, .writable = true };
+	struct leak *a, *b;
+
+	fake_host(&s, procs);
+	a = leak_get(&s, LK(PIPE), "pipe:[7]");
+	CHECK(a && a->default_policy == LP(WARN) && !strcmp(a->resource, "pipe:[7]"));
+	CHECK(leak_get(&s, LK(PIPE), "pipe:[7]") == a);
+	CHECK(leak_find(&s, LK(FIFO), "pipe:[7]") == NULL);
+	b = leak_get(&s, LK(FIFO), "pipe:[7]");
+	CHECK(b != a && s.nleaks == 2);
+
+	leak_hold(&s, a, 10, &fd3);
+	leak_hold(&s, a, 10, &fd3);		/* the same fd twice: once */
+	leak_hold(&s, a, 20, &fd3);
+	leak_hold(&s, a, 30, &fd3);		/* excluded */
+	leak_hold(&s, a, 99, &fd3);		/* unknown */
+	CHECK(a->ninside == 1 && a->inside[0].pid == 10 && a->inside[0].writable);
+	CHECK(a->noutside == 1 && a->outside[0].pid == 20 && !strcmp(a->outside[0].how, "fd 3"));
+	for (int fd = 4; fd < 40; fd++) {
+		struct leak_holder h = { .how = "fd", .has_fd = true, .fd = fd };
+
+		leak_hold(&s, a, 20, &h);
+	}
+	CHECK(a->noutside == 37);
+
+	leak_choice(a, LP(FAIL), "", "refuse");
+	leak_choice(a, LP(FAIL), "", "again");	/* once per policy */
+	leak_choice(a, LP(EXTERNAL), "--inherit-fd", "same pipe");
+	CHECK(a->nchoices == 2 && !strcmp(a->choices[0].effect, "refuse"));
+
+	CHECK(host_in_tree(&s, 11) && !host_in_tree(&s, 20) && !host_in_tree(&s, 5));
+	CHECK(host_find(&s, 30) && host_find(&s, 30)->excluded);
+	free_fake(&s);
+}
+
+static void test_policy(void)
+{
+	struct host_proc procs[5];
+	struct host_scan s;
+	struct leak *pipe1, *pipe2, *uts;
+	LeakRule kind_warn = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule kind_ext = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule one_ignore = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule uts_save = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule *rules[4] = { &one_ignore, &kind_warn, &kind_ext, &uts_save };
+	struct herr e = { 0 };
+
+	fake_host(&s, procs);
+	pipe1 = leak_get(&s, LK(PIPE), "pipe:[1]");
+	pipe2 = leak_get(&s, LK(PIPE), "pipe:[2]");
+	uts = leak_get(&s, LK(UTS_NS), "uts:[4026531838]");
+	for (int i = 0; i < 2; i++) {
+		struct leak *p = i ? pipe2 : pipe1;
+
+		p->default_policy = LP(FAIL);
+		leak_choice(p, LP(FAIL), "", "");
+		leak_choice(p, LP(WARN), "", "");
+		leak_choice(p, LP(IGNORE), "", "");
+		leak_choice(p, LP(EXTERNAL), "--inherit-fd", "");
+	}
+	uts->default_policy = LP(IGNORE);
+	leak_choice(uts, LP(IGNORE), "", "");
+	leak_choice(uts, LP(WARN), "", "");
+
+	/* no rules: the defaults */
+	leaks_apply_policy(&s, NULL, 0);
+	CHECK(pipe1->policy == LP(FAIL) && uts->policy == LP(IGNORE) && !pipe1->policy_note[0]);
+
+	/* a resource rule beats kind rules; the last kind rule wins; an impossible one is noted */
+	kind_warn.kind = kind_ext.kind = one_ignore.kind = LK(PIPE);
+	kind_warn.policy = LP(WARN);
+	kind_ext.policy = LP(EXTERNAL);
+	one_ignore.resource = "pipe:[2]";
+	one_ignore.policy = LP(IGNORE);
+	uts_save.kind = LK(UTS_NS);
+	uts_save.policy = LP(SAVE);
+	leaks_apply_policy(&s, rules, 4);
+	CHECK(pipe1->policy == LP(EXTERNAL));
+	CHECK(pipe2->policy == LP(IGNORE));
+	CHECK(uts->policy == LP(IGNORE) && strstr(uts->policy_note, "save is not possible") &&
+	      strstr(uts->policy_note, "ignore, warn"));
+
+	CHECK(leak_rules_valid(rules, 4, &e) == 0);
+	uts_save.policy = 0;
+	CHECK(leak_rules_valid(rules, 4, &e) == -1 && e.code == EC(BAD_REQUEST) && strstr(e.msg, "names no policy"));
+	uts_save.policy = LP(SAVE);
+	uts_save.kind = LEAK_KIND_MAX + 1;
+	CHECK(leak_rules_valid(rules, 4, &e) == -1 && strstr(e.msg, "names no leak kind"));
+	uts_save.kind = LK(UTS_NS);
+	one_ignore.resource = "pipe\n";
+	CHECK(leak_rules_valid(rules, 4, &e) == -1 && strstr(e.msg, "control characters"));
+	CHECK(leak_rules_valid(rules, MAX_POLICY_RULES + 1, &e) == -1);
+	free_fake(&s);
+}
+
+static void test_sort_and_wire(void)
+{
+	struct host_proc procs[5];
+	struct host_scan s;
+	struct leak_holder h = { .how = "fd 5", .has_fd = true, .fd = 5, .readable = true };
+	struct leak *l;
+	size_t n;
+	Leak **v;
+
+	fake_host(&s, procs);
+	leak_get(&s, LK(TCP), "tcp b");
+	l = leak_get(&s, LK(PIPE), "pipe:[9]");
+	leak_get(&s, LK(TCP), "tcp a");
+	for (pid_t pid = 20; pid < 21; pid++)
+		leak_hold(&s, l, pid, &h);
+	leak_hold(&s, l, 11, &h);
+	leak_choice(l, LP(WARN), "", "flagged");
+	leaks_apply_policy(&s, NULL, 0);
+	leaks_sort(&s);
+	CHECK(s.leaks[0] == l && !strcmp(s.leaks[1]->resource, "tcp a") && !strcmp(s.leaks[2]->resource, "tcp b"));
+	v = leaks_to_pb(&s, &n);
+	CHECK(n == 3 && v[0]->kind == LK(PIPE) && v[0]->n_inside == 1 && v[0]->inside[0]->pid == 11);
+	CHECK(!strcmp(v[0]->inside[0]->comm, "p11") && v[0]->inside[0]->readable && v[0]->inside[0]->fd == 5);
+	CHECK(v[0]->outside_count == 1 && v[0]->n_outside == 1 && v[0]->policy == LP(WARN));
+	CHECK(v[0]->n_choices == 1 && !strcmp(v[0]->choices[0]->effect, "flagged"));
+	CHECK(!strcmp(leak_kind_name(LK(VOLATILE_FILE)), "volatile-file") && !strcmp(leak_kind_name(0), "unknown"));
+	CHECK(!strcmp(leak_policy_name(LP(SAVE)), "save"));
+	free_fake(&s);
+}
+
+/* A leak on the wire, as a dump's report holds it. */
+static Leak *wire_leak(int kind, const char *resource, int policy, const pid_t *outside, size_t n)
+{
+	Leak *l = arena_alloc(sizeof(*l));
+
+	checkpoint__helper__v1__leak__init(l);
+	l->kind = kind;
+	l->resource = (char *)resource;
+	l->policy = policy;
+	l->outside = arena_alloc((n + 1) * sizeof(*l->outside));
+	for (size_t i = 0; i < n; i++) {
+		LeakHolder *h = arena_alloc(sizeof(*h));
+
+		checkpoint__helper__v1__leak_holder__init(h);
+		h->pid = outside[i];
+		h->comm = "cat";
+		l->outside[i] = h;
+	}
+	l->n_outside = l->outside_count = n;
+	return l;
+}
+
+static void test_options_and_refusal(void)
+{
+	static const pid_t one[] = { 20 };
+	Leak *v[6] = {
+		wire_leak(LK(UNIX_SOCKET), "socket:[1]", LP(EXTERNAL), one, 1),
+		wire_leak(LK(TCP), "tcp", LP(SAVE), NULL, 0),
+		wire_leak(LK(FILE_LOCK), "lock", LP(FAIL), NULL, 0),
+		wire_leak(LK(SESSION), "session 5", LP(EXTERNAL), one, 1),
+		wire_leak(LK(PIPE), "pipe:[3]", LP(FAIL), one, 1),
+		wire_leak(LK(FIFO), "/tmp/f", LP(WARN), one, 1),
+	};
+	struct herr e = { 0 };
+	DumpOptions *o = leaks_dump_options(v, 6);
+	size_t nfail;
+	Leak **fail;
+
+	CHECK(o->ext_unix_sk && o->tcp_established && !o->file_locks && o->shell_job && o->n_external == 0);
+	o = leaks_dump_options(v + 4, 2);
+	CHECK(!o->ext_unix_sk && !o->tcp_established && !o->file_locks && !o->shell_job);
+	fail = leaks_failing(v, 6, &nfail);
+	CHECK(nfail == 2 && fail[0] == v[2] && fail[1] == v[4]);
+	leaks_refusal(77, fail, nfail, &e);
+	CHECK(e.code == EC(LEAKS_REFUSED) && strstr(e.msg, "process 77") && strstr(e.msg, "2 resources") &&
+	      strstr(e.msg, "file-lock lock; pipe pipe:[3]") && strstr(e.msg, "nothing was frozen"));
+}
+
+static void test_compare(void)
+{
+	static const pid_t cat[] = { 20 }, cat_and_sh[] = { 20, 21 };
+	Leak *before[3] = {
+		wire_leak(LK(PIPE), "pipe:[1]", LP(WARN), cat, 1),
+		wire_leak(LK(FIFO), "/tmp/f", LP(WARN), cat, 1),
+		wire_leak(LK(TCP), "tcp", LP(WARN), NULL, 0),
+	};
+	Leak *after[3] = {
+		wire_leak(LK(PIPE), "pipe:[1]", LP(WARN), cat, 1),	/* unchanged */
+		wire_leak(LK(FIFO), "/tmp/f", LP(WARN), cat_and_sh, 2),	/* one more holder */
+		wire_leak(LK(UNIX_SOCKET), "socket:[4]", LP(WARN), cat, 1),	/* new; tcp is gone */
+	};
+	LeakChange **c;
+	size_t n;
+
+	c = leaks_compare(before, 3, before, 3, &n);
+	CHECK(n == 0);
+	c = leaks_compare(before, 3, after, 3, &n);
+	CHECK(n == 3);
+	CHECK(c[0]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_HOLDERS_CHANGED &&
+	      c[0]->leak == after[1] && strstr(c[0]->detail, "pid 21 (cat) began to hold it"));
+	CHECK(c[1]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_APPEARED && c[1]->leak == after[2]);
+	CHECK(c[2]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_VANISHED && c[2]->leak == before[2]);
+	c = leaks_compare(after + 1, 1, before + 1, 1, &n);
+	CHECK(n == 1 && strstr(c[0]->detail, "pid 21 (cat) let it go"));
+}
+
+static void test_report_json(void)
+{
+	static const pid_t cat[] = { 20 };
+	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule *rules[1] = { &rule };
+	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	Leak *leaks[1] = { wire_leak(LK(PIPE), "pipe:[\"1\"]", LP(WARN), cat, 1) };
+	struct sbuf b = { 0 };
+	size_t n;
+
+	rule.kind = LK(PIPE);
+	rule.policy = LP(WARN);
+	r.policy = rules;
+	r.n_policy = 1;
+	r.leaks = leaks;
+	r.n_leaks = 1;
+	r.rescanned = true;
+	r.changes = leaks_compare(NULL, 0, leaks, 1, &n);
+	r.n_changes = n;
+	CHECK(leak_report_json(&b, &r) == 0 && b.p);
+	CHECK(b.p && strstr(b.p, "{\"policy\": [{\"kind\": \"pipe\", \"policy\": \"warn\"}]"));
+	CHECK(b.p && strstr(b.p, "\"resource\": \"pipe:[\\\"1\\\"]\""));
+	CHECK(b.p && strstr(b.p, "\"outside\": [{\"pid\": 20, \"comm\": \"cat\", \"how\": \"\"}]"));
+	CHECK(b.p && strstr(b.p, "\"rescanned\": true"));
+	CHECK(b.p && strstr(b.p, "\"what\": \"appeared\""));
+	sbuf_free(&b);
+}
+
+/* A restore reopens an external pipe through a live outside holder; a gone one is refused. */
+static void test_restore_plan(void)
+{
+	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	LeakHolder in = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT, out = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT;
+	LeakHolder *ins[1] = { &in }, *outs[1] = { &out };
+	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
+	Leak *leaks[1] = { &l };
+	struct restore_plan plan;
+	struct herr e = { 0 };
+	char resource[64], buf[4];
+	struct stat st;
+	int p[2];
+
+	CHECK(pipe(p) == 0);
+	CHECK(fstat(p[0], &st) == 0);
+	snprintf(resource, sizeof(resource), "pipe:[%lu]", (unsigned long)st.st_ino);
+	l.kind = LK(PIPE);
+	l.resource = resource;
+	l.policy = LP(EXTERNAL);
+	l.inside = ins;
+	l.n_inside = 1;
+	in.writable = true;			/* the tree wrote */
+	out.pid = getpid();
+	out.has_fd = true;
+	out.fd = p[0];				/* the outside reader */
+	l.outside = outs;
+	l.n_outside = 1;
+	r.leaks = leaks;
+	r.n_leaks = 1;
+	CHECK(leaks_restore_plan(&r, &plan, &e) == 0);
+	CHECK(plan.ninherit == 1 && plan.nfds == 1 && !strcmp(plan.inherit[0]->key, resource));
+	if (plan.nfds == 1) {
+		CHECK(write(plan.fds[0], "ok", 2) == 2);	/* the same pipe, write end */
+		CHECK(read(p[0], buf, 2) == 2 && !memcmp(buf, "ok", 2));
+		CHECK((fcntl(plan.fds[0], F_GETFL) & O_NONBLOCK) == 0);
+	}
+	restore_plan_close(&plan);
+
+	l.policy = LP(WARN);			/* not external: nothing to do */
+	CHECK(leaks_restore_plan(&r, &plan, &e) == 0 && plan.ninherit == 0);
+	l.policy = LP(EXTERNAL);
+	close(p[0]);
+	close(p[1]);				/* the holder let it go */
+	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
+	      strstr(e.msg, "holds it any more"));
+	CHECK(leaks_restore_plan(NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
+}
+
+/* A namespace given as external is joined through a live process in it. */
+static void test_restore_join(void)
+{
+	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
+	Leak *leaks[1] = { &l };
+	struct restore_plan plan;
+	struct herr e = { 0 };
+	char resource[64];
+	struct stat st;
+	int ret;
+
+	CHECK(stat("/proc/self/ns/uts", &st) == 0);
+	snprintf(resource, sizeof(resource), "uts:[%lu]", (unsigned long)st.st_ino);
+	l.kind = LK(UTS_NS);
+	l.resource = resource;
+	l.policy = LP(EXTERNAL);
+	r.leaks = leaks;
+	r.n_leaks = 1;
+	ret = leaks_restore_plan(&r, &plan, &e);
+	CHECK(ret == 0 && plan.njoin == 1);
+	if (ret == 0 && plan.njoin == 1)
+		CHECK(!strcmp(plan.join[0]->ns, "uts") && strstr(plan.join[0]->ns_file, "/ns/uts"));
+	l.resource = "uts:[1]";			/* no process is in it */
+	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
+	l.resource = "uts:[x]";
+	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
+}
+
+/* The whole scan on a real tree: the root is found, an unknown pid refused. */
+static void test_scan(void)
+{
+	struct host_scan s;
+	struct herr e = { 0 };
+	pid_t child = fork();
+
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(child > 0);
+	CHECK(leaks_scan(child, &s, &e) == 0);
+	CHECK(s.nprocs > 1 && s.tree_procs == 1 && host_in_tree(&s, child) && !host_in_tree(&s, getpid()));
+	CHECK(host_find(&s, getpid()) && host_find(&s, getpid())->excluded);
+	CHECK(s.init == NULL || s.init->pid == 1);
+	leaks_scan_free(&s);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	CHECK(leaks_scan(child, &s, &e) == -1 && e.code == EC(NO_SUCH_PROCESS));
+	leaks_scan_free(&s);
+}
+
 void test_leaks(void)
 {
+	test_list();
+	test_policy();
+	test_sort_and_wire();
+	test_options_and_refusal();
+	test_compare();
+	test_report_json();
+	test_restore_plan();
+	test_restore_join();
+	test_scan();
+	arena_free_all();
 }
