@@ -1,6 +1,10 @@
 /** Human-readable output of the `ckpt` commands. */
 import { pb } from '../core/protocol';
 import { byteSize } from '../core/text';
+import {
+	changeText, formatLeaks, formatPolicy, leakJson, leakName, leakReportBrief, leakReportJson, leakReportSummary, leaksWithoutChoice,
+	leakStatsJson, suggestedRules, warnedLeaks,
+} from '../core/leaks';
 
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
@@ -71,14 +75,50 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 		lines.push(`  pages     ${s.pagesScanned} scanned, ${s.pagesWritten} written, ${s.pagesLazy} lazy, ${s.pagesSkippedParent} in parent`);
 	}
 	for (const p of c.processes) lines.push(`  process   ${p.pid} ${p.comm}: ${p.cmdline.join(' ')}`);
+	lines.push(...leakReportLines(c.leaks, '  '));
 	return lines.join('\n');
+}
+
+/**
+ * A checkpoint's leak report in a few lines: the summary, each warned leak,
+ * and one "inconsistent:" line per change during the dump.
+ */
+export function leakReportLines(report: pb.ILeakReport | null | undefined, indent: string): string[] {
+	const lines = [`${indent}leaks     ${leakReportSummary(report)}`];
+	for (const l of warnedLeaks(report)) lines.push(`${indent}warned    ${leakName(l)}${l.summary ? `: ${l.summary}` : ''}`);
+	for (const c of report?.changes ?? []) lines.push(`${indent}inconsistent: ${changeText(c)}`);
+	return lines;
+}
+
+/** A checkpoint as JSON, its leak report with names (leakReportJson) instead of enum constants. */
+export function checkpointJson(c: pb.Checkpoint): object {
+	return { ...toJson(pb.Checkpoint, c), leaks: c.leaks ? leakReportJson(c.leaks) : null };
+}
+
+/** `ckpt leaks --json`: each leak's fields at its top level, names for kinds and policies. */
+export function leaksResultJson(r: pb.ILeaksResult): object {
+	return { leaks: (r.leaks ?? []).map(leakJson), stats: leakStatsJson(r.stats) };
+}
+
+/** `ckpt leaks`: the listing, then whether a dump with the same policy would go ahead. */
+export function formatLeaksResult(r: pb.ILeaksResult): string {
+	const leaks = r.leaks ?? [];
+	const failing = leaks.filter((l) => l.policy === pb.LeakPolicy.LEAK_POLICY_FAIL);
+	let verdict: string;
+	if (failing.length === 0) verdict = 'A dump with this policy goes ahead.';
+	else {
+		const rules = suggestedRules(failing);
+		verdict = `A dump with this policy is refused: ${failing.length} leak${failing.length === 1 ? '' : 's'} ${failing.length === 1 ? 'has' : 'have'} the policy fail.`
+			+ (rules.length ? `\nTo go ahead, e.g. --policy ${shellWord(formatPolicy(rules))}` : '');
+	}
+	return `${formatLeaks(leaks, r.stats)}\n\n${verdict}`;
 }
 
 export function formatList(list: pb.Checkpoint[]): string {
 	if (list.length === 0) return 'no checkpoints';
-	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']];
+	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'LEAKS']];
 	for (const c of list) {
-		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes)]);
+		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes), leakReportBrief(c.leaks)]);
 	}
 	return table(rows);
 }
@@ -86,4 +126,25 @@ export function formatList(list: pb.Checkpoint[]): string {
 export function formatRestore(id: string, r: pb.RestoreResult): string {
 	const killed = r.killedPids.length ? ` after killing ${r.killedPids.join(', ')}` : '';
 	return `restored ${id}${killed}: root pid ${r.rootPid} (pids ${r.pids.join(', ')}), CRIU took ${ms(r.criuWallTimeUs)}`;
+}
+
+/** Quoted for a POSIX shell when it holds more than safe characters ("pipe:pipe:[1234]" would glob). */
+export function shellWord(text: string): string {
+	return /^[A-Za-z0-9_.,:=/-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * After a dump refused because of leaks: what --policy would let it go
+ * ahead (from each leak's choices), and which leaks no policy can pass.
+ */
+export function refusalHint(leaks: readonly pb.ILeak[]): string {
+	if (leaks.length === 0) return 'Run "ckpt leaks PID" to see the leaks and their choices.';
+	const lines: string[] = [];
+	const rules = suggestedRules(leaks);
+	const stuck = leaksWithoutChoice(leaks);
+	if (stuck.length) lines.push(`No policy lets the dump go ahead with ${stuck.map(leakName).join(', ')}: stop sharing ${stuck.length === 1 ? 'it' : 'them'} first.`);
+	const policy = `--policy ${shellWord(formatPolicy(rules))}`;
+	if (rules.length && stuck.length) lines.push(`For the others, choose another policy (see each leak's choices), e.g. ${policy}`);
+	else if (rules.length) lines.push(`To checkpoint anyway, choose another policy for ${leaks.length === 1 ? 'it' : 'them'} (see each leak's choices), e.g. ${policy}`);
+	return lines.join('\n');
 }

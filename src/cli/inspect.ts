@@ -4,6 +4,7 @@
  * loading its memory.
  */
 import { CheckpointError } from '../core/errors';
+import { pb } from '../core/protocol';
 import { openCheckpoint, type CheckpointImages, type ProcessImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
@@ -53,9 +54,26 @@ function findProcess(images: CheckpointImages, pidText: string | undefined): Pro
 	return process;
 }
 
+/**
+ * The helper's manifest of a checkpoint directory (manifest.pb), for its
+ * leak report; undefined for a directory CRIU wrote without the helper, or
+ * a manifest that does not decode (the images are shown all the same).
+ */
+export async function readManifest(source: ImageSource): Promise<pb.Checkpoint | undefined> {
+	if (!(await source.list()).includes('manifest.pb')) return undefined;
+	try {
+		return pb.Checkpoint.decode(await source.readFile('manifest.pb'));
+	} catch {
+		return undefined;
+	}
+}
+
 async function show(images: CheckpointImages, options: InspectOptions, out: NodeJS.WritableStream): Promise<void> {
-	const shown = await Promise.all(images.processes.map(async (process) => ({ process, cmdline: await process.cmdline() })));
-	out.write(options.json ? `${JSON.stringify(showJson(images, shown), null, 2)}\n` : `${showText(images, shown)}\n`);
+	const [shown, manifest] = await Promise.all([
+		Promise.all(images.processes.map(async (process) => ({ process, cmdline: await process.cmdline() }))),
+		readManifest(images.source),
+	]);
+	out.write(options.json ? `${JSON.stringify(showJson(images, shown, manifest), null, 2)}\n` : `${showText(images, shown, manifest)}\n`);
 }
 
 interface MemRequest {

@@ -1,16 +1,17 @@
 /**
  * `ckpt`: the checkpoint core for terminals, scripts and CI.
  *
- *   ckpt --target T hello | ps | freeze PID | thaw PID | dump PID | restore ID | ls | rm ID | rename ID NAME
+ *   ckpt --target T hello | ps | freeze PID | thaw PID | leaks PID | dump PID | restore ID | ls | rm ID | rename ID NAME
  *   ckpt [--target T] show CHECKPOINT | mem CHECKPOINT --pid P --addr A --len N
  */
 import { parseArgs } from 'node:util';
 import { pb } from '../core/protocol';
 import { CheckpointError, errorMessage } from '../core/errors';
+import { formatLeaks, LEAK_KINDS, LEAK_POLICIES, leakJson, parsePolicy } from '../core/leaks';
 import { HelperSession } from '../core/session';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { runInspect } from './inspect';
-import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from './format';
+import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, refusalHint, toJson } from './format';
 
 
 const USAGE = `usage: ckpt --target TARGET [--json] COMMAND [ARGS]
@@ -26,8 +27,12 @@ commands:
   ps [PID]                            the process tree (of PID)
   freeze PID                          freeze PID and its descendants (cgroup freezer)
   thaw PID                            thaw them
-  dump PID [--name N] [--leave-running]
-                                      checkpoint the tree into the target's store
+  leaks PID [--policy P]              what the tree shares with processes outside it (its leaks), by
+                                      kind, each with the policy a dump would apply and its choices;
+                                      nothing is frozen or written
+  dump PID [--name N] [--leave-running] [--policy P]
+                                      checkpoint the tree into the target's store; refused (exit
+                                      status 3, the refused leaks listed) while a leak's policy is fail
   restore ID [--kill-running]         restore a checkpoint; the result has the new root pid
   ls                                  list checkpoints
   rm ID                               delete a checkpoint
@@ -38,7 +43,38 @@ commands:
 
 CHECKPOINT is an ID of the target's store, or a directory (on the target with
 --target, else on this machine).
---json prints one JSON document with the result.`;
+
+--policy P says what to do with each leak (docs/leaks.md): KIND=POLICY entries
+for every leak of a kind and KIND:RESOURCE=POLICY for one, separated by commas,
+e.g. --policy pipe=warn,tty=external,pipe:pipe:[1234]=external. The kind ends
+at the first ':' and the policy starts after the last '='; write a ',' in a
+resource as '\\,'. --policy may be repeated. A resource rule wins over a kind
+rule; leaks no rule names keep their default.
+  policies: ${LEAK_POLICIES.join(', ')}
+  kinds:    ${wrapList(LEAK_KINDS, 12, 80)}
+
+--json prints one JSON document with the result. For leaks:
+  {"leaks": [{"kind", "resource", "summary", "inside": [{"pid", "comm", "how"}],
+   "outside", "outsideCount", "risk", "criu", "policy", "defaultPolicy",
+   "choices": [{"policy", "criuOption", "effect"}], "hostOwn", "policyNote"}],
+   "stats": {"processes", "treeProcesses", "descriptors", "scanTimeUs"}}
+with kinds and policies as names. A checkpoint's "leaks" is its leak report
+(policy, leaks, rescanned, consistent, changes, summary). A dump refused
+because of leaks prints {"error": {"kind", "message"}, "leaks": [...]}.
+
+exit status: 0 done, 1 failed, 2 usage error, 3 dump refused because of leaks.`;
+
+/** Names separated by ", " on lines of at most width columns, the lines after the first indented. */
+function wrapList(names: readonly string[], indent: number, width: number): string {
+	const lines = [''];
+	for (const n of names) {
+		const last = lines.length - 1;
+		const piece = `${n},`;
+		if (lines[last].length + piece.length + 1 > width - indent && lines[last]) lines.push(piece);
+		else lines[last] += lines[last] ? ` ${piece}` : piece;
+	}
+	return lines.join(`\n${' '.repeat(indent)}`).replace(/,$/, '');
+}
 
 interface Options {
 	target?: string;
@@ -53,6 +89,7 @@ interface Options {
 	addr?: string;
 	len?: string;
 	raw: boolean;
+	policy?: string[];
 	help: boolean;
 }
 
@@ -73,6 +110,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			addr: { type: 'string' },
 			len: { type: 'string' },
 			raw: { type: 'boolean', default: false },
+			policy: { type: 'string', multiple: true },
 			help: { type: 'boolean', short: 'h', default: false },
 		},
 	});
@@ -82,7 +120,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 
 /** What each command takes, checked before connecting to anything. */
 const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id' | 'id-name'> = {
-	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
+	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', leaks: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
 	rename: 'id-name', show: 'id', mem: 'id',
 };
 
@@ -94,6 +132,13 @@ function checkArgs(command: string, args: string[]): void {
 	if (takes === 'id-name') nameArg(args, command);
 	const most = takes === 'none' ? 0 : takes === 'id-name' ? 2 : 1;
 	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${['no arguments', 'one argument', 'two arguments'][most]}; unexpected "${args[most]}"`);
+}
+
+/** The rules of every --policy, in order (the helper applies the last of each reach); only dump and leaks take them. */
+function policyArg(command: string, options: Options): pb.ILeakRule[] {
+	if (!options.policy?.length) return [];
+	if (command !== 'dump' && command !== 'leaks') throw new CheckpointError('usage', `--policy is for dump and leaks, not ${command}`);
+	return options.policy.flatMap(parsePolicy);
 }
 
 function pidArg(args: string[], command: string): number {
@@ -118,7 +163,7 @@ function nameArg(args: string[], command: string): string {
 
 type Printer = (text: string, json: object) => void;
 
-async function runCommand(session: HelperSession, command: string, args: string[], options: Options, print: Printer): Promise<void> {
+async function runCommand(session: HelperSession, command: string, args: string[], options: Options, rules: pb.ILeakRule[], print: Printer): Promise<void> {
 	const progress = options.json ? undefined : (p: pb.Progress) => process.stderr.write(`… ${p.stage}${p.message ? `: ${p.message}` : ''}\n`);
 	switch (command) {
 		case 'hello': {
@@ -138,9 +183,13 @@ async function runCommand(session: HelperSession, command: string, args: string[
 			const r = await session.thaw(pidArg(args, command));
 			return print(`thawed tree ${r.rootPid}`, toJson(pb.ThawResult, r));
 		}
+		case 'leaks': {
+			const r = await session.leaks(pidArg(args, command), rules);
+			return print(formatLeaksResult(r), leaksResultJson(r));
+		}
 		case 'dump': {
-			const c = await session.dump(pidArg(args, command), { name: options.name, leaveRunning: options['leave-running'], onProgress: progress });
-			return print(formatCheckpoint(c), toJson(pb.Checkpoint, c));
+			const c = await session.dump(pidArg(args, command), { name: options.name, leaveRunning: options['leave-running'], policy: rules, onProgress: progress });
+			return print(formatCheckpoint(c), checkpointJson(c));
 		}
 		case 'restore': {
 			const id = idArg(args, command);
@@ -149,7 +198,7 @@ async function runCommand(session: HelperSession, command: string, args: string[
 		}
 		case 'ls': {
 			const list = await session.list();
-			return print(formatList(list), { checkpoints: list.map((c) => toJson(pb.Checkpoint, c)) });
+			return print(formatList(list), { checkpoints: list.map(checkpointJson) });
 		}
 		case 'rm': {
 			const id = idArg(args, command);
@@ -158,24 +207,40 @@ async function runCommand(session: HelperSession, command: string, args: string[
 		}
 		case 'rename': {
 			const c = await session.rename(idArg(args, command), nameArg(args, command));
-			return print(`renamed ${c.id} to ${c.name ? `"${c.name}"` : 'no name'}`, toJson(pb.Checkpoint, c));
+			return print(`renamed ${c.id} to ${c.name ? `"${c.name}"` : 'no name'}`, checkpointJson(c));
 		}
 		default:
 			throw new CheckpointError('usage', command ? `unknown command "${command}"\n\n${USAGE}` : USAGE);
 	}
 }
 
-/** Says what failed on stderr; the exit status: 2 for usage errors, else 1. */
-function reportFailure(err: unknown): number {
+/** The exit status of a dump refused because of leaks. */
+export const EXIT_LEAKS_REFUSED = 3;
+
+/**
+ * Says what failed on stderr (a refused dump: its leaks first, with their
+ * choices; with --json also on stdout); the exit status: 2 for usage errors,
+ * 3 for a dump refused because of leaks, else 1.
+ */
+function reportFailure(err: unknown, json = false): number {
+	if (err instanceof CheckpointError && err.kind === 'leaks-refused') {
+		if (json) process.stdout.write(`${JSON.stringify({ error: { kind: err.kind, message: err.message }, leaks: err.leaks.map(leakJson) }, null, 2)}\n`);
+		if (err.leaks.length) process.stderr.write(`${formatLeaks(err.leaks)}\n\n`);
+	}
 	process.stderr.write(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`);
-	return err instanceof CheckpointError && err.kind === 'usage' ? 2 : 1;
+	if (!(err instanceof CheckpointError)) return 1;
+	return err.kind === 'usage' ? 2 : err.kind === 'leaks-refused' ? EXIT_LEAKS_REFUSED : 1;
 }
 
 /** How to do with the CLI what a helper message names in protocol terms. */
 function cliHint(err: unknown): string {
-	if (err instanceof CheckpointError && err.kind === 'tree-running') return '\nTo replace the running tree, add --kill-running.';
+	if (!(err instanceof CheckpointError)) return '';
+	if (err.kind === 'tree-running') return '\nTo replace the running tree, add --kill-running.';
+	if (err.kind === 'leaks-refused') return `\n${refusalHint(err.leaks)}`;
 	return '';
 }
+
+
 
 export async function main(argv: string[]): Promise<number> {
 	let parsed: ReturnType<typeof parse>;
@@ -190,8 +255,10 @@ export async function main(argv: string[]): Promise<number> {
 		process.stdout.write(`${USAGE}\n`);
 		return options.help ? 0 : 2;
 	}
+	let rules: pb.ILeakRule[];
 	try {
 		checkArgs(command, args);
+		rules = policyArg(command, options);
 	} catch (err) {
 		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
 		return 2;
@@ -206,12 +273,12 @@ export async function main(argv: string[]): Promise<number> {
 	try {
 		const target = targetFromSpec(spec, targetFlags(options));
 		session = await HelperSession.open(target);
-		await runCommand(session, command, args, options, (text, json) => {
+		await runCommand(session, command, args, options, rules, (text, json) => {
 			process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
 		});
 		return 0;
 	} catch (err) {
-		return reportFailure(err);
+		return reportFailure(err, options.json);
 	} finally {
 		await session?.close().catch(() => undefined);
 	}

@@ -4,17 +4,24 @@
  */
 import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
 import { hex } from '../core/text';
+import { pb } from '../core/protocol';
+import { changeText, leakName, leakReportJson, leakReportSummary, warnedLeaks } from '../core/leaks';
 
 export interface ShownProcess {
 	process: ProcessImage;
 	cmdline?: string[];
 }
 
-/** The JSON document of `ckpt show --json`: addresses and registers as hex strings. */
-export function showJson(images: CheckpointImages, shown: ShownProcess[]): object {
+/**
+ * The JSON document of `ckpt show --json`: addresses and registers as hex
+ * strings; with the checkpoint's manifest (when the directory has one), its
+ * leak report (null: made before leak scans).
+ */
+export function showJson(images: CheckpointImages, shown: ShownProcess[], manifest?: pb.ICheckpoint): object {
 	return {
 		path: images.source.description,
 		criu: { imageVersion: images.imageVersion },
+		leaks: manifest ? (manifest.leaks ? leakReportJson(manifest.leaks) : null) : undefined,
 		stats: images.stats ? statsJson(images) : undefined,
 		processes: shown.map(({ process: p, cmdline }) => ({
 			pid: p.pid, ppid: p.ppid, pgid: p.pgid, sid: p.sid, comm: p.comm, state: p.state, cmdline, creds: p.creds,
@@ -59,11 +66,19 @@ function processLines(shown: ShownProcess, prefix: string): string[] {
 	return lines;
 }
 
-/** The readable tree of `ckpt show`. */
-export function showText(images: CheckpointImages, shown: ShownProcess[]): string {
+/** The readable tree of `ckpt show`; with the manifest (when the directory has one), its leak report. */
+export function showText(images: CheckpointImages, shown: ShownProcess[], manifest?: pb.ICheckpoint): string {
 	const lines = [`${images.source.description} (CRIU image version ${images.imageVersion})`];
 	const s = images.stats;
 	if (s) lines.push(`├── dump: frozen ${((s.frozenTime ?? 0) / 1000).toFixed(1)} ms, ${s.pagesWritten ?? 0n} pages written of ${s.pagesScanned ?? 0n} scanned`);
+	if (manifest) {
+		const report = manifest.leaks;
+		lines.push(`├── leaks: ${leakReportSummary(report)}`);
+		branch(lines, '│   ', [
+			...warnedLeaks(report).map((l) => `warned: ${leakName(l)}${l.summary ? `: ${l.summary}` : ''}`),
+			...(report?.changes ?? []).map((c) => `inconsistent: ${changeText(c)}`),
+		]);
+	}
 	shown.forEach((entry, i) => {
 		const last = i === shown.length - 1;
 		lines.push(`${last ? '└── ' : '├── '}process ${entry.process.pid} ${entry.process.comm} (${entry.process.state})`);

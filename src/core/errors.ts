@@ -2,6 +2,7 @@
  * Errors a user can act on. Every failure that reaches the CLI or the editor
  * is a CheckpointError whose message says what happened and what to do.
  */
+import type { pb } from './protocol';
 
 export type ErrorKind =
 	| 'bad-request'
@@ -14,6 +15,10 @@ export type ErrorKind =
 	| 'tree-running'
 	| 'pid-in-use'
 	| 'internal'
+	/** A dump refused before anything was frozen: the leaks whose policy is fail are in `leaks`. */
+	| 'leaks-refused'
+	/** A restore refused: what a leak was handed to CRIU as (a pipe, a namespace) has no live holder any more. */
+	| 'external-gone'
 	| 'connection'
 	| 'host-key-unknown'
 	| 'host-key-changed'
@@ -41,6 +46,8 @@ export class CheckpointError extends Error {
 		message: string,
 		readonly criu?: CriuFailure,
 		readonly errno?: number,
+		/** leaks-refused: the leaks whose policy is fail, each with its choices. Empty for the other kinds. */
+		readonly leaks: readonly pb.ILeak[] = [],
 	) {
 		super(message);
 		this.name = 'CheckpointError';

@@ -25,6 +25,7 @@ export interface Operations {
 	launch: [pb.ILaunchRequest, pb.LaunchResult];
 	kill: [pb.IKillRequest, pb.KillResult];
 	rename: [pb.IRenameRequest, pb.RenameResult];
+	leaks: [pb.ILeaksRequest, pb.LeaksResult];
 }
 export type OperationName = keyof Operations;
 
@@ -46,6 +47,8 @@ const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
 	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
 	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000, rename: 30_000,
+	// reads every process's descriptors and maps on the host
+	leaks: 60_000,
 };
 
 const ERROR_KINDS: Record<number, ErrorKind> = {
@@ -59,6 +62,8 @@ const ERROR_KINDS: Record<number, ErrorKind> = {
 	[pb.ErrorCode.ERROR_CODE_TREE_RUNNING]: 'tree-running',
 	[pb.ErrorCode.ERROR_CODE_PID_IN_USE]: 'pid-in-use',
 	[pb.ErrorCode.ERROR_CODE_INTERNAL]: 'internal',
+	[pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED]: 'leaks-refused',
+	[pb.ErrorCode.ERROR_CODE_EXTERNAL_GONE]: 'external-gone',
 };
 
 export function errorFromHelper(error: pb.IError): CheckpointError {
@@ -66,7 +71,7 @@ export function errorFromHelper(error: pb.IError): CheckpointError {
 	const criu = error.criuMessage || error.criuLog?.length || error.criuLogPath
 		? { message: error.criuMessage ?? '', log: error.criuLog ?? [], logPath: error.criuLogPath || undefined }
 		: undefined;
-	return new CheckpointError(kind, error.message || 'the helper reported an unspecified error', criu, error.errnoValue || undefined);
+	return new CheckpointError(kind, error.message || 'the helper reported an unspecified error', criu, error.errnoValue || undefined, error.leaks ?? []);
 }
 
 export interface HelperClientEvents {

@@ -77,6 +77,15 @@ export class HelperSession {
 		return result.checkpoint ?? pb.Checkpoint.create();
 	}
 
+	/**
+	 * The leaks of rootPid's tree: what it shares with processes outside it
+	 * (docs/leaks.md), each with the policy a dump with these rules would
+	 * apply, sorted by kind then resource. Nothing is frozen or written.
+	 */
+	leaks(rootPid: number, policy: readonly pb.ILeakRule[] = []): Promise<pb.LeaksResult> {
+		return this.client.request('leaks', { rootPid, policy: policy.map((r) => pb.LeakRule.create(r)) });
+	}
+
 	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
 		return this.client.request('restore', {
 			checkpointId, killRunning: options.killRunning ?? false,

@@ -11,6 +11,15 @@ describe('CheckpointError', () => {
 		assert.equal(err.message, 'process 42 does not exist');
 		assert.equal(err.errno, 3);
 		assert.equal(err.criu, undefined);
+		assert.deepEqual(err.leaks, []);
+	});
+
+	test('a leaks-refused error carries the refused leaks', () => {
+		const leaks = [{ resource: 'pipe:[1234]' }, { resource: '/dev/pts/3' }];
+		const err = new CheckpointError('leaks-refused', 'refused', undefined, undefined, leaks);
+		assert.equal(err.kind, 'leaks-refused');
+		assert.deepEqual(err.leaks.map((l) => l.resource), ['pipe:[1234]', '/dev/pts/3']);
+		assert.equal(err.describe(), 'refused');
 	});
 
 	test('describe() without CRIU details is just the message', () => {

@@ -1,7 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pb } from '../../src/core/protocol';
-import { formatCheckpoint, formatHello, formatList, formatPs, formatRestore, toJson } from '../../src/cli/format';
+import {
+	checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leakReportLines, leaksResultJson, refusalHint, shellWord, toJson,
+} from '../../src/cli/format';
+import { pipeLeak, tracerLeak, ttyLeak, utsLeak } from './leaks.fixtures';
 import { byteSize } from '../../src/core/text';
 
 
@@ -108,9 +111,13 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.equal(formatList([]), 'no checkpoints');
 		const lines = formatList([ck]).split('\n');
 		assert.equal(lines.length, 2);
-		assert.deepEqual(lines[0].split(/\s+/), ['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE']);
-		// The creation time to the second, UTC (ISO 'T' or a space between date and time).
-		assert.match(lines[1], /^ck-20240101-abc\s+before-bug\s+2024-01-02 03:04:05\s+500\s+2\s+3\.0 MiB$/);
+		assert.deepEqual(lines[0].split(/\s+/), ['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'LEAKS']);
+		// The creation time to the second, UTC (ISO 'T' or a space between date and time); "-": no leak report.
+		assert.match(lines[1], /^ck-20240101-abc\s+before-bug\s+2024-01-02 03:04:05\s+500\s+2\s+3\.0 MiB\s+-$/);
+		const withLeaks = pb.Checkpoint.create({ ...ck, id: 'ck-2', leaks: pb.LeakReport.create({
+			leaks: [pipeLeak(pb.LeakPolicy.LEAK_POLICY_WARN)], rescanned: true, changes: [pb.LeakChange.create({ what: pb.LeakChange.What.WHAT_APPEARED })],
+		}) });
+		assert.match(formatList([withLeaks]).split('\n')[1], /3\.0 MiB\s+1 warned, inconsistent$/);
 	});
 
 	test('formatRestore: id, root pid, pids, killed pids and CRIU time', () => {
@@ -125,5 +132,81 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.deepEqual(json, { rootPid: 3, state: 'TREE_STATE_RUNNING' });
 		assert.deepEqual(toJson(pb.FreezeResult, pb.FreezeResult.create({ rootPid: 4 })),
 			{ rootPid: 4, state: 'TREE_STATE_UNSPECIFIED', pids: [], cgroup: '', freezer: 'CGROUP_LAYOUT_UNKNOWN' });
+	});
+});
+
+describe('leaks in the CLI output', () => {
+	const P = pb.LeakPolicy;
+	const report = pb.LeakReport.create({
+		policy: [pb.LeakRule.create({ kind: pb.LeakKind.LEAK_KIND_PIPE, policy: P.LEAK_POLICY_WARN })],
+		leaks: [utsLeak(), pipeLeak(P.LEAK_POLICY_WARN)], rescanned: true,
+	});
+	const changed = pb.LeakReport.create({
+		...report,
+		changes: [pb.LeakChange.create({ what: pb.LeakChange.What.WHAT_APPEARED, leak: ttyLeak(), detail: 'pid 9 (sh) opened it' })],
+	});
+
+	test('formatCheckpoint: the leak summary and the warned leaks; "inconsistent:" lines for changes', () => {
+		const c = pb.Checkpoint.create({ id: 'x', rootPid: 7, leaks: report });
+		const out = formatCheckpoint(c);
+		assert.match(out, /^ {2}leaks {5}2 leaks: 1 warned, 1 ignored; consistent$/m);
+		assert.match(out, /^ {2}warned {4}pipe pipe:\[1234\]: a pipe the tree writes into and cat \(pid 88\) outside reads from$/m);
+		assert.doesNotMatch(out, /inconsistent/);
+		const bad = formatCheckpoint(pb.Checkpoint.create({ id: 'x', rootPid: 7, leaks: changed }));
+		assert.match(bad, /; inconsistent: 1 change during the dump$/m);
+		assert.match(bad, /^ {2}inconsistent: tty \/dev\/pts\/3 appeared during the dump: pid 9 \(sh\) opened it$/m);
+		assert.match(formatCheckpoint(pb.Checkpoint.create({ id: 'old' })), /^ {2}leaks {5}leaks not scanned/m);
+	});
+
+	test('leakReportLines: the summary first, then warned leaks, then changes', () => {
+		assert.deepEqual(leakReportLines(changed, '').map((l) => l.split(' ')[0]), ['leaks', 'warned', 'inconsistent:']);
+	});
+
+	test('checkpointJson: the leak report with names; null without one', () => {
+		const json = checkpointJson(pb.Checkpoint.create({ id: 'x', name: 'n', leaks: changed })) as { id: string; name: string; leaks: { policy: string; consistent: boolean; leaks: { kind: string; policy: string }[] } };
+		assert.equal(json.id, 'x');
+		assert.equal(json.name, 'n');
+		assert.equal(json.leaks.policy, 'pipe=warn');
+		assert.equal(json.leaks.consistent, false);
+		assert.deepEqual(json.leaks.leaks.map((l) => `${l.kind}=${l.policy}`), ['uts-ns=ignore', 'pipe=warn']);
+		assert.equal((checkpointJson(pb.Checkpoint.create({ id: 'y' })) as { leaks: unknown }).leaks, null);
+	});
+
+	test('ckpt leaks --json: each leak\'s fields at its top level, and the scan\'s numbers', () => {
+		const json = leaksResultJson(pb.LeaksResult.create({ leaks: [pipeLeak()], stats: pb.LeakScanStats.create({ processes: 5, treeProcesses: 1, descriptors: 20, scanTimeUs: 700 }) }));
+		assert.deepEqual(Object.keys(json), ['leaks', 'stats']);
+		const { leaks, stats } = json as { leaks: Record<string, unknown>[]; stats: object };
+		assert.deepEqual(Object.keys(leaks[0]), ['kind', 'resource', 'summary', 'inside', 'outside', 'outsideCount', 'risk', 'criu', 'policy', 'defaultPolicy', 'choices', 'hostOwn', 'policyNote']);
+		assert.equal(leaks[0].kind, 'pipe');
+		assert.equal(leaks[0].policy, 'fail');
+		assert.deepEqual(stats, { processes: 5, treeProcesses: 1, descriptors: 20, scanTimeUs: 700 });
+	});
+
+	test('ckpt leaks: the listing, then whether a dump with the policy goes ahead, and how to make it', () => {
+		const ahead = formatLeaksResult(pb.LeaksResult.create({ leaks: [pipeLeak(P.LEAK_POLICY_WARN)] }));
+		assert.match(ahead, /^1 leak: 1 warned\n/);
+		assert.match(ahead, /\n\nA dump with this policy goes ahead\.$/);
+		const refused = formatLeaksResult(pb.LeaksResult.create({ leaks: [pipeLeak(), ttyLeak(), tracerLeak()] }));
+		assert.match(refused, /\n\nA dump with this policy is refused: 3 leaks have the policy fail\.\nTo go ahead, e\.g\. --policy pipe=warn,tty=external$/);
+		assert.match(formatLeaksResult(pb.LeaksResult.create({ leaks: [tracerLeak()] })), /refused: 1 leak has the policy fail\.$/);
+		assert.match(formatLeaksResult(pb.LeaksResult.create()), /^no leaks/);
+	});
+
+	test('refusalHint: a --policy from the leaks\' choices; what no policy can pass', () => {
+		assert.equal(refusalHint([pipeLeak(), ttyLeak()]), 'To checkpoint anyway, choose another policy for them (see each leak\'s choices), e.g. --policy pipe=warn,tty=external');
+		assert.equal(refusalHint([pipeLeak(), pb.Leak.create({ ...pipeLeak(), resource: 'pipe:[5]' })]).split('--policy ')[1], 'pipe=warn');
+		assert.equal(refusalHint([pipeLeak(), tracerLeak()]), [
+			'No policy lets the dump go ahead with tracer pid 77: stop sharing it first.',
+			'For the others, choose another policy (see each leak\'s choices), e.g. --policy pipe=warn',
+		].join('\n'));
+		assert.equal(refusalHint([tracerLeak()]), 'No policy lets the dump go ahead with tracer pid 77: stop sharing it first.');
+		assert.equal(refusalHint([ttyLeak()]), 'To checkpoint anyway, choose another policy for it (see each leak\'s choices), e.g. --policy tty=external');
+		assert.match(refusalHint([]), /ckpt leaks PID/);
+	});
+
+	test('shellWord quotes what a shell would glob or split', () => {
+		assert.equal(shellWord('pipe=warn,tty=external'), 'pipe=warn,tty=external');
+		assert.equal(shellWord('pipe:pipe:[1]=external'), "'pipe:pipe:[1]=external'");
+		assert.equal(shellWord("a'b c"), "'a'\\''b c'");
 	});
 });

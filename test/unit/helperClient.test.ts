@@ -550,6 +550,35 @@ describe('HelperSession rename', () => {
 	});
 });
 
+describe('HelperSession leaks', () => {
+	test('sends the root pid and the rules; returns the leaks; a refusal keeps its leaks', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const rules = [{ kind: pb.LeakKind.LEAK_KIND_PIPE, resource: 'pipe:[1]', policy: pb.LeakPolicy.LEAK_POLICY_EXTERNAL }];
+		const p = session.leaks(42, rules);
+		let req = await fake.nextRequest();
+		assert.equal(req.leaks?.rootPid, 42);
+		assert.deepEqual(req.leaks?.policy.map((r) => pb.LeakRule.toObject(r, { defaults: true })), rules);
+		fake.respond({ id: req.id, leaks: { leaks: [pb.Leak.create({ kind: pb.LeakKind.LEAK_KIND_PIPE, resource: 'pipe:[1]' })], stats: pb.LeakScanStats.create({ processes: 3 }) } });
+		const r = await p;
+		assert.equal(r.leaks[0].resource, 'pipe:[1]');
+		assert.equal(r.stats?.processes, 3);
+
+		const none = session.leaks(43);
+		req = await fake.nextRequest();
+		assert.deepEqual(req.leaks?.policy, []);
+		fake.respond({ id: req.id, leaks: {} });
+		assert.deepEqual((await none).leaks, []);
+
+		const dump = session.dump(44, { policy: rules });
+		req = await fake.nextRequest();
+		assert.equal(req.dump?.policy[0].resource, 'pipe:[1]');
+		fake.respond({ id: req.id, error: { code: pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED, message: 'refused', leaks: [pb.Leak.create({ kind: pb.LeakKind.LEAK_KIND_TTY, resource: '/dev/pts/1' })] } });
+		await assert.rejects(dump, isKind('leaks-refused', (err) => assert.deepEqual(err.leaks.map((l) => l.resource), ['/dev/pts/1'])));
+		await finish(fake);
+	});
+});
+
 describe('errorFromHelper', () => {
 	const table: Array<[pb.ErrorCode, ErrorKind]> = [
 		[pb.ErrorCode.ERROR_CODE_BAD_REQUEST, 'bad-request'],
@@ -562,6 +591,8 @@ describe('errorFromHelper', () => {
 		[pb.ErrorCode.ERROR_CODE_TREE_RUNNING, 'tree-running'],
 		[pb.ErrorCode.ERROR_CODE_PID_IN_USE, 'pid-in-use'],
 		[pb.ErrorCode.ERROR_CODE_INTERNAL, 'internal'],
+		[pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED, 'leaks-refused'],
+		[pb.ErrorCode.ERROR_CODE_EXTERNAL_GONE, 'external-gone'],
 		[pb.ErrorCode.ERROR_CODE_UNSPECIFIED, 'internal'],
 	];
 	for (const [code, kind] of table) {
@@ -571,6 +602,27 @@ describe('errorFromHelper', () => {
 			assert.equal(err.message, 'm');
 		});
 	}
+
+	test('every code of the enum maps to a kind of its own, UNSPECIFIED aside', () => {
+		const codes = Object.values(pb.ErrorCode).filter((v): v is pb.ErrorCode => typeof v === 'number' && v !== pb.ErrorCode.ERROR_CODE_UNSPECIFIED);
+		const kinds = codes.map((code) => errorFromHelper({ code, message: 'm' }).kind);
+		assert.equal(new Set(kinds).size, codes.length, kinds.join(', '));
+		assert.ok(kinds.filter((k) => k === 'internal').length === 1);
+	});
+
+	test('LEAKS_REFUSED carries the refused leaks, decoded from the wire; other errors carry none', () => {
+		const leak = pb.Leak.create({
+			kind: pb.LeakKind.LEAK_KIND_PIPE, resource: 'pipe:[1234]', policy: pb.LeakPolicy.LEAK_POLICY_FAIL, defaultPolicy: pb.LeakPolicy.LEAK_POLICY_FAIL,
+			choices: [pb.LeakChoice.create({ policy: pb.LeakPolicy.LEAK_POLICY_WARN, effect: 'a new pipe at restore' })],
+		});
+		const bytes = pb.Error.encode(pb.Error.create({ code: pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED, message: 'process 7\'s tree shares 1 resource', leaks: [leak] })).finish();
+		const err = errorFromHelper(pb.Error.decode(bytes));
+		assert.equal(err.kind, 'leaks-refused');
+		assert.equal(err.leaks.length, 1);
+		assert.equal(err.leaks[0].resource, 'pipe:[1234]');
+		assert.equal(err.leaks[0].choices?.[0].policy, pb.LeakPolicy.LEAK_POLICY_WARN);
+		assert.deepEqual(errorFromHelper({ code: pb.ErrorCode.ERROR_CODE_EXTERNAL_GONE, message: 'gone' }).leaks, []);
+	});
 
 	test('an unknown code is "internal"', () => {
 		assert.equal(errorFromHelper({ code: 99 as pb.ErrorCode, message: 'm' }).kind, 'internal');
