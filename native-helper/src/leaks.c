@@ -457,7 +457,7 @@ Leak *leak_to_pb(const struct host_scan *s, const struct leak *lk)
 	l->n_inside = lk->ninside;
 	l->outside = holders_pb(s, lk->outside, nout);
 	l->n_outside = nout;
-	l->outside_count = lk->noutside;
+	l->outside_count = lk->noutside + lk->outside_unlisted;
 	l->policy = lk->policy ? lk->policy : lk->default_policy;
 	l->default_policy = lk->default_policy;
 	l->choices = arena_alloc((lk->nchoices + 1) * sizeof(*l->choices));
@@ -572,6 +572,9 @@ static const char *holder_difference(const Leak *a, const Leak *b)
 	struct sbuf s = { 0 };
 	const char *out = NULL;
 
+	/* the host's own namespaces are not dumped; processes come and go in them all the time */
+	if (a->host_own && b->host_own)
+		return NULL;
 	for (size_t i = 0; i < b->n_outside; i++)
 		if (!holder_listed(a->outside, a->n_outside, b->outside[i]->pid))
 			sbuf_printf(&s, "%spid %d (%s) began to hold it", s.len ? "; " : "", b->outside[i]->pid,

@@ -79,6 +79,12 @@ struct leak {
 	const char *summary, *risk, *criu;
 	struct leak_holder *inside, *outside;
 	size_t ninside, noutside, cap_inside, cap_outside;
+	/*
+	 * Outside holders counted but not in outside[]: a detector may list
+	 * only the first MAX_LEAK_HOLDERS (every process of the host is in
+	 * its namespaces); the wire's outside_count adds them.
+	 */
+	size_t outside_unlisted;
 	int default_policy;		/* LP(...) */
 	struct leak_choice choices[MAX_LEAK_CHOICES];
 	size_t nchoices;
@@ -148,6 +154,49 @@ void fd_table_free(struct fd_table *t);
 
 /* leak_sockets.c: uses s->fds */
 int detect_sockets(struct host_scan *s, struct herr *e);
+
+/* ---- leak_tasks.c ------------------------------------------------------- */
+
+/*
+ * Adds p as an outside holder of lk while fewer than MAX_LEAK_HOLDERS are
+ * listed, else counts it in outside_unlisted. p is an outside process, not
+ * excluded, not yet a holder of lk.
+ */
+void leak_hold_counted(struct host_scan *s, struct leak *lk, const struct host_proc *p, const char *how);
+/* A process that holds nothing of its own: a zombie, or a kernel thread. */
+bool host_proc_hollow(const struct host_proc *p);
+
+/* ---- leak_memory.c ------------------------------------------------------ */
+
+/* Read /proc/PID/maps as text even where PROCMAP_QUERY works (the tests of both ways). */
+extern bool leak_maps_text;
+
+/* One line of /proc/PID/maps. path points into the line (path_len bytes, 0 when none). */
+struct maps_line {
+	unsigned long start, end;
+	char perms[5];			/* "rw-s" */
+	unsigned long long offset, inode;
+	unsigned int major, minor;
+	const char *path;
+	size_t path_len;
+};
+
+/* Parses len bytes of line (no newline needed); -1 with errno EINVAL when malformed. */
+int parse_maps_line(const char *line, size_t len, struct maps_line *m);
+
+/* One line of /proc/sysvipc/shm, sem or msg: the fields the detectors use. */
+struct sysv_line {
+	int key, id;			/* id: shmid, semid or msqid */
+	unsigned int mode;
+	unsigned long long size;	/* shm: bytes; sem: semaphores; msg: bytes queued */
+	unsigned long long count;	/* shm: attachments (nattch); msg: messages queued */
+	pid_t pid_a, pid_b;		/* shm: cpid, lpid; msg: lspid, lrpid */
+};
+
+/* Each parses one line (NUL-terminated); -1 with errno EINVAL for a header or a bad line. */
+int parse_sysv_shm(const char *line, struct sysv_line *l);
+int parse_sysv_sem(const char *line, struct sysv_line *l);
+int parse_sysv_msg(const char *line, struct sysv_line *l);
 
 /* ---- policy and wire (leaks.c) ----------------------------------------- */
 

@@ -1,9 +1,400 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of leak_tasks.c. */
+/*
+ * Unit tests of leak_tasks.c: real processes (the tests run as root with a
+ * real /proc), scanned with leaks_scan as the helper would.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
 
+/*
+ * A child that runs fn (when not NULL), reports what it returned (< 0:
+ * failed), and then reaps its own children until it is killed.
+ */
+static pid_t spawn(int (*fn)(void *), void *arg, int *value)
+{
+	int p[2], v = 0;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		v = fn ? fn(arg) : 0;
+		if (write(p[1], &v, sizeof(v)) != sizeof(v))
+			_exit(1);
+		close(p[1]);
+		for (;;)
+			if (wait(NULL) < 0)
+				pause();
+	}
+	close(p[1]);
+	if (pid > 0 && (read(p[0], &v, sizeof(v)) != sizeof(v) || v < 0)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	if (value)
+		*value = v;
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* Kills a child of a spawned process and waits (up to 2 s) until its parent reaped it. */
+static void reap_grandchild(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 2000 && pid_exists(pid); i++)
+		sleep_ms(1);
+}
+
+static bool holds(const struct leak_holder *v, size_t n, pid_t pid, const char *how)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pid == pid && (!how || !strcmp(v[i].how, how)))
+			return true;
+	return false;
+}
+
+static bool can(const struct leak *lk, int policy, const char *option)
+{
+	for (size_t i = 0; i < lk->nchoices; i++)
+		if (lk->choices[i].policy == policy && (!option || !strcmp(lk->choices[i].criu_option, option)))
+			return true;
+	return false;
+}
+
+static size_t count_kind(const struct host_scan *s, int kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nleaks; i++)
+		n += s->leaks[i]->kind == kind;
+	return n;
+}
+
+static uint64_t ns_ino(pid_t pid, const char *ns)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* ---- namespaces ----------------------------------------------------------- */
+
+static int new_uts(void *arg)
+{
+	(void)arg;
+	return unshare(CLONE_NEWUTS);
+}
+
+static int join_uts(void *arg)
+{
+	char path[64];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/uts", *(pid_t *)arg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = setns(fd, CLONE_NEWUTS);
+	close(fd);
+	return ret;
+}
+
+/* The host's net namespace: every process's but kernel threads', counted and listed up to 16. */
+static void check_host_net(struct host_scan *s, pid_t root)
+{
+	uint64_t net = ns_ino(root, "net");
+	const struct host_proc *init = host_find(s, 1);
+	bool host = !init || !init->ns[LK(NET_NS) - 1] || init->ns[LK(NET_NS) - 1] == net;
+	char resource[64];
+	struct leak *lk;
+	size_t expect = 0;
+	Leak *pb;
+
+	snprintf(resource, sizeof(resource), "net:[%llu]", (unsigned long long)net);
+	lk = leak_find(s, LK(NET_NS), resource);
+	CHECK(net && lk);
+	if (!lk)
+		return;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		const struct host_proc *p = &s->procs[i];
+
+		expect += !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[LK(NET_NS) - 1] == net;
+	}
+	CHECK(lk->host_own == host && lk->object == net);
+	CHECK(lk->noutside + lk->outside_unlisted == expect && lk->noutside <= MAX_LEAK_HOLDERS);
+	CHECK(holds(lk->inside, lk->ninside, root, "member") && lk->ninside == 1);
+	CHECK(!holds(lk->outside, lk->noutside, s->self, NULL));
+	if (host) {
+		CHECK(lk->standalone && lk->default_policy == LP(IGNORE));
+		CHECK(can(lk, LP(WARN), "") && can(lk, LP(FAIL), "") && !can(lk, LP(EXTERNAL), NULL));
+		CHECK(strstr(lk->criu, "does not dump") != NULL);
+	}
+	pb = leak_to_pb(s, lk);
+	CHECK(pb->outside_count == expect && pb->n_outside == lk->noutside && pb->host_own == host);
+}
+
+static void test_namespaces(void)
+{
+	pid_t a = spawn(new_uts, NULL, NULL), r = a > 0 ? spawn(join_uts, &a, NULL) : -1;
+	uint64_t uts = a > 0 ? ns_ino(a, "uts") : 0;
+	struct host_scan s;
+	struct herr e;
+	char resource[64];
+	struct leak *lk;
+
+	CHECK(a > 0 && r > 0 && uts && uts != ns_ino(getpid(), "uts"));
+	if (a <= 0 || r <= 0)
+		goto out;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	snprintf(resource, sizeof(resource), "uts:[%llu]", (unsigned long long)uts);
+	lk = leak_find(&s, LK(UTS_NS), resource);
+	CHECK(lk != NULL);
+	if (lk) {
+		CHECK(!lk->host_own && !lk->standalone && lk->object == uts);
+		CHECK(lk->default_policy == LP(FAIL) && can(lk, LP(FAIL), "") && can(lk, LP(WARN), ""));
+		CHECK(can(lk, LP(EXTERNAL), "--join-ns uts at restore"));
+		CHECK(lk->ninside == 1 && holds(lk->inside, lk->ninside, r, "member"));
+		CHECK(lk->noutside == 1 && holds(lk->outside, lk->noutside, a, "member") && !lk->outside_unlisted);
+		CHECK(strstr(lk->summary, "uts namespace") && strstr(lk->criu, "private copy"));
+	}
+	/* the tree is in one uts namespace */
+	CHECK(count_kind(&s, LK(UTS_NS)) == 1);
+	check_host_net(&s, r);
+	leaks_scan_free(&s);
+
+	/* the other way round: r is the outside holder of a's namespace */
+	CHECK(leaks_scan(a, &s, &e) == 0);
+	lk = leak_find(&s, LK(UTS_NS), resource);
+	CHECK(lk && lk->noutside == 1 && holds(lk->outside, 1, r, "member") && holds(lk->inside, 1, a, "member"));
+	leaks_scan_free(&s);
+out:
+	reap(r);
+	reap(a);
+}
+
+/* ---- parent, session, process group, tracer ----------------------------- */
+
+static int fork_one(void *arg)
+{
+	pid_t pid = fork();
+
+	(void)arg;
+	if (pid == 0)
+		for (;;)
+			pause();
+	return pid;
+}
+
+static int new_session(void *arg)
+{
+	(void)arg;
+	return setsid() < 0 ? -1 : 0;
+}
+
+static int seize(void *arg)
+{
+	return ptrace(PTRACE_SEIZE, *(pid_t *)arg, NULL, NULL) ? -1 : 0;
+}
+
+static void test_relatives(void)
+{
+	int child = 0;
+	pid_t m = spawn(fork_one, NULL, &child), r = child, sid = getsid(0), pgid = getpgrp();
+	const struct host_proc *leader;
+	struct host_scan s;
+	struct herr e;
+	char resource[64];
+	struct leak *lk;
+
+	CHECK(m > 0 && r > 0);
+	if (m <= 0 || r <= 0)
+		goto out;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	snprintf(resource, sizeof(resource), "pid %d", m);
+	lk = leak_find(&s, LK(PARENT), resource);
+	CHECK(lk && lk->standalone && lk->default_policy == LP(IGNORE) && lk->nchoices == 2);
+	CHECK(lk && can(lk, LP(WARN), "") && can(lk, LP(IGNORE), ""));
+	CHECK(lk && holds(lk->inside, lk->ninside, r, "child") && holds(lk->outside, lk->noutside, m, "parent"));
+	CHECK(lk && strstr(lk->risk, "restorer") != NULL);
+	CHECK(count_kind(&s, LK(PARENT)) == 1);
+
+	/* the tests' session and group: their leaders are outside the tree */
+	snprintf(resource, sizeof(resource), "session %d", sid);
+	lk = leak_find(&s, LK(SESSION), resource);
+	leader = host_find(&s, sid);
+	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && can(lk, LP(EXTERNAL), "--shell-job"));
+	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
+	if (lk && leader && !leader->excluded)
+		CHECK(holds(lk->outside, lk->noutside, sid, "session leader"));
+	CHECK(lk && strstr(lk->criu, "--shell-job") != NULL);
+	snprintf(resource, sizeof(resource), "process group %d", pgid);
+	lk = leak_find(&s, LK(PROCESS_GROUP), resource);
+	leader = host_find(&s, pgid);
+	CHECK(lk && lk->default_policy == LP(FAIL) && can(lk, LP(EXTERNAL), "--shell-job") && lk->nchoices == 2);
+	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
+	if (lk && leader && !leader->excluded)
+		CHECK(holds(lk->outside, lk->noutside, pgid, "process group leader"));
+	CHECK(count_kind(&s, LK(TRACER)) == 0);
+	leaks_scan_free(&s);
+
+	/* the parent's tree: m leads nothing, r is in the tree */
+	CHECK(leaks_scan(m, &s, &e) == 0);
+	snprintf(resource, sizeof(resource), "pid %d", getpid());
+	lk = leak_find(&s, LK(PARENT), resource);
+	CHECK(lk && lk->noutside == 0 && holds(lk->inside, lk->ninside, m, "child"));	/* the helper: no holder */
+	snprintf(resource, sizeof(resource), "session %d", sid);
+	lk = leak_find(&s, LK(SESSION), resource);
+	CHECK(lk && holds(lk->inside, lk->ninside, m, NULL) && holds(lk->inside, lk->ninside, r, NULL));
+	leaks_scan_free(&s);
+out:
+	reap_grandchild(r);
+	reap(m);
+}
+
+static void test_own_session(void)
+{
+	pid_t r = spawn(new_session, NULL, NULL);
+	struct host_scan s;
+	struct herr e;
+
+	CHECK(r > 0);
+	if (r <= 0)
+		return;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(SESSION)) == 0 && count_kind(&s, LK(PROCESS_GROUP)) == 0);
+	CHECK(count_kind(&s, LK(PARENT)) == 1);
+	leaks_scan_free(&s);
+	reap(r);
+}
+
+static void test_tracer(void)
+{
+	pid_t r = spawn(NULL, NULL, NULL), t = r > 0 ? spawn(seize, &r, NULL) : -1;
+	struct host_scan s;
+	struct herr e;
+	char resource[32];
+	struct leak *lk;
+
+	CHECK(r > 0 && t > 0);
+	if (r <= 0 || t <= 0)
+		goto out;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	CHECK(host_find(&s, r) && host_find(&s, r)->tracer == t);
+	snprintf(resource, sizeof(resource), "pid %d", t);
+	lk = leak_find(&s, LK(TRACER), resource);
+	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && can(lk, LP(FAIL), ""));
+	CHECK(lk && holds(lk->inside, lk->ninside, r, "traced") && holds(lk->outside, lk->noutside, t, "tracer"));
+	CHECK(lk && strstr(lk->criu, "Unable to interrupt task") != NULL);
+	leaks_scan_free(&s);
+	/* the tracer's own tree: its tracee is outside, nothing traces it */
+	CHECK(leaks_scan(t, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(TRACER)) == 0);
+	leaks_scan_free(&s);
+out:
+	reap(t);	/* the tracer first: its tracee is detached when it dies */
+	reap(r);
+}
+
+/* ---- kcmp ------------------------------------------------------------------ */
+
+__attribute__((no_sanitize_address))
+static int sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* A child sharing fd table, fs info and address space with its parent (not a thread). */
+static int clone_sharing(void *arg)
+{
+	size_t size = 256 * 1024;
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	(void)arg;
+	if (stack == MAP_FAILED)
+		return -1;
+	return clone(sleeper, stack + size, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, NULL);
+}
+
+static void test_shared_tasks(void)
+{
+	static const char *const what[] = { "fd table", "fs info", "address space" };
+	int child = 0;
+	pid_t p = spawn(clone_sharing, NULL, &child), r = child, f = spawn(NULL, NULL, NULL);
+	struct host_scan s;
+	struct herr e;
+	char resource[64];
+
+	CHECK(p > 0 && r > 0 && f > 0);
+	if (p <= 0 || r <= 0 || f <= 0)
+		goto out;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(SHARED_TASK)) == 3);
+	for (size_t i = 0; i < ARRAY_SIZE(what); i++) {
+		struct leak *lk;
+
+		snprintf(resource, sizeof(resource), "%s of pid %d", what[i], r);
+		lk = leak_find(&s, LK(SHARED_TASK), resource);
+		CHECK(lk != NULL);
+		if (!lk)
+			continue;
+		CHECK(lk->default_policy == LP(FAIL) && can(lk, LP(WARN), "") && lk->nchoices == 2);
+		CHECK(lk->ninside == 1 && holds(lk->inside, 1, r, NULL));
+		CHECK(lk->noutside == 1 && holds(lk->outside, 1, p, "shares it"));
+		CHECK(strstr(lk->summary, what[i]) != NULL);
+	}
+	leaks_scan_free(&s);
+
+	/* shared within the tree: no leak */
+	CHECK(leaks_scan(p, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(SHARED_TASK)) == 0);
+	leaks_scan_free(&s);
+	/* a plain fork child shares nothing */
+	CHECK(leaks_scan(f, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(SHARED_TASK)) == 0);
+	leaks_scan_free(&s);
+out:
+	reap_grandchild(r);
+	reap(p);
+	reap(f);
+}
+
 void test_leak_tasks(void)
 {
+	test_namespaces();
+	test_relatives();
+	test_own_session();
+	test_tracer();
+	test_shared_tasks();
 }
