@@ -1,11 +1,660 @@
 /* SPDX-License-Identifier: MIT */
-/* Leak detection: placeholder until this file's detectors land. */
+/*
+ * Leaks of sockets: unix sockets whose peer is outside, TCP connections
+ * and listeners, UDP sockets.
+ *
+ * The tree's sockets are its descriptors of type socket (s->fds, read by
+ * detect_files). sock_diag tells what each is: one dump per family and
+ * protocol, in every network namespace the tree is in and in the helper's
+ * own (a socket stays in the namespace it was made in, so an inherited one
+ * may be there). A namespace not the helper's is entered only to open the
+ * netlink socket, which stays bound to it; the helper goes back at once.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+
 #include "leaks.h"
 
-int detect_sockets(struct host_scan *s, struct herr *e)
+/* TCP states as sock_diag reports them (include/net/tcp_states.h) */
+enum {
+	SK_ESTABLISHED = 1, SK_SYN_SENT, SK_SYN_RECV, SK_FIN_WAIT1, SK_FIN_WAIT2, SK_TIME_WAIT,
+	SK_CLOSE, SK_CLOSE_WAIT, SK_LAST_ACK, SK_LISTEN, SK_CLOSING, SK_NEW_SYN_RECV,
+};
+
+static const char *const tcp_state_names[] = {
+	[SK_ESTABLISHED] = "established", [SK_SYN_SENT] = "connecting (SYN sent)",
+	[SK_SYN_RECV] = "connecting (SYN received)", [SK_FIN_WAIT1] = "closing (FIN-WAIT-1)",
+	[SK_FIN_WAIT2] = "closing (FIN-WAIT-2)", [SK_TIME_WAIT] = "TIME-WAIT", [SK_CLOSE] = "closed",
+	[SK_CLOSE_WAIT] = "closing (CLOSE-WAIT: the peer closed)", [SK_LAST_ACK] = "closing (LAST-ACK)",
+	[SK_LISTEN] = "listening", [SK_CLOSING] = "closing", [SK_NEW_SYN_RECV] = "connecting",
+};
+
+/* ---- sock_diag ------------------------------------------------------------ */
+
+struct sock_table {
+	struct sock_entry *v;		/* sorted by ino once read */
+	size_t n, cap;
+};
+
+/* A unix socket's name: a path, "@abstract" (NULs shown as '@'), "" unbound. */
+static void unix_name(const char *p, size_t n, char *out, size_t len)
 {
-	(void)s;
-	(void)e;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < len; i++) {
+		unsigned char c = p[i];
+
+		if (!c && i > 0 && p[0])
+			break;		/* a path's terminating NUL */
+		out[k++] = !c ? '@' : c < 0x20 || c == 0x7f ? '?' : c;
+	}
+	out[k] = '\0';
+}
+
+static int parse_unix(const struct nlmsghdr *h, struct sock_entry *out)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	const struct rtattr *a;
+	int rem;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -1;
+	out->family = AF_UNIX;
+	out->type = m->udiag_type;
+	out->state = m->udiag_state;
+	out->ino = m->udiag_ino;
+	rem = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+	for (a = (const struct rtattr *)(m + 1); RTA_OK(a, rem); a = RTA_NEXT(a, rem)) {
+		if (a->rta_type == UNIX_DIAG_NAME)
+			unix_name(RTA_DATA(a), RTA_PAYLOAD(a), out->name, sizeof(out->name));
+		else if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+			out->peer = *(const uint32_t *)RTA_DATA(a);
+	}
 	return 0;
 }
 
+static int parse_inet(const struct nlmsghdr *h, struct sock_entry *out)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	size_t alen;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -1;
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -1;
+	alen = m->idiag_family == AF_INET ? 4 : 16;
+	out->family = m->idiag_family;
+	out->state = m->idiag_state;
+	out->ino = m->idiag_inode;
+	out->sport = ntohs(m->id.idiag_sport);
+	out->dport = ntohs(m->id.idiag_dport);
+	memcpy(out->src, m->id.idiag_src, alen);
+	memcpy(out->dst, m->id.idiag_dst, alen);
+	return 0;
+}
+
+int sock_diag_parse(int family, const void *msg, size_t len, struct sock_entry *out)
+{
+	const struct nlmsghdr *h = msg;
+
+	memset(out, 0, sizeof(*out));
+	if (len < NLMSG_LENGTH(0) || h->nlmsg_len > len || h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		goto bad;
+	if (family == AF_UNIX ? parse_unix(h, out) : parse_inet(h, out))
+		goto bad;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+void sock_addr_text(int family, const uint8_t *addr, uint16_t port, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family, addr, a, sizeof(a));
+	snprintf(out, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static int table_add(struct sock_table *t, const struct sock_entry *e)
+{
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct sock_entry *v = realloc(t->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = ncap;
+	}
+	t->v[t->n++] = *e;
+	return 0;
+}
+
+/* One dump: req (a struct nlmsghdr and its request) answered into t. */
+static int diag_dump(int nl, void *req, size_t reqlen, int family, int type, uint64_t netns,
+		     struct sock_table *t)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	size_t bufsize = 32768;
+	char *buf = malloc(bufsize);
+	int ret = -1;
+
+	if (!buf || sendto(nl, req, reqlen, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = recv(nl, buf, bufsize, 0);
+		struct nlmsghdr *h;
+		int len;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		len = n;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			struct sock_entry e;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				ret = 0;
+				goto out;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *err = NLMSG_DATA(h);
+
+				errno = h->nlmsg_len >= NLMSG_LENGTH(sizeof(*err)) && err->error ? -err->error : EIO;
+				goto out;
+			}
+			if (sock_diag_parse(family, h, h->nlmsg_len, &e))
+				continue;
+			if (family != AF_UNIX)
+				e.type = type;
+			e.netns = netns;
+			if (table_add(t, &e))
+				goto out;
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+static int dump_unix(int nl, uint64_t netns, struct sock_table *t)
+{
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
+		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER },
+	};
+
+	return diag_dump(nl, &req, sizeof(req), AF_UNIX, 0, netns, t);
+}
+
+static int dump_inet(int nl, int family, int protocol, uint64_t netns, struct sock_table *t)
+{
+	struct {
+		struct nlmsghdr h;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		/* every state but those without a descriptor (no inode) */
+		.r = { .sdiag_family = family, .sdiag_protocol = protocol,
+		       .idiag_states = ~((1u << SK_TIME_WAIT) | (1u << SK_NEW_SYN_RECV)) },
+	};
+
+	return diag_dump(nl, &req, sizeof(req), family, protocol, netns, t);
+}
+
+/*
+ * A sock_diag socket in network namespace netns, entered through pid's
+ * /proc/PID/ns/net when it is not the helper's own (own). -1 when it
+ * cannot be had; *lost is set when the helper could not return to its own
+ * namespace (the caller must stop).
+ */
+static int diag_socket(pid_t pid, uint64_t netns, uint64_t own, bool *lost)
+{
+	int self = -1, target = -1, nl = -1;
+	char path[64];
+	struct stat st;
+
+	*lost = false;
+	if (netns == own)
+		return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || target < 0 || fstat(target, &st) || st.st_ino != netns)
+		goto out;	/* the process moved or went */
+	if (setns(target, CLONE_NEWNET))
+		goto out;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (setns(self, CLONE_NEWNET)) {
+		*lost = true;
+		if (nl >= 0)
+			close(nl);
+		nl = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return nl;
+}
+
+/* Every socket of netns: unix, TCP and UDP over IPv4 and IPv6. A failed dump leaves its part out. */
+static void dump_netns(int nl, uint64_t netns, struct sock_table *t)
+{
+	dump_unix(nl, netns, t);
+	dump_inet(nl, AF_INET, IPPROTO_TCP, netns, t);
+	dump_inet(nl, AF_INET6, IPPROTO_TCP, netns, t);
+	dump_inet(nl, AF_INET, IPPROTO_UDP, netns, t);
+	dump_inet(nl, AF_INET6, IPPROTO_UDP, netns, t);
+}
+
+static int cmp_sock(const void *a, const void *b)
+{
+	const struct sock_entry *x = a, *y = b;
+
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+static const struct sock_entry *sock_find(const struct sock_table *t, uint64_t ino)
+{
+	struct sock_entry key = { .ino = ino };
+
+	if (!ino)
+		return NULL;
+	return bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_sock);
+}
+
+#define NET_NS 2			/* ns_names[2] == "net" */
+
+/*
+ * Reads the sockets of every network namespace the tree is in and of the
+ * helper's. -1 only when the helper could not return to its namespace.
+ */
+static int read_sockets(struct host_scan *s, struct sock_table *t, struct herr *e)
+{
+	uint64_t done[64], own = 0;
+	size_t ndone = 0;
+	struct stat st;
+
+	if (stat("/proc/thread-self/ns/net", &st) == 0)
+		own = st.st_ino;
+	for (size_t i = 0; i <= s->nprocs; i++) {
+		const struct host_proc *p = i < s->nprocs ? &s->procs[i] : NULL;
+		uint64_t netns = p ? p->ns[NET_NS] : own;
+		bool seen = false, lost;
+		int nl;
+
+		if ((p && !p->in_tree) || !netns)
+			continue;
+		for (size_t j = 0; j < ndone && !seen; j++)
+			seen = done[j] == netns;
+		if (seen || ndone == ARRAY_SIZE(done))
+			continue;
+		done[ndone++] = netns;
+		nl = diag_socket(p ? p->pid : s->self, netns, own, &lost);
+		if (lost) {
+			herr_set(e, EC(INTERNAL), errno, "cannot return to the helper's own network namespace "
+				 "after reading the sockets of net:[%llu]: %s", (unsigned long long)netns,
+				 strerror(errno));
+			return -1;
+		}
+		if (nl < 0) {
+			/* its sockets stay unknown: no leak is told of them */
+			fprintf(stderr, "checkpoint-helper: cannot read the sockets of net:[%llu] (process %d): "
+				"%s\n", (unsigned long long)netns, p ? p->pid : s->self, strerror(errno));
+			continue;
+		}
+		dump_netns(nl, netns, t);
+		close(nl);
+	}
+	qsort(t->v, t->n, sizeof(*t->v), cmp_sock);
+	return 0;
+}
+
+/* ---- leaks ------------------------------------------------------------------- */
+
+struct sock_ctx {
+	struct host_scan *s;
+	struct sock_table socks;
+	uint64_t sockdev;		/* the socket file system's device */
+};
+
+/*
+ * Holders of socket ino: how many inside and outside; added to lk (when
+ * set), described as in_what and out_what ("" for the access mode).
+ */
+static void hold_socket(struct sock_ctx *c, uint64_t ino, struct leak *lk, const char *in_what,
+			const char *out_what, size_t *nin, size_t *nout)
+{
+	size_t first, n = fd_table_find(c->s->fds, c->sockdev, ino, &first);
+
+	*nin = *nout = 0;
+	for (size_t i = first; i < first + n; i++) {
+		struct fd_entry *e = &c->s->fds->v[i];
+		const struct host_proc *p = host_find(c->s, e->pid);
+		struct leak_holder h;
+
+		if (!p || p->excluded)
+			continue;
+		if (e->in_tree)
+			(*nin)++;
+		else
+			(*nout)++;
+		if (lk) {
+			fd_entry_holder(e, e->in_tree ? in_what : out_what, &h);
+			leak_hold(c->s, lk, e->pid, &h);
+		}
+	}
+}
+
+/* "held by 2 outside processes" */
+static const char *held_outside(const struct leak *lk)
+{
+	size_t n = leak_outside_procs(lk);
+
+	return arena_printf("held by %zu outside %s", n, n == 1 ? "process" : "processes");
+}
+
+static const char *unix_type(int type)
+{
+	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" :
+	       type == SOCK_SEQPACKET ? "seqpacket" : "unix";
+}
+
+static const char *named(const char *name)
+{
+	return name[0] ? arena_printf(" (%s)", name) : "";
+}
+
+/* Outside sockets connected to sk (datagram senders): added to lk when set; their count. */
+static size_t hold_senders(struct sock_ctx *c, const struct sock_entry *sk, struct leak *lk)
+{
+	size_t count = 0;
+
+	if (sk->type != SOCK_DGRAM)
+		return 0;	/* a stream peer is sk's own peer */
+	for (size_t i = 0; i < c->socks.n; i++) {
+		const struct sock_entry *o = &c->socks.v[i];
+		const char *what;
+		size_t nin, nout;
+
+		if (o->family != AF_UNIX || o->peer != sk->ino || o->ino == sk->peer)
+			continue;
+		what = lk ? arena_printf("socket:[%llu], which sends to it", (unsigned long long)o->ino) : "";
+		hold_socket(c, o->ino, lk, what, what, &nin, &nout);
+		count += nout;
+	}
+	return count;
+}
+
+static void unix_peer_text(struct leak *lk, const struct sock_entry *sk, const struct sock_entry *peer,
+			   bool unknown)
+{
+	const char *peer_name = peer ? peer->name : "";
+
+	lk->summary = arena_printf("a unix %s socket%s whose peer socket:[%llu]%s is %s", unix_type(sk->type),
+				   named(sk->name), (unsigned long long)sk->peer, named(peer_name),
+				   unknown ? "held by no process the helper can see (one in another pid "
+					     "namespace, a descriptor in flight in a message, or the helper's)"
+					   : held_outside(lk));
+	lk->risk = "what the outside end sends while the tree is frozen piles up or is lost; a restore "
+		   "cannot give the tree the same connection back";
+	lk->criu = "CRIU fails: \"External socket is used. Consider using --ext-unix-sk option.\"";
+	lk->default_policy = LP(FAIL);
+	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
+	if (sk->type != SOCK_DGRAM)
+		leak_choice(lk, LP(EXTERNAL), "--ext-unix-sk", "CRIU still fails: it cannot dump half of a "
+			    "stream connection (\"Can't dump half of stream unix connection\")");
+	else if (peer_name[0])
+		leak_choice(lk, LP(EXTERNAL), "--ext-unix-sk", arena_printf("CRIU saves the socket without "
+			    "its peer; a restore connects it to %s again", peer_name));
+	else
+		leak_choice(lk, LP(EXTERNAL), "--ext-unix-sk", "CRIU still fails: the peer has no name to "
+			    "connect to again (\"Can't dump name-less external socket\")");
+}
+
+static void unix_shared_text(struct leak *lk, const struct sock_entry *sk)
+{
+	size_t n = leak_outside_procs(lk);
+
+	lk->summary = arena_printf("a unix %s socket%s shared with %zu outside %s (holding it, or sending "
+				   "to it)", unix_type(sk->type), named(sk->name), n, n == 1 ? "process" : "processes");
+	lk->risk = "the outside processes keep the old socket: after a restore what they send no longer "
+		   "reaches the tree";
+	lk->criu = "dumped silently; a restore makes a new socket the outside processes do not hold";
+	leak_choice(lk, LP(WARN), "", "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_choice(lk, LP(IGNORE), "", "the same as warn, but the checkpoint is not flagged");
+	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
+}
+
+static void unix_leak(struct sock_ctx *c, const struct sock_entry *sk)
+{
+	const struct sock_entry *peer = sock_find(&c->socks, sk->peer);
+	size_t self_in, self_out, peer_in = 0, peer_out = 0, senders;
+	bool peer_outside, unknown;
+	struct leak *lk;
+
+	hold_socket(c, sk->ino, NULL, "", "", &self_in, &self_out);
+	if (sk->peer)
+		hold_socket(c, sk->peer, NULL, "", "", &peer_in, &peer_out);
+	unknown = sk->peer && !peer_in && !peer_out;
+	peer_outside = peer_out || unknown;
+	senders = hold_senders(c, sk, NULL);
+	if (!peer_outside && !self_out && !senders)
+		return;
+	lk = leak_get(c->s, LK(UNIX_SOCKET), arena_printf("socket:[%llu]", (unsigned long long)sk->ino));
+	lk->standalone = unknown;
+	hold_socket(c, sk->ino, lk, "", "the same socket", &self_in, &self_out);
+	if (sk->peer) {
+		const char *what = arena_printf("peer socket:[%llu]", (unsigned long long)sk->peer);
+
+		hold_socket(c, sk->peer, lk, what, what, &peer_in, &peer_out);
+	}
+	hold_senders(c, sk, lk);
+	if (peer_outside)
+		unix_peer_text(lk, sk, peer, unknown);
+	else
+		unix_shared_text(lk, sk);
+}
+
+static bool v4_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+/* The same address, an IPv4 one written either way. */
+static bool addr_eq(int fa, const uint8_t *a, int fb, const uint8_t *b)
+{
+	if (fa == fb)
+		return !memcmp(a, b, fa == AF_INET ? 4 : 16);
+	if (fa == AF_INET6)
+		return v4_mapped(a) && !memcmp(a + 12, b, 4);
+	return v4_mapped(b) && !memcmp(b + 12, a, 4);
+}
+
+/* The local socket at the other end of TCP connection sk, or NULL. */
+static const struct sock_entry *tcp_peer(const struct sock_ctx *c, const struct sock_entry *sk)
+{
+	for (size_t i = 0; i < c->socks.n; i++) {
+		const struct sock_entry *o = &c->socks.v[i];
+
+		if (o->type == IPPROTO_TCP && o != sk && o->netns == sk->netns && o->state != SK_LISTEN &&
+		    o->sport == sk->dport && o->dport == sk->sport && addr_eq(o->family, o->src, sk->family, sk->dst) &&
+		    addr_eq(o->family, o->dst, sk->family, sk->src))
+			return o;
+	}
+	return NULL;
+}
+
+static const char *endpoints(const struct sock_entry *sk, bool connected)
+{
+	char src[64], dst[64];
+
+	sock_addr_text(sk->family, sk->src, sk->sport, src, sizeof(src));
+	if (!connected)
+		return arena_strdup(src);
+	sock_addr_text(sk->family, sk->dst, sk->dport, dst, sizeof(dst));
+	return arena_printf("%s -> %s", src, dst);
+}
+
+static void inet_common(struct sock_ctx *c, struct leak *lk, const struct sock_entry *sk)
+{
+	size_t nin, nout;
+
+	lk->standalone = true;
+	hold_socket(c, sk->ino, lk, "", "the same socket", &nin, &nout);
+}
+
+static void warn_choices(struct leak *lk)
+{
+	leak_choice(lk, LP(WARN), "", "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_choice(lk, LP(IGNORE), "", "the same as warn, but the checkpoint is not flagged");
+	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
+}
+
+static void tcp_listen_leak(struct sock_ctx *c, const struct sock_entry *sk)
+{
+	const char *addr = endpoints(sk, false);
+	struct leak *lk = leak_get(c->s, LK(TCP), arena_printf("tcp listen %s", addr));
+
+	inet_common(c, lk, sk);
+	lk->summary = arena_printf("a TCP socket listening on %s%s", addr, lk->noutside
+				   ? arena_printf(", also %s", held_outside(lk)) : "");
+	lk->risk = "connections not yet accepted are lost; a restore binds the address again and fails "
+		   "when another process bound it meanwhile";
+	lk->criu = "dumped; a restore listens on the address again";
+	warn_choices(lk);
+}
+
+/* The other end of a local connection, in words; its outside holders added to lk. */
+static const char *tcp_peer_text(struct sock_ctx *c, struct leak *lk, const struct sock_entry *sk)
+{
+	const struct sock_entry *peer = tcp_peer(c, sk);
+	size_t nin, nout;
+
+	if (!peer)
+		return "the peer is not in this host's network namespaces (remote, or not visible)";
+	hold_socket(c, peer->ino, NULL, "", "", &nin, &nout);
+	if (nout) {
+		const char *what = arena_printf("the other end, socket:[%llu]", (unsigned long long)peer->ino);
+
+		hold_socket(c, peer->ino, lk, what, what, &nin, &nout);
+		return arena_printf("the other end (socket:[%llu]) is held by %zu outside %s",
+				    (unsigned long long)peer->ino, nout, nout == 1 ? "process" : "processes");
+	}
+	if (nin)
+		return arena_printf("the other end (socket:[%llu]) is in the tree too", (unsigned long long)peer->ino);
+	return arena_printf("the other end (socket:[%llu]) is local but held by no process the helper can "
+			    "see", (unsigned long long)peer->ino);
+}
+
+static void tcp_conn_leak(struct sock_ctx *c, const struct sock_entry *sk)
+{
+	const char *conn = endpoints(sk, true);
+	struct leak *lk = leak_get(c->s, LK(TCP), arena_printf("tcp %s", conn));
+	const char *peer;
+
+	inet_common(c, lk, sk);
+	peer = tcp_peer_text(c, lk, sk);
+	lk->summary = arena_printf("a TCP connection %s, %s; %s", conn, tcp_state_names[sk->state], peer);
+	lk->risk = "the connection's state lives in the kernel: while the tree is frozen the peer gets no "
+		   "answer and may give up; a restore needs the same addresses and a peer still there";
+	lk->criu = "CRIU fails: \"Connected TCP socket, consider using --tcp-established option.\"";
+	lk->default_policy = LP(FAIL);
+	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
+	leak_choice(lk, LP(SAVE), "--tcp-established", "CRIU saves the connection (sequence numbers, queued "
+		    "data), blocking it with its network lock while dumping; a restore brings it back on the "
+		    "same addresses");
+}
+
+static void udp_leak(struct sock_ctx *c, const struct sock_entry *sk)
+{
+	bool connected = sk->dport != 0;
+	const char *addr = endpoints(sk, connected);
+	struct leak *lk = leak_get(c->s, LK(UDP), arena_printf("udp %s", addr));
+
+	inet_common(c, lk, sk);
+	lk->summary = arena_printf("a UDP socket %s %s%s", connected ? "connected" : "bound to", addr,
+				   lk->noutside ? arena_printf(", also %s", held_outside(lk)) : "");
+	lk->risk = "datagrams that arrive while the tree is frozen or gone are lost; a restore binds the "
+		   "address again and fails when another process bound it meanwhile";
+	lk->criu = "dumped (without the queued datagrams); a restore binds the address again";
+	warn_choices(lk);
+}
+
+static void sock_leak(struct sock_ctx *c, const struct sock_entry *sk)
+{
+	if (sk->family == AF_UNIX)
+		unix_leak(c, sk);
+	else if (sk->type == IPPROTO_TCP && sk->state == SK_LISTEN)
+		tcp_listen_leak(c, sk);
+	else if (sk->type == IPPROTO_TCP && sk->state > 0 && sk->state != SK_CLOSE &&
+		 sk->state < (int)ARRAY_SIZE(tcp_state_names))
+		tcp_conn_leak(c, sk);
+	else if (sk->type == IPPROTO_UDP && sk->sport)
+		udp_leak(c, sk);
+	/* an unbound or closed inet socket holds nothing of the outside's */
+}
+
+int detect_sockets(struct host_scan *s, struct herr *e)
+{
+	struct sock_ctx c = { .s = s };
+	struct fd_table *t = s->fds;
+	uint64_t last = 0;
+	bool any = false;
+	int ret = 0;
+
+	for (size_t i = 0; t && i < t->n && !any; i++)
+		if (t->v[i].in_tree && S_ISSOCK(t->v[i].mode)) {
+			c.sockdev = t->v[i].dev;
+			any = true;
+		}
+	if (!any)
+		return 0;
+	if (read_sockets(s, &c.socks, e)) {
+		ret = -1;
+		goto out;
+	}
+	/* each socket the tree holds, once (the table is sorted by dev, ino) */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct fd_entry *f = &t->v[i];
+		const struct sock_entry *sk;
+
+		if (!f->in_tree || !S_ISSOCK(f->mode) || f->dev != c.sockdev || f->ino == last)
+			continue;
+		last = f->ino;
+		sk = sock_find(&c.socks, f->ino);
+		if (sk)
+			sock_leak(&c, sk);
+		/* not found: netlink, packet, ... sockets, or a namespace that could not be read */
+	}
+out:
+	free(c.socks.v);
+	return ret;
+}

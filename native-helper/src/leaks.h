@@ -155,6 +155,120 @@ void fd_table_free(struct fd_table *t);
 /* leak_sockets.c: uses s->fds */
 int detect_sockets(struct host_scan *s, struct herr *e);
 
+/* ---- leak_files.c: the descriptors of the host, read once per scan -------
+ *
+ * Every descriptor of every process (but the excluded ones) is stat'ed
+ * once. A tree descriptor is kept with its size and, for files and FIFOs,
+ * its link; an outside one only when it may hold something of the tree's
+ * (a socket, a terminal, the same pipe, FIFO, memfd, deleted or locked
+ * file as a tree descriptor). Links and access modes are read on demand
+ * (fd_entry_detail).
+ */
+
+#define FD_TTY_UNREAD (-2)		/* fd_entry.tty_index not read yet */
+
+struct fd_lock;
+
+struct fd_entry {
+	uint64_t dev, ino;		/* of the open file */
+	uint64_t rdev;			/* devices: the device number */
+	uint64_t size;			/* tree descriptors only */
+	pid_t pid;
+	int fd;
+	uint32_t mode;			/* st_mode of the open file (S_IFMT and permissions) */
+	uint32_t nlink;			/* tree descriptors only */
+	int tty_index;			/* pty masters: the pts number, -1 unknown; FD_TTY_UNREAD */
+	bool in_tree;
+	bool link_read;			/* link is read (tree FIFOs, files, directories: at once) */
+	bool detailed;			/* link, readable, writable are read */
+	bool readable, writable;	/* the descriptor's access mode */
+	char *link;			/* readlink of /proc/PID/fd/N; NULL until read, or unreadable */
+};
+
+struct fd_table {
+	struct fd_entry *v;		/* sorted by dev, ino, pid, fd */
+	size_t n, cap;
+	size_t tree;			/* descriptors of the tree */
+	struct fd_lock *tree_locks;	/* the locks of the tree, read with its descriptors */
+	size_t ntree_locks;
+};
+
+/* The entries of open file dev:ino: their count, the first at *first. */
+size_t fd_table_find(const struct fd_table *t, uint64_t dev, uint64_t ino, size_t *first);
+/* Reads e's link and access mode once; -1 when the descriptor is gone. */
+int fd_entry_detail(struct fd_entry *e);
+/* A pty master's pts number (fdinfo tty-index), read once; -1 unknown. */
+int fd_entry_tty_index(struct fd_entry *e);
+/* "fd 3 (write end)": the holder e is, described by what ("" for the access mode). */
+void fd_entry_holder(struct fd_entry *e, const char *what, struct leak_holder *h);
+/* How many processes hold lk outside (a process may hold it through several descriptors). */
+size_t leak_outside_procs(const struct leak *lk);
+
+/* What a descriptor is, from its link and stat. */
+enum fd_class {
+	FDC_OTHER,			/* anon inodes, devices, ...: no leak of this file's */
+	FDC_FILE,			/* a regular file or directory */
+	FDC_PIPE,			/* "pipe:[INO]" */
+	FDC_FIFO,			/* a named pipe */
+	FDC_SOCKET,			/* "socket:[INO]" */
+	FDC_MEMFD,			/* "/memfd:NAME (deleted)" */
+	FDC_DELETED,			/* "/path (deleted)" */
+	FDC_PTY_MASTER,			/* /dev/ptmx, /dev/pts/ptmx */
+	FDC_PTY_SLAVE,			/* /dev/pts/N */
+	FDC_TERMINAL,			/* another terminal: vt, serial, console */
+};
+
+enum fd_class fd_classify(const char *link, uint32_t mode, uint64_t rdev);
+/* The pts number of a pty slave's device, -1 when rdev is none. */
+int pts_index(uint64_t rdev);
+
+/* One line of /proc/locks, or of a "lock:" line of fdinfo (without "lock:\t"). */
+struct lock_line {
+	bool waiter;			/* "->": waits for the lock */
+	char cls[8];			/* POSIX, FLOCK, OFDLCK, LEASE, ... */
+	char type[8];			/* READ, WRITE, ... */
+	pid_t pid;			/* -1 for OFD locks */
+	unsigned major, minor;
+	uint64_t ino;
+	bool has_inode;			/* false: "<none>" */
+	uint64_t start;
+	bool to_eof;
+	uint64_t end;
+};
+
+int parse_lock_line(const char *line, struct lock_line *l);
+
+/* A lock the tree holds, as the fdinfo of one of its descriptors shows it. */
+struct fd_lock {
+	struct lock_line l;
+	pid_t pid;			/* the descriptor's */
+	int fd;
+	uint64_t dev, ino;		/* its open file's, as stat tells (l's may differ) */
+	bool done;			/* detect_file_locks told of it */
+};
+
+/* ---- leak_sockets.c ------------------------------------------------------ */
+
+/* One socket as sock_diag reports it. */
+struct sock_entry {
+	uint64_t ino, peer;		/* peer: unix sockets, 0 when none */
+	int family;			/* AF_UNIX, AF_INET, AF_INET6 */
+	int type;			/* unix: SOCK_STREAM, ...; inet: IPPROTO_TCP, IPPROTO_UDP */
+	int state;			/* TCP_ESTABLISHED, TCP_LISTEN, ... */
+	uint16_t sport, dport;		/* host order */
+	uint8_t src[16], dst[16];
+	char name[112];			/* unix: the bound path, "@abstract", or "" */
+	uint64_t netns;			/* the network namespace it was found in */
+};
+
+/*
+ * Decodes one SOCK_DIAG_BY_FAMILY answer (a struct nlmsghdr and its
+ * payload, len bytes) of family; -1 when it is malformed.
+ */
+int sock_diag_parse(int family, const void *msg, size_t len, struct sock_entry *out);
+/* "127.0.0.1:5000", "[::1]:5000" */
+void sock_addr_text(int family, const uint8_t *addr, uint16_t port, char *out, size_t len);
+
 /* ---- leak_tasks.c ------------------------------------------------------- */
 
 /*
