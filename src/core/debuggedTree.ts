@@ -39,6 +39,12 @@ export class DebuggedTree {
 	private stateNow: TreeState = 'running';
 	/** Checkpoints taken from this tree, oldest first (ids): the session's timeline. */
 	private readonly taken: string[] = [];
+	/**
+	 * How each leak is treated (docs/leaks.md): read by every checkpoint when
+	 * it starts, so a change applies to the next one, the checkpoint a restore
+	 * takes of the present included.
+	 */
+	policy: readonly pb.ILeakRule[] = [];
 
 	private constructor(
 		readonly session: HelperSession,
@@ -96,6 +102,11 @@ export class DebuggedTree {
 		return this.session.ps(this.root);
 	}
 
+	/** What the tree shares with processes outside it, each leak with the policy a checkpoint would apply now. */
+	leaks(): Promise<pb.LeaksResult> {
+		return this.session.leaks(this.root, this.policy);
+	}
+
 	/** Every task of the tree (threads included), root first. */
 	async tasks(): Promise<TreeTask[]> {
 		const processes = await this.processes();
@@ -116,13 +127,15 @@ export class DebuggedTree {
 
 	/**
 	 * Checkpoints the tree and leaves it as it was (a frozen tree stays
-	 * frozen, a running one runs on). A failure leaves it as it was too.
+	 * frozen, a running one runs on). A failure leaves it as it was too; a
+	 * leak whose policy is fail refuses it before anything is frozen
+	 * (CheckpointError 'leaks-refused').
 	 */
 	async checkpoint(name = '', onProgress?: ProgressListener, cancel?: AbortSignal): Promise<pb.Checkpoint> {
 		const before = this.expectIdle('take a checkpoint');
 		this.setState('checkpointing');
 		try {
-			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress });
+			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress, policy: [...this.policy] });
 			if (cancel?.aborted) {
 				await this.session.remove(checkpoint.id);
 				throw new CheckpointError('cancelled', 'the checkpoint was cancelled: CRIU finished its dump (stopping it half-way could harm the program), and the checkpoint was not kept');

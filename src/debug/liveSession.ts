@@ -11,23 +11,35 @@ import { ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, Out
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { DebuggedTree, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
+import { leakJson, leakStatsJson } from '../core/leaks';
 import type { pb } from '../core/protocol';
 import type { HelperSession, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
+import { policySetting, refusalOf, sessionRules, type LeaksBody, type LeaksReason, type PolicySetting, type Refusal } from './leakPolicy';
 import { checkpointSummary, type CheckpointSummary, type StateEventBody, CUSTOM } from './messages';
 import { byteSize } from '../core/text';
 
-export interface AttachArguments extends DebugProtocol.AttachRequestArguments {
+/** What both kinds of live session take besides their own arguments. */
+export interface LiveArguments {
 	/** ssh://user@host:port, a connection file, or "local". */
 	target: string;
-	pid?: number | string;
-	processName?: string;
 	/** Restores checkpoint the state they replace first (default true). */
 	saveBeforeRestore?: boolean;
+	/**
+	 * How each leak is treated (docs/leaks.md): "kind" or "kind:resource" ->
+	 * "fail", "warn", "ignore", "external" or "save". Wins over leakPolicySetting.
+	 */
+	leakPolicy?: PolicySetting;
+	/** The `checkpoint.leakPolicy` setting as the editor had it at the start (CUSTOM.setLeakPolicy replaces it). */
+	leakPolicySetting?: PolicySetting;
 }
 
-export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
-	target: string;
+export interface AttachArguments extends DebugProtocol.AttachRequestArguments, LiveArguments {
+	pid?: number | string;
+	processName?: string;
+}
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, LiveArguments {
 	/** Absolute path on the target. */
 	program: string;
 	args?: string[];
@@ -35,7 +47,6 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
 	cwd?: string;
 	/** Added to DEFAULT_ENV (a null value removes a variable). */
 	env?: Record<string, string | null>;
-	saveBeforeRestore?: boolean;
 }
 
 /**
@@ -65,6 +76,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private tree?: DebuggedTree;
 	private session?: HelperSession;
 	private saveBeforeRestore = true;
+	/** The launch configuration's leakPolicy: fixed for the session. */
+	private launchPolicy: unknown;
+	/** The rules every checkpoint gets (sessionRules of the setting's layer and launchPolicy). */
+	private rules: pb.ILeakRule[] = [];
 	private watch?: NodeJS.Timeout;
 	private stopListening?: () => void;
 	/** The checkpoint or restore under way, for CUSTOM.cancel. */
@@ -131,8 +146,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 		});
 	}
 
-	private async open(args: { target?: unknown; saveBeforeRestore?: boolean }): Promise<HelperSession> {
+	/** Checks the configuration (a bad leak policy stops here, before anything is started), then connects. */
+	private async open(args: Partial<LiveArguments>): Promise<HelperSession> {
 		if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": a host name, ssh://user@host:port, a connection file, or "local"');
+		this.setPolicy(args.leakPolicySetting, args.leakPolicy);
 		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
 		this.session = await this.sessions.acquire(args.target);
 		return this.session;
@@ -146,8 +163,16 @@ export class LiveDebugSession extends AsyncDebugSession {
 		};
 	}
 
+	/** Both layers of the leak policy; a bad one throws and leaves the rules as they were. */
+	private setPolicy(setting: unknown, launch: unknown): void {
+		this.rules = sessionRules(setting, launch);
+		this.launchPolicy = launch;
+		if (this.tree) this.tree.policy = this.rules;
+	}
+
 	private started(tree: DebuggedTree, how: string): void {
 		this.tree = tree;
+		tree.policy = this.rules;
 		const target = tree.session.target.description;
 		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
 		this.sendEvent(new Event(CUSTOM.stateEvent, { state: tree.state, rootPid: tree.rootPid, target } satisfies StateEventBody));
@@ -272,6 +297,13 @@ export class LiveDebugSession extends AsyncDebugSession {
 				});
 			case CUSTOM.treeState:
 				return this.answer(response, async () => ({ state: this.tree?.state ?? 'gone', rootPid: this.tree?.rootPid ?? 0 }));
+			case CUSTOM.leaks:
+				return this.answer(response, () => this.scan('request'));
+			case CUSTOM.setLeakPolicy:
+				return this.answer(response, async () => {
+					this.setPolicy((args as { setting?: unknown } | undefined)?.setting, this.launchPolicy);
+					return { policy: policySetting(this.rules) };
+				});
 			default:
 				return this.fail(response, new CheckpointError('usage', `unknown request "${command}"`));
 		}
@@ -289,22 +321,71 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	private async takeCheckpoint(args: { name?: string }, cancel: AbortSignal): Promise<{ checkpoint: CheckpointSummary }> {
 		const tree = this.attached();
-		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p), cancel);
-		const summary = checkpointSummary(checkpoint);
+		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p), cancel)
+			.catch((err: unknown) => this.refused(err, 'checkpoint'));
+		const summary = this.checkpointTaken(checkpoint);
 		this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}${summary.name ? ` "${summary.name}"` : ''} taken (${describeStats(summary)}).\n`, 'console'));
 		return { checkpoint: summary };
+	}
+
+	/**
+	 * The leaks the checkpoint's scan found (before its dump) go to the editor,
+	 * and what the user should know of them to the Debug Console.
+	 */
+	private checkpointTaken(checkpoint: pb.Checkpoint): CheckpointSummary {
+		const summary = checkpointSummary(checkpoint);
+		const report = checkpoint.leaks;
+		if (!report) return summary;
+		this.sendEvent(new Event(CUSTOM.leaksEvent, this.leaksBody('checkpoint', report.leaks, report.stats)));
+		const leaks = summary.leaks;
+		if (leaks?.warned.length) this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}: leaks ${leaks.summary}; warned: ${leaks.warned.join(', ')}.\n`, 'console'));
+		if (leaks?.inconsistent) {
+			this.sendEvent(new OutputEvent(`Checkpoint ${summary.id} is inconsistent: what the tree shares with the outside changed while it was dumped, so it may hold a state the tree never had:\n${leaks.changes.map((c) => `  ${c}\n`).join('')}`, 'stderr'));
+		}
+		return summary;
+	}
+
+	/**
+	 * A checkpoint refused for leaks whose policy is fail: the editor gets the
+	 * tree's leaks with the refusal (before the answer), the request an error
+	 * naming the refused leaks, their choices and what to set. Other errors
+	 * pass through as they are.
+	 */
+	private async refused(err: unknown, during: Refusal['during']): Promise<never> {
+		if (!(err instanceof CheckpointError) || err.kind !== 'leaks-refused') throw err;
+		const refusal = refusalOf(err.leaks, during, this.tree?.state === 'frozen' ? 'frozen' : 'running');
+		// The whole list, so the Leaks view shows the refused leaks among the others; the refused ones if the scan fails.
+		const body = await this.scan('refused').catch(() => this.leaksBody('refused', err.leaks));
+		this.sendEvent(new Event(CUSTOM.leaksEvent, { ...body, refusal } satisfies LeaksBody));
+		throw new CheckpointError('leaks-refused', refusal.message, undefined, undefined, err.leaks);
+	}
+
+	/** The tree's leaks now, with the session's rules. */
+	private async scan(reason: LeaksReason): Promise<LeaksBody> {
+		const result = await this.attached().leaks();
+		return this.leaksBody(reason, result.leaks, result.stats);
+	}
+
+	private leaksBody(reason: LeaksReason, leaks: readonly pb.ILeak[], stats?: pb.ILeakScanStats | null): LeaksBody {
+		return {
+			rootPid: this.tree?.rootPid ?? 0, reason, leaks: leaks.map(leakJson), stats: stats ? leakStatsJson(stats) : undefined, policy: policySetting(this.rules),
+		};
 	}
 
 	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
 		const tree = this.attached();
 		const id = requireId(args);
 		const wasFrozen = tree.state === 'frozen';
-		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p), cancel });
+		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p), cancel })
+			.catch((err: unknown) => this.refused(err, 'restore'));
+		if (outcome.saved) this.checkpointTaken(outcome.saved);
 		if (outcome.saved) this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${outcome.saved.id}.\n`, 'console'));
 		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
 		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
 		this.announce(await tree.tasks());
 		this.sendEvent(new InvalidatedEvent(['threads', 'stacks', 'variables']));
+		// New pids, maybe new holders: the editor's list of leaks is stale.
+		void this.scan('restore').then((body) => this.sendEvent(new Event(CUSTOM.leaksEvent, body)), () => undefined);
 		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
 	}
 

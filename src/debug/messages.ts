@@ -3,6 +3,7 @@
  * and the editor layer that sends and receives them.
  */
 import type { TreeState } from '../core/debuggedTree';
+import { checkpointInconsistent, changeText, leakName, leakReportBrief, leakReportSummary, warnedLeaks } from '../core/leaks';
 import type { pb } from '../core/protocol';
 
 export const CUSTOM = {
@@ -16,6 +17,14 @@ export const CUSTOM = {
 	treeState: 'checkpoint/state',
 	/** Kills the tree (after the user said so). */
 	kill: 'checkpoint/kill',
+	/** The tree's leaks with the session's policy applied. Answer: LeaksBody (reason "request"). */
+	leaks: 'checkpoint/leaks',
+	/**
+	 * Replaces the session's `checkpoint.leakPolicy` layer (args: { setting }) for
+	 * the next checkpoints; the launch configuration's `leakPolicy` still wins.
+	 * A bad setting is refused and the policy stays as it was. Answer: { policy }.
+	 */
+	setLeakPolicy: 'checkpoint/setLeakPolicy',
 	/** Event: Terminate was asked for an attached tree: the editor asks the user, then sends kill or disconnects. Body: { rootPid }. */
 	confirmKillEvent: 'checkpoint/confirmKill',
 	/** Event: the tree's state changed. Body: StateEventBody. */
@@ -24,6 +33,12 @@ export const CUSTOM = {
 	checkpointsEvent: 'checkpoint/checkpointsChanged',
 	/** Event: a long operation's stage. Body: { stage, message }. */
 	progressEvent: 'checkpoint/progress',
+	/**
+	 * Event: the tree's leaks as a checkpoint found them (before its dump), after
+	 * a restore, or with a refusal (sent before the refused request's answer).
+	 * Body: LeaksBody.
+	 */
+	leaksEvent: 'checkpoint/leaksScanned',
 } as const;
 
 export interface StateEventBody {
@@ -45,6 +60,34 @@ export interface CheckpointSummary {
 	/** How long the tree was frozen for the dump, when CRIU said. */
 	frozenMs?: number;
 	path: string;
+	/** What the tree shared with the outside at the dump; absent for checkpoints made before leaks were scanned. */
+	leaks?: CheckpointLeaks;
+}
+
+/** A checkpoint's leak report, in words. */
+export interface CheckpointLeaks {
+	/** "none", "2 warned", "1 warned, inconsistent". */
+	brief: string;
+	/** "1 leak: 1 warned; consistent". */
+	summary: string;
+	/** The tree's sharing changed while it was dumped: the checkpoint may hold a state the tree never had. */
+	inconsistent: boolean;
+	/** Each change of the second scan, in words. */
+	changes: string[];
+	/** The leaks the policy warned about ("pipe pipe:[1234]"). */
+	warned: string[];
+}
+
+export function checkpointLeaks(c: pb.ICheckpoint): CheckpointLeaks | undefined {
+	const report = c.leaks;
+	if (!report) return undefined;
+	return {
+		brief: leakReportBrief(report),
+		summary: leakReportSummary(report),
+		inconsistent: checkpointInconsistent(c),
+		changes: (report.changes ?? []).map(changeText),
+		warned: warnedLeaks(report).map(leakName),
+	};
 }
 
 export function checkpointSummary(c: pb.Checkpoint): CheckpointSummary {
@@ -57,5 +100,6 @@ export function checkpointSummary(c: pb.Checkpoint): CheckpointSummary {
 		sizeBytes: Number(c.sizeBytes),
 		frozenMs: c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined,
 		path: c.path,
+		leaks: checkpointLeaks(c),
 	};
 }

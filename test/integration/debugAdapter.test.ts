@@ -20,6 +20,9 @@ import { HelperSession } from '../../src/core/session';
 import { SessionPool } from '../../src/core/sessionPool';
 import { targetFromSpec } from '../../src/core/targetSpec';
 import { LiveDebugSession } from '../../src/debug/liveSession';
+import type { LeakJson } from '../../src/core/leaks';
+import { pb } from '../../src/core/protocol';
+import type { LeaksBody } from '../../src/debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary } from '../../src/debug/messages';
 import { SnapshotDebugSession } from '../../src/debug/snapshotSession';
 import { execFileSync } from 'node:child_process';
@@ -194,7 +197,7 @@ describe('live debug session (attach)', () => {
 		}
 	});
 
-	test('a checkpoint CRIU refuses is an error in words, and the paused program stays paused', async () => {
+	test('a checkpoint refused for a leak is an error in words with the choices, and the paused program stays paused', async () => {
 		const port = 20000 + Math.floor(Math.random() * 20000);
 		await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await shell.waitForListener(port);
@@ -207,7 +210,9 @@ describe('live debug session (attach)', () => {
 			await stopped;
 			const frozen = await shell.counters(dir, ['state']);
 			const before = (await helper.list()).length;
-			await assert.rejects(dc.customRequest(CUSTOM.takeCheckpoint, { name: 'refused' }), (e) => /TCP|tcp-established/i.test(errorOf(e)) && /CRIU log/.test(errorOf(e)));
+			// An established TCP connection: CRIU would fail on it by itself; the default policy refuses it first.
+			await assert.rejects(dc.customRequest(CUSTOM.takeCheckpoint, { name: 'refused' }), (e) => /^Checkpoint refused: the tree shares tcp .*the program stays paused\./.test(errorOf(e)) &&
+				/save \[--tcp-established\]/.test(errorOf(e)) && /"tcp": "save"/.test(errorOf(e)));
 			await sleep(200);
 			assert.deepEqual(await shell.counters(dir, ['state']), frozen, 'still paused after the failed checkpoint');
 			assert.equal((await helper.list()).length, before, 'no checkpoint is left behind');
@@ -254,6 +259,120 @@ describe('live debug session (attach)', () => {
 		await shell.killTree(pid);
 		await terminated;
 		await dc.stop();
+	});
+});
+
+describe('leaks in a live debug session', () => {
+	/**
+	 * `sh -c 'setsid workload counter DIR | cat'`: the tree is the workload (its
+	 * own session leader), whose stdout is a pipe that cat, its sibling
+	 * outside the tree, reads: a pipe leak, refused by default.
+	 */
+	async function pipedWorkload(): Promise<{ pid: number; cat: number; dir: string }> {
+		const { pid: sh, dir } = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} counter {dir} | cat >/dev/null`]);
+		const pid = (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0];
+		const children = (await shell.ok(`ps -o pid=,comm= --ppid ${sh}`)).trim().split('\n').map((l) => l.trim().split(/\s+/));
+		const cat = Number(children.find(([, comm]) => comm === 'cat')?.[0]);
+		assert.ok(cat > 0, `cat runs beside the workload under sh: ${children.join('; ')}`);
+		assert.deepEqual((await helper.ps(pid)).map((p) => p.comm), ['workload'], 'cat is not in the tree');
+		return { pid, cat, dir };
+	}
+
+	const leaksOf = async (dc: DebugClient): Promise<LeaksBody> => (await dc.customRequest(CUSTOM.leaks, {})).body as LeaksBody;
+	const pipeOf = (body: LeaksBody): LeakJson | undefined => body.leaks.find((l) => l.kind === 'pipe');
+	/** The ids in the store of checkpoints of pid. */
+	const storedOf = async (pid: number): Promise<string[]> => (await helper.list()).filter((c) => c.rootPid === pid).map((c) => c.id);
+
+	test('a pipe to an outside reader: refused with its choices, listed, let through by the setting for the next checkpoint', async () => {
+		const { pid, cat, dir } = await pipedWorkload();
+		const dc = await attach(pid);
+		try {
+			const scanned = dc.waitForEvent(CUSTOM.leaksEvent);
+			await assert.rejects(dc.customRequest(CUSTOM.takeCheckpoint, { name: 'refused' }), (e) => {
+				const text = errorOf(e);
+				return /^Checkpoint refused: the tree shares pipe pipe:\[\d+\] \(outside: \d+ cat \(fd 0 \(read end\)\)\) with processes outside it, and the leak policy is fail for it\. Nothing was frozen or written; the program runs on\./.test(text) &&
+					/^pipe pipe:\[\d+\]: the choices are warn .*; ignore .*; external \[--inherit-fd at restore\]/m.test(text) &&
+					/set e\.g\. \{ "pipe": "warn" \} in the setting checkpoint\.leakPolicy/.test(text);
+			});
+			const event = (await scanned).body as LeaksBody;
+			assert.equal(event.reason, 'refused');
+			assert.deepEqual(event.refusal?.leaks.map((l) => l.kind), ['pipe']);
+			assert.deepEqual(event.refusal?.suggested, { pipe: 'warn' });
+			assert.equal(pipeOf(event)?.policy, 'fail', 'the event lists every leak, the refused one among them');
+			assert.deepEqual(await storedOf(pid), [], 'nothing was written');
+			await shell.waitForCounters(dir, ['state'], (c) => c[0] > event.leaks.length + 10, 'the program does not run on after the refusal');
+			assert.equal(((await dc.customRequest(CUSTOM.treeState, {})).body as { state: string }).state, 'running');
+
+			const listed = await leaksOf(dc);
+			const pipe = pipeOf(listed);
+			assert.equal(listed.rootPid, pid);
+			assert.deepEqual(listed.policy, {});
+			assert.equal(pipe?.policy, 'fail');
+			assert.deepEqual(pipe?.outside.map((h) => [h.pid, h.comm, h.how]), [[cat, 'cat', 'fd 0 (read end)']]);
+			assert.deepEqual(pipe?.inside.map((h) => [h.pid, h.comm, h.how]), [[pid, 'workload', 'fd 1 (write end)']]);
+			assert.deepEqual(pipe?.choices.map((c) => c.policy), ['fail', 'warn', 'ignore', 'external']);
+
+			// A bad setting is refused and changes nothing; a good one applies to the next checkpoint.
+			await assert.rejects(dc.customRequest(CUSTOM.setLeakPolicy, { setting: { pipe: 'maybe' } }),
+				(e) => /the setting checkpoint\.leakPolicy, "pipe": "maybe" is not a leak policy; the policies are fail, warn, ignore, external, save/.test(errorOf(e)));
+			assert.equal(pipeOf(await leaksOf(dc))?.policy, 'fail');
+			const set = await dc.customRequest(CUSTOM.setLeakPolicy, { setting: { pipe: 'warn' } });
+			assert.deepEqual((set.body as { policy: unknown }).policy, { pipe: 'warn' });
+			assert.equal(pipeOf(await leaksOf(dc))?.policy, 'warn');
+
+			const fromCheckpoint = dc.waitForEvent(CUSTOM.leaksEvent);
+			const checkpoint = await takeCheckpoint(dc, 'pipe warned');
+			assert.ok(checkpoint.leaks?.warned.some((w) => /^pipe pipe:\[\d+\]$/.test(w)), `warned: ${checkpoint.leaks?.warned}`);
+			assert.equal(checkpoint.leaks?.inconsistent, false);
+			assert.equal(((await fromCheckpoint).body as LeaksBody).reason, 'checkpoint');
+			const manifest = (await helper.list()).find((c) => c.id === checkpoint.id);
+			const reported = manifest?.leaks?.leaks?.find((l) => l.kind === pb.LeakKind.LEAK_KIND_PIPE);
+			assert.equal(reported?.policy, pb.LeakPolicy.LEAK_POLICY_WARN, 'the manifest\'s report lists the pipe as warned');
+			assert.equal(reported?.resource, pipe?.resource);
+			assert.deepEqual(manifest?.leaks?.policy?.map((r) => [r.kind, r.resource, r.policy]), [[pb.LeakKind.LEAK_KIND_PIPE, '', pb.LeakPolicy.LEAK_POLICY_WARN]]);
+
+			// Back to the default: the checkpoint a restore takes of the present is refused, and nothing is replaced.
+			await dc.customRequest(CUSTOM.setLeakPolicy, { setting: {} });
+			const running = await shell.counters(dir, ['state']);
+			await assert.rejects(dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id }),
+				(e) => /^Restore not started: the checkpoint of the present state a restore takes first was refused, so nothing was replaced: the tree shares pipe /.test(errorOf(e)) &&
+					/"saveBeforeRestore": false/.test(errorOf(e)));
+			await shell.waitForCounters(dir, ['state'], allAbove(running), 'the program was replaced or stopped by a refused restore');
+			assert.equal((await shell.record(dir, 'state'))[0], pid, 'the same process runs');
+			assert.deepEqual(await storedOf(pid), [checkpoint.id]);
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
+	test('the launch configuration\'s leakPolicy wins over the setting; a bad one stops the attach', async () => {
+		const { pid } = await pipedWorkload();
+		const dc = await attach(pid, { leakPolicy: { pipe: 'ignore' }, leakPolicySetting: { pipe: 'fail', 'volatile-file': 'ignore' } });
+		try {
+			const listed = await leaksOf(dc);
+			assert.deepEqual(listed.policy, { pipe: 'ignore', 'volatile-file': 'ignore' });
+			assert.equal(pipeOf(listed)?.policy, 'ignore');
+			await dc.customRequest(CUSTOM.setLeakPolicy, { setting: { pipe: 'fail' } });
+			const checkpoint = await takeCheckpoint(dc, 'pipe ignored');
+			assert.deepEqual(checkpoint.leaks?.warned.filter((w) => w.startsWith('pipe')), [], 'ignored: not warned about');
+			const reported = (await helper.list()).find((c) => c.id === checkpoint.id)?.leaks?.leaks?.find((l) => l.kind === pb.LeakKind.LEAK_KIND_PIPE);
+			assert.equal(reported?.policy, pb.LeakPolicy.LEAK_POLICY_IGNORE);
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+		const bad = await client(livePort);
+		try {
+			await bad.initializeRequest();
+			await assert.rejects(bad.attachRequest({ target: TARGET, pid, leakPolicy: { 'pipe:': 'warn' } } as DebugProtocol.AttachRequestArguments),
+				(e) => /the launch configuration's "leakPolicy", "pipe:": "pipe:" names no resource/.test(errorOf(e)));
+			await assert.rejects(bad.attachRequest({ target: TARGET, pid, leakPolicy: ['pipe=warn'] } as DebugProtocol.AttachRequestArguments),
+				(e) => /the launch configuration's "leakPolicy" must be an object .* it is an array/.test(errorOf(e)));
+		} finally {
+			await bad.stop();
+		}
+		assert.ok(await shell.isAlive(pid), 'a refused attach leaves the program alone');
 	});
 });
 
