@@ -36,15 +36,34 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/* The inode in a namespace link's text: "uts:[4026531838]". */
+static uint64_t ns_link_inode(const char *link)
+{
+	const char *open = strchr(link, '[');
+
+	return open ? strtoull(open + 1, NULL, 10) : 0;
+}
+
+/*
+ * The namespace links, read relative to one directory descriptor: for a
+ * thousand processes this is about half the time of a stat per link.
+ */
 static void read_namespaces(struct host_proc *p)
 {
-	char path[64];
-	struct stat st;
+	char path[64], link[64];
+	int dfd;
 
+	snprintf(path, sizeof(path), "/proc/%d/ns", p->pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
 	for (int i = 0; i < NS_KINDS; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", p->pid, ns_names[i]);
-		p->ns[i] = stat(path, &st) ? 0 : st.st_ino;
+		ssize_t n = readlinkat(dfd, ns_names[i], link, sizeof(link) - 1);
+
+		link[n > 0 ? n : 0] = '\0';
+		p->ns[i] = ns_link_inode(link);
 	}
+	close(dfd);
 }
 
 /* TracerPid of /proc/PID/status; read for the tree only, where it matters. */
@@ -264,6 +283,33 @@ void leaks_sort(struct host_scan *s)
 
 /* ---- the scan ------------------------------------------------------------ */
 
+/*
+ * The stdout and stderr pipes of a program this helper launched are the
+ * helper's to reconnect: a restore hands it new pipes in their place
+ * (inherit_fd, see OutputPipes). Outside holders of their write ends (the
+ * launched program itself when only a descendant is dumped) keep the old
+ * pipes.
+ */
+static void mark_output_pipes(struct host_scan *s)
+{
+	uint32_t ids[2];
+
+	if (program_pipe_ids(s->root, &ids[0], &ids[1]))
+		return;
+	for (size_t i = 0; i < s->nleaks; i++) {
+		struct leak *lk = s->leaks[i];
+
+		if (lk->kind != LK(PIPE) || !lk->object || (lk->object != ids[0] && lk->object != ids[1]))
+			continue;
+		lk->default_policy = LP(EXTERNAL);
+		lk->nchoices = 0;
+		leak_choice(lk, LP(EXTERNAL), "--inherit-fd at restore",
+			    "the program's output pipe to this helper: a restore hands the helper new pipes in "
+			    "its place, so its output streams to the debug session again; outside writers keep "
+			    "the old pipe");
+	}
+}
+
 typedef int (*detector_fn)(struct host_scan *s, struct herr *e);
 
 static const detector_fn detectors[] = {
@@ -293,6 +339,7 @@ int leaks_scan(pid_t root, struct host_scan *s, struct herr *e)
 	for (size_t i = 0; i < ARRAY_SIZE(detectors); i++)
 		if (detectors[i](s, e))
 			return -1;
+	mark_output_pipes(s);
 	drop_unshared(s);
 	leaks_sort(s);
 	return 0;
@@ -739,13 +786,66 @@ static int plan_inherit_pipe(const Leak *l, struct restore_plan *p, struct herr 
 	return 0;
 }
 
+/* One terminal is handed in once, however many leaks name it. */
+static bool tty_planned(const struct restore_plan *p, const Leak *l)
+{
+	for (size_t i = 0; i < p->ntty; i++)
+		if (!strcmp(p->ttys[i], l->resource))
+			return true;
+	return false;
+}
+
 static bool joinable(int kind)
 {
 	return kind == LK(UTS_NS) || kind == LK(IPC_NS) || kind == LK(NET_NS) || kind == LK(TIME_NS) ||
 	       kind == LK(USER_NS);
 }
 
-int leaks_restore_plan(const LeakReport *r, struct restore_plan *p, struct herr *e)
+static bool is_output_pipe(const Leak *l, const OutputPipes *o)
+{
+	char a[32], b[32];
+
+	if (!o)
+		return false;
+	snprintf(a, sizeof(a), "pipe:[%u]", o->stdout_pipe_id);
+	snprintf(b, sizeof(b), "pipe:[%u]", o->stderr_pipe_id);
+	return !strcmp(l->resource, a) || !strcmp(l->resource, b);
+}
+
+/*
+ * A terminal handed to CRIU as external (--shell-job): the restored session
+ * gets the same terminal, opened by its path, keyed as CRIU names an
+ * external tty: tty[rdev:dev] of the terminal as stat shows it.
+ */
+static int plan_inherit_tty(const Leak *l, struct restore_plan *p, struct herr *e)
+{
+	struct stat st;
+	InheritFd *in;
+	int fd;
+
+	if (strncmp(l->resource, "/dev/", 5))
+		return 0;	/* a terminal the helper cannot name: CRIU says what it misses */
+	fd = open(l->resource, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISCHR(st.st_mode)) {
+		herr_set(e, EC(EXTERNAL_GONE), errno, "the terminal %s was handed to CRIU as external "
+			 "(--shell-job), but it cannot be opened any more (%s); the process that held its "
+			 "other side is probably gone", l->resource, strerror(errno ? errno : ENOTTY));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p->fds[p->nfds++] = fd;
+	p->ttys[p->ntty++] = l->resource;
+	in = arena_alloc(sizeof(*in));
+	inherit_fd__init(in);
+	in->key = arena_printf("tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev);
+	in->fd = fd;
+	p->inherit[p->ninherit++] = in;
+	return 0;
+}
+
+int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct restore_plan *p,
+		       struct herr *e)
 {
 	size_t n = r ? r->n_leaks : 0;
 
@@ -753,14 +853,17 @@ int leaks_restore_plan(const LeakReport *r, struct restore_plan *p, struct herr 
 	p->inherit = arena_alloc((n + 1) * sizeof(*p->inherit));
 	p->join = arena_alloc((n + 1) * sizeof(*p->join));
 	p->fds = arena_alloc((n + 1) * sizeof(*p->fds));
+	p->ttys = arena_alloc((n + 1) * sizeof(*p->ttys));
 	for (size_t i = 0; i < n; i++) {
 		const Leak *l = r->leaks[i];
 		int ret = 0;
 
 		if (l->policy != LP(EXTERNAL))
 			continue;
-		if (l->kind == LK(PIPE))
+		if (l->kind == LK(PIPE) && !is_output_pipe(l, output))
 			ret = plan_inherit_pipe(l, p, e);
+		else if (l->kind == LK(TTY) && !tty_planned(p, l))
+			ret = plan_inherit_tty(l, p, e);
 		else if (joinable(l->kind) && !l->host_own)
 			ret = join_namespace(l, p, e);
 		if (ret) {

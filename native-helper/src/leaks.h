@@ -338,8 +338,8 @@ LeakChange **leaks_compare(Leak *const *before, size_t nb, Leak *const *after, s
 
 /*
  * What a restore hands CRIU for the leaks the dump gave it as external: the
- * same pipes, reopened through their outside holders (inherit_fd), and the
- * namespaces to join (join_ns). fds stay open until restore_plan_close.
+ * same pipes, reopened through their outside holders, and the same
+ * terminals (inherit_fd), and the namespaces to join (join_ns). fds stay open until restore_plan_close.
  */
 struct restore_plan {
 	InheritFd **inherit;
@@ -348,12 +348,16 @@ struct restore_plan {
 	size_t njoin;
 	int *fds;
 	size_t nfds;
+	const char **ttys;		/* the terminals handed in, by path */
+	size_t ntty;
 };
 
 /* The report as manifest.json shows it (an object). */
 int leak_report_json(struct sbuf *b, const LeakReport *r);
 
-int leaks_restore_plan(const LeakReport *r, struct restore_plan *p, struct herr *e);
+/* output: the checkpoint's program pipes, which the restore reconnects itself. */
+int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct restore_plan *p,
+		       struct herr *e);
 void restore_plan_close(struct restore_plan *p);
 
 #endif

@@ -931,7 +931,7 @@ static void op_restore(const Request *req, Response *resp)
 	if (check_pids(ck, &running, &e))
 		goto fail;
 	/* before any kill: an outside reader may end when the tree's end closes */
-	if (leaks_restore_plan(ck->leaks, &plan, &e))
+	if (leaks_restore_plan(ck->leaks, ck->output_pipes, &plan, &e))
 		goto fail;
 	if (running.n && !rq->kill_running) {
 		const CheckpointProcess *p = NULL;

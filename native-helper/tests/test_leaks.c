@@ -301,7 +301,7 @@ static void test_restore_plan(void)
 	l.n_outside = 1;
 	r.leaks = leaks;
 	r.n_leaks = 1;
-	CHECK(leaks_restore_plan(&r, &plan, &e) == 0);
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == 0);
 	CHECK(plan.ninherit == 1 && plan.nfds == 1 && !strcmp(plan.inherit[0]->key, resource));
 	if (plan.nfds == 1) {
 		CHECK(write(plan.fds[0], "ok", 2) == 2);	/* the same pipe, write end */
@@ -311,13 +311,13 @@ static void test_restore_plan(void)
 	restore_plan_close(&plan);
 
 	l.policy = LP(WARN);			/* not external: nothing to do */
-	CHECK(leaks_restore_plan(&r, &plan, &e) == 0 && plan.ninherit == 0);
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == 0 && plan.ninherit == 0);
 	l.policy = LP(EXTERNAL);
 	close(p[0]);
 	close(p[1]);				/* the holder let it go */
-	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
 	      strstr(e.msg, "holds it any more"));
-	CHECK(leaks_restore_plan(NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
+	CHECK(leaks_restore_plan(NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
 }
 
 /* A namespace given as external is joined through a live process in it. */
@@ -339,14 +339,58 @@ static void test_restore_join(void)
 	l.policy = LP(EXTERNAL);
 	r.leaks = leaks;
 	r.n_leaks = 1;
-	ret = leaks_restore_plan(&r, &plan, &e);
+	ret = leaks_restore_plan(&r, NULL, &plan, &e);
 	CHECK(ret == 0 && plan.njoin == 1);
 	if (ret == 0 && plan.njoin == 1)
 		CHECK(!strcmp(plan.join[0]->ns, "uts") && strstr(plan.join[0]->ns_file, "/ns/uts"));
 	l.resource = "uts:[1]";			/* no process is in it */
-	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
 	l.resource = "uts:[x]";
-	CHECK(leaks_restore_plan(&r, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
+}
+
+/* The program's own output pipes are the restore's to reconnect; a terminal is reopened by its path. */
+static void test_restore_tty_and_output(void)
+{
+	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	OutputPipes out = CHECKPOINT__HELPER__V1__OUTPUT_PIPES__INIT;
+	Leak pipe_leak = CHECKPOINT__HELPER__V1__LEAK__INIT, tty = CHECKPOINT__HELPER__V1__LEAK__INIT;
+	Leak session = CHECKPOINT__HELPER__V1__LEAK__INIT;
+	Leak *leaks[3] = { &pipe_leak, &tty, &session };
+	struct restore_plan plan;
+	struct herr e = { 0 };
+	char key[64], *pts;
+	struct stat st;
+	int master;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+	pts = master >= 0 ? ptsname(master) : NULL;
+	CHECK(pts && stat(pts, &st) == 0);
+	if (!pts || master < 0)
+		return;
+	snprintf(key, sizeof(key), "tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev);
+	out.stdout_pipe_id = 42;
+	pipe_leak.kind = LK(PIPE);
+	pipe_leak.resource = "pipe:[42]";	/* no holder: planning it would fail */
+	pipe_leak.policy = LP(EXTERNAL);
+	tty.kind = session.kind = LK(TTY);
+	tty.resource = session.resource = pts;	/* two leaks, one terminal */
+	tty.policy = session.policy = LP(EXTERNAL);
+	r.leaks = leaks;
+	r.n_leaks = 3;
+	CHECK(leaks_restore_plan(&r, &out, &plan, &e) == 0);
+	CHECK(plan.ninherit == 1 && plan.nfds == 1);
+	if (plan.ninherit == 1)
+		CHECK(!strcmp(plan.inherit[0]->key, key));
+	restore_plan_close(&plan);
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
+	tty.resource = session.resource = "/dev/pts/999999";
+	r.leaks = leaks + 1;
+	r.n_leaks = 2;
+	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
+	      strstr(e.msg, "cannot be opened"));
+	close(master);
 }
 
 /* The whole scan on a real tree: the root is found, an unknown pid refused. */
@@ -382,6 +426,7 @@ void test_leaks(void)
 	test_report_json();
 	test_restore_plan();
 	test_restore_join();
+	test_restore_tty_and_output();
 	test_scan();
 	arena_free_all();
 }
