@@ -32,6 +32,9 @@ sleep 1
 echo "started as pid $pid"
 show_counter
 
+say "what it shares with processes outside it (leaks), and what each policy would do"
+ckpt leaks "$pid"
+
 say "checkpoint it, leaving it running"
 id=$(ckpt --json dump "$pid" --leave-running --name demo | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')
 ckpt ls
