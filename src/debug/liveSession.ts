@@ -325,24 +325,24 @@ export class LiveDebugSession extends AsyncDebugSession {
 			.catch((err: unknown) => this.refused(err, 'checkpoint'));
 		const summary = this.checkpointTaken(checkpoint);
 		this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}${summary.name ? ` "${summary.name}"` : ''} taken (${describeStats(summary)}).\n`, 'console'));
+		this.tellLeaks(summary);
 		return { checkpoint: summary };
 	}
 
-	/**
-	 * The leaks the checkpoint's scan found (before its dump) go to the editor,
-	 * and what the user should know of them to the Debug Console.
-	 */
+	/** The leaks the checkpoint's scan found (before its dump) go to the editor's Leaks view. */
 	private checkpointTaken(checkpoint: pb.Checkpoint): CheckpointSummary {
-		const summary = checkpointSummary(checkpoint);
 		const report = checkpoint.leaks;
-		if (!report) return summary;
-		this.sendEvent(new Event(CUSTOM.leaksEvent, this.leaksBody('checkpoint', report.leaks, report.stats)));
+		if (report) this.sendEvent(new Event(CUSTOM.leaksEvent, this.leaksBody('checkpoint', report.leaks, report.stats)));
+		return checkpointSummary(checkpoint);
+	}
+
+	/** What the user should know of a checkpoint's leaks, in the Debug Console: what was warned about, and whether it is inconsistent. */
+	private tellLeaks(summary: CheckpointSummary): void {
 		const leaks = summary.leaks;
-		if (leaks?.warned.length) this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}: leaks ${leaks.summary}; warned: ${leaks.warned.join(', ')}.\n`, 'console'));
+		if (leaks?.warned.length) this.sendEvent(new OutputEvent(`  ${leaks.summary}; warned: ${leaks.warned.join(', ')}.\n`, 'console'));
 		if (leaks?.inconsistent) {
 			this.sendEvent(new OutputEvent(`Checkpoint ${summary.id} is inconsistent: what the tree shares with the outside changed while it was dumped, so it may hold a state the tree never had:\n${leaks.changes.map((c) => `  ${c}\n`).join('')}`, 'stderr'));
 		}
-		return summary;
 	}
 
 	/**
@@ -378,8 +378,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const wasFrozen = tree.state === 'frozen';
 		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p), cancel })
 			.catch((err: unknown) => this.refused(err, 'restore'));
-		if (outcome.saved) this.checkpointTaken(outcome.saved);
-		if (outcome.saved) this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${outcome.saved.id}.\n`, 'console'));
+		if (outcome.saved) {
+			const saved = this.checkpointTaken(outcome.saved);
+			this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${saved.id}.\n`, 'console'));
+			this.tellLeaks(saved);
+		}
 		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
 		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
 		this.announce(await tree.tasks());
