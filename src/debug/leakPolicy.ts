@@ -197,10 +197,10 @@ export function applyLabel(policies: string[]): string | undefined {
 export function refusalNotice(r: Refusal): string {
 	const names = r.leaks.map(leakLabel).join(', ');
 	const head = r.during === 'restore'
-		? 'Restore not started: the checkpoint of the present state it takes first was refused, nothing was replaced'
+		? 'Checkpoint: restore not started: the checkpoint of the present state it takes first was refused, nothing was replaced'
 		: 'Checkpoint refused';
 	const stays = r.state === 'frozen' ? 'the program stays paused' : 'the program runs on';
-	const parts = [`Checkpoint: ${head}: ${names} ${r.leaks.length === 1 ? 'is' : 'are'} shared with processes outside the tree, and the leak policy is fail; nothing was frozen or written, ${stays}.`];
+	const parts = [`${head}: ${names} ${r.leaks.length === 1 ? 'is' : 'are'} shared with processes outside the tree, and the leak policy is fail; nothing was frozen or written, ${stays}.`];
 	const suggestions = Object.entries(r.suggested).map(([key, policy]) => {
 		const leak = r.leaks.find((l) => key === l.kind || key === ruleKey(l.kind, l.resource));
 		const choice = leak?.choices.find((c) => c.policy === policy);

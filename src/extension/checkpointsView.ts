@@ -8,6 +8,7 @@ import { errorMessage } from '../core/errors';
 import type { CheckpointSummary } from '../debug/messages';
 import { activeLiveSession, listCheckpoints } from './debugging';
 import { byteSize } from '../core/text';
+import { escapeMarkdown } from './leakNodes';
 
 export interface CheckpointNode {
 	checkpoint: CheckpointSummary;
@@ -28,14 +29,20 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 		const time = new Date(c.created).toLocaleTimeString();
 		const item = new vscode.TreeItem(c.name || c.id, vscode.TreeItemCollapsibleState.None);
 		item.id = c.id;
-		item.description = `${time} · ${byteSize(c.sizeBytes)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
+		const inconsistent = c.leaks?.inconsistent ? 'inconsistent · ' : '';
+		item.description = `${inconsistent}${time} · ${byteSize(c.sizeBytes)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
 		item.tooltip = new vscode.MarkdownString(
 			`**${c.name || '(unnamed)'}** \`${c.id}\`\n\n${new Date(c.created).toLocaleString()}, root pid ${c.rootPid}, ${c.processes} process${c.processes === 1 ? '' : 'es'}, ${byteSize(c.sizeBytes)}` +
-			`${c.frozenMs !== undefined ? `, the tree was frozen ${c.frozenMs.toFixed(0)} ms` : ''}\n\n${c.path}`,
+			`${c.frozenMs !== undefined ? `, the tree was frozen ${c.frozenMs.toFixed(0)} ms` : ''}\n\n${c.path}${leaksTooltip(c)}`,
 		);
-		item.iconPath = new vscode.ThemeIcon(c.name.startsWith('before restore') ? 'history' : 'device-camera');
+		item.tooltip.supportThemeIcons = true;
+		// An inconsistent checkpoint stands out: it may hold a state the tree never had as a whole.
+		item.iconPath = c.leaks?.inconsistent
+			? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+			: new vscode.ThemeIcon(c.name.startsWith('before restore') ? 'history' : 'device-camera');
 		item.contextValue = 'checkpoint';
 		item.command = { command: 'checkpoint.selectCheckpoint', title: 'Show in Checkpoint Image', arguments: [node] };
+		item.accessibilityInformation = { label: `${c.name || c.id}, ${item.description}` };
 		return item;
 	}
 
@@ -50,4 +57,17 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 			return [];
 		}
 	}
+}
+
+/** The checkpoint's leak report in the tooltip: the summary, what was warned about, and every change of the second scan. */
+function leaksTooltip(c: CheckpointSummary): string {
+	const leaks = c.leaks;
+	if (!leaks) return '\n\nLeaks: not scanned (a checkpoint made before leak scans)';
+	const lines = [`\n\n${leaks.inconsistent ? '$(warning) ' : ''}**Leaks:** ${escapeMarkdown(leaks.summary)}`];
+	if (leaks.warned.length) lines.push(`Warned: ${leaks.warned.map((w) => `\`${w}\``).join(', ')}`);
+	if (leaks.changes.length) {
+		lines.push('**Inconsistent**: what the tree shares with the outside changed while it was dumped, so the checkpoint may hold a state the tree never had:');
+		lines.push(leaks.changes.map((ch) => `- ${escapeMarkdown(ch)}`).join('\n'));
+	}
+	return lines.join('\n\n');
 }

@@ -6,17 +6,21 @@
 import * as vscode from 'vscode';
 import type { TreeState } from '../core/debuggedTree';
 import { downloadCheckpoint } from '../core/download';
-import { errorMessage } from '../core/errors';
+import { CheckpointError, errorMessage } from '../core/errors';
 import { openCheckpoint, type ProcessImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource } from '../core/images/source';
+import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
+import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
+import { currentSetting, LeakCommands } from './leakCommands';
+import type { LeaksView } from './leaksView';
 import type { MemoryDocuments } from './memoryDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
@@ -30,6 +34,8 @@ export class CheckpointCommands {
 	private readonly states = new Map<vscode.DebugSession, TreeState>();
 	/** The helper session holding the image view's checkpoint open (released when another is shown). */
 	private imageSession?: HelperSession;
+	/** Leak policies: the Leaks view's actions, refused checkpoints. */
+	readonly leaks: LeakCommands;
 
 	constructor(
 		private readonly connections: Connections,
@@ -38,7 +44,10 @@ export class CheckpointCommands {
 		private readonly image: ImageView,
 		private readonly memory: MemoryDocuments,
 		private readonly maps: MemoryMapPanels,
-	) {}
+		leaksView: LeaksView,
+	) {
+		this.leaks = new LeakCommands(leaksView, connections.output, (err) => this.report(err));
+	}
 
 	register(): vscode.Disposable[] {
 		const command = (id: string, run: (...args: never[]) => Promise<unknown>): vscode.Disposable =>
@@ -63,6 +72,7 @@ export class CheckpointCommands {
 				if (node?.kind === 'value') await vscode.env.clipboard.writeText(node.value);
 			}),
 			vscode.commands.registerCommand('checkpoint.pickProcess', () => pickProcess(this.connections)),
+			...this.leaks.register(),
 		];
 	}
 
@@ -104,16 +114,21 @@ export class CheckpointCommands {
 		await vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], configuration);
 	}
 
-	/** Checkpoint a process from the Targets view, without a debug session. */
+	/** Checkpoint a process from the Targets view, without a debug session, under the checkpoint.leakPolicy setting. */
 	private async checkpointProcess(node?: TargetNode): Promise<void> {
 		if (node?.kind !== 'process') return;
+		const policy = rulesFromSettings(currentSetting(), SETTING_WHERE);
 		const name = await askName(`${node.process.comm} ${node.process.pid}`);
 		if (name === undefined) return;
 		const session = await this.connections.acquire(node.target);
 		try {
 			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
-				session.dump(node.process.pid, { name, leaveRunning: true, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
-			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${byteSize(Number(checkpoint.sizeBytes))}); the program runs on.`);
+				session.dump(node.process.pid, { name, leaveRunning: true, policy, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
+			const inconsistent = checkpoint.leaks?.changes?.length ? ' It is inconsistent: what the tree shares with the outside changed while it was dumped.' : '';
+			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${byteSize(Number(checkpoint.sizeBytes))}); the program runs on.${inconsistent}`);
+		} catch (err) {
+			if (!(err instanceof CheckpointError) || err.kind !== 'leaks-refused') throw err;
+			await this.leaks.showRefusal(refusalOf(err.leaks, 'checkpoint', node.process.frozen ? 'frozen' : 'running'));
 		} finally {
 			await this.connections.release(session);
 		}
@@ -274,6 +289,8 @@ export class CheckpointCommands {
 	private report(err: unknown): void {
 		const message = errorMessage(err);
 		this.connections.output.appendLine(message);
+		// The adapter sent the refusal with its leaks before this answer: it is shown from there, with its buttons.
+		if (isRefusalMessage(message)) return;
 		if (/ was cancelled/.test(message)) {
 			// What the user asked for: said plainly, not as a failure.
 			void vscode.window.showInformationMessage(`Checkpoint: ${message}`);

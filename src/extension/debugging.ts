@@ -4,7 +4,9 @@
  * they do not say; checkpoint snapshots open as sessions of their own.
  */
 import * as vscode from 'vscode';
+import { errorMessage } from '../core/errors';
 import type { pb } from '../core/protocol';
+import { sessionRules, SETTING_WHERE } from '../debug/leakPolicy';
 import { LiveDebugSession } from '../debug/liveSession';
 import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import { SnapshotDebugSession } from '../debug/snapshotSession';
@@ -37,6 +39,7 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
 	async resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, c: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
 		if (!c.type && !c.request) Object.assign(c, { type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach to Process' });
 		if (isSnapshotConfiguration(c)) return c;
+		if (!(await withLeakPolicy(_folder, c))) return undefined;
 		if (!c.target) {
 			const target = await pickTarget(this.connections);
 			if (!target) return undefined;
@@ -49,6 +52,30 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
 		}
 		return c;
 	}
+}
+
+/**
+ * Hands the adapter the `checkpoint.leakPolicy` setting beside the
+ * configuration's own `leakPolicy` (the adapter merges them, the
+ * configuration's winning, and gets the setting again when it changes).
+ * A bad key or value in either stops the launch here, with what to fix and
+ * a button to the place to fix it.
+ */
+async function withLeakPolicy(folder: vscode.WorkspaceFolder | undefined, c: vscode.DebugConfiguration): Promise<boolean> {
+	const setting = vscode.workspace.getConfiguration('checkpoint', folder?.uri).get<unknown>('leakPolicy') ?? {};
+	try {
+		sessionRules(setting, c.leakPolicy);
+	} catch (err) {
+		const message = errorMessage(err);
+		const inSetting = message.startsWith(SETTING_WHERE);
+		const fix = inSetting ? 'Open Settings' : 'Open launch.json';
+		const answer = await vscode.window.showErrorMessage(`Checkpoint: cannot start "${c.name}": ${message}`, fix);
+		if (answer === fix && inSetting) await vscode.commands.executeCommand('workbench.action.openSettings', 'checkpoint.leakPolicy');
+		else if (answer === fix) await vscode.commands.executeCommand('workbench.action.debug.configure');
+		return false;
+	}
+	c.leakPolicySetting = setting;
+	return true;
 }
 
 export async function pickTarget(connections: Connections): Promise<string | undefined> {

@@ -5,12 +5,14 @@
  */
 import * as vscode from 'vscode';
 import type { TreeState } from '../core/debuggedTree';
+import type { LeaksBody } from '../debug/leakPolicy';
 import { CUSTOM, type StateEventBody } from '../debug/messages';
 import { CheckpointCommands } from './commands';
 import { CheckpointsView } from './checkpointsView';
 import { Connections } from './connections';
 import { activeLiveSession, AdapterFactory, ConfigurationProvider, DEBUG_TYPE, isSnapshotConfiguration, trackLiveSessions } from './debugging';
 import { ImageView } from './imageView';
+import { LeaksView } from './leaksView';
 import { MEMORY_SCHEME, MemoryDocuments } from './memoryDocuments';
 import { MemoryMapPanels } from './memoryMap';
 import { TreeStatus } from './statusBar';
@@ -22,18 +24,22 @@ export function activate(context: vscode.ExtensionContext): void {
 	const targets = new TargetsView(connections);
 	const checkpoints = new CheckpointsView();
 	const image = new ImageView();
+	const leaks = new LeaksView();
 	const memory = new MemoryDocuments();
 	const maps = new MemoryMapPanels(context.extensionUri, memory);
 	const status = new TreeStatus();
 	const configurations = new ConfigurationProvider(connections);
 	let shown: vscode.DebugSession | undefined;
-	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps);
+	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks);
+	const leaksTree = vscode.window.createTreeView('checkpoint.leaks', { treeDataProvider: leaks, showCollapseAll: true });
+	leaks.attach(leaksTree);
 
 	context.subscriptions.push(
 		output, connections, status,
 		vscode.window.createTreeView('checkpoint.targets', { treeDataProvider: targets, showCollapseAll: true }),
 		vscode.window.createTreeView('checkpoint.checkpoints', { treeDataProvider: checkpoints }),
 		vscode.window.createTreeView('checkpoint.image', { treeDataProvider: image, showCollapseAll: true }),
+		leaksTree,
 		vscode.workspace.registerTextDocumentContentProvider(MEMORY_SCHEME, memory),
 		vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(connections)),
 		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations),
@@ -41,6 +47,8 @@ export function activate(context: vscode.ExtensionContext): void {
 		...commands.register(),
 		vscode.workspace.onDidChangeConfiguration((e) => {
 			if (e.affectsConfiguration('checkpoint.targets')) targets.refresh();
+			// The next checkpoint of every live session applies the new policy: no restart needed.
+			if (e.affectsConfiguration('checkpoint.leakPolicy')) void commands.leaks.settingChanged();
 		}),
 		vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
 			if (e.session.type !== DEBUG_TYPE) return;
@@ -48,12 +56,17 @@ export function activate(context: vscode.ExtensionContext): void {
 				const body = e.body as StateEventBody;
 				status.show(body.target, body.rootPid, body.state as TreeState);
 				commands.treeStateChanged(e.session, body.state);
+				commands.leaks.treeStateChanged(e.session, body.state as TreeState);
 			} else if (e.event === CUSTOM.checkpointsEvent) {
 				checkpoints.refresh();
 			} else if (e.event === CUSTOM.confirmKillEvent) {
 				void commands.confirmKill(e.session, (e.body as { rootPid: number }).rootPid);
 			} else if (e.event === CUSTOM.progressEvent) {
 				commands.progress(e.session, e.body as { stage: string; message: string });
+			} else if (e.event === CUSTOM.leaksEvent) {
+				const body = e.body as LeaksBody;
+				leaks.update(e.session, body);
+				if (body.refusal) void commands.leaks.showRefusal(body.refusal, e.session);
 			}
 		}),
 		...trackLiveSessions(),
@@ -63,11 +76,14 @@ export function activate(context: vscode.ExtensionContext): void {
 			if (activeLiveSession() === shown) return;
 			shown = activeLiveSession();
 			checkpoints.refresh();
+			leaks.redraw();
 		}),
 		vscode.debug.onDidTerminateDebugSession((s) => {
 			if (s.type !== DEBUG_TYPE || isSnapshotConfiguration(s.configuration)) return;
 			if (!activeLiveSession()) status.hide();
 			shown = activeLiveSession();
+			leaks.forget(s);
+			leaks.redraw();
 			checkpoints.refresh();
 			targets.refresh();
 		}),

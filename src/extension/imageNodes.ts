@@ -5,13 +5,22 @@
  * so that a process with ten thousand areas expands at once.
  */
 import { orderedRegisters, type CheckpointImages, type ProcessImage, type ThreadImage, type VmaImage } from '../core/images/checkpoint';
+import { leakReportJson } from '../core/leaks';
+import type { pb } from '../core/protocol';
 import { hex } from '../core/text';
+import { leakChildren, leakGroups, type LeakNode } from './leakNodes';
 
 /** Children per group in long lists (VMAs, files). */
 export const GROUP = 500;
 
 export type ImageNode =
-	| { kind: 'checkpoint'; images: CheckpointImages; title: string }
+	/** manifest: the helper's (manifest.pb), absent for images CRIU wrote without it. */
+	| { kind: 'checkpoint'; images: CheckpointImages; title: string; manifest?: pb.ICheckpoint }
+	/** What the tree shared with the outside at the dump (the manifest's leak report). */
+	| { kind: 'leakReport'; report: pb.ILeakReport; scope: string }
+	/** The differences the second scan (at CRIU's post-dump) found. */
+	| { kind: 'leakChanges'; report: pb.ILeakReport }
+	| { kind: 'leak'; node: LeakNode }
 	| { kind: 'process'; process: ProcessImage }
 	| { kind: 'section'; process: ProcessImage; section: 'threads' | 'vmas' | 'files' | 'namespaces' | 'info' }
 	| { kind: 'thread'; process: ProcessImage; thread: ThreadImage }
@@ -23,7 +32,13 @@ export type ImageNode =
 export async function childrenOf(node: ImageNode): Promise<ImageNode[]> {
 	switch (node.kind) {
 		case 'checkpoint':
-			return node.images.processes.map((process) => ({ kind: 'process', process }));
+			return [...node.images.processes.map((process): ImageNode => ({ kind: 'process', process })), ...reportNodes(node)];
+		case 'leakReport':
+			return reportChildren(node.report, node.scope);
+		case 'leakChanges':
+			return leakReportJson(node.report).changes.map((c) => ({ kind: 'value', label: c.what, value: c.text, icon: 'warning', tooltip: c.text }));
+		case 'leak':
+			return leakChildren(node.node).map((child) => ({ kind: 'leak', node: child }));
 		case 'process':
 			return (['info', 'threads', 'vmas', 'files', 'namespaces'] as const).map((section) => ({ kind: 'section', process: node.process, section }));
 		case 'section':
@@ -75,3 +90,22 @@ function fileNodes(process: ProcessImage, from: number, to: number): ImageNode[]
 	}));
 }
 
+/** The leak report as the checkpoint's last child; "not scanned" for a helper's checkpoint made before leak scans. */
+function reportNodes(node: Extract<ImageNode, { kind: 'checkpoint' }>): ImageNode[] {
+	if (!node.manifest) return [];
+	const report = node.manifest.leaks;
+	if (!report) return [{ kind: 'value', label: 'Leaks', value: 'not scanned (a checkpoint made before leak scans)', icon: 'shield' }];
+	return [{ kind: 'leakReport', report, scope: `report/${node.manifest.id ?? node.title}` }];
+}
+
+/** The summary, the rules the dump was asked for, the changes of the second scan, and the leaks by kind with their policies. */
+function reportChildren(report: pb.ILeakReport, scope: string): ImageNode[] {
+	const json = leakReportJson(report);
+	const nodes: ImageNode[] = [
+		{ kind: 'value', label: 'summary', value: json.summary, icon: json.consistent ? 'pass' : 'warning' },
+		{ kind: 'value', label: 'policy', value: json.policy || '(the defaults)', icon: 'settings-gear', tooltip: 'The rules the dump was asked for, as ckpt dump --policy takes them' },
+	];
+	if (!json.rescanned) nodes.push({ kind: 'value', label: 'second scan', value: `not made${json.rescanProblem ? `: ${json.rescanProblem}` : ''}`, icon: 'question' });
+	if (!json.consistent) nodes.push({ kind: 'leakChanges', report });
+	return [...nodes, ...leakGroups(json.leaks, scope).map((node): ImageNode => ({ kind: 'leak', node }))];
+}

@@ -5,7 +5,12 @@
  */
 import * as vscode from 'vscode';
 import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/checkpoint';
+import { readManifest } from '../core/images/manifest';
+import { checkpointInconsistent, leakReportJson, leakReportBrief } from '../core/leaks';
+import type { pb } from '../core/protocol';
 import { childrenOf, type ImageNode } from './imageNodes';
+import { escapeMarkdown, leakRow } from './leakNodes';
+import { rowItem } from './leaksView';
 import { byteSize, hex } from '../core/text';
 
 const VMA_ICONS: Record<string, string> = {
@@ -15,15 +20,16 @@ const VMA_ICONS: Record<string, string> = {
 export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 	private readonly changed = new vscode.EventEmitter<void>();
 	readonly onDidChangeTreeData = this.changed.event;
-	private current?: { images: CheckpointImages; title: string };
+	private current?: { images: CheckpointImages; title: string; manifest?: pb.Checkpoint };
 
 	get images(): CheckpointImages | undefined {
 		return this.current?.images;
 	}
 
+	/** Shows a checkpoint, with its leak report when the helper wrote a manifest next to the images. */
 	async show(images: CheckpointImages, title: string): Promise<void> {
 		const previous = this.current?.images;
-		this.current = { images, title };
+		this.current = { images, title, manifest: await readManifest(images.source) };
 		this.changed.fire();
 		await vscode.commands.executeCommand('setContext', 'checkpoint.imageOpen', true);
 		if (previous && previous !== images) await previous.source.close();
@@ -32,15 +38,18 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 	getTreeItem(node: ImageNode): vscode.TreeItem {
 		const collapsed = vscode.TreeItemCollapsibleState.Collapsed;
 		switch (node.kind) {
-			case 'checkpoint': {
-				const i = node.images;
-				return Object.assign(new vscode.TreeItem(node.title, vscode.TreeItemCollapsibleState.Expanded), {
-					description: `${i.processes.length} process${i.processes.length === 1 ? '' : 'es'}, image v${i.imageVersion}`,
-					tooltip: i.source.description,
-					accessibilityInformation: { label: `${node.title}, checkpoint at ${i.source.description}` },
-					iconPath: new vscode.ThemeIcon('device-camera'),
+			case 'checkpoint':
+				return checkpointItem(node);
+			case 'leakReport':
+				return reportItem(node.report);
+			case 'leakChanges':
+				return Object.assign(new vscode.TreeItem('Changes during the dump', vscode.TreeItemCollapsibleState.Expanded), {
+					description: `${node.report.changes?.length ?? 0}: inconsistent`,
+					tooltip: 'What the tree shares with the outside changed between the scan before the dump and the one at CRIU\'s post-dump: the checkpoint may hold a state the tree never had as a whole.',
+					iconPath: new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')),
 				});
-			}
+			case 'leak':
+				return rowItem(leakRow(node.node));
 			case 'process':
 				return Object.assign(new vscode.TreeItem(`${node.process.pid} ${node.process.comm}`, collapsed), {
 					description: `${node.process.state}, ${node.process.threads.length} thread${node.process.threads.length === 1 ? '' : 's'}`,
@@ -82,6 +91,30 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 		if (!node) return this.current ? [{ kind: 'checkpoint', ...this.current }] : [];
 		return childrenOf(node);
 	}
+}
+
+function checkpointItem(node: Extract<ImageNode, { kind: 'checkpoint' }>): vscode.TreeItem {
+	const i = node.images;
+	const inconsistent = node.manifest ? checkpointInconsistent(node.manifest) : false;
+	const changes = inconsistent && node.manifest?.leaks ? leakReportJson(node.manifest.leaks).changes.map((c) => `- ${escapeMarkdown(c.text)}`).join('\n') : '';
+	const item = new vscode.TreeItem(node.title, vscode.TreeItemCollapsibleState.Expanded);
+	item.description = `${i.processes.length} process${i.processes.length === 1 ? '' : 'es'}, image v${i.imageVersion}${inconsistent ? ', inconsistent' : ''}`;
+	item.tooltip = new vscode.MarkdownString(`${escapeMarkdown(i.source.description)}${inconsistent ? `\n\n**Inconsistent**: what the tree shares with the outside changed while it was dumped:\n\n${changes}` : ''}`);
+	item.accessibilityInformation = { label: `${node.title}, checkpoint at ${i.source.description}${inconsistent ? ', inconsistent' : ''}` };
+	item.iconPath = inconsistent ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')) : new vscode.ThemeIcon('device-camera');
+	return item;
+}
+
+/** "Leaks": the report's brief, with a warning when the checkpoint is inconsistent or warned about a leak. */
+function reportItem(report: pb.ILeakReport): vscode.TreeItem {
+	const json = leakReportJson(report);
+	const warned = json.leaks.some((l) => l.policy === 'warn');
+	const item = new vscode.TreeItem('Leaks', vscode.TreeItemCollapsibleState.Collapsed);
+	item.description = leakReportBrief(report);
+	item.tooltip = new vscode.MarkdownString(`${escapeMarkdown(json.summary)}${json.changes.length ? `\n\n${json.changes.map((c) => `- ${escapeMarkdown(c.text)}`).join('\n')}` : ''}`);
+	item.iconPath = !json.consistent || warned ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')) : new vscode.ThemeIcon('shield');
+	item.accessibilityInformation = { label: `Leaks, ${item.description}` };
+	return item;
 }
 
 function sectionItem(process: ProcessImage, section: Extract<ImageNode, { kind: 'section' }>['section']): vscode.TreeItem {

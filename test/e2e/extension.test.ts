@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { allAbove, allBelow, connection, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
 import { E2eRun, editorText, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
@@ -150,6 +151,29 @@ describe('the extension in VS Code', () => {
 		await wb.screenshot('2-checkpoint-taken');
 	}));
 
+	test('the Leaks view lists the program\'s leaks; an inline quick action writes the workspace setting, and the view shows it applied', step(async (wb) => {
+		await runCommand(wb.page, 'checkpoint.leaks.focus');
+		// The counter's state file is on /tmp, a tmpfs: a volatile file, warned about by default.
+		await treeRow(wb.page, /^file that may be absent at restore, 1 · 1 warned$/, 60_000);
+		const leak = await treeRow(wb.page, new RegExp(`^${escapeRegExp(program.dir)}/state .*, warn \\(the default\\)$`));
+		await wb.page.locator('.message', { hasText: `Process ${program.pid}: ` }).first().waitFor();
+		await wb.screenshot('2b-leaks');
+		await leak.hover();
+		await leak.locator('.actions .action-label[aria-label^="Don\'t Care About This Kind"]').click();
+		await waitForNotification(wb.page, /\{ "volatile-file": "ignore" \} written to the setting checkpoint\.leakPolicy \(workspace settings\); it applies to the next checkpoint/);
+		const settings = JSON.parse(readFileSync(join(run.outputDir, 'workspace', '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
+		assert.deepEqual(settings['checkpoint.leakPolicy'], { 'volatile-file': 'ignore' });
+		// The session got the setting at once: its leaks are listed again with it, nothing warned any more.
+		await wb.page.locator('.message', { hasText: new RegExp(`^Process ${program.pid}: (\\d+) leaks, \\1 ignored; a checkpoint goes ahead\\.$`) }).first().waitFor();
+		// Ignored, the kind went down among the others (the view lists what needs a decision first).
+		await (await treeRow(wb.page, /^UTS namespace, 1 · 1 ignored$/)).hover();
+		await wb.page.mouse.wheel(0, 5000);
+		await treeRow(wb.page, new RegExp(`^${escapeRegExp(program.dir)}/state .*, ignore \\(default warn\\)$`));
+		await wb.screenshot('2c-leak-ignored');
+		// Back to Run and Debug, where the next step restores from the Checkpoints view.
+		await runCommand(wb.page, 'checkpoint.checkpoints.focus');
+	}));
+
 	test('Restore from the Checkpoints view takes the program back', step(async (wb) => {
 		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
 		// The row's inline action (the same command as its context menu's "Restore Checkpoint...").
@@ -180,6 +204,10 @@ describe('the extension in VS Code', () => {
 		await row.click();
 		await runCommand(wb.page, 'checkpoint.image.focus');
 		await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}, checkpoint at `));
+		// The checkpoint's leak report (taken before the volatile file was let go): the state file warned about.
+		await (await treeRow(wb.page, /^Leaks, 1 warned\b/)).click();
+		await treeRow(wb.page, /^summary: \d+ leaks: 1 warned, \d+ ignored; consistent$/);
+		await wb.screenshot('5a-leak-report');
 		await (await treeRow(wb.page, new RegExp(`^${program.pid} workload`))).click();
 		await (await treeRow(wb.page, /^Memory Map/)).click();
 		const vma = await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+/);
@@ -222,6 +250,9 @@ describe('the extension in VS Code', () => {
 				if (tries === 20) throw new Error(`the folder picker did not take ${dir}/`);
 			}
 			await wb.page.locator('.quick-input-widget .monaco-button', { hasText: /^Open Checkpoint$/ }).click();
+			// The Leaks view of the live session shares the side bar: folded, it leaves the image browser the room to list many groups.
+			const leaksHeader = wb.page.locator('.pane-header[aria-expanded="true"]', { hasText: /^Leaks/ });
+			if (await leaksHeader.count()) await leaksHeader.first().click();
 			await treeRow(wb.page, new RegExp(`^${escapeRegExp(checkpoint.id)}, checkpoint at `), 60_000);
 			await (await treeRow(wb.page, new RegExp(`^${areas.pid} workload`))).click();
 			await (await treeRow(wb.page, /^Memory Map, 100\d\d\b/)).click();
@@ -233,6 +264,46 @@ describe('the extension in VS Code', () => {
 			await wb.screenshot('8-many-areas');
 		} finally {
 			await shell.killTree(areas.pid);
+		}
+	}));
+
+	test('a checkpoint refused for a leak names it and what going ahead costs; its button writes the policy, and the next checkpoint goes ahead', step(async (wb) => {
+		// The workload's stdout is a pipe that cat, outside its tree, reads: refused by default.
+		const piped = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} counter {dir} | cat >/dev/null`]);
+		const pid = (await shell.waitForRecord(piped.dir, 'state', (r) => r[1] >= 3))[0];
+		try {
+			await runCommand(wb.page, 'checkpoint.targets.focus');
+			// The view lists the processes it saw when it was expanded: the new ones come with Refresh.
+			await wb.page.locator('.pane-header .action-label[aria-label^="Refresh Targets"]').click();
+			for (const row of [/^e2e target, /, /^1 tini\b/, new RegExp(`^${piped.pid} sh\\b`)]) {
+				const found = await treeRow(wb.page, row, 60_000);
+				if ((await found.getAttribute('aria-expanded')) !== 'true') await found.click();
+			}
+			const checkpointRow = async (name: string): Promise<void> => {
+				const row = await treeRow(wb.page, new RegExp(`^${pid} workload`));
+				await row.hover();
+				await row.locator('.actions .action-label[aria-label^="Checkpoint Process"]').click();
+				await typeAndEnter(wb.page, name);
+			};
+			await checkpointRow('piped');
+			await waitForNotification(wb.page, /^Checkpoint refused: pipe pipe:\[\d+\] is shared with processes outside the tree, and the leak policy is fail; nothing was frozen or written, the program runs on\. To go ahead: \{ "pipe": "warn" \}: warn \(/, 60_000);
+			await wb.screenshot('9-refused');
+			assert.deepEqual((await helper.list()).filter((c) => c.rootPid === pid), [], 'nothing was written');
+			await wb.page.locator('.notification-toast .monaco-button', { hasText: /^Warn Only$/ }).first().click();
+			await waitForNotification(wb.page, /\{ "pipe": "warn" \} written to the setting checkpoint\.leakPolicy \(workspace settings\); it applies to the next checkpoint/);
+			const settings = JSON.parse(readFileSync(join(run.outputDir, 'workspace', '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
+			assert.deepEqual(settings['checkpoint.leakPolicy'], { 'volatile-file': 'ignore', pipe: 'warn' }, 'added to what was there');
+
+			await checkpointRow('piped, warned');
+			await waitForNotification(wb.page, new RegExp(`Checkpoint \\S+ of ${pid} taken`), 60_000);
+			const taken = (await helper.list()).filter((c) => c.rootPid === pid);
+			assert.deepEqual(taken.map((c) => c.name), ['piped, warned']);
+			const pipe = taken[0].leaks?.leaks?.find((l) => l.resource?.startsWith('pipe:'));
+			assert.equal(pipe?.policy, pb.LeakPolicy.LEAK_POLICY_WARN, 'the checkpoint\'s report: the pipe, warned');
+			await wb.screenshot('9b-warned');
+		} finally {
+			for (const c of await helper.list()) if (c.rootPid === pid) await helper.remove(c.id);
+			await shell.killTree(piped.pid);
 		}
 	}));
 });
