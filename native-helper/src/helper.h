@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sys/types.h>
 
@@ -125,6 +126,15 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(prin
 void sbuf_free(struct sbuf *b);
 int json_escape(struct sbuf *b, const char *s);
 
+/* ---- growable arrays ---------------------------------------------------- */
+
+/*
+ * Makes room in *v for need elements of size bytes each: the capacity *cap
+ * doubles (from 64), so appending one at a time stays linear. -1 (out of
+ * memory) leaves *v and *cap as they were.
+ */
+int array_grow(void **v, size_t *cap, size_t need, size_t size);
+
 /* ---- pid lists ---------------------------------------------------------- */
 
 struct pidlist {
@@ -197,6 +207,12 @@ struct proc_stat {
 int parse_proc_stat(const char *buf, struct proc_stat *st);
 int read_proc_stat(pid_t pid, struct proc_stat *st);
 bool pid_exists(pid_t pid);
+/* The next process id of d, a listing of /proc (its other entries skipped); 0 at its end. */
+pid_t next_pid(DIR *d);
+/* The same, with its stat in st: those gone before it could be read are skipped. */
+pid_t next_proc(DIR *d, struct proc_stat *st);
+/* The inode of pid's namespace ns ("uts", "net", ...), 0 when it cannot be read. */
+uint64_t ns_inode(pid_t pid, const char *ns);
 int decode_tty_nr(uint32_t tty_nr, char *out, size_t outlen);
 /* The pid and all its descendants at this moment, root first. */
 int proc_tree(pid_t root, struct pidlist *out, struct herr *e);

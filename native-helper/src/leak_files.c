@@ -90,15 +90,8 @@ size_t fd_table_find(const struct fd_table *t, uint64_t dev, uint64_t ino, size_
 
 static struct fd_entry *table_add(struct fd_table *t)
 {
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 1024;
-		struct fd_entry *v = realloc(t->v, ncap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		t->v = v;
-		t->cap = ncap;
-	}
+	if (array_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v)))
+		return NULL;
 	memset(&t->v[t->n], 0, sizeof(t->v[0]));
 	return &t->v[t->n++];
 }
@@ -387,14 +380,8 @@ static void *read_part(void *arg)
 
 static int append_table(struct fd_table *t, const struct fd_table *part)
 {
-	if (t->n + part->n > t->cap) {
-		struct fd_entry *v = realloc(t->v, (t->n + part->n) * sizeof(*v));
-
-		if (!v)
-			return -1;
-		t->v = v;
-		t->cap = t->n + part->n;
-	}
+	if (array_grow((void **)&t->v, &t->cap, t->n + part->n, sizeof(*t->v)))
+		return -1;
 	if (part->n)
 		memcpy(t->v + t->n, part->v, part->n * sizeof(*part->v));
 	t->n += part->n;
@@ -487,19 +474,13 @@ static int fd_locks(struct fd_table *t, const struct fd_entry *e, size_t *cap)
 	int ret = 0;
 
 	for (p = buf; p && !ret; p = next_line(p)) {
-		struct fd_lock *v;
 		struct lock_line l;
 
 		if (strncmp(p, "lock:\t", 6) || parse_lock_line(p + 6, &l))
 			continue;
-		if (t->ntree_locks == *cap) {
-			v = realloc(t->tree_locks, (*cap ? *cap * 2 : 16) * sizeof(*v));
-			if (!v) {
-				ret = -1;
-				break;
-			}
-			t->tree_locks = v;
-			*cap = *cap ? *cap * 2 : 16;
+		if (array_grow((void **)&t->tree_locks, cap, t->ntree_locks + 1, sizeof(*t->tree_locks))) {
+			ret = -1;
+			break;
 		}
 		t->tree_locks[t->ntree_locks++] = (struct fd_lock){ .l = l, .pid = e->pid, .fd = e->fd,
 								    .dev = e->dev, .ino = e->ino };
@@ -1259,6 +1240,11 @@ static char *read_proc_locks(void)
 	return buf;
 }
 
+static bool same_file(const struct lock_line *a, const struct lock_line *b)
+{
+	return a->major == b->major && a->minor == b->minor && a->ino == b->ino;
+}
+
 /* The locks of the host (/proc/locks) on files the tree locks; *n of them. */
 static struct lock_line *host_locks(const struct fd_table *t, size_t *n)
 {
@@ -1274,27 +1260,15 @@ static struct lock_line *host_locks(const struct fd_table *t, size_t *n)
 		if (parse_lock_line(line, &l) || !l.has_inode)
 			continue;
 		for (size_t i = 0; i < t->ntree_locks && !ours; i++)
-			ours = t->tree_locks[i].l.major == l.major && t->tree_locks[i].l.minor == l.minor &&
-			       t->tree_locks[i].l.ino == l.ino;
+			ours = same_file(&t->tree_locks[i].l, &l);
 		if (!ours)
 			continue;
-		if (*n == cap) {
-			struct lock_line *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*nv));
-
-			if (!nv)
-				break;	/* the locks read so far */
-			v = nv;
-			cap = cap ? cap * 2 : 16;
-		}
+		if (array_grow((void **)&v, &cap, *n + 1, sizeof(*v)))
+			break;	/* the locks read so far */
 		v[(*n)++] = l;
 	}
 	free(buf);
 	return v;
-}
-
-static bool same_file(const struct lock_line *a, const struct lock_line *b)
-{
-	return a->major == b->major && a->minor == b->minor && a->ino == b->ino;
 }
 
 static struct fd_entry *tree_entry(struct fd_table *t, const struct fd_lock *k)

@@ -35,11 +35,6 @@
 #define MAX_SEM_USERS 8			/* pids listed per semaphore set */
 #define MAX_SEM_ASKED 4096		/* semctl(GETPID) calls per scan */
 
-static size_t outside_total(const struct leak *lk)
-{
-	return lk->noutside + lk->outside_unlisted;
-}
-
 static const char *plural(size_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
@@ -325,6 +320,24 @@ static struct leak_holder map_holder(const struct maps_line *m, char *how, size_
 	return h;
 }
 
+/*
+ * Adds p, an outside process, as a holder of lk by its mapping m, once
+ * however many mappings of it p has: *last is the process counted last (a
+ * process's mappings are read one after the other).
+ */
+static void hold_outside(struct host_scan *s, struct leak *lk, pid_t *last, const struct host_proc *p,
+			 const struct maps_line *m, const char *verb)
+{
+	struct leak_holder h;
+	char how[96];
+
+	if (*last == p->pid)
+		return;
+	*last = p->pid;
+	h = map_holder(m, how, sizeof(how), verb);
+	leak_hold_counted(s, lk, p->pid, &h);
+}
+
 /* ---- shared mappings ---------------------------------------------------------- */
 
 /* One object (file, shmem inode) the tree maps shared. */
@@ -393,15 +406,8 @@ static struct shobj *shobj_add(struct memscan *ms, const struct maps_line *m, bo
 	char resource[MAX_RESOURCE_LEN];
 	struct shobj *o;
 
-	if (ms->n == ms->cap) {
-		size_t ncap = ms->cap ? ms->cap * 2 : 16;
-		struct shobj *v = realloc(ms->v, ncap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		ms->v = v;
-		ms->cap = ncap;
-	}
+	if (array_grow((void **)&ms->v, &ms->cap, ms->n + 1, sizeof(*ms->v)))
+		return NULL;
 	if (anon)
 		snprintf(resource, sizeof(resource), "shared anonymous memory (inode %llu)", m->inode);
 	else
@@ -443,27 +449,19 @@ static void outside_mapping(void *arg, const struct host_proc *p, const struct m
 {
 	struct memscan *ms = arg;
 	enum map_class c = map_class(m);
-	struct leak_holder h;
 	struct shobj *o;
-	char how[96];
 
 	if (c != MC_FILE && c != MC_ANON)
 		return;
 	o = shobj_find(ms, m, true);
-	if (!o || o->last == p->pid)
-		return;
-	o->last = p->pid;
-	h = map_holder(m, how, sizeof(how), "mapped");
-	if (o->lk->noutside < MAX_LEAK_HOLDERS)
-		leak_hold(ms->s, o->lk, p->pid, &h);
-	else
-		o->lk->outside_unlisted++;
+	if (o)
+		hold_outside(ms->s, o->lk, &o->last, p, m, "mapped");
 }
 
 static void shobj_text(struct shobj *o)
 {
 	struct leak *lk = o->lk;
-	size_t n = outside_total(lk);
+	size_t n = leak_outside_total(lk);
 
 	if (o->anon) {
 		lk->summary = arena_printf("shared anonymous memory (%s, %lu KiB as the tree maps it), mapped by %zu "
@@ -507,7 +505,7 @@ int detect_shared_memory(struct host_scan *s, struct herr *e)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct host_proc *p = &s->procs[i];
 
-		if (!p->in_tree && !p->excluded && !host_proc_hollow(p))
+		if (host_proc_outsider(p))
 			read_each_shared(&b, p, outside_mapping, &ms);
 	}
 	for (size_t i = 0; i < ms.n; i++)
@@ -554,15 +552,8 @@ static int read_sysv(const char *path, int (*parse)(const char *, struct sysv_li
 
 		if (parse(line, &l))
 			continue;	/* the header */
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct sysv_set *nv = realloc(*v, ncap * sizeof(*nv));
-
-			if (!nv)
-				goto out;
-			*v = nv;
-			cap = ncap;
-		}
+		if (array_grow((void **)v, &cap, *n + 1, sizeof(**v)))
+			goto out;
 		memset(&(*v)[*n], 0, sizeof(**v));
 		(*v)[(*n)++].l = l;
 	}
@@ -608,30 +599,22 @@ static void sysv_read_here(bool all, struct sysv_view *v)
  */
 static int sysv_read(pid_t root, bool own, bool all, struct sysv_view *v, struct herr *e)
 {
-	int self = -1, target = -1, ret = 0;
-	char path[64];
+	int self;
 
 	if (own) {
 		sysv_read_here(all, v);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", root);
-	self = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || target < 0 || setns(target, CLONE_NEWIPC))
-		goto out;	/* gone, or no privilege: v->read stays false */
+	self = ns_enter(root, "ipc", CLONE_NEWIPC, 0);
+	if (self < 0)
+		return 0;	/* gone, or no privilege: v->read stays false */
 	sysv_read_here(all, v);
-	if (setns(self, CLONE_NEWIPC)) {
+	if (ns_leave(self, CLONE_NEWIPC)) {
 		herr_set(e, EC(INTERNAL), errno, "the helper entered process %d's IPC namespace to read its SysV "
 			 "objects and could not come back to its own: %s", root, strerror(errno));
-		ret = -1;
+		return -1;
 	}
-out:
-	if (self >= 0)
-		close(self);
-	if (target >= 0)
-		close(target);
-	return ret;
+	return 0;
 }
 
 /* A SysV shm mapping of a tree process. */
@@ -675,16 +658,9 @@ static void tree_attachment(void *arg, const struct host_proc *p, const struct m
 
 	if (map_class(m) != MC_SYSV || ss->nomem)
 		return;
-	if (ss->natt == ss->cap_att) {
-		size_t ncap = ss->cap_att ? ss->cap_att * 2 : 16;
-		struct sysv_att *v = realloc(ss->att, ncap * sizeof(*v));
-
-		if (!v) {
-			ss->nomem = true;
-			return;
-		}
-		ss->att = v;
-		ss->cap_att = ncap;
+	if (array_grow((void **)&ss->att, &ss->cap_att, ss->natt + 1, sizeof(*ss->att))) {
+		ss->nomem = true;
+		return;
 	}
 	ss->att[ss->natt++] = (struct sysv_att){ .shmid = (int)m->inode, .pid = p->pid, .m = *m };
 	ss->att[ss->natt - 1].m.path = NULL;	/* points into the maps buffer */
@@ -718,8 +694,6 @@ static void outside_attachment(void *arg, const struct host_proc *p, const struc
 {
 	struct sysvscan *ss = arg;
 	struct sysv_seg *g;
-	struct leak_holder h;
-	char how[96];
 
 	if (map_class(m) != MC_SYSV)
 		return;
@@ -727,20 +701,13 @@ static void outside_attachment(void *arg, const struct host_proc *p, const struc
 	if (!g || !g->lk)
 		return;
 	g->found++;
-	if (g->last == p->pid)
-		return;
-	g->last = p->pid;
-	h = map_holder(m, how, sizeof(how), "attached");
-	if (g->lk->noutside < MAX_LEAK_HOLDERS)
-		leak_hold(ss->s, g->lk, p->pid, &h);
-	else
-		g->lk->outside_unlisted++;
+	hold_outside(ss->s, g->lk, &g->last, p, m, "attached");
 }
 
 static void shm_text(const struct sysvscan *ss, struct sysv_seg *g)
 {
 	struct leak *lk = g->lk;
-	size_t n = outside_total(lk);
+	size_t n = leak_outside_total(lk);
 
 	if (g->set)
 		lk->summary = arena_printf("SysV shared memory segment %d (key 0x%08x, %llu bytes), attached %llu "
@@ -819,7 +786,7 @@ static int shm_segments(struct sysvscan *ss)
 
 static bool outside_in_ns(const struct sysvscan *ss, const struct host_proc *p)
 {
-	return p && !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[NS_IPC] == ss->ipc;
+	return p && host_proc_outsider(p) && p->ns[NS_IPC] == ss->ipc;
 }
 
 static bool was_hinted(const struct sysvscan *ss, pid_t pid)
@@ -956,11 +923,7 @@ int detect_sysv(struct host_scan *s, struct herr *e)
 		return 0;
 	ss.ipc = root->ns[NS_IPC];
 	ss.own = self && self->ns[NS_IPC] == ss.ipc;
-	for (size_t i = 0; i < s->nprocs; i++) {
-		const struct host_proc *p = &s->procs[i];
-
-		ss.outsiders += !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[NS_IPC] == ss.ipc;
-	}
+	ss.outsiders = host_ns_outsiders(s, NS_IPC, ss.ipc);
 	/* semaphores and queues are leaks only in a namespace that is not the tree's alone */
 	if (sysv_read(root->pid, ss.own, ss.outsiders || ss.own, &ss.view, e)) {
 		ret = -1;

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,15 +132,8 @@ void sock_addr_text(int family, const uint8_t *addr, uint16_t port, char *out, s
 
 static int table_add(struct sock_table *t, const struct sock_entry *e)
 {
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 256;
-		struct sock_entry *v = realloc(t->v, ncap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		t->v = v;
-		t->cap = ncap;
-	}
+	if (array_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v)))
+		return -1;
 	t->v[t->n++] = *e;
 	return 0;
 }
@@ -233,32 +225,21 @@ static int dump_inet(int nl, int family, int protocol, uint64_t netns, struct so
  */
 static int diag_socket(pid_t pid, uint64_t netns, uint64_t own, bool *lost)
 {
-	int self = -1, target = -1, nl = -1;
-	char path[64];
-	struct stat st;
+	int self, nl;
 
 	*lost = false;
 	if (netns == own)
 		return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || target < 0 || fstat(target, &st) || st.st_ino != netns)
-		goto out;	/* the process moved or went */
-	if (setns(target, CLONE_NEWNET))
-		goto out;
+	self = ns_enter(pid, "net", CLONE_NEWNET, netns);
+	if (self < 0)
+		return -1;	/* the process moved or went */
 	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (setns(self, CLONE_NEWNET)) {
+	if (ns_leave(self, CLONE_NEWNET)) {
 		*lost = true;
 		if (nl >= 0)
 			close(nl);
 		nl = -1;
 	}
-out:
-	if (self >= 0)
-		close(self);
-	if (target >= 0)
-		close(target);
 	return nl;
 }
 

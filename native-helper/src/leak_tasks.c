@@ -24,14 +24,17 @@ enum { NS_UTS, NS_IPC, NS_NET, NS_MNT, NS_PID, NS_USER, NS_CGROUP, NS_TIME };
 
 /* ---- shared with leak_memory.c ------------------------------------------- */
 
-void leak_hold_counted(struct host_scan *s, struct leak *lk, const struct host_proc *p, const char *how)
+void leak_hold_counted(struct host_scan *s, struct leak *lk, pid_t pid, const struct leak_holder *h)
 {
-	struct leak_holder h = { .how = how };
-
 	if (lk->noutside < MAX_LEAK_HOLDERS)
-		leak_hold(s, lk, p->pid, &h);
+		leak_hold(s, lk, pid, h);
 	else
 		lk->outside_unlisted++;
+}
+
+size_t leak_outside_total(const struct leak *lk)
+{
+	return lk->noutside + lk->outside_unlisted;
 }
 
 bool host_proc_hollow(const struct host_proc *p)
@@ -40,9 +43,18 @@ bool host_proc_hollow(const struct host_proc *p)
 	return p->state == 'Z' || p->state == 'X' || p->pid == 2 || p->ppid == 2;
 }
 
-static size_t outside_total(const struct leak *lk)
+bool host_proc_outsider(const struct host_proc *p)
 {
-	return lk->noutside + lk->outside_unlisted;
+	return !p->in_tree && !p->excluded && !host_proc_hollow(p);
+}
+
+size_t host_ns_outsiders(const struct host_scan *s, int i, uint64_t ino)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < s->nprocs; j++)
+		n += host_proc_outsider(&s->procs[j]) && s->procs[j].ns[i] == ino;
+	return n;
 }
 
 static const char *plural(size_t n)
@@ -90,18 +102,6 @@ static uint64_t host_ns(const struct host_scan *s, int i)
 	return self ? self->ns[i] : 0;
 }
 
-static size_t ns_outsiders(const struct host_scan *s, int i, uint64_t ino)
-{
-	size_t n = 0;
-
-	for (size_t j = 0; j < s->nprocs; j++) {
-		const struct host_proc *p = &s->procs[j];
-
-		n += !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[i] == ino;
-	}
-	return n;
-}
-
 /* A tree process in ino while the root is not: CRIU's "nested" namespace. */
 static pid_t ns_nested(const struct host_scan *s, int i, uint64_t ino, const struct host_proc *root)
 {
@@ -113,19 +113,25 @@ static pid_t ns_nested(const struct host_scan *s, int i, uint64_t ino, const str
 	return 0;
 }
 
+/* What CRIU says of a tree process (nested) in a namespace ns the root is not in, of a kind it cannot nest. */
+static const char *nested_refusal(const char *ns, pid_t nested)
+{
+	return arena_printf("pid %d of the tree is in it while the root is not: CRIU refuses the dump with "
+			    "\"Can't dump nested %s namespace for %d\".", nested, ns, nested);
+}
+
 static void ns_text_host(const struct host_scan *s, struct leak *lk, int i, pid_t nested)
 {
 	const char *ns = ns_names[i];
 	const char *whose = s->init && s->init->ns[i] ? "pid 1's" : "the helper's; pid 1's cannot be read";
 
 	lk->summary = arena_printf("the host's %s namespace (%s): %s; %zu other process%s in it", ns, whose,
-				   ns_what[i], outside_total(lk), plural(outside_total(lk)));
+				   ns_what[i], leak_outside_total(lk), plural(leak_outside_total(lk)));
 	lk->risk = arena_printf("Not part of the checkpoint: a restore puts the tree in the %s namespace of the "
 				"restoring process, normally the host's again, as it is then; what the tree saw of "
 				"it (%s) may have changed meanwhile.", ns, ns_what[i]);
 	if (nested && !ns_nestable(i))
-		lk->criu = arena_printf("pid %d of the tree is in it while the root is not: CRIU refuses the "
-					"dump with \"Can't dump nested %s namespace for %d\".", nested, ns, nested);
+		lk->criu = nested_refusal(ns, nested);
 	else
 		lk->criu = arena_printf("CRIU does not dump a namespace that is its own; a restore inherits the "
 					"restorer's %s namespace.", ns);
@@ -139,7 +145,7 @@ static void ns_text_host(const struct host_scan *s, struct leak *lk, int i, pid_
 static void ns_text_shared(struct leak *lk, int i, pid_t nested)
 {
 	const char *ns = ns_names[i];
-	size_t n = outside_total(lk);
+	size_t n = leak_outside_total(lk);
 	pid_t first = lk->noutside ? lk->outside[0].pid : 0;
 
 	lk->summary = arena_printf("a %s namespace (%s) the tree shares with %zu process%s outside it%s",
@@ -149,8 +155,7 @@ static void ns_text_shared(struct leak *lk, int i, pid_t nested)
 				"for the tree alone, a copy of this one; the outside processes and the restored "
 				"tree no longer see what the other changes in it (%s).", ns, ns_what[i]);
 	if (nested && !ns_nestable(i))
-		lk->criu = arena_printf("pid %d of the tree is in it while the root is not: CRIU refuses the "
-					"dump with \"Can't dump nested %s namespace for %d\".", nested, ns, nested);
+		lk->criu = nested_refusal(ns, nested);
 	else if (nested)
 		lk->criu = arena_printf("CRIU dumps it as a namespace of the tree (pid %d is in it, the root "
 					"is not) and a restore creates a private copy; nothing warns.", nested);
@@ -173,7 +178,7 @@ static void ns_leak(struct host_scan *s, int i, uint64_t ino, const struct host_
 	char resource[64];
 	struct leak *lk;
 
-	if (!host && !ns_outsiders(s, i, ino))
+	if (!host && !host_ns_outsiders(s, i, ino))
 		return;
 	snprintf(resource, sizeof(resource), "%s:[%llu]", ns_names[i], (unsigned long long)ino);
 	lk = leak_get(s, LK(UTS_NS) + i, resource);
@@ -183,13 +188,14 @@ static void ns_leak(struct host_scan *s, int i, uint64_t ino, const struct host_
 	for (size_t j = 0; j < s->nprocs; j++) {
 		const struct host_proc *p = &s->procs[j];
 		struct leak_holder in = { .how = "member" };
+		struct leak_holder out = { .how = p == s->init ? "member (pid 1)" : "member" };
 
 		if (p->ns[i] != ino || p->excluded || host_proc_hollow(p))
 			continue;
 		if (p->in_tree)
 			leak_hold(s, lk, p->pid, &in);
 		else
-			leak_hold_counted(s, lk, p, p == s->init ? "member (pid 1)" : "member");
+			leak_hold_counted(s, lk, p->pid, &out);
 	}
 	if (host)
 		ns_text_host(s, lk, i, ns_nested(s, i, ino, root));
@@ -512,7 +518,7 @@ static struct leak *kcmp_leak(struct host_scan *s, const struct kset *k, size_t 
 
 static void kcmp_text(struct leak *lk, const struct kcmp_kind *kk)
 {
-	size_t n = outside_total(lk);
+	size_t n = leak_outside_total(lk);
 
 	lk->summary = arena_printf("the %s (%s) of pid %d is also that of %zu process%s outside the tree, pid %d "
 				   "among them (%s without CLONE_THREAD, or vfork)", kk->what, kk->holds,
@@ -527,7 +533,7 @@ static size_t outside_tasks(const struct host_scan *s, pid_t *v)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct host_proc *p = &s->procs[i];
 
-		if (!p->in_tree && !p->excluded && !host_proc_hollow(p))
+		if (host_proc_outsider(p))
 			v[n++] = p->pid;
 	}
 	return n;
@@ -536,6 +542,8 @@ static size_t outside_tasks(const struct host_scan *s, pid_t *v)
 static void kcmp_detect(struct host_scan *s, struct kset *k, const struct kcmp_kind *kk, pid_t *out,
 			size_t nout, struct leak **found)
 {
+	const struct leak_holder shares = { .how = "shares it" };
+
 	k->type = kk->type;
 	kset_build(k, s);
 	memset(found, 0, k->n * sizeof(*found));
@@ -552,7 +560,7 @@ static void kcmp_detect(struct host_scan *s, struct kset *k, const struct kcmp_k
 			continue;
 		if (!found[g])
 			found[g] = kcmp_leak(s, k, g, kk);
-		leak_hold_counted(s, found[g], host_find(s, out[i]), "shares it");
+		leak_hold_counted(s, found[g], out[i], &shares);
 	}
 	for (size_t g = 0; g < k->ngroups; g++)
 		if (found[g] && found[g]->ninside && found[g]->noutside)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +19,6 @@
 const char *const ns_names[NS_KINDS] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
 
 /* ---- reading the host ---------------------------------------------------- */
-
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*v, ncap * size);
-	if (!p)
-		return -1;
-	*v = p;
-	*cap = ncap;
-	return 0;
-}
 
 /* The inode in a namespace link's text: "uts:[4026531838]". */
 static uint64_t ns_link_inode(const char *link)
@@ -66,6 +50,39 @@ static void read_namespaces(struct host_proc *p)
 	close(dfd);
 }
 
+int ns_enter(pid_t pid, const char *ns, int nstype, uint64_t ino)
+{
+	int self, target, saved;
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/thread-self/ns/%s", ns);
+	self = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self >= 0 && target >= 0 && (!ino || (!fstat(target, &st) && st.st_ino == ino)) &&
+	    !setns(target, nstype)) {
+		close(target);
+		return self;
+	}
+	saved = errno;
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	errno = saved;
+	return -1;
+}
+
+int ns_leave(int self, int nstype)
+{
+	int ret = setns(self, nstype), saved = errno;
+
+	close(self);
+	errno = saved;
+	return ret;
+}
+
 /* TracerPid of /proc/PID/status; read for the tree only, where it matters. */
 static pid_t read_tracer(pid_t pid)
 {
@@ -91,22 +108,17 @@ static int cmp_proc(const void *a, const void *b)
 
 static int read_procs(struct host_scan *s)
 {
-	struct dirent *de;
+	struct proc_stat st;
 	size_t cap = 0;
 	DIR *d;
 
 	d = opendir("/proc");
 	if (!d)
 		return -1;
-	while ((de = readdir(d))) {
-		struct proc_stat st;
+	while (next_proc(d, &st)) {
 		struct host_proc *p;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0 || read_proc_stat(pid, &st))
-			continue;	/* not a process, or vanished */
-		if (grow((void **)&s->procs, &cap, s->nprocs + 1, sizeof(*s->procs))) {
+		if (array_grow((void **)&s->procs, &cap, s->nprocs + 1, sizeof(*s->procs))) {
 			closedir(d);
 			errno = ENOMEM;
 			return -1;
@@ -196,7 +208,7 @@ struct leak *leak_get(struct host_scan *s, int kind, const char *resource)
 
 	if (lk)
 		return lk;
-	if (grow((void **)&s->leaks, &s->cap_leaks, s->nleaks + 1, sizeof(*s->leaks))) {
+	if (array_grow((void **)&s->leaks, &s->cap_leaks, s->nleaks + 1, sizeof(*s->leaks))) {
 		fprintf(stderr, "checkpoint-helper: out of memory\n");
 		abort();
 	}
@@ -504,7 +516,7 @@ Leak *leak_to_pb(const struct host_scan *s, const struct leak *lk)
 	l->n_inside = lk->ninside;
 	l->outside = holders_pb(s, lk->outside, nout);
 	l->n_outside = nout;
-	l->outside_count = lk->noutside + lk->outside_unlisted;
+	l->outside_count = leak_outside_total(lk);
 	l->policy = lk->policy ? lk->policy : lk->default_policy;
 	l->default_policy = lk->default_policy;
 	l->choices = arena_alloc((lk->nchoices + 1) * sizeof(*l->choices));
@@ -712,35 +724,21 @@ static int reopen_pipe(const Leak *l, int *fd, struct herr *e)
 	return -1;
 }
 
-static bool ns_is(pid_t pid, const char *ns, uint64_t ino)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
-	return stat(path, &st) == 0 && st.st_ino == ino;
-}
-
-/* A live process in namespace ino: a recorded outside holder, else any. */
+/* A live process in namespace ino (not 0): a recorded outside holder, else any. */
 static pid_t ns_holder(const Leak *l, const char *ns, uint64_t ino)
 {
-	struct dirent *de;
-	pid_t found = 0;
+	pid_t pid, found = 0;
 	DIR *d;
 
 	for (size_t i = 0; i < l->n_outside; i++)
-		if (ns_is(l->outside[i]->pid, ns, ino))
+		if (ns_inode(l->outside[i]->pid, ns) == ino)
 			return l->outside[i]->pid;
 	d = opendir("/proc");
 	if (!d)
 		return 0;
-	while (!found && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (!*end && pid > 1 && pid != getpid() && ns_is(pid, ns, ino))
+	while (!found && (pid = next_pid(d)))
+		if (pid > 1 && pid != getpid() && ns_inode(pid, ns) == ino)
 			found = pid;
-	}
 	closedir(d);
 	return found;
 }

@@ -135,6 +135,17 @@ void leak_hold(struct host_scan *s, struct leak *lk, pid_t pid, const struct lea
 /* Adds a choice: policy, the CRIU option it takes ("" when none), its effect. */
 void leak_choice(struct leak *lk, int policy, const char *criu_option, const char *effect);
 
+/*
+ * Enters pid's namespace ns ("net", "ipc", ...; nstype CLONE_NEW*) for a
+ * moment, when it is still ino (0: whichever). setns moves the calling
+ * thread only, so that thread's own namespace is kept open to come back
+ * by: the descriptor to give ns_leave. -1 (errno set) when pid's could not
+ * be entered (gone, moved, no privilege): the thread is still in its own.
+ */
+int ns_enter(pid_t pid, const char *ns, int nstype, uint64_t ino);
+/* Back to the namespace ns_enter kept in self (closed); -1 (errno set) when the thread could not return. */
+int ns_leave(int self, int nstype);
+
 /* ---- detectors: each adds its kinds' leaks; -1 only on a failure that
  * makes the whole scan meaningless (e was set) ------------------------- */
 
@@ -272,13 +283,19 @@ void sock_addr_text(int family, const uint8_t *addr, uint16_t port, char *out, s
 /* ---- leak_tasks.c ------------------------------------------------------- */
 
 /*
- * Adds p as an outside holder of lk while fewer than MAX_LEAK_HOLDERS are
- * listed, else counts it in outside_unlisted. p is an outside process, not
- * excluded, not yet a holder of lk.
+ * As leak_hold, for pid an outside process (not excluded, not yet a holder
+ * of lk), while fewer than MAX_LEAK_HOLDERS are listed; past them it is
+ * only counted in outside_unlisted (every process may share a namespace).
  */
-void leak_hold_counted(struct host_scan *s, struct leak *lk, const struct host_proc *p, const char *how);
+void leak_hold_counted(struct host_scan *s, struct leak *lk, pid_t pid, const struct leak_holder *h);
+/* The outside holders of lk, listed and only counted. */
+size_t leak_outside_total(const struct leak *lk);
 /* A process that holds nothing of its own: a zombie, or a kernel thread. */
 bool host_proc_hollow(const struct host_proc *p);
+/* A process outside the tree that may hold something of it: not excluded, not hollow. */
+bool host_proc_outsider(const struct host_proc *p);
+/* The outsiders in namespace ino of kind i (ns_names[i]). */
+size_t host_ns_outsiders(const struct host_scan *s, int i, uint64_t ino);
 
 /* ---- leak_memory.c ------------------------------------------------------ */
 

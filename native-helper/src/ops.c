@@ -153,20 +153,15 @@ static void op_hello(const Request *req, Response *resp)
 
 static int all_pids(struct pidlist *out, struct herr *e)
 {
-	struct dirent *de;
 	DIR *d = opendir("/proc");
+	pid_t pid;
 
 	if (!d) {
 		herr_set(e, EC(INTERNAL), errno, "cannot read /proc: %s", strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (!*end && pid > 0)
-			pidlist_add(out, pid);
-	}
+	while ((pid = next_pid(d)))
+		pidlist_add(out, pid);
 	closedir(d);
 	return 0;
 }

@@ -74,6 +74,30 @@ bool pid_exists(pid_t pid)
 	return access(path, F_OK) == 0;
 }
 
+pid_t next_pid(DIR *d)
+{
+	struct dirent *de;
+
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (!*end && pid > 0)
+			return pid;
+	}
+	return 0;
+}
+
+pid_t next_proc(DIR *d, struct proc_stat *st)
+{
+	pid_t pid;
+
+	while ((pid = next_pid(d)))
+		if (!read_proc_stat(pid, st))
+			return pid;
+	return 0;
+}
+
 /*
  * tty_nr packs the device number as the kernel's new_encode_dev():
  * minor bits 0-7 and 20-31, major bits 8-19.
@@ -113,21 +137,13 @@ static int scan_all(struct proc_entry **out, size_t *n)
 {
 	struct proc_entry *v = NULL;
 	size_t cnt = 0, cap = 0;
-	struct dirent *de;
+	struct proc_stat st;
 	DIR *d;
 
 	d = opendir("/proc");
 	if (!d)
 		return -1;
-	while ((de = readdir(d))) {
-		struct proc_stat st;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0)
-			continue;
-		if (read_proc_stat(pid, &st))
-			continue;	/* vanished */
+	while (next_proc(d, &st)) {
 		if (cnt == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
 			struct proc_entry *p = realloc(v, ncap * sizeof(*v));
@@ -141,7 +157,7 @@ static int scan_all(struct proc_entry **out, size_t *n)
 			v = p;
 			cap = ncap;
 		}
-		v[cnt].pid = pid;
+		v[cnt].pid = st.pid;
 		v[cnt].ppid = st.ppid;
 		cnt++;
 	}
@@ -225,7 +241,7 @@ static uint32_t read_uid(pid_t pid)
 	return uid;
 }
 
-static uint64_t ns_inode(pid_t pid, const char *ns)
+uint64_t ns_inode(pid_t pid, const char *ns)
 {
 	char path[64];
 	struct stat st;

@@ -194,6 +194,25 @@ int json_escape(struct sbuf *b, const char *s)
 	return ret ? ret : sbuf_add(b, "\"", 1);
 }
 
+/* ---- growable arrays ------------------------------------------------------ */
+
+int array_grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = ncap;
+	return 0;
+}
+
 /* ---- pid lists ----------------------------------------------------------- */
 
 int pidlist_add(struct pidlist *l, pid_t pid)

@@ -6,9 +6,7 @@
  * subreaper meanwhile, so grandchildren are reaped here too.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -17,12 +15,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
+#include "procs.h"
 
 /* ---- parsers --------------------------------------------------------------- */
 
@@ -83,103 +81,6 @@ static void test_classify(void)
 	CHECK(pts_index(makedev(136, 300)) == 300 && pts_index(makedev(1, 3)) == -1);
 }
 
-/* ---- real processes ----------------------------------------------------------- */
-
-typedef void (*setup_fn)(void *arg, int report);
-
-enum { SAME_GROUP, NEW_GROUP, NEW_SESSION };
-
-/*
- * A child that runs fn (which reports what it wants on report) and then
- * waits to be killed: in its parent's process group, the leader of a new
- * one, or of a new session (a tree root). *report is the read end of its
- * reports.
- */
-static pid_t spawn(setup_fn fn, void *arg, int group, int *report)
-{
-	int rp[2];
-	pid_t pid;
-
-	if (pipe(rp))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(rp[0]);
-		if (group == NEW_SESSION)
-			setsid();
-		else if (group == NEW_GROUP)
-			setpgid(0, 0);
-		fn(arg, rp[1]);
-		close(rp[1]);
-		for (;;)
-			pause();
-	}
-	close(rp[1]);
-	*report = rp[0];
-	if (pid < 0)
-		close(rp[0]);
-	return pid;
-}
-
-static int64_t read_int(int fd)
-{
-	int64_t v = -1;
-
-	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : -1;
-}
-
-static void report_int(int fd, int64_t v)
-{
-	if (write(fd, &v, sizeof(v)) != sizeof(v))
-		_exit(1);
-}
-
-/* Spawns and waits for its first report. */
-static pid_t spawn_ready(setup_fn fn, void *arg, int group)
-{
-	int64_t ok;
-	int report;
-	pid_t pid = spawn(fn, arg, group, &report);
-
-	if (pid < 0)
-		return -1;
-	ok = read_int(report);
-	close(report);
-	return ok < 0 ? -1 : pid;
-}
-
-/* Kills each group and reaps every child, the adopted grandchildren too. */
-static void end_all(const pid_t *groups, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (groups[i] > 0)
-			kill(-groups[i], SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-}
-
-static const struct leak_holder *holder(const struct leak_holder *v, size_t n, pid_t pid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].pid == pid)
-			return &v[i];
-	return NULL;
-}
-
-static bool has_choice(const struct leak *lk, int policy, const char *option)
-{
-	for (size_t i = 0; i < lk->nchoices; i++)
-		if (lk->choices[i].policy == policy && !strcmp(lk->choices[i].criu_option, option))
-			return true;
-	return false;
-}
-
-static const char *file_resource(const char *path, const struct stat *st)
-{
-	return arena_printf("%s (%u:%u inode %llu)", path, major(st->st_dev), minor(st->st_dev),
-			    (unsigned long long)st->st_ino);
-}
-
 /* ---- pipes, FIFOs, memfd, deleted and volatile files ------------------------- */
 
 struct files_fixture {
@@ -191,12 +92,6 @@ struct files_fixture {
 	/* reported by the tree */
 	int64_t own_pipe;
 };
-
-static void grandchild_holds(void *arg, int report)
-{
-	(void)arg;
-	report_int(report, 1);
-}
 
 static void tree_files(void *arg, int report)
 {
@@ -210,7 +105,7 @@ static void tree_files(void *arg, int report)
 	/* a pipe of its own: both ends in the tree, in two processes */
 	if (pipe(own) || fstat(own[0], &st))
 		_exit(1);
-	spawn_ready(grandchild_holds, NULL, SAME_GROUP);
+	spawn_call(NULL, NULL, NULL);
 	mfd = memfd_create("ckpt-test", 0);
 	if (mfd < 0 || write(mfd, "0123456789", 10) != 10)
 		_exit(1);
@@ -263,40 +158,38 @@ static void check_pipes(struct host_scan *s, struct files_fixture *f, pid_t root
 	CHECK(f->own_pipe && !leak_find(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)f->own_pipe)));
 }
 
+/* The leak of kind whose resource starts with prefix (the rest is an inode the test does not know). */
+static struct leak *leak_starting(const struct host_scan *s, int kind, const char *prefix)
+{
+	for (size_t i = 0; i < s->nleaks; i++)
+		if (s->leaks[i]->kind == kind && !strncmp(s->leaks[i]->resource, prefix, strlen(prefix)))
+			return s->leaks[i];
+	return NULL;
+}
+
 static void check_files(struct host_scan *s, struct files_fixture *f, pid_t root)
 {
 	struct stat st;
 	struct leak *lk;
 
 	CHECK(stat(f->fifo, &st) == 0);
-	lk = leak_find(s, LK(FIFO), file_resource(f->fifo, &st));
+	lk = leak_find(s, LK(FIFO), file_resource(f->fifo));
 	CHECK(lk && lk->default_policy == LP(WARN) && holder(lk->inside, lk->ninside, root) &&
 	      holder(lk->outside, lk->noutside, f->outside));
 
-	lk = NULL;
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == LK(MEMFD) && !strncmp(s->leaks[i]->resource, "memfd:ckpt-test (inode ", 23))
-			lk = s->leaks[i];
+	lk = leak_starting(s, LK(MEMFD), "memfd:ckpt-test (inode ");
 	CHECK(lk && lk->standalone && lk->default_policy == LP(WARN) && lk->ninside == 1 &&
 	      lk->inside[0].pid == root && strstr(lk->summary, "10 bytes"));
 
-	lk = NULL;
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == LK(DELETED_FILE) && !strncmp(s->leaks[i]->resource, f->deleted_big,
-									  strlen(f->deleted_big)))
-			lk = s->leaks[i];
+	lk = leak_starting(s, LK(DELETED_FILE), f->deleted_big);
 	CHECK(lk && lk->standalone && strstr(lk->criu, "ghost limit") && strstr(lk->criu, "dump fails") &&
 	      strstr(lk->summary, "2 MiB") && holder(lk->inside, lk->ninside, root));
-	lk = NULL;
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == LK(DELETED_FILE) && !strncmp(s->leaks[i]->resource, f->deleted_small,
-									  strlen(f->deleted_small)))
-			lk = s->leaks[i];
+	lk = leak_starting(s, LK(DELETED_FILE), f->deleted_small);
 	CHECK(lk && strstr(lk->criu, "under its 1 MiB ghost limit") && strstr(lk->summary, "(1 byte"));
 
 	if (f->shm[0]) {
 		CHECK(stat(f->shm, &st) == 0);
-		lk = leak_find(s, LK(VOLATILE_FILE), file_resource(f->shm, &st));
+		lk = leak_find(s, LK(VOLATILE_FILE), file_resource(f->shm));
 		CHECK(lk && lk->standalone && strstr(lk->summary, "on tmpfs"));
 	}
 	lk = NULL;
@@ -498,11 +391,7 @@ static bool waiting(pid_t pid)
 
 static struct leak *lock_leak(struct host_scan *s, const char *path)
 {
-	struct stat st;
-
-	if (stat(path, &st))
-		return NULL;
-	return leak_find(s, LK(FILE_LOCK), file_resource(path, &st));
+	return leak_find(s, LK(FILE_LOCK), file_resource(path));
 }
 
 static void check_locks(struct host_scan *s, const struct lock_fixture *l, pid_t root, int flock_fd,

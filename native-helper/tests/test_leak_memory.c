@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -17,70 +16,12 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
-
-/* ---- processes ---------------------------------------------------------- */
-
-/* A child that runs fn (when not NULL), reports what it returned (< 0: failed), then waits to be killed. */
-static pid_t spawn(int (*fn)(void *), void *arg, int *value)
-{
-	int p[2], v = 0;
-	pid_t pid;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		v = fn ? fn(arg) : 0;
-		if (write(p[1], &v, sizeof(v)) != sizeof(v))
-			_exit(1);
-		close(p[1]);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	if (pid > 0 && (read(p[0], &v, sizeof(v)) != sizeof(v) || v < 0)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(p[0]);
-	if (value)
-		*value = v;
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
-
-static bool holds(const struct leak_holder *v, size_t n, pid_t pid, const char *how_prefix)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].pid == pid && (!how_prefix || !strncmp(v[i].how, how_prefix, strlen(how_prefix))))
-			return true;
-	return false;
-}
-
-static bool can(const struct leak *lk, int policy)
-{
-	for (size_t i = 0; i < lk->nchoices; i++)
-		if (lk->choices[i].policy == policy)
-			return true;
-	return false;
-}
+#include "procs.h"
 
 /* ---- parsers -------------------------------------------------------------- */
 
@@ -187,20 +128,10 @@ static int make_file(char *path)
 	return ret;
 }
 
-static void resource_of(const char *path, char *out, size_t len)
-{
-	struct stat st;
-
-	if (stat(path, &st))
-		memset(&st, 0, sizeof(st));
-	snprintf(out, len, "%s (%u:%u inode %llu)", path, major(st.st_dev), minor(st.st_dev),
-		 (unsigned long long)st.st_ino);
-}
-
 static void test_shared_files(void)
 {
 	char a[] = "/tmp/ckpt-leak-mem-a-XXXXXX", b[] = "/tmp/ckpt-leak-mem-b-XXXXXX";
-	char c[] = "/tmp/ckpt-leak-mem-c-XXXXXX", ra[600], rb[600], rc[600];
+	char c[] = "/tmp/ckpt-leak-mem-c-XXXXXX";
 	pid_t o = -1, r = -1;
 	struct host_scan s;
 	struct herr e;
@@ -210,26 +141,23 @@ static void test_shared_files(void)
 	file_a = a;
 	file_b = b;
 	file_c = c;
-	o = spawn(map_outside, NULL, NULL);
-	r = spawn(map_tree, NULL, NULL);
+	o = spawn_call(map_outside, NULL, NULL);
+	r = spawn_call(map_tree, NULL, NULL);
 	CHECK(o > 0 && r > 0);
 	if (o <= 0 || r <= 0)
 		goto out;
-	resource_of(a, ra, sizeof(ra));
-	resource_of(b, rb, sizeof(rb));
-	resource_of(c, rc, sizeof(rc));
 	CHECK(leaks_scan(r, &s, &e) == 0);
-	lk = leak_find(&s, LK(SHARED_MEMORY), ra);
+	lk = leak_find(&s, LK(SHARED_MEMORY), file_resource(a));
 	CHECK(lk != NULL);
 	if (lk) {
-		CHECK(lk->default_policy == LP(WARN) && can(lk, LP(IGNORE)) && can(lk, LP(FAIL)));
-		CHECK(lk->ninside == 1 && holds(lk->inside, 1, r, "mapped at 0x"));
-		CHECK(lk->noutside == 1 && holds(lk->outside, 1, o, "mapped at 0x") && !lk->outside[0].writable);
+		CHECK(lk->default_policy == LP(WARN) && choice(lk, LP(IGNORE)) && choice(lk, LP(FAIL)));
+		CHECK(lk->ninside == 1 && holds_prefix(lk->inside, 1, r, "mapped at 0x"));
+		CHECK(lk->noutside == 1 && holds_prefix(lk->outside, 1, o, "mapped at 0x") && !lk->outside[0].writable);
 		CHECK(strstr(lk->outside[0].how, "(read-only)") && lk->inside[0].writable);
 		CHECK(strstr(lk->summary, a) && strstr(lk->summary, "MAP_SHARED"));
 	}
-	CHECK(leak_find(&s, LK(SHARED_MEMORY), rb) == NULL);	/* nobody outside maps b */
-	CHECK(leak_find(&s, LK(SHARED_MEMORY), rc) == NULL);	/* the tree cannot write c */
+	CHECK(leak_find(&s, LK(SHARED_MEMORY), file_resource(b)) == NULL);	/* nobody outside maps b */
+	CHECK(leak_find(&s, LK(SHARED_MEMORY), file_resource(c)) == NULL);	/* the tree cannot write c */
 	leaks_scan_free(&s);
 out:
 	reap(r);
@@ -263,7 +191,7 @@ static void test_shared_anon(void)
 {
 	void *mem = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned long long ino = mem == MAP_FAILED ? 0 : anon_inode(mem);
-	pid_t o = ino ? spawn(NULL, NULL, NULL) : -1, r = ino ? spawn(NULL, NULL, NULL) : -1;
+	pid_t o = ino ? spawn_call(NULL, NULL, NULL) : -1, r = ino ? spawn_call(NULL, NULL, NULL) : -1;
 	struct host_scan s;
 	struct herr e;
 	char resource[96];
@@ -279,9 +207,9 @@ static void test_shared_anon(void)
 	lk = leak_find(&s, LK(SHARED_MEMORY), resource);
 	CHECK(lk != NULL);
 	if (lk) {
-		CHECK(lk->default_policy == LP(FAIL) && can(lk, LP(WARN)) && can(lk, LP(IGNORE)));
-		CHECK(holds(lk->inside, lk->ninside, r, "mapped at 0x") && holds(lk->outside, lk->noutside, o, NULL));
-		CHECK(!holds(lk->outside, lk->noutside, getpid(), NULL) && strstr(lk->summary, "16 KiB"));
+		CHECK(lk->default_policy == LP(FAIL) && choice(lk, LP(WARN)) && choice(lk, LP(IGNORE)));
+		CHECK(holds_prefix(lk->inside, lk->ninside, r, "mapped at 0x") && holder(lk->outside, lk->noutside, o));
+		CHECK(!holder(lk->outside, lk->noutside, getpid()) && strstr(lk->summary, "16 KiB"));
 	}
 	leaks_scan_free(&s);
 out:
@@ -305,8 +233,8 @@ static void test_sysv_shm(void)
 {
 	int one = shmget(IPC_PRIVATE, 4096, 0600), two = shmget(IPC_PRIVATE, 8192, 0600);
 	int outside_ids[] = { one, -1 }, tree_ids[] = { one, two, -1 };
-	pid_t o = one >= 0 && two >= 0 ? spawn(attach, outside_ids, NULL) : -1;
-	pid_t r = o > 0 ? spawn(attach, tree_ids, NULL) : -1;
+	pid_t o = one >= 0 && two >= 0 ? spawn_call(attach, outside_ids, NULL) : -1;
+	pid_t r = o > 0 ? spawn_call(attach, tree_ids, NULL) : -1;
 	struct host_scan s;
 	struct herr e;
 	char resource[32];
@@ -325,9 +253,9 @@ static void test_sysv_shm(void)
 	lk = leak_find(&s, LK(SYSV_SHM), resource);
 	CHECK(lk != NULL);
 	if (lk) {
-		CHECK(lk->default_policy == LP(FAIL) && lk->nchoices == 1 && can(lk, LP(FAIL)) && lk->standalone);
-		CHECK(lk->ninside == 1 && holds(lk->inside, 1, r, "attached at 0x"));
-		CHECK(lk->noutside == 1 && holds(lk->outside, 1, o, "attached at 0x"));
+		CHECK(lk->default_policy == LP(FAIL) && lk->nchoices == 1 && choice(lk, LP(FAIL)) && lk->standalone);
+		CHECK(lk->ninside == 1 && holds_prefix(lk->inside, 1, r, "attached at 0x"));
+		CHECK(lk->noutside == 1 && holds_prefix(lk->outside, 1, o, "attached at 0x"));
 		CHECK(strstr(lk->summary, "attached 2 times: 1 by the tree") != NULL);
 		CHECK(strstr(lk->criu, "doesn't live in IPC ns") != NULL);
 	}
@@ -380,22 +308,22 @@ static void test_sysv_sem_msg(void)
 	CHECK(semid >= 0 && msqid >= 0);
 	if (semid < 0 || msqid < 0)
 		goto out;
-	r = spawn(use_ipc_tree, NULL, NULL);
-	o = r > 0 ? spawn(use_ipc_outside, NULL, NULL) : -1;
+	r = spawn_call(use_ipc_tree, NULL, NULL);
+	o = r > 0 ? spawn_call(use_ipc_outside, NULL, NULL) : -1;
 	CHECK(r > 0 && o > 0);
 	if (r <= 0 || o <= 0)
 		goto out;
 	CHECK(leaks_scan(r, &s, &e) == 0);
 	snprintf(resource, sizeof(resource), "semid %d", semid);
 	lk = leak_find(&s, LK(SYSV_SEM), resource);
-	CHECK(lk && lk->default_policy == LP(WARN) && can(lk, LP(IGNORE)) && can(lk, LP(FAIL)) && lk->standalone);
-	CHECK(lk && holds(lk->inside, lk->ninside, r, NULL) && lk->noutside == 0);
+	CHECK(lk && lk->default_policy == LP(WARN) && choice(lk, LP(IGNORE)) && choice(lk, LP(FAIL)) && lk->standalone);
+	CHECK(lk && holder(lk->inside, lk->ninside, r) && lk->noutside == 0);
 	CHECK(lk && strstr(lk->summary, "2 semaphores") && strstr(lk->criu, "does not dump"));
 	snprintf(resource, sizeof(resource), "msqid %d", msqid);
 	lk = leak_find(&s, LK(SYSV_MSG), resource);
-	CHECK(lk && lk->default_policy == LP(WARN) && can(lk, LP(IGNORE)) && can(lk, LP(FAIL)));
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "sent the last message"));
-	CHECK(lk && holds(lk->outside, lk->noutside, o, "received the last message"));
+	CHECK(lk && lk->default_policy == LP(WARN) && choice(lk, LP(IGNORE)) && choice(lk, LP(FAIL)));
+	CHECK(lk && holds_prefix(lk->inside, lk->ninside, r, "sent the last message"));
+	CHECK(lk && holds_prefix(lk->outside, lk->noutside, o, "received the last message"));
 	CHECK(lk && strstr(lk->summary, "1 message,") != NULL);
 	leaks_scan_free(&s);
 out:
@@ -429,16 +357,8 @@ struct join_shm {
 static int join_ipc(void *arg)
 {
 	const struct join_shm *j = arg;
-	char path[64];
-	int fd, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", j->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = setns(fd, CLONE_NEWIPC);
-	close(fd);
-	if (ret || shmat(j->shmid, NULL, 0) == (void *)-1)
+	if (join_ns(j->pid, "ipc", CLONE_NEWIPC) || shmat(j->shmid, NULL, 0) == (void *)-1)
 		return -1;
 	return 0;
 }
@@ -447,33 +367,33 @@ static int join_ipc(void *arg)
 static void test_sysv_other_ns(void)
 {
 	struct join_shm j = { .shmid = -1 };
-	pid_t o = spawn(private_ipc, NULL, &j.shmid), r;
+	pid_t o = spawn_call(private_ipc, NULL, &j.shmid), r;
 	uint64_t self_ipc;
 	struct host_scan s;
 	struct herr e;
 	char resource[32];
 	struct leak *lk;
-	struct stat st;
 
 	j.pid = o;
-	r = o > 0 ? spawn(join_ipc, &j, NULL) : -1;
+	r = o > 0 ? spawn_call(join_ipc, &j, NULL) : -1;
 	CHECK(o > 0 && r > 0);
 	if (o <= 0 || r <= 0)
 		goto out;
-	self_ipc = stat("/proc/self/ns/ipc", &st) ? 0 : st.st_ino;
+	self_ipc = ns_inode(getpid(), "ipc");
 	CHECK(leaks_scan(r, &s, &e) == 0);
 	snprintf(resource, sizeof(resource), "shmid %d", j.shmid);
 	lk = leak_find(&s, LK(SYSV_SHM), resource);
 	CHECK(lk != NULL);
 	if (lk) {
-		CHECK(holds(lk->inside, lk->ninside, r, "attached at 0x") && holds(lk->outside, lk->noutside, o, NULL));
+		CHECK(holds_prefix(lk->inside, lk->ninside, r, "attached at 0x") &&
+		      holder(lk->outside, lk->noutside, o));
 		CHECK(strstr(lk->summary, "attached 2 times") && strstr(lk->criu, "whole"));
 	}
 	CHECK(leak_find(&s, LK(IPC_NS), arena_printf("ipc:[%llu]", (unsigned long long)
 						     host_find(&s, r)->ns[LK(IPC_NS) - 1])) != NULL);
 	leaks_scan_free(&s);
 	/* the helper came back to its own namespace */
-	CHECK(stat("/proc/self/ns/ipc", &st) == 0 && st.st_ino == self_ipc);
+	CHECK(self_ipc && ns_inode(getpid(), "ipc") == self_ipc);
 out:
 	reap(r);
 	reap(o);	/* the namespace and its segment go with the last of them */

@@ -7,16 +7,12 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -28,6 +24,7 @@
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
+#include "procs.h"
 
 /* ---- decoding ----------------------------------------------------------------- */
 
@@ -114,88 +111,6 @@ static void test_inet_decode(void)
 
 /* ---- real sockets ------------------------------------------------------------- */
 
-typedef void (*setup_fn)(void *arg, int report);
-
-enum { SAME_GROUP, NEW_GROUP, NEW_SESSION };
-
-/* As in test_leak_files.c: a child that runs fn, reports on report, and waits. */
-static pid_t spawn(setup_fn fn, void *arg, int group, int *report)
-{
-	int rp[2];
-	pid_t pid;
-
-	if (pipe(rp))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(rp[0]);
-		if (group == NEW_SESSION)
-			setsid();
-		else if (group == NEW_GROUP)
-			setpgid(0, 0);
-		fn(arg, rp[1]);
-		close(rp[1]);
-		for (;;)
-			pause();
-	}
-	close(rp[1]);
-	*report = rp[0];
-	if (pid < 0)
-		close(rp[0]);
-	return pid;
-}
-
-static int64_t read_int(int fd)
-{
-	int64_t v = -1;
-
-	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : -1;
-}
-
-static void report_int(int fd, int64_t v)
-{
-	if (write(fd, &v, sizeof(v)) != sizeof(v))
-		_exit(1);
-}
-
-static pid_t spawn_ready(setup_fn fn, void *arg, int group)
-{
-	int report;
-	pid_t pid = spawn(fn, arg, group, &report);
-	int64_t ok;
-
-	if (pid < 0)
-		return -1;
-	ok = read_int(report);
-	close(report);
-	return ok < 0 ? -1 : pid;
-}
-
-static void end_all(const pid_t *groups, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (groups[i] > 0)
-			kill(-groups[i], SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-}
-
-static const struct leak_holder *holder(const struct leak_holder *v, size_t n, pid_t pid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].pid == pid)
-			return &v[i];
-	return NULL;
-}
-
-static const struct leak_choice *choice(const struct leak *lk, int policy)
-{
-	for (size_t i = 0; i < lk->nchoices; i++)
-		if (lk->choices[i].policy == policy)
-			return &lk->choices[i];
-	return NULL;
-}
-
 static uint64_t sock_ino(int fd)
 {
 	struct stat st;
@@ -216,19 +131,13 @@ struct unix_fixture {
 	int hidden[2];		/* stream: [0] in the tree, [1] kept by the test process only */
 };
 
-static void unix_grandchild(void *arg, int report)
-{
-	(void)arg;
-	report_int(report, 1);
-}
-
 static void unix_tree(void *arg, int report)
 {
 	struct unix_fixture *u = arg;
 
 	close(u->across[1]);
 	close(u->hidden[1]);
-	spawn_ready(unix_grandchild, NULL, SAME_GROUP);	/* holds the own pair too */
+	spawn_call(NULL, NULL, NULL);	/* holds the own pair too */
 	report_int(report, 1);
 }
 
@@ -440,16 +349,9 @@ static void netns_tree(void *arg, int report)
 	report_int(report, ntohs(a.sin_port));
 }
 
-static uint64_t own_netns(void)
-{
-	struct stat st;
-
-	return stat("/proc/thread-self/ns/net", &st) ? 0 : st.st_ino;
-}
-
 static void test_netns(void)
 {
-	uint64_t before = own_netns();
+	uint64_t before = ns_inode(getpid(), "net");
 	struct herr e = { 0 };
 	struct host_scan s;
 	pid_t root;
@@ -468,7 +370,7 @@ static void test_netns(void)
 		CHECK(lk && holder(lk->inside, lk->ninside, root));
 		leaks_scan_free(&s);
 	}
-	CHECK(own_netns() == before);		/* the helper came back */
+	CHECK(ns_inode(getpid(), "net") == before);	/* the helper came back */
 	end_all(&root, 1);
 }
 

@@ -4,63 +4,18 @@
  * real /proc), scanned with leaks_scan as the helper would.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
-
-/*
- * A child that runs fn (when not NULL), reports what it returned (< 0:
- * failed), and then reaps its own children until it is killed.
- */
-static pid_t spawn(int (*fn)(void *), void *arg, int *value)
-{
-	int p[2], v = 0;
-	pid_t pid;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		v = fn ? fn(arg) : 0;
-		if (write(p[1], &v, sizeof(v)) != sizeof(v))
-			_exit(1);
-		close(p[1]);
-		for (;;)
-			if (wait(NULL) < 0)
-				pause();
-	}
-	close(p[1]);
-	if (pid > 0 && (read(p[0], &v, sizeof(v)) != sizeof(v) || v < 0)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(p[0]);
-	if (value)
-		*value = v;
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
+#include "procs.h"
 
 /* Kills a child of a spawned process and waits (up to 2 s) until its parent reaped it. */
 static void reap_grandchild(pid_t pid)
@@ -72,22 +27,6 @@ static void reap_grandchild(pid_t pid)
 		sleep_ms(1);
 }
 
-static bool holds(const struct leak_holder *v, size_t n, pid_t pid, const char *how)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].pid == pid && (!how || !strcmp(v[i].how, how)))
-			return true;
-	return false;
-}
-
-static bool can(const struct leak *lk, int policy, const char *option)
-{
-	for (size_t i = 0; i < lk->nchoices; i++)
-		if (lk->choices[i].policy == policy && (!option || !strcmp(lk->choices[i].criu_option, option)))
-			return true;
-	return false;
-}
-
 static size_t count_kind(const struct host_scan *s, int kind)
 {
 	size_t n = 0;
@@ -95,15 +34,6 @@ static size_t count_kind(const struct host_scan *s, int kind)
 	for (size_t i = 0; i < s->nleaks; i++)
 		n += s->leaks[i]->kind == kind;
 	return n;
-}
-
-static uint64_t ns_ino(pid_t pid, const char *ns)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
-	return stat(path, &st) ? 0 : st.st_ino;
 }
 
 /* ---- namespaces ----------------------------------------------------------- */
@@ -116,22 +46,13 @@ static int new_uts(void *arg)
 
 static int join_uts(void *arg)
 {
-	char path[64];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/uts", *(pid_t *)arg);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = setns(fd, CLONE_NEWUTS);
-	close(fd);
-	return ret;
+	return join_ns(*(pid_t *)arg, "uts", CLONE_NEWUTS);
 }
 
 /* The host's net namespace: every process's but kernel threads', counted and listed up to 16. */
 static void check_host_net(struct host_scan *s, pid_t root)
 {
-	uint64_t net = ns_ino(root, "net");
+	uint64_t net = ns_inode(root, "net");
 	const struct host_proc *init = host_find(s, 1);
 	bool host = !init || !init->ns[LK(NET_NS) - 1] || init->ns[LK(NET_NS) - 1] == net;
 	char resource[64];
@@ -155,7 +76,7 @@ static void check_host_net(struct host_scan *s, pid_t root)
 	CHECK(!holds(lk->outside, lk->noutside, s->self, NULL));
 	if (host) {
 		CHECK(lk->standalone && lk->default_policy == LP(IGNORE));
-		CHECK(can(lk, LP(WARN), "") && can(lk, LP(FAIL), "") && !can(lk, LP(EXTERNAL), NULL));
+		CHECK(has_choice(lk, LP(WARN), "") && has_choice(lk, LP(FAIL), "") && !choice(lk, LP(EXTERNAL)));
 		CHECK(strstr(lk->criu, "does not dump") != NULL);
 	}
 	pb = leak_to_pb(s, lk);
@@ -164,14 +85,14 @@ static void check_host_net(struct host_scan *s, pid_t root)
 
 static void test_namespaces(void)
 {
-	pid_t a = spawn(new_uts, NULL, NULL), r = a > 0 ? spawn(join_uts, &a, NULL) : -1;
-	uint64_t uts = a > 0 ? ns_ino(a, "uts") : 0;
+	pid_t a = spawn_call(new_uts, NULL, NULL), r = a > 0 ? spawn_call(join_uts, &a, NULL) : -1;
+	uint64_t uts = a > 0 ? ns_inode(a, "uts") : 0;
 	struct host_scan s;
 	struct herr e;
 	char resource[64];
 	struct leak *lk;
 
-	CHECK(a > 0 && r > 0 && uts && uts != ns_ino(getpid(), "uts"));
+	CHECK(a > 0 && r > 0 && uts && uts != ns_inode(getpid(), "uts"));
 	if (a <= 0 || r <= 0)
 		goto out;
 	CHECK(leaks_scan(r, &s, &e) == 0);
@@ -180,8 +101,8 @@ static void test_namespaces(void)
 	CHECK(lk != NULL);
 	if (lk) {
 		CHECK(!lk->host_own && !lk->standalone && lk->object == uts);
-		CHECK(lk->default_policy == LP(FAIL) && can(lk, LP(FAIL), "") && can(lk, LP(WARN), ""));
-		CHECK(can(lk, LP(EXTERNAL), "--join-ns uts at restore"));
+		CHECK(lk->default_policy == LP(FAIL) && has_choice(lk, LP(FAIL), "") && has_choice(lk, LP(WARN), ""));
+		CHECK(has_choice(lk, LP(EXTERNAL), "--join-ns uts at restore"));
 		CHECK(lk->ninside == 1 && holds(lk->inside, lk->ninside, r, "member"));
 		CHECK(lk->noutside == 1 && holds(lk->outside, lk->noutside, a, "member") && !lk->outside_unlisted);
 		CHECK(strstr(lk->summary, "uts namespace") && strstr(lk->criu, "private copy"));
@@ -228,7 +149,7 @@ static int seize(void *arg)
 static void test_relatives(void)
 {
 	int child = 0;
-	pid_t m = spawn(fork_one, NULL, &child), r = child, sid = getsid(0), pgid = getpgrp();
+	pid_t m = spawn_call(fork_one, NULL, &child), r = child, sid = getsid(0), pgid = getpgrp();
 	const struct host_proc *leader;
 	struct host_scan s;
 	struct herr e;
@@ -242,7 +163,7 @@ static void test_relatives(void)
 	snprintf(resource, sizeof(resource), "pid %d", m);
 	lk = leak_find(&s, LK(PARENT), resource);
 	CHECK(lk && lk->standalone && lk->default_policy == LP(IGNORE) && lk->nchoices == 2);
-	CHECK(lk && can(lk, LP(WARN), "") && can(lk, LP(IGNORE), ""));
+	CHECK(lk && has_choice(lk, LP(WARN), "") && has_choice(lk, LP(IGNORE), ""));
 	CHECK(lk && holds(lk->inside, lk->ninside, r, "child") && holds(lk->outside, lk->noutside, m, "parent"));
 	CHECK(lk && strstr(lk->risk, "restorer") != NULL);
 	CHECK(count_kind(&s, LK(PARENT)) == 1);
@@ -251,7 +172,7 @@ static void test_relatives(void)
 	snprintf(resource, sizeof(resource), "session %d", sid);
 	lk = leak_find(&s, LK(SESSION), resource);
 	leader = host_find(&s, sid);
-	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && can(lk, LP(EXTERNAL), "--shell-job"));
+	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && has_choice(lk, LP(EXTERNAL), "--shell-job"));
 	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
 	if (lk && leader && !leader->excluded)
 		CHECK(holds(lk->outside, lk->noutside, sid, "session leader"));
@@ -259,7 +180,7 @@ static void test_relatives(void)
 	snprintf(resource, sizeof(resource), "process group %d", pgid);
 	lk = leak_find(&s, LK(PROCESS_GROUP), resource);
 	leader = host_find(&s, pgid);
-	CHECK(lk && lk->default_policy == LP(FAIL) && can(lk, LP(EXTERNAL), "--shell-job") && lk->nchoices == 2);
+	CHECK(lk && lk->default_policy == LP(FAIL) && has_choice(lk, LP(EXTERNAL), "--shell-job") && lk->nchoices == 2);
 	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
 	if (lk && leader && !leader->excluded)
 		CHECK(holds(lk->outside, lk->noutside, pgid, "process group leader"));
@@ -282,7 +203,7 @@ out:
 
 static void test_own_session(void)
 {
-	pid_t r = spawn(new_session, NULL, NULL);
+	pid_t r = spawn_call(new_session, NULL, NULL);
 	struct host_scan s;
 	struct herr e;
 
@@ -298,7 +219,7 @@ static void test_own_session(void)
 
 static void test_tracer(void)
 {
-	pid_t r = spawn(NULL, NULL, NULL), t = r > 0 ? spawn(seize, &r, NULL) : -1;
+	pid_t r = spawn_call(NULL, NULL, NULL), t = r > 0 ? spawn_call(seize, &r, NULL) : -1;
 	struct host_scan s;
 	struct herr e;
 	char resource[32];
@@ -311,7 +232,7 @@ static void test_tracer(void)
 	CHECK(host_find(&s, r) && host_find(&s, r)->tracer == t);
 	snprintf(resource, sizeof(resource), "pid %d", t);
 	lk = leak_find(&s, LK(TRACER), resource);
-	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && can(lk, LP(FAIL), ""));
+	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && has_choice(lk, LP(FAIL), ""));
 	CHECK(lk && holds(lk->inside, lk->ninside, r, "traced") && holds(lk->outside, lk->noutside, t, "tracer"));
 	CHECK(lk && strstr(lk->criu, "Unable to interrupt task") != NULL);
 	leaks_scan_free(&s);
@@ -351,7 +272,7 @@ static void test_shared_tasks(void)
 {
 	static const char *const what[] = { "fd table", "fs info", "address space" };
 	int child = 0;
-	pid_t p = spawn(clone_sharing, NULL, &child), r = child, f = spawn(NULL, NULL, NULL);
+	pid_t p = spawn_call(clone_sharing, NULL, &child), r = child, f = spawn_call(NULL, NULL, NULL);
 	struct host_scan s;
 	struct herr e;
 	char resource[64];
@@ -369,7 +290,7 @@ static void test_shared_tasks(void)
 		CHECK(lk != NULL);
 		if (!lk)
 			continue;
-		CHECK(lk->default_policy == LP(FAIL) && can(lk, LP(WARN), "") && lk->nchoices == 2);
+		CHECK(lk->default_policy == LP(FAIL) && has_choice(lk, LP(WARN), "") && lk->nchoices == 2);
 		CHECK(lk->ninside == 1 && holds(lk->inside, 1, r, NULL));
 		CHECK(lk->noutside == 1 && holds(lk->outside, 1, p, "shares it"));
 		CHECK(strstr(lk->summary, what[i]) != NULL);

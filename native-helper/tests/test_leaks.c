@@ -2,16 +2,15 @@
 /* Unit tests of leaks.c: the list, the policy, the second scan, the wire. */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
 #include "leaks.h"
 #include "check.h"
+#include "procs.h"
 
 /* A host of four processes: 10 and 11 in the tree, 1 and 20 outside, 30 excluded. */
 static void fake_host(struct host_scan *s, struct host_proc *procs)
@@ -398,20 +397,15 @@ static void test_scan(void)
 {
 	struct host_scan s;
 	struct herr e = { 0 };
-	pid_t child = fork();
+	pid_t child = spawn_call(NULL, NULL, NULL);
 
-	if (child == 0) {
-		pause();
-		_exit(0);
-	}
 	CHECK(child > 0);
 	CHECK(leaks_scan(child, &s, &e) == 0);
 	CHECK(s.nprocs > 1 && s.tree_procs == 1 && host_in_tree(&s, child) && !host_in_tree(&s, getpid()));
 	CHECK(host_find(&s, getpid()) && host_find(&s, getpid())->excluded);
 	CHECK(s.init == NULL || s.init->pid == 1);
 	leaks_scan_free(&s);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	reap(child);
 	CHECK(leaks_scan(child, &s, &e) == -1 && e.code == EC(NO_SUCH_PROCESS));
 	leaks_scan_free(&s);
 }
