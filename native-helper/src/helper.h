@@ -202,6 +202,7 @@ struct proc_stat {
 	pid_t pgid;
 	pid_t sid;
 	uint32_t tty_nr;
+	uint64_t vsize;		/* bytes of address space; 0 when the line ends early */
 };
 
 int parse_proc_stat(const char *buf, struct proc_stat *st);

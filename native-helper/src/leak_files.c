@@ -338,10 +338,14 @@ static int read_one(struct reader *r, const struct host_proc *p, int dirfd, cons
 	return 0;
 }
 
-/* The descriptors of p; a process that vanished or hides them has none. */
-static int read_fds(struct reader *r, const struct host_proc *p)
+/*
+ * The descriptors of p; a process that vanished or hides them has none.
+ * Counts them in p (each process is read by one reader only).
+ */
+static int read_fds(struct reader *r, struct host_proc *p)
 {
 	char path[64], buf[8192] __attribute__((aligned(8)));
+	uint32_t before = r->descriptors;
 	int dirfd, ret = 0;
 	ssize_t n;
 
@@ -358,6 +362,8 @@ static int read_fds(struct reader *r, const struct host_proc *p)
 		}
 	}
 	close(dirfd);
+	p->nfds = r->descriptors - before;
+	p->fds_read = n == 0 && !ret;
 	return ret;
 }
 

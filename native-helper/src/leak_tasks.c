@@ -539,10 +539,69 @@ static size_t outside_tasks(const struct host_scan *s, pid_t *v)
 	return n;
 }
 
+/*
+ * What two tasks sharing the object must have in common, read with the
+ * host: one address space has one size, one fd table one count of
+ * descriptors. A task without it is not asked: a kcmp per outside task and
+ * tree group costs more than the whole rest of the scan on a big host. A
+ * table or a mapping changed between the two reads of a scan can hide a
+ * sharing from this scan (not from the next). fs info has no such sign.
+ */
+static bool sign_of(const struct host_proc *p, int type, uint64_t *sign)
+{
+	if (type == KCMP_VM)
+		*sign = p->vsize;
+	else if (type == KCMP_FILES && p->fds_read)
+		*sign = p->nfds;
+	else
+		return false;
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The tree's signs for type, sorted; n 0 when some tree task has none (then every task is asked). */
+static uint64_t *tree_signs(const struct host_scan *s, int type, size_t *n)
+{
+	uint64_t *v = calloc(s->tree_procs + 1, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; v && i < s->nprocs; i++) {
+		const struct host_proc *p = &s->procs[i];
+
+		if (!p->in_tree || host_proc_hollow(p))
+			continue;
+		if (*n == s->tree_procs || !sign_of(p, type, &v[*n])) {
+			*n = 0;
+			return v;
+		}
+		(*n)++;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_u64);
+	return v;
+}
+
+static bool may_share(const struct host_proc *p, int type, const uint64_t *signs, size_t n)
+{
+	uint64_t sign;
+
+	if (!p || !n || !sign_of(p, type, &sign))
+		return true;
+	return bsearch(&sign, signs, n, sizeof(*signs), cmp_u64) != NULL;
+}
+
 static void kcmp_detect(struct host_scan *s, struct kset *k, const struct kcmp_kind *kk, pid_t *out,
 			size_t nout, struct leak **found)
 {
 	const struct leak_holder shares = { .how = "shares it" };
+	size_t nsigns;
+	uint64_t *signs = tree_signs(s, kk->type, &nsigns);
 
 	k->type = kk->type;
 	kset_build(k, s);
@@ -551,7 +610,7 @@ static void kcmp_detect(struct host_scan *s, struct kset *k, const struct kcmp_k
 		bool gone = false;
 		long g;
 
-		if (!out[i])
+		if (!out[i] || !may_share(host_find(s, out[i]), kk->type, signs, nsigns))
 			continue;
 		g = kset_search(k, out[i], &gone);
 		if (gone)
@@ -565,6 +624,7 @@ static void kcmp_detect(struct host_scan *s, struct kset *k, const struct kcmp_k
 	for (size_t g = 0; g < k->ngroups; g++)
 		if (found[g] && found[g]->ninside && found[g]->noutside)
 			kcmp_text(found[g], kk);
+	free(signs);
 }
 
 int detect_shared_tasks(struct host_scan *s, struct herr *e)

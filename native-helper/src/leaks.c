@@ -130,6 +130,7 @@ static int read_procs(struct host_scan *s)
 		p->pgid = st.pgid;
 		p->sid = st.sid;
 		p->tty_nr = st.tty_nr;
+		p->vsize = st.vsize;
 		p->state = st.state;
 		snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
 		read_namespaces(p);
@@ -324,9 +325,10 @@ static void mark_output_pipes(struct host_scan *s)
 
 typedef int (*detector_fn)(struct host_scan *s, struct herr *e);
 
+/* detect_files first: it counts every process's descriptors, which kcmp's prefilter uses */
 static const detector_fn detectors[] = {
-	detect_namespaces, detect_relatives, detect_shared_tasks, detect_shared_memory, detect_sysv,
-	detect_files, detect_file_locks, detect_sockets,
+	detect_files, detect_file_locks, detect_sockets, detect_namespaces, detect_relatives,
+	detect_shared_tasks, detect_shared_memory, detect_sysv,
 };
 
 int leaks_scan(pid_t root, struct host_scan *s, struct herr *e)

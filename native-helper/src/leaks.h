@@ -55,6 +55,10 @@ struct host_proc {
 	/* this helper and the CRIU it runs: never counted as holders */
 	bool excluded;
 	uint64_t ns[NS_KINDS];		/* inode of each namespace, 0 when unreadable */
+	uint64_t vsize;			/* bytes of address space, from stat */
+	/* descriptors (detect_files counts them; fds_read false: unknown) */
+	uint32_t nfds;
+	bool fds_read;
 };
 
 struct fd_table;			/* leak_files.c */

@@ -2,6 +2,7 @@
 /* Reading processes from /proc. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <inttypes.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,10 @@ int parse_proc_stat(const char *buf, struct proc_stat *st)
 	st->comm[clen] = '\0';
 	if (sscanf(close + 1, " %c %d %d %d %d", &state, &ppid, &pgid, &sid, &tty) != 5)
 		goto bad;
+	/* vsize is the 23rd field; 13 fields lie between tty_nr and it */
+	if (sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+		   "%*u %" SCNu64, &st->vsize) != 1)
+		st->vsize = 0;
 	st->pid = pid;
 	st->state = state;
 	st->ppid = ppid;
