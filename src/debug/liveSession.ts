@@ -309,6 +309,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 	}
 
+	/** A refusal for leaks comes to the editor as an event, with the leaks and their choices (see refused()): not a second time as a bare error. */
+	protected override showsUser(err: unknown): boolean {
+		return !(err instanceof CheckpointError && err.kind === 'leaks-refused');
+	}
+
 	private async cancellable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
 		const controller = new AbortController();
 		this.running = controller;

@@ -4,7 +4,6 @@
  * the modules it imports.
  */
 import * as vscode from 'vscode';
-import type { TreeState } from '../core/debuggedTree';
 import type { LeaksBody } from '../debug/leakPolicy';
 import { CUSTOM, type StateEventBody } from '../debug/messages';
 import { CheckpointCommands } from './commands';
@@ -30,6 +29,14 @@ export function activate(context: vscode.ExtensionContext): void {
 	const status = new TreeStatus();
 	const configurations = new ConfigurationProvider(connections);
 	let shown: vscode.DebugSession | undefined;
+	/** Each live session's tree as it last said; the status bar shows the one of the session the user means. */
+	const trees = new Map<vscode.DebugSession, StateEventBody>();
+	const showStatus = (): void => {
+		const session = activeLiveSession();
+		const body = session && trees.get(session);
+		if (body) status.show(body.target, body.rootPid, body.state);
+		else status.hide();
+	};
 	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks);
 	const leaksTree = vscode.window.createTreeView('checkpoint.leaks', { treeDataProvider: leaks, showCollapseAll: true });
 	leaks.attach(leaksTree);
@@ -54,9 +61,10 @@ export function activate(context: vscode.ExtensionContext): void {
 			if (e.session.type !== DEBUG_TYPE) return;
 			if (e.event === CUSTOM.stateEvent) {
 				const body = e.body as StateEventBody;
-				status.show(body.target, body.rootPid, body.state as TreeState);
+				trees.set(e.session, body);
+				showStatus();
 				commands.treeStateChanged(e.session, body.state);
-				commands.leaks.treeStateChanged(e.session, body.state as TreeState);
+				commands.leaks.treeStateChanged(e.session, body.state);
 			} else if (e.event === CUSTOM.checkpointsEvent) {
 				checkpoints.refresh();
 			} else if (e.event === CUSTOM.confirmKillEvent) {
@@ -73,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): void {
 		// The Checkpoints view shows the live session's timeline: redrawn only when that session changes
 		// (a redraw under the pointer would swallow a click on a row).
 		vscode.debug.onDidChangeActiveDebugSession(() => {
+			showStatus();
 			if (activeLiveSession() === shown) return;
 			shown = activeLiveSession();
 			checkpoints.refresh();
@@ -80,7 +89,8 @@ export function activate(context: vscode.ExtensionContext): void {
 		}),
 		vscode.debug.onDidTerminateDebugSession((s) => {
 			if (s.type !== DEBUG_TYPE || isSnapshotConfiguration(s.configuration)) return;
-			if (!activeLiveSession()) status.hide();
+			trees.delete(s);
+			showStatus();
 			shown = activeLiveSession();
 			leaks.forget(s);
 			leaks.redraw();

@@ -93,7 +93,7 @@ export class LeakCommands {
 		const show = 'Show Leaks';
 		const answer = await vscode.window.showErrorMessage(refusalNotice(refusal), ...(apply ? [apply] : []), ...(session ? [show] : []));
 		if (answer === show) {
-			this.view.refresh(session);
+			// The refusal came with the tree's whole list: the view has it already.
 			await vscode.commands.executeCommand('checkpoint.leaks.focus');
 		} else if (answer && answer === apply) {
 			await this.write(refusal.suggested, session, refusal.during === 'checkpoint' ? 'checkpoint.takeCheckpoint' : undefined);
@@ -110,7 +110,7 @@ export class LeakCommands {
 			description: [c.criuOption, c.policy === leak.policy ? 'applies now' : '', c.policy === leak.defaultPolicy ? 'the default' : ''].filter(Boolean).join(' · '),
 			detail: c.effect,
 			policy: c.policy,
-		})), { title: `Leak policy for ${leakLabel(leak)}`, placeHolder: 'What checkpoints do with it (the CRIU option it takes, and what it costs)', matchOnDetail: true });
+		})), { title: `Leak policy for ${leakLabel(leak)}`, placeHolder: 'What checkpoints do with it (the CRIU option it takes, and what it costs)' });
 		if (!picked) return;
 		const kindKey = ruleKey(leak.kind);
 		const resourceKey = ruleKey(leak.kind, leak.resource);

@@ -155,11 +155,10 @@ describe('the extension in VS Code', () => {
 		await runCommand(wb.page, 'checkpoint.leaks.focus');
 		// The counter's state file is on /tmp, a tmpfs: a volatile file, warned about by default.
 		await treeRow(wb.page, /^file that may be absent at restore, 1 · 1 warned$/, 60_000);
-		const leak = await treeRow(wb.page, new RegExp(`^${escapeRegExp(program.dir)}/state .*, warn \\(the default\\)$`));
+		await treeRow(wb.page, new RegExp(`^${escapeRegExp(program.dir)}/state .*, warn \\(the default\\)$`));
 		await wb.page.locator('.message', { hasText: `Process ${program.pid}: ` }).first().waitFor();
 		await wb.screenshot('2b-leaks');
-		await leak.hover();
-		await leak.locator('.actions .action-label[aria-label^="Don\'t Care About This Kind"]').click();
+		await clickInline(wb.page, new RegExp(`^${escapeRegExp(program.dir)}/state .*, warn \\(the default\\)$`), 'Don\'t Care About This Kind');
 		await waitForNotification(wb.page, /\{ "volatile-file": "ignore" \} written to the setting checkpoint\.leakPolicy \(workspace settings\); it applies to the next checkpoint/);
 		const settings = JSON.parse(readFileSync(join(run.outputDir, 'workspace', '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
 		assert.deepEqual(settings['checkpoint.leakPolicy'], { 'volatile-file': 'ignore' });
@@ -267,32 +266,103 @@ describe('the extension in VS Code', () => {
 		}
 	}));
 
-	test('a checkpoint refused for a leak names it and what going ahead costs; its button writes the policy, and the next checkpoint goes ahead', step(async (wb) => {
-		// The workload's stdout is a pipe that cat, outside its tree, reads: refused by default.
-		const piped = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} counter {dir} | cat >/dev/null`]);
-		const pid = (await shell.waitForRecord(piped.dir, 'state', (r) => r[1] >= 3))[0];
-		try {
-			await runCommand(wb.page, 'checkpoint.targets.focus');
-			// The view lists the processes it saw when it was expanded: the new ones come with Refresh.
-			await wb.page.locator('.pane-header .action-label[aria-label^="Refresh Targets"]').click();
-			for (const row of [/^e2e target, /, /^1 tini\b/, new RegExp(`^${piped.pid} sh\\b`)]) {
-				const found = await treeRow(wb.page, row, 60_000);
-				if ((await found.getAttribute('aria-expanded')) !== 'true') await found.click();
+	/** `sh -c 'setsid workload counter DIR | cat'`: the workload's stdout is a pipe that cat, outside its tree, reads: refused by default. */
+	async function startPiped(): Promise<{ sh: number; pid: number; dir: string }> {
+		const { pid: sh, dir } = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} counter {dir} | cat >/dev/null`]);
+		return { sh, pid: (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0], dir };
+	}
+
+	/**
+	 * Clicks an inline action of a tree row (shown while the row is hovered).
+	 * A row found may be drawn again before the click (a label holding a
+	 * process state, a view refreshed): then it is found and hovered again.
+	 */
+	async function clickInline(page: Page, label: RegExp, action: string): Promise<void> {
+		for (let tries = 1; ; tries++) {
+			try {
+				const row = await treeRow(page, label);
+				await row.hover({ timeout: 5000 });
+				await row.locator(`.actions .action-label[aria-label^="${action}"]`).click({ timeout: 5000 });
+				return;
+			} catch (err) {
+				if (tries === 5) throw err;
 			}
+		}
+	}
+
+	/** Clicks an inline action of the piped workload's row in the Targets view (refreshed: it lists the processes it saw when expanded). */
+	async function targetsAction(wb: Workbench, piped: { sh: number; pid: number }, action: string): Promise<void> {
+		await runCommand(wb.page, 'checkpoint.targets.focus');
+		await wb.page.locator('.pane-header .action-label[aria-label^="Refresh Targets"]').click();
+		for (const row of [/^e2e target, /, /^1 tini\b/, new RegExp(`^${piped.sh} sh\\b`)]) {
+			const found = await treeRow(wb.page, row, 60_000);
+			if ((await found.getAttribute('aria-expanded')) !== 'true') await found.click();
+		}
+		await clickInline(wb.page, new RegExp(`^${piped.pid} workload`), action);
+	}
+
+	const workspaceSetting = (): unknown => (JSON.parse(readFileSync(join(run.outputDir, 'workspace', '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>)['checkpoint.leakPolicy'];
+
+	test('in a debug session, a refused Take Checkpoint names the pipe; Show Leaks, then Set Leak Policy for that pipe lets the next checkpoint go ahead', step(async (wb) => {
+		const piped = await startPiped();
+		try {
+			await targetsAction(wb, piped, 'Attach');
+			// A second session does not take the focus from the first: select it in the Call Stack, as a user would.
+			await runCommand(wb.page, 'workbench.view.debug');
+			// (On its name: the row's right end holds the session's Pause, Disconnect... buttons.)
+			await (await treeRow(wb.page, new RegExp(`Checkpoint: ${piped.pid} workload`), 30_000)).click({ position: { x: 40, y: 10 } });
+			await wb.page.locator('.statusbar-item', { hasText: `${piped.pid} running` }).waitFor({ timeout: 30_000 });
+			await clickAction(wb.page, /^Take Checkpoint/);
+			await typeAndEnter(wb.page, 'refused in a session');
+			await waitForNotification(wb.page, /^Checkpoint refused: pipe pipe:\[\d+\] is shared with processes outside the tree, and the leak policy is fail; nothing was frozen or written, the program runs on\./, 60_000);
+			await wb.screenshot('9-refused-in-session');
+			// One notification: the adapter's error is not shown a second time.
+			assert.equal(await wb.page.locator('.notification-toast', { hasText: 'Checkpoint refused' }).count(), 1);
+			assert.deepEqual((await helper.list()).filter((c) => c.rootPid === piped.pid), [], 'nothing was written');
+			await wb.page.locator('.notification-toast .monaco-button', { hasText: /^Show Leaks$/ }).first().click();
+			// What refuses a checkpoint is on top.
+			await treeRow(wb.page, /^pipe, 1 · 1 failing$/);
+			const leak = await treeRow(wb.page, /^pipe:\[\d+\], fail \(the default\)$/);
+			const resource = /^(pipe:\[\d+\])/.exec((await leak.getAttribute('aria-label')) ?? '')?.[1] ?? '';
+			await clickInline(wb.page, /^pipe:\[\d+\], fail \(the default\)$/, 'Set Leak Policy');
+			await typeAndEnter(wb.page, 'warn');
+			await typeAndEnter(wb.page, 'Only');
+			await waitForNotification(wb.page, new RegExp(`\\{ "pipe:${escapeRegExp(resource)}": "warn" \\} written to the setting checkpoint\\.leakPolicy`));
+			await treeRow(wb.page, new RegExp(`^${escapeRegExp(resource)}, warn \\(default fail\\)$`));
+			await wb.screenshot('9b-pipe-warned');
+			await clickAction(wb.page, /^Take Checkpoint/);
+			await typeAndEnter(wb.page, 'warned in a session');
+			await waitForNotification(wb.page, /Checkpoint warned in a session taken/, 60_000);
+			const taken = (await helper.list()).find((c) => c.rootPid === piped.pid);
+			assert.equal(taken?.leaks?.leaks?.find((l) => l.resource === resource)?.policy, pb.LeakPolicy.LEAK_POLICY_WARN);
+			await runCommand(wb.page, 'workbench.action.debug.disconnect');
+			// The first session is the one left: the status bar shows its program again.
+			await wb.page.locator('.statusbar-item', { hasText: `${program.pid} running` }).waitFor({ timeout: 30_000 });
+			assert.ok(await shell.isAlive(piped.pid), 'Disconnect lets the attached program run on');
+		} finally {
+			for (const c of await helper.list()) if (c.rootPid === piped.pid) await helper.remove(c.id);
+			await shell.killTree(piped.sh);
+		}
+	}));
+
+	test('a checkpoint from the Targets view refused for a leak names it and what going ahead costs; its button writes the policy for the kind, and the next checkpoint goes ahead', step(async (wb) => {
+		// Another pipe: the rule for the last one's does not reach it.
+		const piped = await startPiped();
+		const pid = piped.pid;
+		try {
 			const checkpointRow = async (name: string): Promise<void> => {
-				const row = await treeRow(wb.page, new RegExp(`^${pid} workload`));
-				await row.hover();
-				await row.locator('.actions .action-label[aria-label^="Checkpoint Process"]').click();
+				await targetsAction(wb, piped, 'Checkpoint Process');
 				await typeAndEnter(wb.page, name);
 			};
 			await checkpointRow('piped');
 			await waitForNotification(wb.page, /^Checkpoint refused: pipe pipe:\[\d+\] is shared with processes outside the tree, and the leak policy is fail; nothing was frozen or written, the program runs on\. To go ahead: \{ "pipe": "warn" \}: warn \(/, 60_000);
-			await wb.screenshot('9-refused');
+			await wb.screenshot('10-refused');
 			assert.deepEqual((await helper.list()).filter((c) => c.rootPid === pid), [], 'nothing was written');
 			await wb.page.locator('.notification-toast .monaco-button', { hasText: /^Warn Only$/ }).first().click();
 			await waitForNotification(wb.page, /\{ "pipe": "warn" \} written to the setting checkpoint\.leakPolicy \(workspace settings\); it applies to the next checkpoint/);
-			const settings = JSON.parse(readFileSync(join(run.outputDir, 'workspace', '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
-			assert.deepEqual(settings['checkpoint.leakPolicy'], { 'volatile-file': 'ignore', pipe: 'warn' }, 'added to what was there');
+			const setting = workspaceSetting() as Record<string, string>;
+			assert.equal(setting.pipe, 'warn');
+			assert.equal(setting['volatile-file'], 'ignore', 'added to what was there');
 
 			await checkpointRow('piped, warned');
 			await waitForNotification(wb.page, new RegExp(`Checkpoint \\S+ of ${pid} taken`), 60_000);
@@ -300,10 +370,10 @@ describe('the extension in VS Code', () => {
 			assert.deepEqual(taken.map((c) => c.name), ['piped, warned']);
 			const pipe = taken[0].leaks?.leaks?.find((l) => l.resource?.startsWith('pipe:'));
 			assert.equal(pipe?.policy, pb.LeakPolicy.LEAK_POLICY_WARN, 'the checkpoint\'s report: the pipe, warned');
-			await wb.screenshot('9b-warned');
+			await wb.screenshot('10b-warned');
 		} finally {
 			for (const c of await helper.list()) if (c.rootPid === pid) await helper.remove(c.id);
-			await shell.killTree(piped.pid);
+			await shell.killTree(piped.sh);
 		}
 	}));
 });
