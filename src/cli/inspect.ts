@@ -4,13 +4,13 @@
  * loading its memory.
  */
 import { CheckpointError } from '../core/errors';
-import { pb } from '../core/protocol';
 import { openCheckpoint, type CheckpointImages, type ProcessImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
 import { hexdump } from '../core/images/hexdump';
+import { readManifest } from '../core/images/manifest';
 import { showJson, showText } from './show';
 
 /** Reads of more than this are refused: `ckpt mem` is for looking, not for copying memory out. */
@@ -52,20 +52,6 @@ function findProcess(images: CheckpointImages, pidText: string | undefined): Pro
 	const process = images.processes.find((p) => p.pid === pid);
 	if (!process) throw new CheckpointError('not-found', `process ${pid} is not in this checkpoint; it holds ${images.processes.map((p) => `${p.pid} (${p.comm})`).join(', ')}`);
 	return process;
-}
-
-/**
- * The helper's manifest of a checkpoint directory (manifest.pb), for its
- * leak report; undefined for a directory CRIU wrote without the helper, or
- * a manifest that does not decode (the images are shown all the same).
- */
-export async function readManifest(source: ImageSource): Promise<pb.Checkpoint | undefined> {
-	if (!(await source.list()).includes('manifest.pb')) return undefined;
-	try {
-		return pb.Checkpoint.decode(await source.readFile('manifest.pb'));
-	} catch {
-		return undefined;
-	}
 }
 
 async function show(images: CheckpointImages, options: InspectOptions, out: NodeJS.WritableStream): Promise<void> {

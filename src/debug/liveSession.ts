@@ -260,11 +260,17 @@ export class LiveDebugSession extends AsyncDebugSession {
 		});
 	}
 
-	/** Disconnect: an attached tree is thawed and left running; a launched one ends with the session (or when asked). */
+	/**
+	 * Disconnect: an attached tree is thawed and left running, whatever
+	 * terminateDebuggee says: VS Code's Stop on an attach session asks for it
+	 * without asking the user, and an attached program is the user's; only
+	 * Kill (which asks first) ends it. A launched tree ends with the session
+	 * unless terminateDebuggee is false.
+	 */
 	protected override disconnectRequest(response: DebugProtocol.DisconnectResponse, args: DebugProtocol.DisconnectArguments): void {
 		this.answer(response, async () => {
 			const tree = this.tree;
-			if (tree && tree.state !== 'gone' && (args?.terminateDebuggee ?? tree.launched)) await tree.kill().catch(() => undefined);
+			if (tree && tree.state !== 'gone' && tree.launched && args?.terminateDebuggee !== false) await tree.kill().catch(() => undefined);
 			await this.end();
 		});
 	}

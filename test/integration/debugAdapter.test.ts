@@ -162,7 +162,7 @@ describe('live debug session (attach)', () => {
 		await shell.waitForCounters(dir, ['state'], allAbove(free), 'the program does not run on after Disconnect');
 	});
 
-	test('disconnect while paused thaws the tree', async () => {
+	test('disconnect while paused thaws the tree, even when asked to terminate it (VS Code\'s Stop on an attach session)', async () => {
 		const { pid, dir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
 		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 5, 'the workload did not start counting');
 		const dc = await attach(pid);
@@ -170,7 +170,7 @@ describe('live debug session (attach)', () => {
 		await dc.pauseRequest({ threadId: pid });
 		await stopped;
 		const frozen = await shell.counters(dir, ['state']);
-		await dc.disconnectRequest({});
+		await dc.disconnectRequest({ terminateDebuggee: true });
 		await dc.stop();
 		await shell.waitForCounters(dir, ['state'], allAbove(frozen), 'the tree stayed frozen after Disconnect');
 	});
