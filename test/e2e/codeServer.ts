@@ -145,6 +145,8 @@ const HARNESS_SETTINGS: Record<string, unknown> = {
 	'workbench.tips.enabled': false,
 	'workbench.welcomePage.walkthroughs.openOnInstall': false,
 	'git.enabled': false,
+	// A group's sticky header lies over the rows below it while they scroll in, and swallows their hover and clicks.
+	'workbench.tree.enableStickyScroll': false,
 };
 
 /** A port that is free on loopback now (code-server takes it right after). */
