@@ -27,11 +27,11 @@ export abstract class AsyncDebugSession extends DebugSession {
 	protected fail(response: DebugProtocol.Response, err: unknown): void {
 		// The message goes in as a variable (CRIU's text may hold braces a format would eat),
 		// named with "_" so it is not treated as personal data and is also in response.message.
-		this.sendErrorResponse(response, { id: this.errorId, format: '{_message}', variables: { _message: errorMessage(err) }, showUser: this.showsUser(err) });
+		this.sendErrorResponse(response, { id: this.errorId, format: '{_message}', variables: { _message: errorMessage(err) }, showUser: this.showsUser(err, response.command) });
 	}
 
 	/** Whether the editor should show the error as it is (false: the session tells it otherwise, with more to act on). */
-	protected showsUser(_err: unknown): boolean {
+	protected showsUser(_err: unknown, _command: string): boolean {
 		return true;
 	}
 }

@@ -315,9 +315,16 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 	}
 
-	/** A refusal for leaks comes to the editor as an event, with the leaks and their choices (see refused()): not a second time as a bare error. */
-	protected override showsUser(err: unknown): boolean {
-		return !(err instanceof CheckpointError && err.kind === 'leaks-refused');
+	/**
+	 * The editor shows an error once. A refusal for leaks comes as an event,
+	 * with the leaks and their choices (see refused()). A custom request's
+	 * failure is the business of the extension code that sent it: it shows it
+	 * with what to do next (VS Code would show it a second time, bare).
+	 * Failures of DAP's own requests (attach, launch, ...) VS Code shows.
+	 */
+	protected override showsUser(err: unknown, command: string): boolean {
+		if (err instanceof CheckpointError && err.kind === 'leaks-refused') return false;
+		return !(Object.values(CUSTOM) as string[]).includes(command);
 	}
 
 	private async cancellable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -77,7 +77,9 @@ export class LeakCommands {
 	/** Gives a session the setting as it is now (it got the one of its start). */
 	async push(session: vscode.DebugSession): Promise<void> {
 		await session.customRequest(CUSTOM.setLeakPolicy, { setting: currentSetting(session) }).then(undefined, (err: unknown) => {
-			this.output.appendLine(`${session.name}: the leak policy was not updated: ${errorMessage(err)}`);
+			const message = `${session.name}: the leak policy was not updated: ${errorMessage(err)}`;
+			this.output.appendLine(message);
+			void vscode.window.showWarningMessage(`Checkpoint: ${message}`);
 		});
 	}
 
