@@ -477,6 +477,7 @@ function leakLines(leak: pb.ILeak): string[] {
 	const field = (label: string, text: string): string[] => wrap(`${pad}${label.padEnd(9)}`, `${pad}${' '.repeat(9)}`, text);
 	const lines = [`  ${leak.resource || '(no resource)'}${leak.hostOwn ? ' (the host\'s own)' : ''}`];
 	if (leak.summary) lines.push(...wrap(pad, pad, leak.summary));
+	if (leak.policy === pb.LeakPolicy.LEAK_POLICY_IGNORE && !leak.policyNote) return [...lines, ...ignoredLines(leak, field)];
 	lines.push(...field('policy', policyText(leak)));
 	if (leak.policyNote) lines.push(...field('note', leak.policyNote));
 	lines.push(...holderLines(leak.inside ?? [], 0, 'inside', field));
@@ -496,6 +497,20 @@ function leakLines(leak: pb.ILeak): string[] {
 		}
 	}
 	return lines;
+}
+
+/**
+ * A leak nobody cares about (every host's own namespaces are such) in two
+ * lines: its policy with the others it could take, and how many hold it;
+ * --json and the other policies show the rest.
+ */
+function ignoredLines(leak: pb.ILeak, field: (label: string, text: string) => string[]): string[] {
+	const others = (leak.choices ?? []).map((c) => policyName(c.policy)).filter((name) => name !== 'ignore');
+	const outside = Math.max(leak.outsideCount ?? 0, leak.outside?.length ?? 0);
+	return [
+		...field('policy', `${policyText(leak)}${others.length ? `; could be ${others.join(', ')}` : ''}`),
+		...field('holders', `${(leak.inside ?? []).length} inside, ${outside} outside`),
+	];
 }
 
 /**

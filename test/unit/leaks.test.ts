@@ -363,9 +363,16 @@ describe('formatLeaks', () => {
 		]);
 	});
 
-	test('the host\'s own namespace, holders counted but not named, a policy note', () => {
-		assert.match(out, /^ {2}uts:\[4026531838\] \(the host's own\)$/m);
-		assert.match(out, /^ {4}outside {2}212 processes$/m);
+	test('an ignored leak (the host\'s own namespace) in two lines; holders counted but not named; a policy note', () => {
+		const start = lines.indexOf('  uts:[4026531838] (the host\'s own)');
+		assert.deepEqual(lines.slice(start, start + 4), [
+			'  uts:[4026531838] (the host\'s own)',
+			'    the host\'s UTS namespace (hostname)',
+			'    policy   ignore (the default); could be warn, fail',
+			'    holders  1 inside, 212 outside',
+		]);
+		const warned = formatLeaks([pb.Leak.create({ ...utsLeak(), policy: P.LEAK_POLICY_WARN })]);
+		assert.match(warned, /^ {4}outside {2}212 processes$/m);
 		const noted = formatLeaks([pb.Leak.create({ ...tracerLeak(), policyNote: 'warn is not possible for this leak (it can take: fail); its default, fail, applies' })]);
 		assert.match(noted, /^ {4}note {5}warn is not possible for this leak \(it can take: fail\); its default, fail, applies$/m);
 	});
@@ -373,7 +380,7 @@ describe('formatLeaks', () => {
 	test('at most 5 holders a side, then "and N more" counting every holder', () => {
 		const member = (pid: number): pb.LeakHolder => pb.LeakHolder.create({ pid, comm: 'bash', how: 'member' });
 		const many = pb.Leak.create({
-			...utsLeak(), inside: [100, 101, 102, 103, 104, 105].map(member),
+			...utsLeak(), policy: P.LEAK_POLICY_WARN, inside: [100, 101, 102, 103, 104, 105].map(member),
 			outside: Array.from({ length: 16 }, (_, i) => member(200 + i)), outsideCount: 29,
 		});
 		const text = formatLeaks([many]).split('\n');
@@ -382,7 +389,7 @@ describe('formatLeaks', () => {
 			'    inside   100 bash: member', '             101 bash: member', '             102 bash: member', '             103 bash: member', '             and 2 more',
 			'    outside  200 bash: member', '             201 bash: member', '             202 bash: member', '             203 bash: member', '             and 25 more',
 		]);
-		const five = formatLeaks([pb.Leak.create({ ...utsLeak(), outside: [1, 2, 3, 4, 5].map(member), outsideCount: 5 })]);
+		const five = formatLeaks([pb.Leak.create({ ...utsLeak(), policy: P.LEAK_POLICY_WARN, outside: [1, 2, 3, 4, 5].map(member), outsideCount: 5 })]);
 		assert.match(five, /^ {13}5 bash: member\n {4}risk/m);
 		assert.doesNotMatch(five, /more/);
 		assert.match(formatLeaks([pb.Leak.create({ ...pipeLeak(), outside: [], outsideCount: 0 })]), /^ {4}inside {3}101 workload: fd 1 \(write end\)\n {4}risk/m);
