@@ -150,6 +150,45 @@ describe('ckpt', () => {
 		assert.match(r.stderr, /\/nonexistent\/checkpoint is not a directory/);
 	});
 
+	test('leaks lists what a tree shares with the outside; dump refuses a fail leak with exit 3 and the way ahead, and --policy lets it through', async () => {
+		// The workload writes into a pipe that cat, outside its tree, reads.
+		const piped = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} counter {dir} | cat >/dev/null`]);
+		const root = (await shell.waitForRecord(piped.dir, 'state', (r) => r[1] >= 3))[0];
+		try {
+			interface LeakJson { kind: string; resource: string; policy: string; inside: { pid: number }[]; outside: { pid: number; comm: string }[]; choices: { policy: string }[] }
+			const { leaks, stats } = await ckptJson<{ leaks: LeakJson[]; stats: { treeProcesses: number } }>('leaks', String(root));
+			assert.equal(stats.treeProcesses, 1);
+			const pipe = leaks.find((l) => l.kind === 'pipe');
+			assert.ok(pipe, JSON.stringify(leaks.map((l) => l.kind)));
+			assert.match(pipe.resource, /^pipe:\[\d+\]$/);
+			assert.equal(pipe.policy, 'fail');
+			assert.deepEqual(pipe.inside.map((h) => h.pid), [root]);
+			assert.deepEqual(pipe.outside.map((h) => h.comm), ['cat']);
+			assert.deepEqual(pipe.choices.map((c) => c.policy).sort(), ['external', 'fail', 'ignore', 'warn']);
+			const text = await ckpt('--target', connectionFilePath(), 'leaks', String(root), '--policy', 'pipe=warn');
+			assert.equal(text.code, 0, text.stderr);
+			assert.match(text.stdout, /^ {4}policy {3}warn \(default fail\)$/m);
+			assert.match(text.stdout, /A dump with this policy goes ahead\.$/m);
+
+			const before = (await ckptJson<unknown[]>('ls')).length;
+			const refused = await ckpt('--target', connectionFilePath(), 'dump', String(root), '--leave-running');
+			assert.equal(refused.code, 3, refused.stderr);
+			assert.match(refused.stderr, /pipe:\[\d+\]/);
+			assert.match(refused.stderr, /--policy/);
+			assert.equal((await ckptJson<unknown[]>('ls')).length, before, 'nothing was written');
+			assert.ok(await shell.isAlive(root), 'the program runs on');
+
+			const taken = await ckptJson<{ id: string; leaks: { leaks: LeakJson[] } }>('dump', String(root), '--leave-running', '--policy', 'pipe=warn');
+			try {
+				assert.equal(taken.leaks.leaks.find((l) => l.kind === 'pipe')?.policy, 'warn');
+			} finally {
+				await ckpt('--target', connectionFilePath(), 'rm', taken.id);
+			}
+		} finally {
+			await shell.killTree(piped.pid);
+		}
+	});
+
 	test('usage errors exit 2 and say what is wrong', async () => {
 		const noTarget = await ckpt('ls');
 		assert.equal(noTarget.code, 2);
