@@ -301,6 +301,20 @@ describe('a pipe to an outside reader', () => {
 		const state = await counters(t, 'state');
 		assert.equal(state[1], 0, 'the restored root\'s writes all succeed');
 	});
+
+	test('external, with the reader gone by the restore: refused in words, the running tree left as it was, the checkpoint kept', async () => {
+		const ck = await dumpOk(t, [rule(K.LEAK_KIND_PIPE, P.LEAK_POLICY_EXTERNAL)], { kind: K.LEAK_KIND_PIPE, policy: P.LEAK_POLICY_EXTERNAL });
+		await shell.ok(`kill -9 ${t.outside}`);
+		await assert.rejects(session.restore(ck.id, { killRunning: true }), (err: unknown) => {
+			assert.ok(err instanceof CheckpointError, String(err));
+			assert.equal(err.kind, 'external-gone', err.describe());
+			assert.match(err.message, new RegExp(`${resource.replace(/[[\]]/g, '\\$&')} was handed to CRIU as external, but none of the outside processes that held it \\(pid ${t.outside}\\) holds it any more`));
+			return true;
+		});
+		assert.ok(await shell.isAlive(t.root), 'the running tree was not killed for a restore that could not be done');
+		await stillCounts(t, 'the tree does not run on after the refused restore');
+		assert.ok((await session.list()).some((c) => c.id === ck.id), 'the checkpoint stays in the store');
+	});
 });
 
 describe('a FIFO also open outside', () => {
