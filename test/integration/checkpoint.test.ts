@@ -306,6 +306,12 @@ describe('what CRIU refuses leaves the program running', () => {
 			assert.equal(saved.kind, 'criu-failed', saved.message);
 			assert.ok(saved.criu && saved.criu.log.length > 0, 'the lines of CRIU\'s log that explain it come along');
 			assert.ok(!saved.criu.log.some((l) => /RLIMIT_NOFILE/.test(l)), 'noise CRIU logs on every run is left out');
+			// CRIU's network lock (its default, iptables) works on the target: it locked the connection and let it go.
+			assert.ok(saved.criu.logPath, 'the full log is kept');
+			const log = await shell.ok(`cat ${saved.criu.logPath}`);
+			assert.match(log, /net: Lock network\n/);
+			assert.match(log, /net: Unlock network\n/);
+			assert.doesNotMatch(log, /Error \(criu\/net\.c|iptables-restore.*(fail|not found)/i, 'the lock itself did not fail');
 		} else {
 			assert.ok(saved instanceof pb.Checkpoint, String(saved));
 			assert.equal(saved.options?.tcpEstablished, true, 'the save policy asked CRIU for tcp_established');
