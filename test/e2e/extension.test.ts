@@ -376,4 +376,105 @@ describe('the extension in VS Code', () => {
 			await shell.killTree(piped.sh);
 		}
 	}));
+
+	/** What the outside reader of a printing workload wrote to DIR/received: the counts it read, whole lines only. */
+	async function received(dir: string): Promise<number[]> {
+		const text = (await shell.run(`cat ${dir}/received 2>/dev/null`)).stdout;
+		return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map(Number);
+	}
+
+	async function waitForReceived(dir: string, accept: (counts: number[]) => boolean, what: string, timeoutMs = 30_000): Promise<number[]> {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const counts = await received(dir);
+			if (counts.length && accept(counts)) return counts;
+			if (Date.now() > deadline) throw new Error(`${what}: ${dir}/received holds ${counts.length} counts, the last ${counts.slice(-5).join(' ') || '(none)'}`);
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+	}
+
+	test('Hand to CRIU as External on a pipe to an outside reader: the checkpoint goes ahead, and the restored program writes into the same pipe, which the reader keeps reading', step(async (wb) => {
+		// `sh -c 'setsid workload print | cat >DIR/received'`: the program prints its count on a pipe that cat, outside its tree, reads.
+		const { pid: sh, dir } = await shell.start(['/bin/sh', '-c', `setsid ${WORKLOAD} print | cat >{dir}/received`]);
+		const piped = { sh, pid: 0 };
+		const name = 'e2e external pipe';
+		const settingsFile = join(run.outputDir, 'workspace', '.vscode', 'settings.json');
+		const settingsBefore = readFileSync(settingsFile, 'utf8');
+		let restored = 0;
+		/** The pipe's kind is listed after the namespaces (all of them ignored): the Leaks view scrolled down to its leak. */
+		const showPipeLeak = async (leak: RegExp): Promise<void> => {
+			await (await treeRow(wb.page, /^pipe, 1 · 1 external$/)).hover();
+			await wb.page.mouse.wheel(0, 5000);
+			await treeRow(wb.page, leak);
+		};
+		try {
+			await waitForReceived(dir, (c) => c.length >= 3, 'the printing program did not start');
+			piped.pid = Number((await shell.ok(`pgrep -P ${sh} -x workload`)).trim());
+			assert.ok(piped.pid > 0, 'the printing program\'s pid');
+			const resource = (await shell.ok(`readlink /proc/${piped.pid}/fd/1`)).trim();
+			assert.match(resource, /^pipe:\[\d+\]$/);
+			await targetsAction(wb, piped, 'Attach');
+			await runCommand(wb.page, 'workbench.view.debug');
+			await (await treeRow(wb.page, new RegExp(`Checkpoint: ${piped.pid} workload`), 30_000)).click({ position: { x: 40, y: 10 } });
+			await wb.page.locator('.statusbar-item', { hasText: `${piped.pid} running` }).waitFor({ timeout: 30_000 });
+
+			// The Leaks view: the pipe, under whatever policy the earlier steps left for pipes; its inline quick action hands it to CRIU.
+			await runCommand(wb.page, 'checkpoint.leaks.focus');
+			const row = new RegExp(`^${escapeRegExp(resource)}, (fail \\(the default\\)|warn \\(default fail\\))$`);
+			await treeRow(wb.page, row, 60_000);
+			await clickInline(wb.page, row, 'Hand to CRIU as External');
+			// Every pipe leak of the tree can be external: the rule is written for the kind.
+			await waitForNotification(wb.page, /\{ "pipe": "external" \} written to the setting checkpoint\.leakPolicy \(workspace settings\); it applies to the next checkpoint/);
+			assert.equal((workspaceSetting() as Record<string, string>).pipe, 'external');
+			const external = new RegExp(`^${escapeRegExp(resource)}, external \\(default fail\\)$`);
+			await treeRow(wb.page, external);
+			await wb.page.locator('.message', { hasText: new RegExp(`^Process ${piped.pid}: \\d+ leaks, \\d+ ignored, 1 external; a checkpoint goes ahead\\.$`) }).first().waitFor();
+			await showPipeLeak(external);
+			await wb.screenshot('11-pipe-external');
+
+			const beforeCheckpoint = (await received(dir)).at(-1) ?? 0;
+			await clickAction(wb.page, /^Take Checkpoint/);
+			await typeAndEnter(wb.page, name);
+			await waitForNotification(wb.page, new RegExp(`Checkpoint ${escapeRegExp(name)} taken`), 60_000);
+			const afterCheckpoint = (await received(dir)).at(-1) ?? 0;
+			const taken = (await helper.list()).filter((c) => c.rootPid === piped.pid);
+			assert.deepEqual(taken.map((c) => c.name), [name]);
+			const pipe = taken[0].leaks?.leaks?.find((l) => l.resource === resource);
+			assert.equal(pipe?.policy, pb.LeakPolicy.LEAK_POLICY_EXTERNAL, 'the checkpoint\'s report: the pipe, handed to CRIU as external');
+			// The program runs on past the checkpoint, the reader reading.
+			const late = await waitForReceived(dir, (c) => (c.at(-1) ?? 0) >= afterCheckpoint + 25, 'the program did not run on after the checkpoint');
+			await wb.screenshot('11b-external-checkpoint');
+
+			await runCommand(wb.page, 'checkpoint.checkpoints.focus');
+			await clickInline(wb.page, new RegExp(`^${escapeRegExp(name)}, `), 'Restore Checkpoint');
+			const message = await waitForNotification(wb.page, new RegExp(`Restored ${escapeRegExp(name)}: the program runs again as pid \\d+`), 60_000);
+			restored = Number(/as pid (\d+)/.exec(message)?.[1]);
+			assert.equal((await shell.ok(`readlink /proc/${restored}/fd/1`)).trim(), resource, 'the restored program holds the same pipe');
+			// What cat wrote down: the counts up to the restore, then again from the checkpoint's count on, one by one, and on.
+			const lastBefore = late.at(-1) ?? 0;
+			const counts = await waitForReceived(dir, (c) => {
+				const back = c.findIndex((v, i) => i > 0 && v <= c[i - 1]);
+				return back > 0 && (c.at(-1) ?? 0) >= c[back] + 25;
+			}, 'the outside reader receives nothing from the restored program');
+			const back = counts.findIndex((v, i) => i > 0 && v <= counts[i - 1]);
+			assert.ok(counts[back - 1] >= lastBefore, `the counts before the restore went on to ${counts[back - 1]}`);
+			assert.ok(counts[back] > beforeCheckpoint && counts[back] <= afterCheckpoint + 1,
+				`the restored program counts on from the checkpoint's count (between ${beforeCheckpoint} and ${afterCheckpoint}): ${counts[back]} came after ${counts[back - 1]}`);
+			assert.deepEqual(counts.slice(back).map((v, i) => v - i), counts.slice(back).map(() => counts[back]), 'after the restore, every count reaches the reader, in order');
+			// The Leaks view after the restore: the restored program's pipe, still external.
+			await runCommand(wb.page, 'checkpoint.leaks.focus');
+			await wb.page.locator('.message', { hasText: `Process ${restored}: ` }).first().waitFor();
+			await showPipeLeak(external);
+			await wb.screenshot('11c-external-restored');
+			await runCommand(wb.page, 'workbench.action.debug.disconnect');
+			await wb.page.locator('.statusbar-item', { hasText: `${program.pid} running` }).waitFor({ timeout: 30_000 });
+		} finally {
+			for (const c of await helper.list()) if (c.rootPid === piped.pid || (restored && c.rootPid === restored)) await helper.remove(c.id);
+			// A restored program is no longer sh's child: killed by its pid (the same as before the restore, or the one the restore said).
+			for (const pid of new Set([piped.pid, restored].filter((p) => p > 0))) await shell.killTree(pid);
+			await shell.killTree(sh);
+			// The setting as the earlier steps left it.
+			if (readFileSync(settingsFile, 'utf8') !== settingsBefore) writeFileSync(settingsFile, settingsBefore);
+		}
+	}));
 });
