@@ -130,8 +130,16 @@ static void ns_text_host(const struct host_scan *s, struct leak *lk, int i, pid_
 	lk->risk = arena_printf("Not part of the checkpoint: a restore puts the tree in the %s namespace of the "
 				"restoring process, normally the host's again, as it is then; what the tree saw of "
 				"it (%s) may have changed meanwhile.", ns, ns_what[i]);
+	if (i == NS_TIME)
+		lk->risk = "Not part of the checkpoint as such: a restore puts the tree in a new time namespace "
+			   "of its own, whose offsets make CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the "
+			   "checkpoint's values; it no longer shares the host's clocks' offsets (a monotonic time "
+			   "sent to an outside process compares with the outside's no more).";
 	if (nested && !ns_nestable(i))
 		lk->criu = nested_refusal(ns, nested);
+	else if (i == NS_TIME)
+		lk->criu = "CRIU does not dump a namespace that is its own; for the time namespace a restore "
+			   "creates a new one for the tree, so that its monotonic clocks do not jump.";
 	else
 		lk->criu = arena_printf("CRIU does not dump a namespace that is its own; a restore inherits the "
 					"restorer's %s namespace.", ns);
