@@ -74,6 +74,19 @@ after(async () => {
 	shell.close();
 });
 
+/** Attach requests of a fresh client, each refused with a message that matches. */
+async function attachRefused(cases: Array<[Record<string, unknown>, RegExp]>): Promise<void> {
+	const bad = await client(livePort);
+	try {
+		await bad.initializeRequest();
+		for (const [args, message] of cases) {
+			await assert.rejects(bad.attachRequest(args as DebugProtocol.AttachRequestArguments), (e) => message.test(errorOf(e)), `attach ${JSON.stringify(args)}`);
+		}
+	} finally {
+		await bad.stop();
+	}
+}
+
 async function client(port: number): Promise<DebugClient> {
 	const dc = new DebugClient('node', 'unused', 'checkpoint');
 	await dc.start(port);
@@ -185,16 +198,12 @@ describe('live debug session (attach)', () => {
 			await dc.disconnectRequest({});
 			await dc.stop();
 		}
-		const bad = await client(livePort);
-		try {
-			await bad.initializeRequest();
-			await assert.rejects(bad.attachRequest({ target: TARGET } as DebugProtocol.AttachRequestArguments), (e) => /needs "pid"/.test(errorOf(e)));
-			await assert.rejects(bad.attachRequest({ target: TARGET, processName: 'no-such-program-here' } as DebugProtocol.AttachRequestArguments), (e) => /no process named "no-such-program-here"/.test(errorOf(e)));
-			await assert.rejects(bad.attachRequest({ target: TARGET, pid: 999999 } as DebugProtocol.AttachRequestArguments), (e) => /999999 does not exist/.test(errorOf(e)));
-			await assert.rejects(bad.attachRequest({ pid: 1 } as DebugProtocol.AttachRequestArguments), (e) => /needs "target"/.test(errorOf(e)));
-		} finally {
-			await bad.stop();
-		}
+		await attachRefused([
+			[{ target: TARGET }, /needs "pid"/],
+			[{ target: TARGET, processName: 'no-such-program-here' }, /no process named "no-such-program-here"/],
+			[{ target: TARGET, pid: 999999 }, /999999 does not exist/],
+			[{ pid: 1 }, /needs "target"/],
+		]);
 	});
 
 	test('a checkpoint refused for a leak is an error in words with the choices, and the paused program stays paused', async () => {
@@ -362,16 +371,10 @@ describe('leaks in a live debug session', () => {
 			await dc.disconnectRequest({});
 			await dc.stop();
 		}
-		const bad = await client(livePort);
-		try {
-			await bad.initializeRequest();
-			await assert.rejects(bad.attachRequest({ target: TARGET, pid, leakPolicy: { 'pipe:': 'warn' } } as DebugProtocol.AttachRequestArguments),
-				(e) => /the launch configuration's "leakPolicy", "pipe:": "pipe:" names no resource/.test(errorOf(e)));
-			await assert.rejects(bad.attachRequest({ target: TARGET, pid, leakPolicy: ['pipe=warn'] } as DebugProtocol.AttachRequestArguments),
-				(e) => /the launch configuration's "leakPolicy" must be an object .* it is an array/.test(errorOf(e)));
-		} finally {
-			await bad.stop();
-		}
+		await attachRefused([
+			[{ target: TARGET, pid, leakPolicy: { 'pipe:': 'warn' } }, /the launch configuration's "leakPolicy", "pipe:": "pipe:" names no resource/],
+			[{ target: TARGET, pid, leakPolicy: ['pipe=warn'] }, /the launch configuration's "leakPolicy" must be an object .* it is an array/],
+		]);
 		assert.ok(await shell.isAlive(pid), 'a refused attach leaves the program alone');
 	});
 });
