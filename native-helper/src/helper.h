@@ -214,6 +214,11 @@ pid_t next_pid(DIR *d);
 pid_t next_proc(DIR *d, struct proc_stat *st);
 /* The inode of pid's namespace ns ("uts", "net", ...), 0 when it cannot be read. */
 uint64_t ns_inode(pid_t pid, const char *ns);
+#define NS_KINDS 8
+/* "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time": LK(UTS_NS) + i for leaks */
+extern const char *const ns_names[NS_KINDS];
+/* The inode of each of pid's namespaces, in ns_names order; 0 where unreadable. */
+void read_ns_inodes(pid_t pid, uint64_t ino[NS_KINDS]);
 int decode_tty_nr(uint32_t tty_nr, char *out, size_t outlen);
 /* The pid and all its descendants at this moment, root first. */
 int proc_tree(pid_t root, struct pidlist *out, struct herr *e);

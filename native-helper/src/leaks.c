@@ -16,39 +16,8 @@
 
 #include "leaks.h"
 
-const char *const ns_names[NS_KINDS] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
 
 /* ---- reading the host ---------------------------------------------------- */
-
-/* The inode in a namespace link's text: "uts:[4026531838]". */
-static uint64_t ns_link_inode(const char *link)
-{
-	const char *open = strchr(link, '[');
-
-	return open ? strtoull(open + 1, NULL, 10) : 0;
-}
-
-/*
- * The namespace links, read relative to one directory descriptor: for a
- * thousand processes this is about half the time of a stat per link.
- */
-static void read_namespaces(struct host_proc *p)
-{
-	char path[64], link[64];
-	int dfd;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns", p->pid);
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;
-	for (int i = 0; i < NS_KINDS; i++) {
-		ssize_t n = readlinkat(dfd, ns_names[i], link, sizeof(link) - 1);
-
-		link[n > 0 ? n : 0] = '\0';
-		p->ns[i] = ns_link_inode(link);
-	}
-	close(dfd);
-}
 
 int ns_enter(pid_t pid, const char *ns, int nstype, uint64_t ino)
 {
@@ -133,7 +102,7 @@ static int read_procs(struct host_scan *s)
 		p->vsize = st.vsize;
 		p->state = st.state;
 		snprintf(p->comm, sizeof(p->comm), "%s", st.comm);
-		read_namespaces(p);
+		read_ns_inodes(p->pid, p->ns);
 	}
 	closedir(d);
 	qsort(s->procs, s->nprocs, sizeof(*s->procs), cmp_proc);

@@ -34,14 +34,11 @@ typedef Checkpoint__Helper__V1__LeakChange LeakChange;
 #define LEAK_KIND_MAX LK(VOLATILE_FILE)
 #define LEAK_POLICY_MAX LP(SAVE)
 
-#define NS_KINDS 8
 #define MAX_LEAK_HOLDERS 16		/* outside holders sent per leak */
 #define MAX_LEAK_CHOICES 5
 #define MAX_POLICY_RULES 256
 #define MAX_RESOURCE_LEN 512
 
-/* "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time": LK(UTS_NS) + i */
-extern const char *const ns_names[NS_KINDS];
 
 /* ---- the host, read once per scan (leaks.c) ---------------------------- */
 

@@ -257,6 +257,40 @@ uint64_t ns_inode(pid_t pid, const char *ns)
 	return st.st_ino;
 }
 
+const char *const ns_names[NS_KINDS] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
+
+/* The inode in a namespace link's text: "uts:[4026531838]". */
+static uint64_t ns_link_inode(const char *link)
+{
+	const char *open = strchr(link, '[');
+
+	return open ? strtoull(open + 1, NULL, 10) : 0;
+}
+
+/*
+ * The namespace links, read relative to one directory descriptor: for a
+ * thousand processes (a leak scan, ps of the host) this is about half the
+ * time of a stat per link.
+ */
+void read_ns_inodes(pid_t pid, uint64_t ino[NS_KINDS])
+{
+	char path[64], link[64];
+	int dfd;
+
+	memset(ino, 0, NS_KINDS * sizeof(*ino));
+	snprintf(path, sizeof(path), "/proc/%d/ns", pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	for (int i = 0; i < NS_KINDS; i++) {
+		ssize_t n = readlinkat(dfd, ns_names[i], link, sizeof(link) - 1);
+
+		link[n > 0 ? n : 0] = '\0';
+		ino[i] = ns_link_inode(link);
+	}
+	close(dfd);
+}
+
 /* A thread's name (comm), or "" when it cannot be read (it may have just ended). */
 static char *thread_name(pid_t pid, long tid)
 {
@@ -312,10 +346,9 @@ static void read_threads(pid_t pid, ProcessInfo *pi)
 /* Fills pi (arena memory). Returns -1 when the process vanished. */
 int proc_info(pid_t pid, ProcessInfo *pi)
 {
-	static const char *names[] = { "uts", "ipc", "net", "mnt", "pid", "user", "cgroup", "time" };
 	struct proc_stat st;
 	Namespaces *ns;
-	uint64_t ino[8];
+	uint64_t ino[NS_KINDS];
 	char tty[64];
 	size_t argc;
 
@@ -335,8 +368,7 @@ int proc_info(pid_t pid, ProcessInfo *pi)
 	if (read_cmdline(pid, &pi->cmdline, &argc) == 0)
 		pi->n_cmdline = argc;
 	read_threads(pid, pi);
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		ino[i] = ns_inode(pid, names[i]);
+	read_ns_inodes(pid, ino);
 	ns = arena_alloc(sizeof(*ns));
 	checkpoint__helper__v1__namespaces__init(ns);
 	ns->uts = ino[0];
