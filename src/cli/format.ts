@@ -1,6 +1,6 @@
 /** Human-readable output of the `ckpt` commands. */
 import { pb } from '../core/protocol';
-import { byteSize } from '../core/text';
+import { byteSize, plural } from '../core/text';
 import {
 	changeText, formatLeaks, formatPolicy, leakJson, leakName, leakReportBrief, leakReportJson, leakReportSummary, leaksWithoutChoice,
 	leakStatsJson, suggestedRules, warnedLeaks,
@@ -108,7 +108,7 @@ export function formatLeaksResult(r: pb.ILeaksResult): string {
 	if (failing.length === 0) verdict = 'A dump with this policy goes ahead.';
 	else {
 		const rules = suggestedRules(failing);
-		verdict = `A dump with this policy is refused: ${failing.length} leak${failing.length === 1 ? '' : 's'} ${failing.length === 1 ? 'has' : 'have'} the policy fail.`
+		verdict = `A dump with this policy is refused: ${plural(failing.length, 'leak')} ${failing.length === 1 ? 'has' : 'have'} the policy fail.`
 			+ (rules.length ? `\nTo go ahead, e.g. --policy ${shellWord(formatPolicy(rules))}` : '');
 	}
 	return `${formatLeaks(leaks, r.stats)}\n\n${verdict}`;

@@ -7,6 +7,7 @@
  */
 import { pb } from './protocol';
 import { CheckpointError, type ErrorKind } from './errors';
+import { plural } from './text';
 
 
 // ---- names ------------------------------------------------------------------
@@ -378,15 +379,15 @@ const PARTICIPLES: Record<LeakPolicyName | 'unknown', string> = {
 	fail: 'failing', warn: 'warned', ignore: 'ignored', external: 'external', save: 'saved', unknown: 'of an unknown policy',
 };
 
-function plural(n: number, word: string, words = `${word}s`): string {
-	return `${n} ${n === 1 ? word : words}`;
+/** "1 warned, 2 ignored": how many leaks take each policy, in the policies' order. */
+export function policyCounts(policies: readonly (LeakPolicyName | 'unknown')[]): string {
+	const counts = new Map<LeakPolicyName | 'unknown', number>();
+	for (const p of policies) counts.set(p, (counts.get(p) ?? 0) + 1);
+	return [...LEAK_POLICIES, 'unknown' as const].filter((p) => counts.has(p)).map((p) => `${counts.get(p)} ${PARTICIPLES[p]}`).join(', ');
 }
 
-/** "1 warned, 2 ignored", in the policies' order. */
 function countsByPolicy(leaks: readonly pb.ILeak[]): string {
-	const counts = new Map<LeakPolicyName | 'unknown', number>();
-	for (const l of leaks) counts.set(policyName(l.policy), (counts.get(policyName(l.policy)) ?? 0) + 1);
-	return [...LEAK_POLICIES, 'unknown' as const].filter((p) => counts.has(p)).map((p) => `${counts.get(p)} ${PARTICIPLES[p]}`).join(', ');
+	return policyCounts(leaks.map((l) => policyName(l.policy)));
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 	type LeakJson, type LeakKindName, type LeakPolicyName, type LeakScanStatsJson,
 } from '../core/leaks';
 import type { pb } from '../core/protocol';
+import { plural } from '../core/text';
 
 export const SETTING_WHERE = 'the setting checkpoint.leakPolicy';
 export const LAUNCH_WHERE = 'the launch configuration\'s "leakPolicy"';
@@ -129,7 +130,7 @@ export function outsideText(leak: LeakJson, shown = 3): string {
 	const named = leak.outside.slice(0, shown).map((h) => `${h.pid} ${h.comm || '?'}${h.how ? ` (${h.how})` : ''}`).join(', ');
 	const more = leak.outsideCount - Math.min(shown, leak.outside.length);
 	if (more <= 0) return named;
-	return named ? `${named} and ${more} more` : `${more} process${more === 1 ? '' : 'es'}`;
+	return named ? `${named} and ${more} more` : plural(more, 'process', 'processes');
 }
 
 /** "warn (checkpoint as CRIU does...)", "external [--inherit-fd at restore] (...)". */

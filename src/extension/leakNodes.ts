@@ -4,8 +4,9 @@
  * Code here: the Leaks view and the image browser's leak report render
  * these, and the unit tests check them.
  */
-import { LEAK_KINDS, type LeakHolderJson, type LeakJson, type LeakKindName, type LeakPolicyName, type LeakSeverity } from '../core/leaks';
+import { LEAK_KINDS, policyCounts, type LeakHolderJson, type LeakJson, type LeakKindName, type LeakPolicyName, type LeakSeverity } from '../core/leaks';
 import { kindTitleOf, ruleKey, type LeaksBody } from '../debug/leakPolicy';
+import { plural } from '../core/text';
 
 export type LeakNode =
 	| { kind: 'group'; leakKind: LeakKindName | 'unknown'; leaks: LeakJson[]; scope: string }
@@ -116,7 +117,7 @@ function groupRow(node: Extract<LeakNode, { kind: 'group' }>): LeakRow {
 	return {
 		label: title,
 		description: `${node.leaks.length} · ${counts}`,
-		tooltip: `**${escapeMarkdown(title)}** (\`${node.leakKind}\`): ${node.leaks.length} leak${node.leaks.length === 1 ? '' : 's'}, ${counts}`,
+		tooltip: `**${escapeMarkdown(title)}** (\`${node.leakKind}\`): ${plural(node.leaks.length, 'leak')}, ${counts}`,
 		icon: SEVERITY_ICONS[worst],
 		expand: worst === 'info' ? 'collapsed' : 'expanded',
 		id: `${node.scope}/${node.leakKind}`,
@@ -168,10 +169,7 @@ export function quickRuleKey(leak: LeakJson, siblings: readonly LeakJson[], poli
 
 /** "1 failing, 2 ignored". */
 function countText(leaks: readonly LeakJson[]): string {
-	const words: Record<string, string> = { fail: 'failing', warn: 'warned', ignore: 'ignored', external: 'external', save: 'saved', unknown: 'unknown' };
-	const counts = new Map<string, number>();
-	for (const l of leaks) counts.set(l.policy, (counts.get(l.policy) ?? 0) + 1);
-	return ['fail', 'warn', 'ignore', 'external', 'save', 'unknown'].filter((p) => counts.has(p)).map((p) => `${counts.get(p)} ${words[p]}`).join(', ');
+	return policyCounts(leaks.map((l) => l.policy));
 }
 
 /** Markdown metacharacters in text from the target (comm, paths) shown as they are. */
@@ -217,7 +215,7 @@ export function leaksMessage(state: LeaksViewState): string | undefined {
 			const verdict = failing
 				? `a checkpoint is refused now (${failing} failing: choose another policy for ${failing === 1 ? 'it' : 'them'})`
 				: 'a checkpoint goes ahead';
-			return `Process ${body.rootPid}: ${body.leaks.length} leak${body.leaks.length === 1 ? '' : 's'}, ${countText(body.leaks)}; ${verdict}.`;
+			return `Process ${body.rootPid}: ${plural(body.leaks.length, 'leak')}, ${countText(body.leaks)}; ${verdict}.`;
 		}
 	}
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserServer, type Locator, type Page } from 'playwright-core';
+import { escapeRegExp } from '../integration/harness';
 
 const execFileAsync = promisify(execFile);
 
@@ -418,9 +419,7 @@ const QUICK_INPUT = '.quick-input-widget';
 const QUICK_INPUT_BOX = `${QUICK_INPUT} .quick-input-box input`;
 const QUICK_INPUT_ROW = `${QUICK_INPUT} .quick-input-list .monaco-list-row`;
 
-export function escapeRegExp(text: string): string {
-	return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+export { escapeRegExp };
 
 /** Types text into the quick input, once it is open. */
 async function fillQuickInput(page: Page, text: string): Promise<void> {

@@ -16,6 +16,11 @@ const DEFAULT_CONNECTION_FILE = '/run/checkpoint-debugger-target/connection.json
 const WORKLOAD_DIR = '/opt/checkpoint-debugger-tests';
 export const WORKLOAD = `${WORKLOAD_DIR}/workload`;
 
+/** text matched literally inside a RegExp. */
+export function escapeRegExp(text: string): string {
+	return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export function connectionFilePath(): string {
 	return process.env.CKPT_TARGET_FILE ?? DEFAULT_CONNECTION_FILE;
 }

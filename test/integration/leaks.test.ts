@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { sshTarget, TargetShell } from './harness';
+import { escapeRegExp, sshTarget, TargetShell } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const LEAKY = '/opt/checkpoint-debugger-tests/leaky';
@@ -184,7 +184,7 @@ async function expectRefused(t: Leaky, kind: pb.LeakKind, policy: pb.ILeakRule[]
 	assert.equal(leak.policy, P.LEAK_POLICY_FAIL);
 	assert.ok(err.leaks.every((l) => l.policy === P.LEAK_POLICY_FAIL), `only fail leaks are sent back: ${describeLeaks(err.leaks)}`);
 	assert.ok((leak.choices ?? []).length >= 1, 'the refused leak lists its choices');
-	assert.match(err.message, new RegExp(`${leak.resource?.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the message names the resource');
+	assert.match(err.message, new RegExp(`${escapeRegExp(leak.resource ?? '')}`), 'the message names the resource');
 	assert.ok(!stages.includes('dumping'), `CRIU was never started: stages ${stages.join(', ')}`);
 	assert.deepEqual((await session.list()).map((c) => c.id).sort(), before, 'a refused dump writes no checkpoint');
 	await stillCounts(t, 'the tree does not run on after the refusal');
@@ -308,7 +308,7 @@ describe('a pipe to an outside reader', () => {
 		await assert.rejects(session.restore(ck.id, { killRunning: true }), (err: unknown) => {
 			assert.ok(err instanceof CheckpointError, String(err));
 			assert.equal(err.kind, 'external-gone', err.describe());
-			assert.match(err.message, new RegExp(`${resource.replace(/[[\]]/g, '\\$&')} was handed to CRIU as external, but none of the outside processes that held it \\(pid ${t.outside}\\) holds it any more`));
+			assert.match(err.message, new RegExp(`${escapeRegExp(resource)} was handed to CRIU as external, but none of the outside processes that held it \\(pid ${t.outside}\\) holds it any more`));
 			return true;
 		});
 		assert.ok(await shell.isAlive(t.root), 'the running tree was not killed for a restore that could not be done');
@@ -325,7 +325,7 @@ describe('a FIFO also open outside', () => {
 		const fifo = `${t.dir}/fifo`;
 		await detect(t, K.LEAK_KIND_FIFO, {
 			inside: [t.root], outside: [t.outside], defaultPolicy: P.LEAK_POLICY_WARN,
-			choices: [P.LEAK_POLICY_FAIL, P.LEAK_POLICY_IGNORE], resource: new RegExp(fifo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+			choices: [P.LEAK_POLICY_FAIL, P.LEAK_POLICY_IGNORE], resource: new RegExp(escapeRegExp(fifo)),
 		});
 		const ck = await dumpOk(t, [], { kind: K.LEAK_KIND_FIFO, policy: P.LEAK_POLICY_WARN });
 		await restoreWorks(t, ck);
