@@ -278,6 +278,21 @@ static void parent_leak(struct host_scan *s, const struct host_proc *root)
 	leak_choice(lk, LP(WARN), "", "the same, and the checkpoint is flagged with it");
 }
 
+/*
+ * A session whose leader is in an ancestor pid namespace reads as sid 0, and
+ * CRIU refuses such a task whatever the options (--shell-job included), so
+ * the leak offers no way past it: only starting the program differently helps.
+ */
+static void unseen_session_leak(struct leak *lk, const struct host_proc *p)
+{
+	lk->risk = arena_printf("pid %d is in a session whose leader is outside the helper's pid namespace: "
+				"no checkpoint can record it or put the tree back in it. Start the program in a "
+				"session of its own (setsid), or run it in the same pid namespace as the helper.",
+				p->pid);
+	lk->criu = arena_printf("CRIU refuses the dump whatever the options, --shell-job included: \"A session "
+				"leader of %d(...) is outside of its pid namespace\".", p->pid);
+}
+
 /* The session (group: false) or process group (group: true) of p, when its leader is outside. */
 static void leader_leak(struct host_scan *s, const struct host_proc *root, const struct host_proc *p, bool group)
 {
@@ -302,21 +317,22 @@ static void leader_leak(struct host_scan *s, const struct host_proc *root, const
 	lk->summary = id ? arena_printf("%s %d, whose leader, pid %d (%s), is outside the tree", what, id, id,
 					leader ? leader->comm : "gone") :
 		      arena_printf("a %s whose leader is outside the helper's pid namespace", what);
+	lk->default_policy = LP(FAIL);
+	leak_choice(lk, LP(FAIL), "", "the checkpoint is refused");
+	if (!id && !group) {
+		unseen_session_leak(lk, p);
+		return;
+	}
 	lk->risk = arena_printf("The %s is not the tree's: a restore cannot put the tree back in it. With "
 				"--shell-job the restored tree joins the restorer's session and process group "
 				"instead (and its terminal); signals sent to the old %s no longer reach it.",
 				what, what);
-	if (!id)
-		lk->criu = arena_printf("CRIU refuses the dump: \"A session leader of %d(...) is outside of its "
-					"pid namespace\".", p->pid);
-	else if (!group && p == root)
+	if (!group && p == root)
 		lk->criu = arena_printf("CRIU refuses the dump: \"The root process %d is not a session leader. "
 					"Consider using --shell-job option\".", root->pid);
 	else
 		lk->criu = arena_printf("CRIU needs --shell-job: without it a restore has to recreate the %s "
 					"%d with its leader's pid, which is not in the checkpoint.", what, id);
-	lk->default_policy = LP(FAIL);
-	leak_choice(lk, LP(FAIL), "", "the checkpoint is refused");
 	leak_choice(lk, LP(EXTERNAL), "--shell-job", "CRIU dumps the tree as a shell job: a restore puts it in "
 		    "the restorer's session and process group");
 }

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -141,16 +143,37 @@ static int new_session(void *arg)
 	return setsid() < 0 ? -1 : 0;
 }
 
+/* A session leader with one child: the child's session and group leader is outside a tree rooted at it. */
+static int lead_session_fork_one(void *arg)
+{
+	return setsid() < 0 ? -1 : fork_one(arg);
+}
+
 static int seize(void *arg)
 {
 	return ptrace(PTRACE_SEIZE, *(pid_t *)arg, NULL, NULL) ? -1 : 0;
 }
 
+/* The leak of the session (or group) id of the tree, whose leader is outside, as CRIU needs it. */
+static void check_outside_leader(struct host_scan *s, int kind, pid_t id, pid_t member, const char *how)
+{
+	char resource[64];
+	struct leak *lk;
+
+	snprintf(resource, sizeof(resource), "%s %d", kind == LK(SESSION) ? "session" : "process group", id);
+	lk = leak_find(s, kind, resource);
+	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && lk->nchoices == 2);
+	CHECK(lk && has_choice(lk, LP(FAIL), "") && has_choice(lk, LP(EXTERNAL), "--shell-job"));
+	CHECK(lk && holds(lk->inside, lk->ninside, member, "member") && lk->ninside == 1);
+	CHECK(lk && holds(lk->outside, lk->noutside, id, how) && lk->noutside == 1);
+	CHECK(lk && strstr(lk->criu, "--shell-job") != NULL);
+	CHECK(count_kind(s, kind) == 1);
+}
+
 static void test_relatives(void)
 {
 	int child = 0;
-	pid_t m = spawn_call(fork_one, NULL, &child), r = child, sid = getsid(0), pgid = getpgrp();
-	const struct host_proc *leader;
+	pid_t m = spawn_call(lead_session_fork_one, NULL, &child), r = child;
 	struct host_scan s;
 	struct herr e;
 	char resource[64];
@@ -167,38 +190,95 @@ static void test_relatives(void)
 	CHECK(lk && holds(lk->inside, lk->ninside, r, "child") && holds(lk->outside, lk->noutside, m, "parent"));
 	CHECK(lk && strstr(lk->risk, "restorer") != NULL);
 	CHECK(count_kind(&s, LK(PARENT)) == 1);
-
-	/* the tests' session and group: their leaders are outside the tree */
-	snprintf(resource, sizeof(resource), "session %d", sid);
-	lk = leak_find(&s, LK(SESSION), resource);
-	leader = host_find(&s, sid);
-	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && has_choice(lk, LP(EXTERNAL), "--shell-job"));
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
-	if (lk && leader && !leader->excluded)
-		CHECK(holds(lk->outside, lk->noutside, sid, "session leader"));
-	CHECK(lk && strstr(lk->criu, "--shell-job") != NULL);
-	snprintf(resource, sizeof(resource), "process group %d", pgid);
-	lk = leak_find(&s, LK(PROCESS_GROUP), resource);
-	leader = host_find(&s, pgid);
-	CHECK(lk && lk->default_policy == LP(FAIL) && has_choice(lk, LP(EXTERNAL), "--shell-job") && lk->nchoices == 2);
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "member"));
-	if (lk && leader && !leader->excluded)
-		CHECK(holds(lk->outside, lk->noutside, pgid, "process group leader"));
+	/* m leads r's session and group, outside the tree */
+	check_outside_leader(&s, LK(SESSION), m, r, "session leader");
+	check_outside_leader(&s, LK(PROCESS_GROUP), m, r, "process group leader");
 	CHECK(count_kind(&s, LK(TRACER)) == 0);
 	leaks_scan_free(&s);
 
-	/* the parent's tree: m leads nothing, r is in the tree */
+	/* the leader's tree: its session and group are its own; its parent is the helper (no holder) */
 	CHECK(leaks_scan(m, &s, &e) == 0);
+	CHECK(count_kind(&s, LK(SESSION)) == 0 && count_kind(&s, LK(PROCESS_GROUP)) == 0);
 	snprintf(resource, sizeof(resource), "pid %d", getpid());
 	lk = leak_find(&s, LK(PARENT), resource);
-	CHECK(lk && lk->noutside == 0 && holds(lk->inside, lk->ninside, m, "child"));	/* the helper: no holder */
-	snprintf(resource, sizeof(resource), "session %d", sid);
-	lk = leak_find(&s, LK(SESSION), resource);
-	CHECK(lk && holds(lk->inside, lk->ninside, m, NULL) && holds(lk->inside, lk->ninside, r, NULL));
+	CHECK(lk && lk->noutside == 0 && holds(lk->inside, lk->ninside, m, "child"));
 	leaks_scan_free(&s);
 out:
 	reap_grandchild(r);
 	reap(m);
+}
+
+/*
+ * In pid 1 of a new pid namespace with its own /proc: a tree of two whose
+ * session and group leader (the tests') is in the parent namespace, so both
+ * read as 0. CRIU refuses the session whatever the options.
+ */
+static void scan_unseen_leaders(void)
+{
+	int child = 0;
+	pid_t r = spawn_call(fork_one, NULL, &child), q = child;
+	struct host_scan s;
+	struct herr e;
+	struct leak *lk;
+
+	CHECK(r > 0 && q > 0 && getsid(r) == 0 && getpgid(r) == 0);
+	if (r <= 0 || q <= 0)
+		return;
+	CHECK(leaks_scan(r, &s, &e) == 0);
+	lk = leak_find(&s, LK(SESSION), "session 0");
+	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && has_choice(lk, LP(FAIL), ""));
+	CHECK(lk && holds(lk->inside, lk->ninside, r, "member") && holds(lk->inside, lk->ninside, q, "member"));
+	CHECK(lk && lk->noutside == 0 && strstr(lk->summary, "outside the helper's pid namespace") != NULL);
+	CHECK(lk && strstr(lk->criu, "whatever the options") != NULL && strstr(lk->risk, "setsid") != NULL);
+	/* the group alone is no obstacle: --shell-job puts the tree in the restorer's */
+	lk = leak_find(&s, LK(PROCESS_GROUP), "process group 0");
+	CHECK(lk && has_choice(lk, LP(EXTERNAL), "--shell-job"));
+	leaks_scan_free(&s);
+}
+
+/* Runs scan_unseen_leaders as pid 1 of new pid and mount namespaces; reports its checks on report. */
+static void in_new_pidns(int report)
+{
+	int before_passed = passed, before_failed = failed, status;
+	pid_t init;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS))
+		_exit(1);
+	init = fork();
+	if (init < 0)
+		_exit(1);
+	if (init == 0) {
+		/* a /proc of the new namespace, not propagated back to the tests' */
+		CHECK(mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+		CHECK(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0);
+		scan_unseen_leaders();
+		report_int(report, passed - before_passed);
+		report_int(report, failed - before_failed);
+		_exit(0);	/* pid 1 gone: the kernel kills the rest of the namespace */
+	}
+	_exit(waitpid(init, &status, 0) == init && WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+static void test_unseen_leaders(void)
+{
+	int fds[2], status = -1;
+	int64_t np, nf;
+	pid_t outer;
+
+	CHECK(pipe(fds) == 0);
+	outer = fork();
+	if (outer == 0) {
+		close(fds[0]);
+		in_new_pidns(fds[1]);
+	}
+	close(fds[1]);
+	np = read_int(fds[0]);
+	nf = read_int(fds[0]);
+	close(fds[0]);
+	CHECK(outer > 0 && waitpid(outer, &status, 0) == outer && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(np > 0 && nf == 0);	/* each failure was printed by the child */
+	passed += np > 0 ? (int)np : 0;
+	failed += nf > 0 ? (int)nf : 0;
 }
 
 static void test_own_session(void)
@@ -315,6 +395,7 @@ void test_leak_tasks(void)
 {
 	test_namespaces();
 	test_relatives();
+	test_unseen_leaders();
 	test_own_session();
 	test_tracer();
 	test_shared_tasks();
