@@ -32,8 +32,8 @@ const char *criu_find(const char *configured)
 	static char found[4096];
 	const char *env = getenv("PATH");
 
-	if (configured)
-		return access(configured, X_OK) == 0 ? configured : NULL;
+	if (configured)	/* exec'd as given: a relative path would depend on the helper's cwd */
+		return configured[0] == '/' && access(configured, X_OK) == 0 ? configured : NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(criu_default_paths); i++)
 		if (access(criu_default_paths[i], X_OK) == 0)
 			return criu_default_paths[i];
@@ -235,13 +235,20 @@ static int criu_simple(const char *path, CriuReqType type, CriuResp **resp, stru
 #define NEED_MSG "CRIU >= 4.1 is needed on kernels >= 6.13 (vvar_vclock): install criu 4.1 or newer " \
 		 "(Debian trixie has 4.1.1)"
 
-int criu_probe(struct criu_info *ci, const char *path)
+int criu_probe(struct criu_info *ci, const char *path, const char *asked)
 {
 	struct herr e = { 0 };
 	CriuResp *r = NULL;
 
 	memset(ci, 0, sizeof(*ci));
 	ci->probed = true;
+	if (!path && asked) {
+		if (snprintf(ci->problem, sizeof(ci->problem), "the CRIU asked for, %s, is not the absolute "
+			     "path of an executable file on the target: give the path of a criu binary (4.1 or "
+			     "newer), or none to use the one installed", asked) >= (int)sizeof(ci->problem))
+			mark_truncated(ci->problem, sizeof(ci->problem));
+		return -1;
+	}
 	if (!path) {
 		snprintf(ci->problem, sizeof(ci->problem),
 			 "CRIU was not found (looked in /usr/sbin, /usr/bin, /usr/local/sbin, /usr/local/bin and "
@@ -350,20 +357,15 @@ out:
 	return ret;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Decodes a stats-dump image held in buf into out (fields it has). */
 int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
 {
 	Checkpoint__Criu__V1__Stats *se;
 	uint32_t n;
 
-	if (len < 12 || le32(buf) != STATS_SVC_MAGIC || le32(buf + 4) != STATS_MAGIC)
+	if (len < 12 || get_le32(buf) != STATS_SVC_MAGIC || get_le32(buf + 4) != STATS_MAGIC)
 		goto bad;
-	n = le32(buf + 8);
+	n = get_le32(buf + 8);
 	if (n > len - 12)
 		goto bad;
 	se = checkpoint__criu__v1__stats__unpack(NULL, n, buf + 12);

@@ -30,11 +30,6 @@ int frame_feed(struct frame_reader *r, const void *data, size_t n)
 	return 0;
 }
 
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* The payload returned stays valid until frame_pop() or frame_feed(). */
 int frame_next(struct frame_reader *r, const uint8_t **payload, size_t *len, size_t max)
 {

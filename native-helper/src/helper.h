@@ -90,6 +90,12 @@ typedef Checkpoint__Helper__V1__ProgramExit ProgramExit;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The little-endian u32 at p: frame lengths, and CRIU's image magics and entry sizes. */
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 struct herr {
@@ -146,6 +152,16 @@ struct pidlist {
 int pidlist_add(struct pidlist *l, pid_t pid);
 bool pidlist_has(const struct pidlist *l, pid_t pid);
 void pidlist_free(struct pidlist *l);
+
+/* Descriptors held for a while, then closed together. */
+struct fdlist {
+	int *v;
+	size_t n;
+	size_t cap;
+};
+
+int fdlist_add(struct fdlist *l, int fd);
+void fdlist_close(struct fdlist *l);	/* closes them all and frees the list */
 
 /* ---- util.c ------------------------------------------------------------- */
 
@@ -264,7 +280,7 @@ struct criu_info {
 typedef void (*criu_notify_fn)(const char *script, void *arg);
 
 const char *criu_find(const char *configured);
-int criu_probe(struct criu_info *ci, const char *path);
+int criu_probe(struct criu_info *ci, const char *path, const char *asked);
 /*
  * Runs one request through `criu swrk`. keep_fds lists descriptors the criu
  * child must inherit. *resp is CRIU's final answer (free with
@@ -334,6 +350,7 @@ int kill_tree(pid_t root, struct pidlist *killed, struct herr *e);
 struct helper_config {
 	char store[4096];
 	const char *criu_path;	/* NULL: not found */
+	const char *criu_asked;	/* --criu's path, kept when it is not executable */
 };
 
 extern struct helper_config g_cfg;

@@ -378,4 +378,13 @@ int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct re
 		       struct herr *e);
 void restore_plan_close(struct restore_plan *p);
 
+/*
+ * Before a restore of ck kills its running processes (tcp_restore.c): each
+ * TCP connection ck saved that they still hold is put in repair mode through
+ * a copy kept in held, so that it ends without a word once the tree is gone
+ * and its addresses are free for the restored one. CONNECTION_MOVED_ON when
+ * one carried data since the checkpoint; nothing is held then.
+ */
+int tcp_quiet_saved(const Checkpoint *ck, const struct pidlist *running, struct fdlist *held, struct herr *e);
+
 #endif

@@ -52,15 +52,9 @@ static int parse_args(int argc, char **argv)
 			return -1;
 		}
 	}
-	if (g_cfg.criu_path) {
-		const char *p = g_cfg.criu_path;
-
-		g_cfg.criu_path = criu_find(p);
-		if (!g_cfg.criu_path)
-			fprintf(stderr, "checkpoint-helper: %s is not executable\n", p);
-	} else {
-		g_cfg.criu_path = criu_find(NULL);
-	}
+	/* a --criu that is not executable is told in hello's criu_problem, not here: nobody reads stderr */
+	g_cfg.criu_asked = g_cfg.criu_path;
+	g_cfg.criu_path = criu_find(g_cfg.criu_asked);
 	return 0;
 }
 

@@ -81,7 +81,7 @@ static int check_checkpoint_name(const char *name, Response *resp)
 static void ensure_criu_probed(void)
 {
 	if (!g_criu.probed)
-		criu_probe(&g_criu, g_cfg.criu_path);
+		criu_probe(&g_criu, g_cfg.criu_path, g_cfg.criu_asked);
 }
 
 /* 0 when CRIU is usable, else fills e with CRIU_UNAVAILABLE. */
@@ -750,11 +750,16 @@ static int check_pids(const Checkpoint *ck, struct pidlist *running, struct herr
 	return 0;
 }
 
-static int kill_running(uint32_t id, const Checkpoint *ck, const struct pidlist *running,
+/* tcp_close: the saved connections are restored closed; the running ones end plainly. */
+static int kill_running(uint32_t id, const Checkpoint *ck, const struct pidlist *running, bool tcp_close,
 			RestoreResult *res, struct herr *e)
 {
+	struct fdlist quiet = { 0 };
 	uint64_t deadline;
+	int ret = -1;
 
+	if (!tcp_close && tcp_quiet_saved(ck, running, &quiet, e))
+		return -1;
 	emit_progress(id, "killing", "stopping %zu running process(es) of checkpoint %s", running->n, ck->id);
 	for (size_t i = 0; i < running->n; i++) {
 		struct frozen_tree *t = frozen_find_member(running->v[i]);
@@ -783,13 +788,16 @@ static int kill_running(uint32_t id, const Checkpoint *ck, const struct pidlist 
 			herr_set(e, EC(PID_IN_USE), EBUSY,
 				 "%zu process(es) of checkpoint %s still exist %d s after SIGKILL (zombies not reaped?)",
 				 left, ck->id, KILL_WAIT_MS / 1000);
-			return -1;
+			goto out;
 		}
 		sleep_ms(10);
 	}
 	if (ck->root_pid > 0)
 		emit_tree_state(id, ck->root_pid, TS(GONE));
-	return 0;
+	ret = 0;
+out:
+	fdlist_close(&quiet);	/* the last holder of the repaired connections: they end without a word */
+	return ret;
 }
 
 static int open_workdir(const char *id, char *path, size_t len, struct herr *e)
@@ -940,7 +948,7 @@ static void op_restore(const Request *req, Response *resp)
 			 p && p->comm ? p->comm : "?");
 		goto fail;
 	}
-	if (running.n && kill_running(req->id, ck, &running, res, &e))
+	if (running.n && kill_running(req->id, ck, &running, rq->tcp_close, res, &e))
 		goto fail;
 
 	snprintf(dir, sizeof(dir), "%s/%s", g_cfg.store, ck->id);
@@ -964,6 +972,8 @@ static void op_restore(const Request *req, Response *resp)
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
 	apply_options(&opts, ck->options);
+	if (rq->tcp_close && opts.tcp_established)
+		opts.has_tcp_close = opts.tcp_close = true;
 	if (restore_output_prepare(ck, &output, &opts, &e))
 		goto fail;
 	fds[2] = output.out[1];

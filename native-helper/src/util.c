@@ -245,6 +245,23 @@ void pidlist_free(struct pidlist *l)
 	l->n = l->cap = 0;
 }
 
+int fdlist_add(struct fdlist *l, int fd)
+{
+	if (array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
+		return -1;
+	l->v[l->n++] = fd;
+	return 0;
+}
+
+void fdlist_close(struct fdlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		close(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
 /* ---- validation ---------------------------------------------------------- */
 
 bool valid_checkpoint_id(const char *id)

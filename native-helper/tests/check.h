@@ -21,5 +21,6 @@ void test_leak_tasks(void);	/* tests/test_leak_tasks.c */
 void test_leak_memory(void);	/* tests/test_leak_memory.c */
 void test_leak_files(void);	/* tests/test_leak_files.c */
 void test_leak_sockets(void);	/* tests/test_leak_sockets.c */
+void test_tcp_restore(void);	/* tests/test_tcp_restore.c */
 
 #endif

@@ -1350,6 +1350,7 @@ int main(void)
 	test_leak_memory();
 	test_leak_files();
 	test_leak_sockets();
+	test_tcp_restore();
 	arena_free_all();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

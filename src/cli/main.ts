@@ -22,6 +22,10 @@ TARGET is one of:
   local                     this machine (as root, or with passwordless sudo)
   (default: $CKPT_TARGET)
 
+--criu PATH runs that CRIU on the target (default: the first criu in /usr/sbin,
+/usr/bin, /usr/local/sbin, /usr/local/bin or PATH); --store DIR keeps
+checkpoints there (default /var/lib/checkpoint-debugger/checkpoints).
+
 commands:
   hello                               helper, CRIU and kernel facts of the target
   ps [PID]                            the process tree (of PID)
@@ -33,7 +37,10 @@ commands:
   dump PID [--name N] [--leave-running] [--policy P]
                                       checkpoint the tree into the target's store; refused (exit
                                       status 3, the refused leaks listed) while a leak's policy is fail
-  restore ID [--kill-running]         restore a checkpoint; the result has the new root pid
+  restore ID [--kill-running] [--tcp-close]
+                                      restore a checkpoint; the result has the new root pid.
+                                      Saved TCP connections come back as they were, unless they
+                                      carried data since (refused); --tcp-close restores them closed
   ls                                  list checkpoints
   rm ID                               delete a checkpoint
   rename ID NAME                      give a checkpoint a new name ("" clears it)
@@ -81,10 +88,12 @@ interface Options {
 	identity?: string;
 	'known-hosts'?: string;
 	store?: string;
+	criu?: string;
 	json: boolean;
 	name?: string;
 	'leave-running': boolean;
 	'kill-running': boolean;
+	'tcp-close': boolean;
 	pid?: string;
 	addr?: string;
 	len?: string;
@@ -102,10 +111,12 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			identity: { type: 'string', short: 'i' },
 			'known-hosts': { type: 'string' },
 			store: { type: 'string' },
+			criu: { type: 'string' },
 			json: { type: 'boolean', default: false },
 			name: { type: 'string', short: 'n' },
 			'leave-running': { type: 'boolean', default: false },
 			'kill-running': { type: 'boolean', default: false },
+			'tcp-close': { type: 'boolean', default: false },
 			pid: { type: 'string' },
 			addr: { type: 'string' },
 			len: { type: 'string' },
@@ -193,7 +204,7 @@ async function runCommand(session: HelperSession, command: string, args: string[
 		}
 		case 'restore': {
 			const id = idArg(args, command);
-			const r = await session.restore(id, { killRunning: options['kill-running'], onProgress: progress });
+			const r = await session.restore(id, { killRunning: options['kill-running'], tcpClose: options['tcp-close'], onProgress: progress });
 			return print(formatRestore(id, r), toJson(pb.RestoreResult, r));
 		}
 		case 'ls': {
@@ -237,6 +248,7 @@ function cliHint(err: unknown): string {
 	if (!(err instanceof CheckpointError)) return '';
 	if (err.kind === 'tree-running') return '\nTo replace the running tree, add --kill-running.';
 	if (err.kind === 'leaks-refused') return `\n${refusalHint(err.leaks)}`;
+	if (err.kind === 'connection-moved-on') return '\nTo restore the connections closed (the program can reconnect), add --tcp-close.';
 	return '';
 }
 
@@ -285,7 +297,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function targetFlags(options: Options): TargetFlags {
-	return { identityFile: options.identity, knownHostsFile: options['known-hosts'], helperArgs: options.store ? ['--store', options.store] : [] };
+	const helperArgs = [...(options.store ? ['--store', options.store] : []), ...(options.criu ? ['--criu', options.criu] : [])];
+	return { identityFile: options.identity, knownHostsFile: options['known-hosts'], helperArgs };
 }
 
 async function inspect(command: 'show' | 'mem', where: string, spec: string | undefined, options: Options): Promise<number> {

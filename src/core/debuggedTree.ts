@@ -153,7 +153,7 @@ export class DebuggedTree {
 	 * present is checkpointed first; if that fails nothing is replaced. The
 	 * restored tree runs; its root may have a new pid.
 	 */
-	async restore(checkpointId: string, options: { saveCurrent?: boolean; onProgress?: ProgressListener; cancel?: AbortSignal } = {}): Promise<RestoreOutcome> {
+	async restore(checkpointId: string, options: { saveCurrent?: boolean; tcpClose?: boolean; onProgress?: ProgressListener; cancel?: AbortSignal } = {}): Promise<RestoreOutcome> {
 		const before = this.expectIdle('restore');
 		const target = (await this.session.list()).find((c) => c.id === checkpointId);
 		if (!target) throw new CheckpointError('not-found', `there is no checkpoint ${checkpointId} on ${this.session.target.description}`);
@@ -166,12 +166,15 @@ export class DebuggedTree {
 		}
 		this.setState('restoring');
 		try {
-			const restored = await this.session.restore(checkpointId, { killRunning: true, onProgress: options.onProgress });
+			const restored = await this.session.restore(checkpointId, { killRunning: true, tcpClose: options.tcpClose, onProgress: options.onProgress });
 			this.root = restored.rootPid;
 			this.setState('running');
 			return { saved, restored };
 		} catch (err) {
 			await this.settleAfterFailedRestore(before);
+			if (saved && err instanceof CheckpointError && err.kind === 'connection-moved-on') {
+				throw new CheckpointError(err.kind, `${err.message}. The present state was saved first, as checkpoint ${saved.id}`, err.criu, err.errno);
+			}
 			throw err;
 		}
 	}

@@ -19,6 +19,8 @@ export type ErrorKind =
 	| 'leaks-refused'
 	/** A restore refused: what a leak was handed to CRIU as (a pipe, a namespace) has no live holder any more. */
 	| 'external-gone'
+	/** A restore refused: a TCP connection it would bring back carried data since the checkpoint (restore with tcpClose). */
+	| 'connection-moved-on'
 	| 'connection'
 	| 'host-key-unknown'
 	| 'host-key-changed'

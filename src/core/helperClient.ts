@@ -64,6 +64,7 @@ const ERROR_KINDS: Record<number, ErrorKind> = {
 	[pb.ErrorCode.ERROR_CODE_INTERNAL]: 'internal',
 	[pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED]: 'leaks-refused',
 	[pb.ErrorCode.ERROR_CODE_EXTERNAL_GONE]: 'external-gone',
+	[pb.ErrorCode.ERROR_CODE_CONNECTION_MOVED_ON]: 'connection-moved-on',
 };
 
 export function errorFromHelper(error: pb.IError): CheckpointError {

@@ -20,6 +20,8 @@ export interface DumpOptions {
 
 export interface RestoreOptions {
 	killRunning?: boolean;
+	/** Restore the TCP connections the checkpoint saved closed: they carried data since, and cannot be resumed. */
+	tcpClose?: boolean;
 	onProgress?: ProgressListener;
 }
 
@@ -88,7 +90,7 @@ export class HelperSession {
 
 	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
 		return this.client.request('restore', {
-			checkpointId, killRunning: options.killRunning ?? false,
+			checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false,
 		}, { onProgress: options.onProgress });
 	}
 

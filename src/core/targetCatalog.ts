@@ -23,6 +23,8 @@ export interface ConfiguredHost {
 	identityFile?: string;
 	/** Default ~/.ssh/known_hosts. */
 	knownHostsFile?: string;
+	/** The CRIU binary the helper runs there (default: the one installed). */
+	criuPath?: string;
 }
 
 export interface CatalogEntry {
@@ -79,6 +81,7 @@ export class TargetCatalog {
 				host: h.host, port: h.port, user: h.user,
 				identityFile: h.identityFile ? expandHome(h.identityFile) : undefined,
 				knownHostsFile: h.knownHostsFile ? expandHome(h.knownHostsFile) : undefined,
+				helperArgs: h.criuPath ? ['--criu', h.criuPath] : undefined,
 			};
 			return { name: h.name || h.host, source: 'settings', detail: detailOf(ssh), ssh };
 		});

@@ -16,7 +16,7 @@ import type { pb } from '../core/protocol';
 import type { HelperSession, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { policySetting, refusalOf, sessionRules, type LeaksBody, type LeaksReason, type PolicySetting, type Refusal } from './leakPolicy';
-import { checkpointSummary, type CheckpointSummary, type StateEventBody, CUSTOM } from './messages';
+import { checkpointSummary, type CheckpointSummary, CONNECTIONS_MOVED_ON, type StateEventBody, CUSTOM } from './messages';
 import { byteSize } from '../core/text';
 
 /** What both kinds of live session take besides their own arguments. */
@@ -280,7 +280,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 			case CUSTOM.takeCheckpoint:
 				return this.answer(response, () => this.cancellable((signal) => this.takeCheckpoint(args as { name?: string }, signal)));
 			case CUSTOM.restoreCheckpoint:
-				return this.answer(response, () => this.cancellable((signal) => this.restoreCheckpoint(args as { id: string; saveCurrent?: boolean }, signal)));
+				return this.answer(response, () => this.cancellable((signal) => this.restoreCheckpoint(args as RestoreArgs, signal)));
 			case CUSTOM.cancel:
 				this.running?.abort();
 				return this.sendResponse(response);
@@ -390,12 +390,15 @@ export class LiveDebugSession extends AsyncDebugSession {
 		};
 	}
 
-	private async restoreCheckpoint(args: { id: string; saveCurrent?: boolean }, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
+	private async restoreCheckpoint(args: RestoreArgs, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
 		const tree = this.attached();
 		const id = requireId(args);
 		const wasFrozen = tree.state === 'frozen';
-		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, onProgress: (p) => this.progress(p), cancel })
-			.catch((err: unknown) => this.refused(err, 'restore'));
+		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose === true, onProgress: (p) => this.progress(p), cancel })
+			.catch((err: unknown) => {
+				if (err instanceof CheckpointError && err.kind === 'connection-moved-on') throw new CheckpointError(err.kind, `${CONNECTIONS_MOVED_ON}${err.message}`);
+				return this.refused(err, 'restore');
+			});
 		if (outcome.saved) {
 			const saved = this.checkpointTaken(outcome.saved);
 			this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${saved.id}.\n`, 'console'));
@@ -485,6 +488,13 @@ export class LiveDebugSession extends AsyncDebugSession {
 function allStopped(event: StoppedEvent): StoppedEvent {
 	(event as DebugProtocol.StoppedEvent).body.allThreadsStopped = true;
 	return event;
+}
+
+/** The restore request's arguments: tcpClose restores the checkpoint's TCP connections closed. */
+interface RestoreArgs {
+	id: string;
+	saveCurrent?: boolean;
+	tcpClose?: boolean;
 }
 
 function requireId(args: unknown): string {

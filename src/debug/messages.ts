@@ -41,6 +41,17 @@ export const CUSTOM = {
 	leaksEvent: 'checkpoint/leaksScanned',
 } as const;
 
+/**
+ * How a restore's failure starts when TCP connections it would bring back
+ * carried data since the checkpoint: the editor then offers to restore them
+ * closed (the restore request's tcpClose).
+ */
+export const CONNECTIONS_MOVED_ON = 'Restore not started, the connections moved on: ';
+
+export function isMovedOnMessage(message: string): boolean {
+	return message.startsWith(CONNECTIONS_MOVED_ON);
+}
+
 export interface StateEventBody {
 	state: TreeState;
 	rootPid: number;

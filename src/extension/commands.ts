@@ -13,7 +13,7 @@ import { LocalImageSource } from '../core/images/source';
 import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
-import { CUSTOM, type CheckpointSummary } from '../debug/messages';
+import { CUSTOM, type CheckpointSummary, isMovedOnMessage } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
@@ -25,6 +25,10 @@ import type { MemoryDocuments } from './memoryDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
 import { byteSize } from '../core/text';
+
+const MOVED_ON_DETAIL = 'A TCP connection cannot be rolled back alone: its peer keeps what it saw. Restored closed, the connections ' +
+	'end for the program (reads end, writes fail) and for their peers, and a program that reconnects carries on. ' +
+	'To resume connections exactly, take the checkpoint while the program is paused and restore before it talks again.';
 
 type Progress = vscode.Progress<{ message?: string }>;
 
@@ -149,8 +153,21 @@ export class CheckpointCommands {
 		const session = node?.session ?? requireLiveSession();
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Restore which checkpoint?'));
 		if (!checkpoint) return;
-		const result = await this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
-			session.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id }) as Thenable<{ rootPid: number; saved?: CheckpointSummary }>);
+		const restore = (args: { tcpClose?: boolean; saveCurrent?: boolean }) => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
+			session.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...args }) as Thenable<{ rootPid: number; saved?: CheckpointSummary }>);
+		let result: { rootPid: number; saved?: CheckpointSummary };
+		try {
+			result = await restore({});
+		} catch (err) {
+			const message = errorMessage(err);
+			if (!isMovedOnMessage(message)) throw err;
+			this.checkpoints.refresh();
+			const closed = 'Restore With Connections Closed';
+			const answer = await vscode.window.showWarningMessage(`Checkpoint: ${message}`, { modal: true, detail: MOVED_ON_DETAIL }, closed);
+			if (answer !== closed) return;
+			// The present was saved by the refused attempt already.
+			result = await restore({ tcpClose: true, saveCurrent: false });
+		}
 		this.checkpoints.refresh();
 		const saved = result.saved ? ` The state it replaced is saved as "${result.saved.name}".` : '';
 		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: the program runs again as pid ${result.rootPid}.${saved}`);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { connection, connectionFilePath, REPO, TargetShell, WORKLOAD } from './harness';
+import { connection, connectionFilePath, NEWER_CRIU, REPO, TargetShell, WORKLOAD } from './harness';
 
 const execFileAsync = promisify(execFile);
 const CKPT = join(REPO, 'bin', 'ckpt.js');
@@ -59,6 +59,20 @@ describe('ckpt', () => {
 		const text = await ckpt('--target', connectionFilePath(), 'hello');
 		assert.equal(text.code, 0);
 		assert.match(text.stdout, /criu:\s+4\./);
+	});
+
+	test('--criu runs the CRIU named; one that is not an absolute path of an executable is a problem in words', async () => {
+		const newer = await ckpt('--target', connectionFilePath(), '--criu', NEWER_CRIU, 'hello');
+		assert.equal(newer.code, 0, newer.stderr);
+		assert.match(newer.stdout, new RegExp(`criu:\\s+4\\.[2-9]\\S* at ${NEWER_CRIU}\\n`));
+		for (const bad of ['criu', '/nonexistent/criu']) {
+			const r = await ckpt('--target', connectionFilePath(), '--criu', bad, 'hello');
+			assert.equal(r.code, 0, r.stderr);
+			assert.match(r.stdout, /criu:\s+not usable/);
+			assert.ok(r.stdout.includes(`problem: the CRIU asked for, ${bad}, is not the absolute path of an executable file on the target`), r.stdout);
+		}
+		const notCriu = await ckpt('--target', connectionFilePath(), '--criu', '/bin/true', 'hello');
+		assert.match(notCriu.stdout, /problem: CRIU at \/bin\/true did not answer a VERSION request/);
 	});
 
 	test('ps lists the workload with its command line', async () => {

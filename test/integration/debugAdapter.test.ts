@@ -23,16 +23,18 @@ import { LiveDebugSession } from '../../src/debug/liveSession';
 import type { LeakJson } from '../../src/core/leaks';
 import { pb } from '../../src/core/protocol';
 import type { LeaksBody } from '../../src/debug/leakPolicy';
-import { CUSTOM, type CheckpointSummary } from '../../src/debug/messages';
+import { CONNECTIONS_MOVED_ON, CUSTOM, type CheckpointSummary } from '../../src/debug/messages';
 import { SnapshotDebugSession } from '../../src/debug/snapshotSession';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
-import { allAbove, allAtLeast, allBelow, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
+import { allAbove, allAtLeast, allBelow, connectionFilePath, NEWER_CRIU, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
 
 const TARGET = connectionFilePath();
+/** The target again, its helper running the newer CRIU (which can dump TCP connections here). */
+const TARGET_NEWER_CRIU = 'target with CRIU 4.2';
 let shell: TargetShell;
 let helper: HelperSession;
 let pool: SessionPool;
@@ -60,7 +62,7 @@ before(async () => {
 	await shell.buildWorkload();
 	FRAMES = await shell.buildProgram('frames');
 	helper = await HelperSession.open(sshTarget());
-	pool = new SessionPool((spec) => targetFromSpec(spec));
+	pool = new SessionPool((spec) => (spec === TARGET_NEWER_CRIU ? sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }) : targetFromSpec(spec)));
 	livePort = await serve(() => new LiveDebugSession(pool));
 	snapshotPort = await serve(() => new SnapshotDebugSession(pool));
 });
@@ -376,6 +378,67 @@ describe('leaks in a live debug session', () => {
 			[{ target: TARGET, pid, leakPolicy: ['pipe=warn'] }, /the launch configuration's "leakPolicy" must be an object .* it is an array/],
 		]);
 		assert.ok(await shell.isAlive(pid), 'a refused attach leaves the program alone');
+	});
+});
+
+describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
+	const established = async (port: number): Promise<string[]> =>
+		(await shell.ok(`ss -Htn state established '( sport = :${port} or dport = :${port} )' | awk '{ print $3, $4 }' | sort`)).trim().split('\n').filter(Boolean);
+
+	test('an idle connection (a pool\'s, say) is saved, and comes back over the running program as it was: its peer sees nothing', async () => {
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
+		await shell.waitForListener(port);
+		const { pid, dir } = await shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
+		await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 3, 'the client did not connect and count');
+		const ends = await established(port);
+		assert.equal(ends.length, 2, `both ends of the connection: ${ends.join('; ')}`);
+		const dc = await attach(pid, { target: TARGET_NEWER_CRIU, leakPolicy: { tcp: 'save' } });
+		try {
+			const checkpoint = await takeCheckpoint(dc, 'idle connection');
+			const at = await shell.counters(dir, ['state']);
+			// well past the checkpoint: the restore (the present saved first, then CRIU) must not outrun it
+			const late = await shell.waitForCounters(dir, ['state'], (c) => c[0] >= at[0] + 300, 'the program does not run on');
+			const restored = (await dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id })).body as { rootPid: number; saved?: CheckpointSummary };
+			if (restored.saved) checkpoints.add(restored.saved.id);
+			assert.equal(restored.rootPid, pid);
+			await shell.waitForCounters(dir, ['state'], allBelow(late), 'the restore did not take the program back');
+			assert.deepEqual(await established(port), ends, 'the same connection, established at both ends: the server never saw it close');
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
+	});
+
+	test('a connection that carried data since: the restore is refused, the program runs on; then restored closed on request', async () => {
+		const leaky = await shell.buildProgram('leaky');
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		const { dir } = await shell.start([leaky, 'tcp', '{dir}', String(port)]);
+		const pid = (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0];
+		const dc = await attach(pid, { target: TARGET_NEWER_CRIU, leakPolicy: { tcp: 'save' } });
+		try {
+			const checkpoint = await takeCheckpoint(dc, 'sending');
+			const at = await shell.counters(dir, ['outside']);
+			await shell.waitForCounters(dir, ['outside'], (c) => c[0] >= at[0] + 20, 'the server receives nothing');
+			await assert.rejects(dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id }), (e) => {
+				const message = errorOf(e);
+				const saved = /The present state was saved first, as checkpoint (\S+)$/.exec(message);
+				if (saved) checkpoints.add(saved[1]);
+				return message.startsWith(CONNECTIONS_MOVED_ON) && /TCP connection 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ \(\d+ bytes received and \d+ written since the checkpoint\)/.test(message) &&
+					/Nothing was killed/.test(message) && saved !== null;
+			});
+			const state = (await dc.customRequest(CUSTOM.treeState, {})).body as { state: string };
+			assert.equal(state.state, 'running');
+			const still = await shell.counters(dir, ['outside']);
+			await shell.waitForCounters(dir, ['outside'], (c) => c[0] > still[0] + 10, 'the connection stopped after the refused restore');
+			const restored = (await dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id, tcpClose: true, saveCurrent: false })).body as { rootPid: number; saved?: CheckpointSummary };
+			assert.equal(restored.rootPid, pid);
+			assert.equal(restored.saved, undefined, 'saveCurrent: false saves nothing');
+			await shell.waitForCounters(dir, ['state'], (c) => c[1] > 5, 'the restored program\'s sends on its closed connection do not fail');
+		} finally {
+			await dc.disconnectRequest({});
+			await dc.stop();
+		}
 	});
 });
 

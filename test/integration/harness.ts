@@ -38,6 +38,13 @@ export function connection(): ConnectionFile & { port: number; user: string } {
 }
 
 /** An SSH target for the code under test, from the connection file. */
+/**
+ * Debian forky's CRIU 4.2.1, beside trixie's 4.1.1 on the target (see
+ * test/target/rootfs-recipe.sh): 4.1.x cannot dump TCP sockets on Linux >=
+ * 6.16, so the tests of saved connections ask the helper for this one (--criu).
+ */
+export const NEWER_CRIU = '/opt/criu-forky/usr/sbin/criu';
+
 export function sshTarget(overrides: Partial<ConstructorParameters<typeof SshTarget>[0]> = {}): SshTarget {
 	const c = connection();
 	return new SshTarget({ host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: c.knownHostsFile, ...overrides });

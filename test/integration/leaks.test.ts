@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { escapeRegExp, sshTarget, TargetShell } from './harness';
+import { escapeRegExp, NEWER_CRIU, sshTarget, TargetShell } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const LEAKY = '/opt/checkpoint-debugger-tests/leaky';
@@ -192,11 +192,11 @@ async function expectRefused(t: Leaky, kind: pb.LeakKind, policy: pb.ILeakRule[]
 }
 
 /** A dump (leave_running) that succeeds; checks the report and the options, and remembers the checkpoint. */
-async function dumpOk(t: Leaky, policy: pb.ILeakRule[], want: { kind: pb.LeakKind; policy: pb.LeakPolicy; options?: Partial<pb.IDumpOptions> }): Promise<pb.Checkpoint> {
+async function dumpOk(t: Leaky, policy: pb.ILeakRule[], want: { kind: pb.LeakKind; policy: pb.LeakPolicy; options?: Partial<pb.IDumpOptions> }, s = session): Promise<pb.Checkpoint> {
 	const stages: string[] = [];
 	let ck: pb.Checkpoint;
 	try {
-		ck = await session.dump(t.root, { leaveRunning: true, name: `leaky ${t.mode}`, policy, onProgress: (p) => stages.push(p.stage) });
+		ck = await s.dump(t.root, { leaveRunning: true, name: `leaky ${t.mode}`, policy, onProgress: (p) => stages.push(p.stage) });
 	} catch (err) {
 		assert.fail(`the dump of leaky ${t.mode} with ${JSON.stringify(policy)} failed: ${err instanceof CheckpointError ? `[${err.kind}] ${err.describe()}` : String(err)}`);
 	}
@@ -212,7 +212,7 @@ async function dumpOk(t: Leaky, policy: pb.ILeakRule[], want: { kind: pb.LeakKin
 	for (const [name, value] of Object.entries(options)) {
 		assert.equal((ck.options as Record<string, unknown> | null | undefined)?.[name] ?? false, value, `the manifest's options.${name}`);
 	}
-	const listed = (await session.list()).find((c) => c.id === ck.id);
+	const listed = (await s.list()).find((c) => c.id === ck.id);
 	assert.ok(listed?.leaks, 'the listed manifest holds the report too');
 	// manifest.json, for people: the same leak by its names
 	const json = JSON.parse(await shell.ok(`cat ${ck.path}/manifest.json`)) as { leaks?: { leaks?: Array<{ kind: string; resource: string; policy: string }> } };
@@ -395,6 +395,70 @@ describe('an established TCP connection to an outside server', () => {
 			// CRIU 4.1.1 on Linux >= 6.16 (criu#2705): the policy did its part, CRIU cannot dump any AF_INET socket
 			await expectCriuFails(t, policy, /Operation not supported|1:16/);
 		}
+	});
+});
+
+/* CRIU 4.1.1 cannot dump TCP sockets on this kernel (above): these run the target's newer CRIU. */
+describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)', () => {
+	let newer: HelperSession;
+	let t: Leaky;
+	let ck: pb.Checkpoint;
+	const policy = [rule(K.LEAK_KIND_TCP, P.LEAK_POLICY_SAVE)];
+	/** P's record: [messages received, the last count received]; equal while every count came once, in order. */
+	const outside = (): Promise<number[]> => counters(t, 'outside');
+
+	before(async () => {
+		newer = await HelperSession.open(sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }));
+		const hello = await newer.hello();
+		assert.equal(hello.criuPath, NEWER_CRIU, `the helper runs the CRIU asked for (${hello.criuProblem})`);
+		assert.match(hello.criuVersion, /^4\.([2-9]|\d\d)/, 'it is CRIU 4.2 or later');
+		t = await startLeaky('tcp', [String(20000 + Math.floor(Math.random() * 20000))]);
+	});
+
+	after(async () => {
+		await newer?.close();
+	});
+
+	test('paused while saved and restored: the connection carries on exactly, its peer none the wiser', async () => {
+		await newer.freeze(t.root);
+		const atPause = await outside();
+		ck = await dumpOk(t, policy, { kind: K.LEAK_KIND_TCP, policy: P.LEAK_POLICY_SAVE, options: { tcpEstablished: true } }, newer);
+		const restored = await newer.restore(ck.id, { killRunning: true });
+		assert.equal(restored.rootPid, t.root, 'CRIU restores the root at its pid');
+		assert.ok(restored.killedPids.includes(t.root), 'the frozen tree was killed first');
+		const on = await waitFor(t, 'outside', (c) => c[0] > atPause[0] + 20, 'the outside server receives nothing from the restored root');
+		assert.deepEqual([atPause[0], on[0]], [atPause[1], on[1]], 'each count reached the server once, in order: no gap, no repeat');
+		const state = await counters(t, 'state');
+		assert.equal(state[1], 0, 'the restored root never failed to send');
+	});
+
+	test('after it carried data since the checkpoint, a restore is refused before anything is killed, naming the connection', async () => {
+		const before = await outside();
+		await waitFor(t, 'outside', (c) => c[0] > before[0] + 40, 'the connection does not carry data');
+		let err: unknown;
+		try {
+			await newer.restore(ck.id, { killRunning: true });
+			assert.fail('a restore of a connection that moved on went ahead');
+		} catch (e) {
+			err = e;
+		}
+		assert.ok(err instanceof CheckpointError, String(err));
+		assert.equal(err.kind, 'connection-moved-on', err.describe());
+		assert.match(err.message, new RegExp(`TCP connection 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+ \\(\\d+ bytes received and [1-9]\\d* written since the checkpoint\\)`));
+		assert.match(err.message, /Nothing was killed/);
+		const now = await outside();
+		const later = await waitFor(t, 'outside', (c) => c[0] > now[0] + 10, 'the connection stopped after the refusal');
+		assert.equal(later[0], later[1], 'the live connection was not disturbed: every count still arrives once, in order');
+	});
+
+	test('restored closed (tcpClose): the restored program finds its connection closed, and the server sees it end', async () => {
+		const restored = await newer.restore(ck.id, { killRunning: true, tcpClose: true });
+		assert.equal(restored.rootPid, t.root);
+		const state = await waitFor(t, 'state', (c) => c[1] > 5, 'the restored root\'s sends do not fail');
+		assert.ok(state[0] > 0);
+		const ended = await outside();
+		await sleep(300);
+		assert.deepEqual(await outside(), ended, 'the server receives nothing more: the connection ended');
 	});
 });
 

@@ -79,6 +79,13 @@ describe('TargetCatalog', () => {
 		assert.throws(() => catalog.open('loop1'), (err: unknown) => err instanceof CheckpointError && /ProxyJump loops through loop1/.test(err.message));
 	});
 
+	test('a configured criuPath is handed to the helper as --criu; without it the helper finds its own', () => {
+		const catalog = new TargetCatalog(() => [{ name: 'newer', host: 'h.example', criuPath: '/opt/criu/sbin/criu' }, { host: 'plain.example' }], config);
+		const [newer, plain] = catalog.entries();
+		assert.deepEqual(newer.ssh?.helperArgs, ['--criu', '/opt/criu/sbin/criu']);
+		assert.equal(plain.ssh?.helperArgs, undefined);
+	});
+
 	test('a missing or unreadable ssh config means no hosts from it', () => {
 		const catalog = new TargetCatalog(() => [], join(dir, 'absent'));
 		assert.deepEqual(catalog.entries().filter((e) => e.source === 'ssh-config'), []);
