@@ -565,13 +565,15 @@ static void tcp_conn_leak(struct sock_ctx *c, const struct sock_entry *sk)
 	peer = tcp_peer_text(c, lk, sk);
 	lk->summary = arena_printf("a TCP connection %s, %s; %s", conn, tcp_state_names[sk->state], peer);
 	lk->risk = "the connection's state lives in the kernel: while the tree is frozen the peer gets no "
-		   "answer and may give up; a restore needs the same addresses and a peer still there";
+		   "answer and may give up; a restore needs the same addresses and a peer still there, and a "
+		   "connection cannot be rolled back alone once it carried data past the checkpoint";
 	lk->criu = "CRIU fails: \"Connected TCP socket, consider using --tcp-established option.\"";
 	lk->default_policy = LP(FAIL);
 	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
 	leak_choice(lk, LP(SAVE), "--tcp-established", "CRIU saves the connection (sequence numbers, queued "
 		    "data), blocking it with its network lock while dumping; a restore brings it back on the "
-		    "same addresses");
+		    "same addresses if it carried nothing since (else the restore is refused, or restores it "
+		    "closed). CRIU 4.1 cannot dump TCP on Linux 6.16 and later: that needs CRIU 4.2");
 }
 
 static void udp_leak(struct sock_ctx *c, const struct sock_entry *sk)

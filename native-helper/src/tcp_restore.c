@@ -276,8 +276,8 @@ static int quiet_fd(struct quiet_ctx *q, pid_t pid, int pidfd, int fd, struct he
 		return -1;
 	}
 	if (in != c->inq_seq || out != c->outq_seq)
-		sbuf_printf(&q->moved, "%s%s (%u bytes received and %u written since the checkpoint)",
-			    q->nmoved++ ? "; " : "", resource + 4, in - c->inq_seq, out - c->outq_seq);
+		sbuf_printf(&q->moved, "%s%s (%u bytes received, %u written)", q->nmoved++ ? ", " : "",
+			    resource + 4, in - c->inq_seq, out - c->outq_seq);
 	return 0;
 }
 
@@ -332,11 +332,13 @@ int tcp_quiet_saved(const Checkpoint *ck, const struct pidlist *running, struct 
 		if (quiet_task(&q, running->v[i], e))
 			goto out;
 	if (q.nmoved) {
-		herr_set(e, EC(CONNECTION_MOVED_ON), ESTALE, "the running program's TCP connection%s %s: the peer "
-			 "has seen data a restored connection would know nothing of, and both ends would wait for "
-			 "each other for good. Nothing was killed. Restore with the connections closed (the program "
-			 "finds them closed and can reconnect), or take checkpoints while the program is paused and "
-			 "restore before it talks again", q.nmoved > 1 ? "s" : "", q.moved.p);
+		/* the first sentence says what; the editor shows it as the headline */
+		herr_set(e, EC(CONNECTION_MOVED_ON), ESTALE, "The TCP connection%s %s carried data since the "
+			 "checkpoint. A restored connection would know nothing of what its peer has seen since, and "
+			 "both ends would wait for each other for good. Nothing was killed. Restore with the "
+			 "connections closed (the program finds them closed and can reconnect), or take checkpoints "
+			 "while the program is paused and restore before it talks again", q.nmoved > 1 ? "s" : "",
+			 q.moved.p);
 		goto out;
 	}
 	ret = 0;

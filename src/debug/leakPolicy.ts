@@ -122,7 +122,9 @@ export function isRefusalMessage(message: string): boolean {
 
 /** "pipe pipe:[1234]". */
 export function leakLabel(leak: LeakJson): string {
-	return `${leak.kind} ${leak.resource || '(no resource)'}`;
+	const resource = leak.resource || '(no resource)';
+	// Some resources name their kind already ("tcp A -> B", "session 12", "process group 7"): once is enough.
+	return resource.startsWith(`${leak.kind.replace(/-/g, ' ')} `) ? resource : `${leak.kind} ${resource}`;
 }
 
 /** "10512 cat (fd 0 (read end)), 10513 tee (...) and 3 more", or "" when none is named. */

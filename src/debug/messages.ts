@@ -46,10 +46,18 @@ export const CUSTOM = {
  * carried data since the checkpoint: the editor then offers to restore them
  * closed (the restore request's tcpClose).
  */
-export const CONNECTIONS_MOVED_ON = 'Restore not started, the connections moved on: ';
+export const CONNECTIONS_MOVED_ON = 'Restore not started (connections moved on): ';
 
 export function isMovedOnMessage(message: string): boolean {
 	return message.startsWith(CONNECTIONS_MOVED_ON);
+}
+
+/** Such a failure as a headline (its first sentence: which connections) and the rest. */
+export function movedOnParts(message: string): { headline: string; rest: string } {
+	const text = message.slice(CONNECTIONS_MOVED_ON.length);
+	const end = text.indexOf('. ');
+	const first = end < 0 ? text : text.slice(0, end + 1);
+	return { headline: `Restore not started: ${first.charAt(0).toLowerCase()}${first.slice(1)}`, rest: end < 0 ? '' : text.slice(end + 2) };
 }
 
 export interface StateEventBody {

@@ -13,7 +13,7 @@ import { LocalImageSource } from '../core/images/source';
 import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
-import { CUSTOM, type CheckpointSummary, isMovedOnMessage } from '../debug/messages';
+import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
@@ -26,9 +26,8 @@ import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
 import { byteSize } from '../core/text';
 
-const MOVED_ON_DETAIL = 'A TCP connection cannot be rolled back alone: its peer keeps what it saw. Restored closed, the connections ' +
-	'end for the program (reads end, writes fail) and for their peers, and a program that reconnects carries on. ' +
-	'To resume connections exactly, take the checkpoint while the program is paused and restore before it talks again.';
+const MOVED_ON_DETAIL = 'Restore With Connections Closed: the connections end for the program (reads end, writes fail) and for ' +
+	'their peers; a program that reconnects carries on.';
 
 type Progress = vscode.Progress<{ message?: string }>;
 
@@ -163,7 +162,8 @@ export class CheckpointCommands {
 			if (!isMovedOnMessage(message)) throw err;
 			this.checkpoints.refresh();
 			const closed = 'Restore With Connections Closed';
-			const answer = await vscode.window.showWarningMessage(`Checkpoint: ${message}`, { modal: true, detail: MOVED_ON_DETAIL }, closed);
+			const { headline, rest } = movedOnParts(message);
+			const answer = await vscode.window.showWarningMessage(`Checkpoint: ${headline}`, { modal: true, detail: `${rest}.\n\n${MOVED_ON_DETAIL}` }, closed);
 			if (answer !== closed) return;
 			// The present was saved by the refused attempt already.
 			result = await restore({ tcpClose: true, saveCurrent: false });

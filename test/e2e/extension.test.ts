@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { allAbove, allBelow, connection, connectionFilePath, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { allAbove, allBelow, connection, connectionFilePath, NEWER_CRIU, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
 import { E2eRun, editorText, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
 
 const CHECKPOINT_NAME = 'e2e before';
@@ -67,7 +67,9 @@ describe('the extension in VS Code', () => {
 		const c = connection();
 		knownHosts = join(run.outputDir, 'known_hosts');
 		writeFileSync(knownHosts, '');
-		const settings = { 'checkpoint.targets': [{ name: 'e2e target', host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: knownHosts }] };
+		const host = { host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: knownHosts };
+		// The same host again, its helper running the newer CRIU (the one that can save TCP connections here).
+		const settings = { 'checkpoint.targets': [{ name: 'e2e target', ...host }, { name: 'newer CRIU', ...host, criuPath: NEWER_CRIU }] };
 		const wb = await run.open({ workspace, vsix: packageExtension(), settings });
 		// The extension's contributions are in once its activity bar container is.
 		await wb.page.locator('.activitybar .action-item a[aria-label^="Checkpoints"]').waitFor({ timeout: 60_000 });
@@ -477,4 +479,70 @@ describe('the extension in VS Code', () => {
 			if (readFileSync(settingsFile, 'utf8') !== settingsBefore) writeFileSync(settingsFile, settingsBefore);
 		}
 	}));
+
+	test('a saved TCP connection that carried data since: the restore asks first, and Restore With Connections Closed brings the program back with it closed', step(async (wb) => {
+		const leaky = await shell.buildProgram('leaky');
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		// leaky tcp: P (outside the tree) listens; its child R, the tree, connects and sends it a count every tick.
+		const { pid: outside, dir } = await shell.start([leaky, 'tcp', '{dir}', String(port)]);
+		const root = (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0];
+		const name = 'e2e tcp';
+		const settingsFile = join(run.outputDir, 'workspace', '.vscode', 'settings.json');
+		const settingsBefore = readFileSync(settingsFile, 'utf8');
+		try {
+			await runCommand(wb.page, 'checkpoint.targets.focus');
+			await wb.page.locator('.pane-header .action-label[aria-label^="Refresh Targets"]').click();
+			const first = await treeRow(wb.page, /^e2e target, /);
+			if ((await first.getAttribute('aria-expanded')) === 'true') await first.click();	// one "1 tini" row in view
+			for (const row of [/^newer CRIU, /, /^1 tini\b/, new RegExp(`^${outside} leaky\\b`)]) {
+				const found = await treeRow(wb.page, row, 60_000);
+				if ((await found.getAttribute('aria-expanded')) !== 'true') await found.click();
+			}
+			await clickInline(wb.page, new RegExp(`^${root} leaky`), 'Attach');
+			await runCommand(wb.page, 'workbench.view.debug');
+			await (await treeRow(wb.page, new RegExp(`Checkpoint: ${root} leaky`), 30_000)).click({ position: { x: 40, y: 10 } });
+			await wb.page.locator('.statusbar-item', { hasText: `${root} running` }).waitFor({ timeout: 30_000 });
+
+			// The connection refuses the checkpoint by default; the notification's button lets CRIU save it, then takes it.
+			await clickAction(wb.page, /^Take Checkpoint/);
+			await typeAndEnter(wb.page, name);
+			await waitForNotification(wb.page, /^Checkpoint refused: tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ /, 60_000);
+			await wb.page.locator('.notification-toast .monaco-button', { hasText: /^Let CRIU Save It$/ }).first().click();
+			await waitForNotification(wb.page, /\{ "tcp": "save" \} written to the setting checkpoint\.leakPolicy/);
+			await wb.page.locator('.notification-toast .monaco-button', { hasText: /^Take Checkpoint$/ }).first().click();
+			await typeAndEnter(wb.page, name);
+			await waitForNotification(wb.page, new RegExp(`Checkpoint ${escapeRegExp(name)} taken`), 60_000);
+			const taken = (await helper.list()).filter((c) => c.rootPid === root);
+			assert.deepEqual(taken.map((c) => [c.name, c.options?.tcpEstablished]), [[name, true]], 'saved with --tcp-established');
+			const at = await shell.counters(dir, ['outside']);
+			await shell.waitForCounters(dir, ['outside'], (c) => c[0] >= at[0] + 20, 'the server receives nothing after the checkpoint');
+
+			// Restore: the connection moved on; the editor says so and asks, before anything is replaced.
+			await runCommand(wb.page, 'checkpoint.checkpoints.focus');
+			await clickInline(wb.page, new RegExp(`^${escapeRegExp(name)}, `), 'Restore Checkpoint');
+			const dialog = wb.page.locator('.monaco-dialog-box');
+			await dialog.waitFor({ timeout: 60_000 });
+			const text = (await dialog.textContent()) ?? '';
+			assert.match(text, /Checkpoint: Restore not started: the TCP connection 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ \(\d+ bytes received, \d+ written\) carried data since the checkpoint\./);
+			assert.match(text, /both ends would wait for each other for good\. Nothing was killed\./);
+			assert.match(text, /The present state was saved first, as checkpoint \d{8}-\d{6}-[0-9a-f]{4}\.\s*Restore With Connections Closed: the connections end/);
+			await wb.screenshot('12-connection-moved-on');
+			const still = await shell.counters(dir, ['outside']);
+			await shell.waitForCounters(dir, ['outside'], (c) => c[0] > still[0] + 5, 'the program stopped while the editor asked');
+			await dialog.locator('.monaco-button', { hasText: /^Restore With Connections Closed$/ }).click();
+			await waitForNotification(wb.page, new RegExp(`Restored ${escapeRegExp(name)}: the program runs again as pid ${root}\\.`), 60_000);
+			// The restored program's sends fail on its closed connection, and the server hears nothing more.
+			await shell.waitForCounters(dir, ['state'], (c) => c[1] > 5, 'the restored program\'s sends do not fail');
+			const ended = await shell.counters(dir, ['outside']);
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			assert.deepEqual(await shell.counters(dir, ['outside']), ended, 'the server receives nothing more');
+			await runCommand(wb.page, 'workbench.action.debug.disconnect');
+		} finally {
+			for (const c of await helper.list()) if (c.rootPid === root) await helper.remove(c.id);
+			await shell.killTree(root);
+			await shell.killTree(outside);
+			if (readFileSync(settingsFile, 'utf8') !== settingsBefore) writeFileSync(settingsFile, settingsBefore);
+		}
+	}));
+
 });

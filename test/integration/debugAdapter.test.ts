@@ -407,6 +407,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
 		} finally {
 			await dc.disconnectRequest({});
 			await dc.stop();
+			await shell.killTree(pid);	// restored, it is no longer a child of what shell.start started
 		}
 	});
 
@@ -424,7 +425,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
 				const message = errorOf(e);
 				const saved = /The present state was saved first, as checkpoint (\S+)$/.exec(message);
 				if (saved) checkpoints.add(saved[1]);
-				return message.startsWith(CONNECTIONS_MOVED_ON) && /TCP connection 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ \(\d+ bytes received and \d+ written since the checkpoint\)/.test(message) &&
+				return message.startsWith(`${CONNECTIONS_MOVED_ON}The TCP connection 127.0.0.1:`) && /-> 127\.0\.0\.1:\d+ \(\d+ bytes received, \d+ written\) carried data since the checkpoint\./.test(message) &&
 					/Nothing was killed/.test(message) && saved !== null;
 			});
 			const state = (await dc.customRequest(CUSTOM.treeState, {})).body as { state: string };
@@ -438,6 +439,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
 		} finally {
 			await dc.disconnectRequest({});
 			await dc.stop();
+			await shell.killTree(pid);	// restored, it is no longer a child of what shell.start started
 		}
 	});
 });

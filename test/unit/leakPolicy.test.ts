@@ -10,12 +10,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
-import { LEAK_KINDS, LEAK_POLICIES } from '../../src/core/leaks';
+import { leakJson, LEAK_KINDS, LEAK_POLICIES } from '../../src/core/leaks';
 import { pb } from '../../src/core/protocol';
 import {
-	applyLabel, isRefusalMessage, launchOverride, policySetting, refusalNotice, refusalOf, sessionRules, settingText, withRule,
+	applyLabel, isRefusalMessage, launchOverride, leakLabel, policySetting, refusalNotice, refusalOf, sessionRules, settingText, withRule,
 } from '../../src/debug/leakPolicy';
-import { checkpointSummary } from '../../src/debug/messages';
+import { checkpointSummary, CONNECTIONS_MOVED_ON, isMovedOnMessage, movedOnParts } from '../../src/debug/messages';
 import { pipeLeak, tracerLeak, ttyLeak } from './leaks.fixtures';
 
 const K = pb.LeakKind;
@@ -52,6 +52,32 @@ describe('a session\'s leak policy', () => {
 	test('rules as the setting writes them, on one line', () => {
 		assert.deepEqual(policySetting([{ kind: K.LEAK_KIND_TTY, resource: '/dev/pts/3', policy: P.LEAK_POLICY_EXTERNAL }]), { 'tty:/dev/pts/3': 'external' });
 		assert.equal(settingText({ pipe: 'warn', 'tty:/dev/pts/3': 'external' }), '{ "pipe": "warn", "tty:/dev/pts/3": "external" }');
+	});
+});
+
+describe('a leak in a line', () => {
+	test('kind and resource; the kind once where the resource names it already', () => {
+		const of = (kind: pb.LeakKind, resource: string): string => leakLabel(leakJson(pb.Leak.create({ kind, resource })));
+		assert.equal(of(K.LEAK_KIND_PIPE, 'pipe:[12]'), 'pipe pipe:[12]');
+		assert.equal(of(K.LEAK_KIND_TCP, 'tcp 127.0.0.1:5 -> 127.0.0.1:6'), 'tcp 127.0.0.1:5 -> 127.0.0.1:6');
+		assert.equal(of(K.LEAK_KIND_PROCESS_GROUP, 'process group 7'), 'process group 7');
+		assert.equal(of(K.LEAK_KIND_SESSION, 'session 12'), 'session 12');
+		assert.equal(of(K.LEAK_KIND_UDP, ''), 'udp (no resource)');
+		assert.equal(of(K.LEAK_KIND_FILE_LOCK, 'file-locks of x'), 'file-lock file-locks of x', 'a prefix of the kind is not the kind');
+	});
+});
+
+describe('a restore refused because connections moved on', () => {
+	test('told apart from other failures; its first sentence is the headline, the rest the detail', () => {
+		const message = `${CONNECTIONS_MOVED_ON}The TCP connection 10.0.0.1:5 -> 10.0.0.2:80 (3 bytes received, 0 written) carried data since the checkpoint. ` +
+			'Both ends would wait. Nothing was killed';
+		assert.ok(isMovedOnMessage(message));
+		assert.ok(!isMovedOnMessage('Restore not started: pipe pipe:[1] is shared ..., and the leak policy is fail'));
+		assert.deepEqual(movedOnParts(message), {
+			headline: 'Restore not started: the TCP connection 10.0.0.1:5 -> 10.0.0.2:80 (3 bytes received, 0 written) carried data since the checkpoint.',
+			rest: 'Both ends would wait. Nothing was killed',
+		});
+		assert.deepEqual(movedOnParts(`${CONNECTIONS_MOVED_ON}One sentence`), { headline: 'Restore not started: one sentence', rest: '' });
 	});
 });
 
