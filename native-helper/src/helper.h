@@ -301,6 +301,13 @@ int store_list(const char *store, ListResult *res, struct herr *e);
 int store_delete(const char *store, const char *id, struct herr *e);
 /* Renames checkpoint id (valid); *out is its rewritten manifest (arena memory). */
 int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e);
+/*
+ * Keeps the newest keep entries of dir (their names start with a UTC stamp,
+ * so they sort by time) and removes the rest: the logs of failed dumps and
+ * the work directories of restores, which would otherwise pile up.
+ */
+int store_prune(const char *dir, size_t keep);
+#define KEPT_LOGS 20
 
 /* ---- image.c ------------------------------------------------------------ */
 

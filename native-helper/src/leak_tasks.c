@@ -174,7 +174,13 @@ static void ns_text_shared(struct leak *lk, int i, pid_t nested)
 	leak_choice(lk, LP(FAIL), "", "the checkpoint is refused");
 	leak_choice(lk, LP(WARN), "", "CRIU dumps it as the tree's own and the restored tree gets a private "
 		    "copy; the checkpoint is flagged with it");
-	if (ns_joinable(i) && !nested)
+	if (i == NS_NET && !nested)
+		leak_choice(lk, LP(EXTERNAL), arena_printf("--external net[%s, --inherit-fd at restore",
+							   lk->resource + strcspn(lk->resource, "[") + 1),	/* "INO]" */
+			    "not dumped (its devices, addresses and rules stay the outside's); the restored "
+			    "tree goes back in this net namespace, through a live outside process in it; the "
+			    "restore fails when none is left");
+	else if (ns_joinable(i) && !nested)
 		leak_choice(lk, LP(EXTERNAL), arena_printf("--join-ns %s at restore", ns),
 			    arena_printf("the restored tree joins this %s namespace again, through a live "
 					 "outside process in it; the restore fails when none is left", ns));

@@ -546,13 +546,38 @@ static bool is_policy(const Leak *l, int kind, int policy)
 	return (int)l->kind == kind && (int)l->policy == policy;
 }
 
+/* The inode a namespace leak names ("net:[4026532247]"), 0 when none. */
+static unsigned long long ns_leak_inode(const Leak *l)
+{
+	unsigned long long ino = 0;
+
+	return sscanf(l->resource, "%*[a-z]:[%llu]", &ino) == 1 ? ino : 0;
+}
+
+/*
+ * CRIU's --external entry for a net namespace handed to it as external: the
+ * namespace is not dumped (its devices, addresses and rules are the outside's
+ * too, and a veth whose peer is outside would fail the dump), and a restore
+ * puts the tree back in it through a descriptor inherited under this key.
+ */
+static const char *net_external(const Leak *l)
+{
+	unsigned long long ino = ns_leak_inode(l);
+
+	return ino ? arena_printf("net[%llu]:%s", ino, l->resource) : NULL;
+}
+
 DumpOptions *leaks_dump_options(Leak *const *leaks, size_t n)
 {
 	DumpOptions *o = arena_alloc(sizeof(*o));
 
 	checkpoint__helper__v1__dump_options__init(o);
+	o->external = arena_alloc((n + 1) * sizeof(*o->external));
 	for (size_t i = 0; i < n; i++) {
 		const Leak *l = leaks[i];
+
+		if (is_policy(l, LK(NET_NS), LP(EXTERNAL)) && !l->host_own && net_external(l))
+			o->external[o->n_external++] = (char *)net_external(l);
 
 		o->ext_unix_sk |= is_policy(l, LK(UNIX_SOCKET), LP(EXTERNAL));
 		o->tcp_established |= is_policy(l, LK(TCP), LP(SAVE));
@@ -714,44 +739,85 @@ static pid_t ns_holder(const Leak *l, const char *ns, uint64_t ino)
 	return found;
 }
 
-static int join_namespace(const Leak *l, struct restore_plan *p, struct herr *e)
+/* CRIU restores what it dumped under key from fd (an --inherit-fd entry). */
+static void plan_inherit(struct restore_plan *p, const char *key, int fd)
+{
+	InheritFd *in = arena_alloc(sizeof(*in));
+
+	inherit_fd__init(in);
+	in->key = (char *)key;
+	in->fd = fd;
+	p->inherit[p->ninherit++] = in;
+}
+
+/*
+ * A descriptor of the namespace a leak names, opened through a process in it
+ * now: held, it keeps the namespace even if that process (a member of the
+ * tree a restore kills first, say) is gone by the time CRIU enters it.
+ */
+static int open_namespace(const Leak *l, struct restore_plan *p, struct herr *e)
 {
 	const char *ns = ns_names[l->kind - LK(UTS_NS)];
-	unsigned long long ino = 0;
-	JoinNamespace *j;
+	unsigned long long ino = ns_leak_inode(l);
+	char path[64];
 	pid_t pid;
+	int fd;
 
-	if (sscanf(l->resource, "%*[a-z]:[%llu]", &ino) != 1 || !ino) {
+	if (!ino) {
 		herr_set(e, EC(BAD_REQUEST), 0, "the manifest's leak %s names no namespace inode", l->resource);
 		return -1;
 	}
 	pid = ns_holder(l, ns, ino);
-	if (!pid) {
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	fd = pid ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
 		herr_set(e, EC(EXTERNAL_GONE), ENOENT, "the %s namespace %s was handed to CRIU as external (the "
-			 "restored tree joins it), but no process is in it any more", ns, l->resource);
+			 "restored tree goes back in it), but no process is in it any more", ns, l->resource);
 		return -1;
+	}
+	p->fds[p->nfds++] = fd;
+	return fd;
+}
+
+/* An external net namespace of the dump's --external entries: inherited by its key. */
+static bool net_dumped_external(const Leak *l, const DumpOptions *o)
+{
+	const char *entry = l->kind == LK(NET_NS) ? net_external(l) : NULL;
+
+	for (size_t i = 0; entry && o && i < o->n_external; i++)
+		if (!strcmp(o->external[i], entry))
+			return true;
+	return false;
+}
+
+/* The restored tree goes back in the namespace: inherited (net, dumped as external) or joined. */
+static int plan_namespace(const Leak *l, const DumpOptions *o, struct restore_plan *p, struct herr *e)
+{
+	int fd = open_namespace(l, p, e);
+	JoinNamespace *j;
+
+	if (fd < 0)
+		return -1;
+	if (net_dumped_external(l, o)) {
+		plan_inherit(p, l->resource, fd);
+		return 0;
 	}
 	j = arena_alloc(sizeof(*j));
 	join_namespace__init(j);
-	j->ns = (char *)ns;
-	j->ns_file = arena_printf("/proc/%d/ns/%s", pid, ns);
+	j->ns = (char *)ns_names[l->kind - LK(UTS_NS)];
+	j->ns_file = arena_printf("/proc/%d/fd/%d", getpid(), fd);	/* CRIU opens it while we hold it */
 	p->join[p->njoin++] = j;
 	return 0;
 }
 
 static int plan_inherit_pipe(const Leak *l, struct restore_plan *p, struct herr *e)
 {
-	InheritFd *in;
 	int fd;
 
 	if (reopen_pipe(l, &fd, e))
 		return -1;
 	p->fds[p->nfds++] = fd;
-	in = arena_alloc(sizeof(*in));
-	inherit_fd__init(in);
-	in->key = (char *)l->resource;
-	in->fd = fd;
-	p->inherit[p->ninherit++] = in;
+	plan_inherit(p, l->resource, fd);
 	return 0;
 }
 
@@ -789,7 +855,6 @@ static bool is_output_pipe(const Leak *l, const OutputPipes *o)
 static int plan_inherit_tty(const Leak *l, struct restore_plan *p, struct herr *e)
 {
 	struct stat st;
-	InheritFd *in;
 	int fd;
 
 	if (strncmp(l->resource, "/dev/", 5))
@@ -805,16 +870,12 @@ static int plan_inherit_tty(const Leak *l, struct restore_plan *p, struct herr *
 	}
 	p->fds[p->nfds++] = fd;
 	p->ttys[p->ntty++] = l->resource;
-	in = arena_alloc(sizeof(*in));
-	inherit_fd__init(in);
-	in->key = arena_printf("tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev);
-	in->fd = fd;
-	p->inherit[p->ninherit++] = in;
+	plan_inherit(p, arena_printf("tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev), fd);
 	return 0;
 }
 
-int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct restore_plan *p,
-		       struct herr *e)
+int leaks_restore_plan(const LeakReport *r, const DumpOptions *o, const OutputPipes *output,
+		       struct restore_plan *p, struct herr *e)
 {
 	size_t n = r ? r->n_leaks : 0;
 
@@ -834,7 +895,7 @@ int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct re
 		else if (l->kind == LK(TTY) && !tty_planned(p, l))
 			ret = plan_inherit_tty(l, p, e);
 		else if (joinable(l->kind) && !l->host_own)
-			ret = join_namespace(l, p, e);
+			ret = plan_namespace(l, o, p, e);
 		if (ret) {
 			restore_plan_close(p);
 			return -1;

@@ -374,8 +374,8 @@ struct restore_plan {
 int leak_report_json(struct sbuf *b, const LeakReport *r);
 
 /* output: the checkpoint's program pipes, which the restore reconnects itself. */
-int leaks_restore_plan(const LeakReport *r, const OutputPipes *output, struct restore_plan *p,
-		       struct herr *e);
+int leaks_restore_plan(const LeakReport *r, const DumpOptions *o, const OutputPipes *output,
+		       struct restore_plan *p, struct herr *e);
 void restore_plan_close(struct restore_plan *p);
 
 /*

@@ -554,6 +554,7 @@ static const char *keep_failed_log(struct dump_ctx *c)
 	dst = arena_printf("%s/%s-dump.log", dir, c->id);
 	if (renameat(c->dirfd, "dump.log", AT_FDCWD, dst))
 		return NULL;
+	store_prune(dir, KEPT_LOGS);
 	return dst;
 }
 
@@ -912,7 +913,7 @@ static void op_restore(const Request *req, Response *resp)
 	RestoreResult *res = arena_alloc(sizeof(*res));
 	struct restore_output output = { .out = { -1, -1 }, .err = { -1, -1 } };
 	struct restore_plan plan = { 0 };
-	char dir[4400], work[4400];
+	char dir[4400], work[4400] = "";
 	int fds[4] = { -1, -1, -1, -1 };
 	struct herr e = { 0 };
 	CriuResp *r = NULL;
@@ -934,7 +935,7 @@ static void op_restore(const Request *req, Response *resp)
 	if (check_pids(ck, &running, &e))
 		goto fail;
 	/* before any kill: an outside reader may end when the tree's end closes */
-	if (leaks_restore_plan(ck->leaks, ck->output_pipes, &plan, &e))
+	if (leaks_restore_plan(ck->leaks, ck->options, ck->output_pipes, &plan, &e))
 		goto fail;
 	if (running.n && !rq->kill_running) {
 		const CheckpointProcess *p = NULL;
@@ -1020,6 +1021,8 @@ out:
 			close(fds[i]);
 	/* the write ends now belong to the restored program, or to nobody */
 	restore_output_close(&output);
+	if (work[0])
+		store_prune(arena_printf("%s/.logs", g_cfg.store), KEPT_LOGS);
 	restore_plan_close(&plan);
 	pidlist_free(&running);
 	pidlist_free(&tree);

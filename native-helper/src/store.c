@@ -426,3 +426,24 @@ out:
 	close(fd);	/* and with it the lock */
 	return ret;
 }
+
+static int visible(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+int store_prune(const char *dir, size_t keep)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, visible, alphasort), ret = 0;
+
+	if (n < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		if ((size_t)(n - i) > keep && remove_tree(arena_printf("%s/%s", dir, names[i]->d_name)))
+			ret = -1;
+		free(names[i]);
+	}
+	free(names);
+	return ret;
+}

@@ -188,6 +188,24 @@ static Leak *wire_leak(int kind, const char *resource, int policy, const pid_t *
 	return l;
 }
 
+/* A net namespace handed to CRIU as external is an --external entry; the host's own is not. */
+static void test_net_external_option(void)
+{
+	static const pid_t one[] = { 20 };
+	Leak *v[3] = {
+		wire_leak(LK(NET_NS), "net:[4026532247]", LP(EXTERNAL), one, 1),
+		wire_leak(LK(NET_NS), "net:[4026531833]", LP(EXTERNAL), one, 1),
+		wire_leak(LK(UTS_NS), "uts:[4026532248]", LP(EXTERNAL), one, 1),
+	};
+	DumpOptions *o;
+
+	v[1]->host_own = true;
+	o = leaks_dump_options(v, 3);
+	CHECK(o->n_external == 1 && !strcmp(o->external[0], "net[4026532247]:net:[4026532247]"));
+	v[0]->policy = LP(WARN);
+	CHECK(leaks_dump_options(v, 3)->n_external == 0);
+}
+
 static void test_options_and_refusal(void)
 {
 	static const pid_t one[] = { 20 };
@@ -207,6 +225,7 @@ static void test_options_and_refusal(void)
 	CHECK(o->ext_unix_sk && o->tcp_established && !o->file_locks && o->shell_job && o->n_external == 0);
 	o = leaks_dump_options(v + 4, 2);
 	CHECK(!o->ext_unix_sk && !o->tcp_established && !o->file_locks && !o->shell_job);
+	test_net_external_option();
 	fail = leaks_failing(v, 6, &nfail);
 	CHECK(nfail == 2 && fail[0] == v[2] && fail[1] == v[4]);
 	leaks_refusal(77, fail, nfail, &e);
@@ -300,7 +319,7 @@ static void test_restore_plan(void)
 	l.n_outside = 1;
 	r.leaks = leaks;
 	r.n_leaks = 1;
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == 0);
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0);
 	CHECK(plan.ninherit == 1 && plan.nfds == 1 && !strcmp(plan.inherit[0]->key, resource));
 	if (plan.nfds == 1) {
 		CHECK(write(plan.fds[0], "ok", 2) == 2);	/* the same pipe, write end */
@@ -310,13 +329,46 @@ static void test_restore_plan(void)
 	restore_plan_close(&plan);
 
 	l.policy = LP(WARN);			/* not external: nothing to do */
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == 0 && plan.ninherit == 0);
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0);
 	l.policy = LP(EXTERNAL);
 	close(p[0]);
 	close(p[1]);				/* the holder let it go */
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
 	      strstr(e.msg, "holds it any more"));
-	CHECK(leaks_restore_plan(NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
+	CHECK(leaks_restore_plan(NULL, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
+}
+
+/* A net namespace dumped as external (an --external entry) is inherited by its key; without the entry, joined. */
+static void test_restore_net_external(void)
+{
+	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	DumpOptions o = CHECKPOINT__HELPER__V1__DUMP_OPTIONS__INIT;
+	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
+	Leak *leaks[1] = { &l };
+	struct restore_plan plan;
+	struct herr e = { 0 };
+	char resource[64], *external[1];
+	struct stat st, held;
+
+	CHECK(stat("/proc/self/ns/net", &st) == 0);
+	snprintf(resource, sizeof(resource), "net:[%lu]", (unsigned long)st.st_ino);
+	external[0] = arena_printf("net[%lu]:%s", (unsigned long)st.st_ino, resource);
+	l.kind = LK(NET_NS);
+	l.resource = resource;
+	l.policy = LP(EXTERNAL);
+	r.leaks = leaks;
+	r.n_leaks = 1;
+	o.external = external;
+	o.n_external = 1;
+	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 1 && plan.njoin == 0);
+	if (plan.ninherit == 1) {
+		CHECK(!strcmp(plan.inherit[0]->key, resource) && plan.inherit[0]->fd == plan.fds[0]);
+		CHECK(fstat(plan.inherit[0]->fd, &held) == 0 && held.st_ino == st.st_ino);
+	}
+	restore_plan_close(&plan);
+	o.n_external = 0;	/* a checkpoint from before the --external entry: joined */
+	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 1);
+	restore_plan_close(&plan);
 }
 
 /* A namespace given as external is joined through a live process in it. */
@@ -338,14 +390,23 @@ static void test_restore_join(void)
 	l.policy = LP(EXTERNAL);
 	r.leaks = leaks;
 	r.n_leaks = 1;
-	ret = leaks_restore_plan(&r, NULL, &plan, &e);
-	CHECK(ret == 0 && plan.njoin == 1);
-	if (ret == 0 && plan.njoin == 1)
-		CHECK(!strcmp(plan.join[0]->ns, "uts") && strstr(plan.join[0]->ns_file, "/ns/uts"));
+	ret = leaks_restore_plan(&r, NULL, NULL, &plan, &e);
+	CHECK(ret == 0 && plan.njoin == 1 && plan.nfds == 1);
+	if (ret == 0 && plan.njoin == 1) {
+		struct stat held;
+		char path[64];
+
+		/* through a descriptor the helper holds, so that the namespace outlives the process it was found in */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), plan.fds[0]);
+		CHECK(!strcmp(plan.join[0]->ns, "uts") && !strcmp(plan.join[0]->ns_file, path));
+		CHECK(fstat(plan.fds[0], &held) == 0 && held.st_ino == st.st_ino);
+	}
+	restore_plan_close(&plan);
+	test_restore_net_external();
 	l.resource = "uts:[1]";			/* no process is in it */
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
 	l.resource = "uts:[x]";
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
 }
 
 /* The program's own output pipes are the restore's to reconnect; a terminal is reopened by its path. */
@@ -378,16 +439,16 @@ static void test_restore_tty_and_output(void)
 	tty.policy = session.policy = LP(EXTERNAL);
 	r.leaks = leaks;
 	r.n_leaks = 3;
-	CHECK(leaks_restore_plan(&r, &out, &plan, &e) == 0);
+	CHECK(leaks_restore_plan(&r, NULL, &out, &plan, &e) == 0);
 	CHECK(plan.ninherit == 1 && plan.nfds == 1);
 	if (plan.ninherit == 1)
 		CHECK(!strcmp(plan.inherit[0]->key, key));
 	restore_plan_close(&plan);
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
 	tty.resource = session.resource = "/dev/pts/999999";
 	r.leaks = leaks + 1;
 	r.n_leaks = 2;
-	CHECK(leaks_restore_plan(&r, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
+	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
 	      strstr(e.msg, "cannot be opened"));
 	close(master);
 }

@@ -1075,6 +1075,37 @@ static void test_rename_write_fails(const struct manifest_fixture *f)
 	signal(SIGXFSZ, SIG_DFL);
 }
 
+/* The newest KEPT_LOGS logs and work directories stay; older ones go, files and directories alike. */
+static void test_prune(void)
+{
+	char dir[] = "/tmp/ckpt-prune-XXXXXX";
+	struct dirent **left = NULL;
+	int n;
+
+	CHECK(mkdtemp(dir) != NULL);
+	for (int i = 0; i < KEPT_LOGS + 5; i++) {
+		/* alternately a failed dump's log and a restore's work directory with its log, oldest first */
+		char *path = arena_printf("%s/20260101-0000%02d-abcd%s", dir, i, i % 2 ? "-dump.log" : "");
+
+		if (i % 2)
+			CHECK(close(open(path, O_WRONLY | O_CREAT, 0600)) == 0);
+		else
+			CHECK(mkdir(path, 0700) == 0 && close(open(arena_printf("%s/restore.log", path), O_WRONLY | O_CREAT, 0600)) == 0);
+	}
+	CHECK(mkdir(arena_printf("%s/.hidden", dir), 0700) == 0);
+	CHECK(store_prune(dir, KEPT_LOGS) == 0);
+	n = scandir(dir, &left, NULL, alphasort);
+	CHECK(n == KEPT_LOGS + 3);	/* ".", ".." and ".hidden" too */
+	for (int i = 0; i < n; i++) {
+		if (i == 3)
+			CHECK(!strncmp(left[i]->d_name, "20260101-000005-abcd", 20));	/* the oldest kept: 5 */
+		free(left[i]);
+	}
+	free(left);
+	CHECK(store_prune(arena_printf("%s/absent", dir), 1) == 0);
+	CHECK(remove_tree(dir) == 0);
+}
+
 static void test_renames(void)
 {
 	struct manifest_fixture f;
@@ -1344,6 +1375,7 @@ int main(void)
 	test_log_extract();
 	with_out_file(test_images);
 	with_out_file(test_renames);
+	test_prune();
 	with_out_file(test_programs);
 	test_leaks();
 	test_leak_tasks();

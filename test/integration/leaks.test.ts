@@ -610,6 +610,42 @@ describe('a UTS namespace', () => {
 	});
 });
 
+describe('a network namespace shared with an outside process', () => {
+	let t: Leaky;
+	let joiner = 0;
+	let ns = '';
+
+	test('found, refused by default; external is an --external entry', async () => {
+		t = await startLeaky('net', [], false);
+		ns = (await shell.ok(`readlink /proc/${t.root}/ns/net`)).trim();
+		assert.notEqual(ns, (await shell.ok('readlink /proc/1/ns/net')).trim());
+		const started = await start([LEAKY, 'join', String(t.root), 'net', '{dir}']);
+		joiner = started.pid;
+		await shell.waitForRecord(started.dir, 'joined', (r) => r[1] >= 1);
+		const leak = await detect(t, K.LEAK_KIND_NET_NS, { inside: [t.root], outside: [joiner], resource: ns, defaultPolicy: P.LEAK_POLICY_FAIL, choices: [P.LEAK_POLICY_WARN, P.LEAK_POLICY_EXTERNAL] });
+		const ino = /\[(\d+)\]/.exec(ns)?.[1];
+		assert.equal((leak.choices ?? []).find((c) => c.policy === P.LEAK_POLICY_EXTERNAL)?.criuOption, `--external net[${ino}], --inherit-fd at restore`);
+		await expectRefused(t, K.LEAK_KIND_NET_NS);
+	});
+
+	test('external: not dumped; the restored tree is back in the namespace the outside process is in', async () => {
+		const ino = /\[(\d+)\]/.exec(ns)?.[1];
+		const ck = await dumpOk(t, [rule(K.LEAK_KIND_NET_NS, P.LEAK_POLICY_EXTERNAL)], { kind: K.LEAK_KIND_NET_NS, policy: P.LEAK_POLICY_EXTERNAL });
+		assert.deepEqual(ck.options?.external, [`net[${ino}]:${ns}`], 'the dump\'s --external entry');
+		const images = (await shell.ok(`ls ${ck.path}`)).split('\n');
+		assert.deepEqual(images.filter((f) => /^(netdev|ifaddr|route|iptables)-/.test(f)), [], `the namespace's devices, addresses, routes and rules are not in the checkpoint: ${images.join(' ')}`);
+		await restoreWorks(t, ck);
+		assert.equal((await shell.ok(`readlink /proc/${t.root}/ns/net`)).trim(), ns, 'the restored root is in the same net namespace as the outside process');
+	});
+
+	test('its outside process gone, the namespace lives on in the tree the restore replaces: held by the helper, the restored tree goes back in it', async () => {
+		const ck = await dumpOk(t, [rule(K.LEAK_KIND_NET_NS, P.LEAK_POLICY_EXTERNAL)], { kind: K.LEAK_KIND_NET_NS, policy: P.LEAK_POLICY_EXTERNAL });
+		await shell.killTree(joiner);
+		await restoreWorks(t, ck);
+		assert.equal((await shell.ok(`readlink /proc/${t.root}/ns/net`)).trim(), ns, 'back in the namespace, held through the tree it replaced');
+	});
+});
+
 // ---- the second scan --------------------------------------------------------------
 
 describe('the second scan at post-dump', () => {

@@ -47,7 +47,9 @@
  *                     (both) state: count
  *   uts DIR           R moves into a UTS namespace of its own (hostname
  *                     "leaky-uts"); P holds nothing of it.
- *                     state: count
+ *   net DIR           R moves into a network namespace of its own (with
+ *                     only a loopback device, down); P holds nothing of it.
+ *                     (both) state: count
  *
  * Outside helpers the tests start on their own (each its own tree):
  *
@@ -478,6 +480,16 @@ static void mode_uts(void)
 	outside_idle();
 }
 
+static void mode_net(void)
+{
+	if (fork_root() == 0) {
+		if (unshare(CLONE_NEWNET))
+			die("unshare net");
+		root_loop(NULL);
+	}
+	outside_idle();
+}
+
 /* ---- outside helpers ---------------------------------------------------------- */
 
 static void join(const char *pid, const char *ns)
@@ -603,6 +615,8 @@ int main(int argc, char **argv)
 		mode_lock(1);
 	else if (!strcmp(mode, "uts") && argc == 3)
 		mode_uts();
+	else if (!strcmp(mode, "net") && argc == 3)
+		mode_net();
 	else if (!strcmp(mode, "join") && argc == 5) {
 		dir = argv[4];
 		join(argv[2], argv[3]);
@@ -617,7 +631,7 @@ int main(int argc, char **argv)
 		fan_out(atol(argv[2]), 0);
 	}
 	fprintf(stderr, "usage: leaky pipe|fifo|unix-stream|unix-dgram|unix-named|pty|shm|mapped|shared-anon|"
-		"flock|posix-lock|uts DIR | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
+		"flock|posix-lock|uts|net DIR | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
 		"watch PID PATH DIR | tree N DIR | idle N DIR\n");
 	return 2;
 }
