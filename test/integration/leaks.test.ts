@@ -225,12 +225,12 @@ async function dumpOk(t: Leaky, policy: pb.ILeakRule[], want: { kind: pb.LeakKin
  * Lets the tree run well past the checkpoint, restores it over the running
  * tree (kill_running), and checks that it went back and counts on.
  */
-async function restoreWorks(t: Leaky, ck: pb.Checkpoint): Promise<void> {
+async function restoreWorks(t: Leaky, ck: pb.Checkpoint, s = session): Promise<void> {
 	const late = await counters(t, 'state');
 	const past = await waitFor(t, 'state', (c) => c[0] >= late[0] + 40, 'the tree did not run on after the checkpoint');
 	let restored: pb.RestoreResult;
 	try {
-		restored = await session.restore(ck.id, { killRunning: true });
+		restored = await s.restore(ck.id, { killRunning: true });
 	} catch (err) {
 		assert.fail(`the restore of leaky ${t.mode} failed: ${err instanceof CheckpointError ? `[${err.kind}] ${err.describe()}` : String(err)}`);
 	}
@@ -462,6 +462,33 @@ describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)'
 	});
 });
 
+describe('a listening TCP socket (CRIU 4.2)', () => {
+	let newer: HelperSession;
+
+	before(async () => {
+		newer = await HelperSession.open(sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }));
+	});
+
+	after(async () => {
+		await newer?.close();
+	});
+
+	test('is found; the default (warn) dumps it; the restored root listens on the address again and answers', async () => {
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		const t = await startLeaky('listen', [String(port)], false);
+		await detect(t, K.LEAK_KIND_TCP, {
+			inside: [t.root], outside: [], defaultPolicy: P.LEAK_POLICY_WARN, choices: [P.LEAK_POLICY_IGNORE, P.LEAK_POLICY_FAIL],
+			resource: `tcp listen 127.0.0.1:${port}`,
+		});
+		const ck = await dumpOk(t, [], { kind: K.LEAK_KIND_TCP, policy: P.LEAK_POLICY_WARN }, newer);
+		await restoreWorks(t, ck, newer);
+		assert.match(await shell.ok(`ss -Htlnp 'sport = :${port}'`), new RegExp(`pid=${t.root},`), 'the restored root holds the listener');
+		const answer = await shell.ok(`python3 -c 'import socket, struct; s = socket.create_connection(("127.0.0.1", ${port})); print(struct.unpack("<q", s.recv(8))[0])'`);
+		assert.ok(Number(answer) > 0, `the restored root answers a new connection with its count: ${answer}`);
+		await waitFor(t, 'state', (c) => c[1] >= 1, 'the restored root did not count the connection');
+	});
+});
+
 describe('a process on a pty whose master is held outside', () => {
 	let t: Leaky;
 
@@ -520,6 +547,43 @@ describe('a shared file mapping written from outside', () => {
 
 	test('fail refuses it', async () => {
 		await expectRefused(t, K.LEAK_KIND_SHARED_MEMORY, [rule(K.LEAK_KIND_SHARED_MEMORY, P.LEAK_POLICY_FAIL)]);
+	});
+});
+
+describe('a memfd also held outside', () => {
+	test('is found; the default (warn) saves its contents; the restored root writes to a private copy', async () => {
+		const t = await startLeaky('memfd');
+		await detect(t, K.LEAK_KIND_MEMFD, {
+			inside: [t.root], outside: [t.outside], defaultPolicy: P.LEAK_POLICY_WARN, choices: [P.LEAK_POLICY_IGNORE, P.LEAK_POLICY_FAIL],
+			resource: /^memfd:leaky-memfd \(inode \d+\)$/,
+		});
+		const ck = await dumpOk(t, [], { kind: K.LEAK_KIND_MEMFD, policy: P.LEAK_POLICY_WARN });
+		await restoreWorks(t, ck);
+		// what the leak's risk says: the restored root and the outside process no longer see each other's writes
+		const [, seenByRoot] = await counters(t, 'state');
+		const [outsideCount, seenByOutside] = await counters(t, 'outside');
+		await waitFor(t, 'outside', (c) => c[0] > outsideCount + 20, 'the outside process stopped');
+		assert.equal((await counters(t, 'state'))[1], seenByRoot, 'the restored root no longer sees the outside\'s count');
+		assert.equal((await counters(t, 'outside'))[1], seenByOutside, 'the outside no longer sees the restored root\'s count');
+	});
+});
+
+describe('a deleted file the tree holds open', () => {
+	test('is found; the default (warn) saves it as a ghost file; the restored root writes to it, deleted again', async () => {
+		const t = await startLeaky('deleted', [], false);
+		await detect(t, K.LEAK_KIND_DELETED_FILE, {
+			inside: [t.root], outside: [], defaultPolicy: P.LEAK_POLICY_WARN, choices: [P.LEAK_POLICY_IGNORE, P.LEAK_POLICY_FAIL],
+			resource: new RegExp(`^${escapeRegExp(t.dir)}/ghost \\(`),
+		});
+		const ck = await dumpOk(t, [], { kind: K.LEAK_KIND_DELETED_FILE, policy: P.LEAK_POLICY_WARN });
+		const images = (await shell.ok(`ls ${ck.path}`)).split('\n');
+		assert.ok(images.some((f) => /^ghost-file-/.test(f)), `the checkpoint holds the ghost file: ${images.join(' ')}`);
+		await restoreWorks(t, ck);
+		const ghost = await fdOf(t.root, new RegExp(`^${escapeRegExp(t.dir)}/ghost \\(deleted\\)$`));
+		const written = async (): Promise<number> => Number(await shell.ok(`od -An -t d8 -N 8 /proc/${t.root}/fd/${ghost.fd}`));
+		const now = await written();
+		const [count] = await waitFor(t, 'state', (c) => c[0] > now + 5, 'the restored root does not count');
+		assert.ok(await written() >= count - 1, 'the restored root writes its count into the deleted file');
 	});
 });
 

@@ -50,6 +50,15 @@
  *   net DIR           R moves into a network namespace of its own (with
  *                     only a loopback device, down); P holds nothing of it.
  *                     (both) state: count
+ *   memfd DIR         P creates a memfd before the fork; each writes its
+ *                     count into it (P at offset 0, R at 8) and reads the
+ *                     other's. state: count seen-from-P; outside: count
+ *                     seen-from-R
+ *   deleted DIR       R opens DIR/ghost, deletes it, and writes its count
+ *                     into it. state: count
+ *   listen DIR PORT   R listens on 127.0.0.1:PORT and answers each
+ *                     connection with its count; P holds nothing of it.
+ *                     state: count accepted
  *
  * Outside helpers the tests start on their own (each its own tree):
  *
@@ -480,6 +489,96 @@ static void mode_uts(void)
 	outside_idle();
 }
 
+static int memfd = -1;
+
+/* What R writes at offset 8, what P writes at 0: each reads the other's. */
+static int memfd_count(long count, long *extra)
+{
+	if (pwrite(memfd, &count, sizeof(count), 8) != (ssize_t)sizeof(count) ||
+	    pread(memfd, &extra[0], sizeof(extra[0]), 0) != (ssize_t)sizeof(extra[0]))
+		die("memfd");
+	return 1;
+}
+
+static void mode_memfd(void)
+{
+	int fd;
+	long rec[2];
+
+	memfd = memfd_create("leaky-memfd", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, 4096))
+		die("memfd_create");
+	if (fork_root() == 0)
+		root_loop(memfd_count);
+	fd = open_record(dir, "outside");
+	for (long count = 1;; count++) {
+		rec[0] = count;
+		if (pwrite(memfd, &count, sizeof(count), 0) != (ssize_t)sizeof(count) ||
+		    pread(memfd, &rec[1], sizeof(rec[1]), 8) != (ssize_t)sizeof(rec[1]))
+			die("memfd");
+		publish(fd, rec, 2);
+		tick();
+	}
+}
+
+static int ghost = -1;
+
+static int ghost_count(long count, long *extra)
+{
+	(void)extra;
+	if (pwrite(ghost, &count, sizeof(count), 0) != (ssize_t)sizeof(count))
+		die("ghost");
+	return 0;
+}
+
+static void mode_deleted(void)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/ghost", dir);
+	if (fork_root() == 0) {
+		ghost = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (ghost < 0 || unlink(path))
+			die(path);
+		root_loop(ghost_count);
+	}
+	outside_idle();
+}
+
+static int listener = -1;
+static long accepted;
+
+/* Each tick: a waiting connection gets the count, and is closed. */
+static int answer_count(long count, long *extra)
+{
+	int c = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (c >= 0) {
+		accepted++;
+		if (send(c, &count, sizeof(count), MSG_NOSIGNAL) != (ssize_t)sizeof(count))
+			accepted--;
+		close(c);
+	}
+	extra[0] = accepted;
+	return 1;
+}
+
+static void mode_listen(const char *port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
+	int one = 1;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fork_root() == 0) {
+		listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(listener, (struct sockaddr *)&addr, sizeof(addr)) || listen(listener, 16))
+			die("listen");
+		root_loop(answer_count);
+	}
+	outside_idle();
+}
+
 static void mode_net(void)
 {
 	if (fork_root() == 0) {
@@ -617,6 +716,12 @@ int main(int argc, char **argv)
 		mode_uts();
 	else if (!strcmp(mode, "net") && argc == 3)
 		mode_net();
+	else if (!strcmp(mode, "memfd") && argc == 3)
+		mode_memfd();
+	else if (!strcmp(mode, "deleted") && argc == 3)
+		mode_deleted();
+	else if (!strcmp(mode, "listen") && argc == 4)
+		mode_listen(argv[3]);
 	else if (!strcmp(mode, "join") && argc == 5) {
 		dir = argv[4];
 		join(argv[2], argv[3]);
@@ -631,7 +736,7 @@ int main(int argc, char **argv)
 		fan_out(atol(argv[2]), 0);
 	}
 	fprintf(stderr, "usage: leaky pipe|fifo|unix-stream|unix-dgram|unix-named|pty|shm|mapped|shared-anon|"
-		"flock|posix-lock|uts|net DIR | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
+		"flock|posix-lock|uts|net|memfd|deleted DIR | listen DIR PORT | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
 		"watch PID PATH DIR | tree N DIR | idle N DIR\n");
 	return 2;
 }
