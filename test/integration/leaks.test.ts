@@ -462,7 +462,7 @@ describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)'
 	});
 });
 
-describe('a listening TCP socket (CRIU 4.2)', () => {
+describe('a listening TCP socket and a bound UDP socket (CRIU 4.2)', () => {
 	let newer: HelperSession;
 
 	before(async () => {
@@ -486,6 +486,20 @@ describe('a listening TCP socket (CRIU 4.2)', () => {
 		const answer = await shell.ok(`python3 -c 'import socket, struct; s = socket.create_connection(("127.0.0.1", ${port})); print(struct.unpack("<q", s.recv(8))[0])'`);
 		assert.ok(Number(answer) > 0, `the restored root answers a new connection with its count: ${answer}`);
 		await waitFor(t, 'state', (c) => c[1] >= 1, 'the restored root did not count the connection');
+	});
+
+	test('a bound UDP socket: found; the default (warn) dumps it; the restored root receives on the address again', async () => {
+		const port = 20000 + Math.floor(Math.random() * 20000);
+		const t = await startLeaky('udp', [String(port)], false);
+		await waitFor(t, 'state', (c) => c[1] > 0, 'the root receives nothing from the outside process');
+		await detect(t, K.LEAK_KIND_UDP, {
+			inside: [t.root], outside: [], defaultPolicy: P.LEAK_POLICY_WARN, choices: [P.LEAK_POLICY_IGNORE, P.LEAK_POLICY_FAIL],
+			resource: `udp 127.0.0.1:${port}`,
+		});
+		const ck = await dumpOk(t, [], { kind: K.LEAK_KIND_UDP, policy: P.LEAK_POLICY_WARN }, newer);
+		await restoreWorks(t, ck, newer);
+		const [, last] = await counters(t, 'state');
+		await waitFor(t, 'state', (c) => c[1] > last + 10, 'the restored root receives nothing on the address');
 	});
 });
 

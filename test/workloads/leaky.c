@@ -59,6 +59,8 @@
  *   listen DIR PORT   R listens on 127.0.0.1:PORT and answers each
  *                     connection with its count; P holds nothing of it.
  *                     state: count accepted
+ *   udp DIR PORT      R binds a UDP socket to 127.0.0.1:PORT; P sends it
+ *                     its count every tick. state: count last-received
  *
  * Outside helpers the tests start on their own (each its own tree):
  *
@@ -579,6 +581,41 @@ static void mode_listen(const char *port)
 	outside_idle();
 }
 
+static int udp = -1;
+
+/* Takes what datagrams came since the last tick: the last count P sent. */
+static int udp_receive(long count, long *extra)
+{
+	long v;
+
+	(void)count;
+	while (recv(udp, &v, sizeof(v), MSG_DONTWAIT) == (ssize_t)sizeof(v))
+		extra[0] = v;
+	return 1;
+}
+
+static void mode_udp(const char *port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
+	int fd;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fork_root() == 0) {
+		udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (udp < 0 || bind(udp, (struct sockaddr *)&addr, sizeof(addr)))
+			die("bind udp");
+		root_loop(udp_receive);
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	for (long count = 1;; count++) {
+		/* before R binds, and while it is frozen or gone, datagrams are refused or lost: as UDP goes */
+		sendto(fd, &count, sizeof(count), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr));
+		tick();
+	}
+}
+
 static void mode_net(void)
 {
 	if (fork_root() == 0) {
@@ -722,6 +759,8 @@ int main(int argc, char **argv)
 		mode_deleted();
 	else if (!strcmp(mode, "listen") && argc == 4)
 		mode_listen(argv[3]);
+	else if (!strcmp(mode, "udp") && argc == 4)
+		mode_udp(argv[3]);
 	else if (!strcmp(mode, "join") && argc == 5) {
 		dir = argv[4];
 		join(argv[2], argv[3]);
@@ -736,7 +775,7 @@ int main(int argc, char **argv)
 		fan_out(atol(argv[2]), 0);
 	}
 	fprintf(stderr, "usage: leaky pipe|fifo|unix-stream|unix-dgram|unix-named|pty|shm|mapped|shared-anon|"
-		"flock|posix-lock|uts|net|memfd|deleted DIR | listen DIR PORT | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
+		"flock|posix-lock|uts|net|memfd|deleted DIR | listen|udp DIR PORT | fifo-alone DIR MIB | tcp DIR PORT | join PID NS DIR | "
 		"watch PID PATH DIR | tree N DIR | idle N DIR\n");
 	return 2;
 }
