@@ -21,35 +21,82 @@
 #define STATS_MAGIC 0x57093306u
 #define MAX_CRIU_MSG (8u << 20)
 
-static const char *criu_default_paths[] = {
-	"/usr/sbin/criu", "/usr/bin/criu", "/usr/local/sbin/criu", "/usr/local/bin/criu", "/sbin/criu",
-	"/bin/criu",
+/* Where system programs live, before PATH: the helper may run with a user's short PATH. */
+static const char *const program_dirs[] = {
+	"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin",
 };
+
+/* dir/name in out when it is an executable file; dir must be absolute. */
+static bool executable_in(const char *dir, size_t ndir, const char *name, char *out, size_t len)
+{
+	if (!ndir || dir[0] != '/' || (size_t)snprintf(out, len, "%.*s/%s", (int)ndir, dir, name) >= len)
+		return false;
+	return access(out, X_OK) == 0;
+}
+
+const char *find_program(const char *name)
+{
+	static char found[4096];
+	const char *env = getenv("PATH");
+
+	for (size_t i = 0; i < ARRAY_SIZE(program_dirs); i++)
+		if (executable_in(program_dirs[i], strlen(program_dirs[i]), name, found, sizeof(found)))
+			return found;
+	while (env && *env) {
+		const char *colon = strchr(env, ':');
+		size_t n = colon ? (size_t)(colon - env) : strlen(env);
+
+		if (executable_in(env, n, name, found, sizeof(found)))
+			return found;
+		env = colon ? colon + 1 : NULL;
+	}
+	return NULL;
+}
 
 /* The configured path, or the first executable criu in the usual places or PATH. */
 const char *criu_find(const char *configured)
 {
 	static char found[4096];
-	const char *env = getenv("PATH");
+	const char *p;
 
 	if (configured)	/* exec'd as given: a relative path would depend on the helper's cwd */
 		return configured[0] == '/' && access(configured, X_OK) == 0 ? configured : NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(criu_default_paths); i++)
-		if (access(criu_default_paths[i], X_OK) == 0)
-			return criu_default_paths[i];
-	while (env && *env) {
-		const char *colon = strchr(env, ':');
-		size_t n = colon ? (size_t)(colon - env) : strlen(env);
+	p = find_program("criu");
+	return p ? strcpy(found, p) : NULL;	/* find_program's buffer is reused */
+}
 
-		if (n && n + 6 < sizeof(found)) {
-			memcpy(found, env, n);
-			memcpy(found + n, "/criu", 6);
-			if (found[0] == '/' && access(found, X_OK) == 0)
-				return found;
-		}
-		env = colon ? colon + 1 : NULL;
+/* `criu check --feature NAME` says yes (exit status 0); stdio to /dev/null, no shell. */
+static bool criu_has_feature(const char *criu, const char *feature)
+{
+	char *argv[] = { "criu", "check", "--feature", (char *)feature, NULL };
+	pid_t pid = fork();
+	int status = 0, null;
+
+	if (pid == 0) {
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(127);
+		execv(criu, argv);
+		_exit(127);
 	}
-	return NULL;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int criu_network_lock(const char *criu, int *method, struct herr *e)
+{
+	*method = 0;	/* CRIU's default: iptables */
+	if (find_program("iptables"))
+		return 0;
+	if (criu_has_feature(criu, "network_lock_nftables")) {
+		*method = CRIU_NETWORK_LOCK_METHOD__NFTABLES;
+		return 0;
+	}
+	herr_set(e, EC(CRIU_UNAVAILABLE), ENOENT, "saving TCP connections (tcp=save) needs CRIU's network lock, "
+		 "and this target has neither iptables nor a CRIU that locks with nftables: install iptables, "
+		 "or a CRIU built with nftables");
+	return -1;
 }
 
 /* Child side of the fork: stdio to /dev/null, only keep_fds and sk survive exec. */

@@ -279,7 +279,15 @@ struct criu_info {
 
 typedef void (*criu_notify_fn)(const char *script, void *arg);
 
+/* The first executable name in the usual system directories or PATH (a static buffer), or NULL. */
+const char *find_program(const char *name);
 const char *criu_find(const char *configured);
+/*
+ * How CRIU locks the network while it saves TCP connections: its default
+ * (iptables, *method 0) when iptables is there, else nftables when this CRIU
+ * can; else CRIU_UNAVAILABLE in words.
+ */
+int criu_network_lock(const char *criu, int *method, struct herr *e);
 int criu_probe(struct criu_info *ci, const char *path, const char *asked);
 /*
  * Runs one request through `criu swrk`. keep_fds lists descriptors the criu

@@ -619,6 +619,7 @@ static void op_dump(const Request *req, Response *resp)
 	uint64_t t0, wall;
 	size_t nprocs;
 	char log_path[4500];
+	int lock = 0;
 
 	if (c.root <= 0) {
 		bad_request(resp, "root_pid must be a positive pid, not %d", c.root);
@@ -634,6 +635,8 @@ static void op_dump(const Request *req, Response *resp)
 		goto fail;
 	if (scan_before_dump(&c, &e))
 		goto fail;
+	if (c.options->tcp_established && criu_network_lock(g_criu.path, &lock, &e))
+		goto fail;	/* before anything is frozen */
 	nctx.root = c.root;
 	nctx.rules = c.d->policy;
 	nctx.nrules = c.d->n_policy;
@@ -664,6 +667,8 @@ static void op_dump(const Request *req, Response *resp)
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
 	apply_options(&opts, c.options);
+	opts.has_network_lock = lock != 0;
+	opts.network_lock = lock ? lock : CRIU_NETWORK_LOCK_METHOD__IPTABLES;
 	creq.type = CRIU_REQ_TYPE__DUMP;
 	creq.opts = &opts;
 
@@ -921,6 +926,7 @@ static void op_restore(const Request *req, Response *resp)
 	const int *keep;
 	size_t nkeep;
 	uint64_t t0;
+	int lock = 0;
 
 	checkpoint__helper__v1__restore_result__init(res);
 	if (check_checkpoint_id(rq->checkpoint_id, resp))
@@ -936,6 +942,9 @@ static void op_restore(const Request *req, Response *resp)
 		goto fail;
 	/* before any kill: an outside reader may end when the tree's end closes */
 	if (leaks_restore_plan(ck->leaks, ck->options, ck->output_pipes, &plan, &e))
+		goto fail;
+	if (ck->options && ck->options->tcp_established && !rq->tcp_close &&
+	    criu_network_lock(g_criu.path, &lock, &e))
 		goto fail;
 	if (running.n && !rq->kill_running) {
 		const CheckpointProcess *p = NULL;
@@ -975,6 +984,8 @@ static void op_restore(const Request *req, Response *resp)
 	apply_options(&opts, ck->options);
 	if (rq->tcp_close && opts.tcp_established)
 		opts.has_tcp_close = opts.tcp_close = true;
+	opts.has_network_lock = lock != 0;
+	opts.network_lock = lock ? lock : CRIU_NETWORK_LOCK_METHOD__IPTABLES;
 	if (restore_output_prepare(ck, &output, &opts, &e))
 		goto fail;
 	fds[2] = output.out[1];

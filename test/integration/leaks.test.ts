@@ -432,6 +432,24 @@ describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)'
 		assert.equal(state[1], 0, 'the restored root never failed to send');
 	});
 
+	test('on a target without iptables, CRIU locks the connection with nftables, and the paused round trip is as exact', async () => {
+		// iptables hidden for the helper (a bind mount in the target's own mount namespace: gone with it, whatever happens)
+		await shell.ok('mount --bind /dev/null /usr/sbin/iptables');
+		try {
+			await newer.freeze(t.root);
+			const atPause = await outside();
+			const saved = await dumpOk(t, policy, { kind: K.LEAK_KIND_TCP, policy: P.LEAK_POLICY_SAVE, options: { tcpEstablished: true } }, newer);
+			const log = await shell.ok(`cat ${saved.path}/dump.log`);
+			assert.match(log, /Running nftables \[add element inet CRIU-\S+ conns4 \{ 127\.0\.0\.1 \. \d+ \. 127\.0\.0\.1 \. \d+ \}\]/, 'CRIU locked the connection with nftables');
+			assert.doesNotMatch(log, /Running iptables/);
+			await newer.restore(saved.id, { killRunning: true });
+			const on = await waitFor(t, 'outside', (c) => c[0] > atPause[0] + 20, 'the outside server receives nothing from the restored root');
+			assert.deepEqual([atPause[0], on[0]], [atPause[1], on[1]], 'each count reached the server once, in order');
+		} finally {
+			await shell.ok('umount /usr/sbin/iptables');
+		}
+	});
+
 	test('after it carried data since the checkpoint, a restore is refused before anything is killed, naming the connection', async () => {
 		const before = await outside();
 		await waitFor(t, 'outside', (c) => c[0] > before[0] + 40, 'the connection does not carry data');
