@@ -299,6 +299,13 @@ static void apply_options(CriuOpts *opts, const DumpOptions *o)
 	opts->external = o->external;
 }
 
+/* lock: from criu_network_lock; 0 leaves CRIU's default. */
+static void set_network_lock(CriuOpts *opts, int lock)
+{
+	opts->has_network_lock = lock != 0;
+	opts->network_lock = lock ? (CriuNetworkLockMethod)lock : CRIU_NETWORK_LOCK_METHOD__IPTABLES;
+}
+
 struct notify_ctx {
 	uint32_t id;
 	/* a dump's: the tree is scanned again at post-dump, into report */
@@ -667,8 +674,7 @@ static void op_dump(const Request *req, Response *resp)
 	opts.manage_cgroups_mode = CRIU_CG_MODE__IGNORE;
 	opts.has_notify_scripts = opts.notify_scripts = true;
 	apply_options(&opts, c.options);
-	opts.has_network_lock = lock != 0;
-	opts.network_lock = lock ? lock : CRIU_NETWORK_LOCK_METHOD__IPTABLES;
+	set_network_lock(&opts, lock);
 	creq.type = CRIU_REQ_TYPE__DUMP;
 	creq.opts = &opts;
 
@@ -984,8 +990,7 @@ static void op_restore(const Request *req, Response *resp)
 	apply_options(&opts, ck->options);
 	if (rq->tcp_close && opts.tcp_established)
 		opts.has_tcp_close = opts.tcp_close = true;
-	opts.has_network_lock = lock != 0;
-	opts.network_lock = lock ? lock : CRIU_NETWORK_LOCK_METHOD__IPTABLES;
+	set_network_lock(&opts, lock);
 	if (restore_output_prepare(ck, &output, &opts, &e))
 		goto fail;
 	fds[2] = output.out[1];
