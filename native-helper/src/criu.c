@@ -84,6 +84,28 @@ static bool criu_has_feature(const char *criu, const char *feature)
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+int criu_inet_dumpable(const struct criu_info *ci, struct herr *e)
+{
+	int fd, v;
+	socklen_t n = sizeof(v);
+	bool refused;
+
+	if (ci->major > 4 || (ci->major == 4 && ci->minor >= 2))
+		return 0;
+	/* what CRIU 4.1 asks of every socket it dumps */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	refused = fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, &n) && errno == EOPNOTSUPP;
+	if (fd >= 0)
+		close(fd);
+	if (!refused)
+		return 0;
+	herr_set(e, EC(CRIU_UNAVAILABLE), EOPNOTSUPP, "the tree has TCP or UDP sockets, and CRIU %s cannot dump "
+		 "them on this kernel: it asks every socket for SO_PASSCRED, which Linux refuses on inet sockets "
+		 "since 6.16 (checkpoint-restore/criu#2705). Nothing was frozen or written. Use CRIU 4.2 or "
+		 "newer (ckpt --criu PATH, or criuPath of the target in checkpoint.targets)", ci->version);
+	return -1;
+}
+
 int criu_network_lock(const char *criu, int *method, struct herr *e)
 {
 	*method = 0;	/* CRIU's default: iptables */

@@ -288,6 +288,8 @@ const char *criu_find(const char *configured);
  * can; else CRIU_UNAVAILABLE in words.
  */
 int criu_network_lock(const char *criu, int *method, struct herr *e);
+/* 0 when CRIU ci can dump inet sockets here; CRIU 4.1 cannot on Linux >= 6.16 (CRIU_UNAVAILABLE, in words). */
+int criu_inet_dumpable(const struct criu_info *ci, struct herr *e);
 int criu_probe(struct criu_info *ci, const char *path, const char *asked);
 /*
  * Runs one request through `criu swrk`. keep_fds lists descriptors the criu

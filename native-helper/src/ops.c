@@ -613,6 +613,15 @@ static int scan_before_dump(struct dump_ctx *c, struct herr *e)
 	return 0;
 }
 
+/* Every TCP and UDP socket of the tree is a leak of its kind, whatever its policy. */
+static bool has_inet_sockets(const LeakReport *r)
+{
+	for (size_t i = 0; i < r->n_leaks; i++)
+		if (r->leaks[i]->kind == LK(TCP) || r->leaks[i]->kind == LK(UDP))
+			return true;
+	return false;
+}
+
 static void op_dump(const Request *req, Response *resp)
 {
 	struct dump_ctx c = { .req = req, .d = req->dump, .root = req->dump->root_pid, .dirfd = -1 };
@@ -642,8 +651,11 @@ static void op_dump(const Request *req, Response *resp)
 		goto fail;
 	if (scan_before_dump(&c, &e))
 		goto fail;
+	/* before anything is frozen */
+	if (has_inet_sockets(c.leaks) && criu_inet_dumpable(&g_criu, &e))
+		goto fail;
 	if (c.options->tcp_established && criu_network_lock(g_criu.path, &lock, &e))
-		goto fail;	/* before anything is frozen */
+		goto fail;
 	nctx.root = c.root;
 	nctx.rules = c.d->policy;
 	nctx.nrules = c.d->n_policy;

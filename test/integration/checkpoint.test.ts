@@ -9,6 +9,7 @@ import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { allAbove, allAtLeast, allBelow, sshTarget, TargetShell, WORKLOAD } from './harness';
+import { inetSocketsDumpable } from './richCheckpoint';
 
 let shell: TargetShell;
 let session: HelperSession;
@@ -299,19 +300,16 @@ describe('what CRIU refuses leaves the program running', () => {
 			assert.ok(tcp.choices?.some((c) => c.policy === pb.LeakPolicy.LEAK_POLICY_SAVE && c.criuOption === '--tcp-established'));
 			return true;
 		});
-		// With save, CRIU is asked for tcp_established; where it still fails, its own words and log come back.
+		// With save, CRIU is asked for tcp_established. The target's CRIU (4.1.1) cannot dump inet sockets on
+		// Linux >= 6.16 (criu#2705): the helper says so before anything is frozen (leaks.test.ts saves
+		// connections with the target's CRIU 4.2).
 		const policy = [{ kind: pb.LeakKind.LEAK_KIND_TCP, policy: pb.LeakPolicy.LEAK_POLICY_SAVE }];
+		const tcp = await inetSocketsDumpable(shell);
 		const saved = await session.dump(pid, { leaveRunning: true, policy }).catch((err: unknown) => err);
-		if (saved instanceof CheckpointError) {
-			assert.equal(saved.kind, 'criu-failed', saved.message);
-			assert.ok(saved.criu && saved.criu.log.length > 0, 'the lines of CRIU\'s log that explain it come along');
-			assert.ok(!saved.criu.log.some((l) => /RLIMIT_NOFILE/.test(l)), 'noise CRIU logs on every run is left out');
-			// CRIU's network lock (its default, iptables) works on the target: it locked the connection and let it go.
-			assert.ok(saved.criu.logPath, 'the full log is kept');
-			const log = await shell.ok(`cat ${saved.criu.logPath}`);
-			assert.match(log, /net: Lock network\n/);
-			assert.match(log, /net: Unlock network\n/);
-			assert.doesNotMatch(log, /Error \(criu\/net\.c|iptables-restore.*(fail|not found)/i, 'the lock itself did not fail');
+		if (!tcp.ok) {
+			assert.ok(saved instanceof CheckpointError, String(saved));
+			assert.equal(saved.kind, 'criu-unavailable', saved.message);
+			assert.match(saved.message, /^the tree has TCP or UDP sockets, and CRIU 4\.1\.\d+ cannot dump them on this kernel: .*criu#2705\)\. Nothing was frozen or written\. Use CRIU 4\.2 or newer \(ckpt --criu PATH, or criuPath/);
 		} else {
 			assert.ok(saved instanceof pb.Checkpoint, String(saved));
 			assert.equal(saved.options?.tcpEstablished, true, 'the save policy asked CRIU for tcp_established');
