@@ -99,10 +99,10 @@ int criu_inet_dumpable(const struct criu_info *ci, struct herr *e)
 		close(fd);
 	if (!refused)
 		return 0;
-	herr_set(e, EC(CRIU_UNAVAILABLE), EOPNOTSUPP, "the tree has TCP or UDP sockets, and CRIU %s cannot dump "
-		 "them on this kernel: it asks every socket for SO_PASSCRED, which Linux refuses on inet sockets "
-		 "since 6.16 (checkpoint-restore/criu#2705). Nothing was frozen or written. Use CRIU 4.2 or "
-		 "newer (ckpt --criu PATH, or criuPath of the target in checkpoint.targets)", ci->version);
+	herr_set(e, EC(CRIU_UNAVAILABLE), EOPNOTSUPP, "CRIU %s cannot dump TCP or UDP sockets on this kernel: it "
+		 "asks every socket for SO_PASSCRED, which Linux refuses on inet sockets since 6.16 "
+		 "(checkpoint-restore/criu#2705). Use CRIU 4.2 or newer (ckpt --criu PATH, or criuPath of the "
+		 "target in checkpoint.targets)", ci->version);
 	return -1;
 }
 

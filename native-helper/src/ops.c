@@ -116,6 +116,20 @@ static void read_caps(HelloResult *h)
 	free(buf);
 }
 
+/* Whether TCP connections can be saved here, and with which network lock. */
+static void hello_tcp(HelloResult *h)
+{
+	struct herr e = { 0 };
+	int lock = 0;
+
+	if (g_criu.problem[0])
+		return;		/* criu_problem says it all */
+	if (criu_inet_dumpable(&g_criu, &e) || criu_network_lock(g_criu.path, &lock, &e))
+		h->tcp_problem = arena_strdup(e.msg);
+	else
+		h->network_lock = lock == CRIU_NETWORK_LOCK_METHOD__NFTABLES ? "nftables" : "iptables";
+}
+
 static void op_hello(const Request *req, Response *resp)
 {
 	HelloResult *h = arena_alloc(sizeof(*h));
@@ -145,6 +159,7 @@ static void op_hello(const Request *req, Response *resp)
 	read_caps(h);
 	h->store_dir = g_cfg.store;
 	h->helper_pid = getpid();
+	hello_tcp(h);
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_HELLO;
 	resp->hello = h;
 }
@@ -622,6 +637,17 @@ static bool has_inet_sockets(const LeakReport *r)
 	return false;
 }
 
+static int inet_refusal(struct herr *e)
+{
+	struct herr why = { 0 };
+
+	if (criu_inet_dumpable(&g_criu, &why) == 0)
+		return 0;
+	herr_set(e, why.code, why.errnum, "the tree has TCP or UDP sockets; nothing was frozen or written: %s",
+		 why.msg);
+	return -1;
+}
+
 static void op_dump(const Request *req, Response *resp)
 {
 	struct dump_ctx c = { .req = req, .d = req->dump, .root = req->dump->root_pid, .dirfd = -1 };
@@ -652,7 +678,7 @@ static void op_dump(const Request *req, Response *resp)
 	if (scan_before_dump(&c, &e))
 		goto fail;
 	/* before anything is frozen */
-	if (has_inet_sockets(c.leaks) && criu_inet_dumpable(&g_criu, &e))
+	if (has_inet_sockets(c.leaks) && inet_refusal(&e))
 		goto fail;
 	if (c.options->tcp_established && criu_network_lock(g_criu.path, &lock, &e))
 		goto fail;

@@ -40,8 +40,10 @@ export function formatHello(h: pb.HelloResult): string {
 		['store', h.storeDir],
 		['capabilities', h.capabilities.length > 8 ? `${h.capabilities.length} (${h.capabilities.slice(0, 4).join(', ')}, ...)` : h.capabilities.join(', ')],
 	];
+	if (h.networkLock || h.tcpProblem) lines.push(['tcp', h.networkLock ? `connections can be saved (network lock: ${h.networkLock})` : 'connections cannot be saved']);
 	const out = table(lines.map(([k, v]) => [`${k}:`, v]));
-	return h.criuProblem ? `${out}\nproblem: ${h.criuProblem}` : out;
+	const problems = [h.criuProblem && `problem: ${h.criuProblem}`, h.tcpProblem && `tcp: ${h.tcpProblem}`].filter(Boolean);
+	return [out, ...problems].join('\n');
 }
 
 export function formatPs(processes: pb.ProcessInfo[]): string {

@@ -107,6 +107,8 @@ export class CheckpointCommands {
 		const hello = await session.hello();
 		this.connections.output.appendLine(`${session.target.description}: helper ${hello.helperVersion}, CRIU ${hello.criuVersion || 'not usable'}, Linux ${hello.kernelRelease}, running as uid ${hello.euid}`);
 		if (hello.criuProblem) this.connections.output.appendLine(`  problem: ${hello.criuProblem}`);
+		if (hello.networkLock) this.connections.output.appendLine(`  TCP connections can be saved (network lock: ${hello.networkLock})`);
+		if (hello.tcpProblem) this.connections.output.appendLine(`  TCP connections cannot be saved: ${hello.tcpProblem}`);
 		this.targets.refresh();
 		void vscode.window.showInformationMessage(`Checkpoint: connected to ${target} (CRIU ${hello.criuVersion || 'not usable'}${hello.criuProblem ? `: ${hello.criuProblem}` : ''}).`);
 	}

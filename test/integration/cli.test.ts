@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { connection, connectionFilePath, NEWER_CRIU, REPO, TargetShell, WORKLOAD } from './harness';
+import { inetSocketsDumpable } from './richCheckpoint';
 
 const execFileAsync = promisify(execFile);
 const CKPT = join(REPO, 'bin', 'ckpt.js');
@@ -65,6 +66,14 @@ describe('ckpt', () => {
 		const newer = await ckpt('--target', connectionFilePath(), '--criu', NEWER_CRIU, 'hello');
 		assert.equal(newer.code, 0, newer.stderr);
 		assert.match(newer.stdout, new RegExp(`criu:\\s+4\\.[2-9]\\S* at ${NEWER_CRIU}\\n`));
+		assert.match(newer.stdout, /\ntcp:\s+connections can be saved \(network lock: iptables\)\n/);
+		assert.doesNotMatch(newer.stdout, /\ntcp: \S/, 'no reason why not');
+		// the target's own CRIU 4.1.1 on this kernel: why not, and what to do
+		const own = await ckpt('--target', connectionFilePath(), 'hello');
+		if (!(await inetSocketsDumpable(shell)).ok) {
+			assert.match(own.stdout, /\ntcp:\s+connections cannot be saved\n/);
+			assert.match(own.stdout, /\ntcp: CRIU 4\.1\.\d+ cannot dump TCP or UDP sockets on this kernel: .*Use CRIU 4\.2 or newer/);
+		}
 		for (const bad of ['criu', '/nonexistent/criu']) {
 			const r = await ckpt('--target', connectionFilePath(), '--criu', bad, 'hello');
 			assert.equal(r.code, 0, r.stderr);

@@ -52,6 +52,13 @@ describe('formatHello', () => {
 		assert.match(out, /\nproblem: criu is not installed; apt install criu$/);
 	});
 
+	test('TCP: saved with its network lock, or why not (an older helper says neither: no line)', () => {
+		assert.match(formatHello(pb.HelloResult.create({ ...hello, networkLock: 'nftables' })), /\ntcp:\s+connections can be saved \(network lock: nftables\)$/);
+		const cannot = formatHello(pb.HelloResult.create({ ...hello, tcpProblem: 'CRIU 4.1.1 cannot dump TCP or UDP sockets on this kernel' }));
+		assert.match(cannot, /\ntcp:\s+connections cannot be saved\ntcp: CRIU 4\.1\.1 cannot dump TCP or UDP sockets on this kernel$/);
+		assert.doesNotMatch(formatHello(hello), /tcp/);
+	});
+
 	test('many capabilities are summarized', () => {
 		const caps = Array.from({ length: 10 }, (_, i) => `CAP_${i}`);
 		assert.match(formatHello(pb.HelloResult.create({ capabilities: caps })), /^capabilities:\s+10 \(CAP_0, CAP_1, CAP_2, CAP_3, \.\.\.\)$/m);
