@@ -167,6 +167,8 @@ void fdlist_close(struct fdlist *l);	/* closes them all and frees the list */
 
 bool valid_checkpoint_id(const char *id);
 bool valid_text(const char *s, size_t max);
+/* All of fd up to max bytes (EFBIG beyond) into *out (malloc'd, NUL-terminated); the others open and close. */
+int read_fd(int fd, char **out, size_t *len, size_t max);
 int read_file(const char *path, char **out, size_t *len, size_t max);
 int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);

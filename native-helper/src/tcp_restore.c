@@ -49,36 +49,25 @@ struct saved_conns {
 	size_t cap;
 };
 
-/* The whole image name of dirfd (malloc'd), *len its size; NULL with errno. */
+/* The whole image name of dirfd (malloc'd), *len its size; NULL with errno. A regular file, not followed. */
 static uint8_t *read_image_file(int dirfd, const char *name, size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	uint8_t *buf = NULL;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), saved;
+	char *buf = NULL;
 	struct stat st;
-	size_t got = 0;
+	bool stated;
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_FILES_IMG) {
-		errno = errno ? errno : EINVAL;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n <= 0) {
-			free(buf);
-			buf = NULL;
-			errno = n ? errno : EIO;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	*len = got;
-out:
+	stated = fstat(fd, &st) == 0;
+	if (stated && !S_ISREG(st.st_mode))
+		errno = EINVAL;
+	else if (stated)
+		read_fd(fd, &buf, len, MAX_FILES_IMG);
+	saved = errno;
 	close(fd);
-	return buf;
+	errno = saved;
+	return (uint8_t *)buf;
 }
 
 /* "A:port" of an image's address words (network order, 1 for IPv4, 4 for IPv6). */

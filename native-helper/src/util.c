@@ -300,15 +300,12 @@ bool valid_text(const char *s, size_t max)
 
 /* ---- files --------------------------------------------------------------- */
 
-int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max)
+int read_fd(int fd, char **out, size_t *len, size_t max)
 {
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
-	int fd, ret = -1;
+	int ret = -1;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		ssize_t r;
 
@@ -347,7 +344,19 @@ out:
 		free(buf);
 		errno = saved;
 	}
+	return ret;
+}
+
+int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY), ret, saved;
+
+	if (fd < 0)
+		return -1;
+	ret = read_fd(fd, out, len, max);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return ret;
 }
 
