@@ -601,13 +601,6 @@ static const char *file_id(const struct fd_entry *e)
 	return arena_printf("%u:%u inode %llu", major(e->dev), minor(e->dev), (unsigned long long)e->ino);
 }
 
-static void text_choices(struct leak *lk, const char *warn_effect)
-{
-	leak_choice(lk, LP(WARN), "", warn_effect);
-	leak_choice(lk, LP(IGNORE), "", "the same as warn, but the checkpoint is not flagged");
-	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
-}
-
 static const char *direction(bool reads, bool writes)
 {
 	return reads && writes ? "reads and writes" : writes ? "writes" : reads ? "reads" : "holds";
@@ -657,7 +650,7 @@ static void fifo_leak(struct host_scan *s, struct group *g)
 		   "or lost; the restored tree opens the path again and meets whoever holds it then";
 	lk->criu = "dumped by its path, with the buffered data; a restore opens the path again (it fails "
 		   "if the named pipe was removed)";
-	text_choices(lk, "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_warn_choices(lk);
 }
 
 static const char *size_text(uint64_t n)
@@ -695,7 +688,7 @@ static void memfd_leak(struct host_scan *s, struct group *g)
 		  "reaches the other"
 		: "the checkpoint holds a copy of its contents; the restored tree gets a new memfd";
 	lk->criu = "saved with its contents; a restore makes a new memfd with a copy";
-	text_choices(lk, "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_warn_choices(lk);
 }
 
 static void deleted_leak(struct host_scan *s, struct group *g)
@@ -729,7 +722,7 @@ static void deleted_leak(struct host_scan *s, struct group *g)
 		lk->criu = arena_printf("CRIU copies it into the checkpoint as a ghost file (%s, under its "
 					"1 MiB ghost limit); a restore recreates it and deletes it again",
 					size_text(f->size));
-	text_choices(lk, "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_warn_choices(lk);
 }
 
 /* File system types whose files may be gone, or be others, at restore. */
@@ -812,7 +805,7 @@ static void volatile_leak(struct host_scan *s, struct group *g, struct fs_cache 
 		   "network or FUSE file system may not be mounted, a process's /proc files go with it), and "
 		   "gets another file when it was replaced";
 	lk->criu = "not saved: CRIU records the path and reopens it at restore";
-	text_choices(lk, "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_warn_choices(lk);
 }
 
 static void group_leak(struct host_scan *s, struct group *g, struct fs_cache *c)

@@ -512,13 +512,6 @@ static void inet_common(struct sock_ctx *c, struct leak *lk, const struct sock_e
 	hold_socket(c, sk->ino, lk, "", "the same socket", &nin, &nout);
 }
 
-static void warn_choices(struct leak *lk)
-{
-	leak_choice(lk, LP(WARN), "", "checkpoint as CRIU does; the checkpoint is flagged");
-	leak_choice(lk, LP(IGNORE), "", "the same as warn, but the checkpoint is not flagged");
-	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
-}
-
 static void tcp_listen_leak(struct sock_ctx *c, const struct sock_entry *sk)
 {
 	const char *addr = endpoints(sk, false);
@@ -530,7 +523,7 @@ static void tcp_listen_leak(struct sock_ctx *c, const struct sock_entry *sk)
 	lk->risk = "connections not yet accepted are lost; a restore binds the address again and fails "
 		   "when another process bound it meanwhile";
 	lk->criu = "dumped; a restore listens on the address again";
-	warn_choices(lk);
+	leak_warn_choices(lk);
 }
 
 /* The other end of a local connection, in words; its outside holders added to lk. */
@@ -588,7 +581,7 @@ static void udp_leak(struct sock_ctx *c, const struct sock_entry *sk)
 	lk->risk = "datagrams that arrive while the tree is frozen or gone are lost; a restore binds the "
 		   "address again and fails when another process bound it meanwhile";
 	lk->criu = "dumped (without the queued datagrams); a restore binds the address again";
-	warn_choices(lk);
+	leak_warn_choices(lk);
 }
 
 static void sock_leak(struct sock_ctx *c, const struct sock_entry *sk)

@@ -227,6 +227,13 @@ void leak_hold(struct host_scan *s, struct leak *lk, pid_t pid, const struct lea
 	(*n)++;
 }
 
+void leak_warn_choices(struct leak *lk)
+{
+	leak_choice(lk, LP(WARN), "", "checkpoint as CRIU does; the checkpoint is flagged");
+	leak_choice(lk, LP(IGNORE), "", "the same as warn, but the checkpoint is not flagged");
+	leak_choice(lk, LP(FAIL), "", "refuse the checkpoint");
+}
+
 void leak_choice(struct leak *lk, int policy, const char *criu_option, const char *effect)
 {
 	if (lk->nchoices == MAX_LEAK_CHOICES)
@@ -575,10 +582,10 @@ DumpOptions *leaks_dump_options(Leak *const *leaks, size_t n)
 	o->external = arena_alloc((n + 1) * sizeof(*o->external));
 	for (size_t i = 0; i < n; i++) {
 		const Leak *l = leaks[i];
+		const char *net = is_policy(l, LK(NET_NS), LP(EXTERNAL)) && !l->host_own ? net_external(l) : NULL;
 
-		if (is_policy(l, LK(NET_NS), LP(EXTERNAL)) && !l->host_own && net_external(l))
-			o->external[o->n_external++] = (char *)net_external(l);
-
+		if (net)
+			o->external[o->n_external++] = (char *)net;
 		o->ext_unix_sk |= is_policy(l, LK(UNIX_SOCKET), LP(EXTERNAL));
 		o->tcp_established |= is_policy(l, LK(TCP), LP(SAVE));
 		o->file_locks |= is_policy(l, LK(FILE_LOCK), LP(SAVE));

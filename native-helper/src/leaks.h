@@ -135,6 +135,8 @@ struct leak *leak_find(const struct host_scan *s, int kind, const char *resource
 void leak_hold(struct host_scan *s, struct leak *lk, pid_t pid, const struct leak_holder *h);
 /* Adds a choice: policy, the CRIU option it takes ("" when none), its effect. */
 void leak_choice(struct leak *lk, int policy, const char *criu_option, const char *effect);
+/* The choices of a leak CRIU dumps as it is: warn (in that order), ignore, fail. */
+void leak_warn_choices(struct leak *lk);
 
 /*
  * Enters pid's namespace ns ("net", "ipc", ...; nstype CLONE_NEW*) for a
