@@ -30,7 +30,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
-import { allAbove, allAtLeast, allBelow, connectionFilePath, NEWER_CRIU, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
+import { allAbove, allAtLeast, allBelow, connectionFilePath, newerCriuTarget, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
 
 const TARGET = connectionFilePath();
 /** The target again, its helper running the newer CRIU (which can dump TCP connections here). */
@@ -62,7 +62,7 @@ before(async () => {
 	await shell.buildWorkload();
 	FRAMES = await shell.buildProgram('frames');
 	helper = await HelperSession.open(sshTarget());
-	pool = new SessionPool((spec) => (spec === TARGET_NEWER_CRIU ? sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }) : targetFromSpec(spec)));
+	pool = new SessionPool((spec) => (spec === TARGET_NEWER_CRIU ? newerCriuTarget() : targetFromSpec(spec)));
 	livePort = await serve(() => new LiveDebugSession(pool));
 	snapshotPort = await serve(() => new SnapshotDebugSession(pool));
 });

@@ -45,6 +45,11 @@ export function connection(): ConnectionFile & { port: number; user: string } {
  */
 export const NEWER_CRIU = '/opt/criu-forky/usr/sbin/criu';
 
+/** The target, its helper running NEWER_CRIU. */
+export function newerCriuTarget(): SshTarget {
+	return sshTarget({ helperArgs: ['--criu', NEWER_CRIU] });
+}
+
 export function sshTarget(overrides: Partial<ConstructorParameters<typeof SshTarget>[0]> = {}): SshTarget {
 	const c = connection();
 	return new SshTarget({ host: c.host, port: c.port, user: c.user, identityFile: c.identityFile, knownHostsFile: c.knownHostsFile, ...overrides });

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { escapeRegExp, NEWER_CRIU, sshTarget, TargetShell } from './harness';
+import { escapeRegExp, newerCriuTarget, NEWER_CRIU, sshTarget, TargetShell } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const LEAKY = '/opt/checkpoint-debugger-tests/leaky';
@@ -416,7 +416,7 @@ describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)'
 	const outside = (): Promise<number[]> => counters(t, 'outside');
 
 	before(async () => {
-		newer = await HelperSession.open(sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }));
+		newer = await HelperSession.open(newerCriuTarget());
 		const hello = await newer.hello();
 		assert.equal(hello.criuPath, NEWER_CRIU, `the helper runs the CRIU asked for (${hello.criuProblem})`);
 		assert.match(hello.criuVersion, /^4\.([2-9]|\d\d)/, 'it is CRIU 4.2 or later');
@@ -496,7 +496,7 @@ describe('a listening TCP socket and a bound UDP socket (CRIU 4.2)', () => {
 	let newer: HelperSession;
 
 	before(async () => {
-		newer = await HelperSession.open(sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }));
+		newer = await HelperSession.open(newerCriuTarget());
 	});
 
 	after(async () => {

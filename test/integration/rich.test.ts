@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
 import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { allAbove, allAtLeast, allBelow, NEWER_CRIU, sshTarget, TargetShell } from './harness';
+import { allAbove, allAtLeast, allBelow, newerCriuTarget, sshTarget, TargetShell } from './harness';
 import { buildRich, critDecode, dumpRich, inetSocketsDumpable, RICH_FD_TYPES, richBytes, startRich, type RichTree } from './richCheckpoint';
 
 const PAGE = 4096;
@@ -269,7 +269,7 @@ describe('a rich tree with TCP sockets', () => {
 		assert.equal((await session.list()).length, before, 'no checkpoint is left behind');
 		const held = await counters(withTcp.dir, 'state');
 		await waitUntil(withTcp.dir, 'state', allAbove(held), 'the tree does not run on after the refused dump');
-		const newer = await HelperSession.open(sshTarget({ helperArgs: ['--criu', NEWER_CRIU] }));
+		const newer = await HelperSession.open(newerCriuTarget());
 		try {
 			const checkpoint = await dumpRich(newer, withTcp.pid, { leaveRunning: true });
 			assert.equal(checkpoint.options?.tcpEstablished, true);
