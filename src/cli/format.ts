@@ -2,9 +2,10 @@
 import { pb } from '../core/protocol';
 import { byteSize, plural } from '../core/text';
 import {
-	changeText, formatLeaks, formatPolicy, leakJson, leakName, leakReportBrief, leakReportJson, leakReportSummary, leaksWithoutChoice,
+	changeText, formatPolicy, leakJson, leakName, leakReportBrief, leakReportJson, leakReportSummary, leaksWithoutChoice,
 	leakStatsJson, suggestedRules, warnedLeaks,
 } from '../core/leaks';
+import { formatLeaks } from './leaksText';
 
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {

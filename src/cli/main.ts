@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { pb } from '../core/protocol';
 import { CheckpointError, errorMessage } from '../core/errors';
-import { formatLeaks, LEAK_KINDS, LEAK_POLICIES, leakJson, parsePolicy } from '../core/leaks';
+import { LEAK_KINDS, LEAK_POLICIES, leakJson, parsePolicy } from '../core/leaks';
+import { formatLeaks } from './leaksText';
 import { HelperSession } from '../core/session';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { runInspect } from './inspect';
