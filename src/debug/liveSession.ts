@@ -16,7 +16,11 @@ import type { pb } from '../core/protocol';
 import type { HelperSession, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { policySetting, refusalOf, sessionRules, type LeaksBody, type LeaksReason, type PolicySetting, type Refusal } from './leakPolicy';
-import { checkpointSummary, type CheckpointSummary, CONNECTIONS_MOVED_ON, type StateEventBody, CUSTOM } from './messages';
+import {
+	checkpointSummary, CONNECTIONS_MOVED_ON, CUSTOM, isCustomRequest, runCustomRequest,
+	type CheckpointSummary, type CustomBody, type CustomEventBody, type CustomEventName, type CustomRequestHandlers, type RestoreCheckpointArgs,
+	type RestoreCheckpointBody, type TakeCheckpointArgs,
+} from './messages';
 import { byteSize } from '../core/text';
 
 /** What both kinds of live session take besides their own arguments. */
@@ -91,6 +95,25 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 * listing the tree again for every thread.
 	 */
 	private known = new Map<number, TreeTask>();
+	/** The custom requests (CUSTOM), each with its args checked by messages.ts. */
+	private readonly handlers: CustomRequestHandlers = {
+		[CUSTOM.takeCheckpoint]: (args) => this.cancellable((signal) => this.takeCheckpoint(args, signal)),
+		[CUSTOM.restoreCheckpoint]: (args) => this.cancellable((signal) => this.restoreCheckpoint(args, signal)),
+		[CUSTOM.cancel]: async () => this.running?.abort(),
+		[CUSTOM.listCheckpoints]: async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }),
+		[CUSTOM.renameCheckpoint]: async ({ id, name }) => ({ checkpoint: checkpointSummary(await this.attached().renameCheckpoint(id, name)) }),
+		[CUSTOM.deleteCheckpoint]: ({ id }) => this.attached().deleteCheckpoint(id),
+		[CUSTOM.kill]: async () => {
+			await this.attached().kill();
+			this.sendEvent(new TerminatedEvent());
+		},
+		[CUSTOM.treeState]: async () => ({ state: this.tree?.state ?? 'gone', rootPid: this.tree?.rootPid ?? 0 }),
+		[CUSTOM.leaks]: () => this.scan('request'),
+		[CUSTOM.setLeakPolicy]: async ({ setting }) => {
+			this.setPolicy(setting, this.launchPolicy);
+			return { policy: policySetting(this.rules) };
+		},
+	};
 
 	constructor(private readonly sessions: SessionProvider) {
 		super();
@@ -138,7 +161,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.answer(response, async () => {
 			const tree = this.attached();
 			if (!tree.launched) {
-				this.sendEvent(new Event(CUSTOM.confirmKillEvent, { rootPid: tree.rootPid }));
+				this.sendCustomEvent(CUSTOM.confirmKillEvent, { rootPid: tree.rootPid });
 				return;
 			}
 			await tree.kill();
@@ -158,8 +181,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private treeListener(session: HelperSession): TreeListener {
 		const target = session.target.description;
 		return {
-			stateChanged: (state, rootPid) => this.sendEvent(new Event(CUSTOM.stateEvent, { state, rootPid, target } satisfies StateEventBody)),
-			checkpointsChanged: () => this.sendEvent(new Event(CUSTOM.checkpointsEvent, {})),
+			stateChanged: (state, rootPid) => this.sendCustomEvent(CUSTOM.stateEvent, { state, rootPid, target }),
+			checkpointsChanged: () => this.sendCustomEvent(CUSTOM.checkpointsEvent, {}),
 		};
 	}
 
@@ -175,7 +198,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		tree.policy = this.rules;
 		const target = tree.session.target.description;
 		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
-		this.sendEvent(new Event(CUSTOM.stateEvent, { state: tree.state, rootPid: tree.rootPid, target } satisfies StateEventBody));
+		this.sendCustomEvent(CUSTOM.stateEvent, { state: tree.state, rootPid: tree.rootPid, target });
 		this.sendEvent(new InitializedEvent());
 		if (tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', tree.rootPid)));
 		this.startWatching();
@@ -276,43 +299,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
-		switch (command) {
-			case CUSTOM.takeCheckpoint:
-				return this.answer(response, () => this.cancellable((signal) => this.takeCheckpoint(args as { name?: string }, signal)));
-			case CUSTOM.restoreCheckpoint:
-				return this.answer(response, () => this.cancellable((signal) => this.restoreCheckpoint(args as RestoreArgs, signal)));
-			case CUSTOM.cancel:
-				this.running?.abort();
-				return this.sendResponse(response);
-			case CUSTOM.listCheckpoints:
-				return this.answer(response, async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }));
-			case CUSTOM.renameCheckpoint:
-				return this.answer(response, async () => {
-					const name = (args as { name?: unknown } | undefined)?.name;
-					if (typeof name !== 'string') throw new CheckpointError('usage', 'say the new name: "name" is missing');
-					return { checkpoint: checkpointSummary(await this.attached().renameCheckpoint(requireId(args), name)) };
-				});
-			case CUSTOM.deleteCheckpoint:
-				return this.answer(response, async () => {
-					await this.attached().deleteCheckpoint(requireId(args));
-				});
-			case CUSTOM.kill:
-				return this.answer(response, async () => {
-					await this.attached().kill();
-					this.sendEvent(new TerminatedEvent());
-				});
-			case CUSTOM.treeState:
-				return this.answer(response, async () => ({ state: this.tree?.state ?? 'gone', rootPid: this.tree?.rootPid ?? 0 }));
-			case CUSTOM.leaks:
-				return this.answer(response, () => this.scan('request'));
-			case CUSTOM.setLeakPolicy:
-				return this.answer(response, async () => {
-					this.setPolicy((args as { setting?: unknown } | undefined)?.setting, this.launchPolicy);
-					return { policy: policySetting(this.rules) };
-				});
-			default:
-				return this.fail(response, new CheckpointError('usage', `unknown request "${command}"`));
-		}
+		if (!isCustomRequest(command)) return this.fail(response, new CheckpointError('usage', `unknown request "${command}"`));
+		this.answer(response, () => runCustomRequest(this.handlers, command, args));
 	}
 
 	/**
@@ -324,7 +312,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 */
 	protected override showsUser(err: unknown, command: string): boolean {
 		if (err instanceof CheckpointError && err.kind === 'leaks-refused') return false;
-		return !(Object.values(CUSTOM) as string[]).includes(command);
+		return !isCustomRequest(command);
 	}
 
 	private async cancellable<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -337,9 +325,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 	}
 
-	private async takeCheckpoint(args: { name?: string }, cancel: AbortSignal): Promise<{ checkpoint: CheckpointSummary }> {
+	private async takeCheckpoint(args: TakeCheckpointArgs, cancel: AbortSignal): Promise<CustomBody<typeof CUSTOM.takeCheckpoint>> {
 		const tree = this.attached();
-		const checkpoint = await tree.checkpoint(typeof args?.name === 'string' ? args.name : '', (p) => this.progress(p), cancel)
+		const checkpoint = await tree.checkpoint(args.name, (p) => this.progress(p), cancel)
 			.catch((err: unknown) => this.refused(err, 'checkpoint'));
 		const summary = this.checkpointTaken(checkpoint);
 		this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}${summary.name ? ` "${summary.name}"` : ''} taken (${describeStats(summary)}).\n`, 'console'));
@@ -350,7 +338,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** The leaks the checkpoint's scan found (before its dump) go to the editor's Leaks view. */
 	private checkpointTaken(checkpoint: pb.Checkpoint): CheckpointSummary {
 		const report = checkpoint.leaks;
-		if (report) this.sendEvent(new Event(CUSTOM.leaksEvent, this.leaksBody('checkpoint', report.leaks, report.stats)));
+		if (report) this.sendCustomEvent(CUSTOM.leaksEvent, this.leaksBody('checkpoint', report.leaks, report.stats));
 		return checkpointSummary(checkpoint);
 	}
 
@@ -374,7 +362,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const refusal = refusalOf(err.leaks, during, this.tree?.state === 'frozen' ? 'frozen' : 'running');
 		// The whole list, so the Leaks view shows the refused leaks among the others; the refused ones if the scan fails.
 		const body = await this.scan('refused').catch(() => this.leaksBody('refused', err.leaks));
-		this.sendEvent(new Event(CUSTOM.leaksEvent, { ...body, refusal } satisfies LeaksBody));
+		this.sendCustomEvent(CUSTOM.leaksEvent, { ...body, refusal });
 		throw new CheckpointError('leaks-refused', refusal.message, undefined, undefined, err.leaks);
 	}
 
@@ -390,11 +378,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 		};
 	}
 
-	private async restoreCheckpoint(args: RestoreArgs, cancel: AbortSignal): Promise<{ rootPid: number; saved?: CheckpointSummary }> {
+	private async restoreCheckpoint(args: RestoreCheckpointArgs, cancel: AbortSignal): Promise<RestoreCheckpointBody> {
 		const tree = this.attached();
-		const id = requireId(args);
+		const { id } = args;
 		const wasFrozen = tree.state === 'frozen';
-		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose === true, onProgress: (p) => this.progress(p), cancel })
+		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose, onProgress: (p) => this.progress(p), cancel })
 			.catch((err: unknown) => {
 				if (err instanceof CheckpointError && err.kind === 'connection-moved-on') throw new CheckpointError(err.kind, `${CONNECTIONS_MOVED_ON}${err.message}`);
 				return this.refused(err, 'restore');
@@ -409,12 +397,16 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.announce(await tree.tasks());
 		this.sendEvent(new InvalidatedEvent(['threads', 'stacks', 'variables']));
 		// New pids, maybe new holders: the editor's list of leaks is stale.
-		void this.scan('restore').then((body) => this.sendEvent(new Event(CUSTOM.leaksEvent, body)), () => undefined);
+		void this.scan('restore').then((body) => this.sendCustomEvent(CUSTOM.leaksEvent, body), () => undefined);
 		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
 	}
 
+	private sendCustomEvent<K extends CustomEventName>(name: K, body: CustomEventBody<K>): void {
+		this.sendEvent(new Event(name, body));
+	}
+
 	private progress(p: pb.Progress): void {
-		this.sendEvent(new Event(CUSTOM.progressEvent, { stage: p.stage, message: p.message }));
+		this.sendCustomEvent(CUSTOM.progressEvent, { stage: p.stage, message: p.message });
 	}
 
 	private async resolvePid(session: HelperSession, args: AttachArguments): Promise<number> {
@@ -488,19 +480,6 @@ export class LiveDebugSession extends AsyncDebugSession {
 function allStopped(event: StoppedEvent): StoppedEvent {
 	(event as DebugProtocol.StoppedEvent).body.allThreadsStopped = true;
 	return event;
-}
-
-/** The restore request's arguments: tcpClose restores the checkpoint's TCP connections closed. */
-interface RestoreArgs {
-	id: string;
-	saveCurrent?: boolean;
-	tcpClose?: boolean;
-}
-
-function requireId(args: unknown): string {
-	const id = (args as { id?: unknown } | undefined)?.id;
-	if (typeof id !== 'string' || !id) throw new CheckpointError('usage', 'say which checkpoint: "id" is missing');
-	return id;
 }
 
 function describeStats(c: CheckpointSummary): string {

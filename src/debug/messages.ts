@@ -1,11 +1,17 @@
 /**
- * The adapter's own requests and events (beyond DAP), shared by the adapter
- * and the editor layer that sends and receives them.
+ * The adapter's own requests and events (beyond DAP): one typed contract,
+ * shared by the adapter (which checks the args it gets at run time and
+ * answers through CustomRequestHandlers) and the editor layer (which sends
+ * and listens through src/extension/customDap.ts), in the spirit of
+ * vscode-js-debug's dapCustom.ts.
  */
 import type { TreeState } from '../core/debuggedTree';
+import { CheckpointError } from '../core/errors';
 import { checkpointInconsistent, changeText, leakName, leakReportBrief, leakReportSummary, warnedLeaks } from '../core/leaks';
 import type { pb } from '../core/protocol';
+import type { LeaksBody, PolicySetting } from './leakPolicy';
 
+/** The wire names of the adapter's own requests and events; what each takes and answers is in CustomRequests and CustomEvents. */
 export const CUSTOM = {
 	takeCheckpoint: 'checkpoint/take',
 	restoreCheckpoint: 'checkpoint/restore',
@@ -17,29 +23,161 @@ export const CUSTOM = {
 	treeState: 'checkpoint/state',
 	/** Kills the tree (after the user said so). */
 	kill: 'checkpoint/kill',
-	/** The tree's leaks with the session's policy applied. Answer: LeaksBody (reason "request"). */
+	/** The tree's leaks with the session's policy applied (reason "request"). */
 	leaks: 'checkpoint/leaks',
 	/**
-	 * Replaces the session's `checkpoint.leakPolicy` layer (args: { setting }) for
-	 * the next checkpoints; the launch configuration's `leakPolicy` still wins.
-	 * A bad setting is refused and the policy stays as it was. Answer: { policy }.
+	 * Replaces the session's `checkpoint.leakPolicy` layer for the next
+	 * checkpoints; the launch configuration's `leakPolicy` still wins. A bad
+	 * setting is refused and the policy stays as it was.
 	 */
 	setLeakPolicy: 'checkpoint/setLeakPolicy',
-	/** Event: Terminate was asked for an attached tree: the editor asks the user, then sends kill or disconnects. Body: { rootPid }. */
+	/** Event: Terminate was asked for an attached tree: the editor asks the user, then sends kill or disconnects. */
 	confirmKillEvent: 'checkpoint/confirmKill',
-	/** Event: the tree's state changed. Body: StateEventBody. */
+	/** Event: the tree's state changed. */
 	stateEvent: 'checkpoint/stateChanged',
-	/** Event: checkpoints were taken or deleted. */
+	/** Event: checkpoints were taken, renamed or deleted. */
 	checkpointsEvent: 'checkpoint/checkpointsChanged',
-	/** Event: a long operation's stage. Body: { stage, message }. */
+	/** Event: a long operation's stage. */
 	progressEvent: 'checkpoint/progress',
 	/**
 	 * Event: the tree's leaks as a checkpoint found them (before its dump), after
 	 * a restore, or with a refusal (sent before the refused request's answer).
-	 * Body: LeaksBody.
 	 */
 	leaksEvent: 'checkpoint/leaksScanned',
 } as const;
+
+/** A request that takes nothing, or an event that says nothing but its name. */
+export type Empty = Record<string, never>;
+
+export interface TakeCheckpointArgs {
+	/** Its name in the timeline; "" (or absent) for none. */
+	name?: string;
+}
+
+/** tcpClose restores the checkpoint's TCP connections closed; saveCurrent overrides the session's saveBeforeRestore. */
+export interface RestoreCheckpointArgs {
+	id: string;
+	saveCurrent?: boolean;
+	tcpClose?: boolean;
+}
+
+export interface RestoreCheckpointBody {
+	/** The restored tree's root (the same pid as the checkpoint's, CRIU restores pids). */
+	rootPid: number;
+	/** The checkpoint of the state the restore replaced, unless asked not to take one. */
+	saved?: CheckpointSummary;
+}
+
+export interface CheckpointIdArgs {
+	id: string;
+}
+
+export interface RenameCheckpointArgs extends CheckpointIdArgs {
+	/** "" clears the name. */
+	name: string;
+}
+
+export interface SetLeakPolicyArgs {
+	/** The setting as the editor reads it: checked by the adapter (sessionRules), which says what is wrong. */
+	setting?: unknown;
+}
+
+export interface ProgressEventBody {
+	stage: string;
+	message: string;
+}
+
+/** Each custom request: what it takes (args) and what it answers (body). */
+export interface CustomRequests {
+	[CUSTOM.takeCheckpoint]: { args: TakeCheckpointArgs; body: { checkpoint: CheckpointSummary } };
+	[CUSTOM.restoreCheckpoint]: { args: RestoreCheckpointArgs; body: RestoreCheckpointBody };
+	[CUSTOM.listCheckpoints]: { args: Empty; body: { checkpoints: CheckpointSummary[] } };
+	[CUSTOM.deleteCheckpoint]: { args: CheckpointIdArgs; body: void };
+	[CUSTOM.renameCheckpoint]: { args: RenameCheckpointArgs; body: { checkpoint: CheckpointSummary } };
+	[CUSTOM.cancel]: { args: Empty; body: void };
+	[CUSTOM.treeState]: { args: Empty; body: { state: TreeState; rootPid: number } };
+	[CUSTOM.kill]: { args: Empty; body: void };
+	[CUSTOM.leaks]: { args: Empty; body: LeaksBody };
+	[CUSTOM.setLeakPolicy]: { args: SetLeakPolicyArgs; body: { policy: PolicySetting } };
+}
+
+export type CustomRequestName = keyof CustomRequests;
+export type CustomArgs<K extends CustomRequestName> = CustomRequests[K]['args'];
+export type CustomBody<K extends CustomRequestName> = CustomRequests[K]['body'];
+
+/** Each custom event's body. */
+export interface CustomEvents {
+	[CUSTOM.confirmKillEvent]: { rootPid: number };
+	[CUSTOM.stateEvent]: StateEventBody;
+	[CUSTOM.checkpointsEvent]: Empty;
+	[CUSTOM.progressEvent]: ProgressEventBody;
+	[CUSTOM.leaksEvent]: LeaksBody;
+}
+
+export type CustomEventName = keyof CustomEvents;
+export type CustomEventBody<K extends CustomEventName> = CustomEvents[K];
+
+/** What the adapter does with each custom request: typed args in (already checked), its body out. */
+export type CustomRequestHandlers = { readonly [K in CustomRequestName]: (args: CustomArgs<K>) => Promise<CustomBody<K>> };
+
+/**
+ * The run-time check of each request's args: they come from another process
+ * (the editor, a test, anything that speaks DAP), whatever the types say.
+ * Throws a CheckpointError ('usage') saying what is wrong.
+ */
+const ARGS_OF: { readonly [K in CustomRequestName]: (args: unknown) => CustomArgs<K> } = {
+	[CUSTOM.takeCheckpoint]: (args) => ({ name: optional(args, 'name', 'string') ?? '' }),
+	[CUSTOM.restoreCheckpoint]: (args) => ({
+		id: checkpointId(args), saveCurrent: optional(args, 'saveCurrent', 'boolean'), tcpClose: optional(args, 'tcpClose', 'boolean'),
+	}),
+	[CUSTOM.listCheckpoints]: () => ({}),
+	[CUSTOM.deleteCheckpoint]: (args) => ({ id: checkpointId(args) }),
+	[CUSTOM.renameCheckpoint]: (args) => {
+		const name = optional(args, 'name', 'string');
+		if (name === undefined) throw new CheckpointError('usage', 'say the new name: "name" is missing');
+		return { id: checkpointId(args), name };
+	},
+	[CUSTOM.cancel]: () => ({}),
+	[CUSTOM.treeState]: () => ({}),
+	[CUSTOM.kill]: () => ({}),
+	[CUSTOM.leaks]: () => ({}),
+	[CUSTOM.setLeakPolicy]: (args) => ({ setting: field(args, 'setting') }),
+};
+
+export function isCustomRequest(command: string): command is CustomRequestName {
+	return Object.hasOwn(ARGS_OF, command);
+}
+
+/** Checks the args of a custom request and hands them to its handler; a bad argument is a rejection in words. */
+export async function runCustomRequest<K extends CustomRequestName>(handlers: CustomRequestHandlers, command: K, args: unknown): Promise<CustomBody<K>> {
+	const checked = ARGS_OF[command](args);
+	return handlers[command](checked);
+}
+
+/** args[key] when args is an object that has it (its own: not "constructor" and the like). */
+function field(args: unknown, key: string): unknown {
+	if (typeof args !== 'object' || args === null || !Object.hasOwn(args, key)) return undefined;
+	return Reflect.get(args, key);
+}
+
+interface TypeNames {
+	string: string;
+	boolean: boolean;
+}
+
+/** args[key], which must be of type `type` when it is there. */
+function optional<T extends keyof TypeNames>(args: unknown, key: string, type: T): TypeNames[T] | undefined {
+	const value = field(args, key);
+	if (value === undefined) return undefined;
+	if (typeof value !== type) throw new CheckpointError('usage', `"${key}" must be a ${type}, not ${JSON.stringify(value)}`);
+	return value as TypeNames[T];
+}
+
+function checkpointId(args: unknown): string {
+	const id = optional(args, 'id', 'string');
+	if (!id) throw new CheckpointError('usage', 'say which checkpoint: "id" is missing');
+	return id;
+}
 
 /**
  * How a restore's failure starts when TCP connections it would bring back

@@ -13,9 +13,10 @@ import { LocalImageSource } from '../core/images/source';
 import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
-import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts } from '../debug/messages';
+import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
+import { customRequest } from './customDap';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
@@ -92,7 +93,7 @@ export class CheckpointCommands {
 			modal: true,
 			detail: 'The debugger attached to this program; it did not start it. Killing it ends it for good (its checkpoints stay and can be restored).',
 		}, kill, leave);
-		if (answer === kill) await session.customRequest(CUSTOM.kill, {}).then(undefined, (err: unknown) => this.report(err));
+		if (answer === kill) await customRequest(session, CUSTOM.kill, {}).catch((err: unknown) => this.report(err));
 		else if (answer === leave) await vscode.debug.stopDebugging(session);
 	}
 
@@ -143,7 +144,7 @@ export class CheckpointCommands {
 		const session = requireLiveSession();
 		const name = await askName('');
 		if (name === undefined) return;
-		const result = await this.withSessionProgress(session, 'Taking a checkpoint', () => session.customRequest(CUSTOM.takeCheckpoint, { name }) as Thenable<{ checkpoint: CheckpointSummary }>);
+		const result = await this.withSessionProgress(session, 'Taking a checkpoint', () => customRequest(session, CUSTOM.takeCheckpoint, { name }));
 		this.checkpoints.refresh();
 		// Show where it went (the view starts collapsed in a crowded Run and Debug side bar).
 		await vscode.commands.executeCommand('checkpoint.checkpoints.focus');
@@ -154,9 +155,9 @@ export class CheckpointCommands {
 		const session = node?.session ?? requireLiveSession();
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Restore which checkpoint?'));
 		if (!checkpoint) return;
-		const restore = (args: { tcpClose?: boolean; saveCurrent?: boolean }) => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
-			session.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...args }) as Thenable<{ rootPid: number; saved?: CheckpointSummary }>);
-		let result: { rootPid: number; saved?: CheckpointSummary };
+		const restore = (args: Omit<RestoreCheckpointArgs, 'id'>): Promise<RestoreCheckpointBody> => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
+			customRequest(session, CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...args }));
+		let result: RestoreCheckpointBody;
 		try {
 			result = await restore({});
 		} catch (err) {
@@ -186,7 +187,7 @@ export class CheckpointCommands {
 		if (!node) return;
 		const name = await vscode.window.showInputBox({ title: `Rename checkpoint ${node.checkpoint.id}`, value: node.checkpoint.name, prompt: 'Its name in the timeline (empty for none)' });
 		if (name === undefined) return;
-		await node.session.customRequest(CUSTOM.renameCheckpoint, { id: node.checkpoint.id, name });
+		await customRequest(node.session, CUSTOM.renameCheckpoint, { id: node.checkpoint.id, name });
 		this.checkpoints.refresh();
 	}
 
@@ -196,7 +197,7 @@ export class CheckpointCommands {
 		const yes = 'Delete';
 		const answer = await vscode.window.showWarningMessage(`Delete checkpoint ${c.name || c.id}?`, { modal: true, detail: `Its images (${c.path}) are removed from the target. This cannot be undone.` }, yes);
 		if (answer !== yes) return;
-		await node.session.customRequest(CUSTOM.deleteCheckpoint, { id: c.id });
+		await customRequest(node.session, CUSTOM.deleteCheckpoint, { id: c.id });
 		this.checkpoints.refresh();
 	}
 
@@ -290,11 +291,11 @@ export class CheckpointCommands {
 	}
 
 	/** Progress from the adapter's events; Cancel asks the adapter to call the operation off where it safely can. */
-	private async withSessionProgress<T>(session: vscode.DebugSession, title: string, work: () => Thenable<T>): Promise<T> {
+	private async withSessionProgress<T>(session: vscode.DebugSession, title: string, work: () => Promise<T>): Promise<T> {
 		return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
 			token.onCancellationRequested(() => {
 				progress.report({ message: 'cancelling (CRIU is not stopped half-way; what it did is undone)...' });
-				void session.customRequest(CUSTOM.cancel, {}).then(undefined, () => undefined);
+				void customRequest(session, CUSTOM.cancel, {}).catch(() => undefined);
 			});
 			this.running.set(session, progress);
 			try {

@@ -11,6 +11,7 @@ import { LiveDebugSession } from '../debug/liveSession';
 import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import { SnapshotDebugSession } from '../debug/snapshotSession';
 import type { Connections } from './connections';
+import { customRequest } from './customDap';
 
 export const DEBUG_TYPE = 'checkpoint';
 
@@ -145,6 +146,5 @@ export async function openSnapshot(checkpoint: CheckpointSummary, target: string
 }
 
 export async function listCheckpoints(session: vscode.DebugSession): Promise<CheckpointSummary[]> {
-	const r = (await session.customRequest(CUSTOM.listCheckpoints, {})) as { checkpoints: CheckpointSummary[] };
-	return r.checkpoints;
+	return (await customRequest(session, CUSTOM.listCheckpoints, {})).checkpoints;
 }

@@ -13,6 +13,7 @@ import {
 	applyLabel, launchOverride, leakLabel, refusalNotice, ruleKey, SETTING_WHERE, settingText, withRule, type PolicySetting, type Refusal,
 } from '../debug/leakPolicy';
 import { CUSTOM } from '../debug/messages';
+import { customRequest } from './customDap';
 import { activeLiveSession, liveSessions } from './debugging';
 import { externalChoice, quickRuleKey, type LeakNode } from './leakNodes';
 import type { LeaksView } from './leaksView';
@@ -76,7 +77,7 @@ export class LeakCommands {
 
 	/** Gives a session the setting as it is now (it got the one of its start). */
 	async push(session: vscode.DebugSession): Promise<void> {
-		await session.customRequest(CUSTOM.setLeakPolicy, { setting: currentSetting(session) }).then(undefined, (err: unknown) => {
+		await customRequest(session, CUSTOM.setLeakPolicy, { setting: currentSetting(session) }).catch((err: unknown) => {
 			const message = `${session.name}: the leak policy was not updated: ${errorMessage(err)}`;
 			this.output.appendLine(message);
 			void vscode.window.showWarningMessage(`Checkpoint: ${message}`);

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
 import type { LeaksBody } from '../debug/leakPolicy';
 import { CUSTOM } from '../debug/messages';
+import { customRequest } from './customDap';
 import { activeLiveSession } from './debugging';
 import { leakChildren, leakGroups, leakRow, leaksMessage, type LeakNode, type LeakRow, type LeaksViewState } from './leakNodes';
 
@@ -69,7 +70,7 @@ export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
 		let body = this.bodies.get(session);
 		if (!body) {
 			try {
-				body = (await session.customRequest(CUSTOM.leaks, {})) as LeaksBody;
+				body = await customRequest(session, CUSTOM.leaks, {});
 			} catch (err) {
 				return this.show({ kind: 'error', message: errorMessage(err) }, []);
 			}
