@@ -5,8 +5,9 @@
  */
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
-import type { CheckpointSummary } from '../debug/messages';
-import { activeLiveSession, listCheckpoints } from './debugging';
+import { CUSTOM, type CheckpointSummary } from '../debug/messages';
+import type { CustomEventRouter } from './customDap';
+import { activeLiveSession, listCheckpoints, onShownLiveSessionChanged } from './debugging';
 import { byteSize } from '../core/text';
 import { escapeMarkdown } from './leakNodes';
 
@@ -22,6 +23,11 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 
 	refresh(): void {
 		this.changed.fire();
+	}
+
+	/** Redrawn when the adapter says the checkpoints changed, and when another live session's timeline is to be shown. */
+	listen(events: CustomEventRouter): vscode.Disposable[] {
+		return [events.on(CUSTOM.checkpointsEvent, () => this.refresh()), ...onShownLiveSessionChanged(() => this.refresh())];
 	}
 
 	getTreeItem(node: CheckpointNode): vscode.TreeItem {

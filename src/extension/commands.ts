@@ -13,10 +13,10 @@ import { LocalImageSource } from '../core/images/source';
 import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
-import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
+import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
-import { customRequest } from './customDap';
+import { customRequest, type CustomEventRouter } from './customDap';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
@@ -80,13 +80,18 @@ export class CheckpointCommands {
 		];
 	}
 
-	/** The adapter's tree state, for the commands that depend on it. */
-	treeStateChanged(session: vscode.DebugSession, state: TreeState): void {
-		this.states.set(session, state);
+	/** The adapter's tree state (for the commands that depend on it), its questions and its progress; and the leak commands' events. */
+	listen(events: CustomEventRouter): vscode.Disposable[] {
+		return [
+			events.on(CUSTOM.stateEvent, (session, body) => this.states.set(session, body.state)),
+			events.on(CUSTOM.confirmKillEvent, (session, body) => void this.confirmKill(session, body.rootPid)),
+			events.on(CUSTOM.progressEvent, (session, body) => this.progress(session, body)),
+			...this.leaks.listen(events),
+		];
 	}
 
 	/** Terminate on a tree the debugger attached to (it did not start it): kill only when the user says so. */
-	async confirmKill(session: vscode.DebugSession, rootPid: number): Promise<void> {
+	private async confirmKill(session: vscode.DebugSession, rootPid: number): Promise<void> {
 		const kill = 'Kill';
 		const leave = 'Disconnect, Leave It Running';
 		const answer = await vscode.window.showWarningMessage(`Kill process ${rootPid} and its descendants?`, {
@@ -97,7 +102,7 @@ export class CheckpointCommands {
 		else if (answer === leave) await vscode.debug.stopDebugging(session);
 	}
 
-	progress(session: vscode.DebugSession, p: { stage: string; message: string }): void {
+	private progress(session: vscode.DebugSession, p: ProgressEventBody): void {
 		this.running.get(session)?.report({ message: p.message || p.stage });
 	}
 

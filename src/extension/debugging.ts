@@ -106,6 +106,10 @@ const isLive = (s: vscode.DebugSession | undefined): boolean => !!s && s.type ==
 /** Live checkpoint sessions running now, latest last (kept by the extension's session events). */
 export const liveSessions: vscode.DebugSession[] = [];
 
+const liveSessionEnded = new vscode.EventEmitter<vscode.DebugSession>();
+/** A live checkpoint session ended; liveSessions (and so activeLiveSession) has let it go already. */
+export const onDidEndLiveSession = liveSessionEnded.event;
+
 /**
  * The live checkpoint session the user means: the active one; with a
  * snapshot active, the session it was opened from; else the latest one.
@@ -128,10 +132,33 @@ export function trackLiveSessions(): vscode.Disposable[] {
 			void update();
 		}),
 		vscode.debug.onDidTerminateDebugSession((s) => {
+			if (!isLive(s)) return;
 			const at = liveSessions.indexOf(s);
-			if (at < 0) return;
-			liveSessions.splice(at, 1);
-			void update();
+			if (at >= 0) {
+				liveSessions.splice(at, 1);
+				void update();
+			}
+			liveSessionEnded.fire(s);
+		}),
+	];
+}
+
+/**
+ * Calls `redraw` when the live session the user means changes, not on every
+ * change of the active session (a redraw under the pointer would swallow a
+ * click on a row), and when a live session ends (`ended`).
+ */
+export function onShownLiveSessionChanged(redraw: (ended?: vscode.DebugSession) => void): vscode.Disposable[] {
+	let shown: vscode.DebugSession | undefined;
+	return [
+		vscode.debug.onDidChangeActiveDebugSession(() => {
+			if (activeLiveSession() === shown) return;
+			shown = activeLiveSession();
+			redraw();
+		}),
+		onDidEndLiveSession((ended) => {
+			shown = activeLiveSession();
+			redraw(ended);
 		}),
 	];
 }

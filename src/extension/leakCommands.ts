@@ -13,7 +13,7 @@ import {
 	applyLabel, launchOverride, leakLabel, refusalNotice, ruleKey, SETTING_WHERE, settingText, withRule, type PolicySetting, type Refusal,
 } from '../debug/leakPolicy';
 import { CUSTOM } from '../debug/messages';
-import { customRequest } from './customDap';
+import { customRequest, type CustomEventRouter } from './customDap';
 import { activeLiveSession, liveSessions } from './debugging';
 import { externalChoice, quickRuleKey, type LeakNode } from './leakNodes';
 import type { LeaksView } from './leaksView';
@@ -44,6 +44,23 @@ export class LeakCommands {
 	}
 
 	/**
+	 * The tree's state (see treeStateChanged), a refusal that came with the
+	 * leaks, and the setting: the next checkpoint of every live session
+	 * applies a change, no restart needed.
+	 */
+	listen(events: CustomEventRouter): vscode.Disposable[] {
+		return [
+			events.on(CUSTOM.stateEvent, (session, body) => this.treeStateChanged(session, body.state)),
+			events.on(CUSTOM.leaksEvent, (session, body) => {
+				if (body.refusal) void this.showRefusal(body.refusal, session);
+			}),
+			vscode.workspace.onDidChangeConfiguration((e) => {
+				if (e.affectsConfiguration('checkpoint.leakPolicy')) void this.settingChanged();
+			}),
+		];
+	}
+
+	/**
 	 * The setting changed (here or by hand): each live session gets it for its
 	 * next checkpoints. A bad setting is said once, and the sessions keep the
 	 * policy they had.
@@ -67,7 +84,7 @@ export class LeakCommands {
 	 * resolved configuration), so it gets the setting as it is now; and the
 	 * Leaks view, asked before the tree was there, gets its list.
 	 */
-	treeStateChanged(session: vscode.DebugSession, state: TreeState): void {
+	private treeStateChanged(session: vscode.DebugSession, state: TreeState): void {
 		if (!this.checked.has(session)) {
 			this.checked.add(session);
 			if (JSON.stringify(currentSetting(session)) !== JSON.stringify(session.configuration.leakPolicySetting)) void this.push(session);

@@ -9,8 +9,8 @@ import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
 import type { LeaksBody } from '../debug/leakPolicy';
 import { CUSTOM } from '../debug/messages';
-import { customRequest } from './customDap';
-import { activeLiveSession } from './debugging';
+import { customRequest, type CustomEventRouter } from './customDap';
+import { activeLiveSession, onShownLiveSessionChanged } from './debugging';
 import { leakChildren, leakGroups, leakRow, leaksMessage, type LeakNode, type LeakRow, type LeaksViewState } from './leakNodes';
 
 export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
@@ -25,8 +25,19 @@ export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
 		this.view = view;
 	}
 
+	/** Each list the adapter sends; redrawn for the live session the user means, and an ended one's list is let go. */
+	listen(events: CustomEventRouter): vscode.Disposable[] {
+		return [
+			events.on(CUSTOM.leaksEvent, (session, body) => this.update(session, body)),
+			...onShownLiveSessionChanged((ended) => {
+				if (ended) this.bodies.delete(ended);
+				this.redraw();
+			}),
+		];
+	}
+
 	/** The adapter sent the leaks of a session's tree. */
-	update(session: vscode.DebugSession, body: LeaksBody): void {
+	private update(session: vscode.DebugSession, body: LeaksBody): void {
 		this.bodies.set(session, body);
 		if (session === activeLiveSession()) this.changed.fire();
 	}
@@ -44,12 +55,8 @@ export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
 	}
 
 	/** Redraws (the active session changed) without asking anyone. */
-	redraw(): void {
+	private redraw(): void {
 		this.changed.fire();
-	}
-
-	forget(session: vscode.DebugSession): void {
-		this.bodies.delete(session);
 	}
 
 	/** The list shown now, with its session. */

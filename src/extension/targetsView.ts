@@ -9,6 +9,7 @@ import type { pb } from '../core/protocol';
 import type { HelperSession } from '../core/session';
 import type { CatalogEntry } from '../core/targetCatalog';
 import type { Connections } from './connections';
+import { onDidEndLiveSession } from './debugging';
 
 export type TargetNode =
 	| { kind: 'host'; entry: CatalogEntry }
@@ -28,6 +29,16 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode> {
 	refresh(): void {
 		this.trees.clear();
 		this.changed.fire(undefined);
+	}
+
+	/** The hosts change with the setting; a process list with the end of a debug session (a launched tree is gone, an attached one thawed). */
+	listen(): vscode.Disposable[] {
+		return [
+			vscode.workspace.onDidChangeConfiguration((e) => {
+				if (e.affectsConfiguration('checkpoint.targets')) this.refresh();
+			}),
+			onDidEndLiveSession(() => this.refresh()),
+		];
 	}
 
 	getTreeItem(node: TargetNode): vscode.TreeItem {
