@@ -59,10 +59,8 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 			case 'section':
 				return sectionItem(node.process, node.section);
 			case 'group': {
-				const list = node.section === 'vmas' ? node.process.vmas : node.process.files;
-				const first = list[node.from];
-				const last = list[node.to - 1];
-				const label = node.section === 'vmas' ? `${hex((first as VmaImage).start)} - ${hex((last as VmaImage).end)}` : `fd ${(first as { fd: number }).fd} - ${(last as { fd: number }).fd}`;
+				const { vmas, files } = node.process;
+				const label = node.section === 'vmas' ? `${hex(vmas[node.from].start)} - ${hex(vmas[node.to - 1].end)}` : `fd ${files[node.from].fd} - ${files[node.to - 1].fd}`;
 				const count = node.to - node.from;
 				return Object.assign(new vscode.TreeItem(label, collapsed), {
 					description: `${count} entries`,
