@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from './errors';
 import type { pb } from './protocol';
-import type { HelperSession, LaunchOptions, ProgressListener } from './session';
+import type { HelperOperations, LaunchOptions, ProgressListener } from './session';
 
 export type TreeState = 'running' | 'frozen' | 'checkpointing' | 'restoring' | 'gone';
 
@@ -47,7 +47,7 @@ export class DebuggedTree {
 	policy: readonly pb.ILeakRule[] = [];
 
 	private constructor(
-		readonly session: HelperSession,
+		readonly session: HelperOperations,
 		private root: number,
 		frozen: boolean,
 		private readonly listener: TreeListener,
@@ -61,13 +61,13 @@ export class DebuggedTree {
 	 * Starts `program` on the target as a tree to debug. Subscribe to the
 	 * session's program events first: the first output may come with the answer.
 	 */
-	static async launch(session: HelperSession, program: string, options: LaunchOptions, listener: TreeListener = {}): Promise<DebuggedTree> {
+	static async launch(session: HelperOperations, program: string, options: LaunchOptions, listener: TreeListener = {}): Promise<DebuggedTree> {
 		const { rootPid } = await session.launch(program, options);
 		return new DebuggedTree(session, rootPid, false, listener, true);
 	}
 
 	/** Attaches to the tree rooted at `pid`; refuses a pid that is not there. */
-	static async attach(session: HelperSession, pid: number, listener: TreeListener = {}): Promise<DebuggedTree> {
+	static async attach(session: HelperOperations, pid: number, listener: TreeListener = {}): Promise<DebuggedTree> {
 		const tree = await session.ps(pid);
 		const root = tree.find((p) => p.pid === pid);
 		if (!root) throw new CheckpointError('no-such-process', `there is no process ${pid} on ${session.target.description}`);
@@ -75,7 +75,7 @@ export class DebuggedTree {
 	}
 
 	/** The pid of the one process whose command name or command line matches `name`; refuses none or several. */
-	static async findProcess(session: HelperSession, name: string): Promise<number> {
+	static async findProcess(session: HelperOperations, name: string): Promise<number> {
 		const all = await session.ps();
 		const matches = all.filter((p) => p.comm === name || p.cmdline[0] === name || p.cmdline[0]?.endsWith(`/${name}`));
 		if (matches.length === 1) return matches[0].pid;

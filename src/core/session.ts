@@ -42,6 +42,14 @@ export type ProgramEvent =
 
 export type ProgramListener = (event: ProgramEvent) => void;
 
+/**
+ * A helper session as DebuggedTree and the debug adapters use it: the
+ * operations and the program events, not the client that carries them.
+ * HelperSession is the real one; the unit tests put an in-memory helper here.
+ */
+export type HelperOperations = Pick<HelperSession,
+	'target' | 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'onProgramEvent' | 'imageFiles' | 'readImage'>;
+
 export class HelperSession {
 	private constructor(readonly target: Target, readonly client: HelperClient) {}
 

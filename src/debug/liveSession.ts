@@ -13,7 +13,7 @@ import { DebuggedTree, type TreeListener, type TreeState, type TreeTask } from '
 import { CheckpointError, errorMessage } from '../core/errors';
 import { leakJson, leakStatsJson } from '../core/leaks';
 import type { pb } from '../core/protocol';
-import type { HelperSession, ProgramEvent } from '../core/session';
+import type { HelperOperations, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { policySetting, refusalOf, sessionRules, type LeaksBody, type LeaksReason, type PolicySetting, type Refusal } from './leakPolicy';
 import {
@@ -65,12 +65,12 @@ export const DEFAULT_ENV: Record<string, string> = {
 
 /** Opens (or reuses) a helper session on a target; `release` is called when the debug session ends. */
 export interface SessionProvider {
-	acquire(target: string): Promise<HelperSession>;
-	release(session: HelperSession): Promise<void>;
+	acquire(target: string): Promise<HelperOperations>;
+	release(session: HelperOperations): Promise<void>;
 }
 
-/** How often the adapter checks the tree is still there (it may exit, or be killed, on its own). */
-const WATCH_INTERVAL_MS = 1500;
+/** How often the adapter checks the tree is still there (it may exit, or be killed, on its own), and the connection with it. */
+export const WATCH_INTERVAL_MS = 1500;
 
 /** All threads share the tree's state: one "all threads stopped" answer. */
 const SINGLE_FRAME_ID = 1;
@@ -78,7 +78,7 @@ const SINGLE_FRAME_ID = 1;
 export class LiveDebugSession extends AsyncDebugSession {
 	protected readonly errorId = ERROR_ID.live;
 	private tree?: DebuggedTree;
-	private session?: HelperSession;
+	private session?: HelperOperations;
 	private saveBeforeRestore = true;
 	/** The launch configuration's leakPolicy: fixed for the session. */
 	private launchPolicy: unknown;
@@ -115,7 +115,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		},
 	};
 
-	constructor(private readonly sessions: SessionProvider) {
+	constructor(private readonly sessions: SessionProvider, private readonly watchIntervalMs = WATCH_INTERVAL_MS) {
 		super();
 		this.setDebuggerLinesStartAt1(true);
 		this.setDebuggerColumnsStartAt1(true);
@@ -170,7 +170,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	/** Checks the configuration (a bad leak policy stops here, before anything is started), then connects. */
-	private async open(args: Partial<LiveArguments>): Promise<HelperSession> {
+	private async open(args: Partial<LiveArguments>): Promise<HelperOperations> {
 		if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": a host name, ssh://user@host:port, a connection file, or "local"');
 		this.setPolicy(args.leakPolicySetting, args.leakPolicy);
 		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
@@ -178,7 +178,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		return this.session;
 	}
 
-	private treeListener(session: HelperSession): TreeListener {
+	private treeListener(session: HelperOperations): TreeListener {
 		const target = session.target.description;
 		return {
 			stateChanged: (state, rootPid) => this.sendCustomEvent(CUSTOM.stateEvent, { state, rootPid, target }),
@@ -409,7 +409,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.sendCustomEvent(CUSTOM.progressEvent, { stage: p.stage, message: p.message });
 	}
 
-	private async resolvePid(session: HelperSession, args: AttachArguments): Promise<number> {
+	private async resolvePid(session: HelperOperations, args: AttachArguments): Promise<number> {
 		if (args.pid !== undefined && args.pid !== '') {
 			const pid = Number(args.pid);
 			if (!Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', `"pid" must be a process id, not ${JSON.stringify(args.pid)}`);
@@ -442,7 +442,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 				if (tasks.length === 0) this.treeEnded(tree.rootPid, 'exited');
 				else this.announce(tasks);
 			}, (err: unknown) => this.connectionLost(err));
-		}, WATCH_INTERVAL_MS);
+		}, this.watchIntervalMs);
 		this.watch.unref();
 	}
 

@@ -13,7 +13,7 @@ import { openCheckpoint, orderedRegisters, type CheckpointImages, type ProcessIm
 import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { unwind, type UnwoundFrame } from '../core/images/unwind';
-import type { HelperSession } from '../core/session';
+import type { HelperOperations } from '../core/session';
 import type { Target } from '../core/target';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import type { SessionProvider } from './liveSession';
@@ -52,7 +52,7 @@ const FRAMES_PER_THREAD = 1024;
 export class SnapshotDebugSession extends AsyncDebugSession {
 	protected readonly errorId = ERROR_ID.snapshot;
 	private images?: CheckpointImages;
-	private session?: HelperSession;
+	private session?: HelperOperations;
 	private readonly containers = new Handles<Container>();
 	private readonly stacks = new Map<number, Promise<UnwoundFrame[]>>();
 	private readonly symbols = new Map<string, Promise<ElfSymbols | undefined>>();

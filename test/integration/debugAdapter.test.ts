@@ -6,11 +6,11 @@
  * as a snapshot session (threads, registers, frames, readMemory).
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DebugSession } from '@vscode/debugadapter';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ElfSymbols } from '../../src/core/elf';
 import { openCheckpoint } from '../../src/core/images/checkpoint';
@@ -30,6 +30,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
+import { connectClient, serveAdapter } from '../support/dap';
 import { allAbove, allAtLeast, allBelow, connectionFilePath, newerCriuTarget, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
 
 const TARGET = connectionFilePath();
@@ -44,14 +45,9 @@ const checkpoints = new Set<string>();
 
 /** An adapter listening on a port: each connection gets a fresh session, as VS Code's inline factory does. */
 async function serve(make: () => DebugSession): Promise<number> {
-	const server = createServer((socket) => {
-		const session = make();
-		session.setRunAsServer(true);
-		session.start(socket, socket);
-	});
+	const { server, port } = await serveAdapter(make);
 	servers.push(server);
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	return (server.address() as AddressInfo).port;
+	return port;
 }
 
 let livePort = 0;
@@ -89,11 +85,7 @@ async function attachRefused(cases: Array<[Record<string, unknown>, RegExp]>): P
 	}
 }
 
-async function client(port: number): Promise<DebugClient> {
-	const dc = new DebugClient('node', 'unused', 'checkpoint');
-	await dc.start(port);
-	return dc;
-}
+const client = connectClient;
 
 /** Attaches to pid and finishes the configuration sequence. */
 async function attach(pid: number, extra: Record<string, unknown> = {}): Promise<DebugClient> {

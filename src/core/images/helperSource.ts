@@ -5,7 +5,10 @@
  * scattered reads cost one round trip, not 256).
  */
 import { CheckpointError } from '../errors';
-import type { HelperSession } from '../session';
+import type { HelperOperations } from '../session';
+
+/** What reading a checkpoint through the helper takes of a session. */
+export type ImageReader = Pick<HelperOperations, 'target' | 'imageFiles' | 'readImage'>;
 import type { ImageSource } from './source';
 
 /** The helper's limits per read_image request (see proto/helper.proto). */
@@ -24,7 +27,7 @@ export class HelperImageSource implements ImageSource {
 	private files?: Promise<{ sizes: Map<string, number>; parentId: string }>;
 	private queue: PendingRead[] = [];
 
-	constructor(private readonly session: HelperSession, readonly checkpointId: string) {}
+	constructor(private readonly session: ImageReader, readonly checkpointId: string) {}
 
 	get description(): string {
 		return `${this.session.target.description}: checkpoint ${this.checkpointId}`;

@@ -1,0 +1,53 @@
+/**
+ * The debug adapters over DAP for the tests: an adapter served on a local
+ * port in this process (a fresh session per connection, as VS Code's inline
+ * factory makes one per debug session), @vscode/debugadapter-testsupport's
+ * DebugClient on the other end, and the custom requests and events typed by
+ * their names (src/debug/messages.ts).
+ */
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { DebugSession } from '@vscode/debugadapter';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { CustomArgs, CustomBody, CustomEventBody, CustomEventName, CustomRequestName } from '../../src/debug/messages';
+
+export interface ServedAdapter {
+	server: Server;
+	port: number;
+}
+
+/** An adapter listening on a port of 127.0.0.1; close its server when done. */
+export async function serveAdapter(make: () => DebugSession): Promise<ServedAdapter> {
+	const server = createServer((socket) => {
+		const session = make();
+		session.setRunAsServer(true);
+		session.start(socket, socket);
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** A client connected to an adapter served on `port` (no timeouts in this mode: the tests' own apply). */
+export async function connectClient(port: number): Promise<DebugClient> {
+	const dc = new DebugClient('node', 'unused', 'checkpoint');
+	await dc.start(port);
+	return dc;
+}
+
+/** A custom request; its body as CustomRequests says the adapter answers. */
+export async function customRequest<K extends CustomRequestName>(dc: DebugClient, command: K, args: CustomArgs<K>): Promise<CustomBody<K>> {
+	const body: CustomBody<K> = (await dc.customRequest(command, args)).body;
+	return body;
+}
+
+/** The next event of that name, with its body as CustomEvents says; wait for it before the request that causes it. */
+export async function nextCustomEvent<K extends CustomEventName>(dc: DebugClient, event: K): Promise<CustomEventBody<K>> {
+	const body: CustomEventBody<K> = (await dc.waitForEvent(event)).body;
+	return body;
+}
+
+/** Every event of that name from now on, in order, as they come. */
+export function customEvents<K extends CustomEventName>(dc: DebugClient, event: K): Array<CustomEventBody<K>> {
+	const seen: Array<CustomEventBody<K>> = [];
+	dc.on(event, (e: { body: CustomEventBody<K> }) => seen.push(e.body));
+	return seen;
+}
