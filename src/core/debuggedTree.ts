@@ -30,6 +30,15 @@ export interface TreeListener {
 	checkpointsChanged?(): void;
 }
 
+/**
+ * A failed restore's error, saying where the present went: whether the tree
+ * survived or not, the user can go back to it.
+ */
+function withSavedNote(err: unknown, saved: pb.Checkpoint): unknown {
+	if (!(err instanceof CheckpointError)) return err;
+	return new CheckpointError(err.kind, `${err.message}. The present state was saved first, as checkpoint ${saved.id}`, err.criu, err.errno, err.leaks);
+}
+
 /** The name a checkpoint of the replaced state gets, so the timeline says why it is there. */
 export function beforeRestoreName(target: pb.Checkpoint): string {
 	return `before restore to ${target.name || target.id}`;
@@ -172,10 +181,7 @@ export class DebuggedTree {
 			return { saved, restored };
 		} catch (err) {
 			await this.settleAfterFailedRestore(before);
-			if (saved && err instanceof CheckpointError && err.kind === 'connection-moved-on') {
-				throw new CheckpointError(err.kind, `${err.message}. The present state was saved first, as checkpoint ${saved.id}`, err.criu, err.errno);
-			}
-			throw err;
+			throw saved ? withSavedNote(err, saved) : err;
 		}
 	}
 
