@@ -10,7 +10,11 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "helper.h"
+#include "cgroup.h"
+#include "fileio.h"
+#include "proc.h"
+#include "util.h"
+#include "wire.h"
 
 #define FREEZE_PREFIX "checkpoint-freeze-"
 #define DEFAULT_FREEZE_TIMEOUT_MS 5000
@@ -179,8 +183,8 @@ static int move_in(struct frozen_tree *t, pid_t pid, struct herr *e)
 	if (write_str_path(procs, num)) {
 		if (errno == ESRCH)
 			return 0;	/* exited meanwhile */
-		herr_set(e, EC(CGROUP_UNAVAILABLE), errno, "cannot move process %d into %s: %s",
-			 pid, t->cgroup, strerror(errno));
+		herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot move process %d into %s",
+			 pid, t->cgroup);
 		return -1;
 	}
 	no = realloc(t->orig, (t->pids.n + 1) * sizeof(*no));
@@ -264,8 +268,8 @@ static int freezer_wait(struct frozen_tree *t, bool frozen, unsigned timeout_ms,
 		sleep_ms(5);
 	}
 	if (r < 0) {
-		herr_set(e, EC(CGROUP_UNAVAILABLE), errno, "cannot read the freezer state of %s: %s",
-			 t->cgroup, strerror(errno));
+		herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot read the freezer state of %s",
+			 t->cgroup);
 		return -1;
 	}
 	return 0;
@@ -325,9 +329,9 @@ static int make_freeze_cgroup(struct frozen_tree *t, struct herr *e)
 			 "no cgroup2 mount (looked at /sys/fs/cgroup and /sys/fs/cgroup/unified) and no v1 "
 			 "freezer: mount the cgroup file systems");
 	else
-		herr_set(e, EC(CGROUP_UNAVAILABLE), err,
-			 "cannot create a freeze cgroup for process %d (%s): %s", t->root,
-			 t->cgroup[0] ? t->cgroup : "no cgroup of the process found", strerror(err));
+		herr_perror(e, EC(CGROUP_UNAVAILABLE), err,
+			 "cannot create a freeze cgroup for process %d (%s)", t->root,
+			 t->cgroup[0] ? t->cgroup : "no cgroup of the process found");
 	return -1;
 }
 
@@ -390,7 +394,7 @@ int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struc
 	if (moved < 0)
 		goto fail_undo;
 	if (freezer_write(t, true)) {
-		herr_set(e, EC(CGROUP_UNAVAILABLE), errno, "cannot freeze %s: %s", t->cgroup, strerror(errno));
+		herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot freeze %s", t->cgroup);
 		goto fail_undo;
 	}
 	/* children forked between the last scan and the freeze: move and wait again */
@@ -421,7 +425,7 @@ int thaw_tree(struct frozen_tree *t, struct herr *e)
 	if (freezer_write(t, false)) {
 		if (errno == ENOENT)
 			return 0;
-		herr_set(e, EC(CGROUP_UNAVAILABLE), errno, "cannot thaw %s: %s", t->cgroup, strerror(errno));
+		herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot thaw %s", t->cgroup);
 		return -1;
 	}
 	return freezer_wait(t, false, DEFAULT_FREEZE_TIMEOUT_MS, e);

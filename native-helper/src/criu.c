@@ -14,8 +14,12 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "criu.h"
 #include "criu-images.pb-c.h"
+#include "fileio.h"
+#include "lists.h"
+#include "util.h"
 
 #define STATS_SVC_MAGIC 0x55105940u
 #define STATS_MAGIC 0x57093306u
@@ -168,7 +172,7 @@ static int send_req(int sk, CriuReq *req, struct herr *e)
 		w = send(sk, buf, len, MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
 	if (w != (ssize_t)len) {
-		herr_set(e, EC(CRIU_FAILED), errno, "cannot send a request to CRIU: %s", strerror(errno));
+		herr_perror(e, EC(CRIU_FAILED), errno, "cannot send a request to CRIU");
 		goto out;
 	}
 	ret = 0;
@@ -202,7 +206,7 @@ static int recv_resp(int sk, CriuResp **resp, struct herr *e)
 		goto out;
 	}
 	if (recv(sk, buf, len, 0) != len) {
-		herr_set(e, EC(CRIU_FAILED), errno, "cannot read CRIU's answer: %s", strerror(errno));
+		herr_perror(e, EC(CRIU_FAILED), errno, "cannot read CRIU's answer");
 		goto out;
 	}
 	*resp = criu_resp__unpack(NULL, len, buf);
@@ -239,12 +243,12 @@ int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t n
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sks)) {
-		herr_set(e, EC(INTERNAL), errno, "socketpair: %s", strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "socketpair");
 		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
-		herr_set(e, EC(INTERNAL), errno, "cannot fork for CRIU: %s", strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot fork for CRIU");
 		goto out;
 	}
 	if (pid == 0)
@@ -355,17 +359,60 @@ out:
 	return ci->problem[0] ? -1 : 0;
 }
 
-/*
- * The log lines that explain a failure: every Error and Warn line, with up
- * to three lines of context before each Error; at most 40 lines. first_err
- * gets the first Error line.
- */
 #define LOG_CAP 40
+enum { LOG_DROP, LOG_WARN, LOG_ERROR };	/* what a log line is kept as */
+
+/* Splits buf (modified) into its lines; *n of them (malloc'd), NULL when out of memory. */
+static char **split_lines(char *buf, size_t *n)
+{
+	char *line, *save = NULL, **all = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (array_grow((void **)&all, &cap, *n + 1, sizeof(*all))) {
+			free(all);
+			return NULL;
+		}
+		all[(*n)++] = line;
+	}
+	return all ? all : calloc(1, sizeof(*all));
+}
+
+/* Marks each Error line with three lines of context, and the Warn lines nearest the end that fit. */
+static void mark_kept(char **all, size_t nall, unsigned char *keep, char *first_err, size_t first_len)
+{
+	size_t nerr = 0, room;
+
+	for (size_t i = 0; i < nall; i++) {
+		if (strstr(all[i], "Error")) {
+			for (size_t k = i >= 3 ? i - 3 : 0; k <= i; k++)
+				keep[k] = LOG_ERROR;
+			if (first_err && first_len && !first_err[0])
+				snprintf(first_err, first_len, "%s", all[i]);
+		} else if (strstr(all[i], "Warn") && !keep[i]) {
+			keep[i] = LOG_WARN;
+		}
+	}
+	/* errors first; the warnings nearest the end fill what room is left */
+	for (size_t i = 0; i < nall; i++)
+		nerr += keep[i] == LOG_ERROR;
+	room = nerr < LOG_CAP ? LOG_CAP - nerr : 0;
+	for (size_t i = nall; i-- > 0;) {
+		if (keep[i] != LOG_WARN)
+			continue;
+		if (room)
+			room--;
+		else
+			keep[i] = LOG_DROP;
+	}
+}
+
 int criu_log_extract(const char *path, char ***lines, size_t *n, char *first_err, size_t first_len)
 {
-	char *buf = NULL, *line, *save = NULL, **all = NULL, **v;
-	size_t nall = 0, cap = 0, cnt = 0, nerr = 0, room;
+	char *buf = NULL, **all = NULL, **v;
 	unsigned char *keep = NULL;
+	size_t nall = 0, cnt = 0;
 	int ret = -1;
 
 	*lines = NULL;
@@ -374,44 +421,11 @@ int criu_log_extract(const char *path, char ***lines, size_t *n, char *first_err
 		first_err[0] = '\0';
 	if (read_file(path, &buf, NULL, 64 << 20))
 		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (nall == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			char **p = realloc(all, ncap * sizeof(*p));
-
-			if (!p)
-				goto out;
-			all = p;
-			cap = ncap;
-		}
-		all[nall++] = line;
-	}
+	all = split_lines(buf, &nall);
 	keep = calloc(nall + 1, sizeof(*keep));
-	if (!keep)
+	if (!all || !keep)
 		goto out;
-	/* 2: an Error line or its context, 1: a Warn line */
-	for (size_t i = 0; i < nall; i++) {
-		if (strstr(all[i], "Error")) {
-			for (size_t k = i >= 3 ? i - 3 : 0; k <= i; k++)
-				keep[k] = 2;
-			if (first_err && first_len && !first_err[0])
-				snprintf(first_err, first_len, "%s", all[i]);
-		} else if (strstr(all[i], "Warn") && !keep[i]) {
-			keep[i] = 1;
-		}
-	}
-	/* errors first; the warnings nearest the end fill what room is left */
-	for (size_t i = 0; i < nall; i++)
-		nerr += keep[i] == 2;
-	room = nerr < LOG_CAP ? LOG_CAP - nerr : 0;
-	for (size_t i = nall; i-- > 0;) {
-		if (keep[i] != 1)
-			continue;
-		if (room)
-			room--;
-		else
-			keep[i] = 0;
-	}
+	mark_kept(all, nall, keep, first_err, first_len);
 	v = arena_alloc(LOG_CAP * sizeof(*v));
 	for (size_t i = 0; i < nall && cnt < LOG_CAP; i++)
 		if (keep[i])
@@ -426,7 +440,6 @@ out:
 	return ret;
 }
 
-/* Decodes a stats-dump image held in buf into out (fields it has). */
 int decode_stats(const uint8_t *buf, size_t len, DumpStats *out)
 {
 	Checkpoint__Criu__V1__Stats *se;

@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "image.h"
+#include "store.h"
 
 /* Descriptors kept open at once while serving one read_image request. */
 #define IMAGE_FD_CACHE 64
@@ -30,27 +32,6 @@ bool valid_image_name(const char *name)
 		return false;
 	n = strnlen(name, MAX_IMAGE_NAME + 1);
 	return n <= MAX_IMAGE_NAME && !memchr(name, '/', n);
-}
-
-/*
- * Opens <store>/<id> (id already valid) as a directory, refusing a symbolic
- * link in its place. Returns the descriptor or -1 with NOT_FOUND/INTERNAL.
- */
-int checkpoint_open(const char *store, const char *id, struct herr *e)
-{
-	char path[4400];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", store, id);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-		herr_set(e, EC(NOT_FOUND), errno, "no checkpoint %s in %s", id, store);
-	else
-		herr_set(e, EC(INTERNAL), errno, "cannot open checkpoint %s in %s: %s", id, store,
-			 strerror(errno));
-	return -1;
 }
 
 /* ---- image_files ---------------------------------------------------------- */
@@ -67,15 +48,7 @@ static void add_image_file(ImageFilesResult *res, size_t *cap, const char *name,
 {
 	ImageFile *f = arena_alloc(sizeof(*f));
 
-	if (res->n_files == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		ImageFile **nv = arena_alloc(ncap * sizeof(*nv));
-
-		if (res->n_files)
-			memcpy(nv, res->files, res->n_files * sizeof(*nv));
-		res->files = nv;
-		*cap = ncap;
-	}
+	res->files = arena_grow(res->files, res->n_files, cap, sizeof(*res->files));
 	checkpoint__helper__v1__image_file__init(f);
 	f->name = arena_strdup(name);
 	f->size = size;
@@ -122,7 +95,7 @@ int image_files_list(const char *store, const char *id, ImageFilesResult *res, s
 		return -1;
 	d = fdopendir(fd);
 	if (!d) {
-		herr_set(e, EC(INTERNAL), errno, "cannot read checkpoint %s: %s", id, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot read checkpoint %s", id);
 		goto out;
 	}
 	for (errno = 0; (de = readdir(d)); errno = 0) {
@@ -133,15 +106,15 @@ int image_files_list(const char *store, const char *id, ImageFilesResult *res, s
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
 			if (errno == ENOENT)
 				continue;	/* removed meanwhile */
-			herr_set(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s: %s", de->d_name,
-				 id, strerror(errno));
+			herr_perror(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s", de->d_name,
+				 id);
 			goto out;
 		}
 		if (S_ISREG(st.st_mode))
 			add_image_file(res, &cap, de->d_name, st.st_size);
 	}
 	if (errno) {
-		herr_set(e, EC(INTERNAL), errno, "cannot read checkpoint %s: %s", id, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot read checkpoint %s", id);
 		goto out;
 	}
 	if (res->n_files)
@@ -219,8 +192,7 @@ static int open_image(int dirfd, const char *id, const char *name, uint64_t *siz
 	if (fd < 0)
 		goto fail;
 	if (fstat(fd, &st)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s: %s", name, id,
-			 strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s", name, id);
 		close(fd);
 		return -1;
 	}
@@ -236,8 +208,7 @@ fail:
 	else if (errno == ELOOP)
 		goto not_regular;
 	else
-		herr_set(e, EC(INTERNAL), errno, "cannot open %s of checkpoint %s: %s", name, id,
-			 strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot open %s of checkpoint %s", name, id);
 	return -1;
 not_regular:
 	herr_set(e, EC(BAD_REQUEST), EINVAL, "%s of checkpoint %s is not a regular file", name, id);
@@ -298,8 +269,8 @@ static int read_range(struct image_fd *f, const char *id, const ByteRange *r, Pr
 		return 0;
 	got = pread_full(f->fd, out->data, want, r->offset);
 	if (got < 0) {
-		herr_set(e, EC(INTERNAL), errno, "cannot read %s of checkpoint %s at offset %llu: %s",
-			 f->name, id, (unsigned long long)r->offset, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot read %s of checkpoint %s at offset %llu",
+			 f->name, id, (unsigned long long)r->offset);
 		return -1;
 	}
 	out->len = got;

@@ -7,26 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "cgroup.h"
+#include "kill.h"
+#include "proc.h"
+#include "util.h"
+#include "wire.h"
 
 #define STOP_ROUNDS 100
-
-bool is_self_or_ancestor(pid_t pid)
-{
-	pid_t p = getpid();
-
-	/* a pid namespace's init has ppid 0 */
-	for (int depth = 0; p > 0 && depth < MAX_TREE_DEPTH; depth++) {
-		struct proc_stat st;
-
-		if (p == pid)
-			return true;
-		if (read_proc_stat(p, &st))
-			return false;
-		p = st.ppid;
-	}
-	return false;
-}
 
 /*
  * SIGSTOPs the tree until a scan finds no process not stopped yet: a
@@ -99,7 +86,6 @@ static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
 	for (;;) {
 		size_t left = 0;
 
-		reap_children();
 		for (size_t i = 0; i < pids->n; i++)
 			left += !gone(pids->v[i]);
 		if (!left)

@@ -16,7 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "cgroup.h"
+#include "channel.h"
+#include "config.h"
+#include "criu.h"
+#include "framing.h"
+#include "ops.h"
+#include "program.h"
+#include "store.h"
+#include "util.h"
+#include "wire.h"
 
 static void usage(FILE *f)
 {
@@ -75,14 +84,14 @@ static int setup_signals(void)
 	return fd;
 }
 
-/* Answers a protocol error that loses framing (id 0: no request decoded). */
-static void protocol_error(const char *msg)
+/* Answers a request that cannot be read (id 0: no request was decoded). */
+static void protocol_error(int errnum, const char *msg)
 {
 	Response resp = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
 	Error err = CHECKPOINT__HELPER__V1__ERROR__INIT;
 
 	err.code = EC(BAD_REQUEST);
-	err.errno_value = EMSGSIZE;
+	err.errno_value = errnum;
 	err.message = (char *)msg;
 	resp.result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR;
 	resp.error = &err;
@@ -100,15 +109,7 @@ static int drain_frames(struct frame_reader *fr)
 		Request *req = checkpoint__helper__v1__request__unpack(NULL, len, payload);
 
 		if (!req) {
-			Response resp = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
-			Error err = CHECKPOINT__HELPER__V1__ERROR__INIT;
-
-			err.code = EC(BAD_REQUEST);
-			err.errno_value = EPROTO;
-			err.message = "the request could not be decoded as a Request message";
-			resp.result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR;
-			resp.error = &err;
-			send_response(&resp);
+			protocol_error(EPROTO, "the request could not be decoded as a Request message");
 		} else {
 			handle_request(req);
 			checkpoint__helper__v1__request__free_unpacked(req, NULL);
@@ -116,7 +117,7 @@ static int drain_frames(struct frame_reader *fr)
 		frame_pop(fr);
 	}
 	if (r < 0) {
-		protocol_error("a frame longer than 16 MiB was refused; the helper stops, since framing is lost");
+		protocol_error(EMSGSIZE, "a frame longer than 16 MiB was refused; the helper stops, since framing is lost");
 		return -1;
 	}
 	return 0;
@@ -196,6 +197,23 @@ static int ensure_stdio(void)
 	return 0;
 }
 
+/* stdout carries frames only (g_out_fd): stdio's buffers and children's output go to /dev/null. */
+static int take_stdout(void)
+{
+	int null;
+
+	g_out_fd = dup(1);
+	if (g_out_fd < 0)
+		return -1;
+	fcntl(g_out_fd, F_SETFD, FD_CLOEXEC);
+	null = open("/dev/null", O_WRONLY);
+	if (null >= 0) {
+		dup2(null, 1);
+		close(null);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int sfd, ret;
@@ -203,19 +221,8 @@ int main(int argc, char **argv)
 	if (ensure_stdio() || parse_args(argc, argv))
 		return 2;
 	umask(077);
-	/* stdout carries frames only: keep stdio's buffers off it */
-	g_out_fd = dup(1);
-	if (g_out_fd < 0)
+	if (take_stdout())
 		return 1;
-	fcntl(g_out_fd, F_SETFD, FD_CLOEXEC);
-	{
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0) {
-			dup2(null, 1);
-			close(null);
-		}
-	}
 	fcntl(0, F_SETFD, FD_CLOEXEC);
 	fcntl(2, F_SETFD, FD_CLOEXEC);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))

@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "fileio.h"
+#include "proc.h"
+#include "wire.h"
 
 /*
  * Parses one /proc/PID/stat line. comm sits between the first '(' and the
@@ -149,18 +152,11 @@ static int scan_all(struct proc_entry **out, size_t *n)
 	if (!d)
 		return -1;
 	while (next_proc(d, &st)) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct proc_entry *p = realloc(v, ncap * sizeof(*v));
-
-			if (!p) {
-				free(v);
-				closedir(d);
-				errno = ENOMEM;
-				return -1;
-			}
-			v = p;
-			cap = ncap;
+		if (array_grow((void **)&v, &cap, cnt + 1, sizeof(*v))) {
+			free(v);
+			closedir(d);
+			errno = ENOMEM;
+			return -1;
 		}
 		v[cnt].pid = st.pid;
 		v[cnt].ppid = st.ppid;
@@ -180,7 +176,7 @@ int proc_tree(pid_t root, struct pidlist *out, struct herr *e)
 
 	out->n = 0;
 	if (scan_all(&all, &n)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot read /proc: %s", strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot read /proc");
 		goto out;
 	}
 	if (!pid_exists(root)) {
@@ -202,6 +198,42 @@ nomem:
 out:
 	free(all);
 	return ret;
+}
+
+int proc_all(struct pidlist *out, struct herr *e)
+{
+	DIR *d = opendir("/proc");
+	pid_t pid;
+
+	if (!d) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot read /proc");
+		return -1;
+	}
+	while ((pid = next_pid(d)))
+		if (pidlist_add(out, pid)) {
+			closedir(d);
+			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory listing processes");
+			return -1;
+		}
+	closedir(d);
+	return 0;
+}
+
+bool is_self_or_ancestor(pid_t pid)
+{
+	pid_t p = getpid();
+
+	/* a pid namespace's init has ppid 0 */
+	for (int depth = 0; p > 0 && depth < MAX_TREE_DEPTH; depth++) {
+		struct proc_stat st;
+
+		if (p == pid)
+			return true;
+		if (read_proc_stat(p, &st))
+			return false;
+		p = st.ppid;
+	}
+	return false;
 }
 
 int read_cmdline(pid_t pid, char ***argv, size_t *argc)
@@ -231,7 +263,7 @@ int read_cmdline(pid_t pid, char ***argv, size_t *argc)
 	return 0;
 }
 
-static uint32_t read_uid(pid_t pid)
+uint32_t read_uid(pid_t pid)
 {
 	char path[64], *buf = NULL, *p;
 	uint32_t uid = (uint32_t)-1;
@@ -308,78 +340,27 @@ static char *thread_name(pid_t pid, long tid)
 	return name;
 }
 
-static void read_threads(pid_t pid, ProcessInfo *pi)
+void read_threads(pid_t pid, struct proc_threads *t)
 {
 	char path[64];
 	struct dirent *de;
-	size_t cap = 8;
+	size_t cap_tids = 0, cap_names = 0;
 	DIR *d;
 
+	memset(t, 0, sizeof(*t));
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
 	if (!d)
 		return;
-	pi->threads = arena_alloc(cap * sizeof(*pi->threads));
-	pi->thread_names = arena_alloc(cap * sizeof(*pi->thread_names));
 	while ((de = readdir(d))) {
 		long tid = strtol(de->d_name, NULL, 10);
 
 		if (tid <= 0)
 			continue;
-		if (pi->n_threads == cap) {
-			int32_t *tids = arena_alloc(cap * 2 * sizeof(*tids));
-			char **names = arena_alloc(cap * 2 * sizeof(*names));
-
-			memcpy(tids, pi->threads, cap * sizeof(*tids));
-			memcpy(names, pi->thread_names, cap * sizeof(*names));
-			pi->threads = tids;
-			pi->thread_names = names;
-			cap *= 2;
-		}
-		pi->thread_names[pi->n_threads] = thread_name(pid, tid);
-		pi->threads[pi->n_threads++] = tid;
+		t->tids = arena_grow(t->tids, t->n, &cap_tids, sizeof(*t->tids));
+		t->names = arena_grow(t->names, t->n, &cap_names, sizeof(*t->names));
+		t->names[t->n] = thread_name(pid, tid);
+		t->tids[t->n++] = tid;
 	}
-	pi->n_thread_names = pi->n_threads;
 	closedir(d);
-}
-
-/* Fills pi (arena memory). Returns -1 when the process vanished. */
-int proc_info(pid_t pid, ProcessInfo *pi)
-{
-	struct proc_stat st;
-	Namespaces *ns;
-	uint64_t ino[NS_KINDS];
-	char tty[64];
-	size_t argc;
-
-	if (read_proc_stat(pid, &st))
-		return -1;
-	checkpoint__helper__v1__process_info__init(pi);
-	pi->pid = st.pid;
-	pi->ppid = st.ppid;
-	pi->pgid = st.pgid;
-	pi->sid = st.sid;
-	pi->uid = read_uid(pid);
-	pi->comm = arena_strdup(st.comm);
-	pi->state = arena_printf("%c", st.state);
-	pi->tty_nr = st.tty_nr;
-	decode_tty_nr(st.tty_nr, tty, sizeof(tty));
-	pi->tty = arena_strdup(tty);
-	if (read_cmdline(pid, &pi->cmdline, &argc) == 0)
-		pi->n_cmdline = argc;
-	read_threads(pid, pi);
-	read_ns_inodes(pid, ino);
-	ns = arena_alloc(sizeof(*ns));
-	checkpoint__helper__v1__namespaces__init(ns);
-	ns->uts = ino[0];
-	ns->ipc = ino[1];
-	ns->net = ino[2];
-	ns->mnt = ino[3];
-	ns->pid = ino[4];
-	ns->user = ino[5];
-	ns->cgroup = ino[6];
-	ns->time = ino[7];
-	pi->namespaces = ns;
-	pi->frozen = frozen_find_member(pid) != NULL;
-	return 0;
 }

@@ -18,7 +18,11 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
-#include "helper.h"
+#include "channel.h"
+#include "kill.h"
+#include "program.h"
+#include "proc.h"
+#include "wire.h"
 
 enum { OUT, ERR };
 
@@ -240,7 +244,7 @@ void program_poll_done(const struct pollfd *pfd, size_t n)
 	}
 }
 
-void program_reaped(pid_t pid, int status)
+static void program_reaped(pid_t pid, int status)
 {
 	struct program *p = find_running(pid);
 
@@ -251,6 +255,15 @@ void program_reaped(pid_t pid, int status)
 	emit_exit(p, status);
 	p->exited = true;
 	maybe_forget(p);
+}
+
+void reap_children(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		program_reaped(pid, status);
 }
 
 void program_kill_all(void)
@@ -371,15 +384,15 @@ static void launch_failed(const struct launch_spec *s, const struct launch_failu
 
 	switch (f->stage) {
 	case STAGE_CWD:
-		herr_set(e, code, f->errnum, "cannot start %s: cannot change to directory %s: %s", s->program,
-			 s->cwd, strerror(f->errnum));
+		herr_perror(e, code, f->errnum, "cannot start %s: cannot change to directory %s", s->program,
+			 s->cwd);
 		break;
 	case STAGE_EXEC:
-		herr_set(e, code, f->errnum, "cannot execute %s: %s", s->program, strerror(f->errnum));
+		herr_perror(e, code, f->errnum, "cannot execute %s", s->program);
 		break;
 	default:
-		herr_set(e, EC(INTERNAL), f->errnum, "cannot start %s: setting up its process failed: %s",
-			 s->program, strerror(f->errnum));
+		herr_perror(e, EC(INTERNAL), f->errnum, "cannot start %s: setting up its process failed",
+			 s->program);
 	}
 }
 
@@ -413,7 +426,7 @@ int program_pipes_open(int out[2], int err[2], struct herr *e)
 {
 	if (pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0)
 		return 0;
-	herr_set(e, EC(INTERNAL), errno, "cannot create the program's output pipes: %s", strerror(errno));
+	herr_perror(e, EC(INTERNAL), errno, "cannot create the program's output pipes");
 	close_pair(out);
 	return -1;
 }
@@ -433,12 +446,12 @@ int program_launch(const struct launch_spec *s, uint32_t id, pid_t *pid, struct 
 	if (program_pipes_open(out, err, e))
 		return -1;
 	if (pipe2(report, O_CLOEXEC)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot create a pipe: %s", strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot create a pipe");
 		goto out;
 	}
 	*pid = fork();
 	if (*pid < 0) {
-		herr_set(e, EC(INTERNAL), errno, "cannot fork to start %s: %s", s->program, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot fork to start %s", s->program);
 		goto out;
 	}
 	if (*pid == 0)
@@ -449,8 +462,7 @@ int program_launch(const struct launch_spec *s, uint32_t id, pid_t *pid, struct 
 	if (r != 0) {
 		if (r < 0) {
 			/* the child's fate is unknown: it must not run unreported */
-			herr_set(e, EC(INTERNAL), errno, "cannot learn whether %s started: %s", s->program,
-				 strerror(errno));
+			herr_perror(e, EC(INTERNAL), errno, "cannot learn whether %s started", s->program);
 			kill(*pid, SIGKILL);
 		} else {
 			launch_failed(s, &f, e);

@@ -11,18 +11,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
-#include "leaks.h"
+#include "arena.h"
+#include "fileio.h"
+#include "manifest.h"
+#include "store.h"
+#include "wire.h"
 
-#define MAX_MANIFEST (16u << 20)
+bool valid_checkpoint_id(const char *id)
+{
+	size_t n;
+
+	if (!id || !*id || id[0] == '.')
+		return false;
+	for (n = 0; id[n]; n++) {
+		char c = id[n];
+
+		if (n >= MAX_ID_LEN)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
 
 int store_prepare(const char *store, struct herr *e)
 {
 	struct stat st;
 
 	if (mkdir_p(store, 0700)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot create the checkpoint store %s: %s", store,
-			 strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot create the checkpoint store %s", store);
 		return -1;
 	}
 	if (stat(store, &st) || !S_ISDIR(st.st_mode)) {
@@ -35,283 +53,20 @@ int store_prepare(const char *store, struct herr *e)
 	return 0;
 }
 
-static void json_key(struct sbuf *b, const char *key, bool *first)
+int checkpoint_open(const char *store, const char *id, struct herr *e)
 {
-	if (!*first)
-		sbuf_puts(b, ",");
-	*first = false;
-	sbuf_puts(b, "\n  ");
-	json_escape(b, key);
-	sbuf_puts(b, ": ");
-}
+	char path[4400];
+	int fd;
 
-static void json_str_field(struct sbuf *b, const char *key, const char *val, bool *first)
-{
-	json_key(b, key, first);
-	json_escape(b, val);
-}
-
-static void json_u64_field(struct sbuf *b, const char *key, uint64_t val, bool *first)
-{
-	json_key(b, key, first);
-	sbuf_printf(b, "%llu", (unsigned long long)val);
-}
-
-static void json_str_array(struct sbuf *b, char **v, size_t n)
-{
-	sbuf_puts(b, "[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sbuf_puts(b, ", ");
-		json_escape(b, v[i]);
-	}
-	sbuf_puts(b, "]");
-}
-
-static void json_options(struct sbuf *b, const DumpOptions *o)
-{
-	DumpOptions none = CHECKPOINT__HELPER__V1__DUMP_OPTIONS__INIT;
-
-	if (!o)
-		o = &none;
-	sbuf_printf(b, "{\"tcp_established\": %s, \"ext_unix_sk\": %s, \"shell_job\": %s, "
-		    "\"file_locks\": %s, \"external\": ",
-		    o->tcp_established ? "true" : "false", o->ext_unix_sk ? "true" : "false",
-		    o->shell_job ? "true" : "false", o->file_locks ? "true" : "false");
-	json_str_array(b, o->external, o->n_external);
-	sbuf_puts(b, "}");
-}
-
-static void json_stats(struct sbuf *b, const DumpStats *s)
-{
-	DumpStats none = CHECKPOINT__HELPER__V1__DUMP_STATS__INIT;
-
-	if (!s)
-		s = &none;
-	sbuf_printf(b, "{\"freezing_time_us\": %llu, \"frozen_time_us\": %llu, \"memdump_time_us\": %llu, "
-		    "\"memwrite_time_us\": %llu, \"pages_scanned\": %llu, \"pages_skipped_parent\": %llu, "
-		    "\"pages_written\": %llu, \"pages_lazy\": %llu, \"criu_wall_time_us\": %llu}",
-		    (unsigned long long)s->freezing_time_us, (unsigned long long)s->frozen_time_us,
-		    (unsigned long long)s->memdump_time_us, (unsigned long long)s->memwrite_time_us,
-		    (unsigned long long)s->pages_scanned, (unsigned long long)s->pages_skipped_parent,
-		    (unsigned long long)s->pages_written, (unsigned long long)s->pages_lazy,
-		    (unsigned long long)s->criu_wall_time_us);
-}
-
-/* manifest.json: the fields of Checkpoint, in proto field names. */
-int manifest_json(const Checkpoint *c, struct sbuf *b)
-{
-	bool first = true;
-
-	sbuf_puts(b, "{");
-	json_u64_field(b, "manifest_version", c->manifest_version, &first);
-	json_str_field(b, "id", c->id, &first);
-	json_str_field(b, "name", c->name, &first);
-	json_u64_field(b, "created_unix_ms", c->created_unix_ms, &first);
-	json_key(b, "root_pid", &first);
-	sbuf_printf(b, "%d", c->root_pid);
-	json_key(b, "processes", &first);
-	sbuf_puts(b, "[");
-	for (size_t i = 0; i < c->n_processes; i++) {
-		const CheckpointProcess *p = c->processes[i];
-
-		sbuf_printf(b, "%s\n    {\"pid\": %d, \"ppid\": %d, \"comm\": ", i ? "," : "", p->pid, p->ppid);
-		json_escape(b, p->comm);
-		sbuf_puts(b, ", \"cmdline\": ");
-		json_str_array(b, p->cmdline, p->n_cmdline);
-		sbuf_puts(b, "}");
-	}
-	sbuf_puts(b, c->n_processes ? "\n  ]" : "]");
-	json_str_field(b, "criu_version", c->criu_version, &first);
-	json_key(b, "leave_running", &first);
-	sbuf_puts(b, c->leave_running ? "true" : "false");
-	json_key(b, "options", &first);
-	json_options(b, c->options);
-	json_key(b, "stats", &first);
-	json_stats(b, c->stats);
-	json_str_field(b, "path", c->path, &first);
-	json_u64_field(b, "size_bytes", c->size_bytes, &first);
-	json_str_field(b, "hostname", c->hostname, &first);
-	json_str_field(b, "kernel_release", c->kernel_release, &first);
-	json_str_field(b, "helper_version", c->helper_version, &first);
-	if (c->output_pipes) {
-		json_key(b, "output_pipes", &first);
-		sbuf_printf(b, "{\"stdout_pipe_id\": %u, \"stderr_pipe_id\": %u}", c->output_pipes->stdout_pipe_id,
-			    c->output_pipes->stderr_pipe_id);
-	}
-	if (c->leaks) {
-		json_key(b, "leaks", &first);
-		leak_report_json(b, c->leaks);
-	}
-	return sbuf_puts(b, "\n}\n");
-}
-
-/* A manifest as it goes to disk: manifest.pb and manifest.json. */
-struct manifest_bytes {
-	uint8_t *pb;
-	size_t pb_len;
-	struct sbuf json;
-};
-
-static int manifest_encode(const Checkpoint *c, struct manifest_bytes *m, struct herr *e)
-{
-	m->pb_len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
-	m->pb = malloc(m->pb_len ? m->pb_len : 1);
-	if (!m->pb || manifest_json(c, &m->json)) {
-		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
-		return -1;
-	}
-	checkpoint__helper__v1__checkpoint__pack(c, m->pb);
-	return 0;
-}
-
-static void manifest_bytes_free(struct manifest_bytes *m)
-{
-	free(m->pb);
-	sbuf_free(&m->json);
-}
-
-/* Writes the manifest into a checkpoint directory no one else sees yet (a dump's .partial). */
-int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
-{
-	struct manifest_bytes m = { 0 };
-	int ret = -1;
-
-	if (manifest_encode(c, &m, e))
-		goto out;
-	if (write_file_at(dirfd, "manifest.pb", m.pb, m.pb_len)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.pb: %s", strerror(errno));
-		goto out;
-	}
-	if (write_file_at(dirfd, "manifest.json", m.json.p, m.json.len)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot write manifest.json: %s", strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	manifest_bytes_free(&m);
-	return ret;
-}
-
-/* Renames the temporary file tmp over name; tmp is emptied once it is gone. */
-static int rename_over(int dirfd, char *tmp, const char *name, const char *id, struct herr *e)
-{
-	if (renameat(dirfd, tmp, dirfd, name)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot replace %s of checkpoint %s: %s", name, id, strerror(errno));
-		return -1;
-	}
-	tmp[0] = '\0';
-	return 0;
-}
-
-/*
- * Replaces the manifest of the checkpoint open at dirfd. Both new files are
- * written and synced under temporary names before either is renamed into
- * place: a reader sees the old manifest or the new one, and a failed write
- * leaves the old one as it was.
- */
-static int manifest_replace(int dirfd, const Checkpoint *c, struct herr *e)
-{
-	struct manifest_bytes m = { 0 };
-	char tmp_pb[64] = "", tmp_json[64] = "";
-	int ret = -1;
-
-	if (manifest_encode(c, &m, e))
-		goto out;
-	if (write_temp_at(dirfd, "manifest.pb", m.pb, m.pb_len, tmp_pb, sizeof(tmp_pb)) ||
-	    write_temp_at(dirfd, "manifest.json", m.json.p, m.json.len, tmp_json, sizeof(tmp_json))) {
-		herr_set(e, EC(INTERNAL), errno, "cannot write the new manifest of checkpoint %s: %s", c->id,
-			 strerror(errno));
-		goto out;
-	}
-	/*
-	 * manifest.pb last: list and restore read it, so the rename has happened
-	 * once it is in place, and not before
-	 */
-	if (rename_over(dirfd, tmp_json, "manifest.json", c->id, e) ||
-	    rename_over(dirfd, tmp_pb, "manifest.pb", c->id, e))
-		goto out;
-	/* the renames are done: a failed sync only makes them less durable */
-	if (fsync(dirfd))
-		fprintf(stderr, "checkpoint-helper: cannot sync the directory of checkpoint %s: %s\n", c->id,
-			strerror(errno));
-	ret = 0;
-out:
-	if (tmp_pb[0])
-		unlinkat(dirfd, tmp_pb, 0);
-	if (tmp_json[0])
-		unlinkat(dirfd, tmp_json, 0);
-	manifest_bytes_free(&m);
-	return ret;
-}
-
-static void *arena_pb_alloc(void *data, size_t size)
-{
-	(void)data;
-	return arena_alloc(size);
-}
-
-static void arena_pb_free(void *data, void *p)
-{
-	(void)data;
-	(void)p;
-}
-
-static ProtobufCAllocator arena_allocator = { arena_pb_alloc, arena_pb_free, NULL };
-
-static Checkpoint *manifest_decode(const char *buf, size_t len, const char *id, struct herr *e)
-{
-	Checkpoint *c = checkpoint__helper__v1__checkpoint__unpack(&arena_allocator, len, (const uint8_t *)buf);
-
-	if (!c)
-		herr_set(e, EC(INTERNAL), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
-	return c;
-}
-
-static void manifest_unreadable(struct herr *e, int err, const char *store, const char *id)
-{
-	herr_set(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
-		 "cannot read the manifest of checkpoint %s in %s: %s", id, store, strerror(err));
-}
-
-/* Reads <store>/<id>/manifest.pb; the result lives in the request's arena. */
-Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
-{
-	char path[4400], *buf = NULL;
-	Checkpoint *c = NULL;
-	size_t len = 0;
-
-	snprintf(path, sizeof(path), "%s/%s/manifest.pb", store, id);
-	if (read_file(path, &buf, &len, MAX_MANIFEST)) {
-		int err = errno;
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s/%s", store, id);
-		if (err == ENOENT && stat(path, &st))
-			herr_set(e, EC(NOT_FOUND), err, "no checkpoint %s in %s", id, store);
-		else
-			manifest_unreadable(e, err, store, id);
-		goto out;
-	}
-	c = manifest_decode(buf, len, id, e);
-out:
-	free(buf);
-	return c;
-}
-
-/* The same, from the checkpoint directory open at dirfd. */
-static Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struct herr *e)
-{
-	Checkpoint *c = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (read_file_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
-		manifest_unreadable(e, errno, store, id);
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+		herr_set(e, EC(NOT_FOUND), errno, "no checkpoint %s in %s", id, store);
 	else
-		c = manifest_decode(buf, len, id, e);
-	free(buf);
-	return c;
+		herr_perror(e, EC(INTERNAL), errno, "cannot open checkpoint %s in %s", id, store);
+	return -1;
 }
 
 static int cmp_checkpoint(const void *a, const void *b)
@@ -333,7 +88,7 @@ static bool is_partial(const char *name)
 
 int store_list(const char *store, ListResult *res, struct herr *e)
 {
-	size_t cap = 16;
+	size_t cap = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -341,11 +96,9 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 	if (!d) {
 		if (errno == ENOENT)
 			return 0;	/* nothing checkpointed yet */
-		herr_set(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s: %s", store,
-			 strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s", store);
 		return -1;
 	}
-	res->checkpoints = arena_alloc(cap * sizeof(*res->checkpoints));
 	while ((de = readdir(d))) {
 		Checkpoint *c;
 
@@ -354,13 +107,7 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 		c = manifest_read(store, de->d_name, NULL);
 		if (!c)
 			continue;
-		if (res->n_checkpoints == cap) {
-			Checkpoint **nv = arena_alloc(cap * 2 * sizeof(*nv));
-
-			memcpy(nv, res->checkpoints, cap * sizeof(*nv));
-			res->checkpoints = nv;
-			cap *= 2;
-		}
+		res->checkpoints = arena_grow(res->checkpoints, res->n_checkpoints, &cap, sizeof(*res->checkpoints));
 		res->checkpoints[res->n_checkpoints++] = c;
 	}
 	closedir(d);
@@ -379,7 +126,7 @@ int store_delete(const char *store, const char *id, struct herr *e)
 		return -1;
 	}
 	if (remove_tree(path)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot delete %s: %s", path, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot delete %s", path);
 		return -1;
 	}
 	return 0;
@@ -411,7 +158,7 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 		return -1;
 	/* another helper renaming it too: one read-modify-write after the other */
 	if (flock(fd, LOCK_EX)) {
-		herr_set(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s: %s", id, store, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s", id, store);
 		goto out;
 	}
 	c = manifest_read_at(fd, store, id, e);

@@ -29,9 +29,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "helper.h"
-#include "leaks.h"
+#include "arena.h"
 #include "criu-images.pb-c.h"
+#include "fileio.h"
+#include "sbuf.h"
+#include "sock_diag.h"
+#include "store.h"
+#include "tcp_restore.h"
+#include "util.h"
 
 #define MAX_FILES_IMG (64u << 20)
 #define TCP_ESTABLISHED_STATE 1
@@ -133,8 +138,8 @@ static int add_saved(int dirfd, const LeakReport *r, const Checkpoint__Criu__V1_
 	if (!saved_in_report(r, c.resource))
 		return 0;
 	if (read_stream(dirfd, sk->ino, &c)) {
-		herr_set(e, EC(INTERNAL), errno, "the checkpoint saved the TCP connection %s, but its "
-			 "tcp-stream-%x.img cannot be read: %s", c.resource + 4, sk->ino, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "the checkpoint saved the TCP connection %s, but its "
+			 "tcp-stream-%x.img cannot be read", c.resource + 4, sk->ino);
 		return -1;
 	}
 	if (array_grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v))) {
@@ -146,9 +151,9 @@ static int add_saved(int dirfd, const LeakReport *r, const Checkpoint__Criu__V1_
 }
 
 /* The connections checkpoint ck saved, from its files.img and tcp-stream images. */
-static int read_saved(const Checkpoint *ck, struct saved_conns *out, struct herr *e)
+static int read_saved(const char *store, const Checkpoint *ck, struct saved_conns *out, struct herr *e)
 {
-	int dirfd = checkpoint_open(g_cfg.store, ck->id, e), ret = -1;
+	int dirfd = checkpoint_open(store, ck->id, e), ret = -1;
 	size_t len = 0, off = 8;	/* after the two magics */
 	uint8_t *buf = NULL;
 
@@ -156,8 +161,8 @@ static int read_saved(const Checkpoint *ck, struct saved_conns *out, struct herr
 		return -1;
 	buf = read_image_file(dirfd, "files.img", &len);
 	if (!buf) {
-		herr_set(e, EC(INTERNAL), errno, "checkpoint %s saved TCP connections, but its files.img cannot "
-			 "be read: %s", ck->id, strerror(errno));
+		herr_perror(e, EC(INTERNAL), errno, "checkpoint %s saved TCP connections, but its files.img cannot "
+			 "be read", ck->id);
 		goto out;
 	}
 	while (off + 4 <= len) {
@@ -307,7 +312,8 @@ static void release_held(struct fdlist *held)
 	fdlist_close(held);
 }
 
-int tcp_quiet_saved(const Checkpoint *ck, const struct pidlist *running, struct fdlist *held, struct herr *e)
+int tcp_quiet_saved(const char *store, const Checkpoint *ck, const struct pidlist *running, struct fdlist *held,
+		    struct herr *e)
 {
 	struct saved_conns saved = { 0 };
 	struct quiet_ctx q = { .saved = &saved, .held = held };
@@ -315,7 +321,7 @@ int tcp_quiet_saved(const Checkpoint *ck, const struct pidlist *running, struct 
 
 	if (!ck->options || !ck->options->tcp_established || !running->n)
 		return 0;
-	if (read_saved(ck, &saved, e))
+	if (read_saved(store, ck, &saved, e))
 		goto out;
 	for (size_t i = 0; i < running->n && saved.n; i++)
 		if (quiet_task(&q, running->v[i], e))

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "procs.h"
 
 /* ---- processes -------------------------------------------------------------- */

@@ -7,7 +7,7 @@
 #ifndef CKPT_TEST_PROCS_H
 #define CKPT_TEST_PROCS_H
 
-#include "leaks.h"
+#include "leak_scan.h"
 
 /* What a spawned child runs before it waits: it tells what it wants on report (report_int). */
 typedef void (*setup_fn)(void *arg, int report);

@@ -17,8 +17,18 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "fd_table.h"
+#include "fileio.h"
+#include "leak_files.h"
+#include "leak_locks.h"
+#include "leak_scan.h"
+#include "leak_terminals.h"
 #include "leaks.h"
+#include "lists.h"
+#include "proc_locks.h"
+#include "util.h"
+#include "wire.h"
 #include "check.h"
 #include "procs.h"
 

@@ -18,8 +18,16 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "fileio.h"
+#include "leak_maps.h"
+#include "leak_memory.h"
+#include "leak_scan.h"
+#include "leak_sysv.h"
 #include "leaks.h"
+#include "lists.h"
+#include "util.h"
+#include "wire.h"
 #include "check.h"
 #include "procs.h"
 

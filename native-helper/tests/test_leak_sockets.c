@@ -21,8 +21,15 @@
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "fd_table.h"
+#include "leak_scan.h"
+#include "leak_sockets.h"
 #include "leaks.h"
+#include "lists.h"
+#include "sock_diag.h"
+#include "util.h"
+#include "wire.h"
 #include "check.h"
 #include "procs.h"
 
@@ -376,7 +383,7 @@ static void test_netns(void)
 
 /* ---- cost --------------------------------------------------------------------- */
 
-/* detect_files + detect_sockets on this host, for a small tree: printed, and bounded loosely. */
+/* fd_table_read + detect_sockets on this host, for a small tree: printed, and bounded loosely. */
 static void test_cost(void)
 {
 	struct unix_fixture u;
@@ -399,9 +406,9 @@ static void test_cost(void)
 		s.fds = NULL;
 		s.descriptors = 0;
 		t0 = now_us();
-		CHECK(detect_files(&s, &e) == 0 && detect_sockets(&s, &e) == 0);
+		CHECK(fd_table_read(&s, &e) == 0 && detect_sockets(&s, &e) == 0);
 		us = now_us() - t0;
-		fprintf(stderr, "test_leak_sockets: detect_files + detect_sockets: %zu processes (%zu in the tree), "
+		fprintf(stderr, "test_leak_sockets: fd_table_read + detect_sockets: %zu processes (%zu in the tree), "
 			"%u descriptors (%zu kept), %llu us\n", s.nprocs, s.tree_procs, s.descriptors,
 			s.fds ? s.fds->n : 0, (unsigned long long)us);
 		CHECK(us < 2000000);	/* under sanitizers; the target is 100 ms for all detectors */

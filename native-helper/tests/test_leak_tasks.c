@@ -14,8 +14,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "leak_kcmp.h"
+#include "leak_scan.h"
+#include "leak_tasks.h"
 #include "leaks.h"
+#include "lists.h"
+#include "proc.h"
+#include "util.h"
+#include "wire.h"
 #include "check.h"
 #include "procs.h"
 

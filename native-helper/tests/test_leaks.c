@@ -7,8 +7,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "arena.h"
+#include "leak_names.h"
+#include "leak_scan.h"
 #include "leaks.h"
+#include "lists.h"
+#include "manifest.h"
+#include "program.h"
+#include "restore_plan.h"
+#include "sbuf.h"
+#include "util.h"
+#include "wire.h"
 #include "check.h"
 #include "procs.h"
 
@@ -267,6 +276,7 @@ static void test_report_json(void)
 	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
 	LeakRule *rules[1] = { &rule };
 	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	Checkpoint c = CHECKPOINT__HELPER__V1__CHECKPOINT__INIT;
 	Leak *leaks[1] = { wire_leak(LK(PIPE), "pipe:[\"1\"]", LP(WARN), cat, 1) };
 	struct sbuf b = { 0 };
 	size_t n;
@@ -280,7 +290,8 @@ static void test_report_json(void)
 	r.rescanned = true;
 	r.changes = leaks_compare(NULL, 0, leaks, 1, &n);
 	r.n_changes = n;
-	CHECK(leak_report_json(&b, &r) == 0 && b.p);
+	c.leaks = &r;
+	CHECK(manifest_json(&c, &b) == 0 && b.p);
 	CHECK(b.p && strstr(b.p, "{\"policy\": [{\"kind\": \"pipe\", \"policy\": \"warn\"}]"));
 	CHECK(b.p && strstr(b.p, "\"resource\": \"pipe:[\\\"1\\\"]\""));
 	CHECK(b.p && strstr(b.p, "\"outside\": [{\"pid\": 20, \"comm\": \"cat\", \"how\": \"\"}]"));

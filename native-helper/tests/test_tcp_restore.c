@@ -21,13 +21,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helper.h"
-#include "leaks.h"
+#include "arena.h"
+#include "fileio.h"
+#include "lists.h"
+#include "sbuf.h"
+#include "store.h"
+#include "tcp_restore.h"
+#include "util.h"
+#include "wire.h"
 #include "criu-images.pb-c.h"
 #include "check.h"
 #include "procs.h"
 
 #define CK_ID "20260101-000000-tcp0"
+
+static const char *test_store;	/* the store of the test's checkpoint */
 
 /* One end of a loopback connection in a child that waits, the other here. */
 struct conn {
@@ -242,7 +250,7 @@ static void test_quiet(int dirfd)
 
 	CHECK(conn_open(&c) == 0 && write_images(dirfd, &c) == 0);
 	CHECK(pidlist_add(&running, c.child) == 0);
-	CHECK(tcp_quiet_saved(saved_checkpoint(resource_of(&c), true), &running, &held, &e) == 0);
+	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), true), &running, &held, &e) == 0);
 	CHECK(held.n == 1);
 	reap(c.child);
 	c.child = -1;
@@ -270,7 +278,7 @@ static void test_moved_on(int dirfd)
 	CHECK(send(c.peer, "hello", 5, 0) == 5);
 	sleep_ms(50);
 	CHECK(pidlist_add(&running, c.child) == 0);
-	CHECK(tcp_quiet_saved(saved_checkpoint(resource, true), &running, &held, &e) == -1);
+	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource, true), &running, &held, &e) == -1);
 	CHECK(e.code == EC(CONNECTION_MOVED_ON) && held.n == 0);
 	CHECK(strstr(e.msg, resource + 4) && strstr(e.msg, "(5 bytes received, 0 written) carried data since the checkpoint."));
 	CHECK(strstr(e.msg, "Nothing was killed") != NULL);
@@ -290,9 +298,9 @@ static void test_not_saved(int dirfd)
 	CHECK(conn_open(&c) == 0 && write_images(dirfd, &c) == 0);
 	CHECK(pidlist_add(&running, c.child) == 0);
 	/* saved under another name, or not with --tcp-established: nothing held, nothing refused */
-	CHECK(tcp_quiet_saved(saved_checkpoint("tcp 127.0.0.1:1 -> 127.0.0.1:2", true), &running, &held, &e) == 0);
+	CHECK(tcp_quiet_saved(test_store, saved_checkpoint("tcp 127.0.0.1:1 -> 127.0.0.1:2", true), &running, &held, &e) == 0);
 	CHECK(held.n == 0);
-	CHECK(tcp_quiet_saved(saved_checkpoint(resource_of(&c), false), &running, &held, &e) == 0);
+	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), false), &running, &held, &e) == 0);
 	CHECK(held.n == 0);
 	reap(c.child);
 	c.child = -1;
@@ -307,7 +315,7 @@ void test_tcp_restore(void)
 	int dirfd;
 
 	CHECK(mkdtemp(store) != NULL);
-	snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", store);
+	test_store = store;
 	snprintf(dir, sizeof(dir), "%s/%s", store, CK_ID);
 	CHECK(mkdir(dir, 0700) == 0);
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole files in and out, directories made and removed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "lists.h"
+#include "util.h"
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= w;
+	}
+	return 0;
+}
+
+int read_fd(int fd, char **out, size_t *len, size_t max)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int saved;
+
+	for (;;) {
+		ssize_t r;
+
+		if (array_grow((void **)&buf, &cap, n + 4096 + 1, 1))
+			goto fail;
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		n += r;
+		if (n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+fail:
+	saved = errno;
+	free(buf);
+	errno = saved;
+	return -1;
+}
+
+int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY), ret, saved;
+
+	if (fd < 0)
+		return -1;
+	ret = read_fd(fd, out, len, max);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+int read_file(const char *path, char **out, size_t *len, size_t max)
+{
+	return read_file_at(AT_FDCWD, path, out, len, max);
+}
+
+int write_file_at(int dirfd, const char *name, const void *data, size_t len)
+{
+	int fd, ret;
+
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	ret = write_all(fd, data, len);
+	if (close(fd) && !ret)
+		ret = -1;
+	return ret;
+}
+
+int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen)
+{
+	char rnd[17];
+	int fd, ret, err;
+
+	tmp[0] = '\0';
+	if (random_hex(rnd, 16))
+		return -1;
+	if (snprintf(tmp, tmplen, ".%s.%s.tmp", name, rnd) >= (int)tmplen) {
+		tmp[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* O_EXCL: never write into a file that is not this call's own */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		tmp[0] = '\0';
+		return -1;
+	}
+	ret = write_all(fd, data, len) || fsync(fd) ? -1 : 0;
+	err = errno;
+	if (close(fd) && !ret) {
+		ret = -1;
+		err = errno;
+	}
+	if (ret) {
+		unlinkat(dirfd, tmp, 0);
+		tmp[0] = '\0';
+		errno = err;
+	}
+	return ret;
+}
+
+int write_str_path(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd, saved;
+	ssize_t w;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do {
+		w = write(fd, s, len);
+	} while (w < 0 && errno == EINTR);
+	if (w >= 0 && (size_t)w != len)
+		errno = EIO;
+	if (w < 0 || (size_t)w != len) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP || flag == FTW_D)
+		return rmdir(path) ? -1 : 0;
+	return unlink(path) ? -1 : 0;
+}
+
+int remove_tree(const char *path)
+{
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t size_acc;
+
+static int size_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		size_acc += sb->st_size;
+	return 0;
+}
+
+uint64_t dir_size(const char *path)
+{
+	size_acc = 0;
+	nftw(path, size_one, 16, FTW_PHYS);
+	return size_acc;
+}

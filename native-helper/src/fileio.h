@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole files in and out, directories made and removed. */
+#ifndef CKPT_FILEIO_H
+#define CKPT_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Writes all of data, however many writes it takes. */
+int write_all(int fd, const void *data, size_t len);
+/* All of fd up to max bytes (EFBIG beyond) into *out (malloc'd, NUL-terminated); the others open and close. */
+int read_fd(int fd, char **out, size_t *len, size_t max);
+int read_file(const char *path, char **out, size_t *len, size_t max);
+int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
+/* A new file (0600, no symbolic link followed) with data. */
+int write_file_at(int dirfd, const char *name, const void *data, size_t len);
+/*
+ * Writes data to a new file ".<name>.<random>.tmp" in dirfd (mode 0600) and
+ * syncs it, so that renaming it over name replaces name whole; tmp gets its
+ * name. On failure the file is gone, and errno says why.
+ */
+int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen);
+/* Writes a short string to an existing (control) file, e.g. cgroup.procs. */
+int write_str_path(const char *path, const char *s);
+int mkdir_p(const char *path, mode_t mode);
+int remove_tree(const char *path);
+/* Bytes of the regular files under path. */
+uint64_t dir_size(const char *path);
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A checkpoint's manifest: the Checkpoint message of the contract, written
+ * beside CRIU's images as manifest.pb (what the helper reads) and
+ * manifest.json (what a person or another tool reads).
+ */
+#ifndef CKPT_MANIFEST_H
+#define CKPT_MANIFEST_H
+
+#include "err.h"
+#include "sbuf.h"
+#include "wire.h"
+
+#define MANIFEST_VERSION 1
+
+/* Writes the manifest into a checkpoint directory no one else sees yet (a dump's .partial). */
+int manifest_write(int dirfd, const Checkpoint *c, struct herr *e);
+/*
+ * Replaces the manifest of the checkpoint open at dirfd: a reader sees the
+ * old manifest or the new one, and a failed write leaves the old one.
+ */
+int manifest_replace(int dirfd, const Checkpoint *c, struct herr *e);
+/* manifest.json: the fields of Checkpoint, in proto field names. */
+int manifest_json(const Checkpoint *c, struct sbuf *b);
+/* Reads <store>/<id>/manifest.pb; the result lives in the request's arena. */
+Checkpoint *manifest_read(const char *store, const char *id, struct herr *e);
+/* The same, from the checkpoint directory open at dirfd. */
+Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struct herr *e);
+
+#endif

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The requests about checkpoints: dump, restore, list, delete, rename,
+ * image_files, read_image. Each handler validates its request, calls the
+ * engine or the store with plain parameters and marshals the answer.
+ */
+#ifndef CKPT_OPS_CHECKPOINT_H
+#define CKPT_OPS_CHECKPOINT_H
+
+#include "wire.h"
+
+void op_dump(const Request *req, Response *resp);
+void op_restore(const Request *req, Response *resp);
+void op_list(const Request *req, Response *resp);
+void op_delete(const Request *req, Response *resp);
+void op_rename(const Request *req, Response *resp);
+void op_image_files(const Request *req, Response *resp);
+void op_read_image(const Request *req, Response *resp);
+
+#endif

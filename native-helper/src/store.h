@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The checkpoint store: <store>/<id>/{CRIU images, manifest.pb,
+ * manifest.json}, private to root (0700). A dump writes <id>.partial and
+ * renames it into place when it is complete; .logs and .failed keep the
+ * logs of restores and of failed dumps.
+ */
+#ifndef CKPT_STORE_H
+#define CKPT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "wire.h"
+
+#define DEFAULT_STORE "/var/lib/checkpoint-debugger/checkpoints"
+#define MAX_ID_LEN 64
+#define MAX_NAME_LEN 256
+#define KEPT_LOGS 20			/* entries kept in .logs and .failed */
+
+/* 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot. */
+bool valid_checkpoint_id(const char *id);
+/* Creates the store (0700) when it is not there. */
+int store_prepare(const char *store, struct herr *e);
+/*
+ * Opens <store>/<id> (id already valid) as a directory, refusing a symbolic
+ * link in its place. Returns the descriptor or -1 with NOT_FOUND/INTERNAL.
+ */
+int checkpoint_open(const char *store, const char *id, struct herr *e);
+/* The finished checkpoints, oldest first (arena memory). */
+int store_list(const char *store, ListResult *res, struct herr *e);
+int store_delete(const char *store, const char *id, struct herr *e);
+/* Renames checkpoint id (valid); *out is its rewritten manifest (arena memory). */
+int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e);
+/*
+ * Keeps the newest keep entries of dir (their names start with a UTC stamp,
+ * so they sort by time) and removes the rest: the logs of failed dumps and
+ * the work directories of restores, which would otherwise pile up.
+ */
+int store_prune(const char *dir, size_t keep);
+
+#endif
