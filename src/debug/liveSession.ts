@@ -458,7 +458,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		void this.end().finally(() => this.sendEvent(new TerminatedEvent()));
 	}
 
-	/** Thaws what this session froze, lets the helper session go. Safe to call twice. */
+	/** Thaws what this session froze, lets the helper session go; says what it could not do, and never fails. Safe to call twice. */
 	private async end(): Promise<void> {
 		if (this.watch) clearInterval(this.watch);
 		this.watch = undefined;
@@ -468,11 +468,14 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const session = this.session;
 		this.tree = undefined;
 		this.session = undefined;
-		try {
-			if (tree && tree.state !== 'gone') await tree.detach();
-		} finally {
-			if (session) await this.sessions.release(session);
+		if (tree && tree.state !== 'gone') {
+			await tree.detach().catch((err: unknown) => this.tellFailure(`Could not thaw process ${tree.rootPid} (${errorMessage(err)}); the helper thaws what it froze when its connection ends.`));
 		}
+		if (session) await this.sessions.release(session).catch((err: unknown) => this.tellFailure(`Could not close the connection to the target: ${errorMessage(err)}`));
+	}
+
+	private tellFailure(text: string): void {
+		this.sendEvent(new OutputEvent(`${text}\n`, 'stderr'));
 	}
 }
 
