@@ -432,18 +432,27 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.known = now;
 	}
 
-	/** The tree may end on its own: the session ends with it. */
+	/** The tree may end on its own, and the connection to the target may drop: either ends the session. */
 	private startWatching(): void {
-		this.watch = setInterval(() => {
-			const tree = this.tree;
-			if (!tree || tree.state === 'checkpointing' || tree.state === 'restoring') return;
-			tree.tasks().then((tasks) => {
-				if (this.tree !== tree) return;
-				if (tasks.length === 0) this.treeEnded(tree.rootPid, 'exited');
-				else this.announce(tasks);
-			}, (err: unknown) => this.connectionLost(err));
-		}, this.watchIntervalMs);
+		this.watch = setInterval(() => void this.checkTree(), this.watchIntervalMs);
 		this.watch.unref();
+	}
+
+	private async checkTree(): Promise<void> {
+		const tree = this.tree;
+		// A busy tree is looked at when it is done; one that went under this session's eyes (killed, or lost to a failed restore) was told of then.
+		if (!tree || (tree.state !== 'running' && tree.state !== 'frozen')) return;
+		try {
+			const tasks = await tree.tasks();
+			if (this.tree !== tree) return;
+			if (tasks.length === 0) this.treeEnded(tree.rootPid, 'exited');
+			else this.announce(tasks);
+		} catch (err) {
+			if (this.tree !== tree) return;
+			// The helper answers for a tree whose root is gone with "no such process": the program ended, the connection is fine.
+			if (err instanceof CheckpointError && err.kind === 'no-such-process') this.treeEnded(tree.rootPid, 'exited');
+			else this.connectionLost(err);
+		}
 	}
 
 	private treeEnded(rootPid: number, how: string): void {
