@@ -132,16 +132,16 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
-		this.answer(response, async () => {
+		this.answer(response, () => this.starting(async () => {
 			const session = await this.open(args);
 			const pid = await this.resolvePid(session, args);
 			this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
-		});
+		}));
 	}
 
 	/** Starts the program on the target in its own session, no terminal, only stdin (/dev/null), stdout and stderr. */
 	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
-		this.answer(response, async () => {
+		this.answer(response, () => this.starting(async () => {
 			if (typeof args.program !== 'string' || !args.program.startsWith('/')) {
 				throw new CheckpointError('usage', `"program" must be an absolute path on the target, not ${JSON.stringify(args.program)}`);
 			}
@@ -153,7 +153,17 @@ export class LiveDebugSession extends AsyncDebugSession {
 			rootPid = tree.rootPid;
 			this.started(tree, `Launched ${[args.program, ...(args.args ?? [])].join(' ')} as`);
 			for (const e of early) this.programEvent(e);
-		});
+		}));
+	}
+
+	/** A start that failed lets go of the helper session it took: nothing is debugged, and another attempt takes its own. */
+	private async starting(start: () => Promise<void>): Promise<void> {
+		try {
+			await start();
+		} catch (err) {
+			await this.end();
+			throw err;
+		}
 	}
 
 	/** Terminate: a launched tree is killed; for an attached one the editor asks first (see CUSTOM.confirmKill). */
