@@ -31,12 +31,17 @@ export interface TreeListener {
 }
 
 /**
- * A failed restore's error, saying where the present went: whether the tree
- * survived or not, the user can go back to it.
+ * A failed restore's error, saying where things stand: a tree the restore
+ * killed before it failed, and the checkpoint the present was saved as (the
+ * user can go back to it either way).
  */
-function withSavedNote(err: unknown, saved: pb.Checkpoint): unknown {
-	if (!(err instanceof CheckpointError)) return err;
-	return new CheckpointError(err.kind, `${err.message}. The present state was saved first, as checkpoint ${saved.id}`, err.criu, err.errno, err.leaks);
+function failedRestoreError(err: unknown, saved: pb.Checkpoint | undefined, killed: boolean): unknown {
+	if (!(err instanceof CheckpointError) || (!saved && !killed)) return err;
+	const notes = [
+		killed ? 'The running tree was killed before the restore failed; restore a checkpoint to bring it back' : '',
+		saved ? `The present state was saved first, as checkpoint ${saved.id}` : '',
+	].filter(Boolean);
+	return new CheckpointError(err.kind, [err.message, ...notes].join('. '), err.criu, err.errno, err.leaks);
 }
 
 /** The name a checkpoint of the replaced state gets, so the timeline says why it is there. */
@@ -160,14 +165,15 @@ export class DebuggedTree {
 	/**
 	 * Replaces the tree with a checkpoint. Unless `saveCurrent` is false, the
 	 * present is checkpointed first; if that fails nothing is replaced. The
-	 * restored tree runs; its root may have a new pid.
+	 * restored tree runs; its root may have a new pid. A tree that is gone (a
+	 * failed restore killed it) is brought back: there is nothing to save.
 	 */
 	async restore(checkpointId: string, options: { saveCurrent?: boolean; tcpClose?: boolean; onProgress?: ProgressListener; cancel?: AbortSignal } = {}): Promise<RestoreOutcome> {
-		const before = this.expectIdle('restore');
+		const before = this.stateNow === 'gone' ? 'gone' : this.expectIdle('restore');
 		const target = (await this.session.list()).find((c) => c.id === checkpointId);
 		if (!target) throw new CheckpointError('not-found', `there is no checkpoint ${checkpointId} on ${this.session.target.description}`);
 		let saved: pb.Checkpoint | undefined;
-		if (options.saveCurrent ?? true) saved = await this.checkpoint(beforeRestoreName(target), options.onProgress);
+		if ((options.saveCurrent ?? true) && before !== 'gone') saved = await this.checkpoint(beforeRestoreName(target), options.onProgress);
 		// The last moment a restore can be called off: nothing has been replaced yet.
 		if (options.cancel?.aborted) {
 			const kept = saved ? `; the current state stays, and is also saved as ${saved.id}` : '';
@@ -181,7 +187,7 @@ export class DebuggedTree {
 			return { saved, restored };
 		} catch (err) {
 			await this.settleAfterFailedRestore(before);
-			throw saved ? withSavedNote(err, saved) : err;
+			throw failedRestoreError(err, saved, before !== 'gone' && this.stateNow === 'gone');
 		}
 	}
 
