@@ -39,10 +39,19 @@ export async function customRequest<K extends CustomRequestName>(dc: DebugClient
 	return body;
 }
 
-/** The next event of that name, with its body as CustomEvents says; wait for it before the request that causes it. */
-export async function nextCustomEvent<K extends CustomEventName>(dc: DebugClient, event: K): Promise<CustomEventBody<K>> {
-	const body: CustomEventBody<K> = (await dc.waitForEvent(event)).body;
-	return body;
+/**
+ * The next event of that name (whose body passes `where`, when given), its
+ * body as CustomEvents says; ask for it before the request that causes it.
+ */
+export function nextCustomEvent<K extends CustomEventName>(dc: DebugClient, event: K, where: (body: CustomEventBody<K>) => boolean = () => true): Promise<CustomEventBody<K>> {
+	return new Promise((resolve) => {
+		const listener = (e: { body: CustomEventBody<K> }): void => {
+			if (!where(e.body)) return;
+			dc.removeListener(event, listener);
+			resolve(e.body);
+		};
+		dc.on(event, listener);
+	});
 }
 
 /** Every event of that name from now on, in order, as they come. */

@@ -221,14 +221,21 @@ describe('DebuggedTree: restore', () => {
 		assert.equal((await tree.restore(checkpoint.id, { saveCurrent: false })).restored.rootPid, pid);
 	});
 
-	test('CRIU failing after the running tree was killed: the tree is gone, the checkpoint of the present is still there', async () => {
+	test('CRIU failing after the running tree was killed: the tree is gone, says so, and a restore of the checkpoint of the present brings it back', async () => {
 		const { helper, tree, pid } = await attached();
 		const checkpoint = await tree.checkpoint('good state');
 		helper.failNext('restore', criuFailed(), { treeKilled: true });
-		await assert.rejects(tree.restore(checkpoint.id), failsWith('criu-failed', /The present state was saved first, as checkpoint ck-2$/));
+		await assert.rejects(tree.restore(checkpoint.id), failsWith('criu-failed',
+			/^CRIU failed to checkpoint process 100\. The running tree was killed before the restore failed; restore a checkpoint to bring it back\. The present state was saved first, as checkpoint ck-2$/));
 		assert.equal(tree.state, 'gone');
 		assert.equal(helper.isAlive(pid), false);
 		assert.deepEqual(helper.checkpoints.map((c) => c.name), ['good state', 'before restore to good state']);
+		await assert.rejects(tree.freeze(), failsWith('no-such-process', /is gone \(restore a checkpoint to bring it back\)/));
+		const outcome = await tree.restore('ck-2');
+		assert.equal(outcome.saved, undefined, 'nothing to save of a tree that is gone');
+		assert.equal(tree.state, 'running');
+		assert.ok(helper.isAlive(pid));
+		assert.equal(helper.checkpoints.length, 2);
 	});
 
 	test('the checkpoint of the present refused for a leak: nothing is replaced', async () => {
