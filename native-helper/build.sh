@@ -6,6 +6,10 @@
 #                                  <repo>/dist/helper/checkpoint-helper-<uname -m>
 #   native-helper/build.sh test    build and run the unit tests (ASan + UBSan)
 #   native-helper/build.sh clean   remove native-helper/build
+#   native-helper/build.sh make ARGS...
+#                                  run make with ARGS there, nothing installed
+#                                  (CKPT_TEST=leak_files build.sh make test
+#                                  runs the test groups whose name holds it)
 #
 # Runs as root on the host. The sources are bind-mounted into the root file
 # system inside a private mount namespace (unshare --mount), so nothing stays
@@ -22,9 +26,10 @@ die() {
 	exit 1
 }
 
-# Inside the private mount namespace: mount, chroot, run make.
+# Inside the private mount namespace: mount, chroot, run make with the arguments after the root file system.
 inner() {
-	local rootfs=$1 target=$2
+	local rootfs=$1
+	shift
 	mount --make-rprivate /
 	mkdir -p "$rootfs$mnt/native-helper" "$rootfs$mnt/proto"
 	mount --bind "$here" "$rootfs$mnt/native-helper"
@@ -32,29 +37,36 @@ inner() {
 	mount -o remount,bind,ro "$rootfs$mnt/proto"
 	mount -t proc proc "$rootfs/proc"
 	mount --rbind /dev "$rootfs/dev"
-	exec chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		make -C "$mnt/native-helper" "$target"
+	exec chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${CKPT_TEST:+CKPT_TEST=$CKPT_TEST} \
+		make -C "$mnt/native-helper" "$@"
 }
 
 if [[ ${1:-} == __inner ]]; then
-	inner "$2" "$3"
+	shift
+	inner "$@"
 fi
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (mount namespaces and chroot); try: sudo $0 $*"
 
 target=all
+make_args=()
 case ${1:-} in
 '' | all) target=all ;;
 test) target=test ;;
 clean) target=clean ;;
-*) die "unknown argument '$1' (use: all, test, clean)" ;;
+make)
+	target=make
+	make_args=("${@:2}")
+	;;
+*) die "unknown argument '$1' (use: all, test, clean, make ARGS...)" ;;
 esac
+[[ $target == make ]] || make_args=("$target")
 
 rootfs=$(bash "$repo/test/target/target.sh" build | tail -n1)
 [[ -x $rootfs/usr/bin/protoc-c && -f $rootfs/usr/include/criu/rpc.proto ]] ||
 	die "$rootfs lacks protoc-c or /usr/include/criu/rpc.proto (protobuf-c-compiler, libcriu-dev)"
 
-unshare --mount --propagation private -- bash "$here/build.sh" __inner "$rootfs" "$target"
+unshare --mount --propagation private -- bash "$here/build.sh" __inner "$rootfs" "${make_args[@]}"
 
 if [[ $target == all ]]; then
 	out="$repo/dist/helper/checkpoint-helper-$(uname -m)"

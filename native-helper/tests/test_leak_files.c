@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -480,7 +481,7 @@ static void test_locks(void)
 	unlink(l.inherited_path);
 }
 
-void test_leak_files(void)
+TEST_GROUP(leak_files)
 {
 	test_lock_lines();
 	test_classify();

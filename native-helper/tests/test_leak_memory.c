@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -407,7 +408,7 @@ out:
 	reap(o);	/* the namespace and its segment go with the last of them */
 }
 
-void test_leak_memory(void)
+TEST_GROUP(leak_memory)
 {
 	test_parse_maps();
 	test_parse_sysv();

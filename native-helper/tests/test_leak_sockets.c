@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -417,7 +418,7 @@ static void test_cost(void)
 	end_all(&root, 1);
 }
 
-void test_leak_sockets(void)
+TEST_GROUP(leak_sockets)
 {
 	test_unix_decode();
 	test_inet_decode();

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -398,7 +399,7 @@ out:
 	reap(f);
 }
 
-void test_leak_tasks(void)
+TEST_GROUP(leak_tasks)
 {
 	test_namespaces();
 	test_relatives();

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -482,7 +483,7 @@ static void test_scan(void)
 	leaks_scan_free(&s);
 }
 
-void test_leaks(void)
+TEST_GROUP(leaks)
 {
 	test_list();
 	test_policy();

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -309,7 +310,7 @@ static void test_not_saved(int dirfd)
 	conn_close(&c);
 }
 
-void test_tcp_restore(void)
+TEST_GROUP(tcp_restore)
 {
 	char store[] = "/tmp/ckpt-tcp-XXXXXX", dir[64];
 	int dirfd;

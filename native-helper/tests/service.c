@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* The tests' way into the service: requests through handle_request, answers decoded. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "check.h"
+#include "ops.h"
+#include "service.h"
+#include "util.h"
+
+void out_reset(void)
+{
+	CHECK(ftruncate(g_out_fd, 0) == 0 && lseek(g_out_fd, 0, SEEK_SET) == 0);
+}
+
+/* The frames written to g_out_fd since out_reset, decoded (at most max). */
+size_t out_frames(HelperMessage **v, size_t max)
+{
+	off_t size = lseek(g_out_fd, 0, SEEK_CUR);
+	uint8_t *buf = malloc(size > 0 ? size : 1);
+	size_t got = 0, off = 0, n = 0;
+
+	while (buf && got < (size_t)size) {
+		ssize_t r = pread(g_out_fd, buf + got, size - got, got);
+
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	CHECK(buf && got == (size_t)size);
+	while (buf && n < max && off + 4 <= got) {
+		uint32_t len = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
+
+		if (len > got - off - 4)
+			break;
+		v[n] = checkpoint__helper__v1__helper_message__unpack(NULL, len, buf + off + 4);
+		if (!v[n])
+			break;
+		n++;
+		off += 4 + len;
+	}
+	CHECK(off == got);	/* whole frames only, all of them decoded */
+	free(buf);
+	return n;
+}
+
+void msg_free(HelperMessage *m)
+{
+	if (m)
+		checkpoint__helper__v1__helper_message__free_unpacked(m, NULL);
+}
+
+/*
+ * Runs req through the dispatch; returns the answer, the last frame written,
+ * decoded. *nevents gets how many events came before it.
+ */
+HelperMessage *roundtrip_events(Request *req, size_t *nevents)
+{
+	HelperMessage *v[64], *m = NULL;
+	size_t n;
+
+	out_reset();
+	handle_request(req);
+	n = out_frames(v, ARRAY_SIZE(v));
+	CHECK(n > 0);
+	for (size_t i = 0; i + 1 < n; i++) {
+		CHECK(v[i]->kind_case == CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT &&
+		      v[i]->event->request_id == req->id);
+		msg_free(v[i]);
+	}
+	if (n)
+		m = v[n - 1];
+	CHECK(m && m->kind_case == CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_RESPONSE &&
+	      m->response->id == req->id);
+	*nevents = n ? n - 1 : 0;
+	return m;
+}
+
+/* Runs req through the dispatch; returns the one frame it wrote, decoded. */
+HelperMessage *roundtrip(Request *req)
+{
+	size_t nevents;
+	HelperMessage *m = roundtrip_events(req, &nevents);
+
+	CHECK(nevents == 0);
+	return m;
+}
+
+/* The answer's error code, or -1 when it is not an error. */
+int err_code(const HelperMessage *m)
+{
+	if (!m || !m->response || m->response->result_case != CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR)
+		return -1;
+	return m->response->error->code;
+}
+
+bool err_mentions(const HelperMessage *m, const char *s)
+{
+	return err_code(m) >= 0 && m->response->error->message && strstr(m->response->error->message, s);
+}
+
+/* Open descriptors of this process (the one reading /proc/self/fd included). */
+int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Runs fn with the helper's output going to a temporary file; checks that
+ * every path fn takes, failing ones included, closed what it opened.
+ */
+void with_out_file(void (*fn)(void))
+{
+	char tmp[] = "/tmp/ckpt-out-XXXXXX";
+	int saved = g_out_fd, fds;
+
+	g_out_fd = mkstemp(tmp);
+	CHECK(g_out_fd >= 0);
+	if (g_out_fd < 0) {
+		g_out_fd = saved;
+		return;
+	}
+	unlink(tmp);
+	fds = count_fds();
+	fn();
+	CHECK(fds > 0 && count_fds() == fds);
+	close(g_out_fd);
+	g_out_fd = saved;
+}
+
+/* No child of this process is left unreaped. */
+bool no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
