@@ -87,8 +87,8 @@ static void pipe_leak(struct host_scan *s, struct group *g)
 	lk->summary = arena_printf("a pipe the tree %s and %zu outside %s %s%s",
 				   direction(g->tree_reads, g->tree_writes), nout, plural(nout, "process", "processes"),
 				   g->out_writes ? "write" : "read",
-				   g->out_reads && g->out_writes ? (nout == 1 ? "s and reads" : " and read") :
-				   nout == 1 ? "s" : "");
+				   g->out_reads && g->out_writes ? plural(nout, "s and reads", " and read") :
+				   plural(nout, "s", ""));
 	lk->risk = g->tree_reads && g->out_writes
 		   ? "what the outside writes while the tree is frozen waits in the pipe or is lost with "
 		     "it; a restored tree reads from a new pipe nobody outside writes to"
@@ -130,7 +130,7 @@ static const char *size_text(uint64_t n)
 	if (n >= 1u << 10)
 		return n % (1u << 10) ? arena_printf("%.1f KiB", n / 1024.0)
 				      : arena_printf("%llu KiB", (unsigned long long)(n >> 10));
-	return arena_printf("%llu byte%s", (unsigned long long)n, n == 1 ? "" : "s");
+	return arena_printf("%llu byte%s", (unsigned long long)n, plural(n, "", "s"));
 }
 
 static void memfd_leak(struct host_scan *s, struct group *g)

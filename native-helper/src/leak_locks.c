@@ -163,7 +163,7 @@ static void lock_leak(struct host_scan *s, struct fd_lock *k, const struct lock_
 	}
 	lock_outsiders(s, lk, k, host, nhost);
 	nout = leak_outside_procs(lk);
-	lk->summary = arena_printf("the tree holds %zu lock%s on %s%s", nlocks, nlocks == 1 ? "" : "s",
+	lk->summary = arena_printf("the tree holds %zu lock%s on %s%s", nlocks, plural(nlocks, "", "s"),
 				   path[0] == '/' ? path : arena_printf("the file %s", id),
 				   nout ? arena_printf("; %zu outside %s lock it too or wait for it", nout,
 						       plural(nout, "process", "processes")) : "");

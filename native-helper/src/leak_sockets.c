@@ -147,7 +147,7 @@ static const char *held_outside(const struct leak *lk)
 {
 	size_t n = leak_outside_procs(lk);
 
-	return arena_printf("held by %zu outside %s", n, n == 1 ? "process" : "processes");
+	return arena_printf("held by %zu outside %s", n, plural(n, "process", "processes"));
 }
 
 static const char *unix_type(int type)
@@ -213,7 +213,7 @@ static void unix_shared_text(struct leak *lk, const struct sock_entry *sk)
 	size_t n = leak_outside_procs(lk);
 
 	lk->summary = arena_printf("a unix %s socket%s shared with %zu outside %s (holding it, or sending "
-				   "to it)", unix_type(sk->type), named(sk->name), n, n == 1 ? "process" : "processes");
+				   "to it)", unix_type(sk->type), named(sk->name), n, plural(n, "process", "processes"));
 	lk->risk = "the outside processes keep the old socket: after a restore what they send no longer "
 		   "reaches the tree";
 	lk->criu = "dumped silently; a restore makes a new socket the outside processes do not hold";
@@ -330,7 +330,7 @@ static const char *tcp_peer_text(struct sock_ctx *c, struct leak *lk, const stru
 
 		hold_socket(c, peer->ino, lk, what, what, &nin, &nout);
 		return arena_printf("the other end (socket:[%llu]) is held by %zu outside %s",
-				    (unsigned long long)peer->ino, nout, nout == 1 ? "process" : "processes");
+				    (unsigned long long)peer->ino, nout, plural(nout, "process", "processes"));
 	}
 	if (nin)
 		return arena_printf("the other end (socket:[%llu]) is in the tree too", (unsigned long long)peer->ino);

@@ -372,7 +372,7 @@ void leaks_refusal(pid_t root, Leak **fail, size_t n, struct herr *e)
 		sbuf_printf(&b, "; and %zu more", n - 5);
 	herr_set(e, EC(LEAKS_REFUSED), 0, "process %d's tree shares %zu resource%s with processes outside it "
 		 "whose policy is fail (%s); nothing was frozen or written; choose another policy for each "
-		 "(every leak lists its choices) or stop sharing them", root, n, n == 1 ? "" : "s",
+		 "(every leak lists its choices) or stop sharing them", root, n, plural(n, "", "s"),
 		 b.p ? b.p : "");
 	sbuf_free(&b);
 }
