@@ -30,7 +30,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
-import { connectClient, serveAdapter } from '../support/dap';
+import { connectClient, launchSnapshot, serveAdapter } from '../support/dap';
 import { allAbove, allAtLeast, allBelow, connectionFilePath, newerCriuTarget, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
 
 const TARGET = connectionFilePath();
@@ -577,13 +577,7 @@ describe('snapshot session', () => {
 
 	async function open(args: Record<string, unknown>): Promise<DebugClient> {
 		const dc = await client(snapshotPort);
-		await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path', supportsMemoryReferences: true });
-		const initialized = dc.waitForEvent('initialized');
-		await dc.launchRequest(args as DebugProtocol.LaunchRequestArguments);
-		await initialized;
-		const stopped = dc.waitForEvent('stopped');
-		await dc.configurationDoneRequest();
-		const event = (await stopped) as DebugProtocol.StoppedEvent;
+		const event = await launchSnapshot(dc, args);
 		assert.equal(event.body.reason, 'snapshot');
 		return dc;
 	}

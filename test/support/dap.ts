@@ -8,6 +8,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { DebugSession } from '@vscode/debugadapter';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { CustomArgs, CustomBody, CustomEventBody, CustomEventName, CustomRequestName } from '../../src/debug/messages';
 
 export interface ServedAdapter {
@@ -31,6 +32,36 @@ export async function connectClient(port: number): Promise<DebugClient> {
 	const dc = new DebugClient('node', 'unused', 'checkpoint');
 	await dc.start(port);
 	return dc;
+}
+
+/** Runs `body` with a client of a fresh adapter served in-process; both are stopped after, whatever happened. */
+export async function withClient(make: () => DebugSession, body: (dc: DebugClient) => Promise<void>): Promise<void> {
+	const { server, port } = await serveAdapter(make);
+	const dc = await connectClient(port);
+	try {
+		await body(dc);
+	} finally {
+		await dc.stop();
+		server.close();
+	}
+}
+
+/** The Debug Console from now on, as the adapter writes it: "category: text", an output event each. */
+export function consoleOutput(dc: DebugClient): string[] {
+	const output: string[] = [];
+	dc.on('output', (e: DebugProtocol.OutputEvent) => output.push(`${e.body.category}: ${e.body.output}`));
+	return output;
+}
+
+/** A snapshot session's start, up to its stop: initialize, launch with `args`, configurationDone; the stopped event. */
+export async function launchSnapshot(dc: DebugClient, args: Record<string, unknown>): Promise<DebugProtocol.StoppedEvent> {
+	await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path', supportsMemoryReferences: true });
+	const initialized = dc.waitForEvent('initialized');
+	await dc.launchRequest(args as DebugProtocol.LaunchRequestArguments);
+	await initialized;
+	const stopped = dc.waitForEvent('stopped');
+	await dc.configurationDoneRequest();
+	return (await stopped) as DebugProtocol.StoppedEvent;
 }
 
 /** A custom request; its body as CustomRequests says the adapter answers. */

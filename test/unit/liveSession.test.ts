@@ -16,7 +16,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { CheckpointError } from '../../src/core/errors';
 import { LiveDebugSession } from '../../src/debug/liveSession';
 import { CONNECTIONS_MOVED_ON, CUSTOM } from '../../src/debug/messages';
-import { connectClient, customEvents, customRequest, nextCustomEvent, serveAdapter } from '../support/dap';
+import { consoleOutput, customEvents, customRequest, nextCustomEvent, withClient } from '../support/dap';
 import { FakeHelper, FakeSessions } from './fakeHelper';
 import { pipeLeak } from './leaks.fixtures';
 
@@ -34,20 +34,14 @@ interface Live {
 	states: Array<{ state: string; rootPid: number; target: string }>;
 }
 
-/** Runs `body` against a fresh adapter and client; both are stopped after, whatever happened. */
-async function withLive(body: (live: Live) => Promise<void>, helper = new FakeHelper()): Promise<void> {
+/** Runs `body` against a fresh adapter over `helper`, and its client. */
+function withLive(body: (live: Live) => Promise<void>, helper = new FakeHelper()): Promise<void> {
 	const sessions = new FakeSessions(helper);
-	const { server, port } = await serveAdapter(() => new LiveDebugSession(sessions, WATCH_MS));
-	const dc = await connectClient(port);
-	const output: string[] = [];
-	dc.on('output', (e: DebugProtocol.OutputEvent) => output.push(`${e.body.category}: ${e.body.output}`));
-	try {
+	return withClient(() => new LiveDebugSession(sessions, WATCH_MS), async (dc) => {
+		const output = consoleOutput(dc);
 		await dc.initializeRequest({ adapterID: 'checkpoint', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
 		await body({ helper, sessions, dc, output, states: customEvents(dc, CUSTOM.stateEvent) });
-	} finally {
-		await dc.stop();
-		server.close();
-	}
+	});
 }
 
 /** Attaches to pid on the fake target and finishes the configuration sequence. */
