@@ -7,5 +7,6 @@
  */
 import * as protobuf from 'protobufjs/minimal';
 
-(protobuf.util as { Long: unknown }).Long = undefined;
+// Its type says a constructor is always there; taking it away is the point.
+Reflect.set(protobuf.util, 'Long', undefined);
 protobuf.configure();

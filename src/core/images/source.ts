@@ -8,7 +8,7 @@ import { close as closeFd, openSync, read as readFd, readFileSync, readSync } fr
 import { readdir, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
-import { CheckpointError } from '../errors';
+import { CheckpointError, errorMessage } from '../errors';
 
 export interface ImageSource {
 	/** For messages: the directory, and the host when it is remote. */
@@ -24,19 +24,23 @@ export interface ImageSource {
 	close(): Promise<void>;
 }
 
+/** fs errors carry errno names; ssh2's SFTP errors carry SFTP status codes (2 no such file, 3 permission denied). */
+function errorCode(err: unknown): unknown {
+	return typeof err === 'object' && err !== null ? Reflect.get(err, 'code') : undefined;
+}
+
 function sourceError(where: string, name: string, err: unknown): CheckpointError {
-	// fs errors carry errno names; ssh2's SFTP errors carry SFTP status codes (2 no such file, 3 permission denied).
-	const e = err as { code?: string | number; message?: string };
-	if (e.code === 'ENOENT' || e.code === 2) return new CheckpointError('not-found', `${where}: there is no ${name}`);
-	if (e.code === 'EACCES' || e.code === 3) {
+	const code = errorCode(err);
+	if (code === 'ENOENT' || code === 2) return new CheckpointError('not-found', `${where}: there is no ${name}`);
+	if (code === 'EACCES' || code === 3) {
 		return new CheckpointError('not-permitted', `${where}: ${name} is not readable (checkpoint images are readable by root only; connect as root)`);
 	}
-	return new CheckpointError('internal', `${where}: cannot read ${name}: ${e.message}`);
+	return new CheckpointError('internal', `${where}: cannot read ${name}: ${errorMessage(err)}`);
 }
 
 /** Listing a checkpoint directory failed: most often the path is not one. */
 function listError(where: string, err: unknown): CheckpointError {
-	const code = (err as { code?: string | number }).code;
+	const code = errorCode(err);
 	// ENOTDIR, or SFTP's "no such file" (2)
 	if (code === 'ENOENT' || code === 'ENOTDIR' || code === 2) {
 		return new CheckpointError('not-found', `${where} is not a directory: give a checkpoint directory, or a checkpoint id with --target`);
