@@ -170,6 +170,7 @@ function optional<T extends keyof TypeNames>(args: unknown, key: string, type: T
 	const value = field(args, key);
 	if (value === undefined) return undefined;
 	if (typeof value !== type) throw new CheckpointError('usage', `"${key}" must be a ${type}, not ${JSON.stringify(value)}`);
+	// typeof said so; TypeScript does not carry a typeof of a generic name over to TypeNames.
 	return value as TypeNames[T];
 }
 
