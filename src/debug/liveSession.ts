@@ -131,27 +131,31 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.sendResponse(response);
 	}
 
-	protected override attachRequest(response: DebugProtocol.AttachResponse, args: AttachArguments): void {
+	// DAP lets a client leave the arguments out: then every required one is missing, said in words.
+	protected override attachRequest(response: DebugProtocol.AttachResponse, args: Partial<AttachArguments> | undefined): void {
+		const config: Partial<AttachArguments> = args ?? {};
 		this.answer(response, () => this.starting(async () => {
-			const session = await this.open(args);
-			const pid = await this.resolvePid(session, args);
+			const session = await this.open(config);
+			const pid = await this.resolvePid(session, config);
 			this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
 		}));
 	}
 
 	/** Starts the program on the target in its own session, no terminal, only stdin (/dev/null), stdout and stderr. */
-	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: LaunchArguments): void {
+	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: Partial<LaunchArguments> | undefined): void {
+		const config: Partial<LaunchArguments> = args ?? {};
 		this.answer(response, () => this.starting(async () => {
-			if (typeof args.program !== 'string' || !args.program.startsWith('/')) {
-				throw new CheckpointError('usage', `"program" must be an absolute path on the target, not ${JSON.stringify(args.program)}`);
+			const program = config.program;
+			if (typeof program !== 'string' || !program.startsWith('/')) {
+				throw new CheckpointError('usage', `"program" must be an absolute path on the target, not ${JSON.stringify(program)}`);
 			}
-			const session = await this.open(args);
+			const session = await this.open(config);
 			const early: ProgramEvent[] = [];
 			let rootPid = 0;
 			this.stopListening = session.onProgramEvent((e) => (rootPid ? this.programEvent(e) : early.push(e)));
-			const tree = await DebuggedTree.launch(session, args.program, { args: args.args ?? [], cwd: args.cwd, env: launchEnvironment(args.env) }, this.treeListener(session));
+			const tree = await DebuggedTree.launch(session, program, { args: config.args ?? [], cwd: config.cwd, env: launchEnvironment(config.env) }, this.treeListener(session));
 			rootPid = tree.rootPid;
-			this.started(tree, `Launched ${[args.program, ...(args.args ?? [])].join(' ')} as`);
+			this.started(tree, `Launched ${[program, ...(config.args ?? [])].join(' ')} as`);
 			for (const e of early) this.programEvent(e);
 		}));
 	}
@@ -419,7 +423,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.sendCustomEvent(CUSTOM.progressEvent, { stage: p.stage, message: p.message });
 	}
 
-	private async resolvePid(session: HelperOperations, args: AttachArguments): Promise<number> {
+	private async resolvePid(session: HelperOperations, args: Partial<AttachArguments>): Promise<number> {
 		if (args.pid !== undefined && args.pid !== '') {
 			const pid = Number(args.pid);
 			if (!Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', `"pid" must be a process id, not ${JSON.stringify(args.pid)}`);

@@ -68,14 +68,26 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		this.sendResponse(response);
 	}
 
-	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: SnapshotArguments): void {
-		this.answer(response, async () => {
-			if (typeof args.checkpoint !== 'string' || !args.checkpoint) throw new CheckpointError('usage', 'say which checkpoint to open: "checkpoint" is an id (with "target") or a local directory');
-			this.images = await openCheckpoint(await this.source(args));
+	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: Partial<SnapshotArguments> | undefined): void {
+		const config: Partial<SnapshotArguments> = args ?? {};
+		this.answer(response, () => this.opening(async () => {
+			const checkpoint = config.checkpoint;
+			if (typeof checkpoint !== 'string' || !checkpoint) throw new CheckpointError('usage', 'say which checkpoint to open: "checkpoint" is an id (with "target") or a local directory');
+			this.images = await openCheckpoint(await this.source(checkpoint, config.target));
 			const tasks = this.images.processes.reduce((n, p) => n + p.threads.length, 0);
 			this.sendEvent(new OutputEvent(`Snapshot of ${this.images.source.description}: ${this.images.processes.length} processes, ${tasks} threads (read-only).\n`, 'console'));
 			this.sendEvent(new InitializedEvent());
-		});
+		}));
+	}
+
+	/** An open that failed lets go of what it took: no checkpoint is shown, and the pooled connection is not held. */
+	private async opening(open: () => Promise<void>): Promise<void> {
+		try {
+			await open();
+		} catch (err) {
+			await this.release();
+			throw err;
+		}
 	}
 
 	protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
@@ -177,10 +189,10 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		this.fail(response, READ_ONLY);
 	}
 
-	private async source(args: SnapshotArguments): Promise<ImageSource> {
-		if (!args.target) return new LocalImageSource(args.checkpoint);
-		this.session = await this.sessions.acquire(args.target);
-		return new HelperImageSource(this.session, args.checkpoint);
+	private async source(checkpoint: string, target: string | undefined): Promise<ImageSource> {
+		if (!target) return new LocalImageSource(checkpoint);
+		this.session = await this.sessions.acquire(target);
+		return new HelperImageSource(this.session, checkpoint);
 	}
 
 	/** "inner+0x1a (frames)", or "?? (no symbols) libc.so.6+0x11a2b3" when the file gives no name. */
@@ -236,13 +248,17 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		return process;
 	}
 
-	private async end(): Promise<void> {
+	private async release(): Promise<void> {
 		const images = this.images;
 		const session = this.session;
 		this.images = undefined;
 		this.session = undefined;
 		await images?.source.close();
 		if (session) await this.sessions.release(session);
+	}
+
+	private async end(): Promise<void> {
+		await this.release();
 		this.sendEvent(new TerminatedEvent());
 	}
 }

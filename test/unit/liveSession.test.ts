@@ -120,6 +120,10 @@ describe('LiveDebugSession: attach, threads, pause and continue', TIMEOUT, () =>
 		for (const [args, message] of cases) {
 			await assert.rejects(live.dc.attachRequest(args as DebugProtocol.AttachRequestArguments), saying(message), JSON.stringify(args));
 		}
+		// DAP lets a client leave the arguments out altogether
+		const none = undefined as unknown as DebugProtocol.AttachRequestArguments;
+		await assert.rejects(live.dc.attachRequest(none), saying(/needs "target"/), 'no arguments');
+		await assert.rejects(live.dc.launchRequest(none), saying(/"program" must be an absolute path on the target, not undefined/), 'no arguments');
 		assert.equal(live.sessions.held, 0);
 		assert.ok(live.helper.isAlive(pid) && !live.helper.isFrozen(pid));
 	}));

@@ -142,11 +142,13 @@ describe('SnapshotDebugSession of a checkpoint in the target\'s store', TIMEOUT,
 		}, sessions);
 	});
 
-	test('an id the store does not hold is refused in words; the helper session is let go at the end', async () => {
+	test('an id the store does not hold is refused in words, and the helper session is let go at once', async () => {
 		const sessions = new FakeSessions(new FakeHelper());
 		await withClient(() => new SnapshotDebugSession(sessions), async (dc) => {
 			await dc.initializeRequest({ adapterID: 'checkpoint', pathFormat: 'path' });
 			await assert.rejects(dc.launchRequest({ target: 'fake', checkpoint: 'ck-9' } as DebugProtocol.LaunchRequestArguments), (err) => /there is no checkpoint ck-9 in the store/.test(errorOf(err)));
+			assert.equal(sessions.held, 0, 'a failed open holds no pooled connection until disconnect');
+			await assert.rejects(dc.launchRequest(undefined as unknown as DebugProtocol.LaunchRequestArguments), (err) => /say which checkpoint to open/.test(errorOf(err)), 'no arguments');
 			await dc.disconnectRequest({});
 			assert.equal(sessions.held, 0);
 		});
