@@ -24,6 +24,20 @@ export abstract class AsyncDebugSession extends DebugSession {
 		);
 	}
 
+	/**
+	 * Starts the session (attach, launch, open): a start that fails lets go of
+	 * what it took (undo) before its failure is answered, so nothing is held
+	 * for a session that never began and another attempt takes its own.
+	 */
+	protected async starting(start: () => Promise<void>, undo: () => Promise<void>): Promise<void> {
+		try {
+			await start();
+		} catch (err) {
+			await undo();
+			throw err;
+		}
+	}
+
 	protected fail(response: DebugProtocol.Response, err: unknown): void {
 		// The message goes in as a variable (CRIU's text may hold braces a format would eat),
 		// named with "_" so it is not treated as personal data and is also in response.message.

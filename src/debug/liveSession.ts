@@ -138,7 +138,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 			const session = await this.open(config);
 			const pid = await this.resolvePid(session, config);
 			this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
-		}));
+		}, () => this.end()));
 	}
 
 	/** Starts the program on the target in its own session, no terminal, only stdin (/dev/null), stdout and stderr. */
@@ -157,17 +157,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 			rootPid = tree.rootPid;
 			this.started(tree, `Launched ${[program, ...(config.args ?? [])].join(' ')} as`);
 			for (const e of early) this.programEvent(e);
-		}));
-	}
-
-	/** A start that failed lets go of the helper session it took: nothing is debugged, and another attempt takes its own. */
-	private async starting(start: () => Promise<void>): Promise<void> {
-		try {
-			await start();
-		} catch (err) {
-			await this.end();
-			throw err;
-		}
+		}, () => this.end()));
 	}
 
 	/** Terminate: a launched tree is killed; for an attached one the editor asks first (see CUSTOM.confirmKill). */

@@ -70,24 +70,14 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 
 	protected override launchRequest(response: DebugProtocol.LaunchResponse, args: Partial<SnapshotArguments> | undefined): void {
 		const config: Partial<SnapshotArguments> = args ?? {};
-		this.answer(response, () => this.opening(async () => {
+		this.answer(response, () => this.starting(async () => {
 			const checkpoint = config.checkpoint;
 			if (typeof checkpoint !== 'string' || !checkpoint) throw new CheckpointError('usage', 'say which checkpoint to open: "checkpoint" is an id (with "target") or a local directory');
 			this.images = await openCheckpoint(await this.source(checkpoint, config.target));
 			const tasks = this.images.processes.reduce((n, p) => n + p.threads.length, 0);
 			this.sendEvent(new OutputEvent(`Snapshot of ${this.images.source.description}: ${this.images.processes.length} processes, ${tasks} threads (read-only).\n`, 'console'));
 			this.sendEvent(new InitializedEvent());
-		}));
-	}
-
-	/** An open that failed lets go of what it took: no checkpoint is shown, and the pooled connection is not held. */
-	private async opening(open: () => Promise<void>): Promise<void> {
-		try {
-			await open();
-		} catch (err) {
-			await this.release();
-			throw err;
-		}
+		}, () => this.release()));
 	}
 
 	protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
