@@ -43,9 +43,6 @@ static void test_ids(void)
 	long_id[MAX_ID_LEN] = 'a';
 	long_id[MAX_ID_LEN + 1] = '\0';
 	CHECK(!valid_checkpoint_id(long_id));
-	CHECK(valid_text("hello world", 20));
-	CHECK(!valid_text("hello world", 5));
-	CHECK(!valid_text("a\x01", 5));
 }
 
 /* ---- rename, through handle_request on a temp store ----------------------- */
