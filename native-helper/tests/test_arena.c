@@ -48,6 +48,7 @@ static void test_strdup(void)
 	const char *s = "checkpoint";
 	char *a = arena_strdup(s), *b = arena_strdup(s), *empty = arena_strdup(NULL);
 
+	test_case("arena_strdup");
 	CHECK_STR(a, ==, s);
 	CHECK(a != s);
 	CHECK(a != b);
@@ -109,6 +110,7 @@ static void test_grow_empty(void)
 	size_t cap = 0;
 	long *v = arena_grow(NULL, 0, &cap, sizeof(*v));
 
+	test_case("arena_grow from nothing");
 	CHECK(v != NULL);
 	CHECK_UINT(cap, ==, 8);
 	CHECK_UINT(first_nonzero((unsigned char *)v, 8 * sizeof(*v)), ==, 8 * sizeof(*v));

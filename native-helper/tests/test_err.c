@@ -27,6 +27,7 @@ static void test_set(void)
 {
 	struct herr e = { 0 };
 
+	test_case("herr_set");
 	herr_set(&e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s", "x1", "/store");
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
 	CHECK_INT(e.errnum, ==, ENOENT);
@@ -103,6 +104,7 @@ static void test_mark_truncated(void)
 {
 	char buf[10] = "abcdefghi", tiny[4] = "abc", five[5] = "abcd";
 
+	test_case("mark_truncated");
 	mark_truncated(buf, sizeof(buf));
 	CHECK_STR(buf, ==, "abcdef...");
 	mark_truncated(five, sizeof(five));
@@ -117,6 +119,7 @@ static void test_null_ignored(void)
 	int status = -1;
 	pid_t pid = fork();
 
+	test_case("a NULL herr");
 	if (pid == 0) {
 		herr_set(NULL, EC(INTERNAL), EIO, "nobody reads %s", "this");
 		herr_perror(NULL, EC(INTERNAL), EIO, "nor %s", "this");

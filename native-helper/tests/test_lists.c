@@ -53,6 +53,7 @@ static void test_array_grow_enough(void)
 	size_t cap = 10;
 	char buf[10], *v = buf;
 
+	test_case("array_grow with room enough");
 	CHECK_INT(array_grow((void **)&v, &cap, 10, 1), ==, 0);
 	CHECK(v == buf);
 	CHECK_UINT(cap, ==, 10);
@@ -66,6 +67,7 @@ static void test_pidlist(void)
 	struct pidlist l = { 0 };
 	size_t n;
 
+	test_case("pidlist filled");
 	CHECK(!pidlist_has(&l, 1));
 	for (pid_t pid = 100; pid < 400; pid += 2)
 		CHECK_INT(pidlist_add(&l, pid), ==, 0);

@@ -69,6 +69,7 @@ static void test_utc_stamp(void)
 	time_t t0, t1;
 	struct tm tm;
 
+	test_case("utc_stamp");
 	t0 = time(NULL);
 	utc_stamp(got, sizeof(got));
 	t1 = time(NULL);
@@ -161,6 +162,7 @@ static void test_clocks(void)
 	uint64_t t0 = now_us(), prev = t0, t1, ms = now_unix_ms();
 	int back = 0;
 
+	test_case("clocks");
 	for (int i = 0; i < 10000; i++) {
 		uint64_t t = now_us();
 
