@@ -149,7 +149,8 @@ static void test_list(void)
 	test_case("the store made");
 	put_checkpoint("c", "c", 300);
 	put_checkpoint("a", "a", 100);
-	put_checkpoint("b1", "b1", 200);	/* three at the same time: their order is the ids', not the directory's */
+	/* three at the same time: their order is the ids', not the directory's */
+	put_checkpoint("b1", "b1", 200);
 	put_checkpoint("b2", "b2", 200);
 	put_checkpoint("b3", "b3", 200);
 	for (size_t i = 0; i < ARRAY_SIZE(not_listed); i++)
