@@ -27,6 +27,7 @@
 #define ID "20260301-090000-ef56"
 
 typedef Checkpoint__Helper__V1__LeakChange__What What;
+#define WHAT(x) CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_##x
 
 static char store[] = "/tmp/ckpt-manifest-XXXXXX";
 
@@ -228,9 +229,8 @@ static LeakReport *leak_report(void)
 	r->rescanned = true;
 	r->rescan_problem = "pid 9 gone";
 	r->n_changes = 3;
-	r->changes = (LeakChange **)ptrs(3, change(CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_APPEARED, pipe, "d1"),
-					 change(CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_VANISHED, uts, "d2"),
-					 change(CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_HOLDERS_CHANGED, NULL, "d3"));
+	r->changes = (LeakChange **)ptrs(3, change(WHAT(APPEARED), pipe, "d1"), change(WHAT(VANISHED), uts, "d2"),
+					 change(WHAT(HOLDERS_CHANGED), NULL, "d3"));
 	return r;
 }
 
@@ -251,7 +251,8 @@ static const char report_json[] =
 	"    \"rescanned\": true, \"rescan_problem\": \"pid 9 gone\",\n"
 	"    \"changes\": [\n"
 	"      {\"what\": \"appeared\", \"kind\": \"pipe\", \"resource\": \"pipe:[123]\", \"detail\": \"d1\"},\n"
-	"      {\"what\": \"vanished\", \"kind\": \"uts-ns\", \"resource\": \"uts:[4026531838]\", \"detail\": \"d2\"},\n"
+	"      {\"what\": \"vanished\", \"kind\": \"uts-ns\", \"resource\": \"uts:[4026531838]\", "
+	"\"detail\": \"d2\"},\n"
 	"      {\"what\": \"holders changed\", \"kind\": \"\", \"resource\": \"\", \"detail\": \"d3\"}]}\n"
 	"}\n";
 
