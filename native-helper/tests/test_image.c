@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of image.c: image files listed and read through the service. */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "config.h"
 #include "fileio.h"
 #include "image.h"
-#include "store.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"

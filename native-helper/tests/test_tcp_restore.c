@@ -12,21 +12,17 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "fileio.h"
 #include "lists.h"
-#include "sbuf.h"
-#include "store.h"
 #include "tcp_restore.h"
 #include "util.h"
 #include "wire.h"
