@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of image.c: image files listed and read through the service. */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "config.h"
 #include "fileio.h"
 #include "image.h"
-#include "store.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
@@ -42,7 +36,7 @@ static void mk_dir(const char *rel)
 	char path[4400];
 
 	snprintf(path, sizeof(path), "%s/%s", store_dir, rel);
-	CHECK(mkdir(path, 0700) == 0);
+	CHECK_INT(mkdir(path, 0700), ==, 0);
 }
 
 static void mk_file(const char *rel, const void *data, size_t len)
@@ -50,7 +44,7 @@ static void mk_file(const char *rel, const void *data, size_t len)
 	char path[4400];
 
 	snprintf(path, sizeof(path), "%s/%s", store_dir, rel);
-	CHECK(write_file_at(AT_FDCWD, path, data, len) == 0);
+	CHECK_INT(write_file_at(AT_FDCWD, path, data, len), ==, 0);
 }
 
 static void mk_link(const char *rel, const char *target)
@@ -58,7 +52,7 @@ static void mk_link(const char *rel, const char *target)
 	char path[4400];
 
 	snprintf(path, sizeof(path), "%s/%s", store_dir, rel);
-	CHECK(symlink(target, path) == 0);
+	CHECK_INT(symlink(target, path), ==, 0);
 }
 
 static HelperMessage *ask_files(const char *id)
@@ -124,6 +118,7 @@ static void image_store_setup(void)
 
 	for (size_t i = 0; i < sizeof(pages); i++)
 		pages[i] = pattern(i);
+	test_case("the store made");
 	CHECK(mkdtemp(store_dir) != NULL);
 	snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", store_dir);
 	mk_dir(PARENT_ID);
@@ -135,7 +130,7 @@ static void image_store_setup(void)
 	mk_dir(CK_ID "/sub");
 	mk_link(CK_ID "/link.img", "core-1.img");
 	snprintf(path, sizeof(path), "%s/" CK_ID "/fifo.img", store_dir);
-	CHECK(mkfifo(path, 0600) == 0);
+	CHECK_INT(mkfifo(path, 0600), ==, 0);
 	mk_link(CK_ID "/parent", "../" PARENT_ID "/");
 	/* parent links that name no checkpoint of this store */
 	mk_dir("elsewhere");
@@ -151,67 +146,106 @@ static void image_store_setup(void)
 	mk_link("linked", CK_ID);
 }
 
+/* The error message of answer m, NULL when m is not an error. */
+static const char *err_text(const HelperMessage *m)
+{
+	return err_code(m) >= 0 ? m->response->error->message : NULL;
+}
+
+/* A request that is refused: what it was, and what the error says. */
+struct refusal {
+	const char *what, *id;
+	int code;
+	const char *words;	/* NULL: whatever the message */
+};
+
+/* m is an error as r says; m is freed. */
+static void check_refusal(HelperMessage *m, const struct refusal *r)
+{
+	test_case("%s", r->what);
+	CHECK_INT(err_code(m), ==, r->code);
+	if (r->words)
+		CHECK_CONTAINS(err_text(m), r->words);
+	msg_free(m);
+}
+
+/* "name size, ..." of a listing (arena). */
+static const char *listing(const ImageFilesResult *r)
+{
+	const char *all = "";
+
+	for (size_t i = 0; r && i < r->n_files; i++)
+		all = arena_printf("%s%s%s %llu", all, i ? ", " : "", r->files[i]->name,
+				   (unsigned long long)r->files[i]->size);
+	return all;
+}
+
 static void test_image_files(void)
 {
+	static const char *no_parent[] = { "elsewhere", "dotdot", "self", "to-file", PARENT_ID };
+	static const struct refusal refused[] = {
+		{ "id ../etc", "../etc", EC(BAD_REQUEST), "invalid checkpoint id" },
+		{ "an empty id", "", EC(BAD_REQUEST), NULL },
+		{ "no such checkpoint", "nope", EC(NOT_FOUND), "no checkpoint nope" },
+		{ "a symbolic link to a checkpoint", "linked", EC(NOT_FOUND), NULL },	/* not one */
+		{ "a file", "plainfile", EC(NOT_FOUND), NULL },
+	};
 	const ImageFilesResult *r;
 	HelperMessage *m;
-	const char *no_parent[] = { "elsewhere", "dotdot", "self", "to-file", PARENT_ID };
 
+	test_case("the files of " CK_ID);
 	m = ask_files(CK_ID);
 	r = files_of(m);
 	CHECK(r != NULL);
-	if (r) {
-		CHECK(r->n_files == 3);
-		if (r->n_files == 3) {
-			CHECK(!strcmp(r->files[0]->name, "core-1.img") && r->files[0]->size == 10);
-			CHECK(!strcmp(r->files[1]->name, "empty.img") && r->files[1]->size == 0);
-			CHECK(!strcmp(r->files[2]->name, "pages-1.img") && r->files[2]->size == PAGES_SIZE);
-		}
-		CHECK(!strcmp(r->parent_id, PARENT_ID));
-	}
+	CHECK_STR(listing(r), ==, "core-1.img 10, empty.img 0, pages-1.img 10000");
+	CHECK_STR(r ? r->parent_id : NULL, ==, PARENT_ID);
 	msg_free(m);
 
 	for (size_t i = 0; i < ARRAY_SIZE(no_parent); i++) {
+		test_case("no parent in %s", no_parent[i]);
 		m = ask_files(no_parent[i]);
 		r = files_of(m);
-		CHECK(r && !strcmp(r->parent_id, "") && r->n_files == 0);
+		CHECK(r != NULL);
+		CHECK_STR(r ? r->parent_id : NULL, ==, "");
+		CHECK_STR(listing(r), ==, "");
 		msg_free(m);
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		check_refusal(ask_files(refused[i].id), &refused[i]);
+}
 
-	m = ask_files("../etc");
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "invalid checkpoint id"));
-	msg_free(m);
-	m = ask_files("");
-	CHECK(err_code(m) == EC(BAD_REQUEST));
-	msg_free(m);
-	m = ask_files("nope");
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "no checkpoint nope"));
-	msg_free(m);
-	m = ask_files("linked");	/* a symlink to a checkpoint is not one */
-	CHECK(err_code(m) == EC(NOT_FOUND));
-	msg_free(m);
-	m = ask_files("plainfile");
-	CHECK(err_code(m) == EC(NOT_FOUND));
-	msg_free(m);
+/* Byte off of an image file of CK_ID, as image_store_setup wrote it. */
+static uint8_t byte_of(const char *file, uint64_t off)
+{
+	return strcmp(file, "core-1.img") ? pattern(off) : (uint8_t)('0' + off);
+}
+
+/* The first byte of d that is not the file's from offset on (d->len when none). */
+static size_t first_wrong(const ProtobufCBinaryData *d, const char *file, uint64_t offset)
+{
+	size_t i = 0;
+
+	while (i < d->len && d->data[i] == byte_of(file, offset + i))
+		i++;
+	return i;
 }
 
 static void test_read_image(void)
 {
-	ByteRange rs[9];
-	const struct { const char *file; uint64_t offset; uint32_t length; } want[9] = {
-		{ "pages-1.img", 0, 16 },
-		{ "core-1.img", 2, 3 },
-		{ "pages-1.img", PAGES_SIZE - 10, 100 },	/* crosses the end: 10 bytes */
-		{ "pages-1.img", PAGES_SIZE, 5 },		/* exactly at the end: none */
-		{ "pages-1.img", 2 * PAGES_SIZE, 5 },		/* past the end: none */
-		{ "pages-1.img", UINT64_MAX, 4 },
-		{ "empty.img", 0, 10 },
-		{ "core-1.img", 0, 0 },
-		{ "pages-1.img", 5000, 1 },
+	static const struct { const char *file; uint64_t offset; uint32_t length; size_t want; } want[9] = {
+		{ "pages-1.img", 0, 16, 16 },
+		{ "core-1.img", 2, 3, 3 },
+		{ "pages-1.img", PAGES_SIZE - 10, 100, 10 },	/* crosses the end: 10 bytes */
+		{ "pages-1.img", PAGES_SIZE, 5, 0 },		/* exactly at the end: none */
+		{ "pages-1.img", 2 * PAGES_SIZE, 5, 0 },	/* past the end: none */
+		{ "pages-1.img", UINT64_MAX, 4, 0 },
+		{ "empty.img", 0, 10, 0 },
+		{ "core-1.img", 0, 0, 0 },
+		{ "pages-1.img", 5000, 1, 1 },
 	};
+	ByteRange rs[9];
 	const ReadImageResult *r;
 	HelperMessage *m;
-	bool ok = true;
 
 	for (size_t i = 0; i < ARRAY_SIZE(rs); i++) {
 		checkpoint__helper__v1__byte_range__init(&rs[i]);
@@ -219,63 +253,75 @@ static void test_read_image(void)
 		rs[i].offset = want[i].offset;
 		rs[i].length = want[i].length;
 	}
+	test_case("9 ranges");
 	m = ask_read(CK_ID, rs, ARRAY_SIZE(rs));
 	r = data_of(m);
-	CHECK(r && r->n_data == ARRAY_SIZE(rs));
-	if (r && r->n_data == ARRAY_SIZE(rs)) {
-		CHECK(r->data[0].len == 16);
-		for (size_t i = 0; i < 16 && r->data[0].len == 16; i++)
-			ok = ok && r->data[0].data[i] == pattern(i);
-		CHECK(ok);
-		CHECK(r->data[1].len == 3 && !memcmp(r->data[1].data, "234", 3));
-		CHECK(r->data[2].len == 10 && r->data[2].data[9] == pattern(PAGES_SIZE - 1) &&
-		      r->data[2].data[0] == pattern(PAGES_SIZE - 10));
-		CHECK(r->data[3].len == 0);
-		CHECK(r->data[4].len == 0);
-		CHECK(r->data[5].len == 0);
-		CHECK(r->data[6].len == 0);
-		CHECK(r->data[7].len == 0);
-		CHECK(r->data[8].len == 1 && r->data[8].data[0] == pattern(5000));
+	CHECK(r != NULL);
+	CHECK_UINT(r ? r->n_data : 0, ==, ARRAY_SIZE(rs));
+	for (size_t i = 0; r && i < r->n_data && i < ARRAY_SIZE(rs); i++) {
+		test_case("range %zu: %s at %llu, %u bytes", i, want[i].file, (unsigned long long)want[i].offset,
+			  want[i].length);
+		CHECK_UINT(r->data[i].len, ==, want[i].want);
+		CHECK_UINT(first_wrong(&r->data[i], want[i].file, want[i].offset), ==, r->data[i].len);
 	}
 	msg_free(m);
 
-	/* no ranges: an empty answer */
+	test_case("no ranges: an empty answer");
 	m = ask_read(CK_ID, NULL, 0);
-	CHECK(data_of(m) && data_of(m)->n_data == 0);
+	CHECK(data_of(m) != NULL);
+	CHECK_UINT(data_of(m) ? data_of(m)->n_data : 99, ==, 0);
+	msg_free(m);
+}
+
+static void test_read_image_refused_names(void)
+{
+	static const char *bad_names[] = { "../x", "a/b", ".hidden", "", ".", "..", "/etc/passwd" };
+	static const char *not_regular[] = { "link.img", "sub", "fifo.img", "parent" };
+	char long_name[MAX_IMAGE_NAME + 2];
+	HelperMessage *m;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		test_case("file \"%s\"", bad_names[i]);
+		m = ask_read1(CK_ID, bad_names[i], 0, 1);
+		CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+		CHECK_CONTAINS(err_text(m), bad_names[i]);
+		msg_free(m);
+	}
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	test_case("a name of %d bytes", MAX_IMAGE_NAME + 1);
+	m = ask_read1(CK_ID, long_name, 0, 1);
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	msg_free(m);
+	long_name[MAX_IMAGE_NAME] = '\0';	/* 255 bytes: a valid name, but no such file */
+	test_case("a name of %d bytes", MAX_IMAGE_NAME);
+	m = ask_read1(CK_ID, long_name, 0, 1);
+	CHECK_INT(err_code(m), ==, EC(NOT_FOUND));
+	msg_free(m);
+	for (size_t i = 0; i < ARRAY_SIZE(not_regular); i++) {
+		test_case("%s, not a regular file", not_regular[i]);
+		m = ask_read1(CK_ID, not_regular[i], 0, 1);
+		CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+		CHECK_CONTAINS(err_text(m), not_regular[i]);
+		CHECK_CONTAINS(err_text(m), "not a regular file");
+		msg_free(m);
+	}
+	test_case("no such file");
+	m = ask_read1(CK_ID, "missing.img", 0, 1);
+	CHECK_INT(err_code(m), ==, EC(NOT_FOUND));
+	CHECK_CONTAINS(err_text(m), "missing.img");
 	msg_free(m);
 }
 
 static void test_read_image_refused(void)
 {
-	static const char *bad_names[] = { "../x", "a/b", ".hidden", "", ".", "..", "/etc/passwd" };
-	static const char *not_regular[] = { "link.img", "sub", "fifo.img", "parent" };
-	char long_name[MAX_IMAGE_NAME + 2];
+	static const struct refusal refused[] = {
+		{ "id ../" CK_ID, "../" CK_ID, EC(BAD_REQUEST), "invalid checkpoint id" },
+		{ "no such checkpoint", "nope", EC(NOT_FOUND), "no checkpoint nope" },
+		{ "a symbolic link to a checkpoint", "linked", EC(NOT_FOUND), NULL },
+	};
 	ByteRange two[2];
 	HelperMessage *m;
-
-	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
-		m = ask_read1(CK_ID, bad_names[i], 0, 1);
-		CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, bad_names[i]));
-		msg_free(m);
-	}
-	memset(long_name, 'a', sizeof(long_name) - 1);
-	long_name[sizeof(long_name) - 1] = '\0';
-	m = ask_read1(CK_ID, long_name, 0, 1);
-	CHECK(err_code(m) == EC(BAD_REQUEST));
-	msg_free(m);
-	long_name[MAX_IMAGE_NAME] = '\0';	/* 255 bytes: a valid name, but no such file */
-	m = ask_read1(CK_ID, long_name, 0, 1);
-	CHECK(err_code(m) == EC(NOT_FOUND));
-	msg_free(m);
-	for (size_t i = 0; i < ARRAY_SIZE(not_regular); i++) {
-		m = ask_read1(CK_ID, not_regular[i], 0, 1);
-		CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, not_regular[i]) &&
-		      err_mentions(m, "not a regular file"));
-		msg_free(m);
-	}
-	m = ask_read1(CK_ID, "missing.img", 0, 1);
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "missing.img"));
-	msg_free(m);
 
 	/* one bad range fails the whole request */
 	checkpoint__helper__v1__byte_range__init(&two[0]);
@@ -284,57 +330,61 @@ static void test_read_image_refused(void)
 	two[0].length = 4;
 	two[1].file = "../x";
 	two[1].length = 1;
+	test_case("one bad range of two");
 	m = ask_read(CK_ID, two, 2);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "range 1"));
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "range 1");
 	msg_free(m);
 
 	/* byte limit: 16 MiB in all */
+	test_case("a byte over 16 MiB");
 	two[1].file = "pages-1.img";
 	two[0].length = MAX_READ_BYTES / 2;
 	two[1].length = MAX_READ_BYTES / 2 + 1;
 	m = ask_read(CK_ID, two, 2);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "16 MiB"));
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "16 MiB");
 	msg_free(m);
+	test_case("16 MiB");
 	two[1].length = MAX_READ_BYTES / 2;
 	m = ask_read(CK_ID, two, 2);
-	CHECK(data_of(m) && data_of(m)->data[0].len == 10 && data_of(m)->data[1].len == PAGES_SIZE);
+	CHECK_UINT(data_of(m) ? data_of(m)->n_data : 0, ==, 2);
+	if (data_of(m) && data_of(m)->n_data == 2) {
+		CHECK_UINT(data_of(m)->data[0].len, ==, 10);
+		CHECK_UINT(data_of(m)->data[1].len, ==, PAGES_SIZE);
+	}
 	msg_free(m);
 
-	m = ask_read1("../" CK_ID, "core-1.img", 0, 1);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "invalid checkpoint id"));
-	msg_free(m);
-	m = ask_read1("nope", "core-1.img", 0, 1);
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "no checkpoint nope"));
-	msg_free(m);
-	m = ask_read1("linked", "core-1.img", 0, 1);
-	CHECK(err_code(m) == EC(NOT_FOUND));
-	msg_free(m);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		check_refusal(ask_read1(refused[i].id, "core-1.img", 0, 1), &refused[i]);
 }
 
 static void test_read_image_ranges_limit(void)
 {
-	size_t n = MAX_READ_RANGES + 1;
+	size_t n = MAX_READ_RANGES + 1, i;
 	ByteRange *rs = calloc(n, sizeof(*rs));
 	const ReadImageResult *r;
 	HelperMessage *m;
-	bool ok = true;
 
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		checkpoint__helper__v1__byte_range__init(&rs[i]);
 		rs[i].file = i & 1 ? "core-1.img" : "pages-1.img";
 		rs[i].offset = i % 10;
 		rs[i].length = 1;
 	}
+	test_case("%zu ranges", n);
 	m = ask_read(CK_ID, rs, n);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "4096"));
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "4096");
 	msg_free(m);
+	test_case("%zu ranges", n - 1);
 	m = ask_read(CK_ID, rs, n - 1);
 	r = data_of(m);
-	CHECK(r && r->n_data == n - 1);
-	for (size_t i = 0; r && i < r->n_data; i++)
-		ok = ok && r->data[i].len == 1 &&
-		     r->data[i].data[0] == (i & 1 ? (uint8_t)('0' + i % 10) : pattern(i % 10));
-	CHECK(ok);
+	CHECK_UINT(r ? r->n_data : 0, ==, n - 1);
+	for (i = 0; r && i < r->n_data; i++)
+		if (r->data[i].len != 1 || first_wrong(&r->data[i], rs[i].file, rs[i].offset) != 1)
+			break;
+	CHECK_UINT(i, ==, n - 1);	/* the first range that is not its byte */
 	msg_free(m);
 	free(rs);
 }
@@ -347,18 +397,19 @@ static void test_read_image_many_files(void)
 	char names[NFILES][32];
 	const ReadImageResult *r;
 	HelperMessage *m;
-	bool ok = true;
+	size_t i;
 
+	test_case("%d files", NFILES);
 	mk_dir("many");
-	for (int i = 0; i < NFILES; i++) {
+	for (int k = 0; k < NFILES; k++) {
 		char rel[64], body[32];
 
-		snprintf(names[i], sizeof(names[i]), "f%03d.img", i);
-		snprintf(rel, sizeof(rel), "many/%s", names[i]);
-		snprintf(body, sizeof(body), "file %03d", i);
+		snprintf(names[k], sizeof(names[k]), "f%03d.img", k);
+		snprintf(rel, sizeof(rel), "many/%s", names[k]);
+		snprintf(body, sizeof(body), "file %03d", k);
 		mk_file(rel, body, strlen(body));
 	}
-	for (int i = 0; i < 2 * NFILES; i++) {
+	for (i = 0; i < 2 * NFILES; i++) {
 		checkpoint__helper__v1__byte_range__init(&rs[i]);
 		rs[i].file = names[i % NFILES];
 		rs[i].offset = 5;
@@ -366,19 +417,22 @@ static void test_read_image_many_files(void)
 	}
 	m = ask_read("many", rs, ARRAY_SIZE(rs));
 	r = data_of(m);
-	CHECK(r && r->n_data == ARRAY_SIZE(rs));
-	for (size_t i = 0; r && i < r->n_data; i++) {
+	CHECK_UINT(r ? r->n_data : 0, ==, ARRAY_SIZE(rs));
+	for (i = 0; r && i < r->n_data; i++) {
 		char want[8];
 
 		snprintf(want, sizeof(want), "%03zu", i % NFILES);
-		ok = ok && r->data[i].len == 3 && !memcmp(r->data[i].data, want, 3);
+		if (r->data[i].len != 3 || memcmp(r->data[i].data, want, 3))
+			break;
 	}
-	CHECK(ok);
+	CHECK_UINT(i, ==, ARRAY_SIZE(rs));	/* the first range that is not its file's */
 	msg_free(m);
 	m = ask_files("many");
-	CHECK(files_of(m) && files_of(m)->n_files == NFILES &&
-	      !strcmp(files_of(m)->files[0]->name, "f000.img") &&
-	      !strcmp(files_of(m)->files[NFILES - 1]->name, "f149.img"));
+	CHECK_UINT(files_of(m) ? files_of(m)->n_files : 0, ==, NFILES);
+	if (files_of(m) && files_of(m)->n_files == NFILES) {
+		CHECK_STR(files_of(m)->files[0]->name, ==, "f000.img");
+		CHECK_STR(files_of(m)->files[NFILES - 1]->name, ==, "f149.img");
+	}
 	msg_free(m);
 }
 
@@ -390,32 +444,36 @@ static void test_read_image_max(void)
 	HelperMessage *m;
 	int fd;
 
+	test_case("16 MiB in one range");
 	mk_dir("big");
 	snprintf(path, sizeof(path), "%s/big/pages-1.img", store_dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	CHECK(fd >= 0);
-	CHECK(ftruncate(fd, MAX_READ_BYTES + 100) == 0);
-	CHECK(pwrite(fd, "end", 3, MAX_READ_BYTES - 3) == 3);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(ftruncate(fd, MAX_READ_BYTES + 100), ==, 0);
+	CHECK_INT(pwrite(fd, "end", 3, MAX_READ_BYTES - 3), ==, 3);
 	close(fd);
 	m = ask_read1("big", "pages-1.img", 0, MAX_READ_BYTES);
 	r = data_of(m);
-	CHECK(r && r->n_data == 1 && r->data[0].len == MAX_READ_BYTES);
-	if (r && r->n_data == 1 && r->data[0].len == MAX_READ_BYTES)
-		CHECK(r->data[0].data[0] == 0 && !memcmp(r->data[0].data + MAX_READ_BYTES - 3, "end", 3));
+	CHECK_UINT(r ? r->n_data : 0, ==, 1);
+	CHECK_UINT(r && r->n_data == 1 ? r->data[0].len : 0, ==, MAX_READ_BYTES);
+	if (r && r->n_data == 1 && r->data[0].len == MAX_READ_BYTES) {
+		CHECK_INT(r->data[0].data[0], ==, 0);
+		CHECK(!memcmp(r->data[0].data + MAX_READ_BYTES - 3, "end", 3));
+	}
 	msg_free(m);
 }
 
 static void test_image_names(void)
 {
-	CHECK(valid_image_name("pages-1.img"));
-	CHECK(valid_image_name("a"));
-	CHECK(!valid_image_name(NULL));
-	CHECK(!valid_image_name(""));
-	CHECK(!valid_image_name("."));
-	CHECK(!valid_image_name(".."));
-	CHECK(!valid_image_name(".x"));
-	CHECK(!valid_image_name("a/b"));
-	CHECK(!valid_image_name("a/"));
+	static const struct { const char *name; bool want; } cases[] = {
+		{ "pages-1.img", true }, { "a", true }, { NULL, false }, { "", false }, { ".", false },
+		{ "..", false }, { ".x", false }, { "a/b", false }, { "a/", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		test_case("name \"%s\"", cases[i].name ? cases[i].name : "(NULL)");
+		CHECK_INT(valid_image_name(cases[i].name), ==, cases[i].want);
+	}
 }
 
 static void test_images(void)
@@ -424,11 +482,13 @@ static void test_images(void)
 	test_image_names();
 	test_image_files();
 	test_read_image();
+	test_read_image_refused_names();
 	test_read_image_refused();
 	test_read_image_ranges_limit();
 	test_read_image_many_files();
 	test_read_image_max();
-	CHECK(remove_tree(store_dir) == 0);
+	test_case("cleaned up");
+	CHECK_INT(remove_tree(store_dir), ==, 0);
 }
 
 TEST_GROUP(image)

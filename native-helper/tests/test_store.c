@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of store.c: ids, rename through the service, pruning. */
+/* Tests of store.c: ids; the store made, listed, opened, deleted from; rename through the service; pruning. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -25,27 +24,224 @@
 
 static void test_ids(void)
 {
+	static const struct { const char *what, *id; bool want; } cases[] = {
+		{ "a dump's id", "20260101-120000-ab12", true },
+		{ "every kind of character", "a.b_c-D9", true },
+		{ "one character", "x", true },
+		{ "a partial dump", "x.partial", true },
+		{ "empty", "", false },
+		{ "NULL", NULL, false },
+		{ "hidden", ".hidden", false },
+		{ "..", "..", false },
+		{ "a slash", "a/b", false },
+		{ "a parent", "../etc", false },
+		{ "a space", "a b", false },
+		{ "a newline", "a\nb", false },
+		{ "a colon", "a:b", false },
+		{ "UTF-8", "\xc3\xa9", false },
+	};
 	char long_id[MAX_ID_LEN + 2];
 
-	CHECK(valid_checkpoint_id("20260101-120000-ab12"));
-	CHECK(valid_checkpoint_id("a.b_c-D9"));
-	CHECK(!valid_checkpoint_id(""));
-	CHECK(!valid_checkpoint_id(NULL));
-	CHECK(!valid_checkpoint_id(".hidden"));
-	CHECK(!valid_checkpoint_id(".."));
-	CHECK(!valid_checkpoint_id("a/b"));
-	CHECK(!valid_checkpoint_id("../etc"));
-	CHECK(!valid_checkpoint_id("a b"));
-	CHECK(!valid_checkpoint_id("a\nb"));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		test_case("%s", cases[i].what);
+		CHECK_INT(valid_checkpoint_id(cases[i].id), ==, cases[i].want);
+	}
+	test_case("%d characters", MAX_ID_LEN);
 	memset(long_id, 'a', MAX_ID_LEN);
 	long_id[MAX_ID_LEN] = '\0';
 	CHECK(valid_checkpoint_id(long_id));
+	test_case("%d characters", MAX_ID_LEN + 1);
 	long_id[MAX_ID_LEN] = 'a';
 	long_id[MAX_ID_LEN + 1] = '\0';
 	CHECK(!valid_checkpoint_id(long_id));
-	CHECK(valid_text("hello world", 20));
-	CHECK(!valid_text("hello world", 5));
-	CHECK(!valid_text("a\x01", 5));
+}
+
+/* ---- the store on disk ------------------------------------------------------ */
+
+static char list_store[] = "/tmp/ckpt-list-XXXXXX";
+
+/* <list_store>/<dir> with a manifest of checkpoint id, created at ms. */
+static void put_checkpoint(const char *dir, const char *id, uint64_t ms)
+{
+	Checkpoint c = CHECKPOINT__HELPER__V1__CHECKPOINT__INIT;
+	const char *path = arena_printf("%s/%s", list_store, dir);
+	struct herr e = { 0 };
+	int fd;
+
+	c.id = (char *)id;
+	c.created_unix_ms = ms;
+	CHECK_INT(mkdir(path, 0700), ==, 0);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_OK(manifest_write(fd, &c, &e), &e);
+	close(fd);
+}
+
+/* The ids store_list gives, in its order, a space between ("" when none; arena). */
+static const char *listed(const char *store)
+{
+	ListResult res = CHECKPOINT__HELPER__V1__LIST_RESULT__INIT;
+	struct herr e = { 0 };
+	const char *ids = "";
+
+	CHECK_OK(store_list(store, &res, &e), &e);
+	for (size_t i = 0; i < res.n_checkpoints; i++)
+		ids = arena_printf("%s%s%s", ids, i ? " " : "", res.checkpoints[i]->id);
+	return ids;
+}
+
+/* An error e with this code, errno and message. */
+static void check_err(const struct herr *e, int code, int errnum, const char *msg)
+{
+	CHECK_INT(e->code, ==, code);
+	CHECK_INT(e->errnum, ==, errnum);
+	CHECK_STR(e->msg, ==, msg);
+}
+
+/* <top>/<rel> is a directory of mode 0700. */
+static void check_private_dir(const char *top, const char *rel)
+{
+	struct stat st = { 0 };
+
+	CHECK_INT(stat(arena_printf("%s/%s", top, rel), &st), ==, 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_UINT(st.st_mode & 07777, ==, 0700);
+}
+
+/* Made 0700 with its parents, made private when it is not, refused when it is not a directory. */
+static void test_prepare(void)
+{
+	char top[] = "/tmp/ckpt-prepare-XXXXXX";
+	struct herr e = { 0 };
+	const char *path;
+
+	CHECK(mkdtemp(top) != NULL);
+	test_case("a new store");
+	CHECK_OK(store_prepare(arena_printf("%s/a/b/store", top), &e), &e);
+	check_private_dir(top, "a");
+	check_private_dir(top, "a/b/store");
+	test_case("a store open to all");
+	CHECK_INT(chmod(arena_printf("%s/a/b/store", top), 0755), ==, 0);
+	CHECK_OK(store_prepare(arena_printf("%s/a/b/store", top), &e), &e);
+	check_private_dir(top, "a/b/store");
+	test_case("a file");
+	path = arena_printf("%s/file", top);
+	CHECK_INT(write_file_at(AT_FDCWD, path, "x", 1), ==, 0);
+	CHECK_INT(store_prepare(path, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(INTERNAL));
+	CHECK_STR(e.msg, ==, arena_printf("the checkpoint store %s is not a directory", path));
+	test_case("under a file");
+	path = arena_printf("%s/file/store", top);
+	CHECK_INT(store_prepare(path, &e), ==, -1);
+	check_err(&e, EC(INTERNAL), ENOTDIR,
+		  arena_printf("cannot create the checkpoint store %s: %s", path, strerror(ENOTDIR)));
+	CHECK_INT(remove_tree(top), ==, 0);
+}
+/*
+ * The finished checkpoints, oldest first and by id at the same time; not
+ * a dump's .partial, a hidden or invalid name, a directory without a
+ * manifest or with one that does not decode, a file.
+ */
+static void test_list(void)
+{
+	const char *not_listed[] = { "d.partial", ".hidden", "bad name" };
+
+	test_case("the store made");
+	put_checkpoint("c", "c", 300);
+	put_checkpoint("a", "a", 100);
+	/* three at the same time: their order is the ids', not the directory's */
+	put_checkpoint("b1", "b1", 200);
+	put_checkpoint("b2", "b2", 200);
+	put_checkpoint("b3", "b3", 200);
+	for (size_t i = 0; i < ARRAY_SIZE(not_listed); i++)
+		put_checkpoint(not_listed[i], "d", 50);
+	CHECK_INT(mkdir(arena_printf("%s/bare", list_store), 0700), ==, 0);
+	CHECK_INT(mkdir(arena_printf("%s/garbage", list_store), 0700), ==, 0);
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/garbage/manifest.pb", list_store), "\xff\xff", 2), ==, 0);
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/file", list_store), "x", 1), ==, 0);
+	test_case("listed");
+	CHECK_STR(listed(list_store), ==, "a b1 b2 b3 c");
+	test_case("no store yet");
+	CHECK_STR(listed(arena_printf("%s/absent", list_store)), ==, "");
+}
+
+/* A store that cannot be read (a file) is an error, not an empty list. */
+static void test_list_fails(void)
+{
+	ListResult res = CHECKPOINT__HELPER__V1__LIST_RESULT__INIT;
+	const char *path = arena_printf("%s/file", list_store);
+	struct herr e = { 0 };
+
+	test_case("a file as the store");
+	CHECK_INT(store_list(path, &res, &e), ==, -1);
+	check_err(&e, EC(INTERNAL), ENOTDIR,
+		  arena_printf("cannot read the checkpoint store %s: %s", path, strerror(ENOTDIR)));
+	CHECK_UINT(res.n_checkpoints, ==, 0);
+}
+
+/*
+ * A checkpoint's directory, and what is not one: a symbolic link to one
+ * (O_DIRECTORY sees the link itself: ENOTDIR), a file, nothing.
+ */
+static void test_open(void)
+{
+	static const struct { const char *id; int errnum; } refused[] = {
+		{ "linked", ENOTDIR }, { "file", ENOTDIR }, { "nope", ENOENT },
+	};
+	int fds = count_fds(), fd;
+	struct herr e = { 0 };
+	struct stat st = { 0 };
+
+	test_case("a checkpoint");
+	fd = checkpoint_open(list_store, "a", &e);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(fstat(fd, &st), ==, 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(faccessat(fd, "manifest.pb", F_OK, 0), ==, 0);
+	close(fd);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		test_case("%s", refused[i].id);
+		CHECK_INT(checkpoint_open(list_store, refused[i].id, &e), ==, -1);
+		check_err(&e, EC(NOT_FOUND), refused[i].errnum,
+			  arena_printf("no checkpoint %s in %s", refused[i].id, list_store));
+	}
+	CHECK_INT(count_fds(), ==, fds);
+}
+
+/* Gone whole, and from the list; what is not a checkpoint directory is left as it is. */
+static void test_delete(void)
+{
+	static const char *refused[] = { "nope", "linked", "file" };
+	struct herr e = { 0 };
+	struct stat st;
+
+	test_case("a checkpoint");
+	CHECK_INT(mkdir(arena_printf("%s/c/sub", list_store), 0700), ==, 0);
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/c/sub/pages-1.img", list_store), "p", 1), ==, 0);
+	CHECK_OK(store_delete(list_store, "c", &e), &e);
+	CHECK_INT(lstat(arena_printf("%s/c", list_store), &st), ==, -1);
+	CHECK_STR(listed(list_store), ==, "a b1 b2 b3");
+	CHECK_INT(symlink("a", arena_printf("%s/linked", list_store)), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		test_case("%s", refused[i]);
+		CHECK_INT(store_delete(list_store, refused[i], &e), ==, -1);
+		check_err(&e, EC(NOT_FOUND), ENOENT, arena_printf("no checkpoint %s in %s", refused[i], list_store));
+	}
+	test_case("what was refused is there");
+	CHECK_INT(lstat(arena_printf("%s/linked", list_store), &st), ==, 0);
+	CHECK(S_ISLNK(st.st_mode));
+	CHECK_INT(lstat(arena_printf("%s/file", list_store), &st), ==, 0);
+	CHECK_INT(lstat(arena_printf("%s/a/manifest.pb", list_store), &st), ==, 0);
+}
+
+static void test_store_dir(void)
+{
+	CHECK(mkdtemp(list_store) != NULL);
+	test_list();
+	test_list_fails();
+	test_delete();
+	test_open();
+	test_case("cleaned up");
+	CHECK_INT(remove_tree(list_store), ==, 0);
 }
 
 /* ---- rename, through handle_request on a temp store ----------------------- */
@@ -119,11 +315,11 @@ static void rename_checkpoint_setup(const char *id, const Checkpoint *c)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", rename_store, id);
-	CHECK(mkdir(path, 0700) == 0);
+	CHECK_INT(mkdir(path, 0700), ==, 0);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	CHECK(fd >= 0);
-	CHECK(write_file_at(fd, "pages-1.img", "pages", 5) == 0);
-	CHECK(manifest_write(fd, c, &e) == 0);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(write_file_at(fd, "pages-1.img", "pages", 5), ==, 0);
+	CHECK_OK(manifest_write(fd, c, &e), &e);
 	close(fd);
 }
 
@@ -148,55 +344,31 @@ static const Checkpoint *renamed(const HelperMessage *m)
 	return m->response->rename->checkpoint;
 }
 
-/* Whether file of checkpoint RN_ID holds exactly the len bytes of want, mode 0600. */
-static bool file_is(const char *file, const void *want, size_t len)
+/* The error message of answer m, NULL when m is not an error. */
+static const char *err_text(const HelperMessage *m)
 {
-	char path[4400], *buf = NULL;
-	struct stat st;
-	size_t n = 0;
-	bool same;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", rename_store, RN_ID, file);
-	if (read_file(path, &buf, &n, 1 << 20) || stat(path, &st))
-		return false;
-	same = n == len && !memcmp(buf, want, len) && (st.st_mode & 07777) == 0600;
-	free(buf);
-	return same;
+	return err_code(m) >= 0 ? m->response->error->message : NULL;
 }
 
-/* Whether both manifests of checkpoint RN_ID are exactly those of c. */
-static bool manifest_is(const Checkpoint *c)
+/* m is an error with this code whose message holds words, and more when not NULL; m is freed. */
+static void check_refused(HelperMessage *m, int code, const char *words, const char *more)
 {
-	size_t len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
-	uint8_t *pb = malloc(len + 1);
-	struct sbuf json = { 0 };
-	bool same;
+	CHECK_INT(err_code(m), ==, code);
+	CHECK_CONTAINS(err_text(m), words);
+	if (more)
+		CHECK_CONTAINS(err_text(m), more);
+	msg_free(m);
+}
 
+/* c as manifest.pb holds it (arena). */
+static const uint8_t *packed(const Checkpoint *c, size_t *len)
+{
+	uint8_t *pb;
+
+	*len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
+	pb = arena_alloc(*len);
 	checkpoint__helper__v1__checkpoint__pack(c, pb);
-	CHECK(manifest_json(c, &json) == 0);
-	same = file_is("manifest.pb", pb, len) && file_is("manifest.json", json.p, json.len);
-	free(pb);
-	sbuf_free(&json);
-	return same;
-}
-
-/* Whether the answer's manifest is c, field for field (the same bytes). */
-static bool answer_is(const HelperMessage *m, const Checkpoint *c)
-{
-	const Checkpoint *got = renamed(m);
-	size_t len = checkpoint__helper__v1__checkpoint__get_packed_size(c);
-	uint8_t *want = malloc(len + 1), *have = NULL;
-	bool same = false;
-
-	if (got && checkpoint__helper__v1__checkpoint__get_packed_size(got) == len) {
-		have = malloc(len + 1);
-		checkpoint__helper__v1__checkpoint__pack(c, want);
-		checkpoint__helper__v1__checkpoint__pack(got, have);
-		same = !memcmp(want, have, len);
-	}
-	free(want);
-	free(have);
-	return same;
+	return pb;
 }
 
 /* Entries of checkpoint RN_ID: no temporary file is ever left behind. */
@@ -217,77 +389,111 @@ static int rename_dir_entries(void)
 	return n;
 }
 
-static void test_rename(struct manifest_fixture *f)
+/* file of checkpoint RN_ID holds exactly the len bytes of want, mode 0600. */
+static void check_file(const char *file, const void *want, size_t len)
 {
-	char longest[MAX_NAME_LEN + 1];
-	HelperMessage *m;
+	const char *path = arena_printf("%s/%s/%s", rename_store, RN_ID, file);
+	struct stat st = { 0 };
+	char *buf = NULL;
+	size_t n = 0;
 
-	m = ask_rename(RN_ID, "after\twith a tab, é");
-	f->c.name = "after\twith a tab, é";
-	CHECK(answer_is(m, &f->c));
-	CHECK(manifest_is(&f->c));
-	CHECK(rename_dir_entries() == 3);
-	msg_free(m);
+	CHECK_INT(read_file(path, &buf, &n, 1 << 20), ==, 0);
+	CHECK_UINT(n, ==, len);
+	CHECK(buf && n == len && !memcmp(buf, want, len));
+	CHECK_INT(stat(path, &st), ==, 0);
+	CHECK_UINT(st.st_mode & 07777, ==, 0600);
+	free(buf);
+}
 
-	memset(longest, 'n', MAX_NAME_LEN);
-	longest[MAX_NAME_LEN] = '\0';
-	m = ask_rename(RN_ID, longest);
-	f->c.name = longest;
-	CHECK(answer_is(m, &f->c) && manifest_is(&f->c));
-	msg_free(m);
+/* Both manifests of checkpoint RN_ID are exactly those of c, beside its image: no temporary file is left. */
+static void check_manifest(const Checkpoint *c)
+{
+	size_t len;
+	const uint8_t *pb = packed(c, &len);
+	struct sbuf json = { 0 };
 
-	/* empty clears the name */
-	m = ask_rename(RN_ID, "");
-	f->c.name = "";
-	CHECK(answer_is(m, &f->c) && manifest_is(&f->c));
-	CHECK(rename_dir_entries() == 3);
+	CHECK_INT(manifest_json(c, &json), ==, 0);
+	check_file("manifest.pb", pb, len);
+	check_file("manifest.json", json.p, json.len);
+	sbuf_free(&json);
+	CHECK_INT(rename_dir_entries(), ==, 3);
+}
+
+/* The answer m's manifest is c, field for field (the same bytes); m is freed. */
+static void check_answer(HelperMessage *m, const Checkpoint *c)
+{
+	const Checkpoint *got = renamed(m);
+	size_t got_len = 0, want_len;
+	const uint8_t *want = packed(c, &want_len), *have = got ? packed(got, &got_len) : NULL;
+
+	CHECK(got != NULL);
+	CHECK_STR(got ? got->name : NULL, ==, c->name);
+	CHECK_UINT(got_len, ==, want_len);
+	CHECK(have && got_len == want_len && !memcmp(have, want, want_len));
 	msg_free(m);
 }
 
+static void test_rename(struct manifest_fixture *f)
+{
+	char longest[MAX_NAME_LEN + 1];
+	const struct { const char *what; char *name; } names[] = {
+		{ "a tab and UTF-8", "after\twith a tab, \xc3\xa9" },
+		{ "256 bytes", longest },
+		{ "empty: the name cleared", "" },
+	};
+
+	memset(longest, 'n', MAX_NAME_LEN);
+	longest[MAX_NAME_LEN] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		test_case("%s", names[i].what);
+		f->c.name = names[i].name;
+		check_answer(ask_rename(RN_ID, names[i].name), &f->c);
+		check_manifest(&f->c);
+	}
+}
+
+/* A refused rename: what it asked, and what the error says. */
+struct refusal {
+	const char *what, *id, *name;
+	int code;
+	const char *words, *more;
+};
+
 static void test_rename_refused(const struct manifest_fixture *f)
 {
-	static const char *bad_ids[] = { "../etc", "", ".hidden", "a/b", "a b",
-		"12345678901234567890123456789012345678901234567890123456789012345" };
-	static const char *bad_names[] = { "a\nb", "\x1b[31mred", "nul\x01" };
 	char too_long[MAX_NAME_LEN + 2];
-	HelperMessage *m;
+	const struct refusal refused[] = {
+		{ "id ../etc", "../etc", "x", EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "an empty id", "", "x", EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "id .hidden", ".hidden", "x", EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "id a/b", "a/b", "x", EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "id a b", "a b", "x", EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "an id of 65", "12345678901234567890123456789012345678901234567890123456789012345", "x",
+		  EC(BAD_REQUEST), "invalid checkpoint id", NULL },
+		{ "a name of 257 bytes", RN_ID, too_long, EC(BAD_REQUEST), "256 bytes", NULL },
+		{ "a newline", RN_ID, "a\nb", EC(BAD_REQUEST), "control characters", NULL },
+		{ "an escape sequence", RN_ID, "\x1b[31mred", EC(BAD_REQUEST), "control characters", NULL },
+		{ "SOH", RN_ID, "nul\x01", EC(BAD_REQUEST), "control characters", NULL },
+		{ "no such checkpoint", "nope", "x", EC(NOT_FOUND), "no checkpoint nope", NULL },
+		/* a symlink to a checkpoint is not one */
+		{ "a symbolic link", "linked", "x", EC(NOT_FOUND), "linked", NULL },
+		{ "a directory without a manifest", "bare", "x", EC(NOT_FOUND), "bare", "manifest" },
+		/* a dump still writing it: named by the directory, or by the id it will have */
+		{ "a dump's .partial", "writing.partial", "x", EC(NOT_FOUND), "writing.partial",
+		  "still being written" },
+		{ "the id a dump will give", "writing", "x", EC(NOT_FOUND), "no checkpoint writing ",
+		  "still being written" },
+	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(bad_ids); i++) {
-		m = ask_rename(bad_ids[i], "x");
-		CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "invalid checkpoint id"));
-		msg_free(m);
-	}
 	memset(too_long, 'n', MAX_NAME_LEN + 1);
 	too_long[MAX_NAME_LEN + 1] = '\0';
-	m = ask_rename(RN_ID, too_long);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "256 bytes"));
-	msg_free(m);
-	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
-		m = ask_rename(RN_ID, bad_names[i]);
-		CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "control characters"));
-		msg_free(m);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		test_case("%s", refused[i].what);
+		check_refused(ask_rename(refused[i].id, refused[i].name), refused[i].code, refused[i].words,
+			      refused[i].more);
 	}
-	CHECK(manifest_is(&f->c));
-
-	m = ask_rename("nope", "x");
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "no checkpoint nope"));
-	msg_free(m);
-	m = ask_rename("linked", "x");	/* a symlink to a checkpoint is not one */
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "linked"));
-	msg_free(m);
-	m = ask_rename("bare", "x");	/* a directory without a manifest */
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "bare") && err_mentions(m, "manifest"));
-	msg_free(m);
-	/* a dump still writing it: named by the directory, or by the id it will have */
-	m = ask_rename("writing.partial", "x");
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "writing.partial") &&
-	      err_mentions(m, "still being written"));
-	msg_free(m);
-	m = ask_rename("writing", "x");
-	CHECK(err_code(m) == EC(NOT_FOUND) && err_mentions(m, "no checkpoint writing ") &&
-	      err_mentions(m, "still being written"));
-	msg_free(m);
-	CHECK(manifest_is(&f->c));
+	test_case("after the refusals");
+	check_manifest(&f->c);
 }
 
 /* A dump refuses the names a rename refuses: one rule for both. */
@@ -322,53 +528,77 @@ static void test_rename_write_fails(const struct manifest_fixture *f)
 
 	next.c.name = "never";
 	pb_len = checkpoint__helper__v1__checkpoint__get_packed_size(&next.c);
-	CHECK(pb_len > 200);	/* above the size of the error answer */
-	CHECK(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+	test_case("a file size limit");
+	CHECK_UINT(pb_len, >, 200);	/* above the size of the error answer */
+	CHECK_INT(getrlimit(RLIMIT_FSIZE, &saved), ==, 0);
 	signal(SIGXFSZ, SIG_IGN);
 	for (int i = 0; i < 2; i++) {
+		test_case("%s cannot be written", i ? "manifest.json" : "manifest.pb");
 		lim.rlim_cur = i ? pb_len : pb_len - 1;
 		lim.rlim_max = saved.rlim_max;
-		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), ==, 0);
 		m = ask_rename(RN_ID, next.c.name);
-		CHECK(setrlimit(RLIMIT_FSIZE, &saved) == 0);
-		CHECK(err_code(m) == EC(INTERNAL) && err_mentions(m, RN_ID) && err_mentions(m, "manifest") &&
-		      m->response->error->errno_value == EFBIG);
-		CHECK(manifest_is(&f->c));
-		CHECK(rename_dir_entries() == 3);
-		msg_free(m);
+		CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), ==, 0);
+		CHECK_INT(err_code(m) >= 0 ? m->response->error->errno_value : -1, ==, EFBIG);
+		check_refused(m, EC(INTERNAL), RN_ID, "manifest");
+		check_manifest(&f->c);
 	}
 	signal(SIGXFSZ, SIG_DFL);
+}
+
+/* n entries in dir where a failed dump's log and a restore's work directory with its log alternate, oldest first. */
+static void make_logs(const char *dir, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *path = arena_printf("%s/20260101-0000%02d-abcd%s", dir, i, i % 2 ? "-dump.log" : "");
+
+		test_case("log %d", i);
+		if (i % 2) {
+			CHECK_INT(write_file_at(AT_FDCWD, path, "", 0), ==, 0);
+			continue;
+		}
+		CHECK_INT(mkdir(path, 0700), ==, 0);
+		CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/restore.log", path), "", 0), ==, 0);
+	}
+}
+
+/* The entries of dir, sorted, a space between (arena). */
+static const char *sorted_entries(const char *dir)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort);
+	const char *all = n < 0 ? "(none)" : "";
+
+	for (int i = 0; i < n; i++) {
+		all = arena_printf("%s%s%s", all, i ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return all;
 }
 
 /* The newest KEPT_LOGS logs and work directories stay; older ones go, files and directories alike. */
 static void test_prune(void)
 {
 	char dir[] = "/tmp/ckpt-prune-XXXXXX";
-	struct dirent **left = NULL;
-	int n;
+	const char *want = ". .. .hidden";
 
 	CHECK(mkdtemp(dir) != NULL);
-	for (int i = 0; i < KEPT_LOGS + 5; i++) {
-		/* alternately a failed dump's log and a restore's work directory with its log, oldest first */
-		char *path = arena_printf("%s/20260101-0000%02d-abcd%s", dir, i, i % 2 ? "-dump.log" : "");
-
-		if (i % 2)
-			CHECK(close(open(path, O_WRONLY | O_CREAT, 0600)) == 0);
-		else
-			CHECK(mkdir(path, 0700) == 0 && close(open(arena_printf("%s/restore.log", path), O_WRONLY | O_CREAT, 0600)) == 0);
-	}
-	CHECK(mkdir(arena_printf("%s/.hidden", dir), 0700) == 0);
-	CHECK(store_prune(dir, KEPT_LOGS) == 0);
-	n = scandir(dir, &left, NULL, alphasort);
-	CHECK(n == KEPT_LOGS + 3);	/* ".", ".." and ".hidden" too */
-	for (int i = 0; i < n; i++) {
-		if (i == 3)
-			CHECK(!strncmp(left[i]->d_name, "20260101-000005-abcd", 20));	/* the oldest kept: 5 */
-		free(left[i]);
-	}
-	free(left);
-	CHECK(store_prune(arena_printf("%s/absent", dir), 1) == 0);
-	CHECK(remove_tree(dir) == 0);
+	make_logs(dir, KEPT_LOGS + 5);
+	for (int i = 5; i < KEPT_LOGS + 5; i++)	/* the oldest kept: 5 */
+		want = arena_printf("%s 20260101-0000%02d-abcd%s", want, i, i % 2 ? "-dump.log" : "");
+	test_case("%d kept of %d", KEPT_LOGS, KEPT_LOGS + 5);
+	CHECK_INT(mkdir(arena_printf("%s/.hidden", dir), 0700), ==, 0);
+	CHECK_INT(store_prune(dir, KEPT_LOGS), ==, 0);
+	CHECK_STR(sorted_entries(dir), ==, want);
+	test_case("none kept");
+	CHECK_INT(store_prune(dir, 0), ==, 0);
+	CHECK_STR(sorted_entries(dir), ==, ". .. .hidden");
+	test_case("no directory, or a file");
+	CHECK_INT(store_prune(arena_printf("%s/absent", dir), 1), ==, 0);
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/file", dir), "x", 1), ==, 0);
+	CHECK_INT(store_prune(arena_printf("%s/file", dir), 1), ==, -1);
+	CHECK_INT(remove_tree(dir), ==, 0);
 }
 
 static void test_renames(void)
@@ -376,27 +606,31 @@ static void test_renames(void)
 	struct manifest_fixture f;
 	char path[4400];
 
+	test_case("a store with a checkpoint to rename");
 	CHECK(mkdtemp(rename_store) != NULL);
 	snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", rename_store);
 	fixture_init(&f);
 	rename_checkpoint_setup(RN_ID, &f.c);
 	snprintf(path, sizeof(path), "%s/linked", rename_store);
-	CHECK(symlink(RN_ID, path) == 0);
+	CHECK_INT(symlink(RN_ID, path), ==, 0);
 	snprintf(path, sizeof(path), "%s/bare", rename_store);
-	CHECK(mkdir(path, 0700) == 0);
+	CHECK_INT(mkdir(path, 0700), ==, 0);
 	snprintf(path, sizeof(path), "%s/writing.partial", rename_store);
-	CHECK(mkdir(path, 0700) == 0);
+	CHECK_INT(mkdir(path, 0700), ==, 0);
 	test_rename(&f);
 	test_rename_refused(&f);
 	test_dump_name_refused();
 	test_rename_write_fails(&f);
-	CHECK(remove_tree(rename_store) == 0);
+	test_case("cleaned up");
+	CHECK_INT(remove_tree(rename_store), ==, 0);
 	arena_free_all();
 }
 
 TEST_GROUP(store)
 {
 	test_ids();
+	test_prepare();
+	test_store_dir();
 	with_out_file(test_renames);
 	test_prune();
 }

@@ -12,21 +12,17 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "fileio.h"
 #include "lists.h"
-#include "sbuf.h"
-#include "store.h"
 #include "tcp_restore.h"
 #include "util.h"
 #include "wire.h"
@@ -159,14 +155,12 @@ static int write_image(int dirfd, const char *name, const ProtobufCMessage *m)
 	return ret;
 }
 
-/* The checkpoint's images of c, with its queues as c says; 0 or -1. */
-static int write_images(int dirfd, const struct conn *c)
+/* files.img of a checkpoint that holds c's socket (a TCP socket, established), as CRIU writes it; 0 or -1. */
+static int write_files_img(int dirfd, const struct conn *c)
 {
 	Checkpoint__Criu__V1__InetSocket isk = CHECKPOINT__CRIU__V1__INET_SOCKET__INIT;
 	Checkpoint__Criu__V1__FileEntry fe = CHECKPOINT__CRIU__V1__FILE_ENTRY__INIT;
-	Checkpoint__Criu__V1__TcpStream ts = CHECKPOINT__CRIU__V1__TCP_STREAM__INIT;
 	uint32_t src = c->child_addr.sin_addr.s_addr, dst = c->peer_addr.sin_addr.s_addr;
-	char name[40];
 
 	isk.has_ino = isk.has_family = isk.has_proto = isk.has_state = true;
 	isk.has_src_port = isk.has_dst_port = true;
@@ -183,11 +177,20 @@ static int write_images(int dirfd, const struct conn *c)
 	fe.type = CHECKPOINT__CRIU__V1__FILE_TYPE__FILE_TYPE_INETSK;
 	fe.id = 1;
 	fe.isk = &isk;
+	return write_image(dirfd, "files.img", &fe.base);
+}
+
+/* The checkpoint's images of c, with its queues as c says; 0 or -1. */
+static int write_images(int dirfd, const struct conn *c)
+{
+	Checkpoint__Criu__V1__TcpStream ts = CHECKPOINT__CRIU__V1__TCP_STREAM__INIT;
+	char name[40];
+
 	ts.has_inq_seq = ts.has_outq_seq = true;
 	ts.inq_seq = c->rcv_nxt;
 	ts.outq_seq = c->write_seq;
 	snprintf(name, sizeof(name), "tcp-stream-%x.img", c->ino);
-	return write_image(dirfd, "files.img", &fe.base) || write_image(dirfd, name, &ts.base) ? -1 : 0;
+	return write_files_img(dirfd, c) || write_image(dirfd, name, &ts.base) ? -1 : 0;
 }
 
 /* A checkpoint that saved (policy save) the connection named resource. */
@@ -249,16 +252,19 @@ static void test_quiet(int dirfd)
 	struct conn c;
 	int again;
 
-	CHECK(conn_open(&c) == 0 && write_images(dirfd, &c) == 0);
-	CHECK(pidlist_add(&running, c.child) == 0);
-	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), true), &running, &held, &e) == 0);
-	CHECK(held.n == 1);
+	test_case("unchanged since the checkpoint");
+	CHECK_INT(conn_open(&c), ==, 0);
+	CHECK_INT(write_images(dirfd, &c), ==, 0);
+	CHECK_INT(pidlist_add(&running, c.child), ==, 0);
+	CHECK_OK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), true), &running, &held, &e), &e);
+	CHECK_UINT(held.n, ==, 1);
 	reap(c.child);
 	c.child = -1;
 	fdlist_close(&held);
-	CHECK(peer_reads(c.peer, 200) == -1);	/* no FIN, no RST: the peer saw nothing */
+	CHECK_INT(peer_reads(c.peer, 200), ==, -1);	/* no FIN, no RST: the peer saw nothing */
 	again = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(again >= 0 && bind(again, (struct sockaddr *)&c.child_addr, sizeof(c.child_addr)) == 0);
+	CHECK_INT(again, >=, 0);
+	CHECK_INT(bind(again, (struct sockaddr *)&c.child_addr, sizeof(c.child_addr)), ==, 0);
 	if (again >= 0)
 		close(again);
 	pidlist_free(&running);
@@ -274,16 +280,21 @@ static void test_moved_on(int dirfd)
 	struct conn c;
 	const char *resource;
 
-	CHECK(conn_open(&c) == 0 && write_images(dirfd, &c) == 0);
+	test_case("data came in");
+	CHECK_INT(conn_open(&c), ==, 0);
+	CHECK_INT(write_images(dirfd, &c), ==, 0);
 	resource = resource_of(&c);
-	CHECK(send(c.peer, "hello", 5, 0) == 5);
+	CHECK_INT(send(c.peer, "hello", 5, 0), ==, 5);
 	sleep_ms(50);
-	CHECK(pidlist_add(&running, c.child) == 0);
-	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource, true), &running, &held, &e) == -1);
-	CHECK(e.code == EC(CONNECTION_MOVED_ON) && held.n == 0);
-	CHECK(strstr(e.msg, resource + 4) && strstr(e.msg, "(5 bytes received, 0 written) carried data since the checkpoint."));
-	CHECK(strstr(e.msg, "Nothing was killed") != NULL);
-	CHECK(child_sends(&c) == 0 && peer_reads(c.peer, 1000) == 1);	/* out of repair mode: it sends */
+	CHECK_INT(pidlist_add(&running, c.child), ==, 0);
+	CHECK_INT(tcp_quiet_saved(test_store, saved_checkpoint(resource, true), &running, &held, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(CONNECTION_MOVED_ON));
+	CHECK_UINT(held.n, ==, 0);
+	CHECK_CONTAINS(e.msg, resource + 4);
+	CHECK_CONTAINS(e.msg, "(5 bytes received, 0 written) carried data since the checkpoint.");
+	CHECK_CONTAINS(e.msg, "Nothing was killed");
+	CHECK_INT(child_sends(&c), ==, 0);
+	CHECK_INT(peer_reads(c.peer, 1000), ==, 1);	/* out of repair mode: it sends */
 	pidlist_free(&running);
 	conn_close(&c);
 }
@@ -296,18 +307,87 @@ static void test_not_saved(int dirfd)
 	struct herr e = { 0 };
 	struct conn c;
 
-	CHECK(conn_open(&c) == 0 && write_images(dirfd, &c) == 0);
-	CHECK(pidlist_add(&running, c.child) == 0);
+	test_case("not saved");
+	CHECK_INT(conn_open(&c), ==, 0);
+	CHECK_INT(write_images(dirfd, &c), ==, 0);
+	CHECK_INT(pidlist_add(&running, c.child), ==, 0);
 	/* saved under another name, or not with --tcp-established: nothing held, nothing refused */
-	CHECK(tcp_quiet_saved(test_store, saved_checkpoint("tcp 127.0.0.1:1 -> 127.0.0.1:2", true), &running, &held, &e) == 0);
-	CHECK(held.n == 0);
-	CHECK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), false), &running, &held, &e) == 0);
-	CHECK(held.n == 0);
+	test_case("saved under another name");
+	CHECK_OK(tcp_quiet_saved(test_store, saved_checkpoint("tcp 127.0.0.1:1 -> 127.0.0.1:2", true), &running,
+				 &held, &e), &e);
+	CHECK_UINT(held.n, ==, 0);
+	test_case("not with --tcp-established");
+	CHECK_OK(tcp_quiet_saved(test_store, saved_checkpoint(resource_of(&c), false), &running, &held, &e), &e);
+	CHECK_UINT(held.n, ==, 0);
 	reap(c.child);
 	c.child = -1;
-	CHECK(peer_reads(c.peer, 1000) == 0);	/* killed plainly: the peer reads the end */
+	CHECK_INT(peer_reads(c.peer, 1000), ==, 0);	/* killed plainly: the peer reads the end */
 	pidlist_free(&running);
 	conn_close(&c);
+}
+
+/* A checkpoint <test_store>/<id> with files.img of c (when files) and stream as c's tcp-stream (ino 0x1234). */
+static void unreadable_checkpoint(const char *id, const struct conn *c, bool files, const char *stream)
+{
+	const char *path = arena_printf("%s/%s", test_store, id);
+	int dirfd;
+
+	CHECK_INT(mkdir(path, 0700), ==, 0);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_INT(dirfd, >=, 0);
+	if (files)
+		CHECK_INT(write_files_img(dirfd, c), ==, 0);
+	if (stream)
+		CHECK_INT(write_file_at(dirfd, "tcp-stream-1234.img", stream, strlen(stream)), ==, 0);
+	close(dirfd);
+}
+
+/*
+ * The saved connections cannot be read from the checkpoint: refused in
+ * words before anything is touched. With no process running, nothing is
+ * read at all.
+ */
+static void test_images_unreadable(void)
+{
+	struct conn c = { .ino = 0x1234 };
+	const char *resource;
+	const struct { const char *what, *id; int code, errnum; const char *msg; } cases[] = {
+		{ "no checkpoint", "absent", EC(NOT_FOUND), ENOENT, "no checkpoint absent in " },
+		{ "no files.img", "no-files", EC(INTERNAL), ENOENT,
+		  "checkpoint no-files saved TCP connections, but its files.img cannot be read: " },
+		{ "no tcp-stream image", "no-stream", EC(INTERNAL), ENOENT, "the checkpoint saved the TCP connection "
+		  "127.0.0.1:1 -> 127.0.0.1:2, but its tcp-stream-1234.img cannot be read: " },
+		{ "a tcp-stream image cut short", "bad-stream", EC(INTERNAL), EINVAL,
+		  "tcp-stream-1234.img cannot be read" },
+	};
+	struct pidlist running = { 0 };
+	struct fdlist held = { 0 };
+	struct herr e = { 0 };
+
+	c.child_addr.sin_family = c.peer_addr.sin_family = AF_INET;
+	c.child_addr.sin_addr.s_addr = c.peer_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c.child_addr.sin_port = htons(1);
+	c.peer_addr.sin_port = htons(2);
+	resource = resource_of(&c);
+	unreadable_checkpoint("no-files", &c, false, NULL);
+	unreadable_checkpoint("no-stream", &c, true, NULL);
+	unreadable_checkpoint("bad-stream", &c, true, "short");
+	test_case("nothing running");
+	CHECK_OK(tcp_quiet_saved(test_store, saved_checkpoint(resource, true), &running, &held, &e), &e);
+	CHECK_INT(pidlist_add(&running, getpid()), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		Checkpoint *ck = saved_checkpoint(resource, true);
+
+		test_case("%s", cases[i].what);
+		ck->id = (char *)cases[i].id;
+		memset(&e, 0, sizeof(e));
+		CHECK_INT(tcp_quiet_saved(test_store, ck, &running, &held, &e), ==, -1);
+		CHECK_INT(e.code, ==, cases[i].code);
+		CHECK_INT(e.errnum, ==, cases[i].errnum);
+		CHECK_CONTAINS(e.msg, cases[i].msg);
+		CHECK_UINT(held.n, ==, 0);
+	}
+	pidlist_free(&running);
 }
 
 TEST_GROUP(tcp_restore)
@@ -318,14 +398,16 @@ TEST_GROUP(tcp_restore)
 	CHECK(mkdtemp(store) != NULL);
 	test_store = store;
 	snprintf(dir, sizeof(dir), "%s/%s", store, CK_ID);
-	CHECK(mkdir(dir, 0700) == 0);
+	CHECK_INT(mkdir(dir, 0700), ==, 0);
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	CHECK(dirfd >= 0);
+	CHECK_INT(dirfd, >=, 0);
 	if (dirfd >= 0) {
 		test_quiet(dirfd);
 		test_moved_on(dirfd);
 		test_not_saved(dirfd);
 		close(dirfd);
 	}
-	CHECK(remove_tree(store) == 0);
+	test_images_unreadable();
+	test_case("cleaned up");
+	CHECK_INT(remove_tree(store), ==, 0);
 }
