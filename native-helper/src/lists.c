@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Growable arrays: of anything, of pids, of descriptors held for a while. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,8 +15,13 @@ int array_grow(void **v, size_t *cap, size_t need, size_t size)
 
 	if (need <= *cap)
 		return 0;
+	/* a capacity whose bytes do not fit a size_t is out of memory, never a wrapped small one */
+	if (!size || need > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return -1;
+	}
 	while (ncap < need)
-		ncap *= 2;
+		ncap = ncap > SIZE_MAX / size / 2 ? need : ncap * 2;
 	p = realloc(*v, ncap * size);
 	if (!p)
 		return -1;

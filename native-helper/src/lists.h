@@ -9,8 +9,9 @@
 
 /*
  * Makes room in *v for need elements of size bytes each: the capacity *cap
- * doubles (from 64), so appending one at a time stays linear. -1 (out of
- * memory) leaves *v and *cap as they were.
+ * doubles (from 64), so appending one at a time stays linear. -1 with
+ * ENOMEM (out of memory, or more bytes than a size_t holds) leaves *v and
+ * *cap as they were.
  */
 int array_grow(void **v, size_t *cap, size_t need, size_t size);
 

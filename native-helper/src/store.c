@@ -43,9 +43,12 @@ int store_prepare(const char *store, struct herr *e)
 		herr_perror(e, EC(INTERNAL), errno, "cannot create the checkpoint store %s", store);
 		return -1;
 	}
-	if (stat(store, &st) || !S_ISDIR(st.st_mode)) {
-		herr_set(e, EC(INTERNAL), errno ? errno : ENOTDIR, "the checkpoint store %s is not a directory",
-			 store);
+	if (stat(store, &st)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s", store);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		herr_set(e, EC(INTERNAL), ENOTDIR, "the checkpoint store %s is not a directory", store);
 		return -1;
 	}
 	if ((st.st_mode & 077) && chmod(store, 0700))

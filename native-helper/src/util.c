@@ -68,7 +68,7 @@ bool valid_text(const char *s, size_t max)
 	for (n = 0; s[n]; n++) {
 		if (n >= max)
 			return false;
-		if ((unsigned char)s[n] < 0x20 && s[n] != '\t')
+		if (((unsigned char)s[n] < 0x20 && s[n] != '\t') || s[n] == 0x7f)
 			return false;
 	}
 	return true;

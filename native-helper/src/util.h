@@ -32,7 +32,7 @@ const char *plural(size_t n, const char *one, const char *many);
 int cmp_u64(const void *a, const void *b);
 /* s ends with suffix. */
 bool str_ends_with(const char *s, const char *suffix);
-/* Bounded text without control characters other than tab (NULL is valid). */
+/* Bounded text without control characters (DEL included) other than tab (NULL is valid). */
 bool valid_text(const char *s, size_t max);
 
 #endif

@@ -9,7 +9,7 @@ cd "$here"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$build/unit-tests" | tee "$out"
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$build/unit-tests" | tee "$out"
 unit_status=${PIPESTATUS[0]}
 BUILD=$build bash tests/shape.sh | tee -a "$out"
 

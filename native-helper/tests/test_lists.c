@@ -62,6 +62,35 @@ static void test_array_grow_enough(void)
 	CHECK_UINT(cap, ==, 10);
 }
 
+/*
+ * A need whose bytes do not fit a size_t is out of memory, and the array is
+ * as it was (a wrapped capacity would realloc to nothing and free it, or
+ * double forever).
+ */
+static void test_array_grow_overflow(void)
+{
+	static const struct { const char *what; size_t need, size; } cases[] = {
+		{ "need above SIZE_MAX / 2 bytes of 1", SIZE_MAX / 2 + 2, 1 },
+		{ "need * size wraps to 0", ((size_t)1 << 61) + 1, 8 },
+		{ "need SIZE_MAX of 2", SIZE_MAX, 2 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t cap = 0;
+		long *v = NULL;
+
+		test_case("%s", cases[i].what);
+		CHECK_INT(array_grow((void **)&v, &cap, 4, sizeof(*v)), ==, 0);
+		v[3] = 42;
+		errno = 0;
+		CHECK_INT(array_grow((void **)&v, &cap, cases[i].need, cases[i].size), ==, -1);
+		CHECK_INT(errno, ==, ENOMEM);
+		CHECK_UINT(cap, ==, 64);
+		CHECK_INT(v[3], ==, 42);	/* still the array's, not freed */
+		free(v);
+	}
+}
+
 static void test_pidlist(void)
 {
 	struct pidlist l = { 0 };
@@ -127,6 +156,7 @@ TEST_GROUP(lists)
 {
 	test_array_grow();
 	test_array_grow_enough();
+	test_array_grow_overflow();
 	test_pidlist();
 	test_fdlist_close();
 }

@@ -127,8 +127,7 @@ static void test_prepare(void)
 	path = arena_printf("%s/file", top);
 	CHECK_INT(write_file_at(AT_FDCWD, path, "x", 1), ==, 0);
 	CHECK_INT(store_prepare(path, &e), ==, -1);
-	CHECK_INT(e.code, ==, EC(INTERNAL));
-	CHECK_STR(e.msg, ==, arena_printf("the checkpoint store %s is not a directory", path));
+	check_err(&e, EC(INTERNAL), ENOTDIR, arena_printf("the checkpoint store %s is not a directory", path));
 	test_case("under a file");
 	path = arena_printf("%s/file/store", top);
 	CHECK_INT(store_prepare(path, &e), ==, -1);

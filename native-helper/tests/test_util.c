@@ -114,6 +114,7 @@ static void test_valid_text(void)
 		{ "a carriage return", "a\rb", 5, false },
 		{ "an escape sequence", "\x1b[31mred", 20, false },
 		{ "US (0x1f)", "a\x1f", 5, false },
+		{ "DEL (0x7f), a control character too", "a\x7f" "b", 5, false },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
