@@ -169,15 +169,6 @@ static void check_pipes(struct host_scan *s, struct files_fixture *f, pid_t root
 	CHECK(f->own_pipe && !leak_find(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)f->own_pipe)));
 }
 
-/* The leak of kind whose resource starts with prefix (the rest is an inode the test does not know). */
-static struct leak *leak_starting(const struct host_scan *s, int kind, const char *prefix)
-{
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == kind && !strncmp(s->leaks[i]->resource, prefix, strlen(prefix)))
-			return s->leaks[i];
-	return NULL;
-}
-
 static void check_files(struct host_scan *s, struct files_fixture *f, pid_t root)
 {
 	struct stat st;
@@ -280,18 +271,6 @@ static void outside_ttys(void *arg, int report)
 
 	close(t->own_master);
 	report_int(report, 1);
-}
-
-static int open_pty(char *slave, size_t len)
-{
-	int m = posix_openpt(O_RDWR | O_NOCTTY);
-
-	if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, slave, len)) {
-		if (m >= 0)
-			close(m);
-		return -1;
-	}
-	return m;
 }
 
 static void test_ttys(void)

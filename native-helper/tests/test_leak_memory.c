@@ -127,16 +127,6 @@ static int map_tree(void *arg)
 	       map_file(file_b, rw, MAP_PRIVATE) || map_file(file_c, PROT_READ, MAP_SHARED) ? -1 : 0;
 }
 
-static int make_file(char *path)
-{
-	int fd = mkstemp(path);
-	int ret = fd < 0 || ftruncate(fd, 8192) ? -1 : 0;
-
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 static void test_shared_files(void)
 {
 	char a[] = "/tmp/ckpt-leak-mem-a-XXXXXX", b[] = "/tmp/ckpt-leak-mem-b-XXXXXX";
@@ -146,7 +136,7 @@ static void test_shared_files(void)
 	struct herr e;
 	struct leak *lk;
 
-	CHECK(make_file(a) == 0 && make_file(b) == 0 && make_file(c) == 0);
+	CHECK(make_file(a, 8192) == 0 && make_file(b, 8192) == 0 && make_file(c, 8192) == 0);
 	file_a = a;
 	file_b = b;
 	file_c = c;

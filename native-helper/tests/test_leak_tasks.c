@@ -27,25 +27,6 @@
 #include "check.h"
 #include "procs.h"
 
-/* Kills a child of a spawned process and waits (up to 2 s) until its parent reaped it. */
-static void reap_grandchild(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	for (int i = 0; i < 2000 && pid_exists(pid); i++)
-		sleep_ms(1);
-}
-
-static size_t count_kind(const struct host_scan *s, int kind)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->nleaks; i++)
-		n += s->leaks[i]->kind == kind;
-	return n;
-}
-
 /* ---- namespaces ----------------------------------------------------------- */
 
 static int new_uts(void *arg)

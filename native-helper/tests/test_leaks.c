@@ -22,34 +22,9 @@
 #include "check.h"
 #include "procs.h"
 
-/* A host of four processes: 10 and 11 in the tree, 1 and 20 outside, 30 excluded. */
-static void fake_host(struct host_scan *s, struct host_proc *procs)
-{
-	static const pid_t pids[] = { 1, 10, 11, 20, 30 };
-
-	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < ARRAY_SIZE(pids); i++) {
-		memset(&procs[i], 0, sizeof(procs[i]));
-		procs[i].pid = pids[i];
-		snprintf(procs[i].comm, sizeof(procs[i].comm), "p%d", pids[i]);
-		procs[i].in_tree = pids[i] == 10 || pids[i] == 11;
-		procs[i].excluded = pids[i] == 30;
-	}
-	s->procs = procs;
-	s->nprocs = ARRAY_SIZE(pids);
-	s->root = 10;
-}
-
-static void free_fake(struct host_scan *s)
-{
-	free(s->leaks);
-	s->leaks = NULL;
-	s->nleaks = s->cap_leaks = 0;
-}
-
 static void test_list(void)
 {
-	struct host_proc procs[5];
+	struct host_proc procs[FAKE_PROCS];
 	struct host_scan s;
 	struct leak_holder fd3 = { .how = "fd 3", .has_fd = true, .fd = 3, .writable = true };
 	struct leak *a, *b;
@@ -83,12 +58,12 @@ static void test_list(void)
 
 	CHECK(host_in_tree(&s, 11) && !host_in_tree(&s, 20) && !host_in_tree(&s, 5));
 	CHECK(host_find(&s, 30) && host_find(&s, 30)->excluded);
-	free_fake(&s);
+	fake_free(&s);
 }
 
 static void test_policy(void)
 {
-	struct host_proc procs[5];
+	struct host_proc procs[FAKE_PROCS];
 	struct host_scan s;
 	struct leak *pipe1, *pipe2, *uts;
 	LeakRule kind_warn = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
@@ -143,12 +118,12 @@ static void test_policy(void)
 	one_ignore.resource = "pipe\n";
 	CHECK(leak_rules_valid(rules, 4, &e) == -1 && strstr(e.msg, "control characters"));
 	CHECK(leak_rules_valid(rules, MAX_POLICY_RULES + 1, &e) == -1);
-	free_fake(&s);
+	fake_free(&s);
 }
 
 static void test_sort_and_wire(void)
 {
-	struct host_proc procs[5];
+	struct host_proc procs[FAKE_PROCS];
 	struct host_scan s;
 	struct leak_holder h = { .how = "fd 5", .has_fd = true, .fd = 5, .readable = true };
 	struct leak *l;
@@ -173,7 +148,7 @@ static void test_sort_and_wire(void)
 	CHECK(v[0]->n_choices == 1 && !strcmp(v[0]->choices[0]->effect, "flagged"));
 	CHECK(!strcmp(leak_kind_name(LK(VOLATILE_FILE)), "volatile-file") && !strcmp(leak_kind_name(0), "unknown"));
 	CHECK(!strcmp(leak_policy_name(LP(SAVE)), "save"));
-	free_fake(&s);
+	fake_free(&s);
 }
 
 /* A leak on the wire, as a dump's report holds it. */
