@@ -22,45 +22,6 @@
 #include "check.h"
 #include "procs.h"
 
-static void test_list(void)
-{
-	struct host_proc procs[FAKE_PROCS];
-	struct host_scan s;
-	struct leak_holder fd3 = { .how = "fd 3", .has_fd = true, .fd = 3, .writable = true };
-	struct leak *a, *b;
-
-	fake_host(&s, procs);
-	a = leak_get(&s, LK(PIPE), "pipe:[7]");
-	CHECK(a && a->default_policy == LP(WARN) && !strcmp(a->resource, "pipe:[7]"));
-	CHECK(leak_get(&s, LK(PIPE), "pipe:[7]") == a);
-	CHECK(leak_find(&s, LK(FIFO), "pipe:[7]") == NULL);
-	b = leak_get(&s, LK(FIFO), "pipe:[7]");
-	CHECK(b != a && s.nleaks == 2);
-
-	leak_hold(&s, a, 10, &fd3);
-	leak_hold(&s, a, 10, &fd3);		/* the same fd twice: once */
-	leak_hold(&s, a, 20, &fd3);
-	leak_hold(&s, a, 30, &fd3);		/* excluded */
-	leak_hold(&s, a, 99, &fd3);		/* unknown */
-	CHECK(a->ninside == 1 && a->inside[0].pid == 10 && a->inside[0].writable);
-	CHECK(a->noutside == 1 && a->outside[0].pid == 20 && !strcmp(a->outside[0].how, "fd 3"));
-	for (int fd = 4; fd < 40; fd++) {
-		struct leak_holder h = { .how = "fd", .has_fd = true, .fd = fd };
-
-		leak_hold(&s, a, 20, &h);
-	}
-	CHECK(a->noutside == 37);
-
-	leak_choice(a, LP(FAIL), "", "refuse");
-	leak_choice(a, LP(FAIL), "", "again");	/* once per policy */
-	leak_choice(a, LP(EXTERNAL), "--inherit-fd", "same pipe");
-	CHECK(a->nchoices == 2 && !strcmp(a->choices[0].effect, "refuse"));
-
-	CHECK(host_in_tree(&s, 11) && !host_in_tree(&s, 20) && !host_in_tree(&s, 5));
-	CHECK(host_find(&s, 30) && host_find(&s, 30)->excluded);
-	fake_free(&s);
-}
-
 static void test_policy(void)
 {
 	struct host_proc procs[FAKE_PROCS];
@@ -460,7 +421,6 @@ static void test_scan(void)
 
 TEST_GROUP(leaks)
 {
-	test_list();
 	test_policy();
 	test_sort_and_wire();
 	test_options_and_refusal();
