@@ -33,65 +33,6 @@
 #include "check.h"
 #include "procs.h"
 
-/* ---- parsers --------------------------------------------------------------- */
-
-static void test_lock_lines(void)
-{
-	struct lock_line l;
-
-	CHECK(parse_lock_line("2: POSIX  ADVISORY  WRITE 10867 fe:00:2146992 5 14", &l) == 0);
-	CHECK(!l.waiter && !strcmp(l.cls, "POSIX") && !strcmp(l.type, "WRITE") && l.pid == 10867);
-	CHECK(l.major == 0xfe && l.minor == 0 && l.ino == 2146992 && l.has_inode);
-	CHECK(l.start == 5 && !l.to_eof && l.end == 14);
-
-	CHECK(parse_lock_line("3: -> FLOCK  ADVISORY  WRITE 10908 fe:00:2146986 0 EOF", &l) == 0);
-	CHECK(l.waiter && !strcmp(l.cls, "FLOCK") && l.pid == 10908 && l.to_eof && l.start == 0);
-
-	CHECK(parse_lock_line("1: OFDLCK ADVISORY  READ  -1 08:11:123 0 EOF", &l) == 0);
-	CHECK(!strcmp(l.cls, "OFDLCK") && !strcmp(l.type, "READ") && l.pid == -1);
-	CHECK(l.major == 8 && l.minor == 0x11 && l.ino == 123);
-
-	CHECK(parse_lock_line("12: LEASE  ACTIVE    READ  77 00:2d:9 0 EOF", &l) == 0);
-	CHECK(!strcmp(l.cls, "LEASE") && l.pid == 77 && l.minor == 0x2d);
-
-	CHECK(parse_lock_line("4: POSIX  ADVISORY  WRITE 5 <none>:0 0 EOF", &l) == 0);
-	CHECK(!l.has_inode && l.to_eof);
-
-	/* an fdinfo "lock:" line, after its prefix */
-	CHECK(parse_lock_line("1: FLOCK  ADVISORY  WRITE 10867 fe:00:2146986 0 EOF", &l) == 0 && l.ino == 2146986);
-
-	CHECK(parse_lock_line("", &l) == -1);
-	CHECK(parse_lock_line("POSIX ADVISORY WRITE 1 08:01:2 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE x 08:01:2 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE 7 08:01 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE 7 08:01:2", &l) == -1);
-}
-
-static void test_classify(void)
-{
-	CHECK(fd_classify("pipe:[123]", S_IFIFO | 0600, 0) == FDC_PIPE);
-	CHECK(fd_classify("/tmp/fifo", S_IFIFO | 0600, 0) == FDC_FIFO);
-	CHECK(fd_classify("socket:[9]", S_IFSOCK | 0777, 0) == FDC_SOCKET);
-	CHECK(fd_classify("/memfd:cache (deleted)", S_IFREG | 0777, 0) == FDC_MEMFD);
-	CHECK(fd_classify("/memfd:a (deleted) (deleted)", S_IFREG | 0777, 0) == FDC_MEMFD);
-	CHECK(fd_classify("/var/log/x.log (deleted)", S_IFREG | 0644, 0) == FDC_DELETED);
-	CHECK(fd_classify("/srv (deleted)", S_IFDIR | 0755, 0) == FDC_DELETED);
-	CHECK(fd_classify("/var/log/x.log", S_IFREG | 0644, 0) == FDC_FILE);
-	CHECK(fd_classify("/deleted", S_IFREG | 0644, 0) == FDC_FILE);
-	CHECK(fd_classify("anon_inode:[eventfd]", 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("anon_inode:[pidfd]", S_IFREG | 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("", S_IFREG | 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("/dev/ptmx", S_IFCHR | 0666, makedev(5, 2)) == FDC_PTY_MASTER);
-	CHECK(fd_classify("/dev/pts/ptmx", S_IFCHR | 0666, makedev(5, 2)) == FDC_PTY_MASTER);
-	CHECK(fd_classify("/dev/pts/3", S_IFCHR | 0620, makedev(136, 3)) == FDC_PTY_SLAVE);
-	CHECK(fd_classify("/dev/tty1", S_IFCHR | 0620, makedev(4, 1)) == FDC_TERMINAL);
-	CHECK(fd_classify("/dev/console", S_IFCHR | 0600, makedev(5, 1)) == FDC_TERMINAL);
-	CHECK(fd_classify("/dev/tty", S_IFCHR | 0666, makedev(5, 0)) == FDC_OTHER);
-	CHECK(fd_classify("/dev/null", S_IFCHR | 0666, makedev(1, 3)) == FDC_OTHER);
-	CHECK(pts_index(makedev(136, 7)) == 7 && pts_index(makedev(137, 1)) == 257);
-	CHECK(pts_index(makedev(136, 300)) == 300 && pts_index(makedev(1, 3)) == -1);
-}
-
 /* ---- pipes, FIFOs, memfd, deleted and volatile files ------------------------- */
 
 struct files_fixture {
@@ -462,8 +403,6 @@ static void test_locks(void)
 
 TEST_GROUP(leak_files)
 {
-	test_lock_lines();
-	test_classify();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	test_files();
 	test_ttys();
