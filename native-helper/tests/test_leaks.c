@@ -15,7 +15,6 @@
 #include "lists.h"
 #include "manifest.h"
 #include "program.h"
-#include "restore_plan.h"
 #include "sbuf.h"
 #include "util.h"
 #include "wire.h"
@@ -237,170 +236,6 @@ static void test_report_json(void)
 	sbuf_free(&b);
 }
 
-/* A restore reopens an external pipe through a live outside holder; a gone one is refused. */
-static void test_restore_plan(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	LeakHolder in = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT, out = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT;
-	LeakHolder *ins[1] = { &in }, *outs[1] = { &out };
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64], buf[4];
-	struct stat st;
-	int p[2];
-
-	CHECK(pipe(p) == 0);
-	CHECK(fstat(p[0], &st) == 0);
-	snprintf(resource, sizeof(resource), "pipe:[%lu]", (unsigned long)st.st_ino);
-	l.kind = LK(PIPE);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	l.inside = ins;
-	l.n_inside = 1;
-	in.writable = true;			/* the tree wrote */
-	out.pid = getpid();
-	out.has_fd = true;
-	out.fd = p[0];				/* the outside reader */
-	l.outside = outs;
-	l.n_outside = 1;
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0);
-	CHECK(plan.ninherit == 1 && plan.nfds == 1 && !strcmp(plan.inherit[0]->key, resource));
-	if (plan.nfds == 1) {
-		CHECK(write(plan.fds[0], "ok", 2) == 2);	/* the same pipe, write end */
-		CHECK(read(p[0], buf, 2) == 2 && !memcmp(buf, "ok", 2));
-		CHECK((fcntl(plan.fds[0], F_GETFL) & O_NONBLOCK) == 0);
-	}
-	restore_plan_close(&plan);
-
-	l.policy = LP(WARN);			/* not external: nothing to do */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0);
-	l.policy = LP(EXTERNAL);
-	close(p[0]);
-	close(p[1]);				/* the holder let it go */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
-	      strstr(e.msg, "holds it any more"));
-	CHECK(leaks_restore_plan(NULL, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
-}
-
-/* A net namespace dumped as external (an --external entry) is inherited by its key; without the entry, joined. */
-static void test_restore_net_external(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	DumpOptions o = CHECKPOINT__HELPER__V1__DUMP_OPTIONS__INIT;
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64], *external[1];
-	struct stat st, held;
-
-	CHECK(stat("/proc/self/ns/net", &st) == 0);
-	snprintf(resource, sizeof(resource), "net:[%lu]", (unsigned long)st.st_ino);
-	external[0] = arena_printf("net[%lu]:%s", (unsigned long)st.st_ino, resource);
-	l.kind = LK(NET_NS);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	o.external = external;
-	o.n_external = 1;
-	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 1 && plan.njoin == 0);
-	if (plan.ninherit == 1) {
-		CHECK(!strcmp(plan.inherit[0]->key, resource) && plan.inherit[0]->fd == plan.fds[0]);
-		CHECK(fstat(plan.inherit[0]->fd, &held) == 0 && held.st_ino == st.st_ino);
-	}
-	restore_plan_close(&plan);
-	o.n_external = 0;	/* a checkpoint from before the --external entry: joined */
-	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 1);
-	restore_plan_close(&plan);
-}
-
-/* A namespace given as external is joined through a live process in it. */
-static void test_restore_join(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64];
-	struct stat st;
-	int ret;
-
-	CHECK(stat("/proc/self/ns/uts", &st) == 0);
-	snprintf(resource, sizeof(resource), "uts:[%lu]", (unsigned long)st.st_ino);
-	l.kind = LK(UTS_NS);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	ret = leaks_restore_plan(&r, NULL, NULL, &plan, &e);
-	CHECK(ret == 0 && plan.njoin == 1 && plan.nfds == 1);
-	if (ret == 0 && plan.njoin == 1) {
-		struct stat held;
-		char path[64];
-
-		/* through a descriptor the helper holds, so that the namespace outlives the process it was found in */
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), plan.fds[0]);
-		CHECK(!strcmp(plan.join[0]->ns, "uts") && !strcmp(plan.join[0]->ns_file, path));
-		CHECK(fstat(plan.fds[0], &held) == 0 && held.st_ino == st.st_ino);
-	}
-	restore_plan_close(&plan);
-	test_restore_net_external();
-	l.resource = "uts:[1]";			/* no process is in it */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
-	l.resource = "uts:[x]";
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
-}
-
-/* The program's own output pipes are the restore's to reconnect; a terminal is reopened by its path. */
-static void test_restore_tty_and_output(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	OutputPipes out = CHECKPOINT__HELPER__V1__OUTPUT_PIPES__INIT;
-	Leak pipe_leak = CHECKPOINT__HELPER__V1__LEAK__INIT, tty = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak session = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[3] = { &pipe_leak, &tty, &session };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char key[64], *pts;
-	struct stat st;
-	int master;
-
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-	pts = master >= 0 ? ptsname(master) : NULL;
-	CHECK(pts && stat(pts, &st) == 0);
-	if (!pts || master < 0)
-		return;
-	snprintf(key, sizeof(key), "tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev);
-	out.stdout_pipe_id = 42;
-	pipe_leak.kind = LK(PIPE);
-	pipe_leak.resource = "pipe:[42]";	/* no holder: planning it would fail */
-	pipe_leak.policy = LP(EXTERNAL);
-	tty.kind = session.kind = LK(TTY);
-	tty.resource = session.resource = pts;	/* two leaks, one terminal */
-	tty.policy = session.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 3;
-	CHECK(leaks_restore_plan(&r, NULL, &out, &plan, &e) == 0);
-	CHECK(plan.ninherit == 1 && plan.nfds == 1);
-	if (plan.ninherit == 1)
-		CHECK(!strcmp(plan.inherit[0]->key, key));
-	restore_plan_close(&plan);
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
-	tty.resource = session.resource = "/dev/pts/999999";
-	r.leaks = leaks + 1;
-	r.n_leaks = 2;
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
-	      strstr(e.msg, "cannot be opened"));
-	close(master);
-}
-
 /* The whole scan on a real tree: the root is found, an unknown pid refused. */
 static void test_scan(void)
 {
@@ -426,9 +261,6 @@ TEST_GROUP(leaks)
 	test_options_and_refusal();
 	test_compare();
 	test_report_json();
-	test_restore_plan();
-	test_restore_join();
-	test_restore_tty_and_output();
 	test_scan();
 	arena_free_all();
 }
