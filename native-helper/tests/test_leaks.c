@@ -364,7 +364,7 @@ static void test_refusal(void)
 	leaks_refusal(77, fail, nfail, &e);
 	CHECK_CONTAINS(e.msg, "6 resources");
 	CHECK_CONTAINS(e.msg, "pipe pipe:[6]; and 1 more)");
-	CHECK(strstr(e.msg, "pipe:[7]") == NULL);
+	CHECK_STR(strstr(e.msg, "pipe:[7]"), ==, NULL);
 	test_case("leaks_failing of none");
 	fail = leaks_failing(NULL, 0, &nfail);
 	CHECK_UINT(nfail, ==, 0);
@@ -515,7 +515,8 @@ static void test_scan(void)
 		CHECK(self != NULL);
 		if (self)
 			CHECK(self->excluded);
-		CHECK(s.init == NULL || s.init->pid == 1);
+		if (s.init)
+			CHECK_INT(s.init->pid, ==, 1);
 		CHECK(s.fds != NULL);
 		check_scan_leaks(&s);
 		leaks_scan_free(&s);
