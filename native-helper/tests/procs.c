@@ -2,7 +2,10 @@
 /* The leak tests' processes and lookups: see procs.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -10,6 +13,11 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fd_table.h"
+#include "leaks.h"
+#include "proc.h"
+#include "util.h"
+#include "check.h"
 #include "procs.h"
 
 /* ---- processes -------------------------------------------------------------- */
@@ -42,8 +50,7 @@ pid_t spawn(setup_fn fn, void *arg, int group, int *report)
 	return pid;
 }
 
-/* Spawns and waits for the child's first report, *first: see spawn_ready. */
-static pid_t spawn_first(setup_fn fn, void *arg, int group, int64_t *first)
+pid_t spawn_value(setup_fn fn, void *arg, int group, int64_t *first)
 {
 	int report;
 	pid_t pid = spawn(fn, arg, group, &report);
@@ -64,7 +71,7 @@ pid_t spawn_ready(setup_fn fn, void *arg, int group)
 {
 	int64_t first;
 
-	return spawn_first(fn, arg, group, &first);
+	return spawn_value(fn, arg, group, &first);
 }
 
 struct call {
@@ -83,7 +90,7 @@ pid_t spawn_call(int (*fn)(void *), void *arg, int *value)
 {
 	struct call c = { fn, arg };
 	int64_t v;
-	pid_t pid = spawn_first(call_and_report, &c, SAME_GROUP, &v);
+	pid_t pid = spawn_value(call_and_report, &c, SAME_GROUP, &v);
 
 	if (value)
 		*value = v;
@@ -120,6 +127,15 @@ void end_all(const pid_t *groups, size_t n)
 		;
 }
 
+void reap_grandchild(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 2000 && pid_exists(pid); i++)
+		sleep_ms(1);
+}
+
 int join_ns(pid_t pid, const char *ns, int nstype)
 {
 	int self = ns_enter(pid, ns, nstype, 0);
@@ -128,6 +144,132 @@ int join_ns(pid_t pid, const char *ns, int nstype)
 		return -1;
 	close(self);		/* no way back: the caller stays */
 	return 0;
+}
+
+/* ---- files and terminals ------------------------------------------------------ */
+
+int open_pty(char *slave, size_t len)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, slave, len)) {
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	return m;
+}
+
+uint64_t fd_inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+int make_file(char *path, off_t size)
+{
+	int fd = mkstemp(path);
+	int ret = fd < 0 || ftruncate(fd, size) ? -1 : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* ---- a made-up host ------------------------------------------------------------ */
+
+void fake_host(struct host_scan *s, struct host_proc procs[FAKE_PROCS])
+{
+	static const pid_t pids[FAKE_PROCS] = { 1, 10, 11, 20, 30 };
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < FAKE_PROCS; i++) {
+		memset(&procs[i], 0, sizeof(procs[i]));
+		procs[i].pid = pids[i];
+		procs[i].ppid = pids[i] == 1 ? 0 : pids[i] == 11 ? 10 : 1;
+		procs[i].state = 'S';
+		snprintf(procs[i].comm, sizeof(procs[i].comm), "p%d", pids[i]);
+		procs[i].in_tree = pids[i] == 10 || pids[i] == 11;
+		procs[i].excluded = pids[i] == 30;
+	}
+	s->procs = procs;
+	s->nprocs = FAKE_PROCS;
+	s->tree_procs = 2;
+	s->root = 10;
+	s->self = 30;
+	s->init = &procs[0];
+}
+
+void hold_many(struct host_scan *s, struct leak *lk, pid_t pid, int n, const char *how)
+{
+	for (int fd = 0; fd < n; fd++) {
+		struct leak_holder h = { .how = how, .has_fd = true, .fd = fd };
+
+		leak_hold_counted(s, lk, pid, &h);
+	}
+}
+
+void fake_free(struct host_scan *s)
+{
+	free(s->leaks);
+	s->leaks = NULL;
+	s->nleaks = s->cap_leaks = 0;
+}
+
+/* ---- scans of real trees ------------------------------------------------------- */
+
+bool scan_checked(pid_t root, struct host_scan *s, const char *file, int line)
+{
+	struct herr e = { 0 };
+	int ret = leaks_scan(root, s, &e);
+
+	check_ok(ret, &e, "leaks_scan(root, s, &e)", file, line);
+	if (ret)
+		leaks_scan_free(s);
+	return ret == 0;
+}
+
+bool read_checked(pid_t root, struct host_scan *s, bool fds, const char *file, int line)
+{
+	struct herr e = { 0 };
+	int ret = host_read(root, s, &e);
+
+	if (!ret && fds)
+		ret = fd_table_read(s, &e);
+	check_ok(ret, &e, fds ? "host_read + fd_table_read" : "host_read(root, s, &e)", file, line);
+	if (ret)
+		leaks_scan_free(s);
+	return ret == 0;
+}
+
+long scan_count(pid_t root, int kind, const char *file, int line)
+{
+	struct host_scan s;
+	long n;
+
+	if (!scan_checked(root, &s, file, line))
+		return -1;
+	n = count_kind(&s, kind);
+	leaks_scan_free(&s);
+	return n;
+}
+
+size_t count_kind(const struct host_scan *s, int kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nleaks; i++)
+		n += s->leaks[i]->kind == kind;
+	return n;
+}
+
+struct leak *leak_starting(const struct host_scan *s, int kind, const char *prefix)
+{
+	for (size_t i = 0; i < s->nleaks; i++)
+		if (s->leaks[i]->kind == kind && !strncmp(s->leaks[i]->resource, prefix, strlen(prefix)))
+			return s->leaks[i];
+	return NULL;
 }
 
 /* ---- what a scan found --------------------------------------------------------- */

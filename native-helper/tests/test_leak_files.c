@@ -1,113 +1,61 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of leak_files.c: the parsers, and the detectors on real
- * processes (a tree forked here, and outside children holding the other
- * ends). Every child is killed and reaped; the test process is a child
- * subreaper meanwhile, so grandchildren are reaped here too.
+ * Tests of leak_files.c: the detector of open files on real processes (a
+ * tree forked here, and an outside child holding the other ends): pipes,
+ * FIFOs, memfds, deleted and volatile files. Every child is killed and
+ * reaped; the test process is a child subreaper meanwhile, so grandchildren
+ * are reaped here too.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "fd_table.h"
-#include "fileio.h"
 #include "leak_files.h"
-#include "leak_locks.h"
 #include "leak_scan.h"
-#include "leak_terminals.h"
 #include "leaks.h"
-#include "lists.h"
-#include "proc_locks.h"
-#include "util.h"
 #include "wire.h"
 #include "check.h"
 #include "procs.h"
-
-/* ---- parsers --------------------------------------------------------------- */
-
-static void test_lock_lines(void)
-{
-	struct lock_line l;
-
-	CHECK(parse_lock_line("2: POSIX  ADVISORY  WRITE 10867 fe:00:2146992 5 14", &l) == 0);
-	CHECK(!l.waiter && !strcmp(l.cls, "POSIX") && !strcmp(l.type, "WRITE") && l.pid == 10867);
-	CHECK(l.major == 0xfe && l.minor == 0 && l.ino == 2146992 && l.has_inode);
-	CHECK(l.start == 5 && !l.to_eof && l.end == 14);
-
-	CHECK(parse_lock_line("3: -> FLOCK  ADVISORY  WRITE 10908 fe:00:2146986 0 EOF", &l) == 0);
-	CHECK(l.waiter && !strcmp(l.cls, "FLOCK") && l.pid == 10908 && l.to_eof && l.start == 0);
-
-	CHECK(parse_lock_line("1: OFDLCK ADVISORY  READ  -1 08:11:123 0 EOF", &l) == 0);
-	CHECK(!strcmp(l.cls, "OFDLCK") && !strcmp(l.type, "READ") && l.pid == -1);
-	CHECK(l.major == 8 && l.minor == 0x11 && l.ino == 123);
-
-	CHECK(parse_lock_line("12: LEASE  ACTIVE    READ  77 00:2d:9 0 EOF", &l) == 0);
-	CHECK(!strcmp(l.cls, "LEASE") && l.pid == 77 && l.minor == 0x2d);
-
-	CHECK(parse_lock_line("4: POSIX  ADVISORY  WRITE 5 <none>:0 0 EOF", &l) == 0);
-	CHECK(!l.has_inode && l.to_eof);
-
-	/* an fdinfo "lock:" line, after its prefix */
-	CHECK(parse_lock_line("1: FLOCK  ADVISORY  WRITE 10867 fe:00:2146986 0 EOF", &l) == 0 && l.ino == 2146986);
-
-	CHECK(parse_lock_line("", &l) == -1);
-	CHECK(parse_lock_line("POSIX ADVISORY WRITE 1 08:01:2 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE x 08:01:2 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE 7 08:01 0 EOF", &l) == -1);
-	CHECK(parse_lock_line("1: POSIX  ADVISORY  WRITE 7 08:01:2", &l) == -1);
-}
-
-static void test_classify(void)
-{
-	CHECK(fd_classify("pipe:[123]", S_IFIFO | 0600, 0) == FDC_PIPE);
-	CHECK(fd_classify("/tmp/fifo", S_IFIFO | 0600, 0) == FDC_FIFO);
-	CHECK(fd_classify("socket:[9]", S_IFSOCK | 0777, 0) == FDC_SOCKET);
-	CHECK(fd_classify("/memfd:cache (deleted)", S_IFREG | 0777, 0) == FDC_MEMFD);
-	CHECK(fd_classify("/memfd:a (deleted) (deleted)", S_IFREG | 0777, 0) == FDC_MEMFD);
-	CHECK(fd_classify("/var/log/x.log (deleted)", S_IFREG | 0644, 0) == FDC_DELETED);
-	CHECK(fd_classify("/srv (deleted)", S_IFDIR | 0755, 0) == FDC_DELETED);
-	CHECK(fd_classify("/var/log/x.log", S_IFREG | 0644, 0) == FDC_FILE);
-	CHECK(fd_classify("/deleted", S_IFREG | 0644, 0) == FDC_FILE);
-	CHECK(fd_classify("anon_inode:[eventfd]", 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("anon_inode:[pidfd]", S_IFREG | 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("", S_IFREG | 0600, 0) == FDC_OTHER);
-	CHECK(fd_classify("/dev/ptmx", S_IFCHR | 0666, makedev(5, 2)) == FDC_PTY_MASTER);
-	CHECK(fd_classify("/dev/pts/ptmx", S_IFCHR | 0666, makedev(5, 2)) == FDC_PTY_MASTER);
-	CHECK(fd_classify("/dev/pts/3", S_IFCHR | 0620, makedev(136, 3)) == FDC_PTY_SLAVE);
-	CHECK(fd_classify("/dev/tty1", S_IFCHR | 0620, makedev(4, 1)) == FDC_TERMINAL);
-	CHECK(fd_classify("/dev/console", S_IFCHR | 0600, makedev(5, 1)) == FDC_TERMINAL);
-	CHECK(fd_classify("/dev/tty", S_IFCHR | 0666, makedev(5, 0)) == FDC_OTHER);
-	CHECK(fd_classify("/dev/null", S_IFCHR | 0666, makedev(1, 3)) == FDC_OTHER);
-	CHECK(pts_index(makedev(136, 7)) == 7 && pts_index(makedev(137, 1)) == 257);
-	CHECK(pts_index(makedev(136, 300)) == 300 && pts_index(makedev(1, 3)) == -1);
-}
-
-/* ---- pipes, FIFOs, memfd, deleted and volatile files ------------------------- */
 
 struct files_fixture {
 	int out_pipe[2];		/* the tree reads, the outside writes */
 	char fifo[64];
 	char deleted_big[64], deleted_small[64];
+	char linked[64], other_name[64];	/* deleted, but still linked as other_name */
 	char shm[64];
 	pid_t outside;
 	/* reported by the tree */
 	int64_t own_pipe;
 };
 
+/* The deleted files the tree holds: big (over CRIU's ghost limit), small, and one still linked. */
+static void tree_deleted(struct files_fixture *f)
+{
+	int fd = open(f->deleted_big, O_RDWR | O_CREAT, 0600);
+
+	if (fd < 0 || ftruncate(fd, 2 << 20) || unlink(f->deleted_big))
+		_exit(1);
+	fd = open(f->deleted_small, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || write(fd, "x", 1) != 1 || unlink(f->deleted_small))
+		_exit(1);
+	fd = open(f->linked, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || link(f->linked, f->other_name) || unlink(f->linked))
+		_exit(1);
+}
+
 static void tree_files(void *arg, int report)
 {
 	struct files_fixture *f = arg;
-	int own[2], fd, mfd;
+	int own[2], mfd;
 	struct stat st;
 	char path[64];
 
@@ -120,16 +68,12 @@ static void tree_files(void *arg, int report)
 	mfd = memfd_create("ckpt-test", 0);
 	if (mfd < 0 || write(mfd, "0123456789", 10) != 10)
 		_exit(1);
-	fd = open(f->deleted_big, O_RDWR | O_CREAT, 0600);
-	if (fd < 0 || ftruncate(fd, 2 << 20) || unlink(f->deleted_big))
-		_exit(1);
-	fd = open(f->deleted_small, O_RDWR | O_CREAT, 0600);
-	if (fd < 0 || write(fd, "x", 1) != 1 || unlink(f->deleted_small))
-		_exit(1);
+	tree_deleted(f);
 	if (f->shm[0])
 		open(f->shm, O_RDONLY);
 	snprintf(path, sizeof(path), "/proc/%d/status", f->outside);
 	open(path, O_RDONLY);
+	open("/proc/self/status", O_RDONLY);	/* its own: no leak */
 	report_int(report, st.st_ino);
 }
 
@@ -149,346 +93,170 @@ static bool on_tmpfs(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == 0x01021994;
 }
 
+/* The leak of kind with this resource (or its start, with prefix), checked to be found. */
+static struct leak *file_leak(struct host_scan *s, int kind, const char *resource, bool prefix)
+{
+	struct leak *lk = prefix ? leak_starting(s, kind, resource) : leak_find(s, kind, resource);
+
+	test_case("%s", resource);
+	CHECK(lk != NULL);
+	return lk;
+}
+
+/* pid holds the pipe through its read end (or its write end), told so. */
+static void check_pipe_end(const struct leak_holder *v, size_t n, pid_t pid, bool reads)
+{
+	const struct leak_holder *h = holder(v, n, pid);
+
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	CHECK(h->has_fd);
+	CHECK_INT(h->readable, ==, reads);
+	CHECK_INT(h->writable, ==, !reads);
+	CHECK_CONTAINS(h->how, reads ? "(read end)" : "(write end)");
+}
+
 static void check_pipes(struct host_scan *s, struct files_fixture *f, pid_t root, ino_t pipe_ino)
 {
-	struct leak *lk = leak_find(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)pipe_ino));
-	const struct leak_holder *in, *out;
+	struct leak *lk = file_leak(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)pipe_ino), false);
 
-	CHECK(lk != NULL);
-	if (!lk)
-		return;
-	in = holder(lk->inside, lk->ninside, root);
-	out = holder(lk->outside, lk->noutside, f->outside);
-	CHECK(in && in->has_fd && in->readable && !in->writable && strstr(in->how, "(read end)"));
-	CHECK(out && out->has_fd && out->writable && !out->readable && strstr(out->how, "(write end)"));
-	CHECK(lk->object == pipe_ino && lk->default_policy == LP(FAIL) && !lk->standalone);
-	CHECK(has_choice(lk, LP(EXTERNAL), "--inherit-fd at restore") && has_choice(lk, LP(WARN), "") &&
-	      has_choice(lk, LP(IGNORE), "") && has_choice(lk, LP(FAIL), ""));
-	CHECK(strstr(lk->summary, "the tree reads") && strstr(lk->criu, "silently"));
-	/* the tree's own pipe, held by root and its child only, is no leak */
-	CHECK(f->own_pipe && !leak_find(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)f->own_pipe)));
+	if (lk) {
+		check_pipe_end(lk->inside, lk->ninside, root, true);
+		check_pipe_end(lk->outside, lk->noutside, f->outside, false);
+		CHECK_UINT(lk->object, ==, pipe_ino);
+		CHECK_INT(lk->default_policy, ==, LP(FAIL));
+		CHECK(!lk->standalone);
+		CHECK(has_choice(lk, LP(EXTERNAL), "--inherit-fd at restore"));
+		CHECK(has_choice(lk, LP(WARN), ""));
+		CHECK(has_choice(lk, LP(IGNORE), ""));
+		CHECK(has_choice(lk, LP(FAIL), ""));
+		CHECK_STR(lk->summary, ==, "a pipe the tree reads and 1 outside process writes");
+		CHECK_CONTAINS(lk->summary, "the tree reads");
+		CHECK_CONTAINS(lk->criu, "silently");
+	}
+	test_case("the tree's own pipe, held by root and its child only, is no leak");
+	CHECK_INT(f->own_pipe, >, 0);
+	CHECK(!leak_find(s, LK(PIPE), arena_printf("pipe:[%llu]", (unsigned long long)f->own_pipe)));
 }
 
-/* The leak of kind whose resource starts with prefix (the rest is an inode the test does not know). */
-static struct leak *leak_starting(const struct host_scan *s, int kind, const char *prefix)
+static void check_fifo_memfd(struct host_scan *s, struct files_fixture *f, pid_t root)
 {
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == kind && !strncmp(s->leaks[i]->resource, prefix, strlen(prefix)))
-			return s->leaks[i];
-	return NULL;
+	struct leak *lk = file_leak(s, LK(FIFO), file_resource(f->fifo), false);
+
+	if (lk) {
+		CHECK_INT(lk->default_policy, ==, LP(WARN));
+		CHECK(holder(lk->inside, lk->ninside, root) != NULL);
+		CHECK(holder(lk->outside, lk->noutside, f->outside) != NULL);
+		CHECK_STR(lk->summary, ==, arena_printf("the named pipe %s, which the tree reads and writes, is also "
+							"open in 1 outside process", f->fifo));
+	}
+	lk = file_leak(s, LK(MEMFD), "memfd:ckpt-test (inode ", true);
+	if (lk) {
+		CHECK(lk->standalone);
+		CHECK_INT(lk->default_policy, ==, LP(WARN));
+		CHECK_UINT(lk->ninside, ==, 1);
+		CHECK_INT(lk->inside[0].pid, ==, root);
+		CHECK_CONTAINS(lk->summary, "10 bytes");
+		CHECK_CONTAINS(lk->summary, "its contents live only in memory");
+	}
 }
 
-static void check_files(struct host_scan *s, struct files_fixture *f, pid_t root)
+static void check_deleted(struct host_scan *s, struct files_fixture *f, pid_t root)
 {
-	struct stat st;
+	struct leak *lk = file_leak(s, LK(DELETED_FILE), f->deleted_big, true);
+
+	if (lk) {
+		CHECK(lk->standalone);
+		CHECK_CONTAINS(lk->criu, "ghost limit");
+		CHECK_CONTAINS(lk->criu, "dump fails");
+		CHECK_CONTAINS(lk->summary, "2 MiB");
+		CHECK(holder(lk->inside, lk->ninside, root) != NULL);
+	}
+	lk = file_leak(s, LK(DELETED_FILE), f->deleted_small, true);
+	if (lk) {
+		CHECK_CONTAINS(lk->criu, "under its 1 MiB ghost limit");
+		CHECK_CONTAINS(lk->summary, "(1 byte");
+	}
+	lk = file_leak(s, LK(DELETED_FILE), f->linked, true);
+	if (lk) {
+		CHECK_CONTAINS(lk->summary, "still linked under another name");
+		CHECK_CONTAINS(lk->criu, "link remap");
+	}
+}
+
+static void check_volatile(struct host_scan *s, struct files_fixture *f, pid_t root)
+{
 	struct leak *lk;
 
-	CHECK(stat(f->fifo, &st) == 0);
-	lk = leak_find(s, LK(FIFO), file_resource(f->fifo));
-	CHECK(lk && lk->default_policy == LP(WARN) && holder(lk->inside, lk->ninside, root) &&
-	      holder(lk->outside, lk->noutside, f->outside));
-
-	lk = leak_starting(s, LK(MEMFD), "memfd:ckpt-test (inode ");
-	CHECK(lk && lk->standalone && lk->default_policy == LP(WARN) && lk->ninside == 1 &&
-	      lk->inside[0].pid == root && strstr(lk->summary, "10 bytes"));
-
-	lk = leak_starting(s, LK(DELETED_FILE), f->deleted_big);
-	CHECK(lk && lk->standalone && strstr(lk->criu, "ghost limit") && strstr(lk->criu, "dump fails") &&
-	      strstr(lk->summary, "2 MiB") && holder(lk->inside, lk->ninside, root));
-	lk = leak_starting(s, LK(DELETED_FILE), f->deleted_small);
-	CHECK(lk && strstr(lk->criu, "under its 1 MiB ghost limit") && strstr(lk->summary, "(1 byte"));
-
 	if (f->shm[0]) {
-		CHECK(stat(f->shm, &st) == 0);
-		lk = leak_find(s, LK(VOLATILE_FILE), file_resource(f->shm));
-		CHECK(lk && lk->standalone && strstr(lk->summary, "on tmpfs"));
+		lk = file_leak(s, LK(VOLATILE_FILE), file_resource(f->shm), false);
+		if (lk) {
+			CHECK(lk->standalone);
+			CHECK_CONTAINS(lk->summary, "on tmpfs");
+		}
 	}
-	lk = NULL;
-	for (size_t i = 0; i < s->nleaks; i++)
-		if (s->leaks[i]->kind == LK(VOLATILE_FILE) &&
-		    strstr(s->leaks[i]->resource, arena_printf("/proc/%d/status (", f->outside)))
-			lk = s->leaks[i];
-	CHECK(lk && strstr(lk->summary, "outside the tree"));
+	lk = file_leak(s, LK(VOLATILE_FILE), arena_printf("/proc/%d/status (", f->outside), true);
+	if (lk)
+		CHECK_CONTAINS(lk->summary, "outside the tree");
+	test_case("a /proc file of the tree's own");
+	CHECK(leak_starting(s, LK(VOLATILE_FILE), arena_printf("/proc/%d/status (", root)) == NULL);
+}
+
+static void files_paths(struct files_fixture *f)
+{
+	snprintf(f->fifo, sizeof(f->fifo), "/tmp/ckpt-fifo-%d", getpid());
+	snprintf(f->deleted_big, sizeof(f->deleted_big), "/tmp/ckpt-big-%d", getpid());
+	snprintf(f->deleted_small, sizeof(f->deleted_small), "/tmp/ckpt-small-%d", getpid());
+	snprintf(f->linked, sizeof(f->linked), "/tmp/ckpt-linked-%d", getpid());
+	snprintf(f->other_name, sizeof(f->other_name), "/tmp/ckpt-other-name-%d", getpid());
+	if (on_tmpfs("/dev/shm"))
+		snprintf(f->shm, sizeof(f->shm), "/dev/shm/ckpt-vol-%d", getpid());
 }
 
 static void test_files(void)
 {
 	struct files_fixture f = { 0 };
-	pid_t root = -1, groups[2];
-	struct herr e = { 0 };
+	pid_t root = -1;
 	struct host_scan s;
 	struct stat st;
-	int report;
 
-	snprintf(f.fifo, sizeof(f.fifo), "/tmp/ckpt-fifo-%d", getpid());
-	snprintf(f.deleted_big, sizeof(f.deleted_big), "/tmp/ckpt-big-%d", getpid());
-	snprintf(f.deleted_small, sizeof(f.deleted_small), "/tmp/ckpt-small-%d", getpid());
-	if (on_tmpfs("/dev/shm"))
-		snprintf(f.shm, sizeof(f.shm), "/dev/shm/ckpt-vol-%d", getpid());
-	CHECK(pipe(f.out_pipe) == 0 && fstat(f.out_pipe[0], &st) == 0);
-	CHECK(mkfifo(f.fifo, 0600) == 0);
+	test_case("open files");
+	files_paths(&f);
+	CHECK_OK(pipe(f.out_pipe), NULL);
+	CHECK_OK(fstat(f.out_pipe[0], &st), NULL);
+	CHECK_OK(mkfifo(f.fifo, 0600), NULL);
 	if (f.shm[0])
 		close(open(f.shm, O_CREAT | O_WRONLY, 0600));
 	f.outside = spawn_ready(outside_files, &f, NEW_GROUP);
-	root = spawn(tree_files, &f, NEW_SESSION, &report);
-	f.own_pipe = read_int(report);
-	close(report);
+	root = spawn_value(tree_files, &f, NEW_SESSION, &f.own_pipe);
 	close(f.out_pipe[0]);
 	close(f.out_pipe[1]);
-	CHECK(f.outside > 0 && root > 0);
-	if (leaks_scan(root, &s, &e) == 0) {
-		CHECK(s.fds && s.fds->tree >= 8 && s.descriptors >= s.fds->tree && s.tree_procs == 2);
+	CHECK_INT(f.outside, >, 0);
+	CHECK_INT(root, >, 0);
+	if (root > 0 && SCAN_OK(root, &s)) {
+		test_case("the scan");
+		CHECK(s.fds != NULL);
+		CHECK_UINT(s.fds->tree, >=, 10);
+		CHECK_UINT(s.descriptors, >=, s.fds->tree);
+		CHECK_UINT(s.tree_procs, ==, 2);
 		check_pipes(&s, &f, root, st.st_ino);
-		check_files(&s, &f, root);
-	} else {
-		CHECK(!"leaks_scan failed");
+		check_fifo_memfd(&s, &f, root);
+		check_deleted(&s, &f, root);
+		check_volatile(&s, &f, root);
+		leaks_scan_free(&s);
 	}
-	leaks_scan_free(&s);
-	groups[0] = root;
-	groups[1] = f.outside;
-	end_all(groups, 2);
+	end_all((pid_t[]){ root, f.outside }, 2);
 	unlink(f.fifo);
+	unlink(f.other_name);
 	if (f.shm[0])
 		unlink(f.shm);
 }
 
-/* ---- terminals ---------------------------------------------------------------- */
-
-struct tty_fixture {
-	int dangling_master;		/* its slave goes to the tree, the master outside */
-	char dangling_slave[64];
-	int own_master;			/* the tree's own pty: both sides inside */
-	char own_slave[64];
-};
-
-static void tree_ttys(void *arg, int report)
-{
-	struct tty_fixture *t = arg;
-
-	close(t->dangling_master);
-	if (open(t->dangling_slave, O_RDWR | O_NOCTTY) < 0)
-		_exit(1);
-	/* root keeps the own master and makes the own slave its controlling terminal */
-	if (open(t->own_slave, O_RDWR) < 0)
-		_exit(1);
-	report_int(report, 1);
-}
-
-static void outside_ttys(void *arg, int report)
-{
-	struct tty_fixture *t = arg;
-
-	close(t->own_master);
-	report_int(report, 1);
-}
-
-static int open_pty(char *slave, size_t len)
-{
-	int m = posix_openpt(O_RDWR | O_NOCTTY);
-
-	if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, slave, len)) {
-		if (m >= 0)
-			close(m);
-		return -1;
-	}
-	return m;
-}
-
-static void test_ttys(void)
-{
-	struct tty_fixture t = { 0 };
-	pid_t root, outside, groups[2];
-	struct herr e = { 0 };
-	struct host_scan s;
-	struct leak *lk;
-
-	t.dangling_master = open_pty(t.dangling_slave, sizeof(t.dangling_slave));
-	t.own_master = open_pty(t.own_slave, sizeof(t.own_slave));
-	CHECK(t.dangling_master >= 0 && t.own_master >= 0);
-	if (t.dangling_master < 0 || t.own_master < 0)
-		return;
-	outside = spawn_ready(outside_ttys, &t, NEW_GROUP);
-	root = spawn_ready(tree_ttys, &t, NEW_SESSION);
-	close(t.dangling_master);
-	close(t.own_master);
-	CHECK(root > 0 && outside > 0);
-	if (leaks_scan(root, &s, &e) == 0) {
-		const struct leak_holder *in, *out;
-
-		lk = leak_find(&s, LK(TTY), t.dangling_slave);
-		CHECK(lk != NULL);
-		if (lk) {
-			in = holder(lk->inside, lk->ninside, root);
-			out = holder(lk->outside, lk->noutside, outside);
-			CHECK(in && in->has_fd && strstr(in->how, "pty slave"));
-			CHECK(out && out->has_fd && strstr(out->how, "pty master"));
-			CHECK(lk->standalone && lk->default_policy == LP(FAIL) &&
-			      has_choice(lk, LP(EXTERNAL), "--shell-job") && strstr(lk->criu, "dangling tty"));
-		}
-		/* the controlling terminal whose master and session leader are the tree's */
-		CHECK(leak_find(&s, LK(TTY), t.own_slave) == NULL);
-	} else {
-		CHECK(!"leaks_scan failed");
-	}
-	leaks_scan_free(&s);
-	groups[0] = root;
-	groups[1] = outside;
-	end_all(groups, 2);
-}
-
-/* ---- file locks ------------------------------------------------------------------ */
-
-struct lock_fixture {
-	char flock_path[64], posix_path[64], ofd_path[64], inherited_path[64];
-	int inherited_fd;		/* flock'ed by the test process before the fork */
-};
-
-static void tree_locks(void *arg, int report)
-{
-	struct lock_fixture *l = arg;
-	struct flock posix = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 10 };
-	struct flock ofd = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
-	int a = open(l->flock_path, O_RDWR | O_CREAT, 0600);
-	int b = open(l->posix_path, O_RDWR | O_CREAT, 0600);
-	int c = open(l->ofd_path, O_RDWR | O_CREAT, 0600);
-
-	if (a < 0 || b < 0 || c < 0 || flock(a, LOCK_EX) || fcntl(b, F_SETLK, &posix) ||
-	    fcntl(c, F_OFD_SETLK, &ofd))
-		_exit(1);
-	report_int(report, a);
-}
-
-/* Waits for the flock the tree holds: a waiter outside. */
-static void outside_waiter(void *arg, int report)
-{
-	struct lock_fixture *l = arg;
-	int fd = open(l->flock_path, O_RDWR);
-
-	report_int(report, 1);
-	if (fd >= 0)
-		flock(fd, LOCK_EX);
-}
-
-/* Locks beside the tree's POSIX lock: an OFD lock (pid -1) and a POSIX lock, both outside. */
-static void outside_locker(void *arg, int report)
-{
-	struct lock_fixture *l = arg;
-	struct flock ofd = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 20, .l_len = 11 };
-	struct flock posix = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 40, .l_len = 10 };
-	int a = open(l->posix_path, O_RDWR), b = open(l->posix_path, O_RDWR);
-
-	if (a < 0 || b < 0 || fcntl(a, F_OFD_SETLK, &ofd) || fcntl(b, F_SETLK, &posix))
-		_exit(1);
-	report_int(report, a);
-}
-
-/* /proc/locks shows pid waiting: the outside waiter is blocked. */
-static bool waiting(pid_t pid)
-{
-	char *buf = NULL, needle[64];
-	bool found = false;
-
-	snprintf(needle, sizeof(needle), "-> FLOCK  ADVISORY  WRITE %d ", pid);
-	for (int i = 0; i < 200 && !found; i++) {
-		if (read_file("/proc/locks", &buf, NULL, 64 << 20) == 0) {
-			found = strstr(buf, needle) != NULL;
-			free(buf);
-		}
-		if (!found)
-			usleep(5000);
-	}
-	return found;
-}
-
-static struct leak *lock_leak(struct host_scan *s, const char *path)
-{
-	return leak_find(s, LK(FILE_LOCK), file_resource(path));
-}
-
-static void check_locks(struct host_scan *s, const struct lock_fixture *l, pid_t root, int flock_fd,
-			pid_t waiter, pid_t locker, int ofd_fd)
-{
-	const struct leak_holder *h;
-	struct leak *lk;
-
-	lk = lock_leak(s, l->flock_path);
-	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && has_choice(lk, LP(SAVE), "--file-locks"));
-	if (lk) {
-		h = holder(lk->inside, lk->ninside, root);
-		CHECK(h && h->has_fd && h->fd == flock_fd && strstr(h->how, "flock write lock"));
-		h = holder(lk->outside, lk->noutside, waiter);
-		CHECK(h && strstr(h->how, "waits for a flock write lock"));
-		CHECK(strstr(lk->criu, "--file-locks") && strstr(lk->summary, "1 outside process"));
-	}
-	lk = lock_leak(s, l->posix_path);
-	h = lk ? holder(lk->inside, lk->ninside, root) : NULL;
-	CHECK(h && strstr(h->how, "POSIX write lock on bytes 5-14"));
-	/* outside: the POSIX lock by its pid, the OFD lock (pid -1) through the descriptor holding it */
-	CHECK(lk && lk->noutside == 2);
-	for (size_t i = 0; lk && i < lk->noutside; i++) {
-		h = &lk->outside[i];
-		CHECK(h->pid == locker);
-		CHECK(h->has_fd ? h->fd == ofd_fd && strstr(h->how, "OFD read lock on bytes 20-30")
-				: strstr(h->how, "POSIX read lock on bytes 40-49") != NULL);
-	}
-	lk = lock_leak(s, l->ofd_path);
-	h = lk ? holder(lk->inside, lk->ninside, root) : NULL;	/* pid -1: found through fdinfo */
-	CHECK(h && h->has_fd && strstr(h->how, "OFD read lock on the whole file"));
-	/* taken by the test process (pid outside the tree), held through the inherited open file */
-	lk = lock_leak(s, l->inherited_path);
-	h = lk ? holder(lk->inside, lk->ninside, root) : NULL;
-	CHECK(h && h->has_fd && h->fd == l->inherited_fd && strstr(h->how, "flock"));
-}
-
-static void test_locks(void)
-{
-	struct lock_fixture l = { 0 };
-	pid_t root, waiter = -1, locker = -1, groups[3];
-	struct herr e = { 0 };
-	struct host_scan s;
-	int report, flock_fd, ofd_fd = -1;
-
-	snprintf(l.flock_path, sizeof(l.flock_path), "/tmp/ckpt-flock-%d", getpid());
-	snprintf(l.posix_path, sizeof(l.posix_path), "/tmp/ckpt-posix-%d", getpid());
-	snprintf(l.ofd_path, sizeof(l.ofd_path), "/tmp/ckpt-ofd-%d", getpid());
-	snprintf(l.inherited_path, sizeof(l.inherited_path), "/tmp/ckpt-inherited-%d", getpid());
-	l.inherited_fd = open(l.inherited_path, O_RDWR | O_CREAT, 0600);
-	CHECK(l.inherited_fd >= 0 && flock(l.inherited_fd, LOCK_SH) == 0);
-	root = spawn(tree_locks, &l, NEW_SESSION, &report);
-	flock_fd = read_int(report);
-	close(report);
-	close(l.inherited_fd);			/* the tree's copy holds the lock on */
-	CHECK(root > 0 && flock_fd >= 0);
-	if (root > 0 && flock_fd >= 0) {
-		waiter = spawn_ready(outside_waiter, &l, NEW_GROUP);
-		locker = spawn(outside_locker, &l, NEW_GROUP, &report);
-		ofd_fd = read_int(report);
-		close(report);
-	}
-	CHECK(waiter > 0 && waiting(waiter) && locker > 0 && ofd_fd >= 0);
-	if (leaks_scan(root, &s, &e) == 0)
-		check_locks(&s, &l, root, flock_fd, waiter, locker, ofd_fd);
-	else
-		CHECK(!"leaks_scan failed");
-	leaks_scan_free(&s);
-	groups[0] = root;
-	groups[1] = waiter;
-	groups[2] = locker;
-	end_all(groups, 3);
-	unlink(l.flock_path);
-	unlink(l.posix_path);
-	unlink(l.ofd_path);
-	unlink(l.inherited_path);
-}
-
 TEST_GROUP(leak_files)
 {
-	test_lock_lines();
-	test_classify();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	test_files();
-	test_ttys();
-	test_locks();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	arena_free_all();
 }

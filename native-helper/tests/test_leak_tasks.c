@@ -1,49 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of leak_tasks.c: real processes (the tests run as root with a
- * real /proc), scanned with leaks_scan as the helper would.
+ * Tests of leak_tasks.c: the namespaces of the tree and its relatives
+ * outside (parent, session and group leaders, tracer), on real processes
+ * (the tests run as root with a real /proc) scanned as the helper would.
  */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
-#include "leak_kcmp.h"
 #include "leak_scan.h"
 #include "leak_tasks.h"
 #include "leaks.h"
-#include "lists.h"
 #include "proc.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
 #include "procs.h"
 
-/* Kills a child of a spawned process and waits (up to 2 s) until its parent reaped it. */
-static void reap_grandchild(pid_t pid)
+/* The leak of kind with this resource, checked to be found (test_case names it). */
+static struct leak *task_leak(struct host_scan *s, int kind, const char *resource)
 {
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	for (int i = 0; i < 2000 && pid_exists(pid); i++)
-		sleep_ms(1);
-}
+	struct leak *lk = leak_find(s, kind, resource);
 
-static size_t count_kind(const struct host_scan *s, int kind)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->nleaks; i++)
-		n += s->leaks[i]->kind == kind;
-	return n;
+	test_case("%s", resource);
+	CHECK(lk != NULL);
+	return lk;
 }
 
 /* ---- namespaces ----------------------------------------------------------- */
@@ -64,70 +53,136 @@ static void check_host_net(struct host_scan *s, pid_t root)
 {
 	uint64_t net = ns_inode(root, "net");
 	const struct host_proc *init = host_find(s, 1);
-	bool host = !init || !init->ns[LK(NET_NS) - 1] || init->ns[LK(NET_NS) - 1] == net;
-	char resource[64];
-	struct leak *lk;
+	bool host = !init || !init->ns[NS_NET] || init->ns[NS_NET] == net;
+	struct leak *lk = task_leak(s, LK(NET_NS), arena_printf("net:[%llu]", (unsigned long long)net));
 	size_t expect = 0;
 	Leak *pb;
 
-	snprintf(resource, sizeof(resource), "net:[%llu]", (unsigned long long)net);
-	lk = leak_find(s, LK(NET_NS), resource);
-	CHECK(net && lk);
+	CHECK_UINT(net, !=, 0);
 	if (!lk)
 		return;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct host_proc *p = &s->procs[i];
 
-		expect += !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[LK(NET_NS) - 1] == net;
+		expect += !p->in_tree && !p->excluded && !host_proc_hollow(p) && p->ns[NS_NET] == net;
 	}
-	CHECK(lk->host_own == host && lk->object == net);
-	CHECK(lk->noutside + lk->outside_unlisted == expect && lk->noutside <= MAX_LEAK_HOLDERS);
-	CHECK(holds(lk->inside, lk->ninside, root, "member") && lk->ninside == 1);
+	CHECK_INT(lk->host_own, ==, host);
+	CHECK_UINT(lk->object, ==, net);
+	CHECK_UINT(lk->noutside + lk->outside_unlisted, ==, expect);
+	CHECK_UINT(lk->noutside, <=, MAX_LEAK_HOLDERS);
+	CHECK(holds(lk->inside, lk->ninside, root, "member"));
+	CHECK_UINT(lk->ninside, ==, 1);
 	CHECK(!holds(lk->outside, lk->noutside, s->self, NULL));
 	if (host) {
-		CHECK(lk->standalone && lk->default_policy == LP(IGNORE));
-		CHECK(has_choice(lk, LP(WARN), "") && has_choice(lk, LP(FAIL), "") && !choice(lk, LP(EXTERNAL)));
-		CHECK(strstr(lk->criu, "does not dump") != NULL);
+		CHECK(lk->standalone);
+		CHECK_INT(lk->default_policy, ==, LP(IGNORE));
+		CHECK(has_choice(lk, LP(WARN), ""));
+		CHECK(has_choice(lk, LP(FAIL), ""));
+		CHECK(!choice(lk, LP(EXTERNAL)));
+		CHECK_CONTAINS(lk->criu, "does not dump");
 	}
 	pb = leak_to_pb(s, lk);
-	CHECK(pb->outside_count == expect && pb->n_outside == lk->noutside && pb->host_own == host);
+	CHECK_UINT(pb->outside_count, ==, expect);
+	CHECK_UINT(pb->n_outside, ==, lk->noutside);
+	CHECK_INT(pb->host_own, ==, host);
+}
+
+static void check_shared_uts(struct leak *lk, uint64_t uts, pid_t inside, pid_t outside)
+{
+	CHECK(!lk->host_own);
+	CHECK(!lk->standalone);
+	CHECK_UINT(lk->object, ==, uts);
+	CHECK_INT(lk->default_policy, ==, LP(FAIL));
+	CHECK(has_choice(lk, LP(FAIL), ""));
+	CHECK(has_choice(lk, LP(WARN), ""));
+	CHECK(has_choice(lk, LP(EXTERNAL), "--join-ns uts at restore"));
+	CHECK_UINT(lk->ninside, ==, 1);
+	CHECK(holds(lk->inside, lk->ninside, inside, "member"));
+	CHECK_UINT(lk->noutside, ==, 1);
+	CHECK(holds(lk->outside, lk->noutside, outside, "member"));
+	CHECK_UINT(lk->outside_unlisted, ==, 0);
+	CHECK_CONTAINS(lk->summary, "uts namespace");
+	CHECK_CONTAINS(lk->summary, arena_printf("pid %d among them", outside));
+	CHECK_CONTAINS(lk->criu, "private copy");
 }
 
 static void test_namespaces(void)
 {
 	pid_t a = spawn_call(new_uts, NULL, NULL), r = a > 0 ? spawn_call(join_uts, &a, NULL) : -1;
 	uint64_t uts = a > 0 ? ns_inode(a, "uts") : 0;
+	const char *resource = arena_printf("uts:[%llu]", (unsigned long long)uts);
 	struct host_scan s;
-	struct herr e;
-	char resource[64];
 	struct leak *lk;
 
-	CHECK(a > 0 && r > 0 && uts && uts != ns_inode(getpid(), "uts"));
+	test_case("namespaces");
+	CHECK_INT(a, >, 0);
+	CHECK_INT(r, >, 0);
+	CHECK_UINT(uts, !=, 0);
+	CHECK_UINT(uts, !=, ns_inode(getpid(), "uts"));
 	if (a <= 0 || r <= 0)
 		goto out;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	snprintf(resource, sizeof(resource), "uts:[%llu]", (unsigned long long)uts);
-	lk = leak_find(&s, LK(UTS_NS), resource);
-	CHECK(lk != NULL);
-	if (lk) {
-		CHECK(!lk->host_own && !lk->standalone && lk->object == uts);
-		CHECK(lk->default_policy == LP(FAIL) && has_choice(lk, LP(FAIL), "") && has_choice(lk, LP(WARN), ""));
-		CHECK(has_choice(lk, LP(EXTERNAL), "--join-ns uts at restore"));
-		CHECK(lk->ninside == 1 && holds(lk->inside, lk->ninside, r, "member"));
-		CHECK(lk->noutside == 1 && holds(lk->outside, lk->noutside, a, "member") && !lk->outside_unlisted);
-		CHECK(strstr(lk->summary, "uts namespace") && strstr(lk->criu, "private copy"));
+	if (SCAN_OK(r, &s)) {
+		lk = task_leak(&s, LK(UTS_NS), resource);
+		if (lk)
+			check_shared_uts(lk, uts, r, a);
+		test_case("the tree is in one uts namespace");
+		CHECK_UINT(count_kind(&s, LK(UTS_NS)), ==, 1);
+		check_host_net(&s, r);
+		leaks_scan_free(&s);
 	}
-	/* the tree is in one uts namespace */
-	CHECK(count_kind(&s, LK(UTS_NS)) == 1);
-	check_host_net(&s, r);
-	leaks_scan_free(&s);
-
 	/* the other way round: r is the outside holder of a's namespace */
-	CHECK(leaks_scan(a, &s, &e) == 0);
-	lk = leak_find(&s, LK(UTS_NS), resource);
-	CHECK(lk && lk->noutside == 1 && holds(lk->outside, 1, r, "member") && holds(lk->inside, 1, a, "member"));
-	leaks_scan_free(&s);
+	if (SCAN_OK(a, &s)) {
+		lk = task_leak(&s, LK(UTS_NS), resource);
+		if (lk) {
+			CHECK_UINT(lk->noutside, ==, 1);
+			CHECK(holds(lk->outside, 1, r, "member"));
+			CHECK(holds(lk->inside, 1, a, "member"));
+		}
+		leaks_scan_free(&s);
+	}
 out:
+	reap(r);
+	reap(a);
+}
+
+/* A tree whose root stays in the host's uts namespace; its child joins an outside one. */
+static void tree_nested(void *arg, int report)
+{
+	pid_t child = spawn_call(join_uts, arg, NULL);
+
+	report_int(report, child > 0 ? child : -1);
+}
+
+static void test_nested(void)
+{
+	pid_t a = spawn_call(new_uts, NULL, NULL), r = -1;
+	int64_t child = -1;
+	uint64_t uts = a > 0 ? ns_inode(a, "uts") : 0;
+	struct host_scan s;
+	struct leak *lk;
+
+	test_case("a nested namespace");
+	if (a > 0) {
+		r = spawn_value(tree_nested, &a, NEW_SESSION, &child);
+	}
+	CHECK_INT(a, >, 0);
+	CHECK_INT(r, >, 0);
+	CHECK_INT(child, >, 0);
+	if (child > 0 && SCAN_OK(r, &s)) {
+		lk = task_leak(&s, LK(UTS_NS), arena_printf("uts:[%llu]", (unsigned long long)uts));
+		if (lk) {
+			CHECK(holds(lk->inside, lk->ninside, child, "member"));
+			CHECK(holds(lk->outside, lk->noutside, a, "member"));
+			CHECK_CONTAINS(lk->criu, arena_printf("Can't dump nested uts namespace for %d", (int)child));
+			CHECK(has_choice(lk, LP(FAIL), ""));
+			CHECK(has_choice(lk, LP(WARN), ""));
+			CHECK(!choice(lk, LP(EXTERNAL)));	/* no way to join it at restore */
+		}
+		test_case("the tree is in two uts namespaces");
+		CHECK_UINT(count_kind(&s, LK(UTS_NS)), ==, 2);
+		leaks_scan_free(&s);
+	}
+	reap_grandchild(child);
 	reap(r);
 	reap(a);
 }
@@ -165,17 +220,41 @@ static int seize(void *arg)
 /* The leak of the session (or group) id of the tree, whose leader is outside, as CRIU needs it. */
 static void check_outside_leader(struct host_scan *s, int kind, pid_t id, pid_t member, const char *how)
 {
-	char resource[64];
-	struct leak *lk;
+	const char *what = kind == LK(SESSION) ? "session" : "process group";
+	struct leak *lk = task_leak(s, kind, arena_printf("%s %d", what, id));
 
-	snprintf(resource, sizeof(resource), "%s %d", kind == LK(SESSION) ? "session" : "process group", id);
-	lk = leak_find(s, kind, resource);
-	CHECK(lk && lk->standalone && lk->default_policy == LP(FAIL) && lk->nchoices == 2);
-	CHECK(lk && has_choice(lk, LP(FAIL), "") && has_choice(lk, LP(EXTERNAL), "--shell-job"));
-	CHECK(lk && holds(lk->inside, lk->ninside, member, "member") && lk->ninside == 1);
-	CHECK(lk && holds(lk->outside, lk->noutside, id, how) && lk->noutside == 1);
-	CHECK(lk && strstr(lk->criu, "--shell-job") != NULL);
-	CHECK(count_kind(s, kind) == 1);
+	if (lk) {
+		CHECK(lk->standalone);
+		CHECK_INT(lk->default_policy, ==, LP(FAIL));
+		CHECK_UINT(lk->nchoices, ==, 2);
+		CHECK(has_choice(lk, LP(FAIL), ""));
+		CHECK(has_choice(lk, LP(EXTERNAL), "--shell-job"));
+		CHECK(holds(lk->inside, lk->ninside, member, "member"));
+		CHECK_UINT(lk->ninside, ==, 1);
+		CHECK(holds(lk->outside, lk->noutside, id, how));
+		CHECK_UINT(lk->noutside, ==, 1);
+		CHECK_CONTAINS(lk->criu, "--shell-job");
+		CHECK_CONTAINS(lk->summary, arena_printf("%s %d, whose leader, pid %d (", what, id, id));
+	}
+	CHECK_UINT(count_kind(s, kind), ==, 1);
+}
+
+static void check_parent(struct host_scan *s, pid_t parent, pid_t root)
+{
+	struct leak *lk = task_leak(s, LK(PARENT), arena_printf("pid %d", parent));
+
+	if (!lk)
+		return;
+	CHECK(lk->standalone);
+	CHECK_INT(lk->default_policy, ==, LP(IGNORE));
+	CHECK_UINT(lk->nchoices, ==, 2);
+	CHECK(has_choice(lk, LP(WARN), ""));
+	CHECK(has_choice(lk, LP(IGNORE), ""));
+	CHECK(holds(lk->inside, lk->ninside, root, "child"));
+	CHECK(holds(lk->outside, lk->noutside, parent, "parent"));
+	CHECK_CONTAINS(lk->risk, "restorer");
+	CHECK_CONTAINS(lk->summary, arena_printf("the root's parent, pid %d (", parent));
+	CHECK_UINT(count_kind(s, LK(PARENT)), ==, 1);
 }
 
 static void test_relatives(void)
@@ -183,34 +262,34 @@ static void test_relatives(void)
 	int child = 0;
 	pid_t m = spawn_call(lead_session_fork_one, NULL, &child), r = child;
 	struct host_scan s;
-	struct herr e;
-	char resource[64];
 	struct leak *lk;
 
-	CHECK(m > 0 && r > 0);
+	test_case("relatives");
+	CHECK_INT(m, >, 0);
+	CHECK_INT(r, >, 0);
 	if (m <= 0 || r <= 0)
 		goto out;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	snprintf(resource, sizeof(resource), "pid %d", m);
-	lk = leak_find(&s, LK(PARENT), resource);
-	CHECK(lk && lk->standalone && lk->default_policy == LP(IGNORE) && lk->nchoices == 2);
-	CHECK(lk && has_choice(lk, LP(WARN), "") && has_choice(lk, LP(IGNORE), ""));
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "child") && holds(lk->outside, lk->noutside, m, "parent"));
-	CHECK(lk && strstr(lk->risk, "restorer") != NULL);
-	CHECK(count_kind(&s, LK(PARENT)) == 1);
-	/* m leads r's session and group, outside the tree */
-	check_outside_leader(&s, LK(SESSION), m, r, "session leader");
-	check_outside_leader(&s, LK(PROCESS_GROUP), m, r, "process group leader");
-	CHECK(count_kind(&s, LK(TRACER)) == 0);
-	leaks_scan_free(&s);
-
+	if (SCAN_OK(r, &s)) {
+		check_parent(&s, m, r);
+		/* m leads r's session and group, outside the tree */
+		check_outside_leader(&s, LK(SESSION), m, r, "session leader");
+		check_outside_leader(&s, LK(PROCESS_GROUP), m, r, "process group leader");
+		test_case("relatives: no tracer");
+		CHECK_UINT(count_kind(&s, LK(TRACER)), ==, 0);
+		leaks_scan_free(&s);
+	}
 	/* the leader's tree: its session and group are its own; its parent is the helper (no holder) */
-	CHECK(leaks_scan(m, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(SESSION)) == 0 && count_kind(&s, LK(PROCESS_GROUP)) == 0);
-	snprintf(resource, sizeof(resource), "pid %d", getpid());
-	lk = leak_find(&s, LK(PARENT), resource);
-	CHECK(lk && lk->noutside == 0 && holds(lk->inside, lk->ninside, m, "child"));
-	leaks_scan_free(&s);
+	if (SCAN_OK(m, &s)) {
+		test_case("relatives: the leader's own tree");
+		CHECK_UINT(count_kind(&s, LK(SESSION)), ==, 0);
+		CHECK_UINT(count_kind(&s, LK(PROCESS_GROUP)), ==, 0);
+		lk = task_leak(&s, LK(PARENT), arena_printf("pid %d", getpid()));
+		if (lk) {
+			CHECK_UINT(lk->noutside, ==, 0);
+			CHECK(holds(lk->inside, lk->ninside, m, "child"));
+		}
+		leaks_scan_free(&s);
+	}
 out:
 	reap_grandchild(r);
 	reap(m);
@@ -226,21 +305,30 @@ static void scan_unseen_leaders(void)
 	int child = 0;
 	pid_t r = spawn_call(fork_one, NULL, &child), q = child;
 	struct host_scan s;
-	struct herr e;
 	struct leak *lk;
 
-	CHECK(r > 0 && q > 0 && getsid(r) == 0 && getpgid(r) == 0);
-	if (r <= 0 || q <= 0)
+	CHECK_INT(r, >, 0);
+	CHECK_INT(q, >, 0);
+	CHECK_INT(getsid(r), ==, 0);
+	CHECK_INT(getpgid(r), ==, 0);
+	if (r <= 0 || q <= 0 || !SCAN_OK(r, &s))
 		return;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	lk = leak_find(&s, LK(SESSION), "session 0");
-	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && has_choice(lk, LP(FAIL), ""));
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "member") && holds(lk->inside, lk->ninside, q, "member"));
-	CHECK(lk && lk->noutside == 0 && strstr(lk->summary, "outside the helper's pid namespace") != NULL);
-	CHECK(lk && strstr(lk->criu, "whatever the options") != NULL && strstr(lk->risk, "setsid") != NULL);
+	lk = task_leak(&s, LK(SESSION), "session 0");
+	if (lk) {
+		CHECK_INT(lk->default_policy, ==, LP(FAIL));
+		CHECK_UINT(lk->nchoices, ==, 1);
+		CHECK(has_choice(lk, LP(FAIL), ""));
+		CHECK(holds(lk->inside, lk->ninside, r, "member"));
+		CHECK(holds(lk->inside, lk->ninside, q, "member"));
+		CHECK_UINT(lk->noutside, ==, 0);
+		CHECK_CONTAINS(lk->summary, "outside the helper's pid namespace");
+		CHECK_CONTAINS(lk->criu, "whatever the options");
+		CHECK_CONTAINS(lk->risk, "setsid");
+	}
 	/* the group alone is no obstacle: --shell-job puts the tree in the restorer's */
-	lk = leak_find(&s, LK(PROCESS_GROUP), "process group 0");
-	CHECK(lk && has_choice(lk, LP(EXTERNAL), "--shell-job"));
+	lk = task_leak(&s, LK(PROCESS_GROUP), "process group 0");
+	if (lk)
+		CHECK(has_choice(lk, LP(EXTERNAL), "--shell-job"));
 	leaks_scan_free(&s);
 }
 
@@ -257,8 +345,10 @@ static void in_new_pidns(int report)
 		_exit(1);
 	if (init == 0) {
 		/* a /proc of the new namespace, not propagated back to the tests' */
-		CHECK(mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-		CHECK(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0);
+		test_case("unseen leaders: a /proc of a new pid namespace");
+		CHECK_OK(mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL), NULL);
+		CHECK_OK(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), NULL);
+		test_case("unseen leaders");
 		scan_unseen_leaders();
 		report_int(report, passed - before_passed);
 		report_int(report, failed - before_failed);
@@ -273,7 +363,8 @@ static void test_unseen_leaders(void)
 	int64_t np, nf;
 	pid_t outer;
 
-	CHECK(pipe(fds) == 0);
+	test_case("unseen leaders");
+	CHECK_OK(pipe(fds), NULL);
 	outer = fork();
 	if (outer == 0) {
 		close(fds[0]);
@@ -283,8 +374,12 @@ static void test_unseen_leaders(void)
 	np = read_int(fds[0]);
 	nf = read_int(fds[0]);
 	close(fds[0]);
-	CHECK(outer > 0 && waitpid(outer, &status, 0) == outer && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(np > 0 && nf == 0);	/* each failure was printed by the child */
+	CHECK_INT(outer, >, 0);
+	CHECK_INT(waitpid(outer, &status, 0), ==, outer);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), ==, 0);
+	CHECK_INT(np, >, 0);
+	CHECK_INT(nf, ==, 0);		/* each failure was printed by the child */
 	passed += np > 0 ? (int)np : 0;
 	failed += nf > 0 ? (int)nf : 0;
 }
@@ -293,118 +388,65 @@ static void test_own_session(void)
 {
 	pid_t r = spawn_call(new_session, NULL, NULL);
 	struct host_scan s;
-	struct herr e;
 
-	CHECK(r > 0);
-	if (r <= 0)
-		return;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(SESSION)) == 0 && count_kind(&s, LK(PROCESS_GROUP)) == 0);
-	CHECK(count_kind(&s, LK(PARENT)) == 1);
-	leaks_scan_free(&s);
+	test_case("a session of its own");
+	CHECK_INT(r, >, 0);
+	if (r > 0 && SCAN_OK(r, &s)) {
+		CHECK_UINT(count_kind(&s, LK(SESSION)), ==, 0);
+		CHECK_UINT(count_kind(&s, LK(PROCESS_GROUP)), ==, 0);
+		CHECK_UINT(count_kind(&s, LK(PARENT)), ==, 1);
+		leaks_scan_free(&s);
+	}
 	reap(r);
+}
+
+static void check_tracer(struct host_scan *s, pid_t r, pid_t t)
+{
+	const struct host_proc *p = host_find(s, r);
+	struct leak *lk;
+
+	CHECK(p != NULL);
+	if (p)
+		CHECK_INT(p->tracer, ==, t);
+	lk = task_leak(s, LK(TRACER), arena_printf("pid %d", t));
+	if (!lk)
+		return;
+	CHECK_INT(lk->default_policy, ==, LP(FAIL));
+	CHECK_UINT(lk->nchoices, ==, 1);
+	CHECK(has_choice(lk, LP(FAIL), ""));
+	CHECK(holds(lk->inside, lk->ninside, r, "traced"));
+	CHECK(holds(lk->outside, lk->noutside, t, "tracer"));
+	CHECK_CONTAINS(lk->criu, "Unable to interrupt task");
+	CHECK_CONTAINS(lk->risk, arena_printf("detach pid %d first", t));
 }
 
 static void test_tracer(void)
 {
 	pid_t r = spawn_call(NULL, NULL, NULL), t = r > 0 ? spawn_call(seize, &r, NULL) : -1;
 	struct host_scan s;
-	struct herr e;
-	char resource[32];
-	struct leak *lk;
 
-	CHECK(r > 0 && t > 0);
+	test_case("a tracer");
+	CHECK_INT(r, >, 0);
+	CHECK_INT(t, >, 0);
 	if (r <= 0 || t <= 0)
 		goto out;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	CHECK(host_find(&s, r) && host_find(&s, r)->tracer == t);
-	snprintf(resource, sizeof(resource), "pid %d", t);
-	lk = leak_find(&s, LK(TRACER), resource);
-	CHECK(lk && lk->default_policy == LP(FAIL) && lk->nchoices == 1 && has_choice(lk, LP(FAIL), ""));
-	CHECK(lk && holds(lk->inside, lk->ninside, r, "traced") && holds(lk->outside, lk->noutside, t, "tracer"));
-	CHECK(lk && strstr(lk->criu, "Unable to interrupt task") != NULL);
-	leaks_scan_free(&s);
-	/* the tracer's own tree: its tracee is outside, nothing traces it */
-	CHECK(leaks_scan(t, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(TRACER)) == 0);
-	leaks_scan_free(&s);
+	if (SCAN_OK(r, &s)) {
+		check_tracer(&s, r, t);
+		leaks_scan_free(&s);
+	}
+	test_case("a tracer: its own tree, whose tracee is outside and which nothing traces");
+	CHECK_INT(SCAN_COUNT(t, LK(TRACER)), ==, 0);
 out:
 	reap(t);	/* the tracer first: its tracee is detached when it dies */
 	reap(r);
 }
 
-/* ---- kcmp ------------------------------------------------------------------ */
-
-__attribute__((no_sanitize_address))
-static int sleeper(void *arg)
-{
-	(void)arg;
-	for (;;)
-		pause();
-	return 0;
-}
-
-/* A child sharing fd table, fs info and address space with its parent (not a thread). */
-static int clone_sharing(void *arg)
-{
-	size_t size = 256 * 1024;
-	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-
-	(void)arg;
-	if (stack == MAP_FAILED)
-		return -1;
-	return clone(sleeper, stack + size, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, NULL);
-}
-
-static void test_shared_tasks(void)
-{
-	static const char *const what[] = { "fd table", "fs info", "address space" };
-	int child = 0;
-	pid_t p = spawn_call(clone_sharing, NULL, &child), r = child, f = spawn_call(NULL, NULL, NULL);
-	struct host_scan s;
-	struct herr e;
-	char resource[64];
-
-	CHECK(p > 0 && r > 0 && f > 0);
-	if (p <= 0 || r <= 0 || f <= 0)
-		goto out;
-	CHECK(leaks_scan(r, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(SHARED_TASK)) == 3);
-	for (size_t i = 0; i < ARRAY_SIZE(what); i++) {
-		struct leak *lk;
-
-		snprintf(resource, sizeof(resource), "%s of pid %d", what[i], r);
-		lk = leak_find(&s, LK(SHARED_TASK), resource);
-		CHECK(lk != NULL);
-		if (!lk)
-			continue;
-		CHECK(lk->default_policy == LP(FAIL) && has_choice(lk, LP(WARN), "") && lk->nchoices == 2);
-		CHECK(lk->ninside == 1 && holds(lk->inside, 1, r, NULL));
-		CHECK(lk->noutside == 1 && holds(lk->outside, 1, p, "shares it"));
-		CHECK(strstr(lk->summary, what[i]) != NULL);
-	}
-	leaks_scan_free(&s);
-
-	/* shared within the tree: no leak */
-	CHECK(leaks_scan(p, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(SHARED_TASK)) == 0);
-	leaks_scan_free(&s);
-	/* a plain fork child shares nothing */
-	CHECK(leaks_scan(f, &s, &e) == 0);
-	CHECK(count_kind(&s, LK(SHARED_TASK)) == 0);
-	leaks_scan_free(&s);
-out:
-	reap_grandchild(r);
-	reap(p);
-	reap(f);
-}
-
 TEST_GROUP(leak_tasks)
 {
 	test_namespaces();
+	test_nested();
 	test_relatives();
 	test_unseen_leaders();
 	test_own_session();
 	test_tracer();
-	test_shared_tasks();
 }

@@ -1,109 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of leaks.c: the list, the policy, the second scan, the wire. */
+/*
+ * Tests of leaks.c: the policy and its rules, the wire messages, what a
+ * dump makes of the leaks (CRIU's options, the refusal, the second scan's
+ * changes), and the whole scan and report on a real tree.
+ */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "arena.h"
-#include "leak_names.h"
 #include "leak_scan.h"
 #include "leaks.h"
-#include "lists.h"
 #include "manifest.h"
-#include "program.h"
-#include "restore_plan.h"
 #include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
 #include "procs.h"
 
-/* A host of four processes: 10 and 11 in the tree, 1 and 20 outside, 30 excluded. */
-static void fake_host(struct host_scan *s, struct host_proc *procs)
+#define WHAT(x) CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_##x
+
+/* ---- the policy ---------------------------------------------------------------------- */
+
+/* Two pipes (default fail, every choice) and the host's uts namespace (default ignore: ignore, warn). */
+static void policy_leaks(struct host_scan *s, struct leak **pipe1, struct leak **pipe2, struct leak **uts)
 {
-	static const pid_t pids[] = { 1, 10, 11, 20, 30 };
-
-	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < ARRAY_SIZE(pids); i++) {
-		memset(&procs[i], 0, sizeof(procs[i]));
-		procs[i].pid = pids[i];
-		snprintf(procs[i].comm, sizeof(procs[i].comm), "p%d", pids[i]);
-		procs[i].in_tree = pids[i] == 10 || pids[i] == 11;
-		procs[i].excluded = pids[i] == 30;
-	}
-	s->procs = procs;
-	s->nprocs = ARRAY_SIZE(pids);
-	s->root = 10;
-}
-
-static void free_fake(struct host_scan *s)
-{
-	free(s->leaks);
-	s->leaks = NULL;
-	s->nleaks = s->cap_leaks = 0;
-}
-
-static void test_list(void)
-{
-	struct host_proc procs[5];
-	struct host_scan s;
-	struct leak_holder fd3 = { .how = "fd 3", .has_fd = true, .fd = 3, .writable = true };
-	struct leak *a, *b;
-
-	fake_host(&s, procs);
-	a = leak_get(&s, LK(PIPE), "pipe:[7]");
-	CHECK(a && a->default_policy == LP(WARN) && !strcmp(a->resource, "pipe:[7]"));
-	CHECK(leak_get(&s, LK(PIPE), "pipe:[7]") == a);
-	CHECK(leak_find(&s, LK(FIFO), "pipe:[7]") == NULL);
-	b = leak_get(&s, LK(FIFO), "pipe:[7]");
-	CHECK(b != a && s.nleaks == 2);
-
-	leak_hold(&s, a, 10, &fd3);
-	leak_hold(&s, a, 10, &fd3);		/* the same fd twice: once */
-	leak_hold(&s, a, 20, &fd3);
-	leak_hold(&s, a, 30, &fd3);		/* excluded */
-	leak_hold(&s, a, 99, &fd3);		/* unknown */
-	CHECK(a->ninside == 1 && a->inside[0].pid == 10 && a->inside[0].writable);
-	CHECK(a->noutside == 1 && a->outside[0].pid == 20 && !strcmp(a->outside[0].how, "fd 3"));
-	for (int fd = 4; fd < 40; fd++) {
-		struct leak_holder h = { .how = "fd", .has_fd = true, .fd = fd };
-
-		leak_hold(&s, a, 20, &h);
-	}
-	CHECK(a->noutside == 37);
-
-	leak_choice(a, LP(FAIL), "", "refuse");
-	leak_choice(a, LP(FAIL), "", "again");	/* once per policy */
-	leak_choice(a, LP(EXTERNAL), "--inherit-fd", "same pipe");
-	CHECK(a->nchoices == 2 && !strcmp(a->choices[0].effect, "refuse"));
-
-	CHECK(host_in_tree(&s, 11) && !host_in_tree(&s, 20) && !host_in_tree(&s, 5));
-	CHECK(host_find(&s, 30) && host_find(&s, 30)->excluded);
-	free_fake(&s);
-}
-
-static void test_policy(void)
-{
-	struct host_proc procs[5];
-	struct host_scan s;
-	struct leak *pipe1, *pipe2, *uts;
-	LeakRule kind_warn = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
-	LeakRule kind_ext = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
-	LeakRule one_ignore = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
-	LeakRule uts_save = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
-	LeakRule *rules[4] = { &one_ignore, &kind_warn, &kind_ext, &uts_save };
-	struct herr e = { 0 };
-
-	fake_host(&s, procs);
-	pipe1 = leak_get(&s, LK(PIPE), "pipe:[1]");
-	pipe2 = leak_get(&s, LK(PIPE), "pipe:[2]");
-	uts = leak_get(&s, LK(UTS_NS), "uts:[4026531838]");
+	*pipe1 = leak_get(s, LK(PIPE), "pipe:[1]");
+	*pipe2 = leak_get(s, LK(PIPE), "pipe:[2]");
+	*uts = leak_get(s, LK(UTS_NS), "uts:[4026531838]");
 	for (int i = 0; i < 2; i++) {
-		struct leak *p = i ? pipe2 : pipe1;
+		struct leak *p = i ? *pipe2 : *pipe1;
 
 		p->default_policy = LP(FAIL);
 		leak_choice(p, LP(FAIL), "", "");
@@ -111,15 +40,31 @@ static void test_policy(void)
 		leak_choice(p, LP(IGNORE), "", "");
 		leak_choice(p, LP(EXTERNAL), "--inherit-fd", "");
 	}
-	uts->default_policy = LP(IGNORE);
-	leak_choice(uts, LP(IGNORE), "", "");
-	leak_choice(uts, LP(WARN), "", "");
+	(*uts)->default_policy = LP(IGNORE);
+	leak_choice(*uts, LP(IGNORE), "", "");
+	leak_choice(*uts, LP(WARN), "", "");
+}
 
-	/* no rules: the defaults */
+static void test_policy(void)
+{
+	struct host_proc procs[FAKE_PROCS];
+	struct host_scan s;
+	struct leak *pipe1, *pipe2, *uts;
+	LeakRule kind_warn = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule kind_ext = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule one_ignore = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule uts_save = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule *rules[4] = { &one_ignore, &kind_warn, &kind_ext, &uts_save };
+
+	fake_host(&s, procs);
+	policy_leaks(&s, &pipe1, &pipe2, &uts);
+	test_case("no rules: the defaults");
 	leaks_apply_policy(&s, NULL, 0);
-	CHECK(pipe1->policy == LP(FAIL) && uts->policy == LP(IGNORE) && !pipe1->policy_note[0]);
+	CHECK_INT(pipe1->policy, ==, LP(FAIL));
+	CHECK_INT(uts->policy, ==, LP(IGNORE));
+	CHECK_STR(pipe1->policy_note, ==, "");
 
-	/* a resource rule beats kind rules; the last kind rule wins; an impossible one is noted */
+	test_case("a resource rule beats kind rules; the last kind rule wins; an impossible one is noted");
 	kind_warn.kind = kind_ext.kind = one_ignore.kind = LK(PIPE);
 	kind_warn.policy = LP(WARN);
 	kind_ext.policy = LP(EXTERNAL);
@@ -128,52 +73,170 @@ static void test_policy(void)
 	uts_save.kind = LK(UTS_NS);
 	uts_save.policy = LP(SAVE);
 	leaks_apply_policy(&s, rules, 4);
-	CHECK(pipe1->policy == LP(EXTERNAL));
-	CHECK(pipe2->policy == LP(IGNORE));
-	CHECK(uts->policy == LP(IGNORE) && strstr(uts->policy_note, "save is not possible") &&
-	      strstr(uts->policy_note, "ignore, warn"));
-
-	CHECK(leak_rules_valid(rules, 4, &e) == 0);
-	uts_save.policy = 0;
-	CHECK(leak_rules_valid(rules, 4, &e) == -1 && e.code == EC(BAD_REQUEST) && strstr(e.msg, "names no policy"));
-	uts_save.policy = LP(SAVE);
-	uts_save.kind = LEAK_KIND_MAX + 1;
-	CHECK(leak_rules_valid(rules, 4, &e) == -1 && strstr(e.msg, "names no leak kind"));
-	uts_save.kind = LK(UTS_NS);
-	one_ignore.resource = "pipe\n";
-	CHECK(leak_rules_valid(rules, 4, &e) == -1 && strstr(e.msg, "control characters"));
-	CHECK(leak_rules_valid(rules, MAX_POLICY_RULES + 1, &e) == -1);
-	free_fake(&s);
+	CHECK_INT(pipe1->policy, ==, LP(EXTERNAL));
+	CHECK_STR(pipe1->policy_note, ==, "");
+	CHECK_INT(pipe2->policy, ==, LP(IGNORE));
+	CHECK_INT(uts->policy, ==, LP(IGNORE));
+	CHECK_STR(uts->policy_note, ==, "save is not possible for this leak (it can take: ignore, warn); its default, "
+		  "ignore, applies");
+	test_case("a rule with an empty resource names the kind");
+	one_ignore.resource = "";
+	leaks_apply_policy(&s, rules, 4);
+	CHECK_INT(pipe2->policy, ==, LP(EXTERNAL));
+	fake_free(&s);
 }
+
+/* leak_rules_valid refuses rule bad (the second of two) with BAD_REQUEST and a message holding want. */
+static void check_refused(LeakRule *bad, const char *want)
+{
+	LeakRule good = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+	LeakRule *rules[2] = { &good, bad };
+	struct herr e = { 0 };
+
+	good.kind = LK(PIPE);
+	good.policy = LP(WARN);
+	CHECK_INT(leak_rules_valid(rules, 2, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(e.msg, "policy rule 1");
+	CHECK_CONTAINS(e.msg, want);
+}
+
+static void test_rules_valid(void)
+{
+	static const struct {
+		const char *what;
+		int kind, policy;
+		size_t resource_len;		/* of 'a's; 0: none */
+		const char *resource, *want;
+	} bad[] = {
+		{ "kind 0", 0, LP(WARN), 0, NULL, "names no leak kind (0)" },
+		{ "a kind past the last", LEAK_KIND_MAX + 1, LP(WARN), 0, NULL, "names no leak kind (28)" },
+		{ "a negative kind", -1, LP(WARN), 0, NULL, "names no leak kind (-1)" },
+		{ "policy 0", LK(PIPE), 0, 0, NULL, "(pipe) names no policy (0)" },
+		{ "a policy past the last", LK(TCP), LEAK_POLICY_MAX + 1, 0, NULL, "(tcp) names no policy (6)" },
+		{ "a resource over 512 bytes", LK(PIPE), LP(WARN), MAX_RESOURCE_LEN + 1, NULL,
+		  "(pipe): the resource is longer than 512 bytes or holds control characters" },
+		{ "a newline in the resource", LK(PIPE), LP(WARN), 0, "pipe\n", "holds control characters" },
+		{ "an escape in the resource", LK(FIFO), LP(WARN), 0, "/tmp/\033[1m", "(fifo): the resource" },
+	};
+	LeakRule r = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *one[1] = { &r };
+	struct herr e = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
+
+		test_case("leak_rules_valid: %s", bad[i].what);
+		rule.kind = bad[i].kind;
+		rule.policy = bad[i].policy;
+		rule.resource = bad[i].resource_len ? memset(arena_alloc(bad[i].resource_len + 1), 'a',
+							     bad[i].resource_len) : (char *)bad[i].resource;
+		check_refused(&rule, bad[i].want);
+	}
+	test_case("leak_rules_valid: more than MAX_POLICY_RULES");
+	CHECK_INT(leak_rules_valid(one, MAX_POLICY_RULES + 1, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(e.msg, "257 policy rules; at most 256 are accepted");
+	test_case("leak_rules_valid: good rules");
+	r.kind = LEAK_KIND_MAX;
+	r.policy = LEAK_POLICY_MAX;
+	CHECK_OK(leak_rules_valid(one, 1, &e), &e);
+	r.resource = memset(arena_alloc(MAX_RESOURCE_LEN + 1), 'a', MAX_RESOURCE_LEN);
+	CHECK_OK(leak_rules_valid(one, 1, &e), &e);
+	r.resource = "a\tb";
+	CHECK_OK(leak_rules_valid(one, 1, &e), &e);
+	CHECK_OK(leak_rules_valid(NULL, 0, &e), &e);
+}
+
+/* ---- the wire ---------------------------------------------------------------------------- */
 
 static void test_sort_and_wire(void)
 {
-	struct host_proc procs[5];
+	struct host_proc procs[FAKE_PROCS];
 	struct host_scan s;
 	struct leak_holder h = { .how = "fd 5", .has_fd = true, .fd = 5, .readable = true };
 	struct leak *l;
 	size_t n;
 	Leak **v;
 
+	test_case("leaks_sort, leaks_to_pb");
 	fake_host(&s, procs);
 	leak_get(&s, LK(TCP), "tcp b");
 	l = leak_get(&s, LK(PIPE), "pipe:[9]");
 	leak_get(&s, LK(TCP), "tcp a");
-	for (pid_t pid = 20; pid < 21; pid++)
-		leak_hold(&s, l, pid, &h);
+	leak_hold(&s, l, 20, &h);
 	leak_hold(&s, l, 11, &h);
 	leak_choice(l, LP(WARN), "", "flagged");
 	leaks_apply_policy(&s, NULL, 0);
 	leaks_sort(&s);
-	CHECK(s.leaks[0] == l && !strcmp(s.leaks[1]->resource, "tcp a") && !strcmp(s.leaks[2]->resource, "tcp b"));
+	CHECK(s.leaks[0] == l);
+	CHECK_STR(s.leaks[1]->resource, ==, "tcp a");
+	CHECK_STR(s.leaks[2]->resource, ==, "tcp b");
 	v = leaks_to_pb(&s, &n);
-	CHECK(n == 3 && v[0]->kind == LK(PIPE) && v[0]->n_inside == 1 && v[0]->inside[0]->pid == 11);
-	CHECK(!strcmp(v[0]->inside[0]->comm, "p11") && v[0]->inside[0]->readable && v[0]->inside[0]->fd == 5);
-	CHECK(v[0]->outside_count == 1 && v[0]->n_outside == 1 && v[0]->policy == LP(WARN));
-	CHECK(v[0]->n_choices == 1 && !strcmp(v[0]->choices[0]->effect, "flagged"));
-	CHECK(!strcmp(leak_kind_name(LK(VOLATILE_FILE)), "volatile-file") && !strcmp(leak_kind_name(0), "unknown"));
-	CHECK(!strcmp(leak_policy_name(LP(SAVE)), "save"));
-	free_fake(&s);
+	CHECK_UINT(n, ==, 3);
+	CHECK_INT(v[0]->kind, ==, LK(PIPE));
+	CHECK_STR(v[0]->resource, ==, "pipe:[9]");
+	CHECK_UINT(v[0]->n_inside, ==, 1);
+	CHECK_INT(v[0]->inside[0]->pid, ==, 11);
+	CHECK_STR(v[0]->inside[0]->comm, ==, "p11");
+	CHECK(v[0]->inside[0]->readable);
+	CHECK(v[0]->inside[0]->has_fd);
+	CHECK_INT(v[0]->inside[0]->fd, ==, 5);
+	CHECK_STR(v[0]->inside[0]->how, ==, "fd 5");
+	CHECK_UINT(v[0]->outside_count, ==, 1);
+	CHECK_UINT(v[0]->n_outside, ==, 1);
+	CHECK_STR(v[0]->outside[0]->comm, ==, "p20");
+	CHECK_INT(v[0]->policy, ==, LP(WARN));
+	CHECK_UINT(v[0]->n_choices, ==, 1);
+	CHECK_STR(v[0]->choices[0]->effect, ==, "flagged");
+	CHECK_STR(v[0]->policy_note, ==, "");
+	CHECK(v[3] == NULL);
+	fake_free(&s);
+}
+
+/* A leak's fields on the wire: holders past the listed ones counted, the policy before it is applied. */
+static void test_leak_to_pb(void)
+{
+	struct host_proc procs[FAKE_PROCS];
+	struct host_scan s;
+	struct leak *lk;
+	Leak *pb;
+
+	test_case("leak_to_pb");
+	fake_host(&s, procs);
+	lk = leak_get(&s, LK(NET_NS), "net:[7]");
+	hold_many(&s, lk, 20, MAX_LEAK_HOLDERS + 2, "member");
+	lk->default_policy = LP(IGNORE);
+	lk->host_own = true;
+	lk->summary = "the summary";
+	lk->risk = "the risk";
+	lk->criu = "what CRIU does";
+	leak_choice(lk, LP(IGNORE), "--opt", "nothing");
+	pb = leak_to_pb(&s, lk);
+	CHECK_INT(pb->policy, ==, LP(IGNORE));		/* no policy applied yet: the default */
+	CHECK_INT(pb->default_policy, ==, LP(IGNORE));
+	CHECK_STR(pb->policy_note, ==, "");
+	CHECK_UINT(pb->n_outside, ==, MAX_LEAK_HOLDERS);
+	CHECK_UINT(pb->outside_count, ==, MAX_LEAK_HOLDERS + 2);
+	CHECK_UINT(pb->n_inside, ==, 0);
+	CHECK(pb->host_own);
+	CHECK_STR(pb->summary, ==, "the summary");
+	CHECK_STR(pb->risk, ==, "the risk");
+	CHECK_STR(pb->criu, ==, "what CRIU does");
+	CHECK_UINT(pb->n_choices, ==, 1);
+	CHECK_STR(pb->choices[0]->criu_option, ==, "--opt");
+	CHECK_INT(pb->choices[0]->policy, ==, LP(IGNORE));
+
+	test_case("leak_stats_pb");
+	s.descriptors = 77;
+	{
+		LeakScanStats *st = leak_stats_pb(&s, 1234);
+
+		CHECK_UINT(st->processes, ==, FAKE_PROCS);
+		CHECK_UINT(st->tree_processes, ==, 2);
+		CHECK_UINT(st->descriptors, ==, 77);
+		CHECK_UINT(st->scan_time_us, ==, 1234);
+	}
+	fake_free(&s);
 }
 
 /* A leak on the wire, as a dump's report holds it. */
@@ -198,25 +261,9 @@ static Leak *wire_leak(int kind, const char *resource, int policy, const pid_t *
 	return l;
 }
 
-/* A net namespace handed to CRIU as external is an --external entry; the host's own is not. */
-static void test_net_external_option(void)
-{
-	static const pid_t one[] = { 20 };
-	Leak *v[3] = {
-		wire_leak(LK(NET_NS), "net:[4026532247]", LP(EXTERNAL), one, 1),
-		wire_leak(LK(NET_NS), "net:[4026531833]", LP(EXTERNAL), one, 1),
-		wire_leak(LK(UTS_NS), "uts:[4026532248]", LP(EXTERNAL), one, 1),
-	};
-	DumpOptions *o;
+/* ---- a dump: CRIU's options, the refusal --------------------------------------------------- */
 
-	v[1]->host_own = true;
-	o = leaks_dump_options(v, 3);
-	CHECK(o->n_external == 1 && !strcmp(o->external[0], "net[4026532247]:net:[4026532247]"));
-	v[0]->policy = LP(WARN);
-	CHECK(leaks_dump_options(v, 3)->n_external == 0);
-}
-
-static void test_options_and_refusal(void)
+static void test_dump_options(void)
 {
 	static const pid_t one[] = { 20 };
 	Leak *v[6] = {
@@ -227,21 +274,104 @@ static void test_options_and_refusal(void)
 		wire_leak(LK(PIPE), "pipe:[3]", LP(FAIL), one, 1),
 		wire_leak(LK(FIFO), "/tmp/f", LP(WARN), one, 1),
 	};
-	struct herr e = { 0 };
+	static const int shell_kinds[] = { LK(TTY), LK(SESSION), LK(PROCESS_GROUP) };
 	DumpOptions *o = leaks_dump_options(v, 6);
+
+	test_case("leaks_dump_options");
+	CHECK(o->ext_unix_sk);
+	CHECK(o->tcp_established);
+	CHECK(!o->file_locks);
+	CHECK(o->shell_job);
+	CHECK_UINT(o->n_external, ==, 0);
+	o = leaks_dump_options(v + 4, 2);
+	CHECK(!o->ext_unix_sk);
+	CHECK(!o->tcp_established);
+	CHECK(!o->file_locks);
+	CHECK(!o->shell_job);
+	v[2]->policy = LP(SAVE);
+	CHECK(leaks_dump_options(v + 2, 1)->file_locks);
+	for (size_t i = 0; i < ARRAY_SIZE(shell_kinds); i++) {
+		Leak *l = wire_leak(shell_kinds[i], "x", LP(EXTERNAL), one, 1);
+
+		test_case("leaks_dump_options: --shell-job for kind %d", shell_kinds[i]);
+		CHECK(leaks_dump_options(&l, 1)->shell_job);
+		l->policy = LP(FAIL);
+		CHECK(!leaks_dump_options(&l, 1)->shell_job);
+	}
+}
+
+/* A net namespace handed to CRIU as external is an --external entry; the host's own is not. */
+static void test_net_external(void)
+{
+	static const pid_t one[] = { 20 };
+	Leak *v[3] = {
+		wire_leak(LK(NET_NS), "net:[4026532247]", LP(EXTERNAL), one, 1),
+		wire_leak(LK(NET_NS), "net:[4026531833]", LP(EXTERNAL), one, 1),
+		wire_leak(LK(UTS_NS), "uts:[4026532248]", LP(EXTERNAL), one, 1),
+	};
+	DumpOptions *o;
+
+	test_case("an external net namespace");
+	v[1]->host_own = true;
+	o = leaks_dump_options(v, 3);
+	CHECK_UINT(o->n_external, ==, 1);
+	CHECK_STR(o->external[0], ==, "net[4026532247]:net:[4026532247]");
+	v[0]->policy = LP(WARN);
+	CHECK_UINT(leaks_dump_options(v, 3)->n_external, ==, 0);
+
+	test_case("leak_ns_inode, leak_net_external");
+	CHECK_UINT(leak_ns_inode(v[0]), ==, 4026532247ULL);
+	CHECK_UINT(leak_ns_inode(v[2]), ==, 4026532248ULL);
+	CHECK_STR(leak_net_external(v[0]), ==, "net[4026532247]:net:[4026532247]");
+	v[0]->resource = "net:[x]";
+	CHECK_UINT(leak_ns_inode(v[0]), ==, 0);
+	CHECK(leak_net_external(v[0]) == NULL);
+	v[0]->resource = "session 5";
+	CHECK_UINT(leak_ns_inode(v[0]), ==, 0);
+}
+
+static void test_refusal(void)
+{
+	static const pid_t one[] = { 20 };
+	Leak *v[8];
+	struct herr e = { 0 };
 	size_t nfail;
 	Leak **fail;
 
-	CHECK(o->ext_unix_sk && o->tcp_established && !o->file_locks && o->shell_job && o->n_external == 0);
-	o = leaks_dump_options(v + 4, 2);
-	CHECK(!o->ext_unix_sk && !o->tcp_established && !o->file_locks && !o->shell_job);
-	test_net_external_option();
-	fail = leaks_failing(v, 6, &nfail);
-	CHECK(nfail == 2 && fail[0] == v[2] && fail[1] == v[4]);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		v[i] = wire_leak(LK(PIPE), arena_printf("pipe:[%zu]", i), i % 4 == 1 ? LP(WARN) : LP(FAIL), one, 1);
+	v[0]->kind = LK(FILE_LOCK);
+	v[0]->resource = "lock";
+	test_case("leaks_failing");
+	fail = leaks_failing(v, 3, &nfail);
+	CHECK_UINT(nfail, ==, 2);
+	CHECK(fail[0] == v[0]);
+	CHECK(fail[1] == v[2]);
+	CHECK(fail[2] == NULL);
+	test_case("leaks_refusal of two");
 	leaks_refusal(77, fail, nfail, &e);
-	CHECK(e.code == EC(LEAKS_REFUSED) && strstr(e.msg, "process 77") && strstr(e.msg, "2 resources") &&
-	      strstr(e.msg, "file-lock lock; pipe pipe:[3]") && strstr(e.msg, "nothing was frozen"));
+	CHECK_INT(e.code, ==, EC(LEAKS_REFUSED));
+	CHECK_CONTAINS(e.msg, "process 77");
+	CHECK_CONTAINS(e.msg, "2 resources");
+	CHECK_CONTAINS(e.msg, "(file-lock lock; pipe pipe:[2])");
+	CHECK_CONTAINS(e.msg, "nothing was frozen");
+	test_case("leaks_refusal of one");
+	leaks_refusal(77, fail + 1, 1, &e);
+	CHECK_CONTAINS(e.msg, "shares 1 resource with processes outside it whose policy is fail (pipe pipe:[2]);");
+	test_case("leaks_refusal of more than five");
+	fail = leaks_failing(v, 8, &nfail);
+	CHECK_UINT(nfail, ==, 6);
+	leaks_refusal(77, fail, nfail, &e);
+	CHECK_CONTAINS(e.msg, "6 resources");
+	CHECK_CONTAINS(e.msg, "pipe pipe:[6]; and 1 more)");
+	CHECK_STR(strstr(e.msg, "pipe:[7]"), ==, NULL);
+	test_case("leaks_failing of none");
+	fail = leaks_failing(NULL, 0, &nfail);
+	CHECK_UINT(nfail, ==, 0);
+	CHECK(fail[0] == NULL);
 }
+
+/* ---- the second scan's changes -------------------------------------------------------------- */
 
 static void test_compare(void)
 {
@@ -259,18 +389,60 @@ static void test_compare(void)
 	LeakChange **c;
 	size_t n;
 
+	test_case("leaks_compare: the same");
 	c = leaks_compare(before, 3, before, 3, &n);
-	CHECK(n == 0);
+	CHECK_UINT(n, ==, 0);
+	test_case("leaks_compare: changes");
 	c = leaks_compare(before, 3, after, 3, &n);
-	CHECK(n == 3);
-	CHECK(c[0]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_HOLDERS_CHANGED &&
-	      c[0]->leak == after[1] && strstr(c[0]->detail, "pid 21 (cat) began to hold it"));
-	CHECK(c[1]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_APPEARED && c[1]->leak == after[2]);
-	CHECK(c[2]->what == CHECKPOINT__HELPER__V1__LEAK_CHANGE__WHAT__WHAT_VANISHED && c[2]->leak == before[2]);
+	CHECK_UINT(n, ==, 3);
+	if (n == 3) {
+		CHECK_INT(c[0]->what, ==, WHAT(HOLDERS_CHANGED));
+		CHECK(c[0]->leak == after[1]);
+		CHECK_STR(c[0]->detail, ==, "pid 21 (cat) began to hold it");
+		CHECK_INT(c[1]->what, ==, WHAT(APPEARED));
+		CHECK(c[1]->leak == after[2]);
+		CHECK_INT(c[2]->what, ==, WHAT(VANISHED));
+		CHECK(c[2]->leak == before[2]);
+	}
+	test_case("leaks_compare: a holder let it go");
 	c = leaks_compare(after + 1, 1, before + 1, 1, &n);
-	CHECK(n == 1 && strstr(c[0]->detail, "pid 21 (cat) let it go"));
+	CHECK_UINT(n, ==, 1);
+	if (n == 1)
+		CHECK_STR(c[0]->detail, ==, "pid 21 (cat) let it go");
 }
 
+/* Holders not listed are compared by their count; the host's own namespaces not at all. */
+static void test_compare_counts(void)
+{
+	pid_t listed[MAX_LEAK_HOLDERS];
+	Leak *a, *b;
+	LeakChange **c;
+	size_t n;
+
+	for (size_t i = 0; i < MAX_LEAK_HOLDERS; i++)
+		listed[i] = 100 + i;
+	a = wire_leak(LK(NET_NS), "net:[9]", LP(IGNORE), listed, MAX_LEAK_HOLDERS);
+	b = wire_leak(LK(NET_NS), "net:[9]", LP(IGNORE), listed, MAX_LEAK_HOLDERS);
+	test_case("leaks_compare: more holders counted, the same listed");
+	a->outside_count = 20;
+	b->outside_count = 30;
+	c = leaks_compare(&a, 1, &b, 1, &n);
+	CHECK_UINT(n, ==, 1);
+	if (n == 1)
+		CHECK_STR(c[0]->detail, ==, "20 outside holders, then 30");
+	test_case("leaks_compare: the host's own namespace");
+	a->host_own = b->host_own = true;
+	b->outside[0]->pid = 21;
+	c = leaks_compare(&a, 1, &b, 1, &n);
+	CHECK_UINT(n, ==, 0);
+	test_case("leaks_compare: nothing before");
+	c = leaks_compare(NULL, 0, &b, 1, &n);
+	CHECK_UINT(n, ==, 1);
+	if (n == 1)
+		CHECK_STR(c[0]->detail, ==, "it appeared while the tree was being dumped");
+}
+
+/* A report as the manifest keeps it (manifest_json of a report with its policy and changes). */
 static void test_report_json(void)
 {
 	static const pid_t cat[] = { 20 };
@@ -282,6 +454,7 @@ static void test_report_json(void)
 	struct sbuf b = { 0 };
 	size_t n;
 
+	test_case("a report in the manifest");
 	rule.kind = LK(PIPE);
 	rule.policy = LP(WARN);
 	r.policy = rules;
@@ -292,177 +465,35 @@ static void test_report_json(void)
 	r.changes = leaks_compare(NULL, 0, leaks, 1, &n);
 	r.n_changes = n;
 	c.leaks = &r;
-	CHECK(manifest_json(&c, &b) == 0 && b.p);
-	CHECK(b.p && strstr(b.p, "{\"policy\": [{\"kind\": \"pipe\", \"policy\": \"warn\"}]"));
-	CHECK(b.p && strstr(b.p, "\"resource\": \"pipe:[\\\"1\\\"]\""));
-	CHECK(b.p && strstr(b.p, "\"outside\": [{\"pid\": 20, \"comm\": \"cat\", \"how\": \"\"}]"));
-	CHECK(b.p && strstr(b.p, "\"rescanned\": true"));
-	CHECK(b.p && strstr(b.p, "\"what\": \"appeared\""));
+	CHECK_OK(manifest_json(&c, &b), NULL);
+	CHECK(b.p != NULL);
+	CHECK_CONTAINS(b.p, "{\"policy\": [{\"kind\": \"pipe\", \"policy\": \"warn\"}]");
+	CHECK_CONTAINS(b.p, "\"resource\": \"pipe:[\\\"1\\\"]\"");
+	CHECK_CONTAINS(b.p, "\"outside\": [{\"pid\": 20, \"comm\": \"cat\", \"how\": \"\"}]");
+	CHECK_CONTAINS(b.p, "\"rescanned\": true");
+	CHECK_CONTAINS(b.p, "\"what\": \"appeared\"");
 	sbuf_free(&b);
 }
 
-/* A restore reopens an external pipe through a live outside holder; a gone one is refused. */
-static void test_restore_plan(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	LeakHolder in = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT, out = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT;
-	LeakHolder *ins[1] = { &in }, *outs[1] = { &out };
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64], buf[4];
-	struct stat st;
-	int p[2];
+/* ---- the whole scan, and the report, on a real tree ------------------------------------------------ */
 
-	CHECK(pipe(p) == 0);
-	CHECK(fstat(p[0], &st) == 0);
-	snprintf(resource, sizeof(resource), "pipe:[%lu]", (unsigned long)st.st_ino);
-	l.kind = LK(PIPE);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	l.inside = ins;
-	l.n_inside = 1;
-	in.writable = true;			/* the tree wrote */
-	out.pid = getpid();
-	out.has_fd = true;
-	out.fd = p[0];				/* the outside reader */
-	l.outside = outs;
-	l.n_outside = 1;
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0);
-	CHECK(plan.ninherit == 1 && plan.nfds == 1 && !strcmp(plan.inherit[0]->key, resource));
-	if (plan.nfds == 1) {
-		CHECK(write(plan.fds[0], "ok", 2) == 2);	/* the same pipe, write end */
-		CHECK(read(p[0], buf, 2) == 2 && !memcmp(buf, "ok", 2));
-		CHECK((fcntl(plan.fds[0], F_GETFL) & O_NONBLOCK) == 0);
+/* The leaks of a scan are sorted by kind and resource, and each is shared, or a leak by itself. */
+static void check_scan_leaks(const struct host_scan *s)
+{
+	const char *unsorted = "", *unshared = "";
+
+	for (size_t i = 0; i < s->nleaks; i++) {
+		const struct leak *a = i ? s->leaks[i - 1] : NULL, *b = s->leaks[i];
+
+		if (a && !unsorted[0] &&
+		    (a->kind > b->kind || (a->kind == b->kind && strcmp(a->resource, b->resource) >= 0)))
+			unsorted = arena_printf("%s after %s", b->resource, a->resource);
+		if (!unshared[0] && !b->noutside && !b->standalone)
+			unshared = b->resource;
 	}
-	restore_plan_close(&plan);
-
-	l.policy = LP(WARN);			/* not external: nothing to do */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0);
-	l.policy = LP(EXTERNAL);
-	close(p[0]);
-	close(p[1]);				/* the holder let it go */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
-	      strstr(e.msg, "holds it any more"));
-	CHECK(leaks_restore_plan(NULL, NULL, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 0);
-}
-
-/* A net namespace dumped as external (an --external entry) is inherited by its key; without the entry, joined. */
-static void test_restore_net_external(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	DumpOptions o = CHECKPOINT__HELPER__V1__DUMP_OPTIONS__INIT;
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64], *external[1];
-	struct stat st, held;
-
-	CHECK(stat("/proc/self/ns/net", &st) == 0);
-	snprintf(resource, sizeof(resource), "net:[%lu]", (unsigned long)st.st_ino);
-	external[0] = arena_printf("net[%lu]:%s", (unsigned long)st.st_ino, resource);
-	l.kind = LK(NET_NS);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	o.external = external;
-	o.n_external = 1;
-	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 1 && plan.njoin == 0);
-	if (plan.ninherit == 1) {
-		CHECK(!strcmp(plan.inherit[0]->key, resource) && plan.inherit[0]->fd == plan.fds[0]);
-		CHECK(fstat(plan.inherit[0]->fd, &held) == 0 && held.st_ino == st.st_ino);
-	}
-	restore_plan_close(&plan);
-	o.n_external = 0;	/* a checkpoint from before the --external entry: joined */
-	CHECK(leaks_restore_plan(&r, &o, NULL, &plan, &e) == 0 && plan.ninherit == 0 && plan.njoin == 1);
-	restore_plan_close(&plan);
-}
-
-/* A namespace given as external is joined through a live process in it. */
-static void test_restore_join(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	Leak l = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[1] = { &l };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char resource[64];
-	struct stat st;
-	int ret;
-
-	CHECK(stat("/proc/self/ns/uts", &st) == 0);
-	snprintf(resource, sizeof(resource), "uts:[%lu]", (unsigned long)st.st_ino);
-	l.kind = LK(UTS_NS);
-	l.resource = resource;
-	l.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	ret = leaks_restore_plan(&r, NULL, NULL, &plan, &e);
-	CHECK(ret == 0 && plan.njoin == 1 && plan.nfds == 1);
-	if (ret == 0 && plan.njoin == 1) {
-		struct stat held;
-		char path[64];
-
-		/* through a descriptor the helper holds, so that the namespace outlives the process it was found in */
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), plan.fds[0]);
-		CHECK(!strcmp(plan.join[0]->ns, "uts") && !strcmp(plan.join[0]->ns_file, path));
-		CHECK(fstat(plan.fds[0], &held) == 0 && held.st_ino == st.st_ino);
-	}
-	restore_plan_close(&plan);
-	test_restore_net_external();
-	l.resource = "uts:[1]";			/* no process is in it */
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
-	l.resource = "uts:[x]";
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(BAD_REQUEST));
-}
-
-/* The program's own output pipes are the restore's to reconnect; a terminal is reopened by its path. */
-static void test_restore_tty_and_output(void)
-{
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	OutputPipes out = CHECKPOINT__HELPER__V1__OUTPUT_PIPES__INIT;
-	Leak pipe_leak = CHECKPOINT__HELPER__V1__LEAK__INIT, tty = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak session = CHECKPOINT__HELPER__V1__LEAK__INIT;
-	Leak *leaks[3] = { &pipe_leak, &tty, &session };
-	struct restore_plan plan;
-	struct herr e = { 0 };
-	char key[64], *pts;
-	struct stat st;
-	int master;
-
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-	pts = master >= 0 ? ptsname(master) : NULL;
-	CHECK(pts && stat(pts, &st) == 0);
-	if (!pts || master < 0)
-		return;
-	snprintf(key, sizeof(key), "tty[%x:%x]", (unsigned)st.st_rdev, (unsigned)st.st_dev);
-	out.stdout_pipe_id = 42;
-	pipe_leak.kind = LK(PIPE);
-	pipe_leak.resource = "pipe:[42]";	/* no holder: planning it would fail */
-	pipe_leak.policy = LP(EXTERNAL);
-	tty.kind = session.kind = LK(TTY);
-	tty.resource = session.resource = pts;	/* two leaks, one terminal */
-	tty.policy = session.policy = LP(EXTERNAL);
-	r.leaks = leaks;
-	r.n_leaks = 3;
-	CHECK(leaks_restore_plan(&r, NULL, &out, &plan, &e) == 0);
-	CHECK(plan.ninherit == 1 && plan.nfds == 1);
-	if (plan.ninherit == 1)
-		CHECK(!strcmp(plan.inherit[0]->key, key));
-	restore_plan_close(&plan);
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE));
-	tty.resource = session.resource = "/dev/pts/999999";
-	r.leaks = leaks + 1;
-	r.n_leaks = 2;
-	CHECK(leaks_restore_plan(&r, NULL, NULL, &plan, &e) == -1 && e.code == EC(EXTERNAL_GONE) &&
-	      strstr(e.msg, "cannot be opened"));
-	close(master);
+	test_case("leaks_scan: %zu leaks", s->nleaks);
+	CHECK_STR(unsorted, ==, "");
+	CHECK_STR(unshared, ==, "");
 }
 
 /* The whole scan on a real tree: the root is found, an unknown pid refused. */
@@ -471,29 +502,188 @@ static void test_scan(void)
 	struct host_scan s;
 	struct herr e = { 0 };
 	pid_t child = spawn_call(NULL, NULL, NULL);
+	const struct host_proc *self;
 
-	CHECK(child > 0);
-	CHECK(leaks_scan(child, &s, &e) == 0);
-	CHECK(s.nprocs > 1 && s.tree_procs == 1 && host_in_tree(&s, child) && !host_in_tree(&s, getpid()));
-	CHECK(host_find(&s, getpid()) && host_find(&s, getpid())->excluded);
-	CHECK(s.init == NULL || s.init->pid == 1);
-	leaks_scan_free(&s);
+	test_case("leaks_scan");
+	CHECK_INT(child, >, 0);
+	if (child > 0 && SCAN_OK(child, &s)) {
+		CHECK_UINT(s.nprocs, >, 1);
+		CHECK_UINT(s.tree_procs, ==, 1);
+		CHECK(host_in_tree(&s, child));
+		CHECK(!host_in_tree(&s, getpid()));
+		self = host_find(&s, getpid());
+		CHECK(self != NULL);
+		if (self)
+			CHECK(self->excluded);
+		if (s.init)
+			CHECK_INT(s.init->pid, ==, 1);
+		CHECK(s.fds != NULL);
+		check_scan_leaks(&s);
+		leaks_scan_free(&s);
+		CHECK(s.procs == NULL);
+		CHECK(s.fds == NULL);
+	}
 	reap(child);
-	CHECK(leaks_scan(child, &s, &e) == -1 && e.code == EC(NO_SUCH_PROCESS));
+	test_case("leaks_scan of a process that is gone");
+	CHECK_INT(leaks_scan(child, &s, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
 	leaks_scan_free(&s);
 }
 
+/* A pipe the tree reads; outside processes write to it. */
+struct report_fixture {
+	int p[2];
+	const char *resource;
+};
+
+static void pipe_reader(void *arg, int report)
+{
+	struct report_fixture *f = arg;
+
+	close(f->p[1]);
+	report_int(report, 1);
+}
+
+static void pipe_writer(void *arg, int report)
+{
+	struct report_fixture *f = arg;
+
+	close(f->p[0]);
+	report_int(report, 1);
+}
+
+static const Leak *report_leak(const LeakReport *r, const char *resource)
+{
+	for (size_t i = 0; i < r->n_leaks; i++)
+		if (r->leaks[i]->kind == LK(PIPE) && !strcmp(r->leaks[i]->resource, resource))
+			return r->leaks[i];
+	return NULL;
+}
+
+static const LeakChange *change_of(const LeakReport *r, const char *resource)
+{
+	for (size_t i = 0; i < r->n_changes; i++)
+		if (!strcmp(r->changes[i]->leak->resource, resource))
+			return r->changes[i];
+	return NULL;
+}
+
+static void check_report_sorted(const LeakReport *r)
+{
+	const char *unsorted = "";
+
+	for (size_t i = 1; i < r->n_leaks && !unsorted[0]; i++)
+		if (r->leaks[i]->kind < r->leaks[i - 1]->kind)
+			unsorted = arena_printf("%s after %s", r->leaks[i]->resource, r->leaks[i - 1]->resource);
+	CHECK_STR(unsorted, ==, "");
+}
+
+static void check_report(const LeakReport *r, LeakRule **rules, const char *resource, pid_t root, pid_t writer)
+{
+	const Leak *l = report_leak(r, resource);
+
+	CHECK(r->policy == rules);
+	CHECK_UINT(r->n_policy, ==, 1);
+	CHECK(!r->rescanned);
+	CHECK_UINT(r->n_changes, ==, 0);
+	CHECK(r->stats != NULL);
+	if (r->stats) {
+		CHECK_UINT(r->stats->processes, >=, 3);
+		CHECK_UINT(r->stats->tree_processes, ==, 1);
+		CHECK_UINT(r->stats->descriptors, >, 0);
+	}
+	check_report_sorted(r);
+	test_case("leaks_report: %s", resource);
+	CHECK(l != NULL);
+	if (!l)
+		return;
+	CHECK_INT(l->policy, ==, LP(WARN));		/* the rule's */
+	CHECK_INT(l->default_policy, ==, LP(FAIL));
+	CHECK_UINT(l->n_inside, ==, 1);
+	CHECK_INT(l->inside[0]->pid, ==, root);
+	CHECK_UINT(l->n_outside, ==, 1);
+	CHECK_INT(l->outside[0]->pid, ==, writer);
+}
+
+static void check_rescans(LeakReport *r, LeakRule **rules, struct report_fixture *f, pid_t root, pid_t late)
+{
+	LeakReport gone = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
+	const LeakChange *c;
+	struct herr e = { 0 };
+
+	test_case("leaks_rescan: %s began to be written by %d", f->resource, late);
+	leaks_rescan(r, root, rules, 1);
+	CHECK(r->rescanned);
+	c = change_of(r, f->resource);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_INT(c->what, ==, WHAT(HOLDERS_CHANGED));
+		CHECK_CONTAINS(c->detail, arena_printf("pid %d (", late));
+		CHECK_CONTAINS(c->detail, "began to hold it");
+	}
+	reap(root);
+	test_case("leaks_rescan: the tree is gone");
+	leaks_rescan(&gone, root, rules, 1);
+	CHECK(!gone.rescanned);
+	CHECK_STR(gone.rescan_problem, ==,
+		  arena_printf("the scan at post-dump failed: process %d does not exist", root));
+	test_case("leaks_report: the tree is gone");
+	CHECK(leaks_report(root, rules, 1, &e) == NULL);
+	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
+}
+
+static void test_report(void)
+{
+	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[1] = { &rule };
+	struct report_fixture f = { .p = { -1, -1 } };
+	pid_t writer, root, late = -1;
+	struct herr e = { 0 };
+	LeakReport *r = NULL;
+
+	test_case("leaks_report");
+	rule.kind = LK(PIPE);
+	rule.policy = LP(WARN);
+	CHECK_OK(pipe(f.p), NULL);
+	f.resource = arena_printf("pipe:[%llu]", (unsigned long long)fd_inode(f.p[0]));
+	writer = spawn_ready(pipe_writer, &f, NEW_GROUP);
+	root = spawn_ready(pipe_reader, &f, NEW_SESSION);
+	CHECK_INT(writer, >, 0);
+	CHECK_INT(root, >, 0);
+	if (writer > 0 && root > 0) {
+		r = leaks_report(root, rules, 1, &e);
+		CHECK_OK(r ? 0 : -1, &e);
+	}
+	if (r) {
+		check_report(r, rules, f.resource, root, writer);
+		test_case("leaks_rescan: nothing changed");
+		leaks_rescan(r, root, rules, 1);
+		CHECK(r->rescanned);
+		CHECK_STR(r->rescan_problem, ==, "");
+		CHECK_UINT(r->n_changes, ==, 0);
+		late = spawn_ready(pipe_writer, &f, NEW_GROUP);
+		check_rescans(r, rules, &f, root, late);
+	}
+	close(f.p[0]);
+	close(f.p[1]);
+	end_all((pid_t[]){ writer, root, late }, 3);
+}
+
+
 TEST_GROUP(leaks)
 {
-	test_list();
 	test_policy();
+	test_rules_valid();
 	test_sort_and_wire();
-	test_options_and_refusal();
+	test_leak_to_pb();
+	test_dump_options();
+	test_net_external();
+	test_refusal();
 	test_compare();
+	test_compare_counts();
 	test_report_json();
-	test_restore_plan();
-	test_restore_join();
-	test_restore_tty_and_output();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	test_scan();
+	test_report();
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	arena_free_all();
 }
