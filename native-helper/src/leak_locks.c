@@ -165,8 +165,9 @@ static void lock_leak(struct host_scan *s, struct fd_lock *k, const struct lock_
 	nout = leak_outside_procs(lk);
 	lk->summary = arena_printf("the tree holds %zu lock%s on %s%s", nlocks, plural(nlocks, "", "s"),
 				   path[0] == '/' ? path : arena_printf("the file %s", id),
-				   nout ? arena_printf("; %zu outside %s lock it too or wait for it", nout,
-						       plural(nout, "process", "processes")) : "");
+				   nout ? arena_printf("; %zu outside %s", nout, plural(nout,
+						       "process locks it too or waits for it",
+						       "processes lock it too or wait for it")) : "");
 	lk->risk = "a restore takes the locks again only when CRIU saved them; between the checkpoint and "
 		   "the restore another process may take a conflicting lock";
 	lk->criu = "CRIU fails: \"Some file locks are hold by dumping tasks! You can try --file-locks\"";

@@ -78,14 +78,15 @@ static int read_procs(struct host_scan *s)
 /*
  * The helper and the CRIU it runs are outside every tree but hold the
  * tree's resources for their own reasons (CRIU steals descriptors while
- * dumping): they are never holders.
+ * dumping): they are never holders. A process of the tree is the tree's,
+ * whatever its name (a criu the helper launched to be debugged).
  */
 static void mark_excluded(struct host_scan *s)
 {
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct host_proc *p = &s->procs[i];
 
-		if (p->pid == s->self || (p->ppid == s->self && !strncmp(p->comm, "criu", 4)))
+		if (p->pid == s->self || (!p->in_tree && p->ppid == s->self && !strncmp(p->comm, "criu", 4)))
 			p->excluded = true;
 	}
 }
@@ -128,11 +129,11 @@ int host_read(pid_t root, struct host_scan *s, struct herr *e)
 		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
 		return -1;
 	}
-	mark_excluded(s);
 	if (mark_tree(s)) {
 		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory listing processes");
 		return -1;
 	}
+	mark_excluded(s);
 	return 0;
 }
 

@@ -218,8 +218,8 @@ const struct sock_entry *sock_find(const struct sock_table *t, uint64_t ino)
 {
 	struct sock_entry key = { .ino = ino };
 
-	if (!ino)
-		return NULL;
+	if (!ino || !t->n)
+		return NULL;	/* bsearch wants an array, even of none */
 	return bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_sock);
 }
 

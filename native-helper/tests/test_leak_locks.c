@@ -117,7 +117,7 @@ static void check_flock(struct host_scan *s, const struct lock_fixture *l, pid_t
 	CHECK(holds(lk->outside, lk->noutside, waiter, "waits for a flock write lock"));
 	CHECK_CONTAINS(lk->criu, "--file-locks");
 	CHECK_CONTAINS(lk->summary, arena_printf("the tree holds 1 lock on %s; ", l->flock_path));
-	CHECK_CONTAINS(lk->summary, "1 outside process");
+	CHECK_CONTAINS(lk->summary, "1 outside process locks it too or waits for it");
 }
 
 /* Outside: the POSIX lock by its pid, the OFD lock (pid -1) through the descriptor holding it. */

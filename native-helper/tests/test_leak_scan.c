@@ -315,6 +315,13 @@ static void test_host_read(void)
 		CHECK(s.procs == NULL);
 		CHECK_UINT(s.nprocs, ==, 0);
 	}
+	/* a program the helper launched, whatever its name, is the tree's own when it is dumped */
+	if (criu > 0 && HOST_READ_OK(criu, &s, false)) {
+		test_case("host_read: the tree of a child of the helper named criu");
+		check_excluded(&s, "its root", criu, false);
+		CHECK(host_in_tree(&s, criu));
+		host_scan_release(&s);
+	}
 	reap_grandchild(child);
 	reap(root);
 	reap(criu);

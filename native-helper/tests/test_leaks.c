@@ -14,8 +14,6 @@
 #include "arena.h"
 #include "leak_scan.h"
 #include "leaks.h"
-#include "manifest.h"
-#include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
@@ -442,39 +440,6 @@ static void test_compare_counts(void)
 		CHECK_STR(c[0]->detail, ==, "it appeared while the tree was being dumped");
 }
 
-/* A report as the manifest keeps it (manifest_json of a report with its policy and changes). */
-static void test_report_json(void)
-{
-	static const pid_t cat[] = { 20 };
-	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT;
-	LeakRule *rules[1] = { &rule };
-	LeakReport r = CHECKPOINT__HELPER__V1__LEAK_REPORT__INIT;
-	Checkpoint c = CHECKPOINT__HELPER__V1__CHECKPOINT__INIT;
-	Leak *leaks[1] = { wire_leak(LK(PIPE), "pipe:[\"1\"]", LP(WARN), cat, 1) };
-	struct sbuf b = { 0 };
-	size_t n;
-
-	test_case("a report in the manifest");
-	rule.kind = LK(PIPE);
-	rule.policy = LP(WARN);
-	r.policy = rules;
-	r.n_policy = 1;
-	r.leaks = leaks;
-	r.n_leaks = 1;
-	r.rescanned = true;
-	r.changes = leaks_compare(NULL, 0, leaks, 1, &n);
-	r.n_changes = n;
-	c.leaks = &r;
-	CHECK_OK(manifest_json(&c, &b), NULL);
-	CHECK(b.p != NULL);
-	CHECK_CONTAINS(b.p, "{\"policy\": [{\"kind\": \"pipe\", \"policy\": \"warn\"}]");
-	CHECK_CONTAINS(b.p, "\"resource\": \"pipe:[\\\"1\\\"]\"");
-	CHECK_CONTAINS(b.p, "\"outside\": [{\"pid\": 20, \"comm\": \"cat\", \"how\": \"\"}]");
-	CHECK_CONTAINS(b.p, "\"rescanned\": true");
-	CHECK_CONTAINS(b.p, "\"what\": \"appeared\"");
-	sbuf_free(&b);
-}
-
 /* ---- the whole scan, and the report, on a real tree ------------------------------------------------ */
 
 /* The leaks of a scan are sorted by kind and resource, and each is shared, or a leak by itself. */
@@ -680,7 +645,6 @@ TEST_GROUP(leaks)
 	test_refusal();
 	test_compare();
 	test_compare_counts();
-	test_report_json();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	test_scan();
 	test_report();

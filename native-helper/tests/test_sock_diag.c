@@ -262,6 +262,12 @@ static void test_table(void)
 	test_case("sock_find of an inode not in the table");
 	CHECK(sock_find(&t, 4) == NULL);
 	CHECK(sock_find(&t, 10) == NULL);
+	test_case("sock_find in an empty table");
+	{
+		struct sock_table none = { 0 };
+
+		CHECK(sock_find(&none, 5) == NULL);
+	}
 	test_case("sock_find(0): no socket");
 	v[0].ino = 0;
 	sock_table_sort(&t);
