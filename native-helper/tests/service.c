@@ -3,14 +3,20 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "check.h"
+#include "config.h"
+#include "manifest.h"
 #include "ops.h"
+#include "procs.h"
 #include "service.h"
 #include "util.h"
 
@@ -147,4 +153,117 @@ void with_out_file(void (*fn)(void))
 bool no_children(void)
 {
 	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* ---- shared by the tests of the service, the engines and the processes ---- */
+
+HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents)
+{
+	Request req = CHECKPOINT__HELPER__V1__REQUEST__INIT;
+
+	req.id = id;
+	req.op_case = op_case;
+	req.hello = op;		/* one pointer for every case of the oneof */
+	return nevents ? roundtrip_events(&req, nevents) : roundtrip(&req);
+}
+
+const Response *answer_of(const HelperMessage *m, int result_case)
+{
+	if (!m || m->kind_case != CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_RESPONSE || !m->response ||
+	    (int)m->response->result_case != result_case)
+		return NULL;
+	return m->response;
+}
+
+static void fork_grandchild(void *arg, int report)
+{
+	pid_t g = fork();
+
+	(void)arg;
+	if (g == 0)
+		for (;;)
+			pause();
+	report_int(report, g);
+}
+
+pid_t spawn_family(pid_t *grandchild)
+{
+	int report;
+	pid_t child = spawn(fork_grandchild, NULL, NEW_GROUP, &report);
+
+	*grandchild = -1;
+	if (child < 0)
+		return -1;
+	*grandchild = read_int(report);
+	close(report);
+	if (*grandchild > 0)
+		return child;
+	reap(child);
+	return -1;
+}
+
+pid_t spawn_exec(const char *path, char *const argv[])
+{
+	int ready[2], err = 0;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		execv(path, argv);
+		err = errno;
+		if (write(ready[1], &err, sizeof(err)) != sizeof(err))
+			_exit(126);
+		_exit(127);
+	}
+	close(ready[1]);
+	/* EOF: the exec closed the pipe */
+	if (pid > 0 && read(ready[0], &err, sizeof(err)) != 0) {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+bool store_make(char *dir)
+{
+	if (!mkdtemp(dir))
+		return false;
+	snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", dir);
+	return true;
+}
+
+int dir_entries(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+int checkpoint_put(const char *store, const char *id, const Checkpoint *c)
+{
+	char path[4400];
+	struct herr e = { 0 };
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	if (mkdir(path, 0700))
+		return -1;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = manifest_write(fd, c, &e);
+	CHECK_OK(ret, &e);
+	close(fd);
+	return ret;
 }

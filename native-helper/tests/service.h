@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "wire.h"
 
@@ -37,5 +39,31 @@ int count_fds(void);
 void with_out_file(void (*fn)(void));
 /* No child of this process is left unreaped. */
 bool no_children(void);
+
+/* ---- shared by the tests of the service, the engines and the processes ---- */
+
+/*
+ * Runs req (its op_case set, op the message of that case: every member of
+ * the op oneof is a pointer in the same place) with id; *nevents gets how
+ * many events came before the answer (NULL: none may come).
+ */
+HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents);
+/* The answer's response when its result is of case result_case, else NULL. */
+const Response *answer_of(const HelperMessage *m, int result_case);
+
+/*
+ * A child in a process group of its own that forks a grandchild; both wait
+ * until they are killed (end_all(&child, 1) ends both). -1 when it failed.
+ */
+pid_t spawn_family(pid_t *grandchild);
+/* A child (a process group of its own) that has exec'd path with argv; -1 when it could not. */
+pid_t spawn_exec(const char *path, char *const argv[]);
+
+/* A new temporary store from template dir ("/tmp/ckpt-x-XXXXXX"), g_cfg.store pointing at it. */
+bool store_make(char *dir);
+/* Entries of directory path but . and .., -1 when it cannot be read. */
+int dir_entries(const char *path);
+/* <store>/<id> as a dump leaves it: a directory with the manifest of c. */
+int checkpoint_put(const char *store, const char *id, const Checkpoint *c);
 
 #endif
