@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "channel.h"
 #include "check.h"
 #include "config.h"
@@ -175,6 +176,40 @@ const Response *answer_of(const HelperMessage *m, int result_case)
 	return m->response;
 }
 
+static const char *event_words(const Event *ev)
+{
+	static const char *const states[] = { "UNSPECIFIED", "RUNNING", "FROZEN", "CHECKPOINTING", "RESTORING",
+					      "GONE" };
+
+	switch (ev->kind_case) {
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRESS:
+		return ev->progress->stage;
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_TREE_STATE:
+		return arena_printf("%s %d", (size_t)ev->tree_state->state < ARRAY_SIZE(states)
+				    ? states[ev->tree_state->state] : "?", ev->tree_state->root_pid);
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRAM_OUTPUT:
+		return "output";
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRAM_EXIT:
+		return arena_printf("exit %d", ev->program_exit->root_pid);
+	default:
+		return "?";
+	}
+}
+
+const char *events_told(void)
+{
+	HelperMessage *v[256];
+	size_t n = out_frames(v, ARRAY_SIZE(v));
+	const char *s = "";
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->kind_case == CHECKPOINT__HELPER__V1__HELPER_MESSAGE__KIND_EVENT)
+			s = arena_printf("%s%s, ", s, event_words(v[i]->event));
+		msg_free(v[i]);
+	}
+	return s;
+}
+
 static void fork_grandchild(void *arg, int report)
 {
 	pid_t g = fork();
@@ -199,6 +234,30 @@ pid_t spawn_family(pid_t *grandchild)
 	if (*grandchild > 0)
 		return child;
 	reap(child);
+	return -1;
+}
+
+pid_t spawn_pipe_pair(pid_t *outside, char *resource, size_t len)
+{
+	struct stat st;
+	pid_t tree = -1;
+	int p[2];
+
+	*outside = -1;
+	if (pipe(p))
+		return -1;
+	if (!fstat(p[0], &st)) {
+		snprintf(resource, len, "pipe:[%llu]", (unsigned long long)st.st_ino);
+		tree = spawn_call(NULL, NULL, NULL);
+		*outside = spawn_call(NULL, NULL, NULL);
+	}
+	close(p[0]);
+	close(p[1]);
+	if (tree > 0 && *outside > 0)
+		return tree;
+	reap(tree);
+	reap(*outside);
+	*outside = -1;
 	return -1;
 }
 

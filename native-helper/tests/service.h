@@ -50,12 +50,24 @@ bool no_children(void);
 HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents);
 /* The answer's response when its result is of case result_case, else NULL. */
 const Response *answer_of(const HelperMessage *m, int result_case);
+/*
+ * The events written since out_reset, in words (arena memory), each with
+ * ", " after it: "freezing, FROZEN 1234, " (a progress event by its stage, a
+ * tree state by its state and root, "output"/"exit PID" for a program's).
+ */
+const char *events_told(void);
 
 /*
  * A child in a process group of its own that forks a grandchild; both wait
  * until they are killed (end_all(&child, 1) ends both). -1 when it failed.
  */
 pid_t spawn_family(pid_t *grandchild);
+/*
+ * Two children that share a pipe (both hold both ends; this process none):
+ * the one returned is a tree, *outside a process outside it; resource gets
+ * the pipe's name, "pipe:[INODE]". -1 when it failed. reap() each.
+ */
+pid_t spawn_pipe_pair(pid_t *outside, char *resource, size_t len);
 /* A child (a process group of its own) that has exec'd path with argv; -1 when it could not. */
 pid_t spawn_exec(const char *path, char *const argv[]);
 
