@@ -4,9 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,9 +18,13 @@
 #include "channel.h"
 #include "check.h"
 #include "config.h"
+#include "criu.h"
+#include "fileio.h"
 #include "manifest.h"
 #include "ops.h"
+#include "proc.h"
 #include "procs.h"
+#include "program.h"
 #include "service.h"
 #include "util.h"
 
@@ -287,6 +294,66 @@ pid_t spawn_exec(const char *path, char *const argv[])
 	return pid;
 }
 
+pid_t launch_program(char *const argv[], uint32_t id)
+{
+	static char *const no_env[] = { NULL };
+	struct launch_spec s = { .program = argv[0], .argv = argv, .envp = no_env, .cwd = "/" };
+	struct herr e = { 0 };
+	pid_t pid = -1;
+
+	CHECK_OK(program_launch(&s, id, &pid, &e), &e);
+	return pid;
+}
+
+size_t programs_pipes(void)
+{
+	struct pollfd pfd[2 * MAX_PROGRAMS];
+
+	return program_poll_fds(pfd, ARRAY_SIZE(pfd));
+}
+
+void programs_read(void)
+{
+	uint64_t deadline = now_us() + 10 * 1000000ull;
+
+	for (;;) {
+		struct pollfd pfd[2 * MAX_PROGRAMS];
+		size_t n = program_poll_fds(pfd, ARRAY_SIZE(pfd));
+
+		if (!n || now_us() > deadline)
+			break;
+		CHECK_INT(poll(pfd, n, 1000), >=, 0);
+		program_poll_done(pfd, n);
+	}
+	CHECK_UINT(programs_pipes(), ==, 0);
+}
+
+void programs_reap(const pid_t *pids, size_t n)
+{
+	uint64_t deadline = now_us() + 10 * 1000000ull;
+	size_t left;
+
+	for (;;) {
+		reap_children();
+		left = 0;
+		for (size_t i = 0; i < n; i++)
+			left += pid_exists(pids[i]);
+		if (!left || now_us() > deadline)
+			break;
+		sleep_ms(1);
+	}
+	CHECK_UINT(left, ==, 0);
+}
+
+void programs_end(const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(-pids[i], SIGKILL);
+	programs_reap(pids, n);
+	programs_read();
+}
+
 bool store_make(char *dir)
 {
 	if (!mkdtemp(dir))
@@ -325,4 +392,137 @@ int checkpoint_put(const char *store, const char *id, const Checkpoint *c)
 	CHECK_OK(ret, &e);
 	close(fd);
 	return ret;
+}
+
+/* ---- a CRIU for the engines' tests ------------------------------------------ */
+
+#define FAKE_CRIU_ENV "CKPT_FAKE_CRIU"
+#define FAKE_LOG "(00.000001) Version: 4.1.1\n(00.000002) Error (criu/fake.c:1): fake: nothing was done\n"
+
+static CriuReq *fake_recv(int sk)
+{
+	uint8_t buf[1 << 16];
+	ssize_t n = recv(sk, buf, sizeof(buf), 0);
+
+	return n > 0 ? criu_req__unpack(NULL, n, buf) : NULL;
+}
+
+static void fake_send(int sk, const CriuResp *r)
+{
+	uint8_t buf[1 << 16];
+	size_t n = criu_resp__get_packed_size(r);
+
+	if (n > sizeof(buf))
+		_exit(3);
+	criu_resp__pack(r, buf);
+	if (send(sk, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
+		_exit(3);
+}
+
+static void fake_file(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || write_all(fd, text, strlen(text)))
+		_exit(5);
+	close(fd);
+}
+
+/* A notification, answered before CRIU goes on (as its notify scripts are). */
+static void fake_notify(int sk, const char *script)
+{
+	CriuResp r = CRIU_RESP__INIT;
+	CriuNotify n = CRIU_NOTIFY__INIT;
+	CriuReq *ack;
+
+	r.type = CRIU_REQ_TYPE__NOTIFY;
+	r.success = true;
+	n.script = (char *)script;
+	r.notify = &n;
+	fake_send(sk, &r);
+	ack = fake_recv(sk);
+	if (!ack || ack->type != CRIU_REQ_TYPE__NOTIFY || !ack->notify_success)
+		_exit(4);
+	criu_req__free_unpacked(ack, NULL);
+}
+
+static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
+{
+	const CriuOpts *o = req->opts;
+
+	if (!o || !o->log_file)
+		_exit(6);
+	if (ok && req->type == CRIU_REQ_TYPE__DUMP) {
+		fake_notify(sk, "post-dump");
+		fake_file(o->images_dir_fd, "pages-1.img", "pages");
+		fake_file(o->images_dir_fd, o->log_file, "(00.000001) Version: 4.1.1\n");
+		r->success = true;
+		return;
+	}
+	fake_file(req->type == CRIU_REQ_TYPE__DUMP ? o->images_dir_fd : o->work_dir_fd, o->log_file, FAKE_LOG);
+}
+
+static void fake_serve(int sk, bool ok)
+{
+	CriuReq *req;
+
+	while ((req = fake_recv(sk))) {
+		CriuResp r = CRIU_RESP__INIT;
+		CriuVersion v = CRIU_VERSION__INIT;
+		CriuFeatures f = CRIU_FEATURES__INIT;
+
+		r.type = req->type;
+		r.success = true;
+		if (req->type == CRIU_REQ_TYPE__VERSION) {
+			v.major_number = 4;
+			v.minor_number = 1;
+			v.has_sublevel = true;
+			v.sublevel = 1;
+			r.version = &v;
+		} else if (req->type == CRIU_REQ_TYPE__FEATURE_CHECK) {
+			r.features = &f;
+		} else {
+			r.success = false;
+			fake_action(sk, req, ok, &r);
+		}
+		fake_send(sk, &r);
+		criu_req__free_unpacked(req, NULL);
+	}
+}
+
+/* This program started as "criu ..." with FAKE_CRIU_ENV set: the fake CRIU, never the tests. */
+__attribute__((constructor)) static void fake_criu_main(void)
+{
+	const char *mode = getenv(FAKE_CRIU_ENV);
+	char *args = NULL;
+	size_t len = 0;
+
+	if (!mode || read_file("/proc/self/cmdline", &args, &len, 4096))
+		return;
+	if (strcmp(args, "criu")) {
+		free(args);
+		return;
+	}
+	/* "criu\0swrk\0FD\0"; anything else ("check --feature") finds nothing */
+	if (len > 10 && !strcmp(args + 5, "swrk")) {
+		fake_serve(atoi(args + 10), !strcmp(mode, "ok"));
+		_exit(0);
+	}
+	_exit(1);
+}
+
+const char *fake_criu(const char *mode)
+{
+	static char self[4096];
+	ssize_t n;
+
+	unsetenv(FAKE_CRIU_ENV);
+	if (!mode)
+		return NULL;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	setenv(FAKE_CRIU_ENV, mode, 1);
+	return self;
 }

@@ -71,11 +71,36 @@ pid_t spawn_pipe_pair(pid_t *outside, char *resource, size_t len);
 /* A child (a process group of its own) that has exec'd path with argv; -1 when it could not. */
 pid_t spawn_exec(const char *path, char *const argv[]);
 
+/*
+ * A program launched as the helper launches one (program_launch: its own
+ * session, stdin /dev/null, its output read by the helper), with no
+ * environment, in /, its events carrying request id; -1 when it failed.
+ */
+pid_t launch_program(char *const argv[], uint32_t id);
+/* How many pipes of programs the helper reads. */
+size_t programs_pipes(void);
+/* What the main loop does: reads the programs' pipes until they all end (or 10 s). */
+void programs_read(void);
+/* Kills the n programs' process groups and lets them go as the main loop would (their ends reported). */
+void programs_end(const pid_t *pids, size_t n);
+/* Reaps as the main loop reaps at SIGCHLD (their ends reported) until the n pids are gone. */
+void programs_reap(const pid_t *pids, size_t n);
+
 /* A new temporary store from template dir ("/tmp/ckpt-x-XXXXXX"), g_cfg.store pointing at it. */
 bool store_make(char *dir);
 /* Entries of directory path but . and .., -1 when it cannot be read. */
 int dir_entries(const char *path);
 /* <store>/<id> as a dump leaves it: a directory with the manifest of c. */
 int checkpoint_put(const char *store, const char *id, const Checkpoint *c);
+
+/*
+ * A CRIU for the engines' tests: this test program itself, started as
+ * "criu swrk FD" (by criu_call) with the environment fake_criu sets. It
+ * answers VERSION (4.1.1) and FEATURE_CHECK; a DUMP or RESTORE fails with
+ * an Error line in its log, or (mode "ok") a DUMP announces post-dump,
+ * writes pages-1.img and succeeds. Returns its path (a static buffer);
+ * fake_criu(NULL) ends it (NULL).
+ */
+const char *fake_criu(const char *mode);
 
 #endif

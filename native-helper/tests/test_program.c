@@ -82,63 +82,11 @@ static void check_end(const struct told *t, pid_t root, int code, int sig)
 	CHECK_INT(t->exit->signal, ==, sig);
 }
 
-/* How many pipes of programs are read. */
-static size_t pipes_read(void)
-{
-	struct pollfd pfd[2 * MAX_PROGRAMS];
-
-	return program_poll_fds(pfd, ARRAY_SIZE(pfd));
-}
-
-/* What the main loop does: reads the programs' pipes until they end. */
-static void read_pipes(void)
-{
-	uint64_t deadline = now_us() + 10 * 1000000ull;
-
-	for (;;) {
-		struct pollfd pfd[2 * MAX_PROGRAMS];
-		size_t n = program_poll_fds(pfd, ARRAY_SIZE(pfd));
-
-		if (!n || now_us() > deadline)
-			break;
-		CHECK_INT(poll(pfd, n, 1000), >=, 0);
-		program_poll_done(pfd, n);
-	}
-	CHECK_UINT(pipes_read(), ==, 0);
-}
-
-/* Reaps as the main loop reaps at SIGCHLD (their ends are reported) until the n pids are gone. */
-static void reap_ended(const pid_t *pids, size_t n)
-{
-	uint64_t deadline = now_us() + 10 * 1000000ull;
-	size_t left;
-
-	for (;;) {
-		reap_children();
-		left = 0;
-		for (size_t i = 0; i < n; i++)
-			left += pid_exists(pids[i]);
-		if (!left || now_us() > deadline)
-			break;
-		sleep_ms(1);
-	}
-	CHECK_UINT(left, ==, 0);
-}
-
 /* A program run to its end: its output read, its end reported. */
 static void run_program(pid_t pid)
 {
-	read_pipes();
-	reap_ended(&pid, 1);
-}
-
-/* Kills the programs (their process groups) and lets them go as the main loop would. */
-static void kill_programs(const pid_t *pids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		kill(-pids[i], SIGKILL);
-	reap_ended(pids, n);
-	read_pipes();
+	programs_read();
+	programs_reap(&pid, 1);
 }
 
 static pid_t launch(const char *program, char *const *argv, char *const *envp, const char *cwd, struct herr *e)
@@ -208,7 +156,7 @@ static void test_reap_order(void)
 	check_end(&t, pid, 0, SIGTERM);
 	told_free(&t);
 	CHECK(no_children());
-	CHECK_UINT(pipes_read(), ==, 0);	/* forgotten: its pipes ended with it */
+	CHECK_UINT(programs_pipes(), ==, 0);	/* forgotten: its pipes ended with it */
 }
 
 static const struct launch_fail {
@@ -244,7 +192,7 @@ static void test_launch_fails(void)
 		CHECK_INT(e.errnum, ==, c->errnum);
 		CHECK_STR(e.msg, ==, c->words);
 		CHECK_INT(lseek(g_out_fd, 0, SEEK_CUR), ==, 0);	/* no event */
-		CHECK_UINT(pipes_read(), ==, 0);
+		CHECK_UINT(programs_pipes(), ==, 0);
 		CHECK(no_children());
 	}
 	unlink("/tmp/ckpt-noexec");
@@ -285,7 +233,7 @@ static void test_pipe_ids(void)
 	CHECK_INT(program_pipe_ids(getpid(), &out, &err), ==, -1);
 	CHECK_INT(program_pipe_ids(NO_PID, &out, &err), ==, -1);
 	CHECK_INT(program_pipe_ids(1, &out, &err), ==, -1);
-	kill_programs(&pid, 1);
+	programs_end(&pid, 1);
 	pidlist_free(&tree);
 	arena_free_all();
 }
@@ -342,7 +290,7 @@ static void test_adopt(void)
 	close(err[1]);
 	CHECK_INT(pid, >, 0);
 	program_adopt(pid, 77, out[0], err[0]);
-	CHECK_UINT(pipes_read(), ==, 2);
+	CHECK_UINT(programs_pipes(), ==, 2);
 	run_program(pid);
 	told_read(&t, pid, 77);
 	CHECK_STR(sbuf_text(&t.out), ==, "adopted out");
@@ -371,7 +319,7 @@ static void test_room(void)
 	CHECK_INT(e.errnum, ==, EMFILE);
 	CHECK_STR(e.msg, ==, "this helper already reads the output of 64 programs; kill one first");
 	CHECK_INT(count_fds(), ==, fds);
-	kill_programs(pids, n);
+	programs_end(pids, n);
 	CHECK(program_room());
 }
 
@@ -384,7 +332,7 @@ static void program_tests(void)
 	test_pipes_open();
 	test_adopt();
 	test_room();
-	CHECK_UINT(pipes_read(), ==, 0);
+	CHECK_UINT(programs_pipes(), ==, 0);
 	CHECK(no_children());
 }
 
