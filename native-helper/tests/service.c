@@ -244,28 +244,46 @@ pid_t spawn_family(pid_t *grandchild)
 	return -1;
 }
 
-pid_t spawn_pipe_pair(pid_t *outside, char *resource, size_t len)
+bool pipe_pair_start(struct pipe_pair *pp, int policy)
 {
 	struct stat st;
-	pid_t tree = -1;
 	int p[2];
 
-	*outside = -1;
+	memset(pp, 0, sizeof(*pp));
+	pp->tree = pp->outside = -1;
+	checkpoint__helper__v1__leak_rule__init(&pp->rule);
+	pp->rule.kind = LK(PIPE);
+	pp->rule.resource = pp->resource;
+	pp->rule.policy = policy;
+	pp->rules[0] = &pp->rule;
 	if (pipe(p))
-		return -1;
+		return false;
 	if (!fstat(p[0], &st)) {
-		snprintf(resource, len, "pipe:[%llu]", (unsigned long long)st.st_ino);
-		tree = spawn_call(NULL, NULL, NULL);
-		*outside = spawn_call(NULL, NULL, NULL);
+		snprintf(pp->resource, sizeof(pp->resource), "pipe:[%llu]", (unsigned long long)st.st_ino);
+		pp->tree = spawn_call(NULL, NULL, NULL);
+		pp->outside = spawn_call(NULL, NULL, NULL);
 	}
 	close(p[0]);
 	close(p[1]);
-	if (tree > 0 && *outside > 0)
-		return tree;
-	reap(tree);
-	reap(*outside);
-	*outside = -1;
-	return -1;
+	if (pp->tree > 0 && pp->outside > 0)
+		return true;
+	pipe_pair_end(pp);
+	return false;
+}
+
+void pipe_pair_end(struct pipe_pair *pp)
+{
+	reap(pp->tree);
+	reap(pp->outside);
+	pp->tree = pp->outside = -1;
+}
+
+const Leak *leak_named(Leak *const *v, size_t n, int kind, const char *resource)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i]->kind == kind && !strcmp(v[i]->resource, resource))
+			return v[i];
+	return NULL;
 }
 
 pid_t spawn_exec(const char *path, char *const argv[])

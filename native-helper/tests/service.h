@@ -64,10 +64,21 @@ const char *events_told(void);
 pid_t spawn_family(pid_t *grandchild);
 /*
  * Two children that share a pipe (both hold both ends; this process none):
- * the one returned is a tree, *outside a process outside it; resource gets
- * the pipe's name, "pipe:[INODE]". -1 when it failed. reap() each.
+ * tree, and outside, a process outside its tree; the pipe is resource,
+ * "pipe:[INODE]", and rules[0] a rule giving it a policy.
  */
-pid_t spawn_pipe_pair(pid_t *outside, char *resource, size_t len);
+struct pipe_pair {
+	pid_t tree, outside;
+	char resource[64];
+	LeakRule rule, *rules[1];
+};
+
+/* Starts the pair, the rule's policy policy; false when it could not. */
+bool pipe_pair_start(struct pipe_pair *pp, int policy);
+/* Kills and reaps both. */
+void pipe_pair_end(struct pipe_pair *pp);
+/* The leak of kind on resource among the n leaks v, NULL when there is none. */
+const Leak *leak_named(Leak *const *v, size_t n, int kind, const char *resource);
 /* A child (a process group of its own) that has exec'd path with argv; -1 when it could not. */
 pid_t spawn_exec(const char *path, char *const argv[]);
 

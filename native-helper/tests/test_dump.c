@@ -76,46 +76,31 @@ static void test_no_process(void)
 	CHECK_INT(dir_entries(store), ==, 0);
 }
 
-/* The pipe leak named resource, among the n leaks v, NULL when it is not there. */
-static const Leak *find_leak(Leak *const *v, size_t n, const char *resource)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->kind == LK(PIPE) && !strcmp(v[i]->resource, resource))
-			return v[i];
-	return NULL;
-}
-
 /* A pipe to a process outside the tree, its policy fail: refused before anything is frozen or written. */
 static void test_leaks_refused(void)
 {
-	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[] = { &rule };
 	struct criu_info ci = criu_at("/bin/false");
 	struct dump_outcome out;
+	struct pipe_pair pp;
 	struct herr e;
-	char resource[64];
-	pid_t outside, root = spawn_pipe_pair(&outside, resource, sizeof(resource));
 
 	test_case("a leak whose policy is fail");
-	CHECK_INT(root, >, 0);
-	rule.kind = LK(PIPE);
-	rule.resource = resource;
-	rule.policy = LP(FAIL);
-	CHECK_INT(dump(root, rules, 1, &ci, &out, &e), ==, -1);
+	CHECK(pipe_pair_start(&pp, LP(FAIL)));
+	CHECK_INT(dump(pp.tree, pp.rules, 1, &ci, &out, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(LEAKS_REFUSED));
-	CHECK_CONTAINS(e.msg, resource);
-	CHECK(find_leak(out.refused, out.nrefused, resource) != NULL);
+	CHECK_CONTAINS(e.msg, pp.resource);
+	CHECK(leak_named(out.refused, out.nrefused, LK(PIPE), pp.resource) != NULL);
 	for (size_t i = 0; i < out.nrefused; i++) {
 		test_case("refused leak %zu: %s", i, out.refused[i]->resource);
 		CHECK_INT(out.refused[i]->policy, ==, LP(FAIL));
 	}
 	test_case("a leak whose policy is fail: nothing written, the tree runs");
 	CHECK(out.checkpoint == NULL);
-	CHECK_STR(events_told(), ==, arena_printf("leak-scan, RUNNING %d, ", root));
+	CHECK_STR(events_told(), ==, arena_printf("leak-scan, RUNNING %d, ", pp.tree));
 	CHECK_INT(dir_entries(store), ==, 0);
-	check_runs(root);
-	check_runs(outside);
-	reap(root);
-	reap(outside);
+	check_runs(pp.tree);
+	check_runs(pp.outside);
+	pipe_pair_end(&pp);
 }
 
 /* What a failed dump leaves: no .partial, no checkpoint, the tree running. */

@@ -509,48 +509,33 @@ static void test_leaks_refused(void)
 	msg_free(m);
 }
 
-/* The leak of kind on resource in r, NULL when there is none. */
-static const Leak *leak_of(const LeaksResult *r, int kind, const char *resource)
-{
-	for (size_t i = 0; r && i < r->n_leaks; i++)
-		if ((int)r->leaks[i]->kind == kind && !strcmp(r->leaks[i]->resource, resource))
-			return r->leaks[i];
-	return NULL;
-}
-
 /* A child sharing a pipe with a process outside its tree: a pipe leak, with the rule's policy. */
 static void test_leaks(void)
 {
-	LeakRule rule = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[] = { &rule };
-	char resource[64];
+	struct pipe_pair pp;
 	const LeaksResult *r;
 	const Leak *lk;
 	HelperMessage *m;
-	pid_t outside, child = spawn_pipe_pair(&outside, resource, sizeof(resource));
 
 	test_case("leaks of a child sharing a pipe with another");
-	CHECK_INT(child, >, 0);
-	rule.kind = LK(PIPE);
-	rule.resource = resource;
-	rule.policy = LP(WARN);
-	m = ask_leaks(child, rules, 1);
+	CHECK(pipe_pair_start(&pp, LP(WARN)));
+	m = ask_leaks(pp.tree, pp.rules, 1);
 	r = answer_of(m, RESULT(LEAKS)) ? m->response->leaks : NULL;
 	CHECK(r != NULL);
 	CHECK_UINT(r && r->stats ? r->stats->tree_processes : 0, ==, 1);
 	CHECK_UINT(r && r->stats ? r->stats->processes : 0, >, 2);
-	lk = leak_of(r, LK(PIPE), resource);
+	lk = r ? leak_named(r->leaks, r->n_leaks, LK(PIPE), pp.resource) : NULL;
 	CHECK(lk != NULL);
 	if (lk) {
 		CHECK_INT(lk->policy, ==, LP(WARN));	/* the rule's, not the default */
 		CHECK_INT(lk->default_policy, ==, LP(FAIL));
 		CHECK_UINT(lk->n_inside, ==, 2);	/* both ends */
-		CHECK_INT(lk->n_inside ? lk->inside[0]->pid : 0, ==, child);
+		CHECK_INT(lk->n_inside ? lk->inside[0]->pid : 0, ==, pp.tree);
 		CHECK_UINT(lk->n_outside, ==, 2);
-		CHECK_INT(lk->n_outside ? lk->outside[0]->pid : 0, ==, outside);
+		CHECK_INT(lk->n_outside ? lk->outside[0]->pid : 0, ==, pp.outside);
 	}
 	msg_free(m);
-	reap(child);
-	reap(outside);
+	pipe_pair_end(&pp);
 }
 
 static void process_tests(void)
