@@ -529,6 +529,15 @@ __attribute__((constructor)) static void fake_criu_main(void)
 	_exit(1);
 }
 
+struct criu_info criu_at(const char *path)
+{
+	struct criu_info ci = { .probed = true, .major = 4, .minor = 1, .sublevel = 1 };
+
+	snprintf(ci.path, sizeof(ci.path), "%s", path ? path : "");
+	snprintf(ci.version, sizeof(ci.version), "4.1.1");
+	return ci;
+}
+
 const char *fake_criu(const char *mode)
 {
 	static char self[4096];

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "criu.h"
 #include "wire.h"
 
 /* Empties the output file before a request. */
@@ -103,6 +104,9 @@ bool store_make(char *dir);
 int dir_entries(const char *path);
 /* <store>/<id> as a dump leaves it: a directory with the manifest of c. */
 int checkpoint_put(const char *store, const char *id, const Checkpoint *c);
+
+/* What the engines are given of a usable CRIU 4.1.1 at path (not probed: it may be no CRIU at all). */
+struct criu_info criu_at(const char *path);
 
 /*
  * A CRIU for the engines' tests: this test program itself, started as

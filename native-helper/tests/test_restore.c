@@ -66,14 +66,6 @@ static Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t 
 	return &f->c;
 }
 
-static struct criu_info criu_at(const char *path)
-{
-	struct criu_info ci = { .probed = true, .major = 4, .minor = 1, .sublevel = 1 };
-
-	snprintf(ci.path, sizeof(ci.path), "%s", path ? path : "");
-	return ci;
-}
-
 static int restore(const char *id, bool kill_running, const char *criu, struct restore_outcome *out,
 		   struct herr *e)
 {
