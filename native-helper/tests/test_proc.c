@@ -211,7 +211,8 @@ static void test_processes(void)
 /* ---- threads, command lines, uids, namespaces --------------------------------- */
 
 struct worker {
-	int ready[2];		/* the worker writes its tid, then waits for the test to close the pipe */
+	int tid[2];		/* the worker writes its tid on it */
+	int release[2];		/* then waits for the test to close this */
 };
 
 static void *worker_run(void *arg)
@@ -221,8 +222,8 @@ static void *worker_run(void *arg)
 	char c;
 
 	pthread_setname_np(pthread_self(), "ckpt-worker");
-	if (write(w->ready[1], &tid, sizeof(tid)) == sizeof(tid))
-		while (read(w->ready[0], &c, 1) > 0)
+	if (write(w->tid[1], &tid, sizeof(tid)) == sizeof(tid))
+		while (read(w->release[0], &c, 1) > 0)
 			;
 	return NULL;
 }
@@ -244,9 +245,10 @@ static void test_threads(void)
 	pid_t tid = -1;
 	ssize_t i;
 
-	CHECK_INT(pipe(w.ready), ==, 0);
+	CHECK_INT(pipe(w.tid), ==, 0);
+	CHECK_INT(pipe(w.release), ==, 0);
 	CHECK_INT(pthread_create(&th, NULL, worker_run, &w), ==, 0);
-	CHECK_INT(read(w.ready[0], &tid, sizeof(tid)), ==, sizeof(tid));
+	CHECK_INT(read(w.tid[0], &tid, sizeof(tid)), ==, sizeof(tid));
 	read_threads(getpid(), &t);
 	test_case("the main thread");
 	i = thread_index(&t, getpid());
@@ -256,9 +258,11 @@ static void test_threads(void)
 	i = thread_index(&t, tid);
 	CHECK_INT(i, >=, 0);
 	CHECK_STR(i >= 0 ? t.names[i] : NULL, ==, "ckpt-worker");
-	close(w.ready[1]);
+	close(w.release[1]);
 	pthread_join(th, NULL);
-	close(w.ready[0]);
+	close(w.release[0]);
+	close(w.tid[0]);
+	close(w.tid[1]);
 	test_case("a pid no process has: no threads");
 	read_threads(NO_PID, &t);
 	CHECK_UINT(t.n, ==, 0);
