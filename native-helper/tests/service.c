@@ -163,6 +163,23 @@ bool no_children(void)
 	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
 }
 
+void stderr_quiet(bool quiet)
+{
+	static int saved = -1;
+	int null;
+
+	if (quiet && saved < 0) {
+		saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		dup2(null, 2);
+		close(null);
+	} else if (!quiet && saved >= 0) {
+		dup2(saved, 2);
+		close(saved);
+		saved = -1;
+	}
+}
+
 /* ---- shared by the tests of the service, the engines and the processes ---- */
 
 HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents)

@@ -40,6 +40,11 @@ int count_fds(void);
 void with_out_file(void (*fn)(void));
 /* No child of this process is left unreaped. */
 bool no_children(void);
+/*
+ * Points stderr at /dev/null (quiet), or back: for the calls whose
+ * complaint there is expected, so that the tests' output shows failures only.
+ */
+void stderr_quiet(bool quiet);
 
 /* ---- shared by the tests of the service, the engines and the processes ---- */
 
