@@ -46,7 +46,7 @@ static void test_layout(void)
 	if (have_v1) {
 		CHECK_INT(statfs(v1, &sf), ==, 0);
 		CHECK_INT(sf.f_type, ==, CGROUP_SUPER_MAGIC);
-		CHECK(access(arena_printf("%s/freezer.state", v1), F_OK) != 0);	/* the root cgroup has none */
+		CHECK_INT(access(arena_printf("%s/freezer.state", v1), F_OK), ==, -1);	/* the root cgroup has none */
 	}
 	CHECK_INT(statfs("/sys/fs/cgroup", &sf), ==, 0);
 	if (sf.f_type == CGROUP2_SUPER_MAGIC)
@@ -152,8 +152,8 @@ static void check_frozen(const struct writer *w, const struct frozen_tree *t)
 	CHECK(pidlist_has(&t->pids, w->root));
 	CHECK(pidlist_has(&t->pids, w->grandchild));
 	CHECK(t->layout == CGL(V2) || t->layout == CGL(V1));
-	CHECK(!strncmp(t->cgroup, t->mount, strlen(t->mount)));
-	CHECK(str_ends_with(t->cgroup, arena_printf("/checkpoint-freeze-%d", w->root)));
+	CHECK_CONTAINS(t->cgroup, t->mount);
+	CHECK_CONTAINS(t->cgroup, arena_printf("/checkpoint-freeze-%d", w->root));
 	CHECK(in_cgroup(w->root, rel));
 	CHECK(in_cgroup(w->grandchild, rel));
 	CHECK(kernel_says_frozen(t));
@@ -202,7 +202,7 @@ static void test_freeze_thaw(void)
 	CHECK_OK(frozen_release(t, true, &e), &e);
 	CHECK(frozen_find(w.root) == NULL);
 	CHECK(frozen_find_member(w.grandchild) == NULL);
-	CHECK(access(cgroup, F_OK) != 0);
+	CHECK_INT(access(cgroup, F_OK), ==, -1);
 	CHECK(in_cgroup(w.root, orig));
 	CHECK(in_cgroup(w.grandchild, orig));
 	check_running(&w);
@@ -227,7 +227,7 @@ static void test_release_frozen(void)
 		snprintf(orig, sizeof(orig), "%s", t->orig[0]);
 		CHECK_OK(frozen_release(t, false, &e), &e);
 		CHECK(frozen_find(w.root) == NULL);
-		CHECK(access(cgroup, F_OK) != 0);
+		CHECK_INT(access(cgroup, F_OK), ==, -1);
 		CHECK(in_cgroup(w.root, orig));
 		CHECK(in_cgroup(w.grandchild, orig));
 	}
@@ -255,7 +255,7 @@ static void test_release_all(void)
 	for (int i = 0; i < 2; i++) {
 		test_case("tree %d of 2 after frozen_release_all", i + 1);
 		CHECK(frozen_find(w[i].root) == NULL);
-		CHECK(access(cgroup[i], F_OK) != 0);
+		CHECK_INT(access(cgroup[i], F_OK), ==, -1);
 		check_running(&w[i]);
 		close(w[i].report);
 	}
@@ -275,7 +275,7 @@ static void test_refused(void)
 	CHECK(t == NULL);
 	CHECK(frozen_find(NO_PID) == NULL);
 	if (cgroup_v2_mount(v2, sizeof(v2)) == 0)
-		CHECK(access(arena_printf("%s/checkpoint-freeze-%d", v2, NO_PID), F_OK) != 0);
+		CHECK_INT(access(arena_printf("%s/checkpoint-freeze-%d", v2, NO_PID), F_OK), ==, -1);
 	test_case("a freeze cgroup that is gone: nothing to thaw");
 	snprintf(gone.cgroup, sizeof(gone.cgroup), "/sys/fs/cgroup/no-such-cgroup-%d", getpid());
 	CHECK_OK(thaw_tree(&gone, &e), &e);

@@ -138,8 +138,8 @@ static void test_criu_fails(pid_t root)
 	if (out.criu) {
 		CHECK_STR(out.criu->message, ==, "Error (criu/fake.c:1): fake: nothing was done");
 		CHECK_UINT(out.criu->nlog, ==, 2);
-		CHECK(str_ends_with(out.criu->log_path, "-dump.log"));
-		CHECK(!strncmp(out.criu->log_path, arena_printf("%s/.failed/", store), strlen(store) + 9));
+		CHECK_CONTAINS(out.criu->log_path, "-dump.log");
+		CHECK_CONTAINS(out.criu->log_path, arena_printf("%s/.failed/", store));
 		CHECK_INT(read_file(out.criu->log_path, &log, NULL, 1 << 16), ==, 0);
 		CHECK_CONTAINS(log, "fake: nothing was done");
 		free(log);

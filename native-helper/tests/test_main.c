@@ -280,10 +280,11 @@ static void test_launched_killed(void)
 	pid = answer_of(m, RESULT(LAUNCH)) ? m->response->launch->root_pid : -1;
 	msg_free(m);
 	CHECK_INT(pid, >, 0);
-	CHECK(pid > 0 && pid_exists(pid));
+	CHECK(pid_exists(pid));
 	check_end(&h, 0, NULL);
-	test_case("the launched program after the helper's end");
-	CHECK(pid > 0 && (read_proc_stat(pid, &st) || st.state == 'Z'));
+	test_case("the launched program after the helper's end: gone, or dead and not yet reaped by its new parent");
+	if (pid > 0 && !read_proc_stat(pid, &st))
+		CHECK_INT(st.state, ==, 'Z');
 }
 
 static void test_arguments(void)

@@ -301,7 +301,7 @@ static void check_frozen_answer(const HelperMessage *m, pid_t child, pid_t grand
 	CHECK_INT(r->n_pids == 2 ? r->pids[1] : 0, ==, grandchild);
 	CHECK_STR(r->cgroup, ==, t->cgroup);
 	CHECK_INT(r->freezer, ==, t->layout);
-	CHECK(access(r->cgroup, F_OK) == 0);
+	CHECK_INT(access(r->cgroup, F_OK), ==, 0);
 }
 
 /* A thaw's answer: the tree runs, and it was thawed (told so) when it was frozen. */
@@ -337,7 +337,7 @@ static void test_freeze(pid_t child, pid_t grandchild)
 	msg_free(m);
 	test_case("thaw");
 	check_thawed_answer(ask_thaw(child), child, true);
-	CHECK(access(cgroup, F_OK) != 0);
+	CHECK_INT(access(cgroup, F_OK), ==, -1);
 	check_ps_tree(child, grandchild, false);
 	test_case("thaw of a tree this helper did not freeze: it runs");
 	check_thawed_answer(ask_thaw(child), child, false);
@@ -436,7 +436,7 @@ static void test_kill_refused(void)
 		test_case("kill refused: %d", refused[i]);
 		m = ask_kill(refused[i]);
 		CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
-		CHECK(pid_exists(refused[i]) == (refused[i] > 0));
+		CHECK_INT(pid_exists(refused[i]), ==, refused[i] > 0);
 		msg_free(m);
 	}
 	test_case("kill refused: an ancestor");

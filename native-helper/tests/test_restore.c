@@ -217,9 +217,9 @@ static void test_criu_fails(void)
 	CHECK_STR(e.msg, ==, "CRIU could not restore checkpoint fails: Error (criu/fake.c:1): fake: nothing was done");
 	CHECK(out.criu != NULL);
 	CHECK_STR(out.criu ? out.criu->message : NULL, ==, "Error (criu/fake.c:1): fake: nothing was done");
-	CHECK(out.criu && !strncmp(out.criu->log_path, arena_printf("%s/.logs/fails-", store), strlen(store) + 12));
-	CHECK(out.criu && str_ends_with(out.criu->log_path, "/restore.log"));
-	CHECK(out.criu && access(out.criu->log_path, R_OK) == 0);
+	CHECK_CONTAINS(out.criu ? out.criu->log_path : NULL, arena_printf("%s/.logs/fails-", store));
+	CHECK_CONTAINS(out.criu ? out.criu->log_path : NULL, "/restore.log");
+	CHECK_INT(out.criu ? access(out.criu->log_path, R_OK) : -1, ==, 0);
 	CHECK_INT(out.root, ==, 0);
 	CHECK(!out.output_streamed);
 	CHECK_STR(events_told(), ==, "RESTORING 4194001, restoring, GONE 4194001, ");
