@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of config.c: the CRIU the configuration makes, probed once or afresh, and refused in words. */
 #define _GNU_SOURCE
-#include <string.h>
 
 #include "config.h"
 #include "wire.h"

@@ -5,15 +5,12 @@
  * failure read back from CRIU's answer and log.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "arena.h"
-#include "channel.h"
 #include "criu_action.h"
 #include "fileio.h"
 #include "util.h"

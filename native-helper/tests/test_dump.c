@@ -7,15 +7,11 @@
  * but CRIU's log, and the tree runs as it did.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "arena.h"
-#include "config.h"
 #include "dump.h"
 #include "fileio.h"
 #include "manifest.h"
@@ -23,7 +19,6 @@
 #include "util.h"
 #include "wire.h"
 #include "check.h"
-#include "procs.h"
 #include "service.h"
 
 #define NO_PID 4194000

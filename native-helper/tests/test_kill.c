@@ -2,19 +2,15 @@
 /* Tests of kill.c: real process trees killed, a frozen one included. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include "arena.h"
 #include "cgroup.h"
 #include "kill.h"
 #include "lists.h"
 #include "proc.h"
-#include "util.h"
 #include "wire.h"
 #include "check.h"
 #include "procs.h"

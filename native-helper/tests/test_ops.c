@@ -13,7 +13,6 @@
 
 #include "config.h"
 #include "fileio.h"
-#include "framing.h"
 #include "manifest.h"
 #include "util.h"
 #include "wire.h"

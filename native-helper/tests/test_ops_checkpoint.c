@@ -6,23 +6,19 @@
  * (the fake CRIU of service.h stands in for CRIU).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "config.h"
 #include "fileio.h"
 #include "manifest.h"
-#include "proc.h"
 #include "store.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
-#include "procs.h"
 #include "service.h"
 
 #define OP(x) CHECKPOINT__HELPER__V1__REQUEST__OP_##x

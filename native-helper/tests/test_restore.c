@@ -9,14 +9,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
-#include "config.h"
 #include "fileio.h"
 #include "manifest.h"
 #include "proc.h"
@@ -24,7 +22,6 @@
 #include "util.h"
 #include "wire.h"
 #include "check.h"
-#include "procs.h"
 #include "service.h"
 
 #define RESTORE_ID 81
