@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "cgroup.h"
 #include "fileio.h"
+#include "lists.h"
 #include "proc.h"
 #include "util.h"
 #include "wire.h"

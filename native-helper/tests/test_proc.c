@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "lists.h"
 #include "proc.h"
 #include "util.h"
 #include "wire.h"
