@@ -57,8 +57,8 @@ HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents);
 /* The answer's response when its result is of case result_case, else NULL. */
 const Response *answer_of(const HelperMessage *m, int result_case);
 /*
- * The events written since out_reset, in words (arena memory), each with
- * ", " after it: "freezing, FROZEN 1234, " (a progress event by its stage, a
+ * The events written since out_reset, in words (arena memory: ask it after
+ * the request, whose end frees the arena), each with ", " after it: "freezing, FROZEN 1234, " (a progress event by its stage, a
  * tree state by its state and root, "output"/"exit PID" for a program's).
  */
 const char *events_told(void);

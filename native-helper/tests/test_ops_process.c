@@ -181,6 +181,29 @@ static void test_hello_criu(void)
 	config_criu(true);
 }
 
+/* hello with a CRIU that answers: its version and path, no problem, and whether TCP can be saved here. */
+static void test_hello_usable(void)
+{
+	Checkpoint__Helper__V1__HelloRequest r = CHECKPOINT__HELPER__V1__HELLO_REQUEST__INIT;
+	const HelloResult *h;
+	HelperMessage *m;
+
+	test_case("hello with a CRIU that answers");
+	g_cfg.criu_path = g_cfg.criu_asked = fake_criu("fail");
+	m = ask(3, OP(HELLO), &r, NULL);
+	h = answer_of(m, RESULT(HELLO)) ? m->response->hello : NULL;
+	CHECK(h != NULL);
+	CHECK_STR(h ? h->criu_version : NULL, ==, "4.1.1");
+	CHECK_STR(h ? h->criu_path : NULL, ==, g_cfg.criu_path);
+	CHECK_STR(h ? h->criu_problem : NULL, ==, "");
+	/* TCP connections can be saved, with a network lock, or cannot, and why */
+	CHECK_INT(h && h->network_lock[0], !=, h && h->tcp_problem[0]);
+	msg_free(m);
+	fake_criu(NULL);
+	g_cfg.criu_path = g_cfg.criu_asked = NULL;
+	config_criu(true);
+}
+
 /* ---- ps ------------------------------------------------------------------ */
 
 static const PsResult *ps_of(const HelperMessage *m)
@@ -545,6 +568,7 @@ static void process_tests(void)
 
 	test_hello();
 	test_hello_criu();
+	test_hello_usable();
 	CHECK_INT(child, >, 0);
 	if (child > 0) {
 		test_ps(child, grandchild);
