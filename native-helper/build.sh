@@ -12,9 +12,10 @@
 #                                  runs the test groups whose name holds it)
 #
 # Runs as root on the host. The sources are bind-mounted into the root file
-# system inside a private mount namespace (unshare --mount), so nothing stays
-# mounted afterwards; commands are passed as argument vectors, never as shell
-# strings.
+# system inside a private mount namespace (unshare --mount), with /proc, /dev
+# and /sys (the host's cgroup mounts in it, for the freezer's tests), so
+# nothing stays mounted afterwards; commands are passed as argument vectors,
+# never as shell strings.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +38,9 @@ inner() {
 	mount -o remount,bind,ro "$rootfs$mnt/proto"
 	mount -t proc proc "$rootfs/proc"
 	mount --rbind /dev "$rootfs/dev"
+	# the freezer's tests: a fresh sysfs hides the cgroup mounts, so they come in recursively
+	mount -t sysfs sysfs "$rootfs/sys"
+	mount --rbind /sys/fs/cgroup "$rootfs/sys/fs/cgroup"
 	exec chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${CKPT_TEST:+CKPT_TEST=$CKPT_TEST} \
 		make -C "$mnt/native-helper" "$@"
 }

@@ -9,7 +9,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
+#include "criu.h"
 #include "wire.h"
 
 /* Empties the output file before a request. */
@@ -37,5 +40,87 @@ int count_fds(void);
 void with_out_file(void (*fn)(void));
 /* No child of this process is left unreaped. */
 bool no_children(void);
+/*
+ * Points stderr at /dev/null (quiet), or back: for the calls whose
+ * complaint there is expected, so that the tests' output shows failures only.
+ */
+void stderr_quiet(bool quiet);
+
+/* ---- shared by the tests of the service, the engines and the processes ---- */
+
+/*
+ * Runs req (its op_case set, op the message of that case: every member of
+ * the op oneof is a pointer in the same place) with id; *nevents gets how
+ * many events came before the answer (NULL: none may come).
+ */
+HelperMessage *ask(uint32_t id, int op_case, void *op, size_t *nevents);
+/* The answer's response when its result is of case result_case, else NULL. */
+const Response *answer_of(const HelperMessage *m, int result_case);
+/*
+ * The events written since out_reset, in words (arena memory: ask it after
+ * the request, whose end frees the arena), each with ", " after it: "freezing, FROZEN 1234, " (a progress event by its stage, a
+ * tree state by its state and root, "output"/"exit PID" for a program's).
+ */
+const char *events_told(void);
+
+/*
+ * A child in a process group of its own that forks a grandchild; both wait
+ * until they are killed (end_all(&child, 1) ends both). -1 when it failed.
+ */
+pid_t spawn_family(pid_t *grandchild);
+/*
+ * Two children that share a pipe (both hold both ends; this process none):
+ * tree, and outside, a process outside its tree; the pipe is resource,
+ * "pipe:[INODE]", and rules[0] a rule giving it a policy.
+ */
+struct pipe_pair {
+	pid_t tree, outside;
+	char resource[64];
+	LeakRule rule, *rules[1];
+};
+
+/* Starts the pair, the rule's policy policy; false when it could not. */
+bool pipe_pair_start(struct pipe_pair *pp, int policy);
+/* Kills and reaps both. */
+void pipe_pair_end(struct pipe_pair *pp);
+/* The leak of kind on resource among the n leaks v, NULL when there is none. */
+const Leak *leak_named(Leak *const *v, size_t n, int kind, const char *resource);
+/* A child (a process group of its own) that has exec'd path with argv; -1 when it could not. */
+pid_t spawn_exec(const char *path, char *const argv[]);
+
+/*
+ * A program launched as the helper launches one (program_launch: its own
+ * session, stdin /dev/null, its output read by the helper), with no
+ * environment, in /, its events carrying request id; -1 when it failed.
+ */
+pid_t launch_program(char *const argv[], uint32_t id);
+/* How many pipes of programs the helper reads. */
+size_t programs_pipes(void);
+/* What the main loop does: reads the programs' pipes until they all end (or 10 s). */
+void programs_read(void);
+/* Kills the n programs' process groups and lets them go as the main loop would (their ends reported). */
+void programs_end(const pid_t *pids, size_t n);
+/* Reaps as the main loop reaps at SIGCHLD (their ends reported) until the n pids are gone. */
+void programs_reap(const pid_t *pids, size_t n);
+
+/* A new temporary store from template dir ("/tmp/ckpt-x-XXXXXX"), g_cfg.store pointing at it. */
+bool store_make(char *dir);
+/* Entries of directory path but . and .., -1 when it cannot be read. */
+int dir_entries(const char *path);
+/* <store>/<id> as a dump leaves it: a directory with the manifest of c. */
+int checkpoint_put(const char *store, const char *id, const Checkpoint *c);
+
+/* What the engines are given of a usable CRIU 4.1.1 at path (not probed: it may be no CRIU at all). */
+struct criu_info criu_at(const char *path);
+
+/*
+ * A CRIU for the engines' tests: this test program itself, started as
+ * "criu swrk FD" (by criu_call) with the environment fake_criu sets. It
+ * answers VERSION (4.1.1) and FEATURE_CHECK; a DUMP or RESTORE fails with
+ * an Error line in its log, or (mode "ok") a DUMP announces post-dump,
+ * writes pages-1.img and succeeds. Returns its path (a static buffer);
+ * fake_criu(NULL) ends it (NULL).
+ */
+const char *fake_criu(const char *mode);
 
 #endif

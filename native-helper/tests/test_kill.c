@@ -1,115 +1,118 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of kill.c: a tree killed through the service. */
+/* Tests of kill.c: real process trees killed, a frozen one included. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "cgroup.h"
 #include "kill.h"
+#include "lists.h"
 #include "proc.h"
-#include "util.h"
 #include "wire.h"
 #include "check.h"
+#include "procs.h"
 #include "service.h"
 
-typedef Checkpoint__Helper__V1__KillRequest KillRequest;
+#define NO_PID 4194000
 
-static HelperMessage *ask_kill(pid_t pid)
+/* Processes of process group pgid that are not dead (zombies are). */
+static size_t group_alive(pid_t pgid)
 {
-	Request req = CHECKPOINT__HELPER__V1__REQUEST__INIT;
-	KillRequest r = CHECKPOINT__HELPER__V1__KILL_REQUEST__INIT;
-	size_t nevents;
-
-	r.root_pid = pid;
-	req.id = 52;
-	req.op_case = CHECKPOINT__HELPER__V1__REQUEST__OP_KILL;
-	req.kill = &r;
-	return roundtrip_events(&req, &nevents);
-}
-
-static void test_kill_refused(void)
-{
-	const pid_t refused[] = { 1, 0, -7, getpid(), getppid() };
-	HelperMessage *m;
-
-	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
-		m = ask_kill(refused[i]);
-		CHECK(err_code(m) == EC(BAD_REQUEST));
-		msg_free(m);
-	}
-	m = ask_kill(getppid());
-	CHECK(err_mentions(m, "helper or one of its ancestors"));
-	msg_free(m);
-	m = ask_kill(4194000);
-	CHECK(err_code(m) == EC(NO_SUCH_PROCESS) && err_mentions(m, "4194000"));
-	msg_free(m);
-}
-
-/* A child that forks a grandchild; both wait for a signal. */
-static pid_t family(pid_t *grandchild)
-{
-	int ready[2];
-	pid_t child;
-
-	*grandchild = -1;
-	if (pipe(ready))
-		return -1;
-	child = fork();
-	if (child == 0) {
-		pid_t g = fork();
-
-		if (g == 0)
-			for (;;)
-				pause();
-		if (write(ready[1], &g, sizeof(g)) != sizeof(g))
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(ready[1]);
-	if (child > 0 && read(ready[0], grandchild, sizeof(*grandchild)) != sizeof(*grandchild))
-		*grandchild = -1;
-	close(ready[0]);
-	return child;
-}
-
-static void test_kill_tree(void)
-{
-	pid_t grandchild, child = family(&grandchild);
 	struct proc_stat st;
-	HelperMessage *m;
-	const KillResult *r;
+	DIR *d = opendir("/proc");
+	size_t n = 0;
 
-	CHECK(child > 0 && grandchild > 0);
-	if (child <= 0 || grandchild <= 0)
-		return;
-	m = ask_kill(child);
-	r = m && m->response->result_case == CHECKPOINT__HELPER__V1__RESPONSE__RESULT_KILL ? m->response->kill : NULL;
-	CHECK(r && r->root_pid == child && r->n_killed_pids == 2);
-	if (r && r->n_killed_pids == 2)
-		CHECK(r->killed_pids[0] == child && r->killed_pids[1] == grandchild);
-	msg_free(m);
-	/* the child was ours to reap; the grandchild is gone or a zombie of its new parent */
-	CHECK(!pid_exists(child));
-	CHECK(read_proc_stat(grandchild, &st) || st.state == 'Z');
-	CHECK(no_children());
+	if (!d)
+		return 0;
+	while (next_proc(d, &st))
+		n += st.pgid == pgid && st.state != 'Z' && st.state != 'X';
+	closedir(d);
+	return n;
 }
 
-static void kill_tests(void)
+/* Reaps child, killed by SIGKILL, and no other. */
+static void reap_killed(pid_t child)
 {
-	test_kill_refused();
-	test_kill_tree();
+	int status = 0;
+
+	CHECK_INT(waitpid(child, &status, 0), ==, child);
+	CHECK(WIFSIGNALED(status));
+	CHECK_INT(WIFSIGNALED(status) ? WTERMSIG(status) : 0, ==, SIGKILL);
+}
+
+static void test_family(void)
+{
+	pid_t grandchild, child = spawn_family(&grandchild);
+	struct pidlist killed = { 0 };
+	struct herr e = { 0 };
+	struct proc_stat st;
+
+	test_case("a child and its grandchild");
+	CHECK_INT(child, >, 0);
+	if (child <= 0)
+		return;
+	CHECK_OK(kill_tree(child, &killed, &e), &e);
+	CHECK_UINT(killed.n, ==, 2);
+	if (killed.n == 2) {
+		CHECK_INT(killed.v[0], ==, child);	/* root first */
+		CHECK_INT(killed.v[1], ==, grandchild);
+	}
+	/* gone: dead and left for its parent (here, this test) to reap */
+	CHECK_INT(read_proc_stat(child, &st), ==, 0);
+	CHECK_INT(st.state, ==, 'Z');
+	CHECK_UINT(group_alive(child), ==, 0);
+	reap_killed(child);
+	CHECK(!pid_exists(child));
+	pidlist_free(&killed);
+}
+
+static void test_no_tree(void)
+{
+	struct pidlist killed = { 0 };
+	struct herr e = { 0 };
+
+	test_case("a pid no process has");
+	CHECK_INT(kill_tree(NO_PID, &killed, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
+	CHECK_STR(e.msg, ==, "process 4194000 does not exist");
+	CHECK_UINT(killed.n, ==, 0);
+	pidlist_free(&killed);
+}
+
+/* A tree this helper froze dies too: let go of, its freeze cgroup removed. */
+static void test_frozen(void)
+{
+	pid_t grandchild, child = spawn_family(&grandchild);
+	struct frozen_tree *t = NULL;
+	struct pidlist killed = { 0 };
+	struct herr e = { 0 };
+	struct stat st;
+	char cgroup[4096] = "";
+
+	test_case("a frozen tree");
+	CHECK_INT(child, >, 0);
+	if (child <= 0)
+		return;
+	CHECK_OK(freeze_tree(child, 0, &t, &e), &e);
+	if (t)
+		memcpy(cgroup, t->cgroup, sizeof(cgroup));
+	CHECK_OK(kill_tree(child, &killed, &e), &e);
+	CHECK_UINT(killed.n, ==, 2);
+	CHECK(frozen_find(child) == NULL);
+	CHECK(frozen_find_member(grandchild) == NULL);
+	CHECK_INT(stat(cgroup, &st), ==, -1);
+	CHECK_UINT(group_alive(child), ==, 0);
+	reap_killed(child);
+	pidlist_free(&killed);
 }
 
 TEST_GROUP(kill)
 {
-	with_out_file(kill_tests);
+	test_family();
+	test_no_tree();
+	test_frozen();
+	CHECK(no_children());
 }

@@ -495,23 +495,6 @@ static void test_rename_refused(const struct manifest_fixture *f)
 	check_manifest(&f->c);
 }
 
-/* A dump refuses the names a rename refuses: one rule for both. */
-static void test_dump_name_refused(void)
-{
-	Request req = CHECKPOINT__HELPER__V1__REQUEST__INIT;
-	DumpRequest r = CHECKPOINT__HELPER__V1__DUMP_REQUEST__INIT;
-	HelperMessage *m;
-
-	r.root_pid = getpid();
-	r.name = "a\nb";
-	req.id = 62;
-	req.op_case = CHECKPOINT__HELPER__V1__REQUEST__OP_DUMP;
-	req.dump = &r;
-	m = roundtrip(&req);
-	CHECK(err_code(m) == EC(BAD_REQUEST) && err_mentions(m, "control characters"));
-	msg_free(m);
-}
-
 /*
  * Writes that fail (root passes any permission check, but not a file size
  * limit): the new manifest.pb cannot be written, or it can and
@@ -618,7 +601,6 @@ static void test_renames(void)
 	CHECK_INT(mkdir(path, 0700), ==, 0);
 	test_rename(&f);
 	test_rename_refused(&f);
-	test_dump_name_refused();
 	test_rename_write_fails(&f);
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(rename_store), ==, 0);

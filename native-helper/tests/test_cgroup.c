@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of cgroup.c: the host's cgroup mounts, and real trees frozen,
+ * thawed and let go of. A task frozen by the v2 freezer reads as sleeping
+ * ('S') in /proc (it waits in the signal code's freezer trap), so a frozen
+ * tree is told by what it does: a grandchild that writes all the time
+ * stops writing, and writes again once thawed.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "arena.h"
+#include "cgroup.h"
+#include "fileio.h"
+#include "lists.h"
+#include "proc.h"
+#include "util.h"
+#include "wire.h"
+#include "check.h"
+#include "procs.h"
+#include "service.h"
+
+#define NO_PID 4194000
+
+static void test_layout(void)
+{
+	char v2[4096] = "", v1[4096] = "";
+	bool have_v2 = cgroup_v2_mount(v2, sizeof(v2)) == 0;
+	bool have_v1 = cgroup_v1_freezer_mount(v1, sizeof(v1)) == 0;
+	struct statfs sf;
+	int layout = cgroup_layout();
+
+	test_case("the host's layout: %d (v2 at \"%s\", v1 freezer at \"%s\")", layout, v2, v1);
+	CHECK(have_v2 || have_v1);
+	if (have_v2) {
+		CHECK_INT(statfs(v2, &sf), ==, 0);
+		CHECK_INT(sf.f_type, ==, CGROUP2_SUPER_MAGIC);
+	}
+	if (have_v1) {
+		CHECK_INT(statfs(v1, &sf), ==, 0);
+		CHECK_INT(sf.f_type, ==, CGROUP_SUPER_MAGIC);
+		CHECK_INT(access(arena_printf("%s/freezer.state", v1), F_OK), ==, -1);	/* the root cgroup has none */
+	}
+	CHECK_INT(statfs("/sys/fs/cgroup", &sf), ==, 0);
+	if (sf.f_type == CGROUP2_SUPER_MAGIC)
+		CHECK_INT(layout, ==, CGL(V2));
+	else if (have_v2)
+		CHECK_INT(layout, ==, CGL(HYBRID));
+	else
+		CHECK_INT(layout, ==, CGL(V1));
+	arena_free_all();
+}
+
+/* A grandchild that writes to the report pipe every millisecond. */
+static void write_on(void *arg, int report)
+{
+	(void)arg;
+	if (fork() == 0)
+		for (int64_t i = 0;; i++) {
+			report_int(report, i);
+			usleep(1000);
+		}
+}
+
+struct writer {
+	pid_t root, grandchild;
+	int report;		/* non-blocking */
+};
+
+static bool writer_start(struct writer *w)
+{
+	struct pidlist tree = { 0 };
+	struct herr e = { 0 };
+	uint64_t deadline = now_us() + 5 * 1000000ull;
+
+	w->root = spawn(write_on, NULL, NEW_GROUP, &w->report);
+	w->grandchild = -1;
+	if (w->root < 0)
+		return false;
+	fcntl(w->report, F_SETFL, O_NONBLOCK);
+	while (!proc_tree(w->root, &tree, &e) && tree.n < 2 && now_us() < deadline)
+		sleep_ms(1);
+	if (tree.n == 2)
+		w->grandchild = tree.v[1];
+	pidlist_free(&tree);
+	return w->grandchild > 0;
+}
+
+static void writer_end(struct writer *w)
+{
+	end_all(&w->root, 1);
+	close(w->report);
+}
+
+/* Bytes the writer wrote in ms milliseconds, what it wrote before dropped. */
+static size_t written_in(const struct writer *w, unsigned ms)
+{
+	char buf[4096];
+	size_t n = 0;
+	ssize_t r;
+
+	while (read(w->report, buf, sizeof(buf)) > 0)
+		;
+	sleep_ms(ms);
+	while ((r = read(w->report, buf, sizeof(buf))) > 0)
+		n += r;
+	return n;
+}
+
+/* pid is in cgroup rel (of the hierarchy of t) as /proc/PID/cgroup says. */
+static bool in_cgroup(pid_t pid, const char *rel)
+{
+	char *buf = NULL;
+	bool in;
+
+	if (read_file(arena_printf("/proc/%d/cgroup", pid), &buf, NULL, 1 << 20))
+		return false;
+	in = strstr(buf, arena_printf(":%s\n", rel)) != NULL;
+	free(buf);
+	return in;
+}
+
+/* What the kernel says of the freeze cgroup of t: frozen, or not. */
+static bool kernel_says_frozen(const struct frozen_tree *t)
+{
+	char *buf = NULL;
+	bool frozen;
+	const char *file = t->layout == CGL(V2) ? "cgroup.events" : "freezer.state";
+
+	if (read_file(arena_printf("%s/%s", t->cgroup, file), &buf, NULL, 1 << 16))
+		return false;
+	frozen = strstr(buf, t->layout == CGL(V2) ? "frozen 1" : "FROZEN") != NULL;
+	free(buf);
+	return frozen;
+}
+
+/* The tree of w frozen in t: both processes in t's cgroup, silent, the kernel says so. */
+static void check_frozen(const struct writer *w, const struct frozen_tree *t)
+{
+	const char *rel = t->cgroup + strlen(t->mount);
+	struct proc_stat st;
+
+	CHECK_INT(t->root, ==, w->root);
+	CHECK_UINT(t->pids.n, ==, 2);
+	CHECK(pidlist_has(&t->pids, w->root));
+	CHECK(pidlist_has(&t->pids, w->grandchild));
+	CHECK(t->layout == CGL(V2) || t->layout == CGL(V1));
+	CHECK_CONTAINS(t->cgroup, t->mount);
+	CHECK_CONTAINS(t->cgroup, arena_printf("/checkpoint-freeze-%d", w->root));
+	CHECK(in_cgroup(w->root, rel));
+	CHECK(in_cgroup(w->grandchild, rel));
+	CHECK(kernel_says_frozen(t));
+	CHECK_UINT(written_in(w, 50), ==, 0);
+	if (t->layout == CGL(V1)) {	/* the v1 freezer's tasks sleep uninterruptibly */
+		CHECK_INT(read_proc_stat(w->grandchild, &st), ==, 0);
+		CHECK_INT(st.state, ==, 'D');
+	}
+}
+
+static void check_running(const struct writer *w)
+{
+	CHECK_UINT(written_in(w, 50), >, 0);
+}
+
+static void test_freeze_thaw(void)
+{
+	struct frozen_tree *t = NULL, *again = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+	char cgroup[4096] = "", orig[4096] = "";
+
+	CHECK(writer_start(&w));
+	test_case("running");
+	check_running(&w);
+	test_case("frozen");
+	CHECK_OK(freeze_tree(w.root, 0, &t, &e), &e);
+	if (!t)
+		goto out;
+	snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
+	snprintf(orig, sizeof(orig), "%s", t->orig[0]);
+	check_frozen(&w, t);
+	CHECK(frozen_find(w.root) == t);
+	CHECK(frozen_find_member(w.grandchild) == t);
+	CHECK(frozen_find(w.grandchild) == NULL);
+	CHECK(frozen_find_member(getpid()) == NULL);
+	test_case("frozen again: the same tree");
+	CHECK_OK(freeze_tree(w.root, 0, &again, &e), &e);
+	CHECK(again == t);
+	test_case("thawed");
+	CHECK_OK(thaw_tree(t, &e), &e);
+	CHECK(!kernel_says_frozen(t));
+	check_running(&w);
+	CHECK(frozen_find(w.root) == t);	/* still this helper's until it lets go */
+	test_case("let go of");
+	CHECK_OK(frozen_release(t, true, &e), &e);
+	CHECK(frozen_find(w.root) == NULL);
+	CHECK(frozen_find_member(w.grandchild) == NULL);
+	CHECK_INT(access(cgroup, F_OK), ==, -1);
+	CHECK(in_cgroup(w.root, orig));
+	CHECK(in_cgroup(w.grandchild, orig));
+	check_running(&w);
+out:
+	writer_end(&w);
+	arena_free_all();
+}
+
+/* Let go of without a thaw: the processes go back where they were, and the freeze cgroup goes. */
+static void test_release_frozen(void)
+{
+	struct frozen_tree *t = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+	char cgroup[4096] = "", orig[4096] = "";
+
+	test_case("let go of while frozen");
+	CHECK(writer_start(&w));
+	CHECK_OK(freeze_tree(w.root, 0, &t, &e), &e);
+	if (t) {
+		snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
+		snprintf(orig, sizeof(orig), "%s", t->orig[0]);
+		CHECK_OK(frozen_release(t, false, &e), &e);
+		CHECK(frozen_find(w.root) == NULL);
+		CHECK_INT(access(cgroup, F_OK), ==, -1);
+		CHECK(in_cgroup(w.root, orig));
+		CHECK(in_cgroup(w.grandchild, orig));
+	}
+	writer_end(&w);
+	arena_free_all();
+}
+
+/* Every frozen tree let go of at once (the helper's exit): thawed, their cgroups gone. */
+static void test_release_all(void)
+{
+	struct writer w[2];
+	struct frozen_tree *t[2] = { NULL, NULL };
+	char cgroup[2][4096] = { "", "" };
+	pid_t roots[2];
+	struct herr e = { 0 };
+
+	for (int i = 0; i < 2; i++) {
+		CHECK(writer_start(&w[i]));
+		roots[i] = w[i].root;
+		CHECK_OK(freeze_tree(w[i].root, 1000, &t[i], &e), &e);
+		if (t[i])
+			snprintf(cgroup[i], sizeof(cgroup[i]), "%s", t[i]->cgroup);
+	}
+	frozen_release_all();
+	for (int i = 0; i < 2; i++) {
+		test_case("tree %d of 2 after frozen_release_all", i + 1);
+		CHECK(frozen_find(w[i].root) == NULL);
+		CHECK_INT(access(cgroup[i], F_OK), ==, -1);
+		check_running(&w[i]);
+		close(w[i].report);
+	}
+	end_all(roots, 2);
+}
+
+static void test_refused(void)
+{
+	struct frozen_tree *t = NULL, gone = { .layout = CGL(V2) };
+	struct herr e = { 0 };
+	char v2[4096];
+
+	test_case("a pid no process has");
+	CHECK_INT(freeze_tree(NO_PID, 0, &t, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
+	CHECK_STR(e.msg, ==, "process 4194000 does not exist");
+	CHECK(t == NULL);
+	CHECK(frozen_find(NO_PID) == NULL);
+	if (cgroup_v2_mount(v2, sizeof(v2)) == 0)
+		CHECK_INT(access(arena_printf("%s/checkpoint-freeze-%d", v2, NO_PID), F_OK), ==, -1);
+	test_case("a freeze cgroup that is gone: nothing to thaw");
+	snprintf(gone.cgroup, sizeof(gone.cgroup), "/sys/fs/cgroup/no-such-cgroup-%d", getpid());
+	CHECK_OK(thaw_tree(&gone, &e), &e);
+	arena_free_all();
+}
+
+TEST_GROUP(cgroup)
+{
+	test_layout();
+	test_freeze_thaw();
+	test_release_frozen();
+	test_release_all();
+	test_refused();
+	CHECK(no_children());
+}

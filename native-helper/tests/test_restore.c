@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of restore.c, the engine, where CRIU is not needed or not itself:
+ * what is checked before anything is killed (the checkpoint, its manifest,
+ * its pids, what it handed CRIU as external), the running processes killed
+ * first when asked, and a CRIU that fails. Manifests are written into a
+ * temporary store as a dump writes them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "fileio.h"
+#include "manifest.h"
+#include "proc.h"
+#include "restore.h"
+#include "util.h"
+#include "wire.h"
+#include "check.h"
+#include "service.h"
+
+#define RESTORE_ID 81
+#define FREE_PID 4194001	/* a pid no process has: the restore would take it */
+
+static char store[] = "/tmp/ckpt-restore-XXXXXX";
+
+/* A checkpoint of up to two processes (pid 0: none), as a dump records them. */
+struct fixture {
+	Checkpoint c;
+	CheckpointProcess p[2], *pp[2];
+	DumpOptions options;
+	LeakReport leaks;
+};
+
+static Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t second, const char *comm)
+{
+	const pid_t pids[] = { root, second };
+
+	memset(f, 0, sizeof(*f));
+	checkpoint__helper__v1__checkpoint__init(&f->c);
+	checkpoint__helper__v1__dump_options__init(&f->options);
+	checkpoint__helper__v1__leak_report__init(&f->leaks);
+	for (int i = 0; i < 2 && pids[i]; i++) {
+		checkpoint__helper__v1__checkpoint_process__init(&f->p[i]);
+		f->p[i].pid = pids[i];
+		f->p[i].ppid = i ? root : 1;
+		f->p[i].comm = (char *)comm;
+		f->pp[i] = &f->p[i];
+		f->c.n_processes++;
+	}
+	f->c.manifest_version = MANIFEST_VERSION;
+	f->c.id = (char *)id;
+	f->c.name = "fixture";
+	f->c.root_pid = root;
+	f->c.processes = f->pp;
+	f->c.options = &f->options;
+	f->c.leaks = &f->leaks;
+	return &f->c;
+}
+
+static int restore(const char *id, bool kill_running, const char *criu, struct restore_outcome *out,
+		   struct herr *e)
+{
+	struct criu_info ci = criu_at(criu);
+	struct restore_params p = { .request = RESTORE_ID, .id = id, .kill_running = kill_running, .store = store,
+				    .criu = &ci };
+
+	memset(e, 0, sizeof(*e));
+	out_reset();
+	return restore_run(&p, out, e);
+}
+
+/* Refused before anything was done: code, the words, no event, nothing killed, no work directory. */
+static void check_refused(int ret, const struct restore_outcome *out, const struct herr *e, int code,
+			  const char *words)
+{
+	CHECK_INT(ret, ==, -1);
+	CHECK_INT(e->code, ==, code);
+	CHECK_CONTAINS(e->msg, words);
+	CHECK_UINT(out->nkilled, ==, 0);
+	CHECK_INT(out->root, ==, 0);
+	CHECK_STR(events_told(), ==, "");
+	CHECK_INT(dir_entries(arena_printf("%s/.logs", store)), ==, -1);
+}
+
+static void test_unknown_and_damaged(void)
+{
+	struct restore_outcome out;
+	struct fixture f;
+	char *many[65];
+	struct herr e;
+	int fd;
+
+	test_case("an unknown checkpoint");
+	check_refused(restore("nope", false, "/bin/false", &out, &e), &out, &e, EC(NOT_FOUND),
+		      arena_printf("no checkpoint nope in %s", store));
+	test_case("a manifest that cannot be decoded");
+	CHECK_INT(mkdir(arena_printf("%s/broken", store), 0700), ==, 0);
+	fd = open(arena_printf("%s/broken/manifest.pb", store), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	CHECK_INT(write(fd, "\xff\xff\xff\xff", 4), ==, 4);
+	close(fd);
+	check_refused(restore("broken", false, "/bin/false", &out, &e), &out, &e, EC(INTERNAL),
+		      "the manifest of checkpoint broken cannot be decoded");
+	test_case("a manifest whose CRIU options are not valid");
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = "mnt[/a]:a";
+	fixture(&f, "damaged", FREE_PID, 0, "gone");
+	f.options.external = many;
+	f.options.n_external = ARRAY_SIZE(many);
+	CHECK_INT(checkpoint_put(store, "damaged", &f.c), ==, 0);
+	check_refused(restore("damaged", false, "/bin/false", &out, &e), &out, &e, EC(BAD_REQUEST),
+		      "65 external entries; at most 64 are accepted");
+	arena_free_all();
+}
+
+/* The checkpoint's pid held by a process of another command: nothing can be done, nothing is. */
+static void test_pid_in_use(void)
+{
+	struct restore_outcome out;
+	struct fixture f;
+	struct herr e;
+
+	test_case("a pid held by another command");
+	CHECK_INT(checkpoint_put(store, "held", fixture(&f, "held", getpid(), 0, "other")), ==, 0);
+	check_refused(restore("held", true, "/bin/false", &out, &e), &out, &e, EC(PID_IN_USE),
+		      arena_printf("pid %d of checkpoint held (other) is now held by another process (unit-tests)",
+				   getpid()));
+	CHECK_INT(e.errnum, ==, EEXIST);
+	arena_free_all();
+}
+
+/* The checkpoint's processes still run: refused without kill_running, killed with it. */
+static void test_running(pid_t child, pid_t grandchild)
+{
+	struct restore_outcome out;
+	struct fixture f;
+	struct herr e;
+
+	CHECK_INT(checkpoint_put(store, "running", fixture(&f, "running", child, grandchild, "unit-tests")), ==, 0);
+	test_case("its processes still run");
+	check_refused(restore("running", false, "/bin/false", &out, &e), &out, &e, EC(TREE_RUNNING),
+		      arena_printf("checkpoint running's process %d (unit-tests) still runs", child));
+	CHECK_CONTAINS(e.msg, "kill_running");
+	CHECK(pid_exists(child));
+	CHECK(pid_exists(grandchild));
+	test_case("killed first, then a CRIU that answers nothing");
+	CHECK_INT(restore("running", true, "/bin/false", &out, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
+	CHECK_UINT(out.nkilled, ==, 2);
+	CHECK_INT(out.nkilled == 2 ? out.killed[0] : 0, ==, child);
+	CHECK_INT(out.nkilled == 2 ? out.killed[1] : 0, ==, grandchild);
+	CHECK(!pid_exists(child));	/* reaped: it was this process's child */
+	CHECK_STR(events_told(), ==, arena_printf("killing, GONE %d, RESTORING %d, restoring, ", child, child));
+	CHECK_INT(dir_entries(arena_printf("%s/.logs", store)), ==, 1);	/* its work directory */
+	CHECK_INT(remove_tree(arena_printf("%s/.logs", store)), ==, 0);
+	arena_free_all();
+}
+
+/*
+ * A pipe handed to CRIU as external whose outside holder is gone: refused
+ * before the running processes are killed, kill_running or not.
+ */
+static void test_external_gone(pid_t child)
+{
+	LeakHolder gone = CHECKPOINT__HELPER__V1__LEAK_HOLDER__INIT, *outside[] = { &gone };
+	Leak pipe = CHECKPOINT__HELPER__V1__LEAK__INIT, *leaks[] = { &pipe };
+	struct restore_outcome out;
+	struct fixture f;
+	struct herr e;
+
+	test_case("a pipe whose outside holder is gone");
+	gone.pid = FREE_PID;
+	gone.has_fd = true;
+	gone.fd = 3;
+	pipe.kind = LK(PIPE);
+	pipe.resource = "pipe:[12345]";
+	pipe.policy = LP(EXTERNAL);
+	pipe.outside = outside;
+	pipe.n_outside = 1;
+	fixture(&f, "external", child, 0, "unit-tests");
+	f.leaks.leaks = leaks;
+	f.leaks.n_leaks = 1;
+	CHECK_INT(checkpoint_put(store, "external", &f.c), ==, 0);
+	check_refused(restore("external", true, "/bin/false", &out, &e), &out, &e, EC(EXTERNAL_GONE),
+		      "pipe:[12345] was handed to CRIU as external, but none of the outside processes that held it "
+		      "(pid 4194001) holds it any more");
+	CHECK(pid_exists(child));
+	arena_free_all();
+}
+
+/* The fake CRIU fails the restore: its words, its log kept in .logs, the output pipes closed. */
+static void test_criu_fails(void)
+{
+	OutputPipes pipes = CHECKPOINT__HELPER__V1__OUTPUT_PIPES__INIT;
+	struct restore_outcome out;
+	struct fixture f;
+	struct herr e;
+	int fds = count_fds();
+
+	test_case("CRIU fails the restore");
+	pipes.stdout_pipe_id = 11;
+	pipes.stderr_pipe_id = 12;
+	fixture(&f, "fails", FREE_PID, 0, "gone");
+	f.c.output_pipes = &pipes;
+	CHECK_INT(checkpoint_put(store, "fails", &f.c), ==, 0);
+	CHECK_INT(restore("fails", false, fake_criu("fail"), &out, &e), ==, -1);
+	fake_criu(NULL);
+	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
+	CHECK_STR(e.msg, ==, "CRIU could not restore checkpoint fails: Error (criu/fake.c:1): fake: nothing was done");
+	CHECK(out.criu != NULL);
+	CHECK_STR(out.criu ? out.criu->message : NULL, ==, "Error (criu/fake.c:1): fake: nothing was done");
+	CHECK_CONTAINS(out.criu ? out.criu->log_path : NULL, arena_printf("%s/.logs/fails-", store));
+	CHECK_CONTAINS(out.criu ? out.criu->log_path : NULL, "/restore.log");
+	CHECK_INT(out.criu ? access(out.criu->log_path, R_OK) : -1, ==, 0);
+	CHECK_INT(out.root, ==, 0);
+	CHECK(!out.output_streamed);
+	CHECK_STR(events_told(), ==, "RESTORING 4194001, restoring, GONE 4194001, ");
+	CHECK_INT(count_fds(), ==, fds);	/* the new output pipes closed again */
+	CHECK_UINT(programs_pipes(), ==, 0);
+	arena_free_all();
+}
+
+static void restore_tests(void)
+{
+	pid_t grandchild, child = spawn_family(&grandchild);
+
+	CHECK_INT(child, >, 0);
+	test_unknown_and_damaged();
+	test_pid_in_use();
+	if (child > 0) {
+		test_external_gone(child);
+		test_running(child, grandchild);
+	}
+	test_criu_fails();
+	CHECK(no_children());
+}
+
+TEST_GROUP(restore)
+{
+	CHECK(mkdtemp(store) != NULL);
+	with_out_file(restore_tests);
+	CHECK_INT(remove_tree(store), ==, 0);
+	arena_free_all();
+}
