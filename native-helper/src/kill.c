@@ -14,6 +14,27 @@
 #include "wire.h"
 
 #define STOP_ROUNDS 100
+#define STOP_WAIT_MS 200		/* how long a round waits for its SIGSTOPs to take */
+
+/*
+ * SIGSTOP is delivered later: a process still inside fork() when it was
+ * sent one adds its child after the next scan of the tree. So a round
+ * waits until what it stopped is stopped (or gone) before the next scan.
+ * A frozen process takes no signal until it is thawed, and forks nothing.
+ */
+static void wait_stopped(const pid_t *v, size_t n)
+{
+	uint64_t deadline = now_us() + STOP_WAIT_MS * 1000ull;
+
+	for (size_t i = 0; i < n; i++) {
+		struct proc_stat st;
+
+		if (frozen_find_member(v[i]))
+			continue;
+		while (read_proc_stat(v[i], &st) == 0 && !strchr("TtZX", st.state) && now_us() < deadline)
+			sleep_ms(1);
+	}
+}
 
 /*
  * SIGSTOPs the tree until a scan finds no process not stopped yet: a
@@ -48,6 +69,7 @@ static int stop_tree(pid_t root, struct pidlist *all, struct herr *e)
 			ret = 0;
 			goto out;
 		}
+		wait_stopped(all->v + all->n - added, added);
 	}
 	herr_set(e, EC(INTERNAL), EAGAIN, "the tree of process %d kept growing while it was being stopped",
 		 root);

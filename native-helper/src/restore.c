@@ -353,7 +353,11 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 
 	memset(out, 0, sizeof(*out));
 	c.ck = manifest_read(p->store, p->id, e);
-	if (!c.ck || check_restorable(&c, e))
+	if (!c.ck)
+		goto out;
+	/* the directory names the checkpoint: a copied or renamed one restores from where it is */
+	c.ck->id = (char *)p->id;
+	if (check_restorable(&c, e))
 		goto out;
 	if (c.running.n && kill_running(&c, out, e))
 		goto out;

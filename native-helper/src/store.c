@@ -114,7 +114,8 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 		res->checkpoints[res->n_checkpoints++] = c;
 	}
 	closedir(d);
-	qsort(res->checkpoints, res->n_checkpoints, sizeof(*res->checkpoints), cmp_checkpoint);
+	if (res->n_checkpoints)	/* qsort wants an array, even of none */
+		qsort(res->checkpoints, res->n_checkpoints, sizeof(*res->checkpoints), cmp_checkpoint);
 	return 0;
 }
 

@@ -9,8 +9,11 @@ cd "$here"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$build/unit-tests" | tee "$out"
-unit_status=${PIPESTATUS[0]}
+# into a file, not a pipe: a process a crashed test left behind may hold its output for good
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	"./$build/unit-tests" >"$out" 2>&1
+unit_status=$?
+cat "$out"
 BUILD=$build bash tests/shape.sh | tee -a "$out"
 
 read -r up uf < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$out" | tail -n1)

@@ -2,10 +2,13 @@
 /* Tests of kill.c: real process trees killed, a frozen one included. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "kill.h"
@@ -109,10 +112,74 @@ static void test_frozen(void)
 	pidlist_free(&killed);
 }
 
+/*
+ * A root, leader of its own process group, that forks a pausing child every
+ * 200 microseconds, with nothing of the test's open (a survivor would hold
+ * its output).
+ */
+static pid_t start_forker(void)
+{
+	pid_t root = fork();
+	int null;
+
+	if (root != 0) {
+		if (root > 0)
+			setpgid(root, root);
+		return root;
+	}
+	setpgid(0, 0);
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	for (;;) {
+		if (fork() == 0)
+			for (;;)
+				pause();
+		usleep(200);
+	}
+}
+
+/* Kills and reaps what a round left of group pgid (the orphans come to this subreaper). */
+static void reap_group(pid_t pgid)
+{
+	kill(-pgid, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0 || group_alive(pgid))
+		usleep(1000);
+}
+
+/*
+ * A tree forking as fast as it can: SIGSTOP takes a moment, and a process
+ * inside fork() when it was sent adds its child after a scan. Nothing of
+ * the tree may survive, round after round.
+ */
+static void test_forking(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (int round = 0; round < 20; round++) {
+		pid_t root = start_forker();
+		struct pidlist killed = { 0 };
+		struct herr e = { 0 };
+
+		test_case("a tree forking every 200 us, round %d", round);
+		CHECK_INT(root, >, 0);
+		if (root <= 0)
+			break;
+		usleep(20000);	/* a hundred children or so, and still forking */
+		CHECK_OK(kill_tree(root, &killed, &e), &e);
+		CHECK_UINT(killed.n, >, 1);
+		CHECK_UINT(group_alive(root), ==, 0);
+		reap_group(root);
+		pidlist_free(&killed);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 TEST_GROUP(kill)
 {
 	test_family();
 	test_no_tree();
 	test_frozen();
+	test_forking();
 	CHECK(no_children());
 }

@@ -225,6 +225,32 @@ static void test_criu_fails(void)
 	arena_free_all();
 }
 
+/*
+ * The directory names the checkpoint: one whose manifest names another (a
+ * copy, or a manifest id like "../x") restores from its own directory, and
+ * its log goes under its own name.
+ */
+static void test_copied(void)
+{
+	static const char *const ids[] = { "orig", "../escape" };
+	struct restore_outcome out;
+	struct fixture f;
+	struct herr e;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		test_case("a copy whose manifest says %s", ids[i]);
+		fixture(&f, ids[i], FREE_PID, 0, "gone");
+		CHECK_INT(checkpoint_put(store, "copy", &f.c), ==, 0);
+		CHECK_INT(restore("copy", false, fake_criu("fail"), &out, &e), ==, -1);
+		fake_criu(NULL);
+		CHECK_INT(e.code, ==, EC(CRIU_FAILED));
+		CHECK_STR(e.msg, ==, "CRIU could not restore checkpoint copy: Error (criu/fake.c:1): fake: nothing was done");
+		CHECK_CONTAINS(out.criu ? out.criu->log_path : NULL, arena_printf("%s/.logs/copy-", store));
+		CHECK_INT(remove_tree(arena_printf("%s/copy", store)), ==, 0);
+	}
+	arena_free_all();
+}
+
 static void restore_tests(void)
 {
 	pid_t grandchild, child = spawn_family(&grandchild);
@@ -237,6 +263,7 @@ static void restore_tests(void)
 		test_running(child, grandchild);
 	}
 	test_criu_fails();
+	test_copied();
 	CHECK(no_children());
 }
 
