@@ -2,9 +2,10 @@
 # The shape of the helper's sources, checked as the unit tests are:
 #   - no two source files call into each other, directly or around a loop
 #     (the symbols each object file uses and defines, read with nm);
-#   - every source file but main.c has a header of its own, and no file is
-#     longer than MAX_FILE_LINES;
-#   - no function is longer than MAX_FUNCTION_LINES.
+#   - every source file but main.c has a header of its own, every source
+#     file a test file of its own (tests/test_X.c), and no file, source or
+#     test, is longer than MAX_FILE_LINES;
+#   - no function, source or test, is longer than MAX_FUNCTION_LINES.
 # Prints a line per failure and, last, "N passed, N failed".
 set -uo pipefail
 
@@ -76,9 +77,17 @@ check_headers() {
 	done
 }
 
+check_tests() {
+	local c t
+	for c in src/*.c; do
+		t=tests/test_$(basename "$c")
+		if [[ -f $t ]]; then pass; else fail "$c has no test file of its own ($t)"; fi
+	done
+}
+
 check_file_sizes() {
 	local f n
-	for f in src/*.c src/*.h; do
+	for f in src/*.c src/*.h tests/*.c tests/*.h; do
 		n=$(wc -l <"$f")
 		if ((n > MAX_FILE_LINES)); then fail "$f has $n lines (at most $MAX_FILE_LINES)"; else pass; fi
 	done
@@ -93,7 +102,7 @@ check_function_sizes() {
 		/^\}$/ && start {
 			if (FNR - start - 1 > max) printf "%s:%d: %s has %d lines (at most %d)\n", FILENAME, start, name, FNR - start - 1, max
 			start = 0
-		}' src/*.c)
+		}' src/*.c tests/*.c)
 	if [[ -n $long ]]; then
 		fail "functions too long:"
 		sed 's/^/    /' <<<"$long" >&2
@@ -104,6 +113,7 @@ check_function_sizes() {
 
 check_loops
 check_headers
+check_tests
 check_file_sizes
 check_function_sizes
 echo "shape: $passed passed, $failed failed"
