@@ -570,3 +570,19 @@ const char *fake_criu(const char *mode)
 	setenv(FAKE_CRIU_ENV, mode, 1);
 	return self;
 }
+
+LeakRule **namespaces_warned(size_t *n)
+{
+	static const int kinds[] = { LK(UTS_NS), LK(IPC_NS), LK(NET_NS), LK(MNT_NS), LK(PID_NS), LK(USER_NS),
+				     LK(CGROUP_NS), LK(TIME_NS) };
+	LeakRule **v = arena_alloc(ARRAY_SIZE(kinds) * sizeof(*v));
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		v[i] = arena_alloc(sizeof(*v[i]));
+		checkpoint__helper__v1__leak_rule__init(v[i]);
+		v[i]->kind = kinds[i];
+		v[i]->policy = LP(WARN);
+	}
+	*n = ARRAY_SIZE(kinds);
+	return v;
+}

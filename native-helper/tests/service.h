@@ -112,6 +112,13 @@ int checkpoint_put(const char *store, const char *id, const Checkpoint *c);
 
 /* What the engines are given of a usable CRIU 4.1.1 at path (not probed: it may be no CRIU at all). */
 struct criu_info criu_at(const char *path);
+/*
+ * A policy of warn for every namespace kind: whether the tests' trees share
+ * a namespace with outside processes depends on where the tests run (CI runs
+ * them in a pid and mount namespace of their own), and a dump's tests are
+ * not about that. *n gets how many rules (arena memory).
+ */
+LeakRule **namespaces_warned(size_t *n);
 
 /*
  * A CRIU for the engines' tests: this test program itself, started as

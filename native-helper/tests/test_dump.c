@@ -61,6 +61,15 @@ static void test_no_process(void)
 	CHECK_INT(dir_entries(store), ==, 0);
 }
 
+/* A dump of root with its namespaces warned about (see namespaces_warned). */
+static int dump_warned(pid_t root, const struct criu_info *ci, struct dump_outcome *out, struct herr *e)
+{
+	size_t n;
+	LeakRule **rules = namespaces_warned(&n);
+
+	return dump(root, rules, n, ci, out, e);
+}
+
 /* A pipe to a process outside the tree, its policy fail: refused before anything is frozen or written. */
 static void test_leaks_refused(void)
 {
@@ -104,7 +113,7 @@ static void test_exchange_fails(pid_t root)
 	struct herr e;
 
 	test_case("a CRIU that answers nothing");
-	CHECK_INT(dump(root, NULL, 0, &ci, &out, &e), ==, -1);
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
 	CHECK_CONTAINS(e.msg, "CRIU ");
 	CHECK(out.checkpoint == NULL);
@@ -123,7 +132,7 @@ static void test_criu_fails(pid_t root)
 	char *log = NULL;
 
 	test_case("CRIU fails the dump");
-	CHECK_INT(dump(root, NULL, 0, &ci, &out, &e), ==, -1);
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
 	fake_criu(NULL);
 	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
 	CHECK_STR(e.msg, ==, arena_printf("CRIU could not checkpoint PID %d: Error (criu/fake.c:1): fake: nothing "
@@ -183,7 +192,7 @@ static void test_dumped(pid_t root)
 	const Checkpoint *ck, *read;
 
 	test_case("CRIU dumps");
-	CHECK_OK(dump(root, NULL, 0, &ci, &out, &e), &e);
+	CHECK_OK(dump_warned(root, &ci, &out, &e), &e);
 	fake_criu(NULL);
 	ck = out.checkpoint;
 	CHECK(ck != NULL);

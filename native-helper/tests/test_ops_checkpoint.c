@@ -83,6 +83,15 @@ static HelperMessage *ask_dump(pid_t root, const char *name, LeakRule **rules, s
 	return ask(62, OP(DUMP), &r, &nevents);
 }
 
+/* A dump of root with its namespaces warned about (see namespaces_warned). */
+static HelperMessage *ask_dump_warned(pid_t root, const char *name)
+{
+	size_t n;
+	LeakRule **rules = namespaces_warned(&n);
+
+	return ask_dump(root, name, rules, n);
+}
+
 /* ---- refused in words ----------------------------------------------------------- */
 
 static void test_dump_refused(void)
@@ -153,7 +162,7 @@ static void test_failed_in_criu(pid_t root)
 	use_criu(fake_criu("fail"));
 	test_case("a dump CRIU failed");
 	snprintf(dir, sizeof(dir), "%s/.failed/", store);
-	check_criu_said(ask_dump(root, "", NULL, 0), dir);
+	check_criu_said(ask_dump_warned(root, ""), dir);
 	test_case("a restore CRIU failed");
 	p.pid = FREE_PID;
 	p.comm = "gone";
@@ -202,7 +211,7 @@ static void test_life(pid_t root)
 
 	use_criu(fake_criu("ok"));
 	test_case("dumped");
-	m = ask_dump(root, "mine", NULL, 0);
+	m = ask_dump_warned(root, "mine");
 	CHECK(answer_of(m, RESULT(DUMP)) != NULL);
 	if (answer_of(m, RESULT(DUMP)) && m->response->dump->checkpoint) {
 		CHECK_STR(m->response->dump->checkpoint->name, ==, "mine");
