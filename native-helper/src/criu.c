@@ -19,43 +19,12 @@
 #include "criu-images.pb-c.h"
 #include "fileio.h"
 #include "lists.h"
+#include "spawn.h"
 #include "util.h"
 
 #define STATS_SVC_MAGIC 0x55105940u
 #define STATS_MAGIC 0x57093306u
 #define MAX_CRIU_MSG (8u << 20)
-
-/* Where system programs live, before PATH: the helper may run with a user's short PATH. */
-static const char *const program_dirs[] = {
-	"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin",
-};
-
-/* dir/name in out when it is an executable file; dir must be absolute. */
-static bool executable_in(const char *dir, size_t ndir, const char *name, char *out, size_t len)
-{
-	if (!ndir || dir[0] != '/' || (size_t)snprintf(out, len, "%.*s/%s", (int)ndir, dir, name) >= len)
-		return false;
-	return access(out, X_OK) == 0;
-}
-
-const char *find_program(const char *name)
-{
-	static char found[4096];
-	const char *env = getenv("PATH");
-
-	for (size_t i = 0; i < ARRAY_SIZE(program_dirs); i++)
-		if (executable_in(program_dirs[i], strlen(program_dirs[i]), name, found, sizeof(found)))
-			return found;
-	while (env && *env) {
-		const char *colon = strchr(env, ':');
-		size_t n = colon ? (size_t)(colon - env) : strlen(env);
-
-		if (executable_in(env, n, name, found, sizeof(found)))
-			return found;
-		env = colon ? colon + 1 : NULL;
-	}
-	return NULL;
-}
 
 /* The configured path, or the first executable criu in the usual places or PATH. */
 const char *criu_find(const char *configured)
@@ -69,23 +38,12 @@ const char *criu_find(const char *configured)
 	return p ? strcpy(found, p) : NULL;	/* find_program's buffer is reused */
 }
 
-/* `criu check --feature NAME` says yes (exit status 0); stdio to /dev/null, no shell. */
+/* `criu check --feature NAME` says yes (exit status 0). */
 static bool criu_has_feature(const char *criu, const char *feature)
 {
 	char *argv[] = { "criu", "check", "--feature", (char *)feature, NULL };
-	pid_t pid = fork();
-	int status = 0, null;
 
-	if (pid == 0) {
-		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execv(criu, argv);
-		_exit(127);
-	}
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return run_program(criu, argv, NULL, 0) == 0;
 }
 
 int criu_inet_dumpable(const struct criu_info *ci, struct herr *e)

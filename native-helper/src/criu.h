@@ -26,8 +26,6 @@ struct criu_info {
 
 typedef void (*criu_notify_fn)(const char *script, void *arg);
 
-/* The first executable name in the usual system directories or PATH (a static buffer), or NULL. */
-const char *find_program(const char *name);
 /* The configured path when it is an absolute executable, else the installed criu; NULL when none. */
 const char *criu_find(const char *configured);
 /*

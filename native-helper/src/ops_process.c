@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "config.h"
 #include "fileio.h"
+#include "gdb.h"
 #include "kill.h"
 #include "leaks.h"
 #include "ops_process.h"
@@ -86,6 +87,16 @@ static void hello_criu(HelloResult *h, const struct criu_info *ci)
 	hello_tcp(h, ci);
 }
 
+static void hello_gdb(HelloResult *h)
+{
+	struct gdb_info gi;
+
+	gdb_probe(&gi);
+	h->gdb_path = arena_strdup(gi.path);
+	h->gdb_version = arena_strdup(gi.problem[0] ? "" : gi.version);
+	h->gdb_problem = arena_strdup(gi.problem);
+}
+
 void op_hello(const Request *req, Response *resp)
 {
 	HelloResult *h = arena_alloc(sizeof(*h));
@@ -103,6 +114,7 @@ void op_hello(const Request *req, Response *resp)
 	h->cgroup_layout = cgroup_layout();
 	h->euid = geteuid();
 	read_caps(h);
+	hello_gdb(h);
 	h->store_dir = g_cfg.store;
 	h->helper_pid = getpid();
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_HELLO;

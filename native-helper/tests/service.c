@@ -586,3 +586,14 @@ LeakRule **namespaces_warned(size_t *n)
 	*n = ARRAY_SIZE(kinds);
 	return v;
 }
+
+const char *put_file(const char *dir, const char *name, mode_t mode, const char *text)
+{
+	const char *path = arena_printf("%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(write(fd, text, strlen(text)), ==, strlen(text));
+	close(fd);
+	return path;
+}

@@ -38,6 +38,8 @@ int count_fds(void);
  * every path fn takes, failing ones included, closed what it opened.
  */
 void with_out_file(void (*fn)(void));
+/* dir/name written with mode and text; its path (arena memory). */
+const char *put_file(const char *dir, const char *name, mode_t mode, const char *text);
 /* No child of this process is left unreaped. */
 bool no_children(void);
 /*

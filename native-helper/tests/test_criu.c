@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests of criu.c: finding programs and CRIU, probing what is not CRIU,
+ * Tests of criu.c: finding CRIU, probing what is not CRIU,
  * the RPC exchange with a program that is not CRIU, what CRIU can dump by
  * version, the network lock, stats-dump and CRIU's log.
  */
@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "criu.h"
 #include "fileio.h"
+#include "spawn.h"
 #include "util.h"
 #include "criu-images.pb-c.h"
 #include "check.h"
@@ -24,51 +25,10 @@
 /* A temporary directory for the programs and logs of these tests. */
 static char dir[] = "/tmp/ckpt-criu-XXXXXX";
 
-/* dir/name with mode and text; its path (arena memory). */
-static const char *put_file(const char *name, mode_t mode, const char *text)
-{
-	const char *path = arena_printf("%s/%s", dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	CHECK_INT(fd, >=, 0);
-	CHECK_INT(write(fd, text, strlen(text)), ==, strlen(text));
-	close(fd);
-	return path;
-}
-
-/* ---- finding programs --------------------------------------------------------- */
-
-static void test_find_program(void)
-{
-	char *saved = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
-	const char *tool = put_file("ckpt-tool", 0755, "#!/bin/sh\n");
-	const char *found;
-
-	put_file("ckpt-plain", 0644, "not executable\n");
-	test_case("sh, in the usual directories");
-	found = find_program("sh");
-	CHECK_INT(found ? found[0] : 0, ==, '/');
-	CHECK_CONTAINS(found, "/sh");
-	CHECK_INT(found ? access(found, X_OK) : -1, ==, 0);
-	test_case("a program only PATH has (relative and missing entries passed over)");
-	setenv("PATH", arena_printf("relative::/no/such/dir:%s", dir), 1);
-	CHECK_STR(find_program("ckpt-tool"), ==, tool);
-	test_case("a file that is not executable, and one that is nowhere");
-	CHECK_STR(find_program("ckpt-plain"), ==, NULL);
-	CHECK_STR(find_program("ckpt-no-such-program"), ==, NULL);
-	test_case("no PATH: the usual directories only");
-	unsetenv("PATH");
-	CHECK_STR(find_program("ckpt-tool"), ==, NULL);
-	CHECK(find_program("sh") != NULL);
-	if (saved)
-		setenv("PATH", saved, 1);
-	free(saved);
-}
-
 static void test_criu_find(void)
 {
-	const char *tool = put_file("ckpt-criu", 0755, "#!/bin/sh\n");
-	const char *plain = put_file("ckpt-plain", 0644, "not executable\n");
+	const char *tool = put_file(dir, "ckpt-criu", 0755, "#!/bin/sh\n");
+	const char *plain = put_file(dir, "ckpt-plain", 0644, "not executable\n");
 	const char *want = find_program("criu");
 	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -138,7 +98,7 @@ static void test_probe_refused(void)
 static void test_call(void)
 {
 	const char *out = arena_printf("%s/swrk.out", dir);
-	const char *fake = put_file("fake-criu", 0755, arena_printf("#!/bin/sh\necho \"$1 $2\" > %s\n"
+	const char *fake = put_file(dir, "fake-criu", 0755, arena_printf("#!/bin/sh\necho \"$1 $2\" > %s\n"
 								      "exec ls /proc/self/fd >> %s\n", out, out));
 	CriuReq req = CRIU_REQ__INIT;
 	CriuResp unset = CRIU_RESP__INIT, *resp = &unset;
@@ -165,7 +125,7 @@ static void test_call(void)
 	CHECK(!strstr(text ? text : "", "\n210\n"));
 	free(text);
 	test_case("a program that cannot be executed");
-	CHECK_INT(criu_call(put_file("plain", 0644, ""), &req, NULL, 0, NULL, NULL, &resp, &e), ==, -1);
+	CHECK_INT(criu_call(put_file(dir, "plain", 0644, ""), &req, NULL, 0, NULL, NULL, &resp, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
 	CHECK(no_children());
 	close(kept);
@@ -298,7 +258,7 @@ static void test_log_extract(void)
 	char first[256], **lines;
 	size_t n;
 
-	CHECK_INT(criu_log_extract(put_file("a.log", 0600, log), &lines, &n, first, sizeof(first)), ==, 0);
+	CHECK_INT(criu_log_extract(put_file(dir, "a.log", 0600, log), &lines, &n, first, sizeof(first)), ==, 0);
 	CHECK_STR(first, ==, "(00.005) Error (criu/x.c:1): boom");
 	CHECK_UINT(n, ==, ARRAY_SIZE(want));
 	for (size_t i = 0; i < n && i < ARRAY_SIZE(want); i++) {
@@ -321,7 +281,7 @@ static void test_log_cap(void)
 	for (int i = 0; i < 60; i++)
 		log = arena_printf("%s(00.%03d) Warn (criu/w.c:%d): warning %d\n", log, i, i, i);
 	log = arena_printf("%s(01.000) plain\n(01.001) Error (criu/e.c:1): the end\n", log);
-	CHECK_INT(criu_log_extract(put_file("long.log", 0600, log), &lines, &n, first, sizeof(first)), ==, 0);
+	CHECK_INT(criu_log_extract(put_file(dir, "long.log", 0600, log), &lines, &n, first, sizeof(first)), ==, 0);
 	CHECK_UINT(n, ==, 40);
 	CHECK_STR(first, ==, "(01.001) Error (criu/e.c:1): the end");
 	/* 4 lines for the error and its context (warnings 58 and 59 among them): room for 36 more */
@@ -334,7 +294,6 @@ static void test_log_cap(void)
 TEST_GROUP(criu)
 {
 	CHECK(mkdtemp(dir) != NULL);
-	test_find_program();
 	test_criu_find();
 	test_probe_refused();
 	test_call();

@@ -147,6 +147,10 @@ static void test_hello(void)
 	CHECK_STR(h->tcp_problem, ==, "");	/* criu_problem says it all */
 	CHECK_STR(h->network_lock, ==, "");
 	check_caps(h);
+	test_case("hello tells the gdb of the target (its root file system has one)");
+	CHECK_CONTAINS(h->gdb_path, "/gdb");
+	CHECK(h->gdb_version[0] >= '1' && h->gdb_version[0] <= '9');
+	CHECK_STR(h->gdb_problem, ==, "");
 out:
 	msg_free(m);
 }

@@ -42,8 +42,9 @@ export function formatHello(h: pb.HelloResult): string {
 		['capabilities', h.capabilities.length > 8 ? `${h.capabilities.length} (${h.capabilities.slice(0, 4).join(', ')}, ...)` : h.capabilities.join(', ')],
 	];
 	if (h.networkLock || h.tcpProblem) lines.push(['tcp', h.networkLock ? `connections can be saved (network lock: ${h.networkLock})` : 'connections cannot be saved']);
+	if (h.gdbVersion || h.gdbProblem) lines.push(['gdb', h.gdbVersion ? `${h.gdbVersion} at ${h.gdbPath}` : 'not usable: no source-level debugging']);
 	const out = table(lines.map(([k, v]) => [`${k}:`, v]));
-	const problems = [h.criuProblem && `problem: ${h.criuProblem}`, h.tcpProblem && `tcp: ${h.tcpProblem}`].filter(Boolean);
+	const problems = [h.criuProblem && `problem: ${h.criuProblem}`, h.tcpProblem && `tcp: ${h.tcpProblem}`, h.gdbProblem && `gdb: ${h.gdbProblem}`].filter(Boolean);
 	return [out, ...problems].join('\n');
 }
 

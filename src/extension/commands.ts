@@ -115,6 +115,8 @@ export class CheckpointCommands {
 		if (hello.criuProblem) this.connections.output.appendLine(`  problem: ${hello.criuProblem}`);
 		if (hello.networkLock) this.connections.output.appendLine(`  TCP connections can be saved (network lock: ${hello.networkLock})`);
 		if (hello.tcpProblem) this.connections.output.appendLine(`  TCP connections cannot be saved: ${hello.tcpProblem}`);
+		if (hello.gdbVersion) this.connections.output.appendLine(`  gdb ${hello.gdbVersion} at ${hello.gdbPath}: source-level debugging`);
+		if (hello.gdbProblem) this.connections.output.appendLine(`  no source-level debugging: ${hello.gdbProblem}`);
 		this.targets.refresh();
 		void vscode.window.showInformationMessage(`Checkpoint: connected to ${target} (CRIU ${hello.criuVersion || 'not usable'}${hello.criuProblem ? `: ${hello.criuProblem}` : ''}).`);
 	}

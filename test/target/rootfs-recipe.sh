@@ -10,7 +10,7 @@ mirror=$2
 packages=(
 	criu python3-pycriu openssh-server tini procps iproute2 python3
 	gcc make libc6-dev libcriu-dev libprotobuf-c-dev protobuf-c-compiler
-	iptables nftables util-linux sudo patchelf
+	iptables nftables util-linux sudo patchelf gdb
 )
 
 debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \

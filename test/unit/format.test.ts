@@ -59,6 +59,13 @@ describe('formatHello', () => {
 		assert.doesNotMatch(formatHello(hello), /tcp/);
 	});
 
+	test('gdb: its version and path, or why it cannot serve (an older helper says neither: no line)', () => {
+		assert.match(formatHello(pb.HelloResult.create({ ...hello, gdbVersion: '16.3', gdbPath: '/usr/bin/gdb' })), /\ngdb:\s+16\.3 at \/usr\/bin\/gdb$/);
+		const none = formatHello(pb.HelloResult.create({ ...hello, gdbProblem: 'gdb was not found; install gdb 14 or newer' }));
+		assert.match(none, /\ngdb:\s+not usable: no source-level debugging\ngdb: gdb was not found; install gdb 14 or newer$/);
+		assert.doesNotMatch(formatHello(hello), /gdb/);
+	});
+
 	test('many capabilities are summarized', () => {
 		const caps = Array.from({ length: 10 }, (_, i) => `CAP_${i}`);
 		assert.match(formatHello(pb.HelloResult.create({ capabilities: caps })), /^capabilities:\s+10 \(CAP_0, CAP_1, CAP_2, CAP_3, \.\.\.\)$/m);
