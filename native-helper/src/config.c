@@ -13,6 +13,17 @@ const struct criu_info *config_criu(bool afresh)
 	return &criu;
 }
 
+const struct gdb_info *config_gdb(void)
+{
+	static struct gdb_info gdb;
+	static bool probed;
+
+	if (!probed)
+		gdb_probe(&gdb);
+	probed = true;
+	return &gdb;
+}
+
 const struct criu_info *config_need_criu(struct herr *e)
 {
 	const struct criu_info *ci = config_criu(false);

@@ -7,6 +7,7 @@
 
 #include "criu.h"
 #include "err.h"
+#include "gdb.h"
 
 struct helper_config {
 	char store[4096];
@@ -18,6 +19,8 @@ extern struct helper_config g_cfg;
 
 /* What the configured CRIU is and can do: probed at the first need, or afresh. */
 const struct criu_info *config_criu(bool afresh);
+/* What the host's gdb is (probed once): its path and version, or its problem in words. */
+const struct gdb_info *config_gdb(void);
 /* The usable CRIU, or NULL with CRIU_UNAVAILABLE in words. */
 const struct criu_info *config_need_criu(struct herr *e);
 

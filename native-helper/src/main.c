@@ -18,9 +18,11 @@
 
 #include "cgroup.h"
 #include "channel.h"
+#include "children.h"
 #include "config.h"
 #include "criu.h"
 #include "framing.h"
+#include "gdb_run.h"
 #include "ops.h"
 #include "program.h"
 #include "store.h"
@@ -150,17 +152,19 @@ static int main_loop(int sfd)
 	int ret = 0;
 
 	for (;;) {
-		struct pollfd pfd[2 + 2 * MAX_PROGRAMS] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd pfd[2 + 2 * MAX_PROGRAMS + 2 * MAX_GDBS] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
 		size_t nprog = program_poll_fds(pfd + 2, 2 * MAX_PROGRAMS);
+		size_t ngdb = gdb_run_poll_fds(pfd + 2 + nprog, 2 * MAX_GDBS);
 		ssize_t n;
 
-		if (poll(pfd, 2 + nprog, -1) < 0) {
+		if (poll(pfd, 2 + nprog + ngdb, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = 1;
 			break;
 		}
 		program_poll_done(pfd + 2, nprog);
+		gdb_run_poll_done(pfd + 2 + nprog, ngdb);
 		if (pfd[1].revents & POLLIN && handle_signals(sfd))
 			break;
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -233,6 +237,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = main_loop(sfd);
+	/* gdbs first: detached, they take their breakpoints out of the programs */
+	gdb_run_stop_all();
 	/* killed before their trees are thawed: a thawed tree dies at once */
 	program_kill_all();
 	frozen_release_all();

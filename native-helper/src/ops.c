@@ -8,6 +8,7 @@
 #include "framing.h"
 #include "ops.h"
 #include "ops_checkpoint.h"
+#include "ops_debug.h"
 #include "ops_process.h"
 #include "reply.h"
 #include "util.h"
@@ -29,6 +30,9 @@ static const op_fn ops[] = {
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_KILL] = op_kill,
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_RENAME] = op_rename,
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_LEAKS] = op_leaks,
+	[CHECKPOINT__HELPER__V1__REQUEST__OP_GDB_START] = op_gdb_start,
+	[CHECKPOINT__HELPER__V1__REQUEST__OP_GDB_SEND] = op_gdb_send,
+	[CHECKPOINT__HELPER__V1__REQUEST__OP_GDB_STOP] = op_gdb_stop,
 };
 
 /* An answer over the frame limit is replaced by an error, never dropped. */

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "cgroup.h"
 #include "channel.h"
+#include "children.h"
 #include "config.h"
 #include "fileio.h"
 #include "gdb.h"

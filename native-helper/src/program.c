@@ -244,7 +244,7 @@ void program_poll_done(const struct pollfd *pfd, size_t n)
 	}
 }
 
-static void program_reaped(pid_t pid, int status)
+void program_reaped(pid_t pid, int status)
 {
 	struct program *p = find_running(pid);
 
@@ -255,15 +255,6 @@ static void program_reaped(pid_t pid, int status)
 	emit_exit(p, status);
 	p->exited = true;
 	maybe_forget(p);
-}
-
-void reap_children(void)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		program_reaped(pid, status);
 }
 
 void program_kill_all(void)

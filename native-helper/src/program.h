@@ -41,8 +41,8 @@ bool program_room(void);
 /* The pipes to poll (at most max); program_poll_done reads the ready ones. */
 size_t program_poll_fds(struct pollfd *pfd, size_t max);
 void program_poll_done(const struct pollfd *pfd, size_t n);
-/* Reaps every ended child of the helper; a program's end is reported (after its output). */
-void reap_children(void);
+/* A child was reaped: when it was a program's root, its end is reported (after its output). */
+void program_reaped(pid_t pid, int status);
 /* At exit: kills every running program's tree, without events. */
 void program_kill_all(void);
 

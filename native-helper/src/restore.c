@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "cgroup.h"
 #include "channel.h"
+#include "children.h"
 #include "kill.h"
 #include "manifest.h"
 #include "proc.h"

@@ -16,17 +16,18 @@
 
 #include "arena.h"
 #include "channel.h"
-#include "check.h"
+#include "children.h"
 #include "config.h"
 #include "criu.h"
 #include "fileio.h"
 #include "manifest.h"
 #include "ops.h"
 #include "proc.h"
-#include "procs.h"
 #include "program.h"
-#include "service.h"
 #include "util.h"
+#include "check.h"
+#include "procs.h"
+#include "service.h"
 
 void out_reset(void)
 {
@@ -215,6 +216,10 @@ static const char *event_words(const Event *ev)
 		return "output";
 	case CHECKPOINT__HELPER__V1__EVENT__KIND_PROGRAM_EXIT:
 		return arena_printf("exit %d", ev->program_exit->root_pid);
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_GDB_OUTPUT:
+		return "gdb output";
+	case CHECKPOINT__HELPER__V1__EVENT__KIND_GDB_EXIT:
+		return arena_printf("gdb exit %u", ev->gdb_exit->gdb_id);
 	default:
 		return "?";
 	}

@@ -61,7 +61,8 @@ const Response *answer_of(const HelperMessage *m, int result_case);
 /*
  * The events written since out_reset, in words (arena memory: ask it after
  * the request, whose end frees the arena), each with ", " after it: "freezing, FROZEN 1234, " (a progress event by its stage, a
- * tree state by its state and root, "output"/"exit PID" for a program's).
+ * tree state by its state and root, "output"/"exit PID" for a program's,
+ * "gdb output"/"gdb exit ID" for a gdb's).
  */
 const char *events_told(void);
 

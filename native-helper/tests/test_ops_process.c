@@ -18,10 +18,11 @@
 
 #include "arena.h"
 #include "cgroup.h"
+#include "children.h"
 #include "config.h"
 #include "fileio.h"
-#include "program.h"
 #include "proc.h"
+#include "program.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"

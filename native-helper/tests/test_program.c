@@ -10,9 +10,10 @@
 
 #include "arena.h"
 #include "channel.h"
+#include "children.h"
 #include "lists.h"
-#include "program.h"
 #include "proc.h"
+#include "program.h"
 #include "sbuf.h"
 #include "util.h"
 #include "wire.h"

@@ -69,10 +69,13 @@ static void test_run_program(void)
 	}
 }
 
-/* A program that cannot be run says 127 as a failed exec does; output over the limit is none. */
+/*
+ * A program that cannot be run says 127 as a failed exec does; output over
+ * the limit is none, and more than a pipe holds leaves the writer to SIGPIPE.
+ */
 static void test_run_program_fails(void)
 {
-	char *argv[] = { "nope", NULL }, *big[] = { "sh", "-c", "head -c 5000 /dev/zero", NULL }, *out = NULL;
+	char *argv[] = { "nope", NULL }, *big[] = { "sh", "-c", "head -c 200000 /dev/zero", NULL }, *out = NULL;
 	char *quiet[] = { "sh", "-c", "echo lost", NULL };
 
 	test_case("a program that is not there");
