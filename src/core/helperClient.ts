@@ -26,6 +26,9 @@ export interface Operations {
 	kill: [pb.IKillRequest, pb.KillResult];
 	rename: [pb.IRenameRequest, pb.RenameResult];
 	leaks: [pb.ILeaksRequest, pb.LeaksResult];
+	gdbStart: [pb.IGdbStartRequest, pb.GdbStartResult];
+	gdbSend: [pb.IGdbSendRequest, pb.GdbSendResult];
+	gdbStop: [pb.IGdbStopRequest, pb.GdbStopResult];
 }
 export type OperationName = keyof Operations;
 
@@ -49,6 +52,9 @@ const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000, rename: 30_000,
 	// reads every process's descriptors and maps on the host
 	leaks: 60_000,
+	gdbStart: 30_000, gdbSend: 30_000,
+	// a disconnect, then up to 3 s for gdb to go
+	gdbStop: 30_000,
 };
 
 const ERROR_KINDS: Record<number, ErrorKind> = {
@@ -80,6 +86,8 @@ export interface HelperClientEvents {
 	/** Output of a launched (or restored) program; it comes after the launch's answer. */
 	programOutput: [pb.ProgramOutput];
 	programExit: [pb.ProgramExit];
+	gdbOutput: [pb.GdbOutput];
+	gdbExit: [pb.GdbExit];
 	exit: [HelperExit];
 }
 
@@ -169,6 +177,8 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 		if (event.treeState) this.emit('treeState', event.treeState);
 		if (event.programOutput) this.emit('programOutput', event.programOutput);
 		if (event.programExit) this.emit('programExit', event.programExit);
+		if (event.gdbOutput) this.emit('gdbOutput', event.gdbOutput);
+		if (event.gdbExit) this.emit('gdbExit', event.gdbExit);
 	}
 
 	private onExit(exit: HelperExit): void {

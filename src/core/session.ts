@@ -42,13 +42,40 @@ export type ProgramEvent =
 
 export type ProgramListener = (event: ProgramEvent) => void;
 
+/** How a gdb ended on its own; code is null when a signal ended it. */
+export interface GdbExit {
+	code: number | null;
+	signal: number | null;
+	/** The end of what it wrote on stderr. */
+	stderr: string;
+}
+
+/**
+ * A gdb (its DAP interpreter) the helper runs for this session: DAP
+ * messages in, its stdout out. The helper ends it when it ends.
+ */
+export interface GdbLink {
+	readonly id: number;
+	readonly pid: number;
+	readonly version: string;
+	/** Whole DAP messages (header, blank line, body), one or more. */
+	send(data: Buffer): Promise<void>;
+	/** Its stdout, cut anywhere, in order; returns the function that stops listening. */
+	onOutput(listener: (data: Buffer) => void): () => void;
+	/** Its own end (not one stop() asked for). */
+	onExit(listener: (exit: GdbExit) => void): () => void;
+	/** Tells it to disconnect (it detaches, its breakpoints out of the program), then it is killed if it lingers. */
+	stop(): Promise<void>;
+}
+
 /**
  * A helper session as DebuggedTree and the debug adapters use it: the
  * operations and the program events, not the client that carries them.
  * HelperSession is the real one; the unit tests put an in-memory helper here.
  */
 export type HelperOperations = Pick<HelperSession,
-	'target' | 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'onProgramEvent' | 'imageFiles' | 'readImage'>;
+	'target' | 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'onProgramEvent' | 'imageFiles' | 'readImage'
+	| 'hello' | 'gdbStart'>;
 
 export class HelperSession {
 	private constructor(readonly target: Target, readonly client: HelperClient) {}
@@ -172,6 +199,23 @@ export class HelperSession {
 		};
 	}
 
+	/**
+	 * Starts a gdb on the target (HelloResult.gdbPath; NOT_FOUND with what to
+	 * install when it has none that can serve).
+	 */
+	async gdbStart(): Promise<GdbLink> {
+		// its first output may come before the answer: kept until the link exists
+		const early: pb.GdbOutput[] = [];
+		const keep = (o: pb.GdbOutput): void => { early.push(o); };
+		this.client.on('gdbOutput', keep);
+		try {
+			const started = await this.client.request('gdbStart', {});
+			return new HelperGdbLink(this.client, started, early.filter((o) => o.gdbId === started.gdbId));
+		} finally {
+			this.client.off('gdbOutput', keep);
+		}
+	}
+
 	/** Ends the helper (it thaws what it froze and kills what it launched) and drops the connection. */
 	async close(): Promise<void> {
 		await this.client.close();
@@ -181,4 +225,43 @@ export class HelperSession {
 
 function asBuffer(data: Uint8Array): Buffer {
 	return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+class HelperGdbLink implements GdbLink {
+	readonly id: number;
+	readonly pid: number;
+	readonly version: string;
+	private early: Buffer[];
+
+	constructor(private readonly client: HelperClient, started: pb.GdbStartResult, early: pb.GdbOutput[]) {
+		this.id = started.gdbId;
+		this.pid = started.gdbPid;
+		this.version = started.gdbVersion;
+		this.early = early.map((o) => asBuffer(o.data));
+	}
+
+	async send(data: Buffer): Promise<void> {
+		await this.client.request('gdbSend', { gdbId: this.id, data });
+	}
+
+	onOutput(listener: (data: Buffer) => void): () => void {
+		for (const data of this.early.splice(0)) listener(data);
+		const onOutput = (o: pb.GdbOutput): void => {
+			if (o.gdbId === this.id) listener(asBuffer(o.data));
+		};
+		this.client.on('gdbOutput', onOutput);
+		return () => this.client.off('gdbOutput', onOutput);
+	}
+
+	onExit(listener: (exit: GdbExit) => void): () => void {
+		const onExit = (x: pb.GdbExit): void => {
+			if (x.gdbId === this.id) listener({ code: x.signal ? null : x.exitCode, signal: x.signal || null, stderr: x.stderrTail });
+		};
+		this.client.on('gdbExit', onExit);
+		return () => this.client.off('gdbExit', onExit);
+	}
+
+	async stop(): Promise<void> {
+		await this.client.request('gdbStop', { gdbId: this.id });
+	}
 }

@@ -15,7 +15,7 @@ import { CheckpointError } from '../../src/core/errors';
 import type { ImageSource } from '../../src/core/images/source';
 import { leakName } from '../../src/core/leaks';
 import { pb } from '../../src/core/protocol';
-import type { DumpOptions, HelperOperations, LaunchOptions, ProgramListener, RestoreOptions } from '../../src/core/session';
+import type { DumpOptions, GdbLink, HelperOperations, LaunchOptions, ProgramListener, RestoreOptions } from '../../src/core/session';
 import type { HelperChannel, Target } from '../../src/core/target';
 import type { SessionProvider } from '../../src/debug/liveSession';
 
@@ -62,6 +62,9 @@ class FakeTarget implements Target {
 
 const progress = (stage: string, message: string): pb.Progress => pb.Progress.create({ stage, message });
 const noSuchProcess = (pid: number): CheckpointError => new CheckpointError('no-such-process', `process ${pid} does not exist`);
+
+/** What the fake helper says of gdb: it has none. */
+export const FAKE_NO_GDB = 'gdb was not found on this fake host; install gdb 14 or newer on the target (apt-get install gdb)';
 
 export class FakeHelper implements HelperOperations {
 	readonly target: Target;
@@ -183,6 +186,15 @@ export class FakeHelper implements HelperOperations {
 		const checkpoint = this.keep(tree, options, leaks);
 		if (!options.leaveRunning) this.removeTree(rootPid);
 		return checkpoint;
+	}
+
+	/** A host without gdb: sessions run without source-level debugging, as the real helper says. */
+	async hello(): Promise<pb.HelloResult> {
+		return pb.HelloResult.create({ helperVersion: 'fake', criuVersion: '4.1.1', gdbProblem: FAKE_NO_GDB });
+	}
+
+	async gdbStart(): Promise<GdbLink> {
+		throw new CheckpointError('not-found', FAKE_NO_GDB);
 	}
 
 	async leaks(rootPid: number, policy: readonly pb.ILeakRule[] = []): Promise<pb.LeaksResult> {
