@@ -150,6 +150,7 @@ static void tree_free(struct frozen_tree *t)
 		free(t->orig[i]);
 	free(t->orig);
 	pidlist_free(&t->pids);
+	pidlist_free(&t->except);
 	free(t);
 }
 
@@ -208,7 +209,7 @@ static int move_tree(struct frozen_tree *t, struct herr *e)
 	if (proc_tree(t->root, &now, e))
 		goto fail;
 	for (size_t i = 0; i < now.n; i++) {
-		if (pidlist_has(&t->pids, now.v[i]))
+		if (pidlist_has(&t->pids, now.v[i]) || pidlist_has(&t->except, now.v[i]))
 			continue;
 		if (move_in(t, now.v[i], e))
 			goto fail;
@@ -364,7 +365,51 @@ static void unmove_and_remove(struct frozen_tree *t)
 	fprintf(stderr, "checkpoint-helper: cannot remove %s: %s\n", t->cgroup, strerror(errno));
 }
 
-int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struct herr *e)
+/* Moves member i back to its original cgroup (a process let go of: it thaws) and forgets it. */
+static void move_out(struct frozen_tree *t, size_t i)
+{
+	char path[8400], num[32];
+
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", t->mount, t->orig[i]);
+	snprintf(num, sizeof(num), "%d", t->pids.v[i]);
+	write_str_path(path, num);	/* gone: fine */
+	free(t->orig[i]);
+	t->orig[i] = t->orig[t->pids.n - 1];
+	t->pids.v[i] = t->pids.v[t->pids.n - 1];
+	t->pids.n--;
+}
+
+static int set_except(struct frozen_tree *t, const pid_t *except, size_t n, struct herr *e)
+{
+	t->except.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pidlist_add(&t->except, except[i])) {
+			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+			return -1;
+		}
+	}
+	for (size_t i = t->pids.n; i-- > 0;)
+		if (pidlist_has(&t->except, t->pids.v[i]))
+			move_out(t, i);
+	return 0;
+}
+
+/* Takes in what is new in a frozen tree (forked since, or no longer excepted) and waits until it is frozen. */
+static int freeze_again(struct frozen_tree *t, unsigned timeout_ms, struct herr *e)
+{
+	for (int rounds = 0; rounds < 100; rounds++) {
+		int moved = move_tree(t, e);
+
+		if (moved < 0 || freezer_wait(t, true, timeout_ms, e))
+			return -1;
+		if (moved == 0)
+			return 0;
+	}
+	return 0;
+}
+
+int freeze_tree(pid_t root, unsigned timeout_ms, const pid_t *except, size_t nexcept, struct frozen_tree **out,
+		struct herr *e)
 {
 	struct frozen_tree *t;
 	int moved, rounds;
@@ -374,7 +419,7 @@ int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struc
 	t = frozen_find(root);
 	if (t) {
 		*out = t;
-		return 0;
+		return set_except(t, except, nexcept, e) || freeze_again(t, timeout_ms, e) ? -1 : 0;
 	}
 	if (!pid_exists(root)) {
 		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
@@ -386,7 +431,7 @@ int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struc
 		return -1;
 	}
 	t->root = root;
-	if (make_freeze_cgroup(t, e))
+	if (set_except(t, except, nexcept, e) || make_freeze_cgroup(t, e))
 		goto fail_free;
 	/* move until no process of the tree is left outside */
 	for (rounds = 0; (moved = move_tree(t, e)) > 0 && rounds < 100; rounds++)

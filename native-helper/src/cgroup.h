@@ -21,6 +21,7 @@ struct frozen_tree {
 	char mount[4096];	/* mount point of its hierarchy */
 	struct pidlist pids;
 	char **orig;		/* original cgroup (relative) of each pid */
+	struct pidlist except;	/* processes of the tree left out of the freeze */
 	struct frozen_tree *next;
 };
 
@@ -28,8 +29,13 @@ struct frozen_tree {
 int cgroup_layout(void);
 int cgroup_v2_mount(char *out, size_t len);
 int cgroup_v1_freezer_mount(char *out, size_t len);
-/* Freezes the tree of root (already frozen by this helper: that tree); timeout_ms 0: the default. */
-int freeze_tree(pid_t root, unsigned timeout_ms, struct frozen_tree **out, struct herr *e);
+/*
+ * Freezes the tree of root but the nexcept processes except (not their
+ * descendants); timeout_ms 0: the default. A tree this helper froze already
+ * gets the new exceptions: those now left out are let go, the others taken in.
+ */
+int freeze_tree(pid_t root, unsigned timeout_ms, const pid_t *except, size_t nexcept, struct frozen_tree **out,
+		struct herr *e);
 int thaw_tree(struct frozen_tree *t, struct herr *e);
 struct frozen_tree *frozen_find(pid_t root);
 /* The frozen tree pid is a member of, NULL when none. */

@@ -234,7 +234,14 @@ void op_freeze(const Request *req, Response *resp)
 	}
 	if (!frozen_find(root))
 		emit_progress(req->id, "freezing", "freezing the tree of process %d", root);
-	if (freeze_tree(root, req->freeze->timeout_ms, &t, &e)) {
+	for (size_t i = 0; i < req->freeze->n_except_pids; i++) {
+		if (req->freeze->except_pids[i] <= 0) {
+			reply_bad_request(resp, "except_pids[%zu] must be a positive pid, not %d", i,
+					  req->freeze->except_pids[i]);
+			return;
+		}
+	}
+	if (freeze_tree(root, req->freeze->timeout_ms, req->freeze->except_pids, req->freeze->n_except_pids, &t, &e)) {
 		reply_error(resp, &e);
 		return;
 	}

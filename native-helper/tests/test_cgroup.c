@@ -179,7 +179,7 @@ static void test_freeze_thaw(void)
 	test_case("running");
 	check_running(&w);
 	test_case("frozen");
-	CHECK_OK(freeze_tree(w.root, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
 	if (!t)
 		goto out;
 	snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
@@ -190,7 +190,7 @@ static void test_freeze_thaw(void)
 	CHECK(frozen_find(w.grandchild) == NULL);
 	CHECK(frozen_find_member(getpid()) == NULL);
 	test_case("frozen again: the same tree");
-	CHECK_OK(freeze_tree(w.root, 0, &again, &e), &e);
+	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &again, &e), &e);
 	CHECK(again == t);
 	test_case("thawed");
 	CHECK_OK(thaw_tree(t, &e), &e);
@@ -210,6 +210,42 @@ out:
 	arena_free_all();
 }
 
+/*
+ * A process left out of the freeze (one a debugger holds) goes on while the
+ * rest is frozen; frozen again without the exception it is taken in, and
+ * with it again it is let go.
+ */
+static void test_freeze_except(void)
+{
+	struct frozen_tree *t = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+
+	test_case("the writing grandchild left out");
+	CHECK(writer_start(&w));
+	CHECK_OK(freeze_tree(w.root, 0, &w.grandchild, 1, &t, &e), &e);
+	if (!t)
+		goto out;
+	CHECK_UINT(t->pids.n, ==, 1);
+	CHECK(pidlist_has(&t->pids, w.root));
+	CHECK(frozen_find_member(w.grandchild) == NULL);
+	CHECK(kernel_says_frozen(t));
+	check_running(&w);
+	test_case("frozen again without the exception: taken in");
+	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
+	CHECK(frozen_find_member(w.grandchild) == t);
+	CHECK_UINT(written_in(&w, 50), ==, 0);
+	test_case("and with it again: let go");
+	CHECK_OK(freeze_tree(w.root, 0, &w.grandchild, 1, &t, &e), &e);
+	CHECK(frozen_find_member(w.grandchild) == NULL);
+	CHECK_UINT(t->pids.n, ==, 1);
+	check_running(&w);
+	CHECK_OK(frozen_release(t, true, &e), &e);
+out:
+	writer_end(&w);
+	arena_free_all();
+}
+
 /* Let go of without a thaw: the processes go back where they were, and the freeze cgroup goes. */
 static void test_release_frozen(void)
 {
@@ -220,7 +256,7 @@ static void test_release_frozen(void)
 
 	test_case("let go of while frozen");
 	CHECK(writer_start(&w));
-	CHECK_OK(freeze_tree(w.root, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
 	if (t) {
 		snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
 		snprintf(orig, sizeof(orig), "%s", t->orig[0]);
@@ -246,7 +282,7 @@ static void test_release_all(void)
 	for (int i = 0; i < 2; i++) {
 		CHECK(writer_start(&w[i]));
 		roots[i] = w[i].root;
-		CHECK_OK(freeze_tree(w[i].root, 1000, &t[i], &e), &e);
+		CHECK_OK(freeze_tree(w[i].root, 1000, NULL, 0, &t[i], &e), &e);
 		if (t[i])
 			snprintf(cgroup[i], sizeof(cgroup[i]), "%s", t[i]->cgroup);
 	}
@@ -268,7 +304,7 @@ static void test_refused(void)
 	char v2[4096];
 
 	test_case("a pid no process has");
-	CHECK_INT(freeze_tree(NO_PID, 0, &t, &e), ==, -1);
+	CHECK_INT(freeze_tree(NO_PID, 0, NULL, 0, &t, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
 	CHECK_STR(e.msg, ==, "process 4194000 does not exist");
 	CHECK(t == NULL);
@@ -285,6 +321,7 @@ TEST_GROUP(cgroup)
 {
 	test_layout();
 	test_freeze_thaw();
+	test_freeze_except();
 	test_release_frozen();
 	test_release_all();
 	test_refused();

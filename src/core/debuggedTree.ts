@@ -59,6 +59,8 @@ export class DebuggedTree {
 	 * takes of the present included.
 	 */
 	policy: readonly pb.ILeakRule[] = [];
+	/** The processes a debugger holds (holdByDebugger). */
+	private debugged: number[] = [];
 
 	private constructor(
 		readonly session: HelperOperations,
@@ -127,9 +129,19 @@ export class DebuggedTree {
 		return processes.flatMap((p) => (p.threads.length ? p.threads : [p.pid]).map((tid, i) => ({ pid: p.pid, tid, name: `${p.pid}/${tid} ${p.threadNames[i] || p.comm}` })));
 	}
 
+	/**
+	 * The processes a debugger holds (gdb): left out of every freeze, since
+	 * a frozen process cannot be reached by ptrace. A frozen tree lets them
+	 * go at once.
+	 */
+	async holdByDebugger(pids: number[]): Promise<void> {
+		this.debugged = [...pids];
+		if (this.stateNow === 'frozen') await this.session.freeze(this.root, { exceptPids: this.debugged });
+	}
+
 	async freeze(): Promise<void> {
 		this.expectIdle('pause');
-		await this.session.freeze(this.root);
+		await this.session.freeze(this.root, { exceptPids: this.debugged });
 		this.setState('frozen');
 	}
 

@@ -99,8 +99,9 @@ export class HelperSession {
 		return (await this.client.request('ps', { rootPid })).processes;
 	}
 
-	freeze(rootPid: number, options?: RequestOptions): Promise<pb.FreezeResult> {
-		return this.client.request('freeze', { rootPid }, options);
+	/** exceptPids stay out of the freeze (a process a debugger holds); a frozen tree takes the new list. */
+	freeze(rootPid: number, options?: RequestOptions & { exceptPids?: number[] }): Promise<pb.FreezeResult> {
+		return this.client.request('freeze', { rootPid, exceptPids: options?.exceptPids ?? [] }, options);
 	}
 
 	thaw(rootPid: number): Promise<pb.ThawResult> {

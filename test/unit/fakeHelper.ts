@@ -157,9 +157,9 @@ export class FakeHelper implements HelperOperations {
 		return processes.map((p) => this.processInfo(p));
 	}
 
-	async freeze(rootPid: number): Promise<pb.FreezeResult> {
+	async freeze(rootPid: number, options: { exceptPids?: number[] } = {}): Promise<pb.FreezeResult> {
 		await this.enter('freeze', rootPid);
-		const pids = this.treeOf(rootPid).map((p) => p.pid);
+		const pids = this.treeOf(rootPid).map((p) => p.pid).filter((pid) => !options.exceptPids?.includes(pid));
 		this.frozenRoots.add(rootPid);
 		return pb.FreezeResult.create({ rootPid, state: pb.TreeState.TREE_STATE_FROZEN, pids });
 	}
