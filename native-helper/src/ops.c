@@ -29,6 +29,7 @@ static const op_fn ops[] = {
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_KILL] = op_kill,
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_RENAME] = op_rename,
 	[CHECKPOINT__HELPER__V1__REQUEST__OP_LEAKS] = op_leaks,
+	[CHECKPOINT__HELPER__V1__REQUEST__OP_CORE] = op_core,
 };
 
 /* An answer over the frame limit is replaced by an error, never dropped. */
