@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core_layout.h"
@@ -34,9 +36,12 @@ static int add_gap(struct core_layout *l, const struct core_vma *v, uint64_t sta
 	return 0;
 }
 
-/* [start, end) of area v held at off in fd: the last segment grows when it is held and ends at start. */
+/*
+ * [start, end) of area v held at off in fd, counted in *pages: the last
+ * segment grows when it is held and ends at start.
+ */
 static int add_held(struct core_layout *l, const struct core_vma *v, uint64_t start, uint64_t end, int fd,
-		    uint64_t off, struct herr *e)
+		    uint64_t off, uint64_t *pages, struct herr *e)
 {
 	struct core_seg *s = l->nsegs ? &l->segs[l->nsegs - 1] : NULL;
 	struct core_copy *c = l->ncopies ? &l->copies[l->ncopies - 1] : NULL;
@@ -49,7 +54,7 @@ static int add_held(struct core_layout *l, const struct core_vma *v, uint64_t st
 	}
 	s->memsz += end - start;
 	s->filesz = s->memsz;
-	l->pages_held += (end - start) / PAGE_BYTES;
+	*pages += (end - start) / PAGE_BYTES;
 	if (c && c->fd == fd && c->off + c->len == off) {
 		c->len += end - start;
 		return 0;
@@ -69,28 +74,72 @@ static void count_absent(struct core_layout *l, const struct page_run *r, uint64
 		l->pages_parent_missing += bytes / PAGE_BYTES;
 }
 
-/* Area v, whose pages are those of m from base on (its start's address, or its offset into a shared object). */
+/*
+ * Area v from address from on; its pages are those of m from base on (its
+ * start's address, or its offset into a shared object).
+ */
 static int plan_area(struct core_layout *l, const struct core_vma *v, const struct pagemap *m, uint64_t base,
-		     struct herr *e)
+		     uint64_t from, struct herr *e)
 {
-	uint64_t size = v->end - v->start, pos = v->start;
+	uint64_t end = base + (v->end - v->start), pos = from;
 
-	for (size_t k = m ? pagemap_first_after(m, base) : 0; m && k < m->n && m->v[k].start < base + size; k++) {
+	base -= v->start;	/* an address's place in m is base + the address (unsigned, so it wraps right) */
+	for (size_t k = m ? pagemap_first_after(m, base + from) : 0; m && k < m->n && m->v[k].start < end; k++) {
 		const struct page_run *r = &m->v[k];
-		uint64_t lo = r->start > base ? r->start : base, hi = r->end < base + size ? r->end : base + size;
-		uint64_t at = v->start + (lo - base);
+		uint64_t lo = r->start > base + from ? r->start : base + from, hi = r->end < end ? r->end : end;
 
 		if (r->absent) {
 			count_absent(l, r, hi - lo);
 			continue;
 		}
-		if (at > pos && add_gap(l, v, pos, at, e))
+		if (lo - base > pos && add_gap(l, v, pos, lo - base, e))
 			return -1;
-		if (add_held(l, v, at, at + (hi - lo), r->fd, r->off + (lo - r->start), e))
+		if (add_held(l, v, lo - base, hi - base, r->fd, r->off + (lo - r->start), &l->pages_held, e))
 			return -1;
-		pos = at + (hi - lo);
+		pos = hi - base;
 	}
 	return pos < v->end ? add_gap(l, v, pos, v->end, e) : 0;
+}
+
+/*
+ * The mapped ELF file whose first page the core takes from it (see
+ * core_layout.h), open; -1 when there is none, or it is not the file that
+ * was checkpointed.
+ */
+static int elf_header_fd(struct core_layout *l, const struct core_vma *v)
+{
+	uint8_t page[PAGE_BYTES];
+	struct stat st;
+	int fd;
+
+	if (!v->path || v->pgoff || !(v->prot & PROT_READ) || stat(v->path, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (v->file_size && (uint64_t)st.st_size != v->file_size) ||
+	    pread(fd, page, sizeof(page), 0) != (ssize_t)sizeof(page) || memcmp(page, "\177ELF", 4) ||
+	    (v->build_id && !memmem(page, sizeof(page), v->build_id, v->build_id_len)) || fdlist_add(&l->files, fd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Area v: its ELF header from the file when the checkpoint names nothing of its first page, then the rest. */
+static int plan_vma(struct core_layout *l, const struct core_vma *v, const struct pagemap *m, uint64_t base,
+		    struct herr *e)
+{
+	size_t k = m ? pagemap_first_after(m, base) : 0;
+	int fd = -1;
+
+	if (m && (k == m->n || m->v[k].start > base))
+		fd = elf_header_fd(l, v);
+	if (fd < 0)
+		return plan_area(l, v, m, base, v->start, e);
+	if (add_held(l, v, v->start, v->start + PAGE_BYTES, fd, 0, &l->pages_from_files, e))
+		return -1;
+	return plan_area(l, v, m, base, v->start + PAGE_BYTES, e);
 }
 
 /* The pagemap of shared memory object shmid, read once for all the areas that map it. */
@@ -129,7 +178,7 @@ int core_layout_plan(int dirfd, const struct core_proc *p, struct core_layout *l
 			if (!m)
 				return -1;
 		}
-		if (plan_area(l, v, m, v->pages == VMA_PAGES_SHARED ? v->pgoff : v->start, e))
+		if (plan_vma(l, v, m, v->pages == VMA_PAGES_SHARED ? v->pgoff : v->start, e))
 			return -1;
 	}
 	return 0;
@@ -161,6 +210,7 @@ size_t core_layout_read(const struct core_layout *l, uint64_t addr, void *buf, s
 void core_layout_free(struct core_layout *l)
 {
 	pagemap_free(&l->own);
+	fdlist_close(&l->files);
 	for (size_t i = 0; i < l->nshm; i++)
 		pagemap_free(&l->shm[i].map);
 	free(l->shm);

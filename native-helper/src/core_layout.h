@@ -8,7 +8,12 @@
  * stretch it does not hold is a segment without contents (p_filesz 0),
  * which gdb reads from the file the area maps (NT_FILE, or the program and
  * its libraries) and, for anonymous memory never touched, as zeros. So the
- * core holds no byte the checkpoint does not, and no zeros it need not.
+ * core holds no byte the checkpoint does not, and no zeros it need not, but
+ * one kind of page: as the kernel does, the first page of an ELF file an
+ * area maps from its start (its headers, where AT_PHDR points: gdb places a
+ * PIE program by them) is read from the file on the target when the
+ * checkpoint does not hold it, if the file is still the one checkpointed
+ * (its recorded size, its build-id in that page).
  */
 #ifndef CKPT_CORE_LAYOUT_H
 #define CKPT_CORE_LAYOUT_H
@@ -52,7 +57,9 @@ struct core_layout {
 	struct pagemap own;		/* pagemap-<pid>.img */
 	struct shm_map *shm;		/* the shared memory objects the areas map */
 	size_t nshm, shm_cap;
-	uint64_t pages_held;		/* in the core's contents */
+	struct fdlist files;		/* the mapped files read for their ELF headers */
+	uint64_t pages_held;		/* in the core's contents, from the checkpoint */
+	uint64_t pages_from_files;	/* in the core's contents, ELF headers from the mapped files */
 	uint64_t pages_lazy, pages_parent_missing;	/* named by the checkpoint, not held */
 };
 

@@ -10,6 +10,7 @@
 #include "image_entries.h"
 #include "lists.h"
 #include "pagemap.h"
+#include "util.h"
 #include "wire.h"
 
 typedef Checkpoint__Criu__V1__ProcessTreeEntry PstreeEntry;
@@ -27,6 +28,9 @@ typedef Checkpoint__Criu__V1__MemfdInode MemfdInode;
 struct file_ix {
 	uint32_t id;
 	const char *path;	/* a regular file: in p->strings */
+	uint64_t size;
+	const uint8_t *build_id;	/* in p->strings too */
+	size_t build_id_len;
 	bool memfd;
 	uint32_t memfd_inode;
 };
@@ -42,16 +46,19 @@ static int nomem(struct herr *e)
 	return -1;
 }
 
-/* A copy of s kept with the process (freed by core_proc_free); NULL when out of memory. */
-static const char *keep(struct core_proc *p, const char *s)
+/* A copy of len bytes at s kept with the process (freed by core_proc_free), NUL after them; NULL when out of memory. */
+static const char *keep(struct core_proc *p, const void *s, size_t len)
 {
 	char *copy;
 
 	if (array_grow((void **)&p->strings, &p->strings_cap, p->nstrings + 1, sizeof(*p->strings)))
 		return NULL;
-	copy = strdup(s);
-	if (copy)
+	copy = malloc(len + 1);
+	if (copy) {
+		memcpy(copy, s, len);
+		copy[len] = '\0';
 		p->strings[p->nstrings++] = copy;
+	}
 	return copy;
 }
 
@@ -197,33 +204,50 @@ const Checkpoint__Criu__V1__TaskCore *core_proc_task(const struct core_proc *p)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static int add_file(struct files *f, uint32_t id, const char *path, bool memfd, uint32_t inode, struct herr *e)
+static struct file_ix *add_file(struct files *f, uint32_t id, struct herr *e)
 {
-	if (array_grow((void **)&f->v, &f->cap, f->n + 1, sizeof(*f->v)))
-		return nomem(e);
-	f->v[f->n++] = (struct file_ix){ .id = id, .path = path, .memfd = memfd, .memfd_inode = inode };
-	return 0;
+	if (array_grow((void **)&f->v, &f->cap, f->n + 1, sizeof(*f->v))) {
+		nomem(e);
+		return NULL;
+	}
+	f->v[f->n] = (struct file_ix){ .id = id };
+	return &f->v[f->n++];
 }
 
-static int add_reg_file(struct core_proc *p, struct files *f, const RegFile *rf, struct herr *e)
+/* A regular file: its path, size and build-id (its bytes, from the little-endian words CRIU keeps). */
+static int add_reg_file(struct core_proc *p, struct files *f, const RegFile *rf, uint32_t id, struct herr *e)
 {
-	const char *path = rf->name ? keep(p, rf->name) : NULL;
+	uint8_t bid[64];
+	struct file_ix *fx;
 
 	if (!rf->name)
 		return 0;
-	return path ? add_file(f, rf->id, path, false, 0, e) : nomem(e);
+	fx = add_file(f, id, e);
+	if (!fx || !(fx->path = keep(p, rf->name, strlen(rf->name))))
+		return fx ? nomem(e) : -1;
+	fx->size = rf->has_size ? rf->size : 0;
+	if (!rf->n_build_id || rf->n_build_id > sizeof(bid) / 4)
+		return 0;
+	for (size_t i = 0; i < rf->n_build_id; i++)
+		put_le32(bid + 4 * i, rf->build_id[i]);
+	fx->build_id_len = 4 * rf->n_build_id;
+	fx->build_id = (const uint8_t *)keep(p, bid, fx->build_id_len);
+	return fx->build_id ? 0 : nomem(e);
 }
 
 static int add_entry_file(struct core_proc *p, struct files *f, const FileEntry *fe, struct herr *e)
 {
-	const char *path;
+	struct file_ix *fx;
 
-	if (fe->reg && fe->reg->name) {
-		path = keep(p, fe->reg->name);
-		return path ? add_file(f, fe->has_id ? fe->id : fe->reg->id, path, false, 0, e) : nomem(e);
-	}
-	if (fe->memfd)
-		return add_file(f, fe->has_id ? fe->id : fe->memfd->id, NULL, true, fe->memfd->inode_id, e);
+	if (fe->reg)
+		return add_reg_file(p, f, fe->reg, fe->has_id ? fe->id : fe->reg->id, e);
+	if (!fe->memfd)
+		return 0;
+	fx = add_file(f, fe->has_id ? fe->id : fe->memfd->id, e);
+	if (!fx)
+		return -1;
+	fx->memfd = true;
+	fx->memfd_inode = fe->memfd->inode_id;
 	return 0;
 }
 
@@ -246,7 +270,8 @@ static int load_files(int dirfd, struct core_proc *p, struct files *f, struct he
 				 "incomplete");
 	}
 	while (!r && (r = image_next_msg(&b, d, &m, e)) > 0) {
-		r = old ? add_reg_file(p, f, (const RegFile *)m, e) : add_entry_file(p, f, (const FileEntry *)m, e);
+		r = old ? add_reg_file(p, f, (const RegFile *)m, ((const RegFile *)m)->id, e)
+			: add_entry_file(p, f, (const FileEntry *)m, e);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
 	image_release(&b);
@@ -324,6 +349,9 @@ static int classify_file(int dirfd, const struct core_proc *p, const struct file
 		return -1;
 	}
 	cv->path = fx->path;
+	cv->file_size = fx->size;
+	cv->build_id = fx->build_id;
+	cv->build_id_len = fx->build_id_len;
 	if (!fx->memfd || !(v->status & VMA_FILE_SHARED))
 		return 0;
 	found = memfd_shmid(dirfd, fx->memfd_inode, &cv->shmid, e);

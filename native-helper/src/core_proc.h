@@ -46,6 +46,9 @@ struct core_vma {
 	enum vma_pages pages;
 	uint64_t shmid;		/* VMA_PAGES_SHARED: the object */
 	const char *path;	/* the regular file it maps (NT_FILE), else NULL */
+	uint64_t file_size;	/* the file's size when it was checkpointed, 0 when not recorded */
+	const uint8_t *build_id;	/* its ELF build-id as CRIU recorded it, NULL when none */
+	size_t build_id_len;
 };
 
 struct core_thread {
@@ -61,7 +64,7 @@ struct core_proc {
 	struct core_vma *vmas;		/* sorted, disjoint */
 	size_t nvmas;
 	const char *exe;		/* the program's path, NULL when the images name none */
-	char **strings;			/* the paths above, freed with the rest */
+	char **strings;			/* the paths and build-ids above, freed with the rest */
 	size_t nstrings, strings_cap;
 };
 

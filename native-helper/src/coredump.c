@@ -270,6 +270,7 @@ static void fill_outcome(const struct core_job *j, const struct coredump_params 
 	out->pages_written = j->lay.pages_held;
 	out->pages_lazy = j->lay.pages_lazy;
 	out->pages_parent_missing = j->lay.pages_parent_missing;
+	out->pages_from_files = j->lay.pages_from_files;
 }
 
 int coredump_write(const struct coredump_params *p, struct coredump_outcome *out, struct herr *e)

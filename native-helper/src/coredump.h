@@ -40,7 +40,7 @@ struct coredump_outcome {
 	const char *exe;	/* the program, "" when the images name none */
 	uint64_t size;
 	uint32_t threads, segments;
-	uint64_t pages_written, pages_lazy, pages_parent_missing;
+	uint64_t pages_written, pages_lazy, pages_parent_missing, pages_from_files;
 	uint64_t write_us;
 };
 

@@ -222,6 +222,7 @@ void op_core(const Request *req, Response *resp)
 	r->pages_written = out.pages_written;
 	r->pages_lazy = out.pages_lazy;
 	r->pages_parent_missing = out.pages_parent_missing;
+	r->pages_from_files = out.pages_from_files;
 	r->executable = (char *)out.exe;
 	r->write_time_us = out.write_us;
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_CORE;

@@ -303,16 +303,23 @@ static void write_memory(int dirfd, const struct synth_opts *o)
 	write_pages(dirfd, "pages-2.img", &shm, 1);
 }
 
-static void write_files(int dirfd)
+static void write_files(int dirfd, const struct synth_opts *o)
 {
 	Checkpoint__Criu__V1__FileEntry f = CHECKPOINT__CRIU__V1__FILE_ENTRY__INIT;
 	Checkpoint__Criu__V1__RegularFile reg = CHECKPOINT__CRIU__V1__REGULAR_FILE__INIT;
 	ProtobufCMessage *m[] = { MSG(&f) };
+	uint32_t bid[2] = { get_le32((const uint8_t *)SYNTH_BUILD_ID), get_le32((const uint8_t *)SYNTH_BUILD_ID + 4) };
 
 	SET(&f, type, CHECKPOINT__CRIU__V1__FILE_TYPE__FILE_TYPE_REG);
 	SET(&f, id, 1);
 	SET(&reg, id, 1);
-	reg.name = SYNTH_PROGRAM;
+	reg.name = (char *)(o->program ? o->program : SYNTH_PROGRAM);
+	if (o->program_size)
+		SET(&reg, size, o->program_size);
+	if (o->build_id) {
+		reg.build_id = bid;
+		reg.n_build_id = 2;
+	}
 	f.reg = &reg;
 	synth_image(dirfd, "files.img", IMG_FILES_MAGIC, m, 1);
 }
@@ -328,7 +335,7 @@ void synth_checkpoint(int dirfd, const struct synth_opts *o)
 	write_others(dirfd, o);
 	write_mm(dirfd, o);
 	write_memory(dirfd, o);
-	write_files(dirfd);
+	write_files(dirfd, o);
 }
 
 int synth_dir(const char *base, const char *name, const struct synth_opts *o)

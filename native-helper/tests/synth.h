@@ -36,6 +36,7 @@
 #define SYNTH_SHM 0x7ff200000000ull
 #define SYNTH_EXTRA 0x7ff300000000ull
 #define SYNTH_PROGRAM "/usr/bin/synth"
+#define SYNTH_BUILD_ID "\x11\x22\x33\x44\x55\x66\x77\x88"	/* as two words */
 #define SYNTH_ARGS "synth\0--flag"	/* at SYNTH_STACK + 0x2000, in a held page */
 
 /* What a test changes in the checkpoint before it is written. */
@@ -48,6 +49,9 @@ struct synth_opts {
 	bool pkru;		/* and PKRU (0x37000, 0x37001) */
 	bool vmas_unsorted;	/* the data area before the text */
 	bool data_in_parent;	/* 0x601000 marked in the parent (and not in pages-1.img) */
+	const char *program;	/* the program's path: NULL, SYNTH_PROGRAM (no such file) */
+	uint64_t program_size;	/* its size as checkpointed, 0: not recorded */
+	bool build_id;		/* its build-id recorded: SYNTH_BUILD_ID */
 	size_t extra_vmas;	/* more one-page anonymous areas, none held, from SYNTH_EXTRA on (every other page) */
 };
 

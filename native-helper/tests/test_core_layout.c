@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of core_layout.c: the segments of the synthetic process and the bytes they are made of. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "core_layout.h"
 #include "core_proc.h"
 #include "fileio.h"
@@ -135,6 +137,58 @@ static void test_parent(void)
 	close(older);
 }
 
+/* The program as a file here: ELF (or not), two pages, the build-id in its first page (or not). */
+static const char *put_program(const char *name, bool elf, bool with_id)
+{
+	const char *path = arena_printf("%s/%s", base, name);
+	uint8_t file[8192] = { 0 };
+
+	if (elf)
+		memcpy(file, "\177ELF\2\1\1", 7);
+	if (with_id)
+		memcpy(file + 0x358, SYNTH_BUILD_ID, 8);
+	CHECK_INT(write_file_at(AT_FDCWD, path, file, sizeof(file)), ==, 0);
+	return path;
+}
+
+/* The first page of the program, not in the checkpoint: from the file, when it is still the one checkpointed. */
+static void test_elf_header(void)
+{
+	static const struct { const char *what; bool elf, id_in_file, id_recorded; uint64_t size; bool taken; } cases[] = {
+		{ "the file as it was checkpointed", true, true, true, 8192, true },
+		{ "no build-id recorded", true, false, false, 0, true },
+		{ "another size: rebuilt since", true, true, true, 8193, false },
+		{ "another build-id: rebuilt since", true, false, true, 8192, false },
+		{ "not an ELF file", false, true, true, 8192, false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct synth_opts o = { .program = put_program(arena_printf("prog%zu", i), cases[i].elf,
+								cases[i].id_in_file),
+					.program_size = cases[i].size, .build_id = cases[i].id_recorded };
+		int dirfd = synth_dir(base, arena_printf("elf%zu", i), &o);
+		struct core_layout l = { 0 };
+		struct core_proc p = { 0 };
+		uint8_t magic[4] = { 0 };
+
+		test_case("%s", cases[i].what);
+		if (plan(dirfd, &p, &l)) {
+			CHECK_UINT(l.pages_from_files, ==, cases[i].taken);
+			CHECK_UINT(l.pages_held, ==, 4);
+			CHECK_UINT(l.segs[0].vaddr, ==, SYNTH_TEXT);
+			CHECK_UINT(l.segs[0].memsz, ==, cases[i].taken ? 0x1000 : 0x2000);
+			CHECK_UINT(l.segs[0].filesz, ==, cases[i].taken ? 0x1000 : 0);
+			if (cases[i].taken && l.segs[0].ncopy == 1)
+				CHECK_INT(pread(l.copies[l.segs[0].copy].fd, magic, 4, 0), ==, 4);
+			CHECK(!cases[i].taken || !memcmp(magic, "\177ELF", 4));
+			CHECK_UINT(l.segs[1].filesz, ==, 0);
+		}
+		core_layout_free(&l);
+		core_proc_free(&p);
+		close(dirfd);
+	}
+}
+
 TEST_GROUP(core_layout)
 {
 	if (!mkdtemp(base)) {
@@ -144,5 +198,7 @@ TEST_GROUP(core_layout)
 	test_segments();
 	test_read();
 	test_parent();
+	test_elf_header();
 	remove_tree(base);
+	arena_free_all();
 }
