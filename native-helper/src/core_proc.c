@@ -23,6 +23,9 @@ typedef Checkpoint__Criu__V1__MemfdInode MemfdInode;
 #define TASK_STOPPED 3
 /* A thread id as the kernel makes them (PID_MAX_LIMIT). */
 #define MAX_PID 4194304u
+/* Memory areas of one process: sixteen times Linux's default limit (vm.max_map_count, 65,530). */
+#define MAX_VMAS (1u << 20)
+#define MM_VMAS_FIELD 14
 
 /* What files.img (and memfd.img) say of a file id that a memory area names. */
 struct file_ix {
@@ -379,15 +382,40 @@ static int classify(int dirfd, const struct core_proc *p, const struct files *f,
 	return classify_file(dirfd, p, f, v, cv, e);
 }
 
+/*
+ * mm-<pid>.img, its areas counted on the wire first: more than Linux lets a
+ * process have many times over is refused before they are decoded.
+ */
+static MmEntry *read_mm(int dirfd, const struct core_proc *p, struct herr *e)
+{
+	ProtobufCMessage *m = NULL;
+	struct image_buf b;
+	const uint8_t *msg;
+	char name[40];
+	size_t n = 0, areas;
+	int r;
+
+	snprintf(name, sizeof(name), "mm-%d.img", p->pid);
+	r = image_load(dirfd, name, IMG_MM_MAGIC, &b, e);
+	if (!r && (r = image_next(&b, &msg, &n, e)) == 0)
+		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's %s holds no entry", name);
+	areas = r > 0 ? image_field_count(msg, n, MM_VMAS_FIELD) : 0;
+	if (r > 0 && areas != SIZE_MAX && areas > MAX_VMAS)
+		herr_set(e, EC(IMAGE_DAMAGED), E2BIG, "the checkpoint's %s says process %d had %zu memory areas; more "
+			 "than %u cannot be", name, p->pid, areas, MAX_VMAS);
+	else if (r > 0 && (areas == SIZE_MAX ||
+			   !(m = protobuf_c_message_unpack(&checkpoint__criu__v1__memory_map__descriptor, NULL, n, msg))))
+		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's %s has an entry that does not decode", name);
+	image_release(&b);
+	return (MmEntry *)m;
+}
+
 /* mm-<pid>.img: the areas (sorted, disjoint, page-aligned, or refused) and the program. */
 static int load_memory(int dirfd, struct core_proc *p, const struct files *f, struct herr *e)
 {
 	const struct file_ix *exe;
-	char name[40];
 
-	snprintf(name, sizeof(name), "mm-%d.img", p->pid);
-	p->mm = (MmEntry *)image_read_one(dirfd, name, IMG_MM_MAGIC, &checkpoint__criu__v1__memory_map__descriptor,
-					   e);
+	p->mm = read_mm(dirfd, p, e);
 	if (!p->mm)
 		return -1;
 	p->vmas = calloc(p->mm->n_vmas + 1, sizeof(*p->vmas));

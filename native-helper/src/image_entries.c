@@ -2,6 +2,7 @@
 /* CRIU's image files read as untrusted input, entry by entry. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,4 +134,52 @@ void image_release(struct image_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->pos = 0;
+}
+
+/* The varint at *p (before end), *p moved past it; false when it runs past end or over 10 bytes. */
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; *p < end && shift < 70; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+size_t image_field_count(const uint8_t *p, size_t n, unsigned field)
+{
+	const uint8_t *end = p + n;
+	size_t count = 0;
+	uint64_t key, len;
+
+	while (p < end) {
+		if (!varint(&p, end, &key))
+			return SIZE_MAX;
+		count += key >> 3 == field;
+		switch (key & 7) {
+		case 0:
+			if (!varint(&p, end, &len))
+				return SIZE_MAX;
+			break;
+		case 1:
+		case 5:
+			len = (key & 7) == 1 ? 8 : 4;
+			if (len > (size_t)(end - p))
+				return SIZE_MAX;
+			p += len;
+			break;
+		case 2:
+			if (!varint(&p, end, &len) || len > (size_t)(end - p))
+				return SIZE_MAX;
+			p += len;
+			break;
+		default:
+			return SIZE_MAX;	/* groups (long deprecated) or no wire type */
+		}
+	}
+	return count;
 }

@@ -50,5 +50,11 @@ int image_next_msg(struct image_buf *b, const ProtobufCMessageDescriptor *d, Pro
 ProtobufCMessage *image_read_one(int dirfd, const char *name, uint32_t magic, const ProtobufCMessageDescriptor *d,
 				 struct herr *e);
 void image_release(struct image_buf *b);
+/*
+ * How many times field occurs at the top level of the protobuf message in p
+ * (n bytes), read from the wire before anything is decoded (so a count can
+ * be refused before it is allocated for); SIZE_MAX when p is no message.
+ */
+size_t image_field_count(const uint8_t *p, size_t n, unsigned field);
 
 #endif

@@ -58,6 +58,11 @@ static int emit(struct pagemap *m, uint64_t start, uint64_t end, int fd, uint64_
 		last->end = end;
 		return 0;
 	}
+	if (m->n == PAGEMAP_MAX_RUNS) {
+		herr_set(e, EC(IMAGE_DAMAGED), E2BIG, "the checkpoint holds more than %u runs of pages of one process "
+			 "(its pagemap), which cannot be", PAGEMAP_MAX_RUNS);
+		return -1;
+	}
 	if (array_grow((void **)&m->v, &m->cap, m->n + 1, sizeof(*m->v)))
 		return nomem(e);
 	m->v[m->n++] = (struct page_run){ .start = start, .end = end, .fd = fd, .off = off, .absent = absent };

@@ -19,6 +19,8 @@
 #include "lists.h"
 
 #define PAGE_BYTES 4096u
+/* Runs of one pagemap, at most: what even a terabyte of memory fragmented page by page is not near. */
+#define PAGEMAP_MAX_RUNS (1u << 21)
 /* Parent links followed at most: CRIU's incremental chains are far shorter. */
 #define PAGEMAP_MAX_PARENTS 32
 

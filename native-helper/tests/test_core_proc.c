@@ -99,6 +99,21 @@ static void bad_tree(int dirfd)
 	synth_file(dirfd, "pstree.img", "\x19\x43\x56\x54\x30\x30\x27\x50\x04\x00\x00\x00\xff\xff\xff", 15);
 }
 
+/* An mm entry of 1,048,577 empty areas (2 bytes each on the wire): refused before they are decoded. */
+static void too_many_areas(int dirfd)
+{
+	size_t n = (1u << 20) + 1, len = 8 + 4 + 2 * n;
+	uint8_t *buf = calloc(1, len);
+
+	put_le32(buf, IMG_COMMON_MAGIC);
+	put_le32(buf + 4, IMG_MM_MAGIC);
+	put_le32(buf + 8, (uint32_t)(2 * n));
+	for (size_t i = 0; i < n; i++)
+		buf[12 + 2 * i] = 0x72;	/* field 14 (vmas), length-delimited, 0 bytes */
+	synth_file(dirfd, "mm-100.img", buf, len);
+	free(buf);
+}
+
 static void test_refused(void)
 {
 	static const struct synth_opts aarch64 = { .mtype = 3 }, compat = { .compat = true },
@@ -127,6 +142,8 @@ static void test_refused(void)
 		  "the checkpoint has no core-101.img: its images are incomplete" },
 		{ "a mapped file files.img has not", SYNTH_PID, NULL, no_files, EC(IMAGE_DAMAGED),
 		  "mm-100.img maps file 1 at 0x400000, which its files.img does not have" },
+		{ "more areas than a process can have", SYNTH_PID, NULL, too_many_areas, EC(IMAGE_DAMAGED),
+		  "mm-100.img says process 100 had 1048577 memory areas; more than 1048576 cannot be" },
 		{ "a tree entry cut short", SYNTH_PID, NULL, bad_tree, EC(IMAGE_DAMAGED),
 		  "pstree.img is cut short: the entry at offset 8 says 4 bytes, 3 are left" },
 	};

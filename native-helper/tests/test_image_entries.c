@@ -152,6 +152,28 @@ static void test_files_refused(int dirfd)
 	check_refused(dirfd, "core-5.img", IMG_CORE_MAGIC, "core-5.img is 67108865 bytes, more than an image can be");
 }
 
+/* Fields counted on the wire, before anything is decoded. */
+static void test_field_count(void)
+{
+	static const uint8_t msg[] = { 0x08, 0x96, 0x01, 0x72, 0x00, 0x72, 0x02, 0x08, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8,
+				       0x1d, 1, 2, 3, 4, 0x72, 0x00 };
+	static const struct { const char *what; uint8_t bytes[4]; size_t len; } bad[] = {
+		{ "a varint that does not end", { 0x08, 0x80 }, 2 },
+		{ "a length past the end", { 0x72, 0x05, 0x00 }, 3 },
+		{ "a fixed64 cut short", { 0x11, 1, 2 }, 3 },
+		{ "a group", { 0x73 }, 1 },
+	};
+
+	test_case("field 14 three times among a varint, a fixed64 and a fixed32; field 1 once (not the one inside a 14)");
+	CHECK_UINT(image_field_count(msg, sizeof(msg), 14), ==, 3);
+	CHECK_UINT(image_field_count(msg, sizeof(msg), 1), ==, 1);
+	CHECK_UINT(image_field_count(msg, 0, 14), ==, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		test_case("%s: no message", bad[i].what);
+		CHECK_UINT(image_field_count(bad[i].bytes, bad[i].len, 14), ==, SIZE_MAX);
+	}
+}
+
 TEST_GROUP(image_entries)
 {
 	char dir[] = "/tmp/ckpt-img-XXXXXX";
@@ -161,6 +183,7 @@ TEST_GROUP(image_entries)
 	test_good(dirfd);
 	test_entries_refused(dirfd);
 	test_files_refused(dirfd);
+	test_field_count();
 	close(dirfd);
 	remove_tree(dir);
 }
