@@ -8,6 +8,17 @@
  * AT_NULL; gdb places a PIE program and the vDSO by it) and NT_FILE (every
  * area mapping a regular file, with its offset: gdb reads what the core
  * does not hold of them from the files).
+ *
+ * Each descriptor is laid out as the x86_64 kernel does (fs/binfmt_elf.c),
+ * written byte by byte in little-endian order whatever the host's structs:
+ * NT_PRSTATUS (struct elf_prstatus: the signal a stopped process is
+ * stopped by, the thread's pending and blocked signals, the ids, the
+ * general registers in user_regs_struct order), NT_FPREGSET (the FXSAVE
+ * area), NT_X86_XSTATE (the XSAVE area in the standard layout: the FXSAVE
+ * area with XCR0 in its software-reserved bytes at 464, where gdb reads
+ * it, the XSAVE header, then each component the image holds at its fixed
+ * offset, the note sized as gdb recognises the layout: 832 with AVX, 1088
+ * with MPX, 2688 with AVX-512, 2696 with PKRU) and NT_SIGINFO.
  */
 #ifndef CKPT_CORE_NOTES_H
 #define CKPT_CORE_NOTES_H
