@@ -98,10 +98,10 @@ int write_file_at(int dirfd, const char *name, const void *data, size_t len)
 	return ret;
 }
 
-int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen)
+int open_temp_at(int dirfd, const char *name, char *tmp, size_t tmplen)
 {
 	char rnd[17];
-	int fd, ret, err;
+	int fd;
 
 	tmp[0] = '\0';
 	if (random_hex(rnd, 16))
@@ -113,10 +113,18 @@ int write_temp_at(int dirfd, const char *name, const void *data, size_t len, cha
 	}
 	/* O_EXCL: never write into a file that is not this call's own */
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	if (fd < 0)
 		tmp[0] = '\0';
+	return fd;
+}
+
+int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen)
+{
+	int fd, ret, err;
+
+	fd = open_temp_at(dirfd, name, tmp, tmplen);
+	if (fd < 0)
 		return -1;
-	}
 	ret = write_all(fd, data, len) || fsync(fd) ? -1 : 0;
 	err = errno;
 	if (close(fd) && !ret) {

@@ -16,6 +16,11 @@ int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t ma
 /* A new file (0600, no symbolic link followed) with data. */
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);
 /*
+ * A new file ".<name>.<random>.tmp" in dirfd (mode 0600, O_EXCL, no symbolic
+ * link followed), open for writing; tmp gets its name. -1 with errno.
+ */
+int open_temp_at(int dirfd, const char *name, char *tmp, size_t tmplen);
+/*
  * Writes data to a new file ".<name>.<random>.tmp" in dirfd (mode 0600) and
  * syncs it, so that renaming it over name replaces name whole; tmp gets its
  * name. On failure the file is gone, and errno says why.

@@ -5,6 +5,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "coredump.h"
 #include "dump.h"
 #include "image.h"
 #include "leaks.h"
@@ -182,4 +183,48 @@ void op_read_image(const Request *req, Response *resp)
 	}
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_READ_IMAGE;
 	resp->read_image = r;
+}
+
+/* ---- core files ------------------------------------------------------------ */
+
+/* Pids as the kernel makes them (PID_MAX_LIMIT). */
+#define MAX_PID 4194304
+
+void op_core(const Request *req, Response *resp)
+{
+	const CoreRequest *rq = req->core;
+	struct coredump_params p = { .request = req->id, .store = g_cfg.store, .id = rq->checkpoint_id,
+				     .pid = rq->pid };
+	struct coredump_outcome out = { 0 };
+	struct herr e = { 0 };
+	CoreResult *r;
+
+	if (reply_check_id(rq->checkpoint_id, resp))
+		return;
+	if (rq->pid < 0 || rq->pid > MAX_PID) {
+		reply_bad_request(resp, "pid must be a process of the checkpoint, or 0 for its root; %d is no pid",
+				  rq->pid);
+		return;
+	}
+	if (coredump_write(&p, &out, &e)) {
+		reply_error(resp, &e);
+		return;
+	}
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__core_result__init(r);
+	r->checkpoint_id = arena_strdup(rq->checkpoint_id);
+	r->pid = out.pid;
+	r->file = (char *)out.file;
+	r->path = (char *)out.path;
+	r->size_bytes = out.size;
+	r->threads = out.threads;
+	r->segments = out.segments;
+	r->pages_written = out.pages_written;
+	r->pages_lazy = out.pages_lazy;
+	r->pages_parent_missing = out.pages_parent_missing;
+	r->pages_from_files = out.pages_from_files;
+	r->executable = (char *)out.exe;
+	r->write_time_us = out.write_us;
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_CORE;
+	resp->core = r;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The requests about checkpoints: dump, restore, list, delete, rename,
- * image_files, read_image. Each handler validates its request, calls the
+ * image_files, read_image, core. Each handler validates its request, calls the
  * engine or the store with plain parameters and marshals the answer.
  */
 #ifndef CKPT_OPS_CHECKPOINT_H
@@ -16,5 +16,6 @@ void op_delete(const Request *req, Response *resp);
 void op_rename(const Request *req, Response *resp);
 void op_image_files(const Request *req, Response *resp);
 void op_read_image(const Request *req, Response *resp);
+void op_core(const Request *req, Response *resp);
 
 #endif

@@ -136,8 +136,7 @@ int store_delete(const char *store, const char *id, struct herr *e)
 	return 0;
 }
 
-/* 0 unless checkpoint id is still being written (its dump has not finished). */
-static int check_not_partial(const char *store, const char *id, struct herr *e)
+int store_check_finished(const char *store, const char *id, struct herr *e)
 {
 	char path[4400];
 	struct stat st;
@@ -155,7 +154,7 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 	Checkpoint *c;
 	int fd, ret = -1;
 
-	if (check_not_partial(store, id, e))
+	if (store_check_finished(store, id, e))
 		return -1;
 	fd = checkpoint_open(store, id, e);
 	if (fd < 0)
@@ -175,6 +174,46 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 	ret = 0;
 out:
 	close(fd);	/* and with it the lock */
+	return ret;
+}
+
+int store_put_file(int dirfd, const char *store, const char *id, const char *tmp, const char *name,
+		   struct herr *e)
+{
+	struct stat old, st;
+	Checkpoint *c;
+	int ret = -1;
+
+	if (flock(dirfd, LOCK_EX)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s", id, store);
+		return -1;
+	}
+	if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot stat the new %s of checkpoint %s", name, id);
+		goto out;
+	}
+	if (fstatat(dirfd, name, &old, AT_SYMLINK_NOFOLLOW) || !S_ISREG(old.st_mode))
+		old.st_size = 0;
+	if (renameat(dirfd, tmp, dirfd, name)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot put the new %s of checkpoint %s in place", name, id);
+		goto out;
+	}
+	if (fsync(dirfd))
+		fprintf(stderr, "checkpoint-helper: cannot sync the directory of checkpoint %s: %s\n", id,
+			strerror(errno));
+	ret = 0;
+	/* the file is in place: a manifest that cannot be read or rewritten only keeps the old size */
+	c = manifest_read_at(dirfd, store, id, NULL);
+	if (c && st.st_size != old.st_size) {
+		struct herr me = { 0 };
+
+		c->size_bytes = c->size_bytes + st.st_size >= (uint64_t)old.st_size ?
+				c->size_bytes + st.st_size - old.st_size : 0;
+		if (manifest_replace(dirfd, c, &me))
+			fprintf(stderr, "checkpoint-helper: %s\n", me.msg);
+	}
+out:
+	flock(dirfd, LOCK_UN);
 	return ret;
 }
 

@@ -28,11 +28,21 @@ int store_prepare(const char *store, struct herr *e);
  * link in its place. Returns the descriptor or -1 with NOT_FOUND/INTERNAL.
  */
 int checkpoint_open(const char *store, const char *id, struct herr *e);
+/* 0 unless checkpoint id is still being written (its dump has not finished): NOT_FOUND then. */
+int store_check_finished(const char *store, const char *id, struct herr *e);
 /* The finished checkpoints, oldest first (arena memory). */
 int store_list(const char *store, ListResult *res, struct herr *e);
 int store_delete(const char *store, const char *id, struct herr *e);
 /* Renames checkpoint id (valid); *out is its rewritten manifest (arena memory). */
 int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e);
+/*
+ * Puts file tmp of checkpoint id (open at dirfd) in place as name and counts
+ * it in the manifest's size_bytes (the file it replaces no longer), under
+ * the checkpoint's lock: for files the helper adds to a checkpoint, such as
+ * its core files. tmp is gone afterwards unless the rename failed.
+ */
+int store_put_file(int dirfd, const char *store, const char *id, const char *tmp, const char *name,
+		   struct herr *e);
 /*
  * Keeps the newest keep entries of dir (their names start with a UTC stamp,
  * so they sort by time) and removes the rest: the logs of failed dumps and

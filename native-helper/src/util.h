@@ -19,6 +19,25 @@ static inline uint32_t get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Little-endian stores: test inputs, and the ELF core files the helper writes. */
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	put_le16(p, v & 0xffff);
+	put_le16(p + 2, v >> 16);
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, v & 0xffffffffu);
+	put_le32(p + 4, v >> 32);
+}
+
 uint64_t now_us(void);			/* CLOCK_MONOTONIC */
 uint64_t now_unix_ms(void);		/* CLOCK_REALTIME */
 void sleep_ms(unsigned ms);

@@ -56,6 +56,8 @@ typedef Checkpoint__Helper__V1__LeaksResult LeaksResult;
 typedef Checkpoint__Helper__V1__LeakScanStats LeakScanStats;
 typedef Checkpoint__Helper__V1__LeakReport LeakReport;
 typedef Checkpoint__Helper__V1__LeakChange LeakChange;
+typedef Checkpoint__Helper__V1__CoreRequest CoreRequest;
+typedef Checkpoint__Helper__V1__CoreResult CoreResult;
 
 #define EC(x) CHECKPOINT__HELPER__V1__ERROR_CODE__ERROR_CODE_##x
 #define TS(x) CHECKPOINT__HELPER__V1__TREE_STATE__TREE_STATE_##x

@@ -76,15 +76,6 @@ struct test_group {
 
 void test_register(struct test_group *g);
 
-/* Writes v little-endian at p: frame lengths and CRIU's image magics, for test inputs. */
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
-
 #define TEST_GROUP(name)								\
 	static void group_##name(void);							\
 	static struct test_group name##_group = { #name, group_##name, NULL };		\

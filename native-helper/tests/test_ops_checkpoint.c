@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests of ops_checkpoint.c through the dispatch: what dump, restore, list,
- * delete, rename, image_files and read_image refuse, in words; CRIU
+ * delete, rename, image_files, read_image and core refuse, in words; CRIU
  * unavailable; and the answers they marshal of the engines and the store
  * (the fake CRIU of service.h stands in for CRIU).
  */
@@ -60,12 +60,13 @@ static HelperMessage *ask_id(int op, const char *id, const char *name)
 	RenameRequest rename = CHECKPOINT__HELPER__V1__RENAME_REQUEST__INIT;
 	ImageFilesRequest files = CHECKPOINT__HELPER__V1__IMAGE_FILES_REQUEST__INIT;
 	ReadImageRequest read = CHECKPOINT__HELPER__V1__READ_IMAGE_REQUEST__INIT;
+	CoreRequest core = CHECKPOINT__HELPER__V1__CORE_REQUEST__INIT;
 	void *msg[] = { [OP(RESTORE)] = &restore, [OP(DELETE)] = &del, [OP(RENAME)] = &rename,
-			[OP(IMAGE_FILES)] = &files, [OP(READ_IMAGE)] = &read };
+			[OP(IMAGE_FILES)] = &files, [OP(READ_IMAGE)] = &read, [OP(CORE)] = &core };
 	size_t nevents;
 
 	restore.checkpoint_id = del.checkpoint_id = rename.checkpoint_id = (char *)id;
-	files.checkpoint_id = read.checkpoint_id = (char *)id;
+	files.checkpoint_id = read.checkpoint_id = core.checkpoint_id = (char *)id;
 	rename.name = (char *)name;
 	return ask(60 + op, op, msg[op], &nevents);
 }
@@ -116,7 +117,7 @@ static void test_dump_refused(void)
 /* Every request that names a checkpoint refuses an id that cannot name one, and finds none of one that does not exist. */
 static void test_ids_refused(void)
 {
-	static const int ops[] = { OP(RESTORE), OP(DELETE), OP(RENAME), OP(IMAGE_FILES), OP(READ_IMAGE) };
+	static const int ops[] = { OP(RESTORE), OP(DELETE), OP(RENAME), OP(IMAGE_FILES), OP(READ_IMAGE), OP(CORE) };
 	static const char *const bad[] = { "", "../etc", ".hidden", "a/b", "a b" };
 
 	use_criu(fake_criu("fail"));

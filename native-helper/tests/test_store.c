@@ -569,6 +569,62 @@ static void test_prune(void)
 	CHECK_INT(remove_tree(dir), ==, 0);
 }
 
+/* A temporary file of len bytes in dirfd, its name in tmp. */
+static void put_temp(int dirfd, size_t len, char *tmp, size_t tmplen)
+{
+	char data[512] = { 0 };
+	int fd = open_temp_at(dirfd, "core-1.elf", tmp, tmplen);
+
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(write_all(fd, data, len), ==, 0);
+	close(fd);
+}
+
+static uint64_t size_of(const char *store, const char *id)
+{
+	Checkpoint *c = manifest_read(store, id, NULL);
+
+	return c ? c->size_bytes : 0;
+}
+
+/* A file the helper adds to a checkpoint: in place, counted once in the manifest's size, replaced whole. */
+static void test_put_file(void)
+{
+	char store[] = "/tmp/ckpt-put-XXXXXX", tmp[128];
+	Checkpoint c = CHECKPOINT__HELPER__V1__CHECKPOINT__INIT;
+	struct herr e = { 0 };
+	struct stat st;
+	int dirfd;
+
+	CHECK(mkdtemp(store) != NULL);
+	c.id = "ck";
+	c.size_bytes = 1000;
+	CHECK_INT(checkpoint_put(store, "ck", &c), ==, 0);
+	dirfd = checkpoint_open(store, "ck", &e);
+	test_case("a new file: in place, counted");
+	put_temp(dirfd, 300, tmp, sizeof(tmp));
+	CHECK_OK(store_put_file(dirfd, store, "ck", tmp, "core-1.elf", &e), &e);
+	CHECK_INT(fstatat(dirfd, tmp, &st, 0), ==, -1);
+	CHECK_INT(fstatat(dirfd, "core-1.elf", &st, 0), ==, 0);
+	CHECK_UINT(size_of(store, "ck"), ==, 1300);
+	test_case("replaced by a smaller one: counted once");
+	put_temp(dirfd, 100, tmp, sizeof(tmp));
+	CHECK_OK(store_put_file(dirfd, store, "ck", tmp, "core-1.elf", &e), &e);
+	CHECK_UINT(size_of(store, "ck"), ==, 1100);
+	test_case("a checkpoint without a manifest: the file in place, nothing counted");
+	CHECK_INT(unlinkat(dirfd, "manifest.pb", 0), ==, 0);
+	put_temp(dirfd, 200, tmp, sizeof(tmp));
+	CHECK_OK(store_put_file(dirfd, store, "ck", tmp, "core-1.elf", &e), &e);
+	CHECK_INT(fstatat(dirfd, "core-1.elf", &st, 0), ==, 0);
+	CHECK_UINT(st.st_size, ==, 200);
+	test_case("no such temporary file");
+	CHECK_INT(store_put_file(dirfd, store, "ck", ".gone", "core-2.elf", &e), ==, -1);
+	CHECK_CONTAINS(e.msg, "cannot stat the new core-2.elf of checkpoint ck");
+	close(dirfd);
+	CHECK_INT(remove_tree(store), ==, 0);
+	arena_free_all();
+}
+
 static void test_renames(void)
 {
 	struct manifest_fixture f;
@@ -599,5 +655,6 @@ TEST_GROUP(store)
 	test_prepare();
 	test_store_dir();
 	with_out_file(test_renames);
+	test_put_file();
 	test_prune();
 }

@@ -2,6 +2,7 @@
  * `ckpt`: the checkpoint core for terminals, scripts and CI.
  *
  *   ckpt --target T hello | ps | freeze PID | thaw PID | leaks PID | dump PID | restore ID | ls | rm ID | rename ID NAME
+ *   ckpt --target T core ID [--pid P] -o FILE
  *   ckpt [--target T] show CHECKPOINT | mem CHECKPOINT --pid P --addr A --len N
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { LEAK_KINDS, LEAK_POLICIES, leakJson, parsePolicy } from '../core/leaks'
 import { formatLeaks } from './leaksText';
 import { HelperSession } from '../core/session';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
+import { coreArgs, runCore } from './core';
 import { runInspect } from './inspect';
 import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, refusalHint, toJson } from './format';
 
@@ -48,6 +50,11 @@ commands:
   show CHECKPOINT                     what the checkpoint holds: processes, threads, memory, files
   mem CHECKPOINT --pid P --addr A --len N [--raw]
                                       memory of process P as the checkpoint holds it (hexdump)
+  core ID [--pid P] -o FILE           an ELF core file of process P of the checkpoint (default: its
+                                      root), written on the target from the images and downloaded
+                                      to FILE (mode 0600); "gdb PROGRAM FILE" shows every thread's
+                                      frames and locals. It is kept in the checkpoint too
+                                      (core-P.elf) and goes with it
 
 CHECKPOINT is an ID of the target's store, or a directory (on the target with
 --target, else on this machine).
@@ -99,6 +106,7 @@ interface Options {
 	addr?: string;
 	len?: string;
 	raw: boolean;
+	output?: string;
 	policy?: string[];
 	help: boolean;
 }
@@ -122,6 +130,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			addr: { type: 'string' },
 			len: { type: 'string' },
 			raw: { type: 'boolean', default: false },
+			output: { type: 'string', short: 'o' },
 			policy: { type: 'string', multiple: true },
 			help: { type: 'boolean', short: 'h', default: false },
 		},
@@ -133,7 +142,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 /** What each command takes, checked before connecting to anything. */
 const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id' | 'id-name'> = {
 	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', leaks: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
-	rename: 'id-name', show: 'id', mem: 'id',
+	rename: 'id-name', show: 'id', mem: 'id', core: 'id',
 };
 
 function checkArgs(command: string, args: string[]): void {
@@ -144,6 +153,12 @@ function checkArgs(command: string, args: string[]): void {
 	if (takes === 'id-name') nameArg(args, command);
 	const most = takes === 'none' ? 0 : takes === 'id-name' ? 2 : 1;
 	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${['no arguments', 'one argument', 'two arguments'][most]}; unexpected "${args[most]}"`);
+}
+
+/** Options that belong to one command only. */
+function checkOptions(command: string, args: string[], options: Options): void {
+	if (options.output !== undefined && command !== 'core') throw new CheckpointError('usage', `-o/--output is for core, not ${command}`);
+	if (command === 'core') coreArgs(args, options);
 }
 
 /** The rules of every --policy, in order (the helper applies the last of each reach); only dump and leaks take them. */
@@ -217,6 +232,10 @@ async function runCommand(session: HelperSession, command: string, args: string[
 			await session.remove(id);
 			return print(`deleted ${id}`, { deleted: id });
 		}
+		case 'core': {
+			const r = await runCore(session, coreArgs(args, options), options.json ? undefined : (m) => process.stderr.write(`… ${m}\n`));
+			return print(r.text, r.json);
+		}
 		case 'rename': {
 			const c = await session.rename(idArg(args, command), nameArg(args, command));
 			return print(`renamed ${c.id} to ${c.name ? `"${c.name}"` : 'no name'}`, checkpointJson(c));
@@ -271,6 +290,7 @@ export async function main(argv: string[]): Promise<number> {
 	let rules: pb.ILeakRule[];
 	try {
 		checkArgs(command, args);
+		checkOptions(command, args, options);
 		rules = policyArg(command, options);
 	} catch (err) {
 		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);

@@ -21,6 +21,10 @@ export type ErrorKind =
 	| 'external-gone'
 	/** A restore refused: a TCP connection it would bring back carried data since the checkpoint (restore with tcpClose). */
 	| 'connection-moved-on'
+	/** A checkpoint's images are damaged or incomplete. */
+	| 'image-damaged'
+	/** The checkpoint holds what the helper cannot handle (another architecture, a 32-bit process). */
+	| 'unsupported'
 	| 'connection'
 	| 'host-key-unknown'
 	| 'host-key-changed'

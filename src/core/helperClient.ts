@@ -26,6 +26,7 @@ export interface Operations {
 	kill: [pb.IKillRequest, pb.KillResult];
 	rename: [pb.IRenameRequest, pb.RenameResult];
 	leaks: [pb.ILeaksRequest, pb.LeaksResult];
+	core: [pb.ICoreRequest, pb.CoreResult];
 	gdbStart: [pb.IGdbStartRequest, pb.GdbStartResult];
 	gdbSend: [pb.IGdbSendRequest, pb.GdbSendResult];
 	gdbStop: [pb.IGdbStopRequest, pb.GdbStopResult];
@@ -52,6 +53,8 @@ const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000, rename: 30_000,
 	// reads every process's descriptors and maps on the host
 	leaks: 60_000,
+	// copies every page the checkpoint holds of the process, on the target
+	core: 30 * 60_000,
 	gdbStart: 30_000, gdbSend: 30_000,
 	// a disconnect, then up to 3 s for gdb to go
 	gdbStop: 30_000,
@@ -71,6 +74,8 @@ const ERROR_KINDS: Record<number, ErrorKind> = {
 	[pb.ErrorCode.ERROR_CODE_LEAKS_REFUSED]: 'leaks-refused',
 	[pb.ErrorCode.ERROR_CODE_EXTERNAL_GONE]: 'external-gone',
 	[pb.ErrorCode.ERROR_CODE_CONNECTION_MOVED_ON]: 'connection-moved-on',
+	[pb.ErrorCode.ERROR_CODE_IMAGE_DAMAGED]: 'image-damaged',
+	[pb.ErrorCode.ERROR_CODE_UNSUPPORTED]: 'unsupported',
 };
 
 export function errorFromHelper(error: pb.IError): CheckpointError {

@@ -160,6 +160,16 @@ export class HelperSession {
 	}
 
 	/**
+	 * Has the helper write an ELF core file of process pid of a checkpoint
+	 * (0: its root) on the target, from the checkpoint's images: gdb opens it
+	 * with the program. It is kept in the checkpoint's directory (result.file,
+	 * at result.path on the target): read it with readImage (downloadCore).
+	 */
+	core(checkpointId: string, pid = 0, options: { onProgress?: ProgressListener } = {}): Promise<pb.CoreResult> {
+		return this.client.request('core', { checkpointId, pid }, { onProgress: options.onProgress });
+	}
+
+	/**
 	 * Starts a program on the target as the root of a tree to debug. Its
 	 * output and its end come to onProgramEvent listeners: subscribe before
 	 * launching, since the first output may arrive with the answer.

@@ -16,6 +16,7 @@ import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy'
 import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import type { Connections } from './connections';
+import { exportCore } from './coreExport';
 import { customRequest, type CustomEventRouter } from './customDap';
 import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
@@ -67,6 +68,7 @@ export class CheckpointCommands {
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
 			command('checkpoint.downloadCheckpoint', (node?: CheckpointNode) => this.download(node)),
+			command('checkpoint.exportCore', (node?: CheckpointNode) => exportCore(this.connections, node)),
 			command('checkpoint.selectCheckpoint', (node?: CheckpointNode) => this.showInImageView(node)),
 			command('checkpoint.openImage', () => this.openImageFolder()),
 			command('checkpoint.showMemoryMap', (node?: ImageNode) => this.showMemoryMap(node)),

@@ -115,14 +115,14 @@ export class TargetShell {
 		await this.buildProgram('workload');
 	}
 
-	/** Uploads test/workloads/NAME.c and the shared header, compiles them into WORKLOAD_DIR/NAME. */
-	async buildProgram(name: string): Promise<string> {
+	/** Uploads test/workloads/NAME.c and the shared header, compiles them into WORKLOAD_DIR/NAME (optimised with optimize: -O1, or "-g -O0" for gdb). */
+	async buildProgram(name: string, optimize = '-O1'): Promise<string> {
 		const out = `${WORKLOAD_DIR}/${name}`;
 		await this.ok(`mkdir -p ${WORKLOAD_DIR}`);
 		for (const file of [`${name}.c`, 'record.h']) {
 			await this.writeFile(`${WORKLOAD_DIR}/${file}`, readFileSync(join(REPO, 'test', 'workloads', file)));
 		}
-		await this.ok(`gcc -std=c11 -O1 -Wall -Wextra -Werror -pthread -o ${out}.new ${out}.c && mv ${out}.new ${out}`);
+		await this.ok(`gcc -std=c11 ${optimize} -Wall -Wextra -Werror -pthread -o ${out}.new ${out}.c && mv ${out}.new ${out}`);
 		return out;
 	}
 

@@ -5,25 +5,17 @@
  * test/unit/leaks.fixtures.ts, applying the policy as the helper does.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { arch, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pb } from '../../src/core/protocol';
-import { unameMachine } from '../../src/core/helperBinary';
 import { criu, encodeMessage, frameEntry, imageHeader, type ImageKind } from '../../src/core/images/format';
+import { ckpt, FAKE_HELPER_HEAD, installFakeHelper, NOT_ROOT, OUT } from './cliRunner';
 import { pipeLeak, ttyLeak } from './leaks.fixtures';
 
-/** out/, where this file runs from (out/test/unit). */
-const OUT = resolve(__dirname, '..', '..');
-const CLI = join(OUT, 'src', 'cli', 'main.js');
-
 /** The fake helper: pipe:[1234] and /dev/pts/3 leak; a dump refuses while one is fail, else records a report with one change. */
-const FAKE_HELPER = `#!${process.execPath}
-const { pb } = require(${JSON.stringify(join(OUT, 'src', 'core', 'protocol.js'))});
-const { FrameDecoder, encodeFrame } = require(${JSON.stringify(join(OUT, 'src', 'core', 'framing.js'))});
-const fixtures = require(${JSON.stringify(join(OUT, 'test', 'unit', 'leaks.fixtures.js'))});
+const FAKE_HELPER = `${FAKE_HELPER_HEAD}const fixtures = require(${JSON.stringify(join(OUT, 'test', 'unit', 'leaks.fixtures.js'))});
 const decoder = new FrameDecoder();
 let dumped;
 const send = (response) => process.stdout.write(encodeFrame(pb.HelperMessage.encode(pb.HelperMessage.create({ response: pb.Response.create(response) })).finish()));
@@ -59,36 +51,14 @@ process.stdin.on('data', (chunk) => { for (const frame of decoder.push(chunk)) h
 process.stdin.on('end', () => process.exit(0));
 `;
 
-interface CliResult {
-	code: number;
-	stdout: string;
-	stderr: string;
-}
-
-function ckpt(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
-	return new Promise((done) => {
-		execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-			const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-			done({ code, stdout, stderr });
-		});
-	});
-}
-
-/** The local target runs the helper as root, or through sudo -n (not in a unit test). */
-const NOT_ROOT = process.getuid?.() !== 0 ? 'the local target runs the helper as root' : false;
-
-let dir: string;
 let env: NodeJS.ProcessEnv;
+let remove: () => void;
 
 before(() => {
-	dir = mkdtempSync(join(tmpdir(), 'ckpt-cli-leaks-'));
-	const helper = join(dir, `checkpoint-helper-${unameMachine(arch())}`);
-	writeFileSync(helper, FAKE_HELPER);
-	chmodSync(helper, 0o755);
-	env = { CKPT_HELPER_DIR: dir, CKPT_TARGET: 'local' };
+	({ env, remove } = installFakeHelper('ckpt-cli-leaks-', FAKE_HELPER));
 });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => remove());
 
 describe('ckpt leaks', { skip: NOT_ROOT }, () => {
 	test('lists the leaks by kind with their choices, and says a dump would be refused', async () => {
