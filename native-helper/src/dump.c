@@ -13,6 +13,7 @@
 #include "arena.h"
 #include "cgroup.h"
 #include "channel.h"
+#include "debugregs.h"
 #include "dump.h"
 #include "fileio.h"
 #include "leaks.h"
@@ -36,6 +37,8 @@ struct dump_ctx {
 	CheckpointProcess **procs;
 	size_t nprocs;
 	Checkpoint *ck;
+	const struct pidlist *pids;	/* the tree as scanned before the dump */
+	bool criu_ran;			/* its parasite may have been in the tasks */
 };
 
 static CheckpointProcess **collect_processes(const struct pidlist *pids, size_t *n)
@@ -178,12 +181,16 @@ static const char *keep_failed_log(const struct dump_ctx *c)
 
 /*
  * After the dump: a tree the client froze stays frozen (thawing is its move)
- * unless the dump ended it; a running tree was only seized by CRIU.
+ * unless the dump ended it; a running tree was only seized by CRIU. Either
+ * way CRIU's parasite left its breakpoint hit in the threads' debug status,
+ * which a debugger attached later would trip over (see debugregs.h).
  */
 static void release_tree(struct dump_ctx *c, bool tasks_gone)
 {
 	struct herr e = { 0 };
 
+	if (c->criu_ran && !tasks_gone)
+		debug_status_clear(c->pids);
 	if (c->tree && tasks_gone && frozen_release(c->tree, true, &e))
 		fprintf(stderr, "checkpoint-helper: %s\n", e.msg);
 	emit_tree_state(c->p->request, c->p->root, tasks_gone ? TS(GONE) : c->tree ? TS(FROZEN) : TS(RUNNING));
@@ -289,6 +296,7 @@ static int criu_dump(struct dump_ctx *c, struct dump_outcome *out, uint64_t *wal
 	emit_tree_state(c->p->request, c->p->root, TS(CHECKPOINTING));
 	emit_progress(c->p->request, "dumping", "CRIU is checkpointing the tree of process %d", c->p->root);
 	t0 = now_us();
+	c->criu_ran = true;
 	if (criu_call(c->p->criu->path, &req, &c->dirfd, 1, on_notify, c, &r, e))
 		return -1;
 	*wall_us = now_us() - t0;
@@ -309,6 +317,7 @@ int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr 
 
 	memset(out, 0, sizeof(*out));
 	c.tree = frozen_find(p->root);
+	c.pids = &pids;
 	if (proc_tree(p->root, &pids, e) || scan_before_dump(&c, out, e) || check_criu_can(&c, e))
 		goto release;
 	c.procs = collect_processes(&pids, &c.nprocs);
