@@ -128,6 +128,7 @@ static Checkpoint *build_manifest(const struct dump_ctx *c, uint64_t wall_us)
 	ck->path = arena_strdup(c->final);
 	ck->helper_version = VERSION;
 	ck->output_pipes = c->pipes;
+	ck->debugger_stop = c->p->debugger_stop;
 	if (uname(&u) == 0) {
 		ck->hostname = arena_strdup(u.nodename);
 		ck->kernel_release = arena_strdup(u.release);

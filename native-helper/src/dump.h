@@ -24,6 +24,7 @@ struct dump_params {
 	const char *name;		/* "" or NULL: the root's command name */
 	bool leave_running;
 	LeakRule *const *rules;		/* the leak policy (valid) */
+	DebuggerStop *debugger_stop;	/* where a debugger holds the tree stopped, or NULL (valid) */
 	size_t nrules;
 	const char *store;
 	const struct criu_info *criu;	/* usable (no problem) */

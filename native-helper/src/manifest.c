@@ -203,6 +203,15 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 		sbuf_printf(b, "{\"stdout_pipe_id\": %u, \"stderr_pipe_id\": %u}", c->output_pipes->stdout_pipe_id,
 			    c->output_pipes->stderr_pipe_id);
 	}
+	if (c->debugger_stop) {
+		const DebuggerStop *s = c->debugger_stop;
+
+		json_key(b, "debugger_stop", &first);
+		sbuf_printf(b, "{\"pid\": %d, \"tid\": %d", s->pid, s->tid);
+		json_str(b, "reason", s->reason, true);
+		json_str(b, "location", s->location, true);
+		sbuf_puts(b, "}");
+	}
 	if (c->leaks) {
 		json_key(b, "leaks", &first);
 		leak_report_json(b, c->leaks);

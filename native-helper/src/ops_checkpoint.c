@@ -13,6 +13,9 @@
 #include "reply.h"
 #include "restore.h"
 #include "store.h"
+#include "util.h"
+
+#define MAX_LOCATION_LEN 1024	/* bytes of a debugger stop's location */
 
 /* A failed CRIU action's error, with what CRIU said when it said something. */
 static void reply_criu_error(Response *resp, const struct herr *e, const struct criu_failure *criu)
@@ -29,12 +32,28 @@ static void reply_criu_error(Response *resp, const struct herr *e, const struct 
 
 /* ---- dump / restore ------------------------------------------------------ */
 
+/* Where a debugger holds the tree: a process and thread by pid, and words fit for a manifest. */
+static int check_debugger_stop(const DebuggerStop *s, Response *resp)
+{
+	if (!s)
+		return 0;
+	if (s->pid <= 0 || s->tid <= 0) {
+		reply_bad_request(resp, "debugger_stop needs a positive pid and tid, not %d and %d", s->pid, s->tid);
+		return -1;
+	}
+	if (valid_text(s->reason, MAX_NAME_LEN) && valid_text(s->location, MAX_LOCATION_LEN))
+		return 0;
+	reply_bad_request(resp, "debugger_stop: reason (at most %d bytes) and location (at most %d) must be text without control characters",
+			  MAX_NAME_LEN, MAX_LOCATION_LEN);
+	return -1;
+}
+
 void op_dump(const Request *req, Response *resp)
 {
 	const DumpRequest *d = req->dump;
 	struct dump_params p = { .request = req->id, .root = d->root_pid, .name = d->name,
 				 .leave_running = d->leave_running, .rules = d->policy, .nrules = d->n_policy,
-				 .store = g_cfg.store };
+				 .debugger_stop = d->debugger_stop, .store = g_cfg.store };
 	struct dump_outcome out = { 0 };
 	struct herr e = { 0 };
 
@@ -42,7 +61,7 @@ void op_dump(const Request *req, Response *resp)
 		reply_bad_request(resp, "root_pid must be a positive pid, not %d", p.root);
 		return;
 	}
-	if (reply_check_name(d->name, resp))
+	if (reply_check_name(d->name, resp) || check_debugger_stop(d->debugger_stop, resp))
 		return;
 	if (leak_rules_valid(d->policy, d->n_policy, &e) || !(p.criu = config_need_criu(&e))) {
 		reply_error(resp, &e);
@@ -66,7 +85,7 @@ void op_restore(const Request *req, Response *resp)
 {
 	const RestoreRequest *rq = req->restore;
 	struct restore_params p = { .request = req->id, .id = rq->checkpoint_id, .kill_running = rq->kill_running,
-				    .tcp_close = rq->tcp_close, .store = g_cfg.store };
+				    .tcp_close = rq->tcp_close, .frozen = rq->frozen, .store = g_cfg.store };
 	struct restore_outcome out = { 0 };
 	struct herr e = { 0 };
 	RestoreResult *res;
@@ -87,6 +106,8 @@ void op_restore(const Request *req, Response *resp)
 	res->n_killed_pids = out.nkilled;
 	res->criu_wall_time_us = out.criu_wall_us;
 	res->output_streamed = out.output_streamed;
+	res->frozen = out.frozen;
+	res->warning = (char *)(out.warning ? out.warning : "");
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_RESTORE;
 	resp->restore = res;
 }

@@ -302,7 +302,34 @@ static void adopt(struct restore_ctx *c, pid_t root, struct restore_outcome *out
 			out->pids[out->npids++] = tree.v[i];
 	}
 	pidlist_free(&tree);
-	emit_tree_state(c->p->request, root, TS(RUNNING));
+}
+
+/* Lets every process of the restored tree out of the stop CRIU left it in (leave_stopped). */
+static void continue_all(const struct restore_outcome *out)
+{
+	for (size_t i = 0; i < out->npids; i++)
+		if (kill(out->pids[i], SIGCONT) && errno != ESRCH)
+			fprintf(stderr, "checkpoint-helper: cannot continue restored process %d: %s\n", out->pids[i],
+				strerror(errno));
+}
+
+/*
+ * A tree restored frozen: CRIU left it stopped; it is frozen first, then
+ * let out of the stop, so that it stands still until thawed and then runs
+ * from where it was checkpointed (a stopped task thawed would stay stopped).
+ * When it cannot be frozen it runs, and the outcome says why.
+ */
+static void freeze_restored(const struct restore_ctx *c, struct restore_outcome *out)
+{
+	struct frozen_tree *t;
+	struct herr e = { 0 };
+
+	if (freeze_tree(out->root, 0, NULL, 0, &t, &e) == 0)
+		out->frozen = true;
+	else
+		out->warning = arena_printf("the restored tree could not be frozen, so it runs: %s", e.msg);
+	continue_all(out);
+	emit_tree_state(c->p->request, out->root, out->frozen ? TS(FROZEN) : TS(RUNNING));
 }
 
 static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, struct herr *e)
@@ -322,6 +349,8 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	criu_opts_common(&opts, "restore.log", c->ck->options, c->network_lock);
 	if (c->p->tcp_close && opts.tcp_established)
 		opts.has_tcp_close = opts.tcp_close = true;
+	if (c->p->frozen)
+		opts.has_leave_stopped = opts.leave_stopped = true;
 	if (output_prepare(c, &opts, e))
 		return -1;
 	keep = inherited_fds(c, &opts, &nkeep);
@@ -335,6 +364,10 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	out->criu_wall_us = now_us() - t0;
 	if (r->success && r->restore) {
 		adopt(c, r->restore->pid, out);
+		if (c->p->frozen)
+			freeze_restored(c, out);
+		else
+			emit_tree_state(c->p->request, out->root, TS(RUNNING));
 		ret = 0;
 	} else {
 		char *log = arena_printf("%s/restore.log", c->work);

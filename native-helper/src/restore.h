@@ -23,6 +23,7 @@ struct restore_params {
 	const char *id;			/* the checkpoint (valid) */
 	bool kill_running;		/* kill the checkpoint's processes that still run */
 	bool tcp_close;			/* restore saved TCP connections closed */
+	bool frozen;			/* restore the tree frozen, not running */
 	const char *store;
 	const struct criu_info *criu;	/* usable (no problem) */
 };
@@ -36,6 +37,8 @@ struct restore_outcome {
 	size_t nkilled;
 	uint64_t criu_wall_us;
 	bool output_streamed;		/* the restored program's output comes as events again */
+	bool frozen;			/* the tree is frozen (asked, and the freeze worked) */
+	const char *warning;		/* asked frozen, not frozen: why (the tree runs) */
 	struct criu_failure *criu;	/* CRIU_FAILED: what CRIU said */
 };
 

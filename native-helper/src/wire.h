@@ -52,6 +52,7 @@ typedef Checkpoint__Helper__V1__Leak Leak;
 typedef Checkpoint__Helper__V1__LeakHolder LeakHolder;
 typedef Checkpoint__Helper__V1__LeakChoice LeakChoice;
 typedef Checkpoint__Helper__V1__LeakRule LeakRule;
+typedef Checkpoint__Helper__V1__DebuggerStop DebuggerStop;
 typedef Checkpoint__Helper__V1__LeaksResult LeaksResult;
 typedef Checkpoint__Helper__V1__LeakScanStats LeakScanStats;
 typedef Checkpoint__Helper__V1__LeakReport LeakReport;

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -486,9 +488,36 @@ static void fake_notify(int sk, const char *script)
 	criu_req__free_unpacked(ack, NULL);
 }
 
+/*
+ * A restored "tree": one process, a child of the tests (CLONE_PARENT), as
+ * CRIU's rst_sibling makes it the helper's; stopped when leave_stopped
+ * asks (the fake waits until it is), then waiting for signals.
+ */
+static pid_t fake_restored(bool leave_stopped)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+	struct proc_stat st = { 0 };
+
+	if (pid < 0)
+		_exit(7);
+	if (pid == 0) {
+		if (leave_stopped)
+			raise(SIGSTOP);
+		for (;;)
+			pause();
+	}
+	for (int i = 0; leave_stopped && st.state != 'T' && i < 5000; i++) {
+		usleep(1000);
+		if (read_proc_stat(pid, &st))
+			_exit(7);
+	}
+	return pid;
+}
+
 static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
 {
 	const CriuOpts *o = req->opts;
+	static CriuRestoreResp restored = CRIU_RESTORE_RESP__INIT;
 
 	if (!o || !o->log_file)
 		_exit(6);
@@ -496,6 +525,13 @@ static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
 		fake_notify(sk, "post-dump");
 		fake_file(o->images_dir_fd, "pages-1.img", "pages");
 		fake_file(o->images_dir_fd, o->log_file, "(00.000001) Version: 4.1.1\n");
+		r->success = true;
+		return;
+	}
+	if (ok && req->type == CRIU_REQ_TYPE__RESTORE) {
+		fake_file(o->work_dir_fd, o->log_file, "(00.000001) Version: 4.1.1\n");
+		restored.pid = fake_restored(o->has_leave_stopped && o->leave_stopped);
+		r->restore = &restored;
 		r->success = true;
 		return;
 	}

@@ -128,7 +128,8 @@ LeakRule **namespaces_warned(size_t *n);
  * "criu swrk FD" (by criu_call) with the environment fake_criu sets. It
  * answers VERSION (4.1.1) and FEATURE_CHECK; a DUMP or RESTORE fails with
  * an Error line in its log, or (mode "ok") a DUMP announces post-dump,
- * writes pages-1.img and succeeds. Returns its path (a static buffer);
+ * writes pages-1.img and succeeds, and a RESTORE starts one process, a
+ * child of the tests, stopped when asked leave_stopped. Returns its path (a static buffer);
  * fake_criu(NULL) ends it (NULL).
  */
 const char *fake_criu(const char *mode);

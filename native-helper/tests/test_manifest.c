@@ -309,6 +309,30 @@ static void test_json_report(void)
 	free(json);
 }
 
+/* Where a debugger held the tree: after the output pipes, before the leaks; its words escaped. */
+static void test_json_debugger_stop(void)
+{
+	Checkpoint *c = full_checkpoint();
+	DebuggerStop stop = CHECKPOINT__HELPER__V1__DEBUGGER_STOP__INIT;
+	char *json;
+
+	test_case("stopped in a debugger");
+	stop.pid = 40;
+	stop.tid = 42;
+	stop.reason = "breakpoint";
+	stop.location = "advance (\"debuggee.c\":30)";
+	c->debugger_stop = &stop;
+	json = json_of(c);
+	CHECK_CONTAINS(json, "\"stderr_pipe_id\": 12},\n  \"debugger_stop\": {\"pid\": 40, \"tid\": 42, "
+		       "\"reason\": \"breakpoint\", \"location\": \"advance (\\\"debuggee.c\\\":30)\"},\n  \"leaks\"");
+	free(json);
+	test_case("not stopped in a debugger");
+	c->debugger_stop = NULL;
+	json = json_of(c);
+	CHECK(!strstr(json, "debugger_stop"));
+	free(json);
+}
+
 /* ---- on disk ------------------------------------------------------------- */
 
 /* A new checkpoint directory <store>/<id>, open. */
@@ -544,6 +568,7 @@ TEST_GROUP(manifest)
 {
 	test_json_small();
 	test_json_report();
+	test_json_debugger_stop();
 	CHECK(mkdtemp(store) != NULL);
 	test_write_read();
 	test_write_fails();

@@ -71,17 +71,24 @@ static HelperMessage *ask_id(int op, const char *id, const char *name)
 	return ask(60 + op, op, msg[op], &nevents);
 }
 
-static HelperMessage *ask_dump(pid_t root, const char *name, LeakRule **rules, size_t nrules)
+static HelperMessage *ask_dump_stopped(pid_t root, const char *name, LeakRule **rules, size_t nrules,
+				       DebuggerStop *stop)
 {
 	DumpRequest r = CHECKPOINT__HELPER__V1__DUMP_REQUEST__INIT;
 	size_t nevents;
 
+	r.debugger_stop = stop;
 	r.root_pid = root;
 	r.name = (char *)name;
 	r.leave_running = true;
 	r.policy = rules;
 	r.n_policy = nrules;
 	return ask(62, OP(DUMP), &r, &nevents);
+}
+
+static HelperMessage *ask_dump(pid_t root, const char *name, LeakRule **rules, size_t nrules)
+{
+	return ask_dump_stopped(root, name, rules, nrules, NULL);
 }
 
 /* A dump of root with its namespaces warned about (see namespaces_warned). */
@@ -98,6 +105,7 @@ static HelperMessage *ask_dump_warned(pid_t root, const char *name)
 static void test_dump_refused(void)
 {
 	LeakRule bad = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[] = { &bad };
+	DebuggerStop stop = CHECKPOINT__HELPER__V1__DEBUGGER_STOP__INIT;
 
 	test_case("dump refused: no root");
 	check_error(ask_dump(0, "", NULL, 0), EC(BAD_REQUEST), "root_pid must be a positive pid, not 0");
@@ -105,6 +113,14 @@ static void test_dump_refused(void)
 	/* a dump refuses the names a rename refuses: one rule for both */
 	test_case("dump refused: a name with a control character");
 	check_error(ask_dump(getpid(), "a\nb", NULL, 0), EC(BAD_REQUEST), "control characters");
+	test_case("dump refused: a debugger stop without a thread, or with control characters");
+	stop.pid = 5;
+	check_error(ask_dump_stopped(getpid(), "", NULL, 0, &stop), EC(BAD_REQUEST),
+		    "debugger_stop needs a positive pid and tid, not 5 and 0");
+	stop.tid = 6;
+	stop.location = "a\x1b[2Jb";
+	check_error(ask_dump_stopped(getpid(), "", NULL, 0, &stop), EC(BAD_REQUEST),
+		    "debugger_stop: reason (at most 256 bytes) and location (at most 1024) must be text");
 	test_case("dump refused: a rule of no kind");
 	bad.policy = LP(FAIL);
 	check_error(ask_dump(getpid(), "", rules, 1), EC(BAD_REQUEST), "policy rule 0 names no leak kind (0)");
@@ -210,12 +226,24 @@ static void test_life(pid_t root)
 	HelperMessage *m;
 	char id[MAX_ID_LEN + 1] = "";
 
+	DebuggerStop stop = CHECKPOINT__HELPER__V1__DEBUGGER_STOP__INIT;
+	size_t nrules;
+	LeakRule **rules = namespaces_warned(&nrules);
+
 	use_criu(fake_criu("ok"));
 	test_case("dumped");
-	m = ask_dump_warned(root, "mine");
+	stop.pid = root;
+	stop.tid = root;
+	stop.reason = "breakpoint";
+	stop.location = "main (x.c:3)";
+	m = ask_dump_stopped(root, "mine", rules, nrules, &stop);
 	CHECK(answer_of(m, RESULT(DUMP)) != NULL);
 	if (answer_of(m, RESULT(DUMP)) && m->response->dump->checkpoint) {
+		const DebuggerStop *kept = m->response->dump->checkpoint->debugger_stop;
+
 		CHECK_STR(m->response->dump->checkpoint->name, ==, "mine");
+		CHECK_INT(kept ? kept->tid : 0, ==, root);
+		CHECK_STR(kept ? kept->location : NULL, ==, "main (x.c:3)");
 		snprintf(id, sizeof(id), "%s", m->response->dump->checkpoint->id);
 	}
 	msg_free(m);
@@ -224,6 +252,8 @@ static void test_life(pid_t root)
 	m = ask(63, OP(LIST), &list, NULL);
 	CHECK_UINT(listed(m) ? listed(m)->n_checkpoints : 0, ==, 1);
 	CHECK_STR(listed(m) && listed(m)->n_checkpoints ? listed(m)->checkpoints[0]->id : NULL, ==, id);
+	CHECK_STR(listed(m) && listed(m)->n_checkpoints && listed(m)->checkpoints[0]->debugger_stop ?
+		  listed(m)->checkpoints[0]->debugger_stop->reason : NULL, ==, "breakpoint");
 	msg_free(m);
 	test_case("renamed");
 	m = ask_id(OP(RENAME), id, "renamed");

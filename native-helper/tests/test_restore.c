@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "cgroup.h"
 #include "fileio.h"
 #include "manifest.h"
 #include "proc.h"
@@ -22,6 +23,7 @@
 #include "util.h"
 #include "wire.h"
 #include "check.h"
+#include "procs.h"
 #include "service.h"
 
 #define RESTORE_ID 81
@@ -63,16 +65,22 @@ static Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t 
 	return &f->c;
 }
 
-static int restore(const char *id, bool kill_running, const char *criu, struct restore_outcome *out,
-		   struct herr *e)
+static int restore_as(const char *id, bool kill_running, bool frozen, const char *criu,
+		      struct restore_outcome *out, struct herr *e)
 {
 	struct criu_info ci = criu_at(criu);
-	struct restore_params p = { .request = RESTORE_ID, .id = id, .kill_running = kill_running, .store = store,
-				    .criu = &ci };
+	struct restore_params p = { .request = RESTORE_ID, .id = id, .kill_running = kill_running, .frozen = frozen,
+				    .store = store, .criu = &ci };
 
 	memset(e, 0, sizeof(*e));
 	out_reset();
 	return restore_run(&p, out, e);
+}
+
+static int restore(const char *id, bool kill_running, const char *criu, struct restore_outcome *out,
+		   struct herr *e)
+{
+	return restore_as(id, kill_running, false, criu, out, e);
 }
 
 /* Refused before anything was done: code, the words, no event, nothing killed, no work directory. */
@@ -225,6 +233,66 @@ static void test_criu_fails(void)
 	arena_free_all();
 }
 
+/* The state letter of pid in /proc/PID/stat, 0 when it cannot be read. */
+static char state_of(pid_t pid)
+{
+	struct proc_stat st;
+
+	return read_proc_stat(pid, &st) ? 0 : st.state;
+}
+
+/* Whether pid reaches state (up to 2 s). */
+static bool wait_state(pid_t pid, char state)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (state_of(pid) == state)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/*
+ * Restored frozen: CRIU was asked to leave the tree stopped; the helper
+ * froze it and let it out of the stop, so it is frozen, not stopped, and
+ * runs when thawed. Restored plainly: running, never asked to stop.
+ */
+static void test_frozen(void)
+{
+	struct restore_outcome out;
+	struct frozen_tree *t;
+	struct fixture f;
+	struct herr e;
+
+	test_case("restored frozen");
+	fixture(&f, "frozen", FREE_PID, 0, "gone");
+	CHECK_INT(checkpoint_put(store, "frozen", &f.c), ==, 0);
+	CHECK_INT(restore_as("frozen", false, true, fake_criu("ok"), &out, &e), ==, 0);
+	fake_criu(NULL);
+	CHECK_OK(0, &e);
+	CHECK_INT(out.root, >, 0);
+	CHECK(out.frozen);
+	CHECK(out.warning == NULL);
+	CHECK_STR(events_told(), ==, arena_printf("RESTORING 4194001, restoring, FROZEN %d, ", out.root));
+	t = frozen_find(out.root);
+	CHECK(t != NULL);
+	CHECK_INT(state_of(out.root), !=, 'T');
+	if (t)
+		CHECK_INT(frozen_release(t, true, &e), ==, 0);
+	CHECK(wait_state(out.root, 'S'));
+	reap(out.root);
+
+	test_case("restored running");
+	CHECK_INT(restore_as("frozen", false, false, fake_criu("ok"), &out, &e), ==, 0);
+	fake_criu(NULL);
+	CHECK(!out.frozen);
+	CHECK(frozen_find(out.root) == NULL);
+	CHECK_STR(events_told(), ==, arena_printf("RESTORING 4194001, restoring, RUNNING %d, ", out.root));
+	CHECK(wait_state(out.root, 'S'));
+	reap(out.root);
+	arena_free_all();
+}
+
 /*
  * The directory names the checkpoint: one whose manifest names another (a
  * copy, or a manifest id like "../x") restores from its own directory, and
@@ -263,6 +331,7 @@ static void restore_tests(void)
 		test_running(child, grandchild);
 	}
 	test_criu_fails();
+	test_frozen();
 	test_copied();
 	CHECK(no_children());
 }
