@@ -24,6 +24,25 @@ export interface RestoreOutcome {
 	restored: pb.RestoreResult;
 }
 
+export interface CheckpointOptions {
+	onProgress?: ProgressListener;
+	cancel?: AbortSignal;
+	/** The tree is stopped in a debugger: where (the manifest keeps it). */
+	debuggerStop?: pb.IDebuggerStop;
+}
+
+export interface TreeRestoreOptions {
+	/** Checkpoint the present first (default true). */
+	saveCurrent?: boolean;
+	tcpClose?: boolean;
+	/** The restored tree comes back frozen (it runs when thawed), for a debugger to take a process first. */
+	frozen?: boolean;
+	/** Where a debugger holds the present, for the checkpoint of it. */
+	debuggerStop?: pb.IDebuggerStop;
+	onProgress?: ProgressListener;
+	cancel?: AbortSignal;
+}
+
 export interface TreeListener {
 	/** The state changed; `rootPid` is the tree's root now (it changes when a restore gives new pids). */
 	stateChanged?(state: TreeState, rootPid: number): void;
@@ -157,11 +176,12 @@ export class DebuggedTree {
 	 * leak whose policy is fail refuses it before anything is frozen
 	 * (CheckpointError 'leaks-refused').
 	 */
-	async checkpoint(name = '', onProgress?: ProgressListener, cancel?: AbortSignal): Promise<pb.Checkpoint> {
+	async checkpoint(name = '', options: CheckpointOptions = {}): Promise<pb.Checkpoint> {
 		const before = this.expectIdle('take a checkpoint');
 		this.setState('checkpointing');
 		try {
-			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress, policy: [...this.policy] });
+			const { onProgress, cancel, debuggerStop } = options;
+			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress, policy: [...this.policy], debuggerStop });
 			if (cancel?.aborted) {
 				await this.session.remove(checkpoint.id);
 				throw new CheckpointError('cancelled', 'the checkpoint was cancelled: CRIU finished its dump (stopping it half-way could harm the program), and the checkpoint was not kept');
@@ -177,15 +197,16 @@ export class DebuggedTree {
 	/**
 	 * Replaces the tree with a checkpoint. Unless `saveCurrent` is false, the
 	 * present is checkpointed first; if that fails nothing is replaced. The
-	 * restored tree runs; its root may have a new pid. A tree that is gone (a
-	 * failed restore killed it) is brought back: there is nothing to save.
+	 * restored tree runs (or is frozen, when asked and the freeze worked);
+	 * its root may have a new pid. A tree that is gone (a failed restore
+	 * killed it) is brought back: there is nothing to save.
 	 */
-	async restore(checkpointId: string, options: { saveCurrent?: boolean; tcpClose?: boolean; onProgress?: ProgressListener; cancel?: AbortSignal } = {}): Promise<RestoreOutcome> {
+	async restore(checkpointId: string, options: TreeRestoreOptions = {}): Promise<RestoreOutcome> {
 		const before = this.stateNow === 'gone' ? 'gone' : this.expectIdle('restore');
 		const target = (await this.session.list()).find((c) => c.id === checkpointId);
 		if (!target) throw new CheckpointError('not-found', `there is no checkpoint ${checkpointId} on ${this.session.target.description}`);
 		let saved: pb.Checkpoint | undefined;
-		if ((options.saveCurrent ?? true) && before !== 'gone') saved = await this.checkpoint(beforeRestoreName(target), options.onProgress);
+		if ((options.saveCurrent ?? true) && before !== 'gone') saved = await this.checkpoint(beforeRestoreName(target), { onProgress: options.onProgress, debuggerStop: options.debuggerStop });
 		// The last moment a restore can be called off: nothing has been replaced yet.
 		if (options.cancel?.aborted) {
 			const kept = saved ? `; the current state stays, and is also saved as ${saved.id}` : '';
@@ -193,9 +214,11 @@ export class DebuggedTree {
 		}
 		this.setState('restoring');
 		try {
-			const restored = await this.session.restore(checkpointId, { killRunning: true, tcpClose: options.tcpClose, onProgress: options.onProgress });
+			const restored = await this.session.restore(checkpointId, { killRunning: true, tcpClose: options.tcpClose, frozen: options.frozen, onProgress: options.onProgress });
 			this.root = restored.rootPid;
-			this.setState('running');
+			// new processes: a debugger takes the ones it wants again
+			this.debugged = [];
+			this.setState(restored.frozen ? 'frozen' : 'running');
 			return { saved, restored };
 		} catch (err) {
 			await this.settleAfterFailedRestore(before);

@@ -15,6 +15,8 @@ export interface DumpOptions {
 	leaveRunning?: boolean;
 	/** How to treat each leak; the helper derives CRIU's options from it. */
 	policy?: pb.ILeakRule[];
+	/** The tree is stopped in a debugger: where (kept in the manifest, for a restore to stop there again). */
+	debuggerStop?: pb.IDebuggerStop;
 	onProgress?: ProgressListener;
 }
 
@@ -22,6 +24,8 @@ export interface RestoreOptions {
 	killRunning?: boolean;
 	/** Restore the TCP connections the checkpoint saved closed: they carried data since, and cannot be resumed. */
 	tcpClose?: boolean;
+	/** Restore the tree frozen (the result says whether it is): it runs from the checkpoint's state when thawed. */
+	frozen?: boolean;
 	onProgress?: ProgressListener;
 }
 
@@ -111,6 +115,7 @@ export class HelperSession {
 	async dump(rootPid: number, options: DumpOptions = {}): Promise<pb.Checkpoint> {
 		const result = await this.client.request('dump', {
 			rootPid, name: options.name ?? '', leaveRunning: options.leaveRunning ?? false, policy: (options.policy ?? []).map((r) => pb.LeakRule.create(r)),
+			debuggerStop: options.debuggerStop ? pb.DebuggerStop.create(options.debuggerStop) : undefined,
 		}, { onProgress: options.onProgress });
 		return result.checkpoint ?? pb.Checkpoint.create();
 	}
@@ -126,7 +131,7 @@ export class HelperSession {
 
 	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
 		return this.client.request('restore', {
-			checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false,
+			checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false, frozen: options.frozen ?? false,
 		}, { onProgress: options.onProgress });
 	}
 

@@ -23,6 +23,8 @@ export interface Target {
 	readonly description: string;
 	/** Starts the helper there, uploading it first if it is missing or differs. */
 	startHelper(): Promise<HelperChannel>;
+	/** A file of the target (a program's source), up to maxBytes; a larger one is refused in words. */
+	readFile(path: string, maxBytes: number): Promise<Buffer>;
 	/** Reads a checkpoint directory on the target (image files, by byte range). */
 	imageSource(dir: string): Promise<ImageSource>;
 	/** Drops the connection; helpers started through it see their stdin close. */

@@ -103,7 +103,7 @@ describe('DebuggedTree: checkpoints', () => {
 	test('a running tree runs on after its checkpoint; the checkpoint is in the timeline and the store', async () => {
 		const { helper, tree, pid, told } = await attached();
 		const stages: string[] = [];
-		const checkpoint = await tree.checkpoint('first', (p) => stages.push(p.stage));
+		const checkpoint = await tree.checkpoint('first', { onProgress: (p) => stages.push(p.stage) });
 		assert.equal(checkpoint.name, 'first');
 		assert.equal(checkpoint.rootPid, pid);
 		assert.deepEqual(stages, ['leak-scan', 'dumping']);
@@ -153,7 +153,7 @@ describe('DebuggedTree: checkpoints', () => {
 		const { helper, tree } = await attached();
 		const release = helper.hold('dump');
 		const cancel = new AbortController();
-		const taking = tree.checkpoint('to cancel', undefined, cancel.signal);
+		const taking = tree.checkpoint('to cancel', { cancel: cancel.signal });
 		assert.equal(tree.state, 'checkpointing');
 		await assert.rejects(tree.freeze(), failsWith('bad-request', /cannot pause while checkpointing: wait until it finishes/));
 		cancel.abort();
@@ -193,6 +193,20 @@ describe('DebuggedTree: restore', () => {
 		assert.deepEqual((await tree.processes()).map((p) => p.comm), ['workload'], 'the child born after the checkpoint is gone');
 		assert.deepEqual(told.states, ['checkpointing', 'running', 'frozen', 'checkpointing', 'frozen', 'restoring', 'running']);
 		assert.deepEqual(helper.checkpoints.map((c) => c.name), ['good state', 'before restore to good state']);
+	});
+
+	test('restored frozen: the tree is frozen; where a debugger held the present goes with the checkpoint of it', async () => {
+		const { helper, tree, pid, told } = await attached();
+		const checkpoint = await tree.checkpoint('at a breakpoint', { debuggerStop: { pid, tid: pid, reason: 'breakpoint', location: 'advance (debuggee.c:30)' } });
+		assert.equal(checkpoint.debuggerStop?.location, 'advance (debuggee.c:30)');
+		await tree.freeze();
+		await tree.holdByDebugger([pid]);
+		const outcome = await tree.restore(checkpoint.id, { frozen: true, debuggerStop: { pid, tid: pid, reason: 'step', location: 'main (debuggee.c:90)' } });
+		assert.equal(outcome.saved?.debuggerStop?.reason, 'step');
+		assert.equal(outcome.restored.frozen, true);
+		assert.equal(tree.state, 'frozen');
+		assert.equal(helper.isFrozen(pid), true);
+		assert.deepEqual(told.states.slice(-2), ['restoring', 'frozen']);
 	});
 
 	test('saveCurrent false saves nothing; an unknown checkpoint is refused before anything is saved', async () => {

@@ -57,6 +57,10 @@ class FakeTarget implements Target {
 		throw new CheckpointError('not-found', `${this.description}: there is no ${dir}`);
 	}
 
+	async readFile(path: string): Promise<Buffer> {
+		throw new CheckpointError('not-found', `${this.description}: there is no ${path}`);
+	}
+
 	async close(): Promise<void> {}
 }
 
@@ -216,7 +220,8 @@ export class FakeHelper implements HelperOperations {
 		if (fault) throw fault.error;
 		options.onProgress?.(progress('restoring', `CRIU is restoring checkpoint ${checkpointId}`));
 		for (const p of stored.processes) this.processes.set(p.pid, { ...p });
-		return pb.RestoreResult.create({ rootPid: stored.checkpoint.rootPid, pids, killedPids: inUse });
+		if (options.frozen) this.frozenRoots.add(stored.checkpoint.rootPid);
+		return pb.RestoreResult.create({ rootPid: stored.checkpoint.rootPid, pids, killedPids: inUse, frozen: options.frozen ?? false });
 	}
 
 	async list(): Promise<pb.Checkpoint[]> {
@@ -325,6 +330,7 @@ export class FakeHelper implements HelperOperations {
 			processes: tree.map((p) => pb.CheckpointProcess.create({ pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline })),
 			stats: pb.DumpStats.create({ frozenTimeUs: 42_000 }), path: `/var/lib/checkpoint-debugger/checkpoints/${id}`, sizeBytes: 4096 * 300 * tree.length,
 			leaks: pb.LeakReport.create({ policy: (options.policy ?? []).map((r) => pb.LeakRule.create(r)), leaks, rescanned: true, stats: this.scanStats(tree) }),
+			debuggerStop: options.debuggerStop ? pb.DebuggerStop.create(options.debuggerStop) : undefined,
 		});
 		this.store.set(id, { checkpoint, processes: tree.map((p) => ({ ...p })), files: new Map() });
 		return checkpoint;

@@ -471,6 +471,10 @@ class FakeTarget implements Target {
 		throw new Error('not used');
 	}
 
+	async readFile(): Promise<never> {
+		throw new Error('not used');
+	}
+
 	async close(): Promise<void> {}
 }
 

@@ -18,6 +18,10 @@ class FailingTarget implements Target {
 		throw new Error('not used');
 	}
 
+	async readFile(): Promise<Buffer> {
+		throw new Error('not used');
+	}
+
 	async close(): Promise<void> {
 		this.closed++;
 	}

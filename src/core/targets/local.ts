@@ -3,8 +3,9 @@
  * root or through "sudo -n".
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { CheckpointError } from '../errors';
+import { CheckpointError, errorMessage } from '../errors';
 import { findHelperBinary, unameMachine } from '../helperBinary';
 import { LocalImageSource, type ImageSource } from '../images/source';
 import type { HelperChannel, HelperExit, Target } from '../target';
@@ -36,6 +37,14 @@ export class LocalTarget implements Target {
 			exited,
 			close: () => { child.stdin.end(); },
 		};
+	}
+
+	async readFile(path: string, maxBytes: number): Promise<Buffer> {
+		const size = (await stat(path).catch((err: unknown) => {
+			throw new CheckpointError('not-found', `cannot read ${path}: ${errorMessage(err)}`);
+		})).size;
+		if (size > maxBytes) throw new CheckpointError('bad-request', `${path} is ${size} bytes, more than the ${maxBytes} read of a source file`);
+		return readFile(path);
 	}
 
 	async imageSource(dir: string): Promise<ImageSource> {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { CheckpointError } from '../errors';
+import { CheckpointError, errorMessage } from '../errors';
 import { findHelperBinary, type HelperBinary } from '../helperBinary';
 import { SftpImageSource, type ImageSource } from '../images/source';
 import {
@@ -95,6 +95,20 @@ export class SshTarget implements Target {
 			throw err;
 		});
 		return new SftpImageSource(await this.imageSftp, dir, this.description);
+	}
+
+	async readFile(path: string, maxBytes: number): Promise<Buffer> {
+		const client = await this.connect();
+		this.imageSftp ??= openSftp(client, this.description).catch((err: unknown) => {
+			this.imageSftp = undefined;
+			throw err;
+		});
+		const sftp = await this.imageSftp;
+		const stat = await sftpCall<{ size: number }>((cb) => sftp.stat(path, cb)).catch((err: unknown) => {
+			throw new CheckpointError('not-found', `cannot read ${path} on ${this.description}: ${errorMessage(err)}`);
+		});
+		if (stat.size > maxBytes) throw new CheckpointError('bad-request', `${path} on ${this.description} is ${stat.size} bytes, more than the ${maxBytes} read of a source file`);
+		return sftpCall<Buffer>((cb) => sftp.readFile(path, cb));
 	}
 
 	async close(): Promise<void> {
