@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "channel.h"
 #include "children.h"
+#include "debugregs.h"
 #include "kill.h"
 #include "manifest.h"
 #include "proc.h"
@@ -304,6 +305,14 @@ static void adopt(struct restore_ctx *c, pid_t root, struct restore_outcome *out
 	pidlist_free(&tree);
 }
 
+/* CRIU's restore leaves its hardware breakpoint's hit in the threads' debug status, as its dump does (see debugregs.h). */
+static void clear_debug_status(const struct restore_outcome *out)
+{
+	struct pidlist restored = { .v = out->pids, .n = out->npids };
+
+	debug_status_clear(&restored);
+}
+
 /* Lets every process of the restored tree out of the stop CRIU left it in (leave_stopped). */
 static void continue_all(const struct restore_outcome *out)
 {
@@ -364,6 +373,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	out->criu_wall_us = now_us() - t0;
 	if (r->success && r->restore) {
 		adopt(c, r->restore->pid, out);
+		clear_debug_status(out);
 		if (c->p->frozen)
 			freeze_restored(c, out);
 		else
