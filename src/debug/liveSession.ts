@@ -7,9 +7,9 @@
  * Knows nothing of VS Code: the extension runs it inline, tests run it over a
  * socket.
  */
-import { ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Scope, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
+import { BreakpointEvent, ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Response, Scope, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DebuggedTree, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
+import { DebuggedTree, type RestoreOutcome, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
 import { leakJson, leakStatsJson } from '../core/leaks';
 import type { pb } from '../core/protocol';
@@ -21,7 +21,9 @@ import {
 	type CheckpointSummary, type CustomBody, type CustomEventBody, type CustomEventName, type CustomRequestHandlers, type RestoreCheckpointArgs,
 	type RestoreCheckpointBody, type TakeCheckpointArgs,
 } from './messages';
-import { byteSize } from '../core/text';
+import { byteSize, plural } from '../core/text';
+import { FORWARDED, SourceDebugger } from './sourceDebugger';
+import { MAX_SOURCE_BYTES, Sources, sourceMapOf, type SourceMap } from './sources';
 
 /** What both kinds of live session take besides their own arguments. */
 export interface LiveArguments {
@@ -36,6 +38,10 @@ export interface LiveArguments {
 	leakPolicy?: PolicySetting;
 	/** The `checkpoint.leakPolicy` setting as the editor had it at the start (CUSTOM.setLeakPolicy replaces it). */
 	leakPolicySetting?: PolicySetting;
+	/** Source paths on the target -> here, where the program was built elsewhere (as gdb's substitute-path). */
+	sourceMap?: SourceMap;
+	/** The process of the tree gdb debugs: a pid, or a command name (default: the root). */
+	debugProcess?: number | string;
 }
 
 export interface AttachArguments extends DebugProtocol.AttachRequestArguments, LiveArguments {
@@ -72,8 +78,14 @@ export interface SessionProvider {
 /** How often the adapter checks the tree is still there (it may exit, or be killed, on its own), and the connection with it. */
 export const WATCH_INTERVAL_MS = 1500;
 
-/** All threads share the tree's state: one "all threads stopped" answer. */
-const SINGLE_FRAME_ID = 1;
+/**
+ * The adapter's own frames and variable references live far above gdb's
+ * (which count from 0 and 1), so that one request's id says whose it is.
+ */
+const OWN_FRAME_BASE = 1_500_000_000;
+/** The requests gdb answers as they are, its ids in them. */
+const AS_GDB_ANSWERS = new Set(['evaluate', 'setVariable', 'setExpression', 'disassemble', 'readMemory', 'writeMemory', 'completions', 'exceptionInfo', 'loadedSources', 'modules']);
+const OWN_SCOPE_BASE = 1_000_000_000;
 
 export class LiveDebugSession extends AsyncDebugSession {
 	protected readonly errorId = ERROR_ID.live;
@@ -88,7 +100,14 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private stopListening?: () => void;
 	/** The checkpoint or restore under way, for CUSTOM.cancel. */
 	private running?: AbortController;
-	private readonly processScopes = new Handles<number>();
+	private readonly processScopes = new Handles<number>(OWN_SCOPE_BASE);
+	/** gdb under the debugged process, when the target has one (hello says). */
+	private source?: SourceDebugger;
+	private sourceMap: SourceMap = {};
+	/** The configuration's debugProcess: which process of the tree gdb takes first. */
+	private wantedProcess?: number | string;
+	/** The process gdb debugs (its pid outlives a restore: CRIU restores pids). */
+	private debuggedPid?: number;
 	/**
 	 * The tasks VS Code knows (from a threads answer or thread events), by tid:
 	 * what announce() compares with, and what names a stack's frame without
@@ -113,6 +132,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 			this.setPolicy(setting, this.launchPolicy);
 			return { policy: policySetting(this.rules) };
 		},
+		[CUSTOM.debugProcess]: ({ pid }) => this.debugProcess(pid),
 	};
 
 	constructor(private readonly sessions: SessionProvider, private readonly watchIntervalMs = WATCH_INTERVAL_MS) {
@@ -127,6 +147,21 @@ export class LiveDebugSession extends AsyncDebugSession {
 			supportsTerminateRequest: true,
 			supportTerminateDebuggee: true,
 			supportsCancelRequest: false,
+			// source level, on gdb (said unverified, in words, where the target has none)
+			supportsConditionalBreakpoints: true,
+			supportsHitConditionalBreakpoints: true,
+			supportsLogPoints: true,
+			supportsFunctionBreakpoints: true,
+			supportsEvaluateForHovers: true,
+			supportsSetVariable: true,
+			supportsSetExpression: true,
+			supportsDisassembleRequest: true,
+			supportsReadMemoryRequest: true,
+			supportsWriteMemoryRequest: true,
+			supportsSteppingGranularity: true,
+			supportsBreakpointLocationsRequest: true,
+			supportsValueFormattingOptions: true,
+			supportsDelayedStackTraceLoading: true,
 		};
 		this.sendResponse(response);
 	}
@@ -137,7 +172,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.answer(response, () => this.starting(async () => {
 			const session = await this.open(config);
 			const pid = await this.resolvePid(session, config);
-			this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
+			await this.started(await DebuggedTree.attach(session, pid, this.treeListener(session)), 'Attached to');
 		}, () => this.end()));
 	}
 
@@ -154,8 +189,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 			let rootPid = 0;
 			this.stopListening = session.onProgramEvent((e) => (rootPid ? this.programEvent(e) : early.push(e)));
 			const tree = await DebuggedTree.launch(session, program, { args: config.args ?? [], cwd: config.cwd, env: launchEnvironment(config.env) }, this.treeListener(session));
+			await this.started(tree, `Launched ${[program, ...(config.args ?? [])].join(' ')} as`);
+			// output that came before the session knew its tree, in order, then the rest as it comes
 			rootPid = tree.rootPid;
-			this.started(tree, `Launched ${[program, ...(config.args ?? [])].join(' ')} as`);
 			for (const e of early) this.programEvent(e);
 		}, () => this.end()));
 	}
@@ -177,6 +213,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private async open(args: Partial<LiveArguments>): Promise<HelperOperations> {
 		if (typeof args.target !== 'string' || !args.target) throw new CheckpointError('usage', 'the launch configuration needs "target": a host name, ssh://user@host:port, a connection file, or "local"');
 		this.setPolicy(args.leakPolicySetting, args.leakPolicy);
+		this.sourceMap = sourceMapOf(args.sourceMap);
+		this.wantedProcess = debugProcessOf(args.debugProcess);
 		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
 		this.session = await this.sessions.acquire(args.target);
 		return this.session;
@@ -197,8 +235,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 		if (this.tree) this.tree.policy = this.rules;
 	}
 
-	private started(tree: DebuggedTree, how: string): void {
+	private async started(tree: DebuggedTree, how: string): Promise<void> {
 		this.tree = tree;
+		await this.prepareSourceLevel(tree);
 		tree.policy = this.rules;
 		const target = tree.session.target.description;
 		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
@@ -206,6 +245,93 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.sendEvent(new InitializedEvent());
 		if (tree.state === 'frozen') this.sendEvent(allStopped(new StoppedEvent('pause', tree.rootPid)));
 		this.startWatching();
+	}
+
+	/** Why source-level debugging is off, in words (set when hello said so). */
+	private noSourceLevel = 'source-level debugging is off: gdb is not attached';
+
+	/** A source debugger when the target has a gdb that can serve; said once, in words, when it has not. */
+	private async prepareSourceLevel(tree: DebuggedTree): Promise<void> {
+		const hello = await tree.session.hello();
+		if (hello.gdbProblem || !hello.gdbVersion) {
+			this.noSourceLevel = `no source-level debugging on ${tree.session.target.description}: ${hello.gdbProblem || 'its helper does not run gdb'}`;
+			this.sendEvent(new OutputEvent(`${this.noSourceLevel}\n`, 'console'));
+			return;
+		}
+		const target = tree.session.target;
+		const sources = new Sources(this.sourceMap, (path) => target.readFile(path, MAX_SOURCE_BYTES), target.description);
+		this.source = new SourceDebugger(tree.session, sources, {
+			stopped: (body) => this.gdbStopped(body),
+			breakpointChanged: (body) => this.sendEvent(new BreakpointEvent(body.reason, body.breakpoint)),
+			output: (text, category) => this.sendEvent(new OutputEvent(text, category)),
+			lost: (why) => this.sendEvent(new OutputEvent(`Source-level debugging stopped: ${why}\n`, 'stderr')),
+		});
+	}
+
+	/**
+	 * gdb takes the root of the tree, its breakpoints set first; it is left
+	 * out of the tree's freezes from then on (ptrace cannot reach a frozen
+	 * process). gdb stops what it attaches: a running tree runs on.
+	 */
+	private async attachGdb(tree: DebuggedTree): Promise<void> {
+		const source = this.source;
+		if (!source || source.pid) return;
+		const pid = await this.firstDebugged(tree);
+		try {
+			await source.attach(pid, () => tree.holdByDebugger([pid]));
+		} catch (err) {
+			// the program ended meanwhile: the session ends, nothing to say
+			if (this.source !== source || tree.state === 'gone') return;
+			await tree.holdByDebugger([]);
+			this.noSourceLevel = `source-level debugging is off: ${errorMessage(err)}`;
+			this.sendEvent(new OutputEvent(`${this.noSourceLevel}\n`, 'stderr'));
+			return;
+		}
+		this.debuggedPid = pid;
+		this.sendEvent(new OutputEvent(`gdb attached to process ${pid}: breakpoints, stepping, source and locals.\n`, 'console'));
+		if (tree.state === 'running') await source.continue(pid);
+	}
+
+	/** The process the configuration's debugProcess names, or the root (said so when it names none of the tree). */
+	private async firstDebugged(tree: DebuggedTree): Promise<number> {
+		const wanted = this.wantedProcess;
+		if (wanted === undefined) return tree.rootPid;
+		const processes = await tree.processes();
+		const found = processes.find((p) => (typeof wanted === 'number' ? p.pid === wanted : p.comm === wanted || p.cmdline[0] === wanted || p.cmdline[0]?.endsWith(`/${wanted}`)));
+		if (found) return found.pid;
+		const listed = processes.map((p) => `${p.pid} ${p.comm}`).join(', ');
+		this.sendEvent(new OutputEvent(`"debugProcess": ${JSON.stringify(wanted)} names no process of the tree (${listed}); gdb debugs the root, ${tree.rootPid}. Pick another in the Call Stack (Debug This Process).\n`, 'stderr'));
+		return tree.rootPid;
+	}
+
+	/**
+	 * gdb lets go of the process it debugs and takes another of the tree
+	 * (tid may name a thread of it). A stopped session stays stopped, now
+	 * showing where the new process stands; a running one runs on.
+	 */
+	private async debugProcess(tid: number): Promise<{ pid: number }> {
+		const tree = this.attached();
+		const source = this.source;
+		if (!source) throw new CheckpointError('usage', this.noSourceLevel);
+		const process = (await tree.processes()).find((p) => p.pid === tid || p.threads.includes(tid));
+		if (!process) throw new CheckpointError('usage', `${tid} is not a process of the debugged tree (root ${tree.rootPid}); pick one of the Call Stack`);
+		if (process.pid === source.pid) return { pid: process.pid };
+		const running = !source.stopped && tree.state === 'running';
+		await source.aside(tree, async () => undefined, () => process.pid);
+		await source.goOn(tree, running);
+		this.debuggedPid = process.pid;
+		this.sendEvent(new OutputEvent(`gdb debugs process ${process.pid} now (${process.comm}).\n`, 'console'));
+		if (!running) await this.gdbStopped({ reason: 'pause', threadId: process.pid, description: `gdb took process ${process.pid}` });
+		return { pid: process.pid };
+	}
+
+	/** The process gdb holds stopped: the rest of the tree is frozen too, then the editor shows where. */
+	private async gdbStopped(body: DebugProtocol.StoppedEvent['body']): Promise<void> {
+		const tree = this.tree;
+		if (tree?.state === 'running') await tree.freeze().catch((err: unknown) => this.tellFailure(`The rest of the tree could not be frozen: ${errorMessage(err)}`));
+		const stopped = new StoppedEvent(body.reason, body.threadId, body.text) as DebugProtocol.StoppedEvent;
+		stopped.body = { ...body, allThreadsStopped: true };
+		this.sendEvent(stopped);
 	}
 
 	/** A launched (or restored) program's output goes to the Debug Console; its end ends the session. */
@@ -224,7 +350,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** VS Code lists a running session's threads only when told they started. */
 	protected override configurationDoneRequest(response: DebugProtocol.ConfigurationDoneResponse): void {
 		this.answer(response, async () => {
-			if (this.tree) this.announce(await this.tree.tasks());
+			if (!this.tree) return;
+			this.announce(await this.tree.tasks());
+			await this.attachGdb(this.tree);
 		});
 	}
 
@@ -237,19 +365,96 @@ export class LiveDebugSession extends AsyncDebugSession {
 		});
 	}
 
-	protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+	/** Pause: gdb stops the process it holds (its stop freezes the rest), or the whole tree is frozen. */
+	protected override pauseRequest(response: DebugProtocol.PauseResponse, args: DebugProtocol.PauseArguments): void {
 		this.answer(response, async () => {
 			const tree = this.attached();
+			if (this.source?.pid && !this.source.stopped) return this.source.pause(this.source.pid);
 			await tree.freeze();
-			this.sendEvent(allStopped(new StoppedEvent('pause', tree.rootPid)));
+			this.sendEvent(allStopped(new StoppedEvent('pause', this.source?.pid ?? args.threadId ?? tree.rootPid)));
 		});
 	}
 
-	protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
+	/** Continue: the tree thaws, and gdb lets the process it holds run. */
+	protected override continueRequest(response: DebugProtocol.ContinueResponse, args: DebugProtocol.ContinueArguments): void {
 		this.answer(response, async () => {
-			await this.attached().thaw();
+			const tree = this.attached();
+			if (tree.state === 'frozen') await tree.thaw();
+			if (this.source?.stopped) await this.source.continue(this.source.knowsStopped(args.threadId) ? args.threadId : this.source.pid ?? tree.rootPid);
 			return { allThreadsContinued: true };
 		});
+	}
+
+	protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
+		this.answer(response, async () => {
+			if (this.source) return this.source.setBreakpoints(args);
+			return { breakpoints: (args.breakpoints ?? []).map((b) => ({ verified: false, line: b.line, message: this.noSourceLevel })) };
+		});
+	}
+
+	protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
+		this.answer(response, async () => {
+			if (this.source) return this.source.setFunctionBreakpoints(args);
+			return { breakpoints: args.breakpoints.map(() => ({ verified: false, message: this.noSourceLevel })) };
+		});
+	}
+
+	/** Requests gdb answers as they are (watch, hover, repl, Variables edits, disassembly, memory views). */
+	protected override dispatchRequest(request: DebugProtocol.Request): void {
+		if (!AS_GDB_ANSWERS.has(request.command)) return super.dispatchRequest(request);
+		this.toGdb(new Response(request), request.command, (request.arguments ?? {}) as object);
+	}
+
+	/** A source read from the target (not found here): its text. */
+	protected override sourceRequest(response: DebugProtocol.SourceResponse, args: DebugProtocol.SourceArguments): void {
+		this.answer(response, async () => {
+			const ref = args.source?.sourceReference ?? args.sourceReference;
+			return { content: await this.gdb().sources.content(ref), mimeType: 'text/x-c' };
+		});
+	}
+
+	protected override breakpointLocationsRequest(response: DebugProtocol.BreakpointLocationsResponse, args: DebugProtocol.BreakpointLocationsArguments): void {
+		this.answer(response, async () => {
+			const path = this.gdb().sources.toTarget(args.source);
+			return this.gdb().forward('breakpointLocations', { ...args, source: { path } }) as Promise<DebugProtocol.BreakpointLocationsResponse['body']>;
+		});
+	}
+
+	protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
+		this.step(response, 'next', args);
+	}
+
+	protected override stepInRequest(response: DebugProtocol.StepInResponse, args: DebugProtocol.StepInArguments): void {
+		this.step(response, 'stepIn', args);
+	}
+
+	protected override stepOutRequest(response: DebugProtocol.StepOutResponse, args: DebugProtocol.StepOutArguments): void {
+		this.step(response, 'stepOut', args);
+	}
+
+	/**
+	 * A step runs the program, so the rest of the tree runs with it (a step
+	 * over a call that waits for a child would never end otherwise); its
+	 * stop freezes them again.
+	 */
+	private step(response: DebugProtocol.Response, command: 'next' | 'stepIn' | 'stepOut', args: DebugProtocol.NextArguments): void {
+		this.answer(response, async () => {
+			const source = this.gdb();
+			const tree = this.attached();
+			if (tree.state === 'frozen') await tree.thaw();
+			await source.forward(command, { ...args });
+		});
+	}
+
+	/** A request gdb answers as it is (its frame ids, variable references, thread as a tid). */
+	private toGdb(response: DebugProtocol.Response, command: string, args: object): void {
+		if (!FORWARDED.has(command) && command !== 'scopes' && command !== 'variables') throw new Error(`${command} is not forwarded to gdb`);
+		this.answer(response, () => this.gdb().forward(command, gdbArgs(args)) as Promise<DebugProtocol.Response['body']>);
+	}
+
+	private gdb(): SourceDebugger {
+		if (!this.source?.pid) throw new CheckpointError('usage', this.noSourceLevel);
+		return this.source;
 	}
 
 	/**
@@ -259,10 +464,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 */
 	protected override stackTraceRequest(response: DebugProtocol.StackTraceResponse, args: DebugProtocol.StackTraceArguments): void {
 		this.answer(response, async () => {
+			if (this.source?.knowsStopped(args.threadId)) return this.source.stackTrace(args);
 			const task = this.known.get(args.threadId) ?? (await this.attached().tasks()).find((t) => t.tid === args.threadId);
 			if (!task) return { stackFrames: [], totalFrames: 0 };
 			const frame: DebugProtocol.StackFrame = {
-				id: SINGLE_FRAME_ID * 1_000_000 + task.tid,
+				id: OWN_FRAME_BASE + task.tid,
 				name: `${task.name} (frozen; take a checkpoint and open its snapshot for registers and stack)`,
 				line: 0,
 				column: 0,
@@ -273,12 +479,14 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	protected override scopesRequest(response: DebugProtocol.ScopesResponse, args: DebugProtocol.ScopesArguments): void {
-		const tid = args.frameId % 1_000_000;
+		if (args.frameId < OWN_FRAME_BASE) return this.toGdb(response, 'scopes', args);
+		const tid = args.frameId - OWN_FRAME_BASE;
 		response.body = { scopes: [new Scope('Process', this.processScopes.create(tid), false)] };
 		this.sendResponse(response);
 	}
 
 	protected override variablesRequest(response: DebugProtocol.VariablesResponse, args: DebugProtocol.VariablesArguments): void {
+		if (args.variablesReference < OWN_SCOPE_BASE) return this.toGdb(response, 'variables', args);
 		this.answer(response, async () => {
 			const tid = this.processScopes.get(args.variablesReference);
 			const processes = await this.attached().processes();
@@ -331,12 +539,35 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	private async takeCheckpoint(args: TakeCheckpointArgs, cancel: AbortSignal): Promise<CustomBody<typeof CUSTOM.takeCheckpoint>> {
 		const tree = this.attached();
-		const checkpoint = await tree.checkpoint(args.name, (p) => this.progress(p), cancel)
-			.catch((err: unknown) => this.refused(err, 'checkpoint'));
+		// under gdb the tree is frozen for the dump: a refusal says what the program does after it
+		const source = this.source?.pid ? this.source : undefined;
+		const take = (debuggerStop?: pb.IDebuggerStop): Promise<pb.Checkpoint> => tree.checkpoint(args.name, { onProgress: (p) => this.progress(p), cancel, debuggerStop })
+			.catch((err: unknown) => this.refused(err, 'checkpoint', source && !debuggerStop ? 'running' : undefined));
+		const checkpoint = source ? await this.underGdb(tree, source, take) : await take();
 		const summary = this.checkpointTaken(checkpoint);
 		this.sendEvent(new OutputEvent(`Checkpoint ${summary.id}${summary.name ? ` "${summary.name}"` : ''} taken (${describeStats(summary)}).\n`, 'console'));
 		this.tellLeaks(summary);
 		return { checkpoint: summary };
+	}
+
+	/**
+	 * A checkpoint of a tree gdb is in: gdb lets go of its process for the
+	 * dump and takes it again where it was; the session then goes on as it
+	 * was (running, or stopped where it was, its frames renewed).
+	 */
+	private async underGdb(tree: DebuggedTree, source: SourceDebugger, take: (at?: pb.IDebuggerStop) => Promise<pb.Checkpoint>): Promise<pb.Checkpoint> {
+		const pid = source.pid ?? tree.rootPid;
+		const aside = await source.aside(tree, take, () => pid);
+		await source.goOn(tree, aside.wasRunning, aside.caught);
+		// stopped where it was: gdb's frame ids are new
+		if (!aside.wasRunning && !aside.caught) this.sendEvent(new InvalidatedEvent(['stacks', 'variables']));
+		return aside.result;
+	}
+
+	/** The restored tree runs (and the process gdb holds with it). */
+	private async runOn(tree: DebuggedTree): Promise<void> {
+		if (this.source?.pid) return this.source.goOn(tree, true);
+		if (tree.state === 'frozen') await tree.thaw();
 	}
 
 	/** The leaks the checkpoint's scan found (before its dump) go to the editor's Leaks view. */
@@ -361,9 +592,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 * naming the refused leaks, their choices and what to set. Other errors
 	 * pass through as they are.
 	 */
-	private async refused(err: unknown, during: Refusal['during']): Promise<never> {
+	private async refused(err: unknown, during: Refusal['during'], after?: Refusal['state']): Promise<never> {
 		if (!(err instanceof CheckpointError) || err.kind !== 'leaks-refused') throw err;
-		const refusal = refusalOf(err.leaks, during, this.tree?.state === 'frozen' ? 'frozen' : 'running');
+		const refusal = refusalOf(err.leaks, during, after ?? (this.tree?.state === 'frozen' ? 'frozen' : 'running'));
 		// The whole list, so the Leaks view shows the refused leaks among the others; the refused ones if the scan fails.
 		const body = await this.scan('refused').catch(() => this.leaksBody('refused', err.leaks));
 		this.sendCustomEvent(CUSTOM.leaksEvent, { ...body, refusal });
@@ -386,23 +617,55 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const tree = this.attached();
 		const { id } = args;
 		const wasFrozen = tree.state === 'frozen';
-		const outcome = await tree.restore(id, { saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose, onProgress: (p) => this.progress(p), cancel })
-			.catch((err: unknown) => {
-				if (err instanceof CheckpointError && err.kind === 'connection-moved-on') throw new CheckpointError(err.kind, `${CONNECTIONS_MOVED_ON}${err.message}`);
-				return this.refused(err, 'restore');
-			});
+		const checkpoint = (await tree.checkpoints()).find((c) => c.id === id);
+		// stopped after: asked, or taken where a debugger held the tree (a breakpoint, a step)
+		const pause = args.pause ?? !!checkpoint?.debuggerStop;
+		const source = this.source?.pid ? this.source : undefined;
+		const restore = (debuggerStop?: pb.IDebuggerStop): Promise<RestoreOutcome> => tree.restore(id, {
+			saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose, onProgress: (p) => this.progress(p), cancel,
+			frozen: pause || !!source, debuggerStop,
+		}).catch((err: unknown) => {
+			if (err instanceof CheckpointError && err.kind === 'connection-moved-on') throw new CheckpointError(err.kind, `${CONNECTIONS_MOVED_ON}${err.message}`);
+			return this.refused(err, 'restore', source && !debuggerStop ? 'running' : undefined);
+		});
+		const outcome = source ? (await source.aside(tree, restore, (o) => this.debuggedAfter(o))).result : await restore();
 		if (outcome.saved) {
 			const saved = this.checkpointTaken(outcome.saved);
 			this.sendEvent(new OutputEvent(`The replaced state was saved as checkpoint ${saved.id}.\n`, 'console'));
 			this.tellLeaks(saved);
 		}
-		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: the tree runs again as pid ${outcome.restored.rootPid} (${outcome.restored.pids.length} processes).\n`, 'console'));
-		if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
+		if (outcome.restored.warning) this.tellFailure(outcome.restored.warning);
+		if (!pause || tree.state !== 'frozen') await this.runOn(tree);
+		const processes = `as pid ${outcome.restored.rootPid} (${plural(outcome.restored.pids.length, 'process', 'processes')})`;
+		const where = checkpoint?.debuggerStop?.location ? ` at ${checkpoint.debuggerStop.location}` : '';
+		const how = tree.state === 'frozen' ? `the tree is back ${processes}, stopped${where}` : `the tree runs again ${processes}`;
+		this.sendEvent(new OutputEvent(`Restored checkpoint ${id}: ${how}.\n`, 'console'));
 		this.announce(await tree.tasks());
 		this.sendEvent(new InvalidatedEvent(['threads', 'stacks', 'variables']));
+		if (tree.state === 'frozen') await this.stoppedByRestore(tree, checkpoint);
+		else if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
 		// New pids, maybe new holders: the editor's list of leaks is stale.
 		void this.scan('restore').then((body) => this.sendCustomEvent(CUSTOM.leaksEvent, body), () => undefined);
 		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
+	}
+
+	/** The process gdb takes after a restore: the one it debugged, when the checkpoint has it, else the root. */
+	private debuggedAfter(outcome: RestoreOutcome): number {
+		const pid = this.debuggedPid;
+		const kept = pid !== undefined && outcome.restored.pids.includes(pid);
+		if (!kept) this.debuggedPid = outcome.restored.rootPid;
+		return kept ? pid : outcome.restored.rootPid;
+	}
+
+	/** The editor shows the restored tree stopped, on the thread that was stopped at its checkpoint (when there is one). */
+	private async stoppedByRestore(tree: DebuggedTree, checkpoint: pb.Checkpoint | undefined): Promise<void> {
+		const tid = checkpoint?.debuggerStop?.tid;
+		const threadId = tid && this.known.has(tid) ? tid : this.source?.pid ?? tree.rootPid;
+		await this.source?.select(threadId).catch(() => undefined);
+		const event = new StoppedEvent('restore', threadId) as DebugProtocol.StoppedEvent;
+		event.body.allThreadsStopped = true;
+		event.body.description = `Restored "${checkpoint?.name || checkpoint?.id}"`;
+		this.sendEvent(event);
 	}
 
 	private sendCustomEvent<K extends CustomEventName>(name: K, body: CustomEventBody<K>): void {
@@ -473,6 +736,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	/** Thaws what this session froze, lets the helper session go; says what it could not do, and never fails. Safe to call twice. */
 	private async end(): Promise<void> {
+		const source = this.source;
+		this.source = undefined;
+		await source?.detach().catch((err: unknown) => this.tellFailure(`Could not let gdb detach: ${errorMessage(err)}`));
 		if (this.watch) clearInterval(this.watch);
 		this.watch = undefined;
 		this.stopListening?.();
@@ -490,6 +756,13 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private tellFailure(text: string): void {
 		this.sendEvent(new OutputEvent(`${text}\n`, 'stderr'));
 	}
+}
+
+/** A request's arguments for gdb: a frame of the adapter's own (a frozen task) is no frame of gdb's. */
+function gdbArgs(args: object): Record<string, unknown> {
+	const copy: Record<string, unknown> = { ...args };
+	if (typeof copy.frameId === 'number' && copy.frameId >= OWN_FRAME_BASE) delete copy.frameId;
+	return copy;
 }
 
 /** The whole tree stops together (it is frozen as one cgroup). */
@@ -522,4 +795,13 @@ export function launchEnvironment(changes: Record<string, string | null> = {}): 
 		else env[name] = String(value);
 	}
 	return env;
+}
+
+/** The configuration's debugProcess, checked: a pid or a command name. */
+function debugProcessOf(value: unknown): number | string | undefined {
+	if (value === undefined || value === null || value === '') return undefined;
+	if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+	if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+	if (typeof value === 'string') return value;
+	throw new CheckpointError('usage', `"debugProcess" is a pid or a command name of a process of the tree, not ${JSON.stringify(value)}`);
 }

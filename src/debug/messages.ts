@@ -31,6 +31,12 @@ export const CUSTOM = {
 	 * setting is refused and the policy stays as it was.
 	 */
 	setLeakPolicy: 'checkpoint/setLeakPolicy',
+	/**
+	 * gdb debugs another process of the tree (breakpoints, stepping, locals
+	 * of that one); the session stays as it was: stopped (at where the
+	 * process stands) or running.
+	 */
+	debugProcess: 'checkpoint/debugProcess',
 	/** Event: Terminate was asked for an attached tree: the editor asks the user, then sends kill or disconnects. */
 	confirmKillEvent: 'checkpoint/confirmKill',
 	/** Event: the tree's state changed. */
@@ -59,6 +65,8 @@ export interface RestoreCheckpointArgs {
 	id: string;
 	saveCurrent?: boolean;
 	tcpClose?: boolean;
+	/** Restore and Pause: the restored tree stays stopped where the checkpoint was taken, even one taken running. */
+	pause?: boolean;
 }
 
 export interface RestoreCheckpointBody {
@@ -82,6 +90,16 @@ export interface SetLeakPolicyArgs {
 	setting?: unknown;
 }
 
+export interface DebugProcessArgs {
+	/** A process of the tree (a thread id names its process). */
+	pid: number;
+}
+
+export interface DebugProcessBody {
+	/** The process gdb debugs now. */
+	pid: number;
+}
+
 export interface ProgressEventBody {
 	stage: string;
 	message: string;
@@ -99,6 +117,7 @@ export interface CustomRequests {
 	[CUSTOM.kill]: { args: Empty; body: void };
 	[CUSTOM.leaks]: { args: Empty; body: LeaksBody };
 	[CUSTOM.setLeakPolicy]: { args: SetLeakPolicyArgs; body: { policy: PolicySetting } };
+	[CUSTOM.debugProcess]: { args: DebugProcessArgs; body: DebugProcessBody };
 }
 
 export type CustomRequestName = keyof CustomRequests;
@@ -129,6 +148,7 @@ const ARGS_OF: { readonly [K in CustomRequestName]: (args: unknown) => CustomArg
 	[CUSTOM.takeCheckpoint]: (args) => ({ name: optional(args, 'name', 'string') ?? '' }),
 	[CUSTOM.restoreCheckpoint]: (args) => ({
 		id: checkpointId(args), saveCurrent: optional(args, 'saveCurrent', 'boolean'), tcpClose: optional(args, 'tcpClose', 'boolean'),
+		pause: optional(args, 'pause', 'boolean'),
 	}),
 	[CUSTOM.listCheckpoints]: () => ({}),
 	[CUSTOM.deleteCheckpoint]: (args) => ({ id: checkpointId(args) }),
@@ -142,6 +162,11 @@ const ARGS_OF: { readonly [K in CustomRequestName]: (args: unknown) => CustomArg
 	[CUSTOM.kill]: () => ({}),
 	[CUSTOM.leaks]: () => ({}),
 	[CUSTOM.setLeakPolicy]: (args) => ({ setting: field(args, 'setting') }),
+	[CUSTOM.debugProcess]: (args) => {
+		const pid = optional(args, 'pid', 'number');
+		if (pid === undefined || !Number.isInteger(pid) || pid <= 0) throw new CheckpointError('usage', 'say which process gdb should debug: "pid" is a process id of the tree');
+		return { pid };
+	},
 };
 
 export function isCustomRequest(command: string): command is CustomRequestName {
@@ -163,6 +188,7 @@ function field(args: unknown, key: string): unknown {
 interface TypeNames {
 	string: string;
 	boolean: boolean;
+	number: number;
 }
 
 /** args[key], which must be of type `type` when it is there. */

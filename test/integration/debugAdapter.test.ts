@@ -127,13 +127,11 @@ describe('live debug session (attach)', () => {
 			await sleep(300);
 			assert.deepEqual(await shell.counters(dir, ['state']), frozen, 'every thread stands still while paused');
 
+			// gdb holds the process: a worker's frames are gdb's, down to the workload's own function
 			const frames = (await dc.stackTraceRequest({ threadId: threads[1].id })).body.stackFrames;
-			assert.equal(frames.length, 1);
-			assert.match(frames[0].name, /frozen/);
+			assert.ok(frames.some((f) => f.name.startsWith('thread_main')), `a worker runs thread_main: ${frames.map((f) => f.name).join(' < ')}`);
 			const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
-			const vars = (await dc.variablesRequest({ variablesReference: scopes[0].variablesReference })).body.variables;
-			assert.equal(vars.find((v) => v.name === 'pid')?.value, String(pid));
-			assert.equal(vars.find((v) => v.name === 'frozen')?.value, 'true');
+			assert.ok(scopes.some((s) => s.name === 'Registers'), `gdb's scopes: ${scopes.map((s) => s.name).join(', ')}`);
 
 			const checkpoint = await takeCheckpoint(dc, 'paused');
 			assert.equal(checkpoint.rootPid, pid);
@@ -143,15 +141,23 @@ describe('live debug session (attach)', () => {
 			await dc.continueRequest({ threadId: pid });
 			const late = await shell.waitForCounters(dir, ['state'], allAtLeast(frozen.map((v) => v + 50)), 'the tree did not run on after Continue');
 
+			// taken paused under gdb: the restore stops where the checkpoint was taken, and Continue runs it
+			const restoredStop = dc.waitForEvent('stopped');
 			const restored = await dc.customRequest(CUSTOM.restoreCheckpoint, { id: checkpoint.id });
+			assert.equal((await restoredStop as DebugProtocol.StoppedEvent).body.reason, 'restore');
 			const body = restored.body as { rootPid: number; saved?: CheckpointSummary };
 			assert.equal(body.rootPid, pid);
 			assert.ok(body.saved, 'the replaced state was checkpointed first');
 			checkpoints.add(body.saved.id);
 			assert.equal(body.saved.name, 'before restore to paused');
+			// stopped, the restored program writes nothing: its file shows the replaced one's last counts until Continue
+			const still = await shell.counters(dir, ['state']);
+			await sleep(300);
+			assert.deepEqual(await shell.counters(dir, ['state']), still, 'the restored program stands still until Continue');
+			await dc.continueRequest({ threadId: pid });
 			const rolledBack = await shell.waitForCounters(dir, ['state'], allBelow(late), 'the restore did not take the program back');
 			assert.ok(allAtLeast(frozen)(rolledBack), `restored counters ${rolledBack} start from the checkpoint's ${frozen}`);
-			await shell.waitForCounters(dir, ['state'], allAbove(rolledBack), 'the restored program does not run');
+			await shell.waitForCounters(dir, ['state'], allAbove(rolledBack), 'the restored program does not run after Continue');
 
 			const listed = (await dc.customRequest(CUSTOM.listCheckpoints, {})).body as { checkpoints: CheckpointSummary[] };
 			assert.deepEqual(listed.checkpoints.map((c) => c.id), [checkpoint.id, body.saved.id], 'the timeline: oldest first');

@@ -5,6 +5,7 @@
  * DebugClient on the other end, and the custom requests and events typed by
  * their names (src/debug/messages.ts).
  */
+import { appendFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { DebugSession } from '@vscode/debugadapter';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
@@ -31,6 +32,12 @@ export async function serveAdapter(make: () => DebugSession): Promise<ServedAdap
 export async function connectClient(port: number): Promise<DebugClient> {
 	const dc = new DebugClient('node', 'unused', 'checkpoint');
 	await dc.start(port);
+	// CKPT_TEST_EVENTS=file: every event the adapter sent, for finding out why a test failed
+	const file = process.env.CKPT_TEST_EVENTS;
+	if (file) {
+		const write = (e: DebugProtocol.Event): void => appendFileSync(file, `${new Date().toISOString()} ${e.event} ${JSON.stringify(e.body ?? {})}\n`);
+		for (const name of ['output', 'stopped', 'continued', 'terminated', 'exited', 'breakpoint', 'invalidated']) dc.on(name, write);
+	}
 	return dc;
 }
 

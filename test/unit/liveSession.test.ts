@@ -303,7 +303,7 @@ describe('LiveDebugSession: restore', TIMEOUT, () => {
 		assert.equal((await ofSaved).reason, 'checkpoint', 'first the leaks the checkpoint of the present found');
 		assert.equal((await rescanned).rootPid, pid, 'then the restored tree\'s');
 		assert.ok(live.output.includes(`console: The replaced state was saved as checkpoint ${restored.saved.id}.\n`), live.output.join(''));
-		assert.ok(live.output.includes(`console: Restored checkpoint ck-1: the tree runs again as pid ${pid} (1 processes).\n`), live.output.join(''));
+		assert.ok(live.output.includes(`console: Restored checkpoint ck-1: the tree runs again as pid ${pid} (1 process).\n`), live.output.join(''));
 		assert.equal(live.helper.isFrozen(pid), false);
 		assert.equal(await treeState(live), 'running');
 		assert.deepEqual((await live.dc.threadsRequest()).body.threads.map((t) => t.id), [pid], 'the child born after the checkpoint is gone');
