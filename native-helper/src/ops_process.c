@@ -341,6 +341,7 @@ void op_launch(const Request *req, Response *resp)
 	s.argv = string_vector(rq->program, rq->args, rq->n_args);
 	s.envp = string_vector(NULL, rq->env, rq->n_env);
 	s.cwd = rq->cwd && rq->cwd[0] ? rq->cwd : "/";
+	s.stopped = rq->stopped;
 	if (program_launch(&s, req->id, &pid, &e)) {
 		reply_error(resp, &e);
 		return;

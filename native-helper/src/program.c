@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "kill.h"
 #include "program.h"
 #include "proc.h"
+#include "util.h"
 #include "wire.h"
 
 enum { OUT, ERR };
@@ -346,6 +348,9 @@ static void launch_child(const struct launch_spec *s, int out_w, int err_w, int 
 		child_fail(report, STAGE_SETUP);
 	if (chdir(s->cwd))
 		child_fail(report, STAGE_CWD);
+	/* traced, the exec stops it with SIGTRAP before its first instruction */
+	if (s->stopped && ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+		child_fail(report, STAGE_SETUP);
 	execve(s->program, s->argv, s->envp);
 	child_fail(report, STAGE_EXEC);
 }
@@ -404,6 +409,50 @@ static int read_report(int fd, struct launch_failure *f)
 	return -1;
 }
 
+#define STOP_WAIT_MS 1000
+
+/* The SIGSTOP a detach hands over takes a moment: the caller gets the program stopped. */
+static int wait_job_stop(pid_t pid, const char *program, struct herr *e)
+{
+	uint64_t deadline = now_us() + STOP_WAIT_MS * 1000ull;
+	struct proc_stat st;
+
+	while (read_proc_stat(pid, &st) == 0 && st.state != 'T') {
+		if (now_us() > deadline) {
+			herr_set(e, EC(INTERNAL), 0, "%s did not stop at its start (state %c)", program, st.state);
+			return -1;
+		}
+		sleep_ms(1);
+	}
+	return 0;
+}
+
+/*
+ * The child stopped in its exec (PTRACE_TRACEME): let go into a
+ * job-control stop, where a debugger can attach and SIGCONT lets it run.
+ */
+static int hand_over_stopped(pid_t pid, const char *program, struct herr *e)
+{
+	int status;
+
+	while (waitpid(pid, &status, __WALL) < 0)
+		if (errno != EINTR) {
+			herr_perror(e, EC(INTERNAL), errno, "cannot wait for %s to stop at its start", program);
+			return -1;
+		}
+	if (!WIFSTOPPED(status)) {
+		herr_set(e, EC(INTERNAL), 0, "%s ended at its start (%s %d)", program,
+			 WIFSIGNALED(status) ? "signal" : "exit status",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		return -1;
+	}
+	if (ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)SIGSTOP)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot leave %s stopped at its start", program);
+		return -1;
+	}
+	return wait_job_stop(pid, program, e);
+}
+
 static void close_pair(int p[2])
 {
 	for (int i = 0; i < 2; i++) {
@@ -460,6 +509,13 @@ int program_launch(const struct launch_spec *s, uint32_t id, pid_t *pid, struct 
 		}
 		/* the child ends at once (or was killed): reaped here, never a zombie */
 		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		*pid = -1;
+		goto out;
+	}
+	if (s->stopped && hand_over_stopped(*pid, s->program, e)) {
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 		*pid = -1;
 		goto out;

@@ -23,6 +23,7 @@ struct launch_spec {
 	char *const *argv;	/* NULL-terminated; argv[0] is program */
 	char *const *envp;	/* NULL-terminated: the whole environment */
 	const char *cwd;
+	bool stopped;		/* left in a job-control stop at its first instruction */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -322,9 +323,62 @@ static void test_room(void)
 	CHECK(program_room());
 }
 
+/* Reads /proc/pid/status's line key ("State:", "TracerPid:"): its value, or "" */
+static const char *status_line(pid_t pid, const char *key)
+{
+	static char line[256];
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	line[0] = '\0';
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			break;
+		else
+			line[0] = '\0';
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return line[0] ? line + strlen(key) + 1 : "";
+}
+
+/* Stopped at its start: exec done, nothing of it run, not traced; SIGCONT lets it run to its end. */
+static void test_launch_stopped(void)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo ran", NULL };
+	char *env[] = { NULL };
+	struct launch_spec s = { .program = "/bin/sh", .argv = argv, .envp = env, .cwd = "/", .stopped = true };
+	struct herr e = { 0 };
+	char exe[64], target[256] = "";
+	struct told t;
+	pid_t pid = 0;
+
+	test_case("a program launched stopped at its start");
+	out_reset();
+	CHECK_OK(program_launch(&s, LAUNCH_ID, &pid, &e), &e);
+	if (pid <= 0)
+		return;
+	CHECK_STR(status_line(pid, "State:"), ==, "T (stopped)");
+	CHECK_STR(status_line(pid, "TracerPid:"), ==, "0");
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	CHECK(readlink(exe, target, sizeof(target) - 1) > 0);
+	CHECK(strstr(target, "sh") != NULL);
+	sleep_ms(50);
+	CHECK_STR(status_line(pid, "State:"), ==, "T (stopped)");
+	kill(pid, SIGCONT);
+	run_program(pid);
+	told_read(&t, pid, LAUNCH_ID);
+	CHECK_STR(sbuf_text(&t.out), ==, "ran\n");
+	check_end(&t, pid, 0, 0);
+	told_free(&t);
+}
+
 static void program_tests(void)
 {
 	test_launch_output();
+	test_launch_stopped();
 	test_reap_order();
 	test_launch_fails();
 	test_pipe_ids();
