@@ -36,6 +36,8 @@ export interface LaunchOptions {
 	cwd?: string;
 	/** The program's whole environment: nothing else is passed on, so without it the program has none (no PATH). */
 	env?: Record<string, string>;
+	/** Left in a job-control stop at its first instruction, for a debugger to attach before any of its code runs (SIGCONT lets it go). */
+	stopped?: boolean;
 }
 
 /** What a program the helper launched (or restored with its output) did. */
@@ -186,7 +188,7 @@ export class HelperSession {
 			return Promise.reject(new CheckpointError('bad-request', `environment variable name "${bad[0]}" is empty or holds "="`));
 		}
 		return this.client.request('launch', {
-			program, args: options.args ?? [], cwd: options.cwd ?? '', env: env.map(([name, value]) => `${name}=${value}`),
+			program, args: options.args ?? [], cwd: options.cwd ?? '', env: env.map(([name, value]) => `${name}=${value}`), stopped: options.stopped ?? false,
 		});
 	}
 

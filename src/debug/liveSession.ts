@@ -57,6 +57,8 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments, L
 	cwd?: string;
 	/** Added to DEFAULT_ENV (a null value removes a variable). */
 	env?: Record<string, string | null>;
+	/** Stop at main before anything else (with gdb on the target). */
+	stopOnEntry?: boolean;
 }
 
 /**
@@ -104,6 +106,14 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** gdb under the debugged process, when the target has one (hello says). */
 	private source?: SourceDebugger;
 	private sourceMap: SourceMap = {};
+	/** The launched program waits at its first instruction for gdb (LaunchOptions.stopped). */
+	private stoppedAtStart = false;
+	/** stopOnEntry's breakpoint at main is set and not hit yet. */
+	private entryPending = false;
+	/** hello was asked (before a launch, or when the tree started). */
+	private sourcePrepared = false;
+	/** The launch configuration's stopOnEntry: the first stop is at main, reported as the entry. */
+	private stopOnEntry = false;
 	/** The configuration's debugProcess: which process of the tree gdb takes first. */
 	private wantedProcess?: number | string;
 	/** The process gdb debugs (its pid outlives a restore: CRIU restores pids). */
@@ -185,10 +195,14 @@ export class LiveDebugSession extends AsyncDebugSession {
 				throw new CheckpointError('usage', `"program" must be an absolute path on the target, not ${JSON.stringify(program)}`);
 			}
 			const session = await this.open(config);
+			this.stopOnEntry = config.stopOnEntry === true;
+			// with gdb there, the program waits at its first instruction for gdb and its breakpoints
+			const stopped = await this.prepareSourceLevel(session);
+			this.stoppedAtStart = stopped;
 			const early: ProgramEvent[] = [];
 			let rootPid = 0;
 			this.stopListening = session.onProgramEvent((e) => (rootPid ? this.programEvent(e) : early.push(e)));
-			const tree = await DebuggedTree.launch(session, program, { args: config.args ?? [], cwd: config.cwd, env: launchEnvironment(config.env) }, this.treeListener(session));
+			const tree = await DebuggedTree.launch(session, program, { args: config.args ?? [], cwd: config.cwd, env: launchEnvironment(config.env), stopped }, this.treeListener(session));
 			await this.started(tree, `Launched ${[program, ...(config.args ?? [])].join(' ')} as`);
 			// output that came before the session knew its tree, in order, then the rest as it comes
 			rootPid = tree.rootPid;
@@ -237,7 +251,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	private async started(tree: DebuggedTree, how: string): Promise<void> {
 		this.tree = tree;
-		await this.prepareSourceLevel(tree);
+		if (!this.sourcePrepared) await this.prepareSourceLevel(tree.session);
 		tree.policy = this.rules;
 		const target = tree.session.target.description;
 		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
@@ -250,22 +264,24 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** Why source-level debugging is off, in words (set when hello said so). */
 	private noSourceLevel = 'source-level debugging is off: gdb is not attached';
 
-	/** A source debugger when the target has a gdb that can serve; said once, in words, when it has not. */
-	private async prepareSourceLevel(tree: DebuggedTree): Promise<void> {
-		const hello = await tree.session.hello();
+	/** A source debugger when the target has a gdb that can serve (said once, in words, when it has not); whether there is one. */
+	private async prepareSourceLevel(session: HelperOperations): Promise<boolean> {
+		this.sourcePrepared = true;
+		const hello = await session.hello();
 		if (hello.gdbProblem || !hello.gdbVersion) {
-			this.noSourceLevel = `no source-level debugging on ${tree.session.target.description}: ${hello.gdbProblem || 'its helper does not run gdb'}`;
+			this.noSourceLevel = `no source-level debugging on ${session.target.description}: ${hello.gdbProblem || 'its helper does not run gdb'}`;
 			this.sendEvent(new OutputEvent(`${this.noSourceLevel}\n`, 'console'));
-			return;
+			return false;
 		}
-		const target = tree.session.target;
+		const target = session.target;
 		const sources = new Sources(this.sourceMap, (path) => target.readFile(path, MAX_SOURCE_BYTES), target.description);
-		this.source = new SourceDebugger(tree.session, sources, {
+		this.source = new SourceDebugger(session, sources, {
 			stopped: (body) => this.gdbStopped(body),
 			breakpointChanged: (body) => this.sendEvent(new BreakpointEvent(body.reason, body.breakpoint)),
 			output: (text, category) => this.sendEvent(new OutputEvent(text, category)),
 			lost: (why) => this.sendEvent(new OutputEvent(`Source-level debugging stopped: ${why}\n`, 'stderr')),
 		});
+		return true;
 	}
 
 	/**
@@ -282,6 +298,11 @@ export class LiveDebugSession extends AsyncDebugSession {
 		} catch (err) {
 			// the program ended meanwhile: the session ends, nothing to say
 			if (this.source !== source || tree.state === 'gone') return;
+			if (tree.launched && this.stoppedAtStart) {
+				// it waits at its first instruction for a gdb that will not come: it is ended, the launch fails
+				await tree.kill().catch(() => undefined);
+				throw new CheckpointError('not-permitted', `gdb could not attach to the program, which waited for it at its start, so it was ended: ${errorMessage(err)}`);
+			}
 			await tree.holdByDebugger([]);
 			this.noSourceLevel = `source-level debugging is off: ${errorMessage(err)}`;
 			this.sendEvent(new OutputEvent(`${this.noSourceLevel}\n`, 'stderr'));
@@ -289,7 +310,31 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 		this.debuggedPid = pid;
 		this.sendEvent(new OutputEvent(`gdb attached to process ${pid}: breakpoints, stepping, source and locals.\n`, 'console'));
+		if (this.stoppedAtStart) await this.endJobStop(source, pid);
+		if (this.stopOnEntry) await this.stopAtMain(source);
 		if (tree.state === 'running') await source.continue(pid);
+	}
+
+	/**
+	 * A launched program waited for gdb in a job-control stop: gdb's attach
+	 * left its own SIGSTOP pending (which would stop the program at once),
+	 * and the stop itself stays on the process until a SIGCONT (a dump would
+	 * see it stopped and CRIU would stop it again after). Both go, quietly.
+	 */
+	private async endJobStop(source: SourceDebugger, pid: number): Promise<void> {
+		for (const line of ['handle SIGSTOP nostop noprint nopass', 'handle SIGCONT nostop noprint pass', `python import os, signal; os.kill(${pid}, signal.SIGCONT)`]) {
+			await source.forward('evaluate', { expression: line, context: 'repl' });
+		}
+	}
+
+	/** stopOnEntry: a temporary breakpoint at main; its stop is the entry (see gdbStopped). */
+	private async stopAtMain(source: SourceDebugger): Promise<void> {
+		try {
+			await source.forward('evaluate', { expression: 'tbreak main', context: 'repl' });
+			this.entryPending = true;
+		} catch (err) {
+			this.tellFailure(`"stopOnEntry": gdb could not stop at main (${errorMessage(err)}); the program runs to its breakpoints`);
+		}
 	}
 
 	/** The process the configuration's debugProcess names, or the root (said so when it names none of the tree). */
@@ -328,6 +373,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** The process gdb holds stopped: the rest of the tree is frozen too, then the editor shows where. */
 	private async gdbStopped(body: DebugProtocol.StoppedEvent['body']): Promise<void> {
 		const tree = this.tree;
+		if (this.entryPending) {
+			this.entryPending = false;
+			body = { ...body, reason: 'entry', description: 'Stopped at main (stopOnEntry)' };
+		}
 		if (tree?.state === 'running') await tree.freeze().catch((err: unknown) => this.tellFailure(`The rest of the tree could not be frozen: ${errorMessage(err)}`));
 		const stopped = new StoppedEvent(body.reason, body.threadId, body.text) as DebugProtocol.StoppedEvent;
 		stopped.body = { ...body, allThreadsStopped: true };

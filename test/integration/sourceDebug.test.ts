@@ -435,3 +435,64 @@ describe('checkpoints while debugging at the source level', () => {
 		}
 	});
 });
+
+describe('what gdb debugs: from the first instruction, and which process', () => {
+	test('a launched program waits for gdb: a breakpoint before its first fork is hit; stopOnEntry stops at main', async () => {
+		const early = await launch([{ line: lineOf('fork') }]);
+		try {
+			assert.equal(early.stopped.body.reason, 'breakpoint', 'the breakpoint at the fork, before anything forked');
+			const frame = await topFrame(early.dc, early.pid);
+			assert.equal(frame.line, lineOf('fork'));
+			const threads = (await early.dc.threadsRequest()).body.threads;
+			assert.equal(threads.length, 1, `one process, one thread so far: ${threads.map((t) => t.name).join(', ')}`);
+		} finally {
+			await end(early);
+		}
+		const entry = await launch([], { stopOnEntry: true });
+		try {
+			assert.equal(entry.stopped.body.reason, 'entry');
+			const frame = await topFrame(entry.dc, entry.pid);
+			assert.equal(frame.name, 'main');
+			assert.equal(await count(entry.dir, 'state'), -1, 'nothing of main ran yet');
+		} finally {
+			await end(entry);
+		}
+	});
+
+	test('Debug This Process: gdb takes the child, stops and steps it at its source; and back to the program', async () => {
+		const l = await launch([{ line: lineOf('advance') }]);
+		const { dc, pid, dir } = l;
+		try {
+			const child = (await dc.threadsRequest()).body.threads.find((t) => !t.name.startsWith(`${pid}/`));
+			assert.ok(child, 'the child is listed');
+			const taken = dc.waitForEvent('stopped', 20000) as Promise<DebugProtocol.StoppedEvent>;
+			const { pid: debugged } = await customRequest(dc, CUSTOM.debugProcess, { pid: child.id });
+			assert.equal(debugged, child.id);
+			assert.equal((await taken).body.threadId, child.id, 'the session shows the child where it stands');
+			const frames = (await dc.stackTraceRequest({ threadId: child.id, levels: 20 })).body.stackFrames;
+			assert.ok(frames.some((f) => f.name === 'child_loop' && f.source?.name === 'debuggee.c'), `the child's frames from gdb: ${frames.map((f) => f.name).join(' < ')}`);
+			const parentFrames = (await dc.stackTraceRequest({ threadId: pid })).body.stackFrames;
+			assert.match(parentFrames[0].name, /frozen/, 'the program is not under gdb any more: said so');
+
+			await dc.setBreakpointsRequest({ source: { path: SOURCE_THERE }, breakpoints: [{ line: lineOf('child') }] });
+			const hit = await resume(dc, () => dc.continueRequest({ threadId: child.id }));
+			assert.equal(hit.body.reason, 'breakpoint');
+			assert.equal(hit.body.threadId, child.id);
+			const frame = await topFrame(dc, child.id);
+			assert.equal(frame.line, lineOf('child'));
+			const counted = Number(await evaluate(dc, frame.id, 'count'));
+			await resume(dc, () => dc.continueRequest({ threadId: child.id }));
+			assert.equal(Number(await evaluate(dc, (await topFrame(dc, child.id)).id, 'count')), counted + 1, 'one round of the child\'s loop');
+
+			await dc.setBreakpointsRequest({ source: { path: SOURCE_THERE }, breakpoints: [{ line: lineOf('advance') }] });
+			await customRequest(dc, CUSTOM.debugProcess, { pid });
+			const back = await resume(dc, () => dc.continueRequest({ threadId: pid }));
+			assert.equal(back.body.threadId, pid, 'back on the program: its breakpoint stops it');
+			assert.equal((await topFrame(dc, pid)).line, lineOf('advance'));
+			await assert.rejects(customRequest(dc, CUSTOM.debugProcess, { pid: 1 }), /not a process of the debugged tree/);
+			assert.ok((await count(dir, 'child')) > 0);
+		} finally {
+			await end(l);
+		}
+	});
+});

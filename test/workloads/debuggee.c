@@ -51,6 +51,8 @@ static void child_loop(const char *dir)
 	int fd = open_record(dir, "child");
 	long count = 0;
 
+	/* the record at its full size before any breakpoint: a restore checks the sizes of open files */
+	publish(fd, &count, 1);
 	for (;;) {
 		count++; /* @child */
 		publish(fd, &count, 1);
@@ -78,13 +80,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: debuggee DIR\n");
 		return 2;
 	}
-	child = fork();
+	child = fork(); /* @fork */
 	if (child < 0)
 		die("fork");
 	if (child == 0)
 		child_loop(argv[1]);
 	state = open_record(argv[1], "state");
 	workers = open_record(argv[1], "workers");
+	publish(state, (long[2]){ 0, 0 }, 2);
+	publish(workers, (long[2]){ 0, 0 }, 2);
 	start_worker(0);
 	start_worker(1);
 	for (;;) {
