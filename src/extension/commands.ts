@@ -15,6 +15,7 @@ import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
+import { configuredTarget } from './commandArguments';
 import type { Connections } from './connections';
 import { exportCore } from './coreExport';
 import { customRequest, type CustomEventRouter } from './customDap';
@@ -77,7 +78,8 @@ export class CheckpointCommands {
 			command('checkpoint.copyValue', async (node?: ImageNode) => {
 				if (node?.kind === 'value') await vscode.env.clipboard.writeText(node.value);
 			}),
-			vscode.commands.registerCommand('checkpoint.pickProcess', () => pickProcess(this.connections)),
+			// As `${command:checkpoint.pickProcess}`, VS Code passes the launch configuration: its host is not asked for again.
+			vscode.commands.registerCommand('checkpoint.pickProcess', (configuration?: unknown) => pickProcess(this.connections, configuredTarget(configuration))),
 			...this.leaks.register(),
 		];
 	}
