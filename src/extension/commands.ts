@@ -65,6 +65,7 @@ export class CheckpointCommands {
 			command('checkpoint.checkpointProcess', (node?: TargetNode) => this.checkpointProcess(node)),
 			command('checkpoint.takeCheckpoint', () => this.takeCheckpoint()),
 			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
+			command('checkpoint.restoreCheckpointAndPause', (node?: CheckpointNode) => this.restoreCheckpoint(node, { pause: true })),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
@@ -162,12 +163,13 @@ export class CheckpointCommands {
 		void vscode.window.showInformationMessage(`Checkpoint ${result.checkpoint.name || result.checkpoint.id} taken.`);
 	}
 
-	private async restoreCheckpoint(node?: CheckpointNode): Promise<void> {
+	/** Restore, or Restore and Pause (`pause`: the restored tree stays stopped where the checkpoint was taken). */
+	private async restoreCheckpoint(node: CheckpointNode | undefined, how: Pick<RestoreCheckpointArgs, 'pause'> = {}): Promise<void> {
 		const session = node?.session ?? requireLiveSession();
-		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Restore which checkpoint?'));
+		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, how.pause ? 'Restore which checkpoint, paused?' : 'Restore which checkpoint?'));
 		if (!checkpoint) return;
-		const restore = (args: Omit<RestoreCheckpointArgs, 'id'>): Promise<RestoreCheckpointBody> => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
-			customRequest(session, CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...args }));
+		const restore = (args: Omit<RestoreCheckpointArgs, 'id' | 'pause'>): Promise<RestoreCheckpointBody> => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
+			customRequest(session, CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...how, ...args }));
 		let result: RestoreCheckpointBody;
 		try {
 			result = await restore({});
@@ -184,7 +186,8 @@ export class CheckpointCommands {
 		}
 		this.checkpoints.refresh();
 		const saved = result.saved ? ` The state it replaced is saved as "${result.saved.name}".` : '';
-		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: the program runs again as pid ${result.rootPid}.${saved}`);
+		const now = how.pause ? `the program is back as pid ${result.rootPid}, paused where the checkpoint was taken` : `the program runs again as pid ${result.rootPid}`;
+		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: ${now}.${saved}`);
 	}
 
 	private async openSnapshot(node?: CheckpointNode): Promise<void> {
