@@ -6,6 +6,10 @@
  *   command's only argument (configurationResolver,
  *   `commandService.executeCommand(commandId, configuration)`), before its
  *   own `${...}` variables are substituted.
+ * - `debug/callstack/context`: first the item's id for extensions (a thread's
+ *   DAP id for a thread), then the view's context (`{ sessionId, threadId }`
+ *   for a thread): callStackView.ts, `getContextForContributedActions` and
+ *   `getContext`, run through MenuItemAction with `shouldForwardArgs`.
  */
 
 /**
@@ -20,6 +24,30 @@ export function configuredTarget(configuration: unknown): string | undefined {
 	// `${input:host}` and the like are substituted only after every command variable has its value.
 	if (!host || host.includes('${')) return undefined;
 	return host;
+}
+
+/** A thread of the Call Stack, with the id of its debug session when VS Code said it. */
+export interface CallStackThread {
+	/** The DAP thread id: here a Linux thread id, which names its process to the adapter. */
+	threadId: number;
+	sessionId?: string;
+}
+
+/** The thread a `debug/callstack/context` command was run on; undefined when the arguments name none. */
+export function callStackThread(args: readonly unknown[]): CallStackThread | undefined {
+	// The view's context names the session too: use it when it is there.
+	for (const arg of args) {
+		const threadId = fieldOf(arg, 'threadId');
+		if (!isThreadId(threadId)) continue;
+		const sessionId = fieldOf(arg, 'sessionId');
+		return typeof sessionId === 'string' ? { threadId, sessionId } : { threadId };
+	}
+	const [first] = args;
+	return isThreadId(first) ? { threadId: first } : undefined;
+}
+
+function isThreadId(value: unknown): value is number {
+	return typeof value === 'number' && Number.isInteger(value) && value > 0;
 }
 
 /** value[key] when value is an object that has it as its own. */

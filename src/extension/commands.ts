@@ -15,11 +15,11 @@ import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
-import { configuredTarget } from './commandArguments';
+import { callStackThread, type CallStackThread, configuredTarget } from './commandArguments';
 import type { Connections } from './connections';
 import { exportCore } from './coreExport';
 import { customRequest, type CustomEventRouter } from './customDap';
-import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
+import { activeLiveSession, DEBUG_TYPE, listCheckpoints, liveSessions, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
 import { currentSetting, LeakCommands } from './leakCommands';
@@ -67,6 +67,7 @@ export class CheckpointCommands {
 			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
 			command('checkpoint.restoreCheckpointAndPause', (node?: CheckpointNode) => this.restoreCheckpoint(node, { pause: true })),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
+			command('checkpoint.debugProcess', (...args: unknown[]) => this.debugProcess(args)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
 			command('checkpoint.downloadCheckpoint', (node?: CheckpointNode) => this.download(node)),
@@ -195,6 +196,14 @@ export class CheckpointCommands {
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Open which checkpoint as a snapshot?'));
 		if (!checkpoint) return;
 		await openSnapshot(checkpoint, String(session.configuration.target), session);
+	}
+
+	/** Debug This Process on a thread of the Call Stack: gdb lets go of the process it debugs and takes the thread's. */
+	private async debugProcess(menuArgs: readonly unknown[]): Promise<void> {
+		const thread = callStackThread(menuArgs);
+		if (!thread) throw new Error('Debug This Process works on a thread: right-click one in the Call Stack of a checkpoint debug session');
+		const debugged = await customRequest(liveSessionOf(thread), CUSTOM.debugProcess, { pid: thread.threadId });
+		void vscode.window.showInformationMessage(`gdb debugs process ${debugged.pid} now.`);
 	}
 
 	private async renameCheckpoint(node?: CheckpointNode): Promise<void> {
@@ -341,6 +350,14 @@ export class CheckpointCommands {
 function requireLiveSession(): vscode.DebugSession {
 	const session = activeLiveSession();
 	if (!session) throw new Error('start a checkpoint debug session first (Run and Debug: "Checkpoint: Attach to Process")');
+	return session;
+}
+
+/** The live session a Call Stack thread belongs to (the one the user means when VS Code did not say). */
+function liveSessionOf(thread: CallStackThread): vscode.DebugSession {
+	if (thread.sessionId === undefined) return requireLiveSession();
+	const session = liveSessions.find((s) => s.id === thread.sessionId);
+	if (!session) throw new Error(`thread ${thread.threadId} is not in a live checkpoint session: gdb debugs the processes of a live session (a snapshot is read-only)`);
 	return session;
 }
 

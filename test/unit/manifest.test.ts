@@ -3,7 +3,7 @@
  * registers (a contributed command without a handler fails with "command
  * not found" only when a user runs it), and where the live session's
  * commands are offered: Restore and Pause beside Restore in the Checkpoints
- * view.
+ * view, Debug This Process on the threads of a live session's Call Stack.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -43,6 +43,11 @@ function menuEntries(menu: string, command: string): MenuEntry[] {
 	return (manifest.contributes.menus[menu] ?? []).filter((entry) => entry.command === command);
 }
 
+/** The clauses of a `when` joined by &&, without blanks around them. */
+function clauses(when: string | undefined): string[] {
+	return (when ?? '').split('&&').map((c) => c.trim()).filter(Boolean);
+}
+
 describe('package.json commands', () => {
 	test('every contributed command has a handler in src/extension, and every registered one is contributed', () => {
 		const registered = registeredCommands();
@@ -66,5 +71,15 @@ describe('package.json commands', () => {
 		assert.equal(andPause.when, restore.when);
 		assert.equal(andPause.group?.split('@')[0], restore.group?.split('@')[0], 'in the group of Restore Checkpoint');
 		assert.deepEqual(menuEntries('commandPalette', 'checkpoint.restoreCheckpointAndPause').map((e) => e.when), menuEntries('commandPalette', 'checkpoint.restoreCheckpoint').map((e) => e.when));
+	});
+
+	test('Debug This Process: on the Call Stack\'s threads of a live checkpoint session only, not in the palette (it needs a thread)', () => {
+		const command = manifest.contributes.commands.find((c) => c.command === 'checkpoint.debugProcess');
+		assert.equal(command?.title, 'Debug This Process');
+		const [entry, ...more] = menuEntries('debug/callstack/context', 'checkpoint.debugProcess');
+		assert.equal(more.length, 0);
+		const when = clauses(entry.when);
+		for (const clause of ["debugType == 'checkpoint'", 'checkpoint.liveSession', "callStackItemType == 'thread'"]) assert.ok(when.includes(clause), `${clause} in ${entry.when}`);
+		assert.deepEqual(menuEntries('commandPalette', 'checkpoint.debugProcess').map((e) => e.when), ['false']);
 	});
 });
