@@ -15,10 +15,11 @@ import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
+import { callStackThread, type CallStackThread, configuredTarget } from './commandArguments';
 import type { Connections } from './connections';
 import { exportCore } from './coreExport';
 import { customRequest, type CustomEventRouter } from './customDap';
-import { activeLiveSession, DEBUG_TYPE, listCheckpoints, openSnapshot, pickProcess, pickTarget } from './debugging';
+import { activeLiveSession, DEBUG_TYPE, listCheckpoints, liveSessions, openSnapshot, pickProcess, pickTarget } from './debugging';
 import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
 import { currentSetting, LeakCommands } from './leakCommands';
@@ -64,7 +65,9 @@ export class CheckpointCommands {
 			command('checkpoint.checkpointProcess', (node?: TargetNode) => this.checkpointProcess(node)),
 			command('checkpoint.takeCheckpoint', () => this.takeCheckpoint()),
 			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
+			command('checkpoint.restoreCheckpointAndPause', (node?: CheckpointNode) => this.restoreCheckpoint(node, { pause: true })),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
+			command('checkpoint.debugProcess', (...args: unknown[]) => this.debugProcess(args)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
 			command('checkpoint.downloadCheckpoint', (node?: CheckpointNode) => this.download(node)),
@@ -77,7 +80,8 @@ export class CheckpointCommands {
 			command('checkpoint.copyValue', async (node?: ImageNode) => {
 				if (node?.kind === 'value') await vscode.env.clipboard.writeText(node.value);
 			}),
-			vscode.commands.registerCommand('checkpoint.pickProcess', () => pickProcess(this.connections)),
+			// As `${command:checkpoint.pickProcess}`, VS Code passes the launch configuration: its host is not asked for again.
+			vscode.commands.registerCommand('checkpoint.pickProcess', (configuration?: unknown) => pickProcess(this.connections, configuredTarget(configuration))),
 			...this.leaks.register(),
 		];
 	}
@@ -160,12 +164,13 @@ export class CheckpointCommands {
 		void vscode.window.showInformationMessage(`Checkpoint ${result.checkpoint.name || result.checkpoint.id} taken.`);
 	}
 
-	private async restoreCheckpoint(node?: CheckpointNode): Promise<void> {
+	/** Restore, or Restore and Pause (`pause`: the restored tree stays stopped where the checkpoint was taken). */
+	private async restoreCheckpoint(node: CheckpointNode | undefined, how: Pick<RestoreCheckpointArgs, 'pause'> = {}): Promise<void> {
 		const session = node?.session ?? requireLiveSession();
-		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Restore which checkpoint?'));
+		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, how.pause ? 'Restore which checkpoint, paused?' : 'Restore which checkpoint?'));
 		if (!checkpoint) return;
-		const restore = (args: Omit<RestoreCheckpointArgs, 'id'>): Promise<RestoreCheckpointBody> => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
-			customRequest(session, CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...args }));
+		const restore = (args: Omit<RestoreCheckpointArgs, 'id' | 'pause'>): Promise<RestoreCheckpointBody> => this.withSessionProgress(session, `Restoring ${checkpoint.name || checkpoint.id}`, () =>
+			customRequest(session, CUSTOM.restoreCheckpoint, { id: checkpoint.id, ...how, ...args }));
 		let result: RestoreCheckpointBody;
 		try {
 			result = await restore({});
@@ -182,7 +187,8 @@ export class CheckpointCommands {
 		}
 		this.checkpoints.refresh();
 		const saved = result.saved ? ` The state it replaced is saved as "${result.saved.name}".` : '';
-		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: the program runs again as pid ${result.rootPid}.${saved}`);
+		const now = how.pause ? `the program is back as pid ${result.rootPid}, paused where the checkpoint was taken` : `the program runs again as pid ${result.rootPid}`;
+		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: ${now}.${saved}`);
 	}
 
 	private async openSnapshot(node?: CheckpointNode): Promise<void> {
@@ -190,6 +196,14 @@ export class CheckpointCommands {
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Open which checkpoint as a snapshot?'));
 		if (!checkpoint) return;
 		await openSnapshot(checkpoint, String(session.configuration.target), session);
+	}
+
+	/** Debug This Process on a thread of the Call Stack: gdb lets go of the process it debugs and takes the thread's. */
+	private async debugProcess(menuArgs: readonly unknown[]): Promise<void> {
+		const thread = callStackThread(menuArgs);
+		if (!thread) throw new Error('Debug This Process works on a thread: right-click one in the Call Stack of a checkpoint debug session');
+		const debugged = await customRequest(liveSessionOf(thread), CUSTOM.debugProcess, { pid: thread.threadId });
+		void vscode.window.showInformationMessage(`gdb debugs process ${debugged.pid} now.`);
 	}
 
 	private async renameCheckpoint(node?: CheckpointNode): Promise<void> {
@@ -336,6 +350,14 @@ export class CheckpointCommands {
 function requireLiveSession(): vscode.DebugSession {
 	const session = activeLiveSession();
 	if (!session) throw new Error('start a checkpoint debug session first (Run and Debug: "Checkpoint: Attach to Process")');
+	return session;
+}
+
+/** The live session a Call Stack thread belongs to (the one the user means when VS Code did not say). */
+function liveSessionOf(thread: CallStackThread): vscode.DebugSession {
+	if (thread.sessionId === undefined) return requireLiveSession();
+	const session = liveSessions.find((s) => s.id === thread.sessionId);
+	if (!session) throw new Error(`thread ${thread.threadId} is not in a live checkpoint session: gdb debugs the processes of a live session (a snapshot is read-only)`);
 	return session;
 }
 

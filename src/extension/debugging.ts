@@ -85,7 +85,10 @@ export async function pickTarget(connections: Connections): Promise<string | und
 	return picked?.label;
 }
 
-/** The process picker (also `${command:checkpoint.pickProcess}` in launch.json): returns the pid as a string. */
+/**
+ * The process picker (also `${command:checkpoint.pickProcess}` in launch.json): returns the pid as a string.
+ * The host is asked for when `target` is not given.
+ */
 export async function pickProcess(connections: Connections, target?: string): Promise<string | undefined> {
 	const host = target ?? (await pickTarget(connections));
 	if (!host) return undefined;
