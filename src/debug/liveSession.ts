@@ -695,7 +695,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		else if (wasFrozen) this.sendEvent(new ContinuedEvent(tree.rootPid, true));
 		// New pids, maybe new holders: the editor's list of leaks is stale.
 		void this.scan('restore').then((body) => this.sendCustomEvent(CUSTOM.leaksEvent, body), () => undefined);
-		return { rootPid: outcome.restored.rootPid, saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
+		return { rootPid: outcome.restored.rootPid, stopped: tree.state === 'frozen', saved: outcome.saved ? checkpointSummary(outcome.saved) : undefined };
 	}
 
 	/** The process gdb takes after a restore: the one it debugged, when the checkpoint has it, else the root. */

@@ -72,6 +72,8 @@ export interface RestoreCheckpointArgs {
 export interface RestoreCheckpointBody {
 	/** The restored tree's root (the same pid as the checkpoint's, CRIU restores pids). */
 	rootPid: number;
+	/** The restored tree stands stopped (Restore and Pause, or a checkpoint taken where a debugger held it); else it runs. */
+	stopped?: boolean;
 	/** The checkpoint of the state the restore replaced, unless asked not to take one. */
 	saved?: CheckpointSummary;
 }

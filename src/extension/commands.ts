@@ -187,7 +187,8 @@ export class CheckpointCommands {
 		}
 		this.checkpoints.refresh();
 		const saved = result.saved ? ` The state it replaced is saved as "${result.saved.name}".` : '';
-		const now = how.pause ? `the program is back as pid ${result.rootPid}, paused where the checkpoint was taken` : `the program runs again as pid ${result.rootPid}`;
+		const stopped = result.stopped ?? how.pause;
+		const now = stopped ? `the program is back as pid ${result.rootPid}, stopped where the checkpoint was taken` : `the program runs again as pid ${result.rootPid}`;
 		void vscode.window.showInformationMessage(`Restored ${checkpoint.name || checkpoint.id}: ${now}.${saved}`);
 	}
 

@@ -307,8 +307,9 @@ async function takeCheckpoint(dc: DebugClient, name: string): Promise<Checkpoint
 /** Restores id and waits for the stop it ends in. */
 async function restoreStopped(dc: DebugClient, id: string, args: Record<string, unknown> = {}): Promise<DebugProtocol.StoppedEvent> {
 	const stopped = dc.waitForEvent('stopped', 30000) as Promise<DebugProtocol.StoppedEvent>;
-	const { saved } = await customRequest(dc, CUSTOM.restoreCheckpoint, { id, ...args });
+	const { saved, stopped: said } = await customRequest(dc, CUSTOM.restoreCheckpoint, { id, ...args });
 	if (saved) checkpoints.add(saved.id);
+	assert.equal(said, true, 'the answer says the restored program stands stopped');
 	return stopped;
 }
 
@@ -415,8 +416,9 @@ describe('checkpoints while debugging at the source level', () => {
 			dc.on('stopped', () => { stops++; });
 			const checkpoint = await takeCheckpoint(dc, 'running');
 			const late = await shell.waitForCounters(dir, ['state'], (c) => c[0] > running[0] + 20, 'the program did not run on after the checkpoint');
-			const { saved } = await customRequest(dc, CUSTOM.restoreCheckpoint, { id: checkpoint.id });
+			const { saved, stopped: said } = await customRequest(dc, CUSTOM.restoreCheckpoint, { id: checkpoint.id });
 			if (saved) checkpoints.add(saved.id);
+			assert.equal(said, false, 'the answer says it runs');
 			await shell.waitForCounters(dir, ['state'], (c) => c[0] < late[0], 'the restore did not take the program back');
 			await shell.waitForCounters(dir, ['state'], (c) => c[0] > running[0] + 5, 'the restored program does not run');
 			assert.equal(stops, 0, 'no stop: the checkpoint was taken running');
