@@ -10,16 +10,19 @@
  * to the same file system, and dirty pages are flushed (sync, untimed) before
  * every timed step: otherwise the writeback of one round's gigabyte lands in
  * the next round's figure, whichever path that is.
- * Then the image reader against crit (./imagesBench.ts), and the leak scan
- * on a host of about 1,000 processes (./leaksBench.ts).
+ * Then the image reader against crit (./imagesBench.ts), the leak scan
+ * on a host of about 1,000 processes (./leaksBench.ts), and Restore to a
+ * breakpoint under gdb against criu restore and a fresh gdb by hand
+ * (./gdbRestoreBench.ts).
  * Environment: CKPT_BENCH_ONLY (the parts to run, comma-separated:
- * checkpoints, images, leaks; default all), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
+ * checkpoints, images, leaks, debug; default all), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
  * "256,1024"), CKPT_BENCH_DIR (default /tmp, a tmpfs on the target host; a
  * disk directory measures the same with the disk in the way).
  */
 import { performance } from 'node:perf_hooks';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { benchGdbRestore } from './gdbRestoreBench';
 import { benchImages } from './imagesBench';
 import { benchLeaks } from './leaksBench';
 import { median } from './median';
@@ -128,9 +131,10 @@ async function benchCheckpoints(shell: TargetShell): Promise<string> {
 }
 
 async function main(): Promise<void> {
-	const parts = (process.env.CKPT_BENCH_ONLY ?? 'checkpoints,images,leaks').split(',').map((p) => p.trim());
-	const unknown = parts.filter((p) => !['checkpoints', 'images', 'leaks'].includes(p));
-	if (unknown.length) throw new Error(`CKPT_BENCH_ONLY: no part ${unknown.join(', ')} (the parts: checkpoints, images, leaks)`);
+	const all = ['checkpoints', 'images', 'leaks', 'debug'];
+	const parts = (process.env.CKPT_BENCH_ONLY ?? all.join(',')).split(',').map((p) => p.trim());
+	const unknown = parts.filter((p) => !all.includes(p));
+	if (unknown.length) throw new Error(`CKPT_BENCH_ONLY: no part ${unknown.join(', ')} (the parts: ${all.join(', ')})`);
 	const shell = await TargetShell.open();
 	try {
 		await shell.buildWorkload();
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
 		if (parts.includes('checkpoints')) reports.push(await benchCheckpoints(shell));
 		if (parts.includes('images')) reports.push(await benchImages(shell, ROUNDS));
 		if (parts.includes('leaks')) reports.push(await benchLeaks(shell));
+		if (parts.includes('debug')) reports.push(await benchGdbRestore(shell, ROUNDS, BENCH_DIR));
 		process.stdout.write(`\n${reports.join('\n\n')}\n`);
 	} finally {
 		shell.close();
