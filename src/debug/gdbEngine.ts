@@ -63,9 +63,9 @@ function python(code: string): string {
 }
 
 /** The DAP traffic with gdb, appended to file (CKPT_GDB_TRACE names it), for finding out what gdb was told and said. */
-function traceTo(file: string | undefined, pid: number): (way: '>' | '<', data: Uint8Array) => void {
+function traceTo(file: string | undefined, link: GdbLink): (way: '>' | '<', data: Uint8Array) => void {
 	if (!file) return () => undefined;
-	return (way, data) => appendFileSync(file, `${new Date().toISOString()} ${pid} ${way} ${Buffer.from(data).toString('utf8')}\n`);
+	return (way, data) => appendFileSync(file, `${new Date().toISOString()} ${link.id} ${way} ${Buffer.from(data).toString('utf8')}\n`);
 }
 
 /** How an attach goes on (see GdbEngine.attach). */
@@ -79,6 +79,62 @@ export interface AttachSteps {
 	release?(): Promise<void>;
 	/** Calls the attach off (the session ended meanwhile): gdb is stopped, attach() fails. */
 	signal?: AbortSignal;
+	/** A gdb started ahead (GdbStart.begin); else one is started now. */
+	started?: GdbStart;
+}
+
+/** gdb's DAP initialize, as this adapter asks for it. */
+const INITIALIZE = { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true };
+
+/** A gdb started and initialized, its DAP read from the start. */
+interface StartedGdb {
+	link: GdbLink;
+	dap: DapClient;
+	/** Stops reading its output. */
+	unlisten: () => void;
+}
+
+/**
+ * A gdb started ahead of its attach: starting one (a process on the target,
+ * its Python, DAP's initialize) is most of an attach's time, and can run
+ * while a checkpoint or restore does.
+ */
+export class GdbStart {
+	private constructor(private readonly started: Promise<StartedGdb>) {
+		started.catch(() => undefined);	// a start nobody takes fails quietly; take() says why
+	}
+
+	static begin(session: HelperOperations): GdbStart {
+		return new GdbStart(startGdb(session));
+	}
+
+	take(): Promise<StartedGdb> {
+		return this.started;
+	}
+
+	/** A start that will not be attached: gdb ends. */
+	async discard(): Promise<void> {
+		const gdb = await this.started.catch(() => undefined);
+		if (!gdb) return;
+		gdb.unlisten();
+		gdb.dap.close(new CheckpointError('connection', 'gdb was not needed'));
+		await gdb.link.stop().catch(() => undefined);
+	}
+}
+
+async function startGdb(session: HelperOperations): Promise<StartedGdb> {
+	const link = await session.gdbStart();
+	const trace = traceTo(process.env.CKPT_GDB_TRACE, link);
+	const dap = new DapClient((data) => { trace('>', data); return link.send(data); }, `gdb on ${session.target.description}`);
+	const unlisten = link.onOutput((data) => { trace('<', data); dap.feed(data); });
+	try {
+		await dap.request('initialize', INITIALIZE);
+		return { link, dap, unlisten };
+	} catch (err) {
+		unlisten();
+		await link.stop().catch(() => undefined);
+		throw err;
+	}
 }
 
 export class GdbEngine extends EventEmitter<GdbEngineEvents> {
@@ -95,9 +151,9 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	private freshlyAttached = true;
 	private readonly unlisten: Array<() => void> = [];
 
-	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient) {
+	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient, stopReading: () => void) {
 		super();
-		this.unlisten.push(link.onOutput((data) => dap.feed(data)));
+		this.unlisten.push(stopReading);
 		this.unlisten.push(link.onExit((x) => this.end(`gdb ended (${x.signal ? `signal ${x.signal}` : `exit ${x.code}`})${x.stderr.trim() ? `: ${x.stderr.trim()}` : ''}`)));
 		dap.on('event', (e) => { this.queue = this.queue.then(() => this.onEvent(e)).catch(() => undefined); });
 	}
@@ -108,11 +164,8 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	 * what it attaches.
 	 */
 	static async attach(session: HelperOperations, pid: number, steps: AttachSteps): Promise<GdbEngine> {
-		const link = await session.gdbStart();
-		const trace = traceTo(process.env.CKPT_GDB_TRACE, pid);
-		const dap = new DapClient((data) => { trace('>', data); return link.send(data); }, `gdb on ${session.target.description}`);
-		const engine = new GdbEngine(pid, link, dap);
-		if (process.env.CKPT_GDB_TRACE) engine.unlisten.push(link.onOutput((data) => trace('<', data)));
+		const { link, dap, unlisten } = await (steps.started ?? GdbStart.begin(session)).take();
+		const engine = new GdbEngine(pid, link, dap, unlisten);
 		const callOff = (): void => engine.end('the attach was called off');
 		steps.signal?.addEventListener('abort', callOff);
 		try {
@@ -203,7 +256,6 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	private async start(steps: AttachSteps): Promise<void> {
 		// the attach's stop is the engine's: the editor hears of the session's stops from its owner
 		const stopped = this.nextOwnStop();
-		await this.dap.request('initialize', { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true });
 		// gdb answers attach only after configurationDone
 		const attached = this.dap.request('attach', { pid: this.pid });
 		await steps.configure(this);

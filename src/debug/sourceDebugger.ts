@@ -10,7 +10,7 @@ import { CheckpointError, errorMessage } from '../core/errors';
 import type { DebuggedTree } from '../core/debuggedTree';
 import type { pb } from '../core/protocol';
 import type { HelperOperations } from '../core/session';
-import { GdbEngine } from './gdbEngine';
+import { GdbEngine, GdbStart } from './gdbEngine';
 import type { Sources } from './sources';
 
 /** What aside() leaves its caller to decide. */
@@ -83,15 +83,24 @@ export class SourceDebugger {
 	 * tree's freeze once gdb was told to attach (a frozen process is only
 	 * attached when it thaws).
 	 */
-	async attach(pid: number, release?: () => Promise<void>): Promise<void> {
+	async attach(pid: number, release?: () => Promise<void>, started?: GdbStart): Promise<void> {
 		const attaching = new AbortController();
 		this.attaching = attaching;
 		let engine: GdbEngine;
 		try {
-			engine = await GdbEngine.attach(this.session, pid, { configure: (e) => this.configure(e), release, signal: attaching.signal });
+			// listened to from the start: gdb confirms pending breakpoints while it attaches
+			const configure = async (e: GdbEngine): Promise<void> => {
+				this.listen(e);
+				await this.configure(e);
+			};
+			engine = await GdbEngine.attach(this.session, pid, { configure, release, signal: attaching.signal, started });
 		} finally {
 			if (this.attaching === attaching) this.attaching = undefined;
 		}
+		this.engine = engine;
+	}
+
+	private listen(engine: GdbEngine): void {
 		engine.on('stopped', (body) => {
 			void this.host.stopped(this.stopOf(body));
 		});
@@ -101,7 +110,6 @@ export class SourceDebugger {
 		});
 		engine.on('output', (body) => { if (body.output.trim()) this.host.output(body.output, 'console'); });
 		engine.on('ended', (why) => this.gone(engine, why));
-		this.engine = engine;
 	}
 
 	/** A stop as the editor knows it: the breakpoints hit by the adapter's ids, a function breakpoint's said so. */
@@ -134,25 +142,35 @@ export class SourceDebugger {
 		const engine = this.attached();
 		const pid = engine.pid;
 		const wasRunning = !engine.stopped;
-		if (tree.state === 'running') await tree.freeze();
-		const stop = wasRunning ? await engine.interrupt() : engine.currentStop;
+		// the next gdb starts meanwhile: its start is most of an attach's time
+		const next = GdbStart.begin(this.session);
+		let stop: DebugProtocol.StoppedEvent['body'] | undefined;
+		let at: pb.IDebuggerStop | undefined;
+		try {
+			if (tree.state === 'running') await tree.freeze();
+			stop = wasRunning ? await engine.interrupt() : engine.currentStop;
+			at = !wasRunning || stop?.reason !== 'pause' ? await this.describe(engine, stop) : undefined;
+			await tree.holdByDebugger([]);
+			await this.detach();
+		} catch (err) {
+			await next.discard();
+			throw err;
+		}
 		// a stop of its own that came with the interrupt (a breakpoint) is one the editor must hear of
 		const caught = wasRunning && stop?.reason !== 'pause' ? stop : undefined;
-		const at = !wasRunning || caught ? await this.describe(engine, stop) : undefined;
-		await tree.holdByDebugger([]);
-		await this.detach();
 		let result: T;
 		try {
 			result = await work(at);
 		} catch (err) {
 			// nothing was done: the process goes on as it was
-			if (tree.state !== 'gone') {
-				await this.takeBack(tree, pid);
+			if (tree.state === 'gone') await next.discard();
+			else {
+				await this.takeBack(tree, pid, next);
 				await this.goOn(tree, wasRunning, caught && this.stopOf(caught));
 			}
 			throw err;
 		}
-		await this.takeBack(tree, pidAfter(result));
+		await this.takeBack(tree, pidAfter(result), next);
 		return { result, wasRunning, at, caught: caught && this.stopOf(caught) };
 	}
 
@@ -170,9 +188,9 @@ export class SourceDebugger {
 	}
 
 	/** gdb takes pid of the frozen tree, and the tree lets it go from its freeze (gdb stops it first). */
-	private async takeBack(tree: DebuggedTree, pid: number): Promise<void> {
+	private async takeBack(tree: DebuggedTree, pid: number, started: GdbStart): Promise<void> {
 		try {
-			await this.attach(pid, () => tree.holdByDebugger([pid]));
+			await this.attach(pid, () => tree.holdByDebugger([pid]), started);
 		} catch (err) {
 			await tree.holdByDebugger([]).catch(() => undefined);
 			this.host.lost(`gdb could not take process ${pid} again: ${errorMessage(err)}`);
