@@ -180,6 +180,11 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		}
 	}
 
+	/** gdb's own pid on the target (a tracer of the tree, but the session's own). */
+	get gdbPid(): number {
+		return this.link.pid;
+	}
+
 	/** Whether the process is stopped under gdb. */
 	get stopped(): boolean {
 		return !this.running && !this.ended;

@@ -12,7 +12,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { DebuggedTree, type RestoreOutcome, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
 import { leakJson, leakStatsJson } from '../core/leaks';
-import type { pb } from '../core/protocol';
+import { pb } from '../core/protocol';
 import type { HelperOperations, ProgramEvent } from '../core/session';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { policySetting, refusalOf, sessionRules, type LeaksBody, type LeaksReason, type PolicySetting, type Refusal } from './leakPolicy';
@@ -653,7 +653,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** The tree's leaks now, with the session's rules. */
 	private async scan(reason: LeaksReason): Promise<LeaksBody> {
 		const result = await this.attached().leaks();
-		return this.leaksBody(reason, result.leaks, result.stats);
+		// the session's own gdb traces the tree: not a leak (it lets go for every checkpoint)
+		const gdb = this.source?.tracerPid;
+		const leaks = result.leaks.filter((l) => !(l.kind === pb.LeakKind.LEAK_KIND_TRACER && (l.outside ?? []).every((h) => h.pid === gdb)));
+		return this.leaksBody(reason, leaks, result.stats);
 	}
 
 	private leaksBody(reason: LeaksReason, leaks: readonly pb.ILeak[], stats?: pb.ILeakScanStats | null): LeaksBody {

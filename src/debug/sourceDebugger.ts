@@ -72,6 +72,11 @@ export class SourceDebugger {
 		return this.engine?.stopped ?? false;
 	}
 
+	/** The pid of the gdb tracing the process, when one does. */
+	get tracerPid(): number | undefined {
+		return this.engine?.gdbPid;
+	}
+
 	/** tid is a thread of the process gdb holds stopped: its frames come from gdb. */
 	knowsStopped(tid: number): boolean {
 		return !!this.engine?.stopped && this.engine.owns(tid);

@@ -215,6 +215,8 @@ describe('source-level debugging of a launched program', () => {
 			assert.equal(await count(dir, 'child'), stillChild, 'the child is frozen while the program is stopped');
 			const childFrames = (await dc.stackTraceRequest({ threadId: child.id })).body.stackFrames;
 			assert.match(childFrames[0].name, /frozen/, 'the child is not under gdb: said so');
+			const { leaks } = await customRequest(dc, CUSTOM.leaks, {});
+			assert.ok(leaks.length > 0 && !leaks.some((leak) => leak.kind === 'tracer'), `the session's own gdb traces the program, and is not a leak: ${leaks.map((leak) => leak.kind).join(', ')}`);
 
 			await dc.setBreakpointsRequest({ source: { path: SOURCE_THERE }, breakpoints: [] });
 			await dc.continueRequest({ threadId: pid });
