@@ -47,6 +47,9 @@ export const FORWARDED = new Set([
 	'completions', 'exceptionInfo', 'loadedSources', 'modules', 'next', 'stepIn', 'stepOut',
 ]);
 
+/** What gdb prints of a breakpoint set before its attach: it is confirmed a moment later. */
+const PENDING_NOISE = /^(No source file named .*\.|Breakpoint \d+ \(.*\) pending\.|Function ".*" not defined\.)$/;
+
 export class SourceDebugger {
 	private engine?: GdbEngine;
 	private readonly bySource = new Map<string, SourceBreakpoints>();
@@ -113,7 +116,11 @@ export class SourceDebugger {
 			const known = this.toEditor(body);
 			if (known) this.host.breakpointChanged(known);
 		});
-		engine.on('output', (body) => { if (body.output.trim()) this.host.output(body.output, 'console'); });
+		engine.on('output', (body) => {
+			// breakpoints set before the attach are pending for a moment: gdb says so, then confirms them
+			const text = this.attaching ? body.output.split('\n').filter((line) => !PENDING_NOISE.test(line.trim())).join('\n') : body.output;
+			if (text.trim()) this.host.output(text, 'console');
+		});
 		engine.on('ended', (why) => this.gone(engine, why));
 	}
 
