@@ -85,6 +85,8 @@ export const WATCH_INTERVAL_MS = 1500;
  * (which count from 0 and 1), so that one request's id says whose it is.
  */
 const OWN_FRAME_BASE = 1_500_000_000;
+/** The requests of the editor's views (stacks, variables, watch, hover): a failure shows in the view, not as a notification. */
+const QUIET_FAILURES = new Set(['stackTrace', 'scopes', 'variables', 'evaluate', 'source', 'disassemble', 'readMemory']);
 /** The requests gdb answers as they are, its ids in them. */
 const AS_GDB_ANSWERS = new Set(['evaluate', 'setVariable', 'setExpression', 'disassemble', 'readMemory', 'writeMemory', 'completions', 'exceptionInfo', 'loadedSources', 'modules']);
 const OWN_SCOPE_BASE = 1_000_000_000;
@@ -110,6 +112,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private stoppedAtStart = false;
 	/** stopOnEntry's breakpoint at main is set and not hit yet. */
 	private entryPending = false;
+	/** gdb's first attach, under way from configurationDone on. */
+	private gdbReady?: Promise<void>;
 	/** hello was asked (before a launch, or when the tree started). */
 	private sourcePrepared = false;
 	/** The launch configuration's stopOnEntry: the first stop is at main, reported as the entry. */
@@ -337,6 +341,15 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 	}
 
+	/**
+	 * Pause, a checkpoint or a restore wait for gdb's first attach: the
+	 * editor may ask for them as soon as the session shows, while gdb is
+	 * still taking the process.
+	 */
+	private async gdbSettled(): Promise<void> {
+		await this.gdbReady?.catch(() => undefined);
+	}
+
 	/** The process the configuration's debugProcess names, or the root (said so when it names none of the tree). */
 	private async firstDebugged(tree: DebuggedTree): Promise<number> {
 		const wanted = this.wantedProcess;
@@ -355,6 +368,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 * showing where the new process stands; a running one runs on.
 	 */
 	private async debugProcess(tid: number): Promise<{ pid: number }> {
+		await this.gdbSettled();
 		const tree = this.attached();
 		const source = this.source;
 		if (!source) throw new CheckpointError('usage', this.noSourceLevel);
@@ -401,7 +415,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.answer(response, async () => {
 			if (!this.tree) return;
 			this.announce(await this.tree.tasks());
-			await this.attachGdb(this.tree);
+			this.gdbReady = this.attachGdb(this.tree);
+			await this.gdbReady;
 		});
 	}
 
@@ -417,6 +432,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** Pause: gdb stops the process it holds (its stop freezes the rest), or the whole tree is frozen. */
 	protected override pauseRequest(response: DebugProtocol.PauseResponse, args: DebugProtocol.PauseArguments): void {
 		this.answer(response, async () => {
+			await this.gdbSettled();
 			const tree = this.attached();
 			if (this.source?.pid && !this.source.stopped) return this.source.pause(this.source.pid);
 			await tree.freeze();
@@ -501,8 +517,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.answer(response, () => this.gdb().forward(command, gdbArgs(args)) as Promise<DebugProtocol.Response['body']>);
 	}
 
+	/** The source debugger, when gdb holds a process or is taking one again (a checkpoint, a restore: its requests wait). */
 	private gdb(): SourceDebugger {
-		if (!this.source?.pid) throw new CheckpointError('usage', this.noSourceLevel);
+		if (!this.source?.pid && !this.source?.takingBack) throw new CheckpointError('usage', this.noSourceLevel);
 		return this.source;
 	}
 
@@ -573,6 +590,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 */
 	protected override showsUser(err: unknown, command: string): boolean {
 		if (err instanceof CheckpointError && err.kind === 'leaks-refused') return false;
+		// what the views ask for shows in them (a restore leaves in-flight requests with ids of the gdb before)
+		if (QUIET_FAILURES.has(command)) return false;
 		return !isCustomRequest(command);
 	}
 
@@ -587,6 +606,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	private async takeCheckpoint(args: TakeCheckpointArgs, cancel: AbortSignal): Promise<CustomBody<typeof CUSTOM.takeCheckpoint>> {
+		await this.gdbSettled();
 		const tree = this.attached();
 		// under gdb the tree is frozen for the dump: a refusal says what the program does after it
 		const source = this.source?.pid ? this.source : undefined;
@@ -666,6 +686,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	}
 
 	private async restoreCheckpoint(args: RestoreCheckpointArgs, cancel: AbortSignal): Promise<RestoreCheckpointBody> {
+		await this.gdbSettled();
 		const tree = this.attached();
 		const { id } = args;
 		const wasFrozen = tree.state === 'frozen';

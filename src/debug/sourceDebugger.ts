@@ -63,6 +63,8 @@ export class SourceDebugger {
 	private readonly idOfGdb = new Map<number, number>();
 	/** An attach under way. */
 	private attaching?: AbortController;
+	/** gdb let go for work on the tree and takes the process again: requests wait for it. */
+	private between?: Promise<void>;
 
 	constructor(private readonly session: HelperOperations, readonly sources: Sources, private readonly host: SourceDebuggerHost) {}
 
@@ -150,7 +152,23 @@ export class SourceDebugger {
 	 * bytes and the state gdb showed. work gets where the process is
 	 * stopped, unless it was running.
 	 */
+	/** gdb let go of its process for a checkpoint or restore, and will take it again. */
+	get takingBack(): boolean {
+		return !!this.between;
+	}
+
 	async aside<T>(tree: DebuggedTree, work: (at?: pb.IDebuggerStop) => Promise<T>, pidAfter: (result: T) => number): Promise<Aside<T>> {
+		let back = (): void => undefined;
+		this.between = new Promise((resolve) => { back = resolve; });
+		try {
+			return await this.asideOnce(tree, work, pidAfter);
+		} finally {
+			this.between = undefined;
+			back();
+		}
+	}
+
+	private async asideOnce<T>(tree: DebuggedTree, work: (at?: pb.IDebuggerStop) => Promise<T>, pidAfter: (result: T) => number): Promise<Aside<T>> {
 		const engine = this.attached();
 		const pid = engine.pid;
 		const wasRunning = !engine.stopped;
@@ -239,6 +257,7 @@ export class SourceDebugger {
 	}
 
 	async stackTrace(args: DebugProtocol.StackTraceArguments): Promise<DebugProtocol.StackTraceResponse['body']> {
+		await this.between;
 		const body = await this.attached().request('stackTrace', { ...args }) as DebugProtocol.StackTraceResponse['body'];
 		return { ...body, stackFrames: body.stackFrames.map((f) => ({ ...f, source: this.sources.toEditor(f.source) })) };
 	}
@@ -252,7 +271,8 @@ export class SourceDebugger {
 	}
 
 	/** Any other request gdb answers as it is (scopes, variables, evaluate, steps, memory...). */
-	forward(command: string, args: Record<string, unknown>): Promise<unknown> {
+	async forward(command: string, args: Record<string, unknown>): Promise<unknown> {
+		await this.between;
 		return this.attached().request(command, args);
 	}
 

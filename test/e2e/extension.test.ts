@@ -129,8 +129,9 @@ describe('the extension in VS Code', () => {
 	test('Pause freezes the program (seen from outside), Continue thaws it', step(async (wb) => {
 		await clickAction(wb.page, /^Pause/);
 		await wb.page.locator('.statusbar-item', { hasText: `${program.pid} frozen` }).waitFor({ timeout: 30_000 });
-		// Stopped: the call stack shows the task's frame, which says where registers and stack are found.
-		await treeRow(wb.page, /frozen; take a checkpoint/);
+		// Stopped under gdb: the call stack shows the program's frames, from gdb.
+		await wb.page.locator('.debug-toolbar .codicon-debug-continue').first().waitFor({ timeout: 30_000 });
+		await treeRow(wb.page, /^Stack Frame /, 60_000);
 		const frozen = await shell.counters(program.dir, ['state']);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 		assert.deepEqual(await shell.counters(program.dir, ['state']), frozen, 'the program stands still while paused');
