@@ -202,7 +202,13 @@ describe('a checkpoint at a breakpoint, opened as a snapshot at the source level
 			// read-only: refused in words, before gdb
 			await assert.rejects(dc.setVariableRequest({ variablesReference: frameScopes[0].variablesReference, name: 'step', value: '1000' }), /a snapshot is read-only/);
 			await assert.rejects(dc.continueRequest({ threadId: pid }), /a snapshot is read-only/);
+			// what gets to gdb cannot change a core or run it either
+			await assert.rejects(evaluate(dc, main[0].id, 'step = 1000'), /Cannot access memory at address/);
+			await assert.rejects(evaluate(dc, main[0].id, 'set var step = 1000', 'repl'), /Cannot access memory at address/);
+			await assert.rejects(evaluate(dc, main[0].id, 'print advance(acct, 1)', 'repl'), /You can't do that without a process to debug/);
+			await assert.rejects(evaluate(dc, main[0].id, 'next', 'repl'), /The program is not being run/);
 			assert.equal(await evaluate(dc, main[0].id, 'step'), '3', 'nothing changed');
+			assert.equal(await evaluate(dc, main[0].id, 'acct->iteration'), String(iteration));
 
 			// the workers, in worker(); the child, in child_loop()
 			for (const worker of ofRoot.filter((th) => th.id !== pid)) frameOf(await stack(dc, worker.id), 'worker');

@@ -32,6 +32,8 @@ const SOURCE = '/src/demo.c';
 const BUILD_ID_WORDS = [0x11111111, 0x22222222];
 const BUILD_ID = '1111111122222222';
 const CHILD_TEXT = 0x400000n;
+const CHILD_LIB = '/usr/lib/libchild.so';
+const CHILD_LIB_AT = 0x7f3300000000n;
 const CHILD_STACK = 0x7ffd00000000n;
 
 function entry<M>(type: { create(props: object): M }, props: object): Buffer {
@@ -44,7 +46,11 @@ function twoProcesses(): Record<string, Buffer> {
 	return {
 		...files,
 		'pstree.img': Buffer.concat([files['pstree.img'], entry(criu.ProcessTreeEntry, { pid: CHILD, ppid: PID, pgid: PID, sid: PID, threads: [CHILD] })]),
-		'files.img': Buffer.concat([files['files.img'], entry(criu.FileEntry, { type: criu.FileType.FILE_TYPE_REG, id: 20, reg: { id: 20, name: PROGRAM, flags: 0, buildId: BUILD_ID_WORDS } })]),
+		'files.img': Buffer.concat([
+			files['files.img'],
+			entry(criu.FileEntry, { type: criu.FileType.FILE_TYPE_REG, id: 20, reg: { id: 20, name: PROGRAM, flags: 0, buildId: BUILD_ID_WORDS } }),
+			entry(criu.FileEntry, { type: criu.FileType.FILE_TYPE_REG, id: 21, reg: { id: 21, name: CHILD_LIB, flags: 0, buildId: [0x33333333] } }),
+		]),
 		[`core-${CHILD}.img`]: Buffer.concat([imageHeader('core'), entry(criu.Core, {
 			mtype: criu.Arch.ARCH_X86_64, threadInfo: { gpregs: { ip: CHILD_TEXT + 0x10n, sp: CHILD_STACK + 0x100n } }, tc: { taskState: 1, comm: 'demo-child', exitCode: 0 },
 		})]),
@@ -52,6 +58,7 @@ function twoProcesses(): Record<string, Buffer> {
 		[`mm-${CHILD}.img`]: Buffer.concat([imageHeader('mm'), entry(criu.MemoryMap, {
 			vmas: [
 				{ start: CHILD_TEXT, end: CHILD_TEXT + PAGE, prot: 5, flags: 0x2, status: VMA_STATUS.AREA_REGULAR | VMA_STATUS.FILE_PRIVATE, shmid: 20n, pgoff: 0n },
+				{ start: CHILD_LIB_AT, end: CHILD_LIB_AT + PAGE, prot: 5, flags: 0x2, status: VMA_STATUS.AREA_REGULAR | VMA_STATUS.FILE_PRIVATE, shmid: 21n, pgoff: 0n },
 				{ start: CHILD_STACK, end: CHILD_STACK + PAGE, prot: 3, flags: 0x122, status: VMA_STATUS.AREA_REGULAR | VMA_STATUS.ANON_PRIVATE },
 			],
 		})]),
@@ -269,11 +276,23 @@ describe('SnapshotDebugSession: processes gdb cannot serve stay at the register 
 			const said = output.filter((o) => o.includes(`Process ${CHILD} (demo-child) is shown at the register level`));
 			assert.equal(said.length, 1, output.join(''));
 			assert.match(said[0], new RegExp(`the program ${PROGRAM} changed since the checkpoint \\(build-id ${BUILD_ID} then, 9999999999999999 now\\)`));
-			assert.deepEqual((await scopes(dc, child.id)).map((s) => s.name), ['Registers', 'Process', 'Memory Map (2)', 'Files (7)', 'Namespaces']);
+			assert.deepEqual((await scopes(dc, child.id)).map((s) => s.name), ['Registers', 'Process', 'Memory Map (3)', 'Files (7)', 'Namespaces']);
 			await assert.rejects(dc.evaluateRequest({ expression: 'count', frameId: child.id, context: 'watch' }), (err) => /process 110 is shown at the register level, without expressions or disassembly: the program \/usr\/bin\/demo changed/.test(errorOf(err)));
 			assert.ok(f.gdbs.every((g) => g.stopped || g.corePath?.endsWith(`core-${PID}.elf`)), 'the refused gdb is stopped');
 			// the root's program has no build-id in the checkpoint: nothing says it changed, gdb serves it
 			assert.equal((await frames(dc, PID))[0].name, 'advance');
+		});
+	});
+
+	test('a library that changed since the checkpoint: gdb serves the process, and says which file may mislead it', async () => {
+		const f = await fixture();
+		f.host.cores[`${f.helper.checkpoints[0].path}/core-${CHILD}.elf`].objfiles = [[PROGRAM, BUILD_ID], [CHILD_LIB, '44444444'], ['/usr/lib/libdemo.so', 'abcd']];
+		await withSource(f, async (dc, output) => {
+			assert.equal((await frames(dc, CHILD))[0].name, 'child_loop');
+			await frames(dc, CHILD);
+			const said = output.filter((o) => o.includes('changed since the checkpoint'));
+			assert.deepEqual(said, [`stderr: Process ${CHILD}: ${CHILD_LIB} changed since the checkpoint (build-id 33333333 then, 44444444 now): gdb reads its code and symbols as the file is now, so frames and values in libchild.so may be wrong.\n`],
+				'once; a file without a build-id in the checkpoint is not said to have changed');
 		});
 	});
 
