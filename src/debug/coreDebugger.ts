@@ -241,7 +241,7 @@ export class CoreDebugger {
 
 	/** Starts the gdb of process pid, if it is not under way, without waiting for it. */
 	prepare(pid: number): void {
-		void this.gdbOf(pid);
+		this.gdbOf(pid).catch(() => undefined);
 	}
 
 	/** Why process pid is at the register level, once that is known. */
@@ -327,8 +327,8 @@ export class CoreDebugger {
 	/** Stops every gdb; none starts after. */
 	async stop(): Promise<void> {
 		this.stopped = true;
-		const gdbs = await Promise.all([...this.gdbs.values()]);
-		await Promise.all(gdbs.map((g) => g?.stop()));
+		const gdbs = await Promise.allSettled([...this.gdbs.values()]);
+		await Promise.all(gdbs.map((g) => (g.status === 'fulfilled' ? g.value?.stop() : undefined)));
 	}
 
 	private async start(pid: number): Promise<ProcessGdb | undefined> {
