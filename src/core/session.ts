@@ -81,7 +81,7 @@ export interface GdbLink {
  */
 export type HelperOperations = Pick<HelperSession,
 	'target' | 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'onProgramEvent' | 'imageFiles' | 'readImage'
-	| 'hello' | 'gdbStart'>;
+	| 'hello' | 'gdbStart' | 'core'>;
 
 export class HelperSession {
 	private constructor(readonly target: Target, readonly client: HelperClient) {}

@@ -3,7 +3,8 @@
  * DebugClient) against real programs on the target host: attach, pause
  * (frozen, seen from outside), checkpoint, continue, restore (the program's
  * state goes back), disconnect (the program runs on); and a checkpoint opened
- * as a snapshot session (threads, registers, frames, readMemory).
+ * as a snapshot session (threads, registers, frames, readMemory; the
+ * source level of snapshots: snapshotSource.test.ts).
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:net';
@@ -588,26 +589,29 @@ describe('snapshot session', () => {
 		return dc;
 	}
 
-	test('threads, registers, frames unwound through frame pointers, memory from the pages', async () => {
+	test('threads, registers, frames (from gdb on the program and a core of the checkpoint), memory from the pages', async () => {
 		const dc = await open({ target: TARGET, checkpoint });
 		try {
 			const threads = (await dc.threadsRequest()).body.threads;
 			assert.deepEqual(threads.map((t) => t.name), [`${pid}/${pid} frames`]);
 			const frames = (await dc.stackTraceRequest({ threadId: pid })).body.stackFrames;
-			// inner <- middle <- outer <- main, all in the program's own text
+			// inner <- middle <- outer <- main, all in the program's own text (built without -g: no lines)
 			assert.ok(frames.length >= 4, `frames: ${frames.map((f) => f.name).join(' | ')}`);
-			assert.deepEqual(frames.slice(0, 4).map((f) => f.name.replace(/\+0x[0-9a-f]+/, '')), ['inner (frames)', 'middle (frames)', 'outer (frames)', 'main (frames)'],
-				'named from the program\'s symbol table on the target');
+			assert.deepEqual(frames.slice(0, 4).map((f) => [f.name, f.line]), [['inner', 0], ['middle', 0], ['outer', 0], ['main', 0]],
+				'named by gdb from the program\'s symbol table on the target');
 
 			const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
 			assert.deepEqual(scopes.map((s) => s.name.replace(/ \(\d+\)$/, '')), ['Registers', 'Process', 'Memory Map', 'Files', 'Namespaces']);
 			const registers = (await dc.variablesRequest({ variablesReference: scopes[0].variablesReference })).body.variables;
-			const reg = (name: string): bigint => BigInt(registers.find((v) => v.name === name)?.value ?? 'x');
-			assert.equal(BigInt(frames[0].instructionPointerReference?.split(':')[1] ?? '0'), reg('ip'));
+			const reg = (name: string): bigint => BigInt(/^0x[0-9a-f]+/.exec(registers.find((v) => v.name === name)?.value ?? '')?.[0] ?? 'x');
 
+			// the core gdb reads holds the checkpoint's registers
 			const images = await openCheckpoint(new HelperImageSource(helper, checkpoint));
 			const process = images.processes[0];
-			const sp = reg('sp');
+			assert.equal(BigInt(frames[0].instructionPointerReference?.split(':')[1] ?? '0'), process.threads[0].registers.ip);
+			assert.equal(reg('rip'), process.threads[0].registers.ip);
+			const sp = reg('rsp');
+			assert.equal(sp, process.threads[0].registers.sp);
 			const expected = await process.read(sp, 512);
 			const read = (await dc.customRequest('readMemory', { memoryReference: `${pid}:0x${sp.toString(16)}`, count: 512 })).body as DebugProtocol.ReadMemoryResponse['body'];
 			assert.equal(read?.unreadableBytes ?? 0, 0);

@@ -19,7 +19,7 @@ import type { DumpOptions, GdbLink, HelperOperations, LaunchOptions, ProgramList
 import type { HelperChannel, Target } from '../../src/core/target';
 import type { SessionProvider } from '../../src/debug/liveSession';
 
-export type Operation = 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'imageFiles' | 'readImage';
+export type Operation = 'ps' | 'freeze' | 'thaw' | 'dump' | 'leaks' | 'restore' | 'list' | 'remove' | 'rename' | 'kill' | 'launch' | 'imageFiles' | 'readImage' | 'core' | 'gdbStart';
 
 interface FakeProcess {
 	pid: number;
@@ -45,8 +45,11 @@ interface Fault {
 	treeKilled: boolean;
 }
 
-/** Where the helper on the fake host runs: it has no files to read (frames stay unnamed). */
+/** Where the helper on the fake host runs: it has no files to read (frames stay unnamed) but the ones a test puts there. */
 class FakeTarget implements Target {
+	/** Files readFile reads, by path. */
+	readonly files = new Map<string, Buffer>();
+
 	constructor(readonly description: string) {}
 
 	async startHelper(): Promise<HelperChannel> {
@@ -58,7 +61,9 @@ class FakeTarget implements Target {
 	}
 
 	async readFile(path: string): Promise<Buffer> {
-		throw new CheckpointError('not-found', `${this.description}: there is no ${path}`);
+		const file = this.files.get(path);
+		if (!file) throw new CheckpointError('not-found', `${this.description}: there is no ${path}`);
+		return file;
 	}
 
 	async close(): Promise<void> {}
@@ -71,7 +76,7 @@ const noSuchProcess = (pid: number): CheckpointError => new CheckpointError('no-
 export const FAKE_NO_GDB = 'gdb was not found on this fake host; install gdb 14 or newer on the target (apt-get install gdb)';
 
 export class FakeHelper implements HelperOperations {
-	readonly target: Target;
+	readonly target: FakeTarget;
 	/** Every operation asked for, in order ("freeze 100"): what a test says the layer above did. */
 	readonly calls: string[] = [];
 	private readonly processes = new Map<number, FakeProcess>();
@@ -86,6 +91,8 @@ export class FakeHelper implements HelperOperations {
 	private nextPid = 100;
 	private nextCheckpoint = 1;
 	private clock = Date.UTC(2025, 0, 1);
+	/** gdb on the fake host, once a test gives it one: what gdbStart starts. */
+	private gdb?: () => GdbLink;
 
 	constructor(description = 'root@fake:22') {
 		this.target = new FakeTarget(description);
@@ -192,13 +199,33 @@ export class FakeHelper implements HelperOperations {
 		return checkpoint;
 	}
 
-	/** A host without gdb: sessions run without source-level debugging, as the real helper says. */
+	/** The host gets a gdb (hello says so): gdbStart gives what start() makes. */
+	installGdb(start: () => GdbLink): void {
+		this.gdb = start;
+	}
+
+	/** A host without gdb (until installGdb): sessions run without source-level debugging, as the real helper says. */
 	async hello(): Promise<pb.HelloResult> {
+		if (this.gdb) return pb.HelloResult.create({ helperVersion: 'fake', criuVersion: '4.1.1', gdbVersion: '16.3', gdbPath: '/usr/bin/gdb' });
 		return pb.HelloResult.create({ helperVersion: 'fake', criuVersion: '4.1.1', gdbProblem: FAKE_NO_GDB });
 	}
 
 	async gdbStart(): Promise<GdbLink> {
-		throw new CheckpointError('not-found', FAKE_NO_GDB);
+		if (!this.gdb) throw new CheckpointError('not-found', FAKE_NO_GDB);
+		await this.enter('gdbStart');
+		return this.gdb();
+	}
+
+	/** An ELF core of a process of a checkpoint, "written" in its directory (the program: the process's argv[0]). */
+	async core(checkpointId: string, pid = 0): Promise<pb.CoreResult> {
+		await this.enter('core', `${checkpointId} ${pid}`);
+		const stored = this.find(checkpointId);
+		const process = stored.processes.find((p) => p.pid === (pid || stored.checkpoint.rootPid));
+		if (!process) throw new CheckpointError('not-found', `checkpoint ${checkpointId} has no process ${pid}`);
+		const file = `core-${process.pid}.elf`;
+		return pb.CoreResult.create({
+			checkpointId, pid: process.pid, file, path: `${stored.checkpoint.path}/${file}`, executable: process.cmdline[0] ?? '', threads: process.threads.length, sizeBytes: 4096 * 10,
+		});
 	}
 
 	async leaks(rootPid: number, policy: readonly pb.ILeakRule[] = []): Promise<pb.LeaksResult> {
