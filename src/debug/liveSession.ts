@@ -86,7 +86,7 @@ export const WATCH_INTERVAL_MS = 1500;
  */
 const OWN_FRAME_BASE = 1_500_000_000;
 /** The requests of the editor's views (stacks, variables, watch, hover): a failure shows in the view, not as a notification. */
-const QUIET_FAILURES = new Set(['stackTrace', 'scopes', 'variables', 'evaluate', 'source', 'disassemble', 'readMemory']);
+const QUIET_FAILURES = new Set(['stackTrace', 'scopes', 'variables', 'evaluate', 'source', 'disassemble', 'readMemory', 'breakpointLocations', 'completions']);
 /** The requests gdb answers as they are, its ids in them. */
 const AS_GDB_ANSWERS = new Set(['evaluate', 'setVariable', 'setExpression', 'disassemble', 'readMemory', 'writeMemory', 'completions', 'exceptionInfo', 'loadedSources', 'modules']);
 const OWN_SCOPE_BASE = 1_000_000_000;
@@ -474,14 +474,15 @@ export class LiveDebugSession extends AsyncDebugSession {
 	protected override sourceRequest(response: DebugProtocol.SourceResponse, args: DebugProtocol.SourceArguments): void {
 		this.answer(response, async () => {
 			const ref = args.source?.sourceReference ?? args.sourceReference;
-			return { content: await this.gdb().sources.content(ref), mimeType: 'text/x-c' };
+			return { content: await (await this.gdbWhenReady()).sources.content(ref), mimeType: 'text/x-c' };
 		});
 	}
 
 	protected override breakpointLocationsRequest(response: DebugProtocol.BreakpointLocationsResponse, args: DebugProtocol.BreakpointLocationsArguments): void {
 		this.answer(response, async () => {
-			const path = this.gdb().sources.toTarget(args.source);
-			return this.gdb().forward('breakpointLocations', { ...args, source: { path } }) as Promise<DebugProtocol.BreakpointLocationsResponse['body']>;
+			const source = await this.gdbWhenReady();
+			const path = source.sources.toTarget(args.source);
+			return source.forward('breakpointLocations', { ...args, source: { path } }) as Promise<DebugProtocol.BreakpointLocationsResponse['body']>;
 		});
 	}
 
@@ -504,7 +505,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	 */
 	private step(response: DebugProtocol.Response, command: 'next' | 'stepIn' | 'stepOut', args: DebugProtocol.NextArguments): void {
 		this.answer(response, async () => {
-			const source = this.gdb();
+			const source = await this.gdbWhenReady();
 			const tree = this.attached();
 			if (tree.state === 'frozen') await tree.thaw();
 			await source.forward(command, { ...args });
@@ -514,7 +515,13 @@ export class LiveDebugSession extends AsyncDebugSession {
 	/** A request gdb answers as it is (its frame ids, variable references, thread as a tid). */
 	private toGdb(response: DebugProtocol.Response, command: string, args: object): void {
 		if (!FORWARDED.has(command) && command !== 'scopes' && command !== 'variables') throw new Error(`${command} is not forwarded to gdb`);
-		this.answer(response, () => this.gdb().forward(command, gdbArgs(args)) as Promise<DebugProtocol.Response['body']>);
+		this.answer(response, async () => (await this.gdbWhenReady()).forward(command, gdbArgs(args)) as Promise<DebugProtocol.Response['body']>);
+	}
+
+	/** The source debugger once gdb's first attach is over (the editor asks as soon as the session shows). */
+	private async gdbWhenReady(): Promise<SourceDebugger> {
+		await this.gdbSettled();
+		return this.gdb();
 	}
 
 	/** The source debugger, when gdb holds a process or is taking one again (a checkpoint, a restore: its requests wait). */

@@ -169,9 +169,11 @@ export function onShownLiveSessionChanged(redraw: (ended?: vscode.DebugSession) 
 /** Opens a checkpoint as a read-only snapshot session (child of the live session when there is one). */
 export async function openSnapshot(checkpoint: CheckpointSummary, target: string | undefined, parent?: vscode.DebugSession): Promise<boolean> {
 	const name = `Snapshot ${checkpoint.name || checkpoint.id}`;
+	// the live session's sourceMap opens the snapshot's sources here too
+	const sourceMap: unknown = parent?.configuration.sourceMap;
 	const configuration: vscode.DebugConfiguration = target
-		? { type: DEBUG_TYPE, request: 'launch', name, target, checkpoint: checkpoint.id }
-		: { type: DEBUG_TYPE, request: 'launch', name, checkpoint: checkpoint.path };
+		? { type: DEBUG_TYPE, request: 'launch', name, target, checkpoint: checkpoint.id, ...(sourceMap ? { sourceMap } : {}) }
+		: { type: DEBUG_TYPE, request: 'launch', name, checkpoint: checkpoint.path, ...(sourceMap ? { sourceMap } : {}) };
 	return vscode.debug.startDebugging(parent?.workspaceFolder, configuration, { parentSession: parent, compact: false });
 }
 

@@ -191,12 +191,13 @@ describe('the extension in VS Code', () => {
 	test('Open Snapshot starts a read-only session of the checkpoint: its thread, frames and registers', step(async (wb) => {
 		await runCommand(wb.page, 'Checkpoint: Open Snapshot');
 		await typeAndEnter(wb.page, CHECKPOINT_NAME);
-		// The snapshot session stops at once; its call stack shows the thread's frames (this one sleeps in libc,
-		// in a function libc does not export), a frame's scopes start with the thread's registers.
-		await (await treeRow(wb.page, /no symbols\) libc\.so\.6\+0x|\(libc\.so\.6\)/, 60_000)).click();
-		await treeRow(wb.page, /\bRegisters\b/);
-		await treeRow(wb.page, /^ip\b/);
-		await treeRow(wb.page, /^sp\b/);
+		// The snapshot session stops at once; its call stack shows the thread's frames from gdb on the
+		// checkpoint's core; a frame's scopes hold the thread's registers.
+		await (await treeRow(wb.page, /^Stack Frame /, 60_000)).click();
+		const registers = await treeRow(wb.page, /^Scope Registers$/);
+		if ((await registers.getAttribute('aria-expanded')) !== 'true') await registers.click();
+		await treeRow(wb.page, /^r?ip\b/);
+		await treeRow(wb.page, /^r?sp\b/);
 		await wb.screenshot('4-snapshot');
 		await runCommand(wb.page, 'workbench.action.debug.stop');
 	}));
