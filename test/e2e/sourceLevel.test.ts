@@ -156,18 +156,14 @@ describe('source-level checkpoint debugging in VS Code', () => {
 		await shot(wb, 'source-continued');
 
 		await runCommand(wb.page, 'checkpoint.checkpoints.focus');
-		// the row's inline Restore (shown while hovered; a row drawn again meanwhile is found and hovered again)
-		for (let tries = 1; ; tries++) {
-			try {
-				const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
-				await row.hover({ timeout: 5000 });
-				await row.locator('.actions .action-label[aria-label^="Restore Checkpoint"]').click({ timeout: 5000 });
-				await treeRow(wb.page, new RegExp(`^before restore to ${escapeRegExp(CHECKPOINT_NAME)}`), 30_000);
-				break;
-			} catch (err) {
-				if (tries === 3) throw err;
-			}
-		}
+		// Restore Checkpoint... from the command palette: a pick of the session's checkpoints
+		await runCommand(wb.page, 'checkpoint.restoreCheckpoint');
+		const pick = wb.page.locator('.quick-input-widget .quick-input-box input');
+		await pick.waitFor({ state: 'visible' });
+		await pick.fill(CHECKPOINT_NAME);
+		await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: CHECKPOINT_NAME }).first().waitFor({ timeout: 30_000 });
+		await wb.page.keyboard.press('Enter');
+		await treeRow(wb.page, new RegExp(`^before restore to ${escapeRegExp(CHECKPOINT_NAME)}`), 60_000);
 		assert.equal(await stoppedLine(wb.page), AFTER_LINE, 'the marked line is the breakpoint again');
 		const deadline = Date.now() + 30_000;
 		let now = '';
@@ -177,13 +173,21 @@ describe('source-level checkpoint debugging in VS Code', () => {
 	}));
 
 	test('Open Snapshot of the checkpoint starts a read-only session of it', step(async (wb) => {
+		// the other panes of Run and Debug folded, so that the Call Stack has the room to show both sessions
+		for (const pane of [/^Variables/i, /^Watch/i, /^Breakpoints/i, /^Checkpoints/i]) {
+			const header = wb.page.locator('.pane-header[aria-expanded="true"]', { hasText: pane });
+			if (await header.count()) await header.first().click();
+		}
 		await runCommand(wb.page, 'Checkpoint: Open Snapshot');
 		const input = wb.page.locator('.quick-input-widget .quick-input-box input');
 		await input.waitFor({ state: 'visible' });
 		await input.fill(CHECKPOINT_NAME);
 		await wb.page.keyboard.press('Enter');
-		// the snapshot session, focused, shows its main thread at the breakpoint's line, from gdb on the checkpoint's core
-		await treeRow(wb.page, new RegExp(`^Session Snapshot ${escapeRegExp(CHECKPOINT_NAME)}\\b`), 60_000);
+		// the snapshot session, under the live one, opened down to its first thread: the main thread at the
+		// breakpoint's line, from gdb on the checkpoint's core (the live session's threads are folded by now)
+		const snapshot = await treeRow(wb.page, /snapshot \(read-only\)/i, 60_000);
+		await snapshot.click({ position: { x: 40, y: 10 } });
+		for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight']) await wb.page.keyboard.press(key);
 		await treeRow(wb.page, new RegExp(`^Stack Frame advance, line ${AFTER_LINE}, debuggee\\.c`), 60_000);
 		assert.equal(await stoppedLine(wb.page), AFTER_LINE);
 		await shot(wb, 'snapshot-source');
