@@ -191,8 +191,11 @@ describe('the extension in VS Code', () => {
 	test('Open Snapshot starts a read-only session of the checkpoint: its thread, frames and registers', step(async (wb) => {
 		await runCommand(wb.page, 'Checkpoint: Open Snapshot');
 		await typeAndEnter(wb.page, CHECKPOINT_NAME);
-		// The snapshot session stops at once; its call stack shows the thread's frames from gdb on the
-		// checkpoint's core; a frame's scopes hold the thread's registers.
+		// The snapshot session stops at once, under the live one; opened down to its thread, its call stack shows
+		// the thread's frames from gdb on the checkpoint's core; a frame's scopes hold the thread's registers.
+		const snapshot = await treeRow(wb.page, /snapshot \(read-only\)/i, 60_000);
+		await snapshot.click({ position: { x: 40, y: 10 } });
+		for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowDown']) await wb.page.keyboard.press(key);
 		await (await treeRow(wb.page, /^Stack Frame /, 60_000)).click();
 		const registers = await treeRow(wb.page, /^Scope Registers$/);
 		if ((await registers.getAttribute('aria-expanded')) !== 'true') await registers.click();
