@@ -43,7 +43,8 @@ static void check_runs(pid_t pid)
 	struct proc_stat st = { .state = '?' };
 
 	CHECK_INT(read_proc_stat(pid, &st), ==, 0);
-	CHECK_INT(st.state, ==, 'S');
+	/* sleeping in its loop, or (under load) caught between two sleeps */
+	CHECK(st.state == 'S' || st.state == 'R');
 }
 
 static void test_no_process(void)
