@@ -68,6 +68,12 @@ export function beforeRestoreName(target: pb.Checkpoint): string {
 	return `before restore to ${target.name || target.id}`;
 }
 
+/** Whether process is the one called name: its command name, its program as given, or that program's file name. */
+export function isNamed(process: pb.IProcessInfo, name: string): boolean {
+	const program = process.cmdline?.[0];
+	return process.comm === name || program === name || !!program?.endsWith(`/${name}`);
+}
+
 export class DebuggedTree {
 	private stateNow: TreeState = 'running';
 	/** Checkpoints taken from this tree, oldest first (ids): the session's timeline. */
@@ -112,7 +118,7 @@ export class DebuggedTree {
 	/** The pid of the one process whose command name or command line matches `name`; refuses none or several. */
 	static async findProcess(session: HelperOperations, name: string): Promise<number> {
 		const all = await session.ps();
-		const matches = all.filter((p) => p.comm === name || p.cmdline[0] === name || p.cmdline[0]?.endsWith(`/${name}`));
+		const matches = all.filter((p) => isNamed(p, name));
 		if (matches.length === 1) return matches[0].pid;
 		if (matches.length === 0) throw new CheckpointError('no-such-process', `no process named "${name}" runs on ${session.target.description}; give "pid" instead, or check the name with "ckpt ps"`);
 		const list = matches.slice(0, 10).map((p) => `${p.pid} ${p.cmdline.join(' ') || p.comm}`).join('; ');

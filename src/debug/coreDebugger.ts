@@ -19,6 +19,7 @@ import { DapClient } from '../core/dap';
 import { CheckpointError, errorMessage } from '../core/errors';
 import type { ProcessImage } from '../core/images/checkpoint';
 import type { GdbLink, HelperOperations } from '../core/session';
+import { INITIALIZE } from './gdbEngine';
 import type { Sources } from './sources';
 
 /** What the core debugger needs of a helper session. */
@@ -171,7 +172,7 @@ export class ProcessGdb {
 	}
 
 	private async start(process: ProcessImage, core: { path: string; executable: string }): Promise<Changed[]> {
-		await this.dap.request('initialize', { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true });
+		await this.dap.request('initialize', INITIALIZE);
 		const buildIdThen = (file: string): string | undefined => process.vmas.find((v) => v.file === file && v.buildId)?.buildId;
 		const program = await this.repl(LOAD_PROGRAM(core.executable)).catch((err: unknown) => {
 			throw new CheckpointError('not-found', `gdb cannot read the program ${core.executable}: ${gdbMessage(err)}`);

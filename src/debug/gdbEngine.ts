@@ -84,7 +84,7 @@ export interface AttachSteps {
 }
 
 /** gdb's DAP initialize, as this adapter asks for it. */
-const INITIALIZE = { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true };
+export const INITIALIZE = { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true };
 
 /** A gdb started and initialized, its DAP read from the start. */
 interface StartedGdb {
@@ -249,11 +249,7 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 
 	/** Tells gdb to let the process go (it detaches) and to end; whatever happens, the engine is done. */
 	async stop(): Promise<void> {
-		this.ended = true;
-		const err = new CheckpointError('connection', `gdb of process ${this.pid} was stopped`);
-		this.dap.close(err);
-		this.ownStop?.reject(err);
-		this.ownStop = undefined;
+		this.close(new CheckpointError('connection', `gdb of process ${this.pid} was stopped`));
 		for (const f of this.unlisten.splice(0)) f();
 		await this.link.stop().catch(() => undefined);
 	}
@@ -342,11 +338,15 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 
 	private end(why: string): void {
 		if (this.ended) return;
+		this.close(new CheckpointError('connection', why));
+		this.emit('ended', why);
+	}
+
+	/** No more requests, and an own stop awaited will not come. */
+	private close(err: CheckpointError): void {
 		this.ended = true;
-		const err = new CheckpointError('connection', why);
 		this.dap.close(err);
 		this.ownStop?.reject(err);
 		this.ownStop = undefined;
-		this.emit('ended', why);
 	}
 }

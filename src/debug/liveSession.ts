@@ -9,7 +9,7 @@
  */
 import { BreakpointEvent, ContinuedEvent, Event, Handles, InitializedEvent, InvalidatedEvent, OutputEvent, Response, Scope, StoppedEvent, TerminatedEvent, ThreadEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DebuggedTree, type RestoreOutcome, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
+import { DebuggedTree, isNamed, type RestoreOutcome, type TreeListener, type TreeState, type TreeTask } from '../core/debuggedTree';
 import { CheckpointError, errorMessage } from '../core/errors';
 import { leakJson, leakStatsJson } from '../core/leaks';
 import { pb } from '../core/protocol';
@@ -355,7 +355,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const wanted = this.wantedProcess;
 		if (wanted === undefined) return tree.rootPid;
 		const processes = await tree.processes();
-		const found = processes.find((p) => (typeof wanted === 'number' ? p.pid === wanted : p.comm === wanted || p.cmdline[0] === wanted || p.cmdline[0]?.endsWith(`/${wanted}`)));
+		const found = processes.find((p) => (typeof wanted === 'number' ? p.pid === wanted : isNamed(p, wanted)));
 		if (found) return found.pid;
 		const listed = processes.map((p) => `${p.pid} ${p.comm}`).join(', ');
 		this.sendEvent(new OutputEvent(`"debugProcess": ${JSON.stringify(wanted)} names no process of the tree (${listed}); gdb debugs the root, ${tree.rootPid}. Pick another in the Call Stack (Debug This Process).\n`, 'stderr'));
