@@ -272,9 +272,19 @@ function cliHint(err: unknown): string {
 	return '';
 }
 
-
+/**
+ * `ckpt ls | head` closes our stdout early: that is the reader's choice, not
+ * a failure, so end quietly as other Unix tools do instead of a stack trace.
+ */
+function endQuietlyOnClosedStdout(): void {
+	process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+		if (err.code !== 'EPIPE') throw err;
+		process.exit(0);
+	});
+}
 
 export async function main(argv: string[]): Promise<number> {
+	endQuietlyOnClosedStdout();
 	let parsed: ReturnType<typeof parse>;
 	try {
 		parsed = parse(argv);

@@ -21,11 +21,14 @@ interface CliResult {
 
 async function ckpt(...args: string[]): Promise<CliResult> {
 	try {
-		const { stdout, stderr } = await execFileAsync(process.execPath, [CKPT, ...args], { timeout: 60_000 });
+		const { stdout, stderr } = await execFileAsync(process.execPath, [CKPT, ...args], { timeout: 60_000, maxBuffer: 64 << 20 });
 		return { code: 0, stdout, stderr };
 	} catch (err) {
-		const e = err as { code?: number; stdout?: string; stderr?: string };
-		return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+		// A code that is not a number (a timeout, too much output) is said
+		// in stderr so that a failed assertion shows why.
+		const e = err as { code?: number | string; stdout?: string; stderr?: string; message?: string };
+		if (typeof e.code === 'number') return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+		return { code: -1, stdout: e.stdout ?? '', stderr: `${e.stderr ?? ''}\n(${e.message ?? String(err)})` };
 	}
 }
 
