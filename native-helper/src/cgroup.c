@@ -2,6 +2,7 @@
 /* Freezing process trees with the cgroup freezer (v2 cgroup.freeze, v1 freezer). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,7 @@ static void tree_free(struct frozen_tree *t)
 	free(t->orig);
 	pidlist_free(&t->pids);
 	pidlist_free(&t->except);
+	pidlist_free(&t->stopped);
 	free(t);
 }
 
@@ -379,18 +381,36 @@ static void move_out(struct frozen_tree *t, size_t i)
 	t->pids.n--;
 }
 
-static int set_except(struct frozen_tree *t, const pid_t *except, size_t n, struct herr *e)
+/*
+ * Lets member i go, stopped first when asked: a frozen process takes the
+ * SIGSTOP as it thaws, before it returns to its own code, and its threads
+ * stop with it.
+ */
+static int let_go(struct frozen_tree *t, size_t i, bool stop, struct herr *e)
+{
+	pid_t pid = t->pids.v[i];
+
+	if (stop && kill(pid, SIGSTOP) == 0 && pidlist_add(&t->stopped, pid)) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		return -1;
+	}
+	move_out(t, i);	/* a process gone meanwhile is not stopped either: fine */
+	return 0;
+}
+
+static int set_except(struct frozen_tree *t, const struct freeze_how *how, struct herr *e)
 {
 	t->except.n = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (pidlist_add(&t->except, except[i])) {
+	t->stopped.n = 0;
+	for (size_t i = 0; i < how->nexcept; i++) {
+		if (pidlist_add(&t->except, how->except[i])) {
 			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
 			return -1;
 		}
 	}
 	for (size_t i = t->pids.n; i-- > 0;)
-		if (pidlist_has(&t->except, t->pids.v[i]))
-			move_out(t, i);
+		if (pidlist_has(&t->except, t->pids.v[i]) && let_go(t, i, how->stop_released, e))
+			return -1;
 	return 0;
 }
 
@@ -408,18 +428,16 @@ static int freeze_again(struct frozen_tree *t, unsigned timeout_ms, struct herr 
 	return 0;
 }
 
-int freeze_tree(pid_t root, unsigned timeout_ms, const pid_t *except, size_t nexcept, struct frozen_tree **out,
-		struct herr *e)
+int freeze_tree(pid_t root, const struct freeze_how *how, struct frozen_tree **out, struct herr *e)
 {
+	unsigned timeout_ms = how->timeout_ms ? how->timeout_ms : DEFAULT_FREEZE_TIMEOUT_MS;
 	struct frozen_tree *t;
 	int moved, rounds;
 
-	if (!timeout_ms)
-		timeout_ms = DEFAULT_FREEZE_TIMEOUT_MS;
 	t = frozen_find(root);
 	if (t) {
 		*out = t;
-		return set_except(t, except, nexcept, e) || freeze_again(t, timeout_ms, e) ? -1 : 0;
+		return set_except(t, how, e) || freeze_again(t, timeout_ms, e) ? -1 : 0;
 	}
 	if (!pid_exists(root)) {
 		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
@@ -431,7 +449,7 @@ int freeze_tree(pid_t root, unsigned timeout_ms, const pid_t *except, size_t nex
 		return -1;
 	}
 	t->root = root;
-	if (set_except(t, except, nexcept, e) || make_freeze_cgroup(t, e))
+	if (set_except(t, how, e) || make_freeze_cgroup(t, e))
 		goto fail_free;
 	/* move until no process of the tree is left outside */
 	for (rounds = 0; (moved = move_tree(t, e)) > 0 && rounds < 100; rounds++)

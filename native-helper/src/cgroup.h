@@ -22,6 +22,7 @@ struct frozen_tree {
 	struct pidlist pids;
 	char **orig;		/* original cgroup (relative) of each pid */
 	struct pidlist except;	/* processes of the tree left out of the freeze */
+	struct pidlist stopped;	/* those the last freeze_tree let go of in a job-control stop */
 	struct frozen_tree *next;
 };
 
@@ -29,13 +30,25 @@ struct frozen_tree {
 int cgroup_layout(void);
 int cgroup_v2_mount(char *out, size_t len);
 int cgroup_v1_freezer_mount(char *out, size_t len);
+/* How freeze_tree freezes; all zero: the whole tree, the default timeout. */
+struct freeze_how {
+	unsigned timeout_ms;	/* 0: the default */
+	const pid_t *except;	/* left out of the freeze (not their descendants) */
+	size_t nexcept;
+	/*
+	 * Those let go of leave the freeze in a job-control stop (SIGSTOP
+	 * while still frozen), so that not one instruction of theirs runs
+	 * before the debugger that asked for them holds them.
+	 */
+	bool stop_released;
+};
+
 /*
- * Freezes the tree of root but the nexcept processes except (not their
- * descendants); timeout_ms 0: the default. A tree this helper froze already
- * gets the new exceptions: those now left out are let go, the others taken in.
+ * Freezes the tree of root as how says. A tree this helper froze already
+ * gets the new exceptions: those now left out are let go (t->stopped lists
+ * those let go of stopped), the others taken in.
  */
-int freeze_tree(pid_t root, unsigned timeout_ms, const pid_t *except, size_t nexcept, struct frozen_tree **out,
-		struct herr *e);
+int freeze_tree(pid_t root, const struct freeze_how *how, struct frozen_tree **out, struct herr *e);
 int thaw_tree(struct frozen_tree *t, struct herr *e);
 struct frozen_tree *frozen_find(pid_t root);
 /* The frozen tree pid is a member of, NULL when none. */

@@ -220,6 +220,12 @@ static int32_t *pids_pb(const struct pidlist *l, size_t *n)
 void op_freeze(const Request *req, Response *resp)
 {
 	pid_t root = req->freeze->root_pid;
+	struct freeze_how how = {
+		.timeout_ms = req->freeze->timeout_ms,
+		.except = req->freeze->except_pids,
+		.nexcept = req->freeze->n_except_pids,
+		.stop_released = req->freeze->stop_released,
+	};
 	struct frozen_tree *t = NULL;
 	struct herr e = { 0 };
 	FreezeResult *r;
@@ -241,7 +247,7 @@ void op_freeze(const Request *req, Response *resp)
 			return;
 		}
 	}
-	if (freeze_tree(root, req->freeze->timeout_ms, req->freeze->except_pids, req->freeze->n_except_pids, &t, &e)) {
+	if (freeze_tree(root, &how, &t, &e)) {
 		reply_error(resp, &e);
 		return;
 	}
@@ -251,6 +257,7 @@ void op_freeze(const Request *req, Response *resp)
 	r->root_pid = root;
 	r->state = TS(FROZEN);
 	r->pids = pids_pb(&t->pids, &r->n_pids);
+	r->stopped_pids = pids_pb(&t->stopped, &r->n_stopped_pids);
 	r->cgroup = arena_strdup(t->cgroup);
 	r->freezer = t->layout;
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_FREEZE;

@@ -333,7 +333,7 @@ static void freeze_restored(const struct restore_ctx *c, struct restore_outcome 
 	struct frozen_tree *t;
 	struct herr e = { 0 };
 
-	if (freeze_tree(out->root, 0, NULL, 0, &t, &e) == 0)
+	if (freeze_tree(out->root, &(struct freeze_how){ 0 }, &t, &e) == 0)
 		out->frozen = true;
 	else
 		out->warning = arena_printf("the restored tree could not be frozen, so it runs: %s", e.msg);

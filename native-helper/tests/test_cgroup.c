@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +180,7 @@ static void test_freeze_thaw(void)
 	test_case("running");
 	check_running(&w);
 	test_case("frozen");
-	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
 	if (!t)
 		goto out;
 	snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
@@ -190,7 +191,7 @@ static void test_freeze_thaw(void)
 	CHECK(frozen_find(w.grandchild) == NULL);
 	CHECK(frozen_find_member(getpid()) == NULL);
 	test_case("frozen again: the same tree");
-	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &again, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &again, &e), &e);
 	CHECK(again == t);
 	test_case("thawed");
 	CHECK_OK(thaw_tree(t, &e), &e);
@@ -223,7 +224,7 @@ static void test_freeze_except(void)
 
 	test_case("the writing grandchild left out");
 	CHECK(writer_start(&w));
-	CHECK_OK(freeze_tree(w.root, 0, &w.grandchild, 1, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ .except = &w.grandchild, .nexcept = 1 }, &t, &e), &e);
 	if (!t)
 		goto out;
 	CHECK_UINT(t->pids.n, ==, 1);
@@ -232,11 +233,11 @@ static void test_freeze_except(void)
 	CHECK(kernel_says_frozen(t));
 	check_running(&w);
 	test_case("frozen again without the exception: taken in");
-	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
 	CHECK(frozen_find_member(w.grandchild) == t);
 	CHECK_UINT(written_in(&w, 50), ==, 0);
 	test_case("and with it again: let go");
-	CHECK_OK(freeze_tree(w.root, 0, &w.grandchild, 1, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ .except = &w.grandchild, .nexcept = 1 }, &t, &e), &e);
 	CHECK(frozen_find_member(w.grandchild) == NULL);
 	CHECK_UINT(t->pids.n, ==, 1);
 	check_running(&w);
@@ -247,6 +248,53 @@ out:
 }
 
 /* Let go of without a thaw: the processes go back where they were, and the freeze cgroup goes. */
+/* State letter of pid as /proc says, polled up to ms until it is want; the last one read. */
+static char state_within(pid_t pid, char want, unsigned ms)
+{
+	uint64_t deadline = now_us() + ms * 1000ull;
+	struct proc_stat st = { 0 };
+
+	while (read_proc_stat(pid, &st) == 0 && st.state != want && now_us() < deadline)
+		sleep_ms(1);
+	return st.state;
+}
+
+/*
+ * Let go of stopped (for a debugger's attach): the process leaves the
+ * freeze in a job-control stop and runs none of its code until a SIGCONT;
+ * one let go of already is not stopped again.
+ */
+static void test_let_go_stopped(void)
+{
+	struct freeze_how stopped = { .except = NULL, .nexcept = 1, .stop_released = true };
+	struct frozen_tree *t = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+
+	test_case("let go of stopped");
+	CHECK(writer_start(&w));
+	stopped.except = &w.grandchild;
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
+	if (!t)
+		goto out;
+	CHECK_OK(freeze_tree(w.root, &stopped, &t, &e), &e);
+	CHECK_UINT(t->stopped.n, ==, 1);
+	CHECK(pidlist_has(&t->stopped, w.grandchild));
+	CHECK(frozen_find_member(w.grandchild) == NULL);
+	CHECK_INT(state_within(w.grandchild, 'T', 2000), ==, 'T');
+	CHECK_UINT(written_in(&w, 50), ==, 0);
+	test_case("asked again: not stopped twice");
+	CHECK_OK(freeze_tree(w.root, &stopped, &t, &e), &e);
+	CHECK_UINT(t->stopped.n, ==, 0);
+	test_case("SIGCONT: it runs");
+	CHECK_INT(kill(w.grandchild, SIGCONT), ==, 0);
+	check_running(&w);
+	CHECK_OK(frozen_release(t, true, &e), &e);
+out:
+	writer_end(&w);
+	arena_free_all();
+}
+
 static void test_release_frozen(void)
 {
 	struct frozen_tree *t = NULL;
@@ -256,7 +304,7 @@ static void test_release_frozen(void)
 
 	test_case("let go of while frozen");
 	CHECK(writer_start(&w));
-	CHECK_OK(freeze_tree(w.root, 0, NULL, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
 	if (t) {
 		snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
 		snprintf(orig, sizeof(orig), "%s", t->orig[0]);
@@ -282,7 +330,7 @@ static void test_release_all(void)
 	for (int i = 0; i < 2; i++) {
 		CHECK(writer_start(&w[i]));
 		roots[i] = w[i].root;
-		CHECK_OK(freeze_tree(w[i].root, 1000, NULL, 0, &t[i], &e), &e);
+		CHECK_OK(freeze_tree(w[i].root, &(struct freeze_how){ .timeout_ms = 1000 }, &t[i], &e), &e);
 		if (t[i])
 			snprintf(cgroup[i], sizeof(cgroup[i]), "%s", t[i]->cgroup);
 	}
@@ -304,7 +352,7 @@ static void test_refused(void)
 	char v2[4096];
 
 	test_case("a pid no process has");
-	CHECK_INT(freeze_tree(NO_PID, 0, NULL, 0, &t, &e), ==, -1);
+	CHECK_INT(freeze_tree(NO_PID, &(struct freeze_how){ 0 }, &t, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NO_SUCH_PROCESS));
 	CHECK_STR(e.msg, ==, "process 4194000 does not exist");
 	CHECK(t == NULL);
@@ -322,6 +370,7 @@ TEST_GROUP(cgroup)
 	test_layout();
 	test_freeze_thaw();
 	test_freeze_except();
+	test_let_go_stopped();
 	test_release_frozen();
 	test_release_all();
 	test_refused();

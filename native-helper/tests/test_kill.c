@@ -99,7 +99,7 @@ static void test_frozen(void)
 	CHECK_INT(child, >, 0);
 	if (child <= 0)
 		return;
-	CHECK_OK(freeze_tree(child, 0, NULL, 0, &t, &e), &e);
+	CHECK_OK(freeze_tree(child, &(struct freeze_how){ 0 }, &t, &e), &e);
 	if (t)
 		memcpy(cgroup, t->cgroup, sizeof(cgroup));
 	CHECK_OK(kill_tree(child, &killed, &e), &e);

@@ -157,11 +157,15 @@ export class DebuggedTree {
 	/**
 	 * The processes a debugger holds (gdb): left out of every freeze, since
 	 * a frozen process cannot be reached by ptrace. A frozen tree lets them
-	 * go at once.
+	 * go at once, in a job-control stop: a debugger attaching may get hold of
+	 * them only after they thawed, and they must not run meanwhile. Answers
+	 * the pids let go of stopped (the debugger ends their stop).
 	 */
-	async holdByDebugger(pids: number[]): Promise<void> {
+	async holdByDebugger(pids: number[]): Promise<number[]> {
 		this.debugged = [...pids];
-		if (this.stateNow === 'frozen') await this.session.freeze(this.root, { exceptPids: this.debugged });
+		if (this.stateNow !== 'frozen') return [];
+		const result = await this.session.freeze(this.root, { exceptPids: this.debugged, stopReleased: pids.length > 0 });
+		return result.stoppedPids ?? [];
 	}
 
 	async freeze(): Promise<void> {

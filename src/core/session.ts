@@ -105,9 +105,13 @@ export class HelperSession {
 		return (await this.client.request('ps', { rootPid })).processes;
 	}
 
-	/** exceptPids stay out of the freeze (a process a debugger holds); a frozen tree takes the new list. */
-	freeze(rootPid: number, options?: RequestOptions & { exceptPids?: number[] }): Promise<pb.FreezeResult> {
-		return this.client.request('freeze', { rootPid, exceptPids: options?.exceptPids ?? [] }, options);
+	/**
+	 * exceptPids stay out of the freeze (a process a debugger holds); a
+	 * frozen tree takes the new list. stopReleased: those it lets go of
+	 * leave the freeze in a job-control stop (FreezeResult.stoppedPids).
+	 */
+	freeze(rootPid: number, options?: RequestOptions & { exceptPids?: number[]; stopReleased?: boolean }): Promise<pb.FreezeResult> {
+		return this.client.request('freeze', { rootPid, exceptPids: options?.exceptPids ?? [], stopReleased: options?.stopReleased ?? false }, options);
 	}
 
 	thaw(rootPid: number): Promise<pb.ThawResult> {

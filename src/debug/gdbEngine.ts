@@ -75,8 +75,10 @@ export interface AttachSteps {
 	/**
 	 * Called once gdb was told to attach: a frozen process is attached only
 	 * when it is let go of, which this does (gdb answers the attach after).
+	 * True when the process was let go of in a job-control stop (or waits
+	 * in one): the engine ends that stop once gdb holds it.
 	 */
-	release?(): Promise<void>;
+	release?(): Promise<boolean>;
 	/** Calls the attach off (the session ended meanwhile): gdb is stopped, attach() fails. */
 	signal?: AbortSignal;
 	/** A gdb started ahead (GdbStart.begin); else one is started now. */
@@ -261,11 +263,24 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		const attached = this.dap.request('attach', { pid: this.pid });
 		await steps.configure(this);
 		await this.dap.request('configurationDone', {});
-		await steps.release?.();
+		const jobStopped = await steps.release?.() ?? false;
 		await attached.catch((err: unknown) => {
 			throw new CheckpointError('not-permitted', `gdb could not attach to process ${this.pid}: ${errorMessage(err)}`);
 		});
 		this.lastStop = await stopped;
+		if (jobStopped) await this.endJobStop();
+	}
+
+	/**
+	 * The process waited for gdb in a job-control stop: gdb's attach left
+	 * its own SIGSTOP pending (which would stop the program at once), and
+	 * the stop itself stays on the process until a SIGCONT (a dump would see
+	 * it stopped and CRIU would stop it again after). Both go, quietly.
+	 */
+	private async endJobStop(): Promise<void> {
+		for (const line of ['handle SIGSTOP nostop noprint nopass', 'handle SIGCONT nostop noprint pass', `python import os, signal; os.kill(${this.pid}, signal.SIGCONT)`]) {
+			await this.command(line);
+		}
 	}
 
 	/** The next stop, kept from the editor; it fails when gdb ends first. */

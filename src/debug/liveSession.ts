@@ -298,7 +298,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 		if (!source || source.pid) return;
 		const pid = await this.firstDebugged(tree);
 		try {
-			await source.attach(pid, () => tree.holdByDebugger([pid]));
+			// a launch waits for gdb in a job-control stop; a frozen tree lets its process go in one
+			await source.attach(pid, async () => (await tree.holdByDebugger([pid])).includes(pid) || (tree.launched && this.stoppedAtStart));
 		} catch (err) {
 			// the program ended meanwhile: the session ends, nothing to say
 			if (this.source !== source || tree.state === 'gone') return;
@@ -314,21 +315,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 		}
 		this.debuggedPid = pid;
 		this.sendEvent(new OutputEvent(`gdb attached to process ${pid}: breakpoints, stepping, source and locals.\n`, 'console'));
-		if (this.stoppedAtStart) await this.endJobStop(source, pid);
 		if (this.stopOnEntry) await this.stopAtMain(source);
 		if (tree.state === 'running') await source.continue(pid);
-	}
-
-	/**
-	 * A launched program waited for gdb in a job-control stop: gdb's attach
-	 * left its own SIGSTOP pending (which would stop the program at once),
-	 * and the stop itself stays on the process until a SIGCONT (a dump would
-	 * see it stopped and CRIU would stop it again after). Both go, quietly.
-	 */
-	private async endJobStop(source: SourceDebugger, pid: number): Promise<void> {
-		for (const line of ['handle SIGSTOP nostop noprint nopass', 'handle SIGCONT nostop noprint pass', `python import os, signal; os.kill(${pid}, signal.SIGCONT)`]) {
-			await source.forward('evaluate', { expression: line, context: 'repl' });
-		}
 	}
 
 	/** stopOnEntry: a temporary breakpoint at main; its stop is the entry (see gdbStopped). */

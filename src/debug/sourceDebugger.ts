@@ -93,7 +93,7 @@ export class SourceDebugger {
 	 * tree's freeze once gdb was told to attach (a frozen process is only
 	 * attached when it thaws).
 	 */
-	async attach(pid: number, release?: () => Promise<void>, started?: GdbStart): Promise<void> {
+	async attach(pid: number, release?: () => Promise<boolean>, started?: GdbStart): Promise<void> {
 		const attaching = new AbortController();
 		this.attaching = attaching;
 		let engine: GdbEngine;
@@ -220,7 +220,7 @@ export class SourceDebugger {
 	/** gdb takes pid of the frozen tree, and the tree lets it go from its freeze (gdb stops it first). */
 	private async takeBack(tree: DebuggedTree, pid: number, started: GdbStart): Promise<void> {
 		try {
-			await this.attach(pid, () => tree.holdByDebugger([pid]), started);
+			await this.attach(pid, async () => (await tree.holdByDebugger([pid])).includes(pid), started);
 		} catch (err) {
 			await tree.holdByDebugger([]).catch(() => undefined);
 			this.host.lost(`gdb could not take process ${pid} again: ${errorMessage(err)}`);

@@ -108,7 +108,10 @@ async function takeCheckpoint(dc: DebugClient, name: string): Promise<Checkpoint
 
 const errorOf = (err: unknown): string => (err as Error).message;
 
-describe('live debug session (attach)', () => {
+/** A hang says which group it was in (the file's own timeout names only the file). */
+const PER_GROUP_MS = 150_000;
+
+describe('live debug session (attach)', { timeout: PER_GROUP_MS }, () => {
 	test('attach, pause, checkpoint, continue, restore, disconnect', async () => {
 		const { pid, dir } = await shell.start([WORKLOAD, 'threads', '{dir}', '3']);
 		await shell.waitForCounters(dir, ['state'], (c) => c.every((v) => v >= 5), 'the workload did not start counting');
@@ -272,7 +275,7 @@ describe('live debug session (attach)', () => {
 	});
 });
 
-describe('leaks in a live debug session', () => {
+describe('leaks in a live debug session', { timeout: PER_GROUP_MS }, () => {
 	/**
 	 * `sh -c 'setsid workload counter DIR | cat'`: the tree is the workload (its
 	 * own session leader), whose stdout is a pipe that cat, its sibling
@@ -380,7 +383,7 @@ describe('leaks in a live debug session', () => {
 	});
 });
 
-describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
+describe('saved TCP connections in a live debug session (CRIU 4.2)', { timeout: PER_GROUP_MS }, () => {
 	const established = async (port: number): Promise<string[]> =>
 		(await shell.ok(`ss -Htn state established '( sport = :${port} or dport = :${port} )' | awk '{ print $3, $4 }' | sort`)).trim().split('\n').filter(Boolean);
 
@@ -443,7 +446,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', () => {
 	});
 });
 
-describe('live debug session (launch)', () => {
+describe('live debug session (launch)', { timeout: PER_GROUP_MS }, () => {
 	/** Collects the Debug Console output of a category, as numbers (the print workload writes one per line). */
 	function counts(dc: DebugClient, category: 'stdout' | 'stderr'): number[] {
 		const seen: number[] = [];
@@ -567,7 +570,7 @@ describe('live debug session (launch)', () => {
 	});
 });
 
-describe('snapshot session', () => {
+describe('snapshot session', { timeout: PER_GROUP_MS }, () => {
 	let pid = 0;
 	let checkpoint = '';
 	let path = '';

@@ -145,7 +145,7 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		const json = toJson(pb.ThawResult, pb.ThawResult.create({ rootPid: 3, state: pb.TreeState.TREE_STATE_RUNNING }));
 		assert.deepEqual(json, { rootPid: 3, state: 'TREE_STATE_RUNNING' });
 		assert.deepEqual(toJson(pb.FreezeResult, pb.FreezeResult.create({ rootPid: 4 })),
-			{ rootPid: 4, state: 'TREE_STATE_UNSPECIFIED', pids: [], cgroup: '', freezer: 'CGROUP_LAYOUT_UNKNOWN' });
+			{ rootPid: 4, state: 'TREE_STATE_UNSPECIFIED', pids: [], cgroup: '', freezer: 'CGROUP_LAYOUT_UNKNOWN', stoppedPids: [] });
 	});
 });
 
