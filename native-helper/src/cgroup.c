@@ -260,6 +260,7 @@ static int freezer_done(struct frozen_tree *t, bool frozen)
 static int freezer_wait(struct frozen_tree *t, bool frozen, unsigned timeout_ms, struct herr *e)
 {
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
+	unsigned pause = 0;
 	int r;
 
 	while ((r = freezer_done(t, frozen)) == 0) {
@@ -268,7 +269,7 @@ static int freezer_wait(struct frozen_tree *t, bool frozen, unsigned timeout_ms,
 				 t->cgroup, frozen ? "frozen" : "thawed", timeout_ms);
 			return -1;
 		}
-		sleep_ms(5);
+		poll_pause(&pause);
 	}
 	if (r < 0) {
 		herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot read the freezer state of %s",

@@ -374,11 +374,12 @@ bool gdb_run_reaped(pid_t pid, int status)
 static int wait_end(pid_t pid, unsigned ms)
 {
 	uint64_t deadline = now_us() + ms * 1000ull;
+	unsigned pause = 0;
 	int status = 0;
 	pid_t r;
 
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_us() < deadline)
-		sleep_ms(5);
+		poll_pause(&pause);
 	if (r == 0) {
 		kill(pid, SIGKILL);
 		while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
@@ -387,24 +388,29 @@ static int wait_end(pid_t pid, unsigned ms)
 	return status;
 }
 
-/* Asks gdb to disconnect (whole messages only were written, so this one is whole too), then waits. */
-static int end_gdb(struct gdb_run *g)
+/*
+ * Asks gdb to disconnect (whole messages only were written, so this one is
+ * whole too), then waits; at_once: kills it instead.
+ */
+static int end_gdb(struct gdb_run *g, bool at_once)
 {
 	char head[64];
 	int status;
 
-	if (g->in >= 0) {
+	if (at_once)
+		kill(g->pid, SIGKILL);
+	else if (g->in >= 0) {
 		snprintf(head, sizeof(head), "Content-Length: %zu\r\n\r\n", sizeof(disconnect_body) - 1);
 		if (write_all(g->in, head, strlen(head)) == 0)
 			write_all(g->in, disconnect_body, sizeof(disconnect_body) - 1);
-		close_fd(&g->in);
 	}
+	close_fd(&g->in);
 	status = wait_end(g->pid, GDB_STOP_MS);
 	drain(g);
 	return status;
 }
 
-int gdb_run_stop(uint32_t id, int *status, struct herr *e)
+int gdb_run_stop(uint32_t id, bool at_once, int *status, struct herr *e)
 {
 	struct gdb_run *g = find_id(id);
 
@@ -412,7 +418,7 @@ int gdb_run_stop(uint32_t id, int *status, struct herr *e)
 		herr_set(e, EC(NOT_FOUND), ENOENT, "no gdb %u runs in this helper (it ended, or was never started)", id);
 		return -1;
 	}
-	*status = end_gdb(g);
+	*status = end_gdb(g, at_once);
 	forget(g);
 	return 0;
 }
@@ -421,7 +427,7 @@ void gdb_run_stop_all(void)
 {
 	quiet = true;
 	while (gdbs) {
-		end_gdb(gdbs);
+		end_gdb(gdbs, false);
 		forget(gdbs);
 	}
 }

@@ -31,8 +31,12 @@ int gdb_run_start(const char *path, uint32_t request_id, uint32_t *id, pid_t *pi
 ssize_t dap_messages_length(const uint8_t *data, size_t len);
 /* Feeds gdb id whole DAP messages (BAD_REQUEST otherwise). */
 int gdb_run_send(uint32_t id, const uint8_t *data, size_t len, struct herr *e);
-/* Tells gdb id to disconnect, waits for its end (killing it after GDB_STOP_MS); *status as waitpid's. */
-int gdb_run_stop(uint32_t id, int *status, struct herr *e);
+/*
+ * Tells gdb id to disconnect, waits for its end (killing it after
+ * GDB_STOP_MS); at_once: kills it at once (it let go of its process
+ * already). *status as waitpid's.
+ */
+int gdb_run_stop(uint32_t id, bool at_once, int *status, struct herr *e);
 /* The gdbs' output pipes to poll (at most max); gdb_run_poll_done reads the ready ones. */
 size_t gdb_run_poll_fds(struct pollfd *pfd, size_t max);
 void gdb_run_poll_done(const struct pollfd *pfd, size_t n);

@@ -27,12 +27,13 @@ static void wait_stopped(const pid_t *v, size_t n)
 	uint64_t deadline = now_us() + STOP_WAIT_MS * 1000ull;
 
 	for (size_t i = 0; i < n; i++) {
+		unsigned pause = 0;
 		struct proc_stat st;
 
 		if (frozen_find_member(v[i]))
 			continue;
 		while (read_proc_stat(v[i], &st) == 0 && !strchr("TtZX", st.state) && now_us() < deadline)
-			sleep_ms(1);
+			poll_pause(&pause);
 	}
 }
 
@@ -104,6 +105,7 @@ static bool gone(pid_t pid)
 static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
 {
 	uint64_t deadline = now_us() + KILL_WAIT_MS * 1000ull;
+	unsigned pause = 0;
 
 	for (;;) {
 		size_t left = 0;
@@ -117,7 +119,7 @@ static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
 				 "SIGKILL (in uninterruptible sleep?)", left, root, KILL_WAIT_MS / 1000);
 			return -1;
 		}
-		sleep_ms(5);
+		poll_pause(&pause);
 	}
 }
 

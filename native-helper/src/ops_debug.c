@@ -58,7 +58,7 @@ void op_gdb_stop(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	int status = 0;
 
-	if (gdb_run_stop(req->gdb_stop->gdb_id, &status, &e)) {
+	if (gdb_run_stop(req->gdb_stop->gdb_id, req->gdb_stop->at_once, &status, &e)) {
 		reply_error(resp, &e);
 		return;
 	}

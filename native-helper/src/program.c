@@ -415,6 +415,7 @@ static int read_report(int fd, struct launch_failure *f)
 static int wait_job_stop(pid_t pid, const char *program, struct herr *e)
 {
 	uint64_t deadline = now_us() + STOP_WAIT_MS * 1000ull;
+	unsigned pause = 0;
 	struct proc_stat st;
 
 	while (read_proc_stat(pid, &st) == 0 && st.state != 'T') {
@@ -422,7 +423,7 @@ static int wait_job_stop(pid_t pid, const char *program, struct herr *e)
 			herr_set(e, EC(INTERNAL), 0, "%s did not stop at its start (state %c)", program, st.state);
 			return -1;
 		}
-		sleep_ms(1);
+		poll_pause(&pause);
 	}
 	return 0;
 }

@@ -124,6 +124,7 @@ static void release_frozen(const struct restore_ctx *c, struct herr *e)
 static int wait_killed(const struct restore_ctx *c, struct herr *e)
 {
 	uint64_t deadline = now_us() + KILL_WAIT_MS * 1000ull;
+	unsigned pause = 0;
 
 	for (;;) {
 		size_t left = 0;
@@ -139,7 +140,7 @@ static int wait_killed(const struct restore_ctx *c, struct herr *e)
 				 left, c->ck->id, KILL_WAIT_MS / 1000);
 			return -1;
 		}
-		sleep_ms(10);
+		poll_pause(&pause);
 	}
 }
 

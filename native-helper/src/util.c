@@ -32,6 +32,16 @@ void sleep_ms(unsigned ms)
 		;
 }
 
+void poll_pause(unsigned *us)
+{
+	struct timespec ts;
+
+	*us = *us ? (*us >= 2500 ? 5000 : *us * 2) : 100;
+	ts = (struct timespec){ 0, (long)*us * 1000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 int random_hex(char *out, size_t nhex)
 {
 	unsigned char raw[32];

@@ -41,6 +41,13 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 uint64_t now_us(void);			/* CLOCK_MONOTONIC */
 uint64_t now_unix_ms(void);		/* CLOCK_REALTIME */
 void sleep_ms(unsigned ms);
+/*
+ * A pause between two looks at something about to happen (a freezer's
+ * state, a process's end): 100 us first, twice as long each time after,
+ * at most 5 ms. Most waits end within a millisecond; a fixed 5 or 10 ms
+ * sleep made each of them cost that much. *us starts at 0.
+ */
+void poll_pause(unsigned *us);
 /* nhex random hex digits (at most 64) and a NUL in out; -1 with errno when getrandom fails. */
 int random_hex(char *out, size_t nhex);
 /* "20261206-140218": now in UTC, as the store names what it keeps by time. */

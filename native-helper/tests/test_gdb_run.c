@@ -134,38 +134,56 @@ static pid_t tracer_of(pid_t pid)
 	return tracer;
 }
 
-/*
- * A sleeping child attached by gdb over DAP, then gdb stopped: it detaches
- * (the child is not traced any more and runs), and ends.
- */
-static void test_attach_and_stop(void)
+/* A gdb started and attached over DAP to child (stopped by it); its id, 0 when it did not come so far. */
+static uint32_t gdb_attached(pid_t child, pid_t *gdb)
 {
-	char *argv[] = { "sleep", "60", NULL };
-	pid_t child = spawn_exec("/bin/sleep", argv), gdb = 0;
-	uint32_t id = start_gdb(&gdb);
-	struct herr e = { 0 };
-	struct proc_stat st;
-	int status = -1;
+	uint32_t id = start_gdb(gdb);
 
-	test_case("gdb started");
 	CHECK_INT(child, >, 0);
 	CHECK_UINT(id, >, 0);
+	if (!id)
+		return 0;
 	send_dap(id, "{\"seq\":1,\"type\":\"request\",\"command\":\"initialize\",\"arguments\":{\"adapterID\":\"t\"}}");
 	CHECK(wait_said(id, "\"command\": \"initialize\"") || wait_said(id, "\"command\":\"initialize\""));
-	test_case("gdb attaches the child");
 	send_dap(id, arena_printf("{\"seq\":2,\"type\":\"request\",\"command\":\"attach\",\"arguments\":{\"pid\":%d}}",
 				  child));
 	send_dap(id, "{\"seq\":3,\"type\":\"request\",\"command\":\"configurationDone\"}");
 	CHECK(wait_said(id, "\"stopped\""));
-	CHECK_INT(tracer_of(child), ==, gdb);
+	CHECK_INT(tracer_of(child), ==, *gdb);
+	return id;
+}
+
+/*
+ * A sleeping child attached by gdb over DAP, then gdb stopped: it detaches
+ * (the child is not traced any more and runs), and ends. at_once: gdb let
+ * go from its repl first, and is killed at once.
+ */
+static void test_attach_and_stop(bool at_once)
+{
+	char *argv[] = { "sleep", "60", NULL };
+	pid_t child = spawn_exec("/bin/sleep", argv), gdb = 0;
+	struct herr e = { 0 };
+	struct proc_stat st;
+	int status = -1;
+	uint32_t id;
+
+	test_case("gdb attaches the child (then stops %s)", at_once ? "at once" : "as told");
+	id = gdb_attached(child, &gdb);
+	if (at_once) {
+		send_dap(id, "{\"seq\":4,\"type\":\"request\",\"command\":\"evaluate\","
+			     "\"arguments\":{\"expression\":\"detach\",\"context\":\"repl\"}}");
+		/* its answer may not come (none after a multi-threaded process's detach): "terminated" says it let go */
+		CHECK(wait_said(id, "\"terminated\""));
+		CHECK_INT(tracer_of(child), ==, 0);
+	}
 	test_case("gdb stopped: it detached, and ended");
-	CHECK_OK(gdb_run_stop(id, &status, &e), &e);
-	CHECK(WIFEXITED(status) || WIFSIGNALED(status));
+	CHECK_OK(gdb_run_stop(id, at_once, &status, &e), &e);
+	CHECK(at_once ? WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL : WIFEXITED(status) || WIFSIGNALED(status));
 	CHECK_INT(tracer_of(child), ==, 0);
 	CHECK_INT(read_proc_stat(child, &st), ==, 0);
-	CHECK_INT(st.state, !=, 't');
+	CHECK_INT(st.state, ==, 'S');
 	CHECK_INT(kill(gdb, 0), ==, -1);
-	CHECK_INT(gdb_run_stop(id, &status, &e), ==, -1);
+	CHECK_INT(gdb_run_stop(id, false, &status, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -191,7 +209,7 @@ static void test_refused(void)
 	CHECK_INT(gdb_run_send(id + 1000, (const uint8_t *)"", 0, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
 	CHECK_STR(e.msg, ==, arena_printf("no gdb %u runs in this helper (it ended, or was never started)", id + 1000));
-	CHECK_OK(gdb_run_stop(id, &status, &e), &e);
+	CHECK_OK(gdb_run_stop(id, false, &status, &e), &e);
 }
 
 /* The GdbExit event of gdb id, NULL when none was told (arena memory: a copy). */
@@ -254,7 +272,8 @@ static void test_stop_all(void)
 static void gdb_run_tests(void)
 {
 	signal(SIGPIPE, SIG_IGN);	/* as the helper: a gdb gone is an error, not the end */
-	test_attach_and_stop();
+	test_attach_and_stop(false);
+	test_attach_and_stop(true);
 	test_refused();
 	test_own_end();
 	test_stop_all();

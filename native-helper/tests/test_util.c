@@ -180,6 +180,22 @@ static void test_clocks(void)
 	CHECK_UINT(ms / 1000, <=, (uint64_t)time(NULL));
 }
 
+/* poll_pause: 100 us, doubling, at most 5 ms; it sleeps at least as long as it says. */
+static void test_poll_pause(void)
+{
+	static const unsigned want[] = { 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
+	unsigned us = 0;
+
+	test_case("poll_pause");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint64_t t0 = now_us();
+
+		poll_pause(&us);
+		CHECK_UINT(us, ==, want[i]);
+		CHECK_UINT(now_us() - t0, >=, want[i]);
+	}
+}
+
 TEST_GROUP(util)
 {
 	test_random_hex();
@@ -190,4 +206,5 @@ TEST_GROUP(util)
 	test_str_ends_with();
 	test_cmp_u64();
 	test_clocks();
+	test_poll_pause();
 }

@@ -70,8 +70,13 @@ export interface GdbLink {
 	onOutput(listener: (data: Buffer) => void): () => void;
 	/** Its own end (not one stop() asked for). */
 	onExit(listener: (exit: GdbExit) => void): () => void;
-	/** Tells it to disconnect (it detaches, its breakpoints out of the program), then it is killed if it lingers. */
-	stop(): Promise<void>;
+	/**
+	 * Tells it to disconnect (it detaches, its breakpoints out of the
+	 * program), then it is killed if it lingers. atOnce: it let go of its
+	 * process already (a repl "detach" was answered), so it is killed at
+	 * once rather than waited for.
+	 */
+	stop(options?: { atOnce?: boolean }): Promise<void>;
 }
 
 /**
@@ -283,7 +288,7 @@ class HelperGdbLink implements GdbLink {
 		return () => this.client.off('gdbExit', onExit);
 	}
 
-	async stop(): Promise<void> {
-		await this.client.request('gdbStop', { gdbId: this.id });
+	async stop(options?: { atOnce?: boolean }): Promise<void> {
+		await this.client.request('gdbStop', { gdbId: this.id, atOnce: options?.atOnce ?? false });
 	}
 }

@@ -85,6 +85,9 @@ export interface AttachSteps {
 	started?: GdbStart;
 }
 
+/** How long gdb may take to detach from its repl before it is ended the slow way (disconnect, then its exit). */
+const DETACH_MS = 3000;
+
 /** gdb's DAP initialize, as this adapter asks for it. */
 export const INITIALIZE = { adapterID: 'gdb', clientID: 'checkpoint-debugger', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsMemoryReferences: true };
 
@@ -151,6 +154,8 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	private ownStop?: { resolve(body: DebugProtocol.StoppedEvent['body']): void; reject(err: Error): void };
 	/** Attached and not resumed yet: a thread may stand on a breakpoint gdb does not know it stopped at. */
 	private freshlyAttached = true;
+	/** gdb was told to let go: what it says meanwhile is not news; its "terminated" says it let go. */
+	private lettingGo?: () => void;
 	private readonly unlisten: Array<() => void> = [];
 
 	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient, stopReading: () => void) {
@@ -249,11 +254,35 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		return body?.result ?? '';
 	}
 
-	/** Tells gdb to let the process go (it detaches) and to end; whatever happens, the engine is done. */
+	/**
+	 * Tells gdb to let the process go (it detaches) and to end; whatever
+	 * happens, the engine is done. A stopped process is let go of from the
+	 * repl first, and gdb's "terminated" says the detach is done: gdb need
+	 * not be waited for as it ends (its exit takes as long as a small
+	 * restore). Its answer to that repl command may never come (seen after
+	 * the detach of a multi-threaded process).
+	 */
 	async stop(): Promise<void> {
+		const detached = this.stopped && !this.ownStop ? await this.detachFromRepl() : false;
+		this.lettingGo ??= () => undefined;
 		this.close(new CheckpointError('connection', `gdb of process ${this.pid} was stopped`));
 		for (const f of this.unlisten.splice(0)) f();
-		await this.link.stop().catch(() => undefined);
+		await this.link.stop({ atOnce: detached }).catch(() => undefined);
+	}
+
+	/** True once gdb said it let go of the process ("terminated"); false when it did not within DETACH_MS. */
+	private async detachFromRepl(): Promise<boolean> {
+		let timer: NodeJS.Timeout | undefined;
+		const terminated = new Promise<boolean>((resolve) => {
+			this.lettingGo = () => resolve(true);
+			timer = setTimeout(() => resolve(false), DETACH_MS);
+		});
+		this.dap.request('evaluate', { expression: 'detach', context: 'repl' }).catch(() => undefined);
+		try {
+			return await terminated;
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	private async start(steps: AttachSteps): Promise<void> {
@@ -316,6 +345,10 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	}
 
 	private async onEvent(e: DebugProtocol.Event): Promise<void> {
+		if (this.lettingGo) {
+			if (e.event === 'terminated') this.lettingGo();
+			return;
+		}
 		if (e.event === 'stopped') {
 			const body = (e as DebugProtocol.StoppedEvent).body;
 			this.running = false;

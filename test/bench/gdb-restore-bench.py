@@ -76,7 +76,8 @@ def state(pid):
             for line in f:
                 if line.startswith('State:'):
                     return line.split()[1]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # gone, or going (its /proc entry read while it is reaped)
         return ''
     return ''
 

@@ -89,10 +89,10 @@ function stampedLink(link: GdbLink, stamps: Stamps): GdbLink {
 		send: (data) => { stamps.mark(`gdb gets ${dapNames(data)}`); return link.send(data); },
 		onOutput: (listener) => link.onOutput(listener),
 		onExit: (listener) => link.onExit(listener),
-		stop: async () => {
+		stop: async (options) => {
 			stopListening();
 			stamps.mark('gdb stop');
-			await link.stop();
+			await link.stop(options);
 			stamps.mark('gdb stopped');
 		},
 	};
@@ -231,10 +231,12 @@ type Stages = Array<[string, number]>;
  * (the adapter lists the checkpoints, asks gdb where it stands, freezes the
  * tree, gdb detaches and ends), the helper's restore (CRIU as the helper
  * timed it; the rest: the kill of the replaced tree, the checks, the
- * restored tree frozen and let out of CRIU's stop, the answer), gdb started
- * up to its answer to initialize, the attach up to gdb's stop (breakpoints,
- * configurationDone, the process let out of the freeze), and from there to
- * the editor's stop (gdb's threads, the tree's tasks, the thread selected).
+ * restored tree frozen and let out of CRIU's stop, the answer), the next
+ * gdb started up to its answer to initialize (beside all that: it starts as
+ * gdb lets go), the attach from the later of the restore's answer and gdb's
+ * start up to gdb's stop (breakpoints, configurationDone, the process let
+ * out of the freeze), and from there to the editor's stop (gdb's job-control
+ * stop ended, its threads, the tree's tasks, the thread selected).
  */
 function oursStages(s: Stamps, total: number): Stages {
 	const during = (call: string, from: number, to: number): number => {
@@ -244,17 +246,20 @@ function oursStages(s: Stamps, total: number): Stages {
 	const restoreCall = s.at(/^helper restore$/);
 	const restoreAnswer = s.at(/^helper restore answered/, restoreCall);
 	const criu = Number(/CRIU ([\d.]+) ms/.exec(s.marks.find((m) => /^helper restore answered/.test(m.what))?.what ?? '')?.[1]);
-	const initialized = s.at(/^gdb says .*\binitialize\b/, restoreAnswer);
-	const gdbStopped = s.at(/^gdb says .*event stopped/, initialized);
+	// the next gdb starts beside the restore (GdbStart): its start is a stage of its own, off the path when it ends first
+	const started = s.at(/^helper gdbStart$/);
+	const initialized = s.at(/^gdb says .*\binitialize\b/, started);
+	const attachFrom = Math.max(restoreAnswer, initialized);
+	const gdbStopped = s.at(/^gdb says .*event stopped/, attachFrom);
 	return [
 		['gdb lets go', restoreCall],
 		['  freeze', during('helper freeze', 0, restoreCall)],
 		['  gdb ends', s.at(/^gdb stopped$/) - s.at(/^gdb stop$/)],
 		['CRIU', criu],
 		['helper besides CRIU', restoreAnswer - restoreCall - criu],
-		['gdb start', initialized - restoreAnswer],
-		['gdb attach', gdbStopped - initialized],
-		['  freeze', during('helper freeze', initialized, gdbStopped)],
+		['gdb start (beside the restore)', initialized - started],
+		['gdb attach', gdbStopped - attachFrom],
+		['  freeze', during('helper freeze', attachFrom, gdbStopped)],
 		['to the stop', total - gdbStopped],
 	];
 }
@@ -402,7 +407,8 @@ export async function benchGdbRestore(shell: TargetShell, rounds: number, benchD
 		'  by hand: criu restore -d --leave-stopped of a checkpoint of the same program state (made the same way), then a fresh',
 		'        gdb -q -nx -i=dap: initialize, attach, setBreakpoints, configurationDone, its stopped event; timed on the target',
 		'  stages (ms, medians): "freeze" is a helper freeze request (the tree\'s cgroup freezer), "gdb ends" the old gdb\'s',
-		'        detach and exit, "gdb start" its spawn up to its answer to initialize',
+		'        detach (then it is killed), "gdb start" the next gdb\'s spawn up to its answer to initialize (ours: beside',
+		'        the restore, from the moment gdb lets go)',
 		...rows,
 	].join('\n');
 }
