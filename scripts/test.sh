@@ -28,6 +28,12 @@ c_passed=${c_passed:-0}
 c_failed=${c_failed:-0}
 if ((helper_status != 0 && c_failed == 0)); then c_failed=1; fi
 
+# What gdb and the debug adapter said during the run, kept for finding out why a test failed or hung
+traces=${CKPT_TEST_TRACES:-/tmp/checkpoint-debugger-test-traces/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$traces"
+export CKPT_GDB_TRACE=${CKPT_GDB_TRACE:-$traces/gdb-dap.log}
+export CKPT_TEST_EVENTS=${CKPT_TEST_EVENTS:-$traces/adapter-events.log}
+
 printf '\n== unit and integration tests\n'
 node --test --test-concurrency=1 --test-timeout=300000 \
 	--test-reporter=spec --test-reporter-destination=stdout \
@@ -46,5 +52,10 @@ fi
 
 passed=$((c_passed + n_passed))
 failed=$((c_failed + n_failed))
+if ((failed > 0)); then
+	printf '\ngdb'"'"'s DAP traffic and the debug adapter'"'"'s events of this run (timestamped): %s\n' "$traces"
+else
+	rm -rf "$traces"
+fi
 echo "$passed passed, $failed failed"
 ((failed == 0))

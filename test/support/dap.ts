@@ -28,10 +28,29 @@ export async function serveAdapter(make: () => DebugSession): Promise<ServedAdap
 	return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** A client connected to an adapter served on `port` (no timeouts in this mode: the tests' own apply). */
+/**
+ * How long a request may go unanswered, or an event awaited not come: the
+ * client has no timeouts of its own in server mode, and a test that hangs
+ * should say on what.
+ */
+const CLIENT_WAIT_MS = 120_000;
+
+/** promise, or a rejection saying `what` did not come within ms. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms); });
+	return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A client connected to an adapter served on `port`; requests and awaited events time out (CLIENT_WAIT_MS). */
 export async function connectClient(port: number): Promise<DebugClient> {
 	const dc = new DebugClient('node', 'unused', 'checkpoint');
 	await dc.start(port);
+	const send = dc.send.bind(dc) as (command: string, args?: unknown) => Promise<DebugProtocol.Response>;
+	// the overloads of send all answer a Response: one function stands for them
+	dc.send = ((command: string, args?: unknown) => within(send(command, args), CLIENT_WAIT_MS, `no answer to ${command}`)) as DebugClient['send'];
+	const waitForEvent = dc.waitForEvent.bind(dc);
+	dc.waitForEvent = (event: string, timeout?: number) => within(waitForEvent(event, timeout), timeout ?? CLIENT_WAIT_MS, `no ${event} event`);
 	// CKPT_TEST_EVENTS=file: every event the adapter sent, for finding out why a test failed
 	const file = process.env.CKPT_TEST_EVENTS;
 	if (file) {
