@@ -85,6 +85,10 @@ export interface AttachSteps {
 	started?: GdbStart;
 }
 
+/** A pause not followed by a stop is said again this often, this many times at most (see pauseUntilStopped). */
+const PAUSE_AGAIN_MS = 200;
+const PAUSE_TRIES = 25;
+
 /** How long gdb may take to detach from its repl before it is ended the slow way (disconnect, then its exit). */
 const DETACH_MS = 3000;
 
@@ -156,6 +160,8 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	private freshlyAttached = true;
 	/** gdb was told to let go: what it says meanwhile is not news; its "terminated" says it let go. */
 	private lettingGo?: () => void;
+	/** Stops gdb reported so far: a pause said again stops once one came. */
+	private stops = 0;
 	private readonly unlisten: Array<() => void> = [];
 
 	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient, stopReading: () => void) {
@@ -213,6 +219,7 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		const threadId = args.threadId;
 		const mapped = THREAD_ARGS.has(command) && typeof threadId === 'number' ? { ...args, threadId: this.gdbThread(threadId) } : args;
 		if (RESUMING.has(command) && this.freshlyAttached) await this.stepOffBreakpoints();
+		if (command === 'pause') return this.pauseUntilStopped(Number(mapped.threadId));
 		const body = (await this.dap.raw(command, mapped)).body;
 		if (RESUMING.has(command)) this.running = true;
 		return body;
@@ -225,11 +232,30 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 	async interrupt(): Promise<DebugProtocol.StoppedEvent['body']> {
 		if (this.stopped) throw new Error('interrupt() of a stopped process');
 		const stop = this.nextOwnStop();
-		await this.dap.raw('pause', { threadId: this.gdbThread(this.pid) }).catch((err: unknown) => {
+		await this.pauseUntilStopped(this.gdbThread(this.pid)).catch((err: unknown) => {
 			// already stopping on its own (its stop is on the way), or gdb failed
 			if (this.running) throw err;
 		});
 		return stop;
+	}
+
+	/**
+	 * Asks gdb to pause, and asks again until a stop comes: a pause that
+	 * reaches gdb just after a resume, before gdb has resumed the process,
+	 * is answered and does nothing, and the process runs on (seen: a pause
+	 * 0.2 ms after continue's answer, no stop in 120 s).
+	 */
+	private async pauseUntilStopped(gdbThread: number): Promise<unknown> {
+		const stopsBefore = this.stops;
+		const body = (await this.dap.raw('pause', { threadId: gdbThread })).body;
+		let tries = 0;
+		const again = (): void => {
+			if (this.stops !== stopsBefore || !this.running || this.ended || ++tries > PAUSE_TRIES) return;
+			this.dap.raw('pause', { threadId: gdbThread }).catch(() => undefined);
+			setTimeout(again, PAUSE_AGAIN_MS);
+		};
+		setTimeout(again, PAUSE_AGAIN_MS);
+		return body;
 	}
 
 	/** Where thread tid stands: "advance (debuggee.c:30)", its function without sources, "" when gdb cannot tell. */
@@ -351,6 +377,7 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		}
 		if (e.event === 'stopped') {
 			const body = (e as DebugProtocol.StoppedEvent).body;
+			this.stops++;
 			this.running = false;
 			await this.readThreads();
 			const stop = { ...body, threadId: body.threadId === undefined ? undefined : this.tidOf.get(body.threadId) ?? this.pid };

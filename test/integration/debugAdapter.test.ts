@@ -300,6 +300,8 @@ describe('leaks in a live debug session', { timeout: PER_GROUP_MS }, () => {
 
 	test('a pipe to an outside reader: refused with its choices, listed, let through by the setting for the next checkpoint', async () => {
 		const { pid, cat, dir } = await pipedWorkload();
+		// a store kept from an earlier run may hold checkpoints of this pid (the target's pids start again with it)
+		const earlier = await storedOf(pid);
 		const dc = await attach(pid);
 		try {
 			const scanned = dc.waitForEvent(CUSTOM.leaksEvent);
@@ -314,7 +316,7 @@ describe('leaks in a live debug session', { timeout: PER_GROUP_MS }, () => {
 			assert.deepEqual(event.refusal?.leaks.map((l) => l.kind), ['pipe']);
 			assert.deepEqual(event.refusal?.suggested, { pipe: 'warn' });
 			assert.equal(pipeOf(event)?.policy, 'fail', 'the event lists every leak, the refused one among them');
-			assert.deepEqual(await storedOf(pid), [], 'nothing was written');
+			assert.deepEqual(await storedOf(pid), earlier, 'nothing was written');
 			await shell.waitForCounters(dir, ['state'], (c) => c[0] > event.leaks.length + 10, 'the program does not run on after the refusal');
 			assert.equal(((await dc.customRequest(CUSTOM.treeState, {})).body as { state: string }).state, 'running');
 
@@ -354,7 +356,7 @@ describe('leaks in a live debug session', { timeout: PER_GROUP_MS }, () => {
 					/"saveBeforeRestore": false/.test(errorOf(e)));
 			await shell.waitForCounters(dir, ['state'], allAbove(running), 'the program was replaced or stopped by a refused restore');
 			assert.equal((await shell.record(dir, 'state'))[0], pid, 'the same process runs');
-			assert.deepEqual(await storedOf(pid), [checkpoint.id]);
+			assert.deepEqual(await storedOf(pid), [...earlier, checkpoint.id]);
 		} finally {
 			await dc.disconnectRequest({});
 			await dc.stop();

@@ -1,0 +1,137 @@
+/**
+ * GdbEngine against a scripted gdb (a GdbLink answering DAP as gdb 16's
+ * interpreter does for a live process): what the engine must do about
+ * gdb's own races, which a real gdb shows only now and then.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { GdbExit, GdbLink, HelperOperations } from '../../src/core/session';
+import { GdbEngine } from '../../src/debug/gdbEngine';
+
+const PID = 4242;
+
+/**
+ * A gdb attached to one single-threaded process. ignorePauses: how many
+ * pauses it answers without stopping the process (as gdb does with a pause
+ * that comes before it resumed the process it was told to continue).
+ */
+class ScriptedGdb implements GdbLink {
+	readonly id = 1;
+	readonly pid = 777;
+	readonly version = '16.3';
+	readonly requests: DebugProtocol.Request[] = [];
+	private readonly outputs = new Set<(data: Buffer) => void>();
+	private seq = 1;
+	private running = false;
+
+	constructor(private ignorePauses: number) {}
+
+	async send(data: Buffer): Promise<void> {
+		const text = data.toString('utf8');
+		const request = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as DebugProtocol.Request;
+		this.requests.push(request);
+		setImmediate(() => this.answer(request));
+	}
+
+	onOutput(listener: (data: Buffer) => void): () => void {
+		this.outputs.add(listener);
+		return () => this.outputs.delete(listener);
+	}
+
+	onExit(_listener: (exit: GdbExit) => void): () => void {
+		return () => undefined;
+	}
+
+	async stop(): Promise<void> {
+		this.outputs.clear();
+	}
+
+	count(command: string): number {
+		return this.requests.filter((r) => r.command === command).length;
+	}
+
+	private answer(request: DebugProtocol.Request): void {
+		const respond = (body?: unknown): void => this.emit({ type: 'response', request_seq: request.seq, command: request.command, success: true, body });
+		if (request.command === 'attach') {
+			this.emit({ type: 'event', event: 'stopped', body: { threadId: 1, allThreadsStopped: true, reason: 'attach' } });
+			respond();
+		} else if (request.command === 'evaluate') {
+			// the engine's Python: the thread map, and the threads standing on a breakpoint (none)
+			const expression = String((request.arguments as { expression: string }).expression);
+			respond({ result: expression.includes('ptid') ? `1:${PID}\n` : '\n', variablesReference: 0 });
+		} else if (request.command === 'continue') {
+			this.running = true;
+			respond({ allThreadsContinued: true });
+		} else if (request.command === 'pause') {
+			respond();
+			if (this.running && this.ignorePauses-- <= 0) {
+				this.running = false;
+				this.emit({ type: 'event', event: 'stopped', body: { threadId: 1, allThreadsStopped: true, reason: 'pause' } });
+			}
+		} else {
+			respond({});
+		}
+	}
+
+	private emit(message: Record<string, unknown>): void {
+		const body = JSON.stringify({ ...message, seq: this.seq++ });
+		const data = Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+		for (const listener of this.outputs) listener(data);
+	}
+}
+
+/** The engine attached through the scripted gdb, as the session attaches it. */
+async function attached(gdb: ScriptedGdb): Promise<GdbEngine> {
+	const session = { target: { description: 'scripted' }, gdbStart: async () => gdb } as unknown as HelperOperations;
+	return GdbEngine.attach(session, PID, { configure: async () => undefined });
+}
+
+describe('GdbEngine', () => {
+	test('a pause gdb answers without stopping the process (it came before the resume took) is said again until the stop', async () => {
+		const gdb = new ScriptedGdb(2);
+		const engine = await attached(gdb);
+		try {
+			const stopped = new Promise<DebugProtocol.StoppedEvent['body']>((resolve) => engine.once('stopped', resolve));
+			await engine.request('continue', { threadId: PID });
+			await engine.request('pause', { threadId: PID });
+			const stop = await stopped;
+			assert.equal(stop.reason, 'pause');
+			assert.equal(stop.threadId, PID);
+			assert.equal(gdb.count('pause'), 3, 'twice more after the first');
+			assert.ok(engine.stopped);
+		} finally {
+			await engine.stop();
+		}
+	});
+
+	test('a pause that stops at once is not said again, and does not stop a later resume', async () => {
+		const gdb = new ScriptedGdb(0);
+		const engine = await attached(gdb);
+		try {
+			const stopped = new Promise<unknown>((resolve) => engine.once('stopped', resolve));
+			await engine.request('continue', { threadId: PID });
+			await engine.request('pause', { threadId: PID });
+			await stopped;
+			await engine.request('continue', { threadId: PID });
+			await new Promise((resolve) => setTimeout(resolve, 600));
+			assert.equal(gdb.count('pause'), 1);
+			assert.ok(!engine.stopped, 'still running');
+		} finally {
+			await engine.stop();
+		}
+	});
+
+	test('the engine\'s own interrupt is said again too', async () => {
+		const gdb = new ScriptedGdb(1);
+		const engine = await attached(gdb);
+		try {
+			await engine.request('continue', { threadId: PID });
+			const stop = await engine.interrupt();
+			assert.equal(stop.reason, 'pause');
+			assert.equal(gdb.count('pause'), 2);
+		} finally {
+			await engine.stop();
+		}
+	});
+});
