@@ -90,9 +90,18 @@ prune_old_rootfs() {
 	done
 }
 
+# The pid namespace this runs in (a CI run under unshare -p has its own).
+own_pidns() {
+	readlink /proc/self/ns/pid
+}
+
+# The running instance's pid: status 1 when none, 2 when the state names one
+# started in another pid namespace (its pid means nothing here; it is reached
+# over SSH only, and it is left to that namespace to end).
 instance_pid() {
 	local pid
 	[[ -r $state_dir/pid ]] || return 1
+	[[ -r $state_dir/pidns && $(<"$state_dir/pidns") != "$(own_pidns)" ]] && return 2
 	pid=$(<"$state_dir/pid")
 	[[ -n $pid && -d /proc/$pid ]] || return 1
 	# A recycled pid is not our instance.
@@ -143,12 +152,13 @@ check_namespaces() {
 
 cmd_up() {
 	require_root up
-	local pid port root
-	if pid=$(instance_pid) && port=$(<"$state_dir/port") && ssh_answers "$port"; then
+	local pid port root owner=0
+	pid=$(instance_pid) || owner=$?
+	if ((owner != 1)) && port=$(<"$state_dir/port") && ssh_answers "$port"; then
 		cat "$state_dir/connection.json"
 		return 0
 	fi
-	[[ -n ${pid:-} ]] && cmd_down >/dev/null
+	((owner == 0)) && cmd_down >/dev/null
 	root=$(cmd_build)
 	check_namespaces
 	make_keys
@@ -163,6 +173,7 @@ cmd_up() {
 		"$here/target-init.sh" "$root" "$port" \
 		</dev/null >"$state_dir/target.log" 2>&1 &
 	echo $! >"$state_dir/pid"
+	own_pidns >"$state_dir/pidns"
 
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -178,10 +189,15 @@ cmd_up() {
 
 cmd_down() {
 	require_root down
-	local pid
-	if ! pid=$(instance_pid); then
+	local pid owner=0
+	pid=$(instance_pid) || owner=$?
+	if ((owner == 2)); then
+		log "the running target was started in another pid namespace: left to it"
+		return 0
+	fi
+	if ((owner == 1)); then
 		log "not running"
-		rm -f "$state_dir/pid" "$state_dir/connection.json"
+		rm -f "$state_dir/pid" "$state_dir/pidns" "$state_dir/connection.json"
 		return 0
 	fi
 	# unshare --kill-child SIGKILLs the namespace's pid 1, which ends the whole
@@ -193,13 +209,14 @@ cmd_down() {
 		sleep 0.1
 	done
 	[[ -d /proc/$pid ]] && kill -KILL "$pid"
-	rm -f "$state_dir/pid" "$state_dir/connection.json"
+	rm -f "$state_dir/pid" "$state_dir/pidns" "$state_dir/connection.json"
 	log "down"
 }
 
 cmd_status() {
-	local port
-	instance_pid >/dev/null && port=$(<"$state_dir/port") && ssh_answers "$port" || {
+	local port owner=0
+	instance_pid >/dev/null || owner=$?
+	((owner != 1)) && port=$(<"$state_dir/port") && ssh_answers "$port" || {
 		echo "target: not running" >&2
 		return 1
 	}
@@ -210,7 +227,7 @@ cmd_status() {
 cmd_exec() {
 	require_root exec
 	local pid init
-	pid=$(instance_pid) || die "not running; start it with: $0 up"
+	pid=$(instance_pid) || die "not running here (or started in another pid namespace); start it with: $0 up"
 	init=$(pgrep -P "$pid" | head -n1) || die "target has no init process"
 	nsenter --target "$init" --mount --pid --root --wd -- "$@"
 }
