@@ -220,9 +220,23 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		const mapped = THREAD_ARGS.has(command) && typeof threadId === 'number' ? { ...args, threadId: this.gdbThread(threadId) } : args;
 		if (RESUMING.has(command) && this.freshlyAttached) await this.stepOffBreakpoints();
 		if (command === 'pause') return this.pauseUntilStopped(Number(mapped.threadId));
-		const body = (await this.dap.raw(command, mapped)).body;
-		if (RESUMING.has(command)) this.running = true;
-		return body;
+		if (!RESUMING.has(command)) return (await this.dap.raw(command, mapped)).body;
+		return this.resume(() => this.dap.raw(command, mapped));
+	}
+
+	/**
+	 * A resuming request: running from the moment it is sent, since the stop
+	 * it leads to may come (and be handled) before its answer; still stopped
+	 * when gdb refuses it.
+	 */
+	private async resume(send: () => Promise<DebugProtocol.Response>): Promise<unknown> {
+		this.running = true;
+		try {
+			return (await send()).body;
+		} catch (err) {
+			this.running = false;
+			throw err;
+		}
 	}
 
 	/**
@@ -357,8 +371,7 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 			await this.command(python(STEP_OFF_START(BigInt(pc))));
 			try {
 				const stepped = this.nextOwnStop();
-				await this.dap.raw('stepIn', { threadId: Number(num), granularity: 'instruction', singleThread: true });
-				this.running = true;
+				await this.resume(() => this.dap.raw('stepIn', { threadId: Number(num), granularity: 'instruction', singleThread: true }));
 				await stepped;
 			} finally {
 				await this.command(python(STEP_OFF_DONE));

@@ -24,6 +24,7 @@ class ScriptedGdb implements GdbLink {
 	private readonly outputs = new Set<(data: Buffer) => void>();
 	private seq = 1;
 	private running = false;
+	private held = Buffer.alloc(0);
 
 	constructor(private ignorePauses: number) {}
 
@@ -63,6 +64,10 @@ class ScriptedGdb implements GdbLink {
 		} else if (request.command === 'continue') {
 			this.running = true;
 			respond({ allThreadsContinued: true });
+		} else if (request.command === 'next') {
+			// a short step: its stop in the same chunk as its answer, before it (gdb sends them from two threads)
+			this.emit({ type: 'event', event: 'stopped', body: { threadId: 1, allThreadsStopped: true, reason: 'step' } }, true);
+			respond({});
 		} else if (request.command === 'pause') {
 			respond();
 			if (this.running && this.ignorePauses-- <= 0) {
@@ -74,9 +79,12 @@ class ScriptedGdb implements GdbLink {
 		}
 	}
 
-	private emit(message: Record<string, unknown>): void {
+	/** held: kept back and sent with the next message, in one chunk. */
+	private emit(message: Record<string, unknown>, held = false): void {
 		const body = JSON.stringify({ ...message, seq: this.seq++ });
-		const data = Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+		const data = Buffer.concat([this.held, Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)]);
+		this.held = held ? data : Buffer.alloc(0);
+		if (held) return;
 		for (const listener of this.outputs) listener(data);
 	}
 }
@@ -117,6 +125,20 @@ describe('GdbEngine', () => {
 			await new Promise((resolve) => setTimeout(resolve, 600));
 			assert.equal(gdb.count('pause'), 1);
 			assert.ok(!engine.stopped, 'still running');
+		} finally {
+			await engine.stop();
+		}
+	});
+
+	test('a step whose stop comes before its answer leaves the engine stopped, not running', async () => {
+		const gdb = new ScriptedGdb(0);
+		const engine = await attached(gdb);
+		try {
+			const stopped = new Promise<DebugProtocol.StoppedEvent['body']>((resolve) => engine.once('stopped', resolve));
+			await engine.request('next', { threadId: PID });
+			assert.equal((await stopped).reason, 'step');
+			await new Promise((resolve) => setImmediate(resolve));
+			assert.ok(engine.stopped, 'stopped after the step');
 		} finally {
 			await engine.stop();
 		}
