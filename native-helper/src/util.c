@@ -24,22 +24,24 @@ uint64_t now_unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + ts.tv_nsec / 1000000;
 }
 
-void sleep_ms(unsigned ms)
+/* Sleeps us microseconds, signals or not. */
+static void sleep_us(uint64_t us)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000L };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
 
+void sleep_ms(unsigned ms)
+{
+	sleep_us(ms * 1000ull);
+}
+
 void poll_pause(unsigned *us)
 {
-	struct timespec ts;
-
 	*us = *us ? (*us >= 2500 ? 5000 : *us * 2) : 100;
-	ts = (struct timespec){ 0, (long)*us * 1000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	sleep_us(*us);
 }
 
 int random_hex(char *out, size_t nhex)

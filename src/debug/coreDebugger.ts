@@ -15,11 +15,11 @@
  * before: the user is told why once, in words.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { DapClient } from '../core/dap';
+import type { DapClient } from '../core/dap';
 import { CheckpointError, errorMessage } from '../core/errors';
 import type { ProcessImage } from '../core/images/checkpoint';
 import type { GdbLink, HelperOperations } from '../core/session';
-import { INITIALIZE } from './gdbEngine';
+import { gdbDap, INITIALIZE, isUnknownFunction, python } from './gdbEngine';
 import type { Sources } from './sources';
 
 /** What the core debugger needs of a helper session. */
@@ -48,11 +48,6 @@ export function parseMemoryReference(ref: string): { pid: number; address: bigin
 	const m = /^(\d+):(0x[0-9a-f]+)$/i.exec(ref);
 	if (!m) throw new CheckpointError('usage', `"${ref}" is not a memory reference of this snapshot (expected pid:0xaddress)`);
 	return { pid: Number(m[1]), address: BigInt(m[2]) };
-}
-
-/** A gdb command line that runs Python code of any length (the repl takes one line). */
-function python(code: string): string {
-	return `python exec(${JSON.stringify(code)})`;
 }
 
 /** A file name as gdb's file and core-file commands read it: quoted, its quotes and backslashes escaped, as a Python literal. */
@@ -118,8 +113,8 @@ export class ProcessGdb {
 	private ended?: string;
 	private readonly unlisten: Array<() => void> = [];
 
-	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient) {
-		this.unlisten.push(link.onOutput((data) => dap.feed(data)));
+	private constructor(readonly pid: number, private readonly link: GdbLink, private readonly dap: DapClient, stopReading: () => void) {
+		this.unlisten.push(stopReading);
 		this.unlisten.push(link.onExit((x) => {
 			const stderr = x.stderr.trim();
 			this.end(`gdb ended (${x.signal ? `signal ${x.signal}` : `exit ${x.code}`})${stderr ? `: ${stderr}` : ''}`);
@@ -133,8 +128,8 @@ export class ProcessGdb {
 	 */
 	static async load(ops: CoreOperations, process: ProcessImage, core: { path: string; executable: string }, timeoutMs = LOAD_TIMEOUT_MS): Promise<{ gdb: ProcessGdb; changed: Changed[] }> {
 		const link = await ops.gdbStart();
-		const dap = new DapClient((data) => link.send(data), `gdb on ${ops.target.description}`);
-		const gdb = new ProcessGdb(process.pid, link, dap);
+		const { dap, unlisten } = gdbDap(link, ops.target.description);
+		const gdb = new ProcessGdb(process.pid, link, dap, unlisten);
 		const timer = setTimeout(() => gdb.end(`gdb did not load the program and its core within ${timeoutMs / 1000} s`), timeoutMs);
 		try {
 			return { gdb, changed: await gdb.start(process, core) };
@@ -390,7 +385,7 @@ export class CoreDebugger {
 
 /** gdb names a frame of a function it knows nothing of "???": say where it is instead. */
 function frameName(f: DebugProtocol.StackFrame): string {
-	if (f.name && !/^\?+$/.test(f.name)) return f.name;
+	if (f.name && !isUnknownFunction(f.name)) return f.name;
 	const module = typeof f.moduleId === 'string' ? baseName(f.moduleId) : undefined;
 	return `?? ${f.instructionPointerReference ?? ''}${module ? ` (${module})` : ' (no symbols)'}`;
 }

@@ -58,14 +58,27 @@ const STEP_OFF_DONE = 'for l in ckpt_off: l.enabled = True';
 const THREAD_MAP = 'python print(",".join("%d:%d" % (t.global_num, t.ptid[1]) for t in gdb.selected_inferior().threads()))';
 
 /** A gdb command line that runs Python code of any length (the repl takes one line). */
-function python(code: string): string {
+export function python(code: string): string {
 	return `python exec(${JSON.stringify(code)})`;
+}
+
+/** gdb names a frame of a function it knows nothing of "??" (or "???"). */
+export function isUnknownFunction(name: string): boolean {
+	return /^\?+$/.test(name);
 }
 
 /** The DAP traffic with gdb, appended to file (CKPT_GDB_TRACE names it), for finding out what gdb was told and said. */
 function traceTo(file: string | undefined, link: GdbLink): (way: '>' | '<', data: Uint8Array) => void {
 	if (!file) return () => undefined;
 	return (way, data) => appendFileSync(file, `${new Date().toISOString()} ${link.id} ${way} ${Buffer.from(data).toString('utf8')}\n`);
+}
+
+/** A DAP client of gdb over its link, reading its output from now on (traced when CKPT_GDB_TRACE says where); unlisten stops reading. */
+export function gdbDap(link: GdbLink, description: string): { dap: DapClient; unlisten: () => void } {
+	const trace = traceTo(process.env.CKPT_GDB_TRACE, link);
+	const dap = new DapClient((data) => { trace('>', data); return link.send(data); }, `gdb on ${description}`);
+	const unlisten = link.onOutput((data) => { trace('<', data); dap.feed(data); });
+	return { dap, unlisten };
 }
 
 /** How an attach goes on (see GdbEngine.attach). */
@@ -133,9 +146,7 @@ export class GdbStart {
 
 async function startGdb(session: HelperOperations): Promise<StartedGdb> {
 	const link = await session.gdbStart();
-	const trace = traceTo(process.env.CKPT_GDB_TRACE, link);
-	const dap = new DapClient((data) => { trace('>', data); return link.send(data); }, `gdb on ${session.target.description}`);
-	const unlisten = link.onOutput((data) => { trace('<', data); dap.feed(data); });
+	const { dap, unlisten } = gdbDap(link, session.target.description);
 	try {
 		await dap.request('initialize', INITIALIZE);
 		return { link, dap, unlisten };
@@ -277,7 +288,7 @@ export class GdbEngine extends EventEmitter<GdbEngineEvents> {
 		const body = await this.request('stackTrace', { threadId: tid, startFrame: 0, levels: 1 }) as DebugProtocol.StackTraceResponse['body'];
 		const top = body.stackFrames[0];
 		// gdb names a frame it knows nothing of "??": no place worth telling
-		if (!top || /^\?+$/.test(top.name)) return '';
+		if (!top || isUnknownFunction(top.name)) return '';
 		const file = top.source?.path?.split('/').pop() ?? top.source?.name;
 		return file && top.line ? `${top.name} (${file}:${top.line})` : top.name;
 	}
