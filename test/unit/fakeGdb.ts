@@ -10,8 +10,7 @@
  * before the core), and can end on its own.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { dapFrame } from '../../src/core/dap';
-import type { GdbExit, GdbLink } from '../../src/core/session';
+import { ScriptedLink } from './scriptedLink';
 
 /** A local: a value, or a struct's fields (gdb shows a pointer to it as one child, the struct). */
 export type FakeValue = string | { [field: string]: FakeValue };
@@ -46,68 +45,24 @@ type Ref =
 	| { kind: 'registers'; frame: FakeFrame }
 	| { kind: 'value'; value: { [field: string]: FakeValue } };
 
-let nextId = 1;
-
-export class FakeGdb implements GdbLink {
-	readonly id = nextId++;
-	readonly pid = 5000 + this.id;
-	readonly version = '16.3';
-	/** Every request it got, in order ("evaluate", "stackTrace"...). */
-	readonly requests: DebugProtocol.Request[] = [];
-	stopped = false;
+export class FakeGdb extends ScriptedLink {
 	program?: string;
 	corePath?: string;
 	private core?: FakeCore;
-	private readonly outputs = new Set<(data: Buffer) => void>();
-	private readonly exits = new Set<(exit: GdbExit) => void>();
 	private readonly frames: Array<{ frame: FakeFrame }> = [];
 	private readonly frameIds = new Map<FakeFrame, number>();
 	private readonly refs: Ref[] = [];
-	private seq = 1;
 
-	constructor(private readonly host: FakeGdbHost) {}
-
-	async send(data: Buffer): Promise<void> {
-		if (this.stopped) throw new Error(`gdb ${this.id} was stopped`);
-		const text = data.toString('utf8');
-		const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-		const request = JSON.parse(body) as DebugProtocol.Request;
-		this.requests.push(request);
-		setImmediate(() => this.answer(request));
-	}
-
-	onOutput(listener: (data: Buffer) => void): () => void {
-		this.outputs.add(listener);
-		return () => this.outputs.delete(listener);
-	}
-
-	onExit(listener: (exit: GdbExit) => void): () => void {
-		this.exits.add(listener);
-		return () => this.exits.delete(listener);
-	}
-
-	async stop(): Promise<void> {
-		this.stopped = true;
+	constructor(private readonly host: FakeGdbHost) {
+		super();
 	}
 
 	/** gdb dies on its own. */
 	crash(stderr = 'Fatal signal: Segmentation fault'): void {
-		this.stopped = true;
-		for (const listener of this.exits) listener({ code: null, signal: 11, stderr });
+		this.exit({ code: null, signal: 11, stderr });
 	}
 
-	/** The commands it got of a kind ("stackTrace"). */
-	count(command: string): number {
-		return this.requests.filter((r) => r.command === command).length;
-	}
-
-	private reply(request: DebugProtocol.Request, body: unknown, message?: string): void {
-		if (this.stopped) return;
-		const response = { seq: this.seq++, type: 'response', request_seq: request.seq, command: request.command, success: message === undefined, message, body };
-		for (const listener of this.outputs) listener(dapFrame(response));
-	}
-
-	private answer(request: DebugProtocol.Request): void {
+	protected answer(request: DebugProtocol.Request): void {
 		try {
 			this.reply(request, this.handle(request.command, (request.arguments ?? {}) as Record<string, unknown>));
 		} catch (err) {

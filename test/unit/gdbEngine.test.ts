@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { GdbExit, GdbLink, HelperOperations } from '../../src/core/session';
+import type { HelperOperations } from '../../src/core/session';
 import { GdbEngine } from '../../src/debug/gdbEngine';
+import { ScriptedLink } from './scriptedLink';
 
 const PID = 4242;
 
@@ -16,43 +17,16 @@ const PID = 4242;
  * pauses it answers without stopping the process (as gdb does with a pause
  * that comes before it resumed the process it was told to continue).
  */
-class ScriptedGdb implements GdbLink {
-	readonly id = 1;
-	readonly pid = 777;
-	readonly version = '16.3';
-	readonly requests: DebugProtocol.Request[] = [];
-	private readonly outputs = new Set<(data: Buffer) => void>();
-	private seq = 1;
+class ScriptedGdb extends ScriptedLink {
 	private running = false;
+	/** Output kept back, to go out with the next message in one chunk. */
 	private held = Buffer.alloc(0);
 
-	constructor(private ignorePauses: number) {}
-
-	async send(data: Buffer): Promise<void> {
-		const text = data.toString('utf8');
-		const request = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as DebugProtocol.Request;
-		this.requests.push(request);
-		setImmediate(() => this.answer(request));
+	constructor(private ignorePauses: number) {
+		super();
 	}
 
-	onOutput(listener: (data: Buffer) => void): () => void {
-		this.outputs.add(listener);
-		return () => this.outputs.delete(listener);
-	}
-
-	onExit(_listener: (exit: GdbExit) => void): () => void {
-		return () => undefined;
-	}
-
-	async stop(): Promise<void> {
-		this.outputs.clear();
-	}
-
-	count(command: string): number {
-		return this.requests.filter((r) => r.command === command).length;
-	}
-
-	private answer(request: DebugProtocol.Request): void {
+	protected answer(request: DebugProtocol.Request): void {
 		const respond = (body?: unknown): void => this.emit({ type: 'response', request_seq: request.seq, command: request.command, success: true, body });
 		if (request.command === 'attach') {
 			this.emit({ type: 'event', event: 'stopped', body: { threadId: 1, allThreadsStopped: true, reason: 'attach' } });
@@ -60,6 +34,8 @@ class ScriptedGdb implements GdbLink {
 		} else if (request.command === 'evaluate') {
 			// the engine's Python: the thread map, and the threads standing on a breakpoint (none)
 			const expression = String((request.arguments as { expression: string }).expression);
+			// the engine lets go from the repl: gdb says "terminated" and may never answer
+			if (expression === 'detach') return this.emit({ type: 'event', event: 'terminated' });
 			respond({ result: expression.includes('ptid') ? `1:${PID}\n` : '\n', variablesReference: 0 });
 		} else if (request.command === 'continue') {
 			this.running = true;
@@ -80,12 +56,10 @@ class ScriptedGdb implements GdbLink {
 	}
 
 	/** held: kept back and sent with the next message, in one chunk. */
-	private emit(message: Record<string, unknown>, held = false): void {
-		const body = JSON.stringify({ ...message, seq: this.seq++ });
-		const data = Buffer.concat([this.held, Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)]);
+	private emit(message: object, held = false): void {
+		const data = Buffer.concat([this.held, this.frame(message)]);
 		this.held = held ? data : Buffer.alloc(0);
-		if (held) return;
-		for (const listener of this.outputs) listener(data);
+		if (!held) this.write(data);
 	}
 }
 
