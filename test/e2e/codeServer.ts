@@ -492,7 +492,12 @@ async function listRow(page: Page, rowSelector: string, ariaLabel: RegExp, timeo
 			if (re.test(label)) return label;
 		}
 		return undefined;
-	}, { selector: rowSelector, pattern: patternSource(ariaLabel) }, { timeout: timeoutMs });
+	}, { selector: rowSelector, pattern: patternSource(ariaLabel) }, { timeout: timeoutMs }).catch(async (err: unknown) => {
+		const rows = await page.evaluate((selector: string) => Array.from(document.querySelectorAll(`${selector}[aria-label]`))
+			.map((row) => row.getAttribute('aria-label') ?? ''), rowSelector).catch(() => []);
+		const shown = rows.length ? rows.map((label) => `\n    ${label}`).join('') : ' none';
+		throw new Error(`no row ${ariaLabel} (${rowSelector}) after ${timeoutMs} ms; the rows shown:${shown}`, { cause: err });
+	});
 	const label = String(await handle.jsonValue());
 	return page.locator(`${rowSelector}[aria-label=${JSON.stringify(label)}]`).first();
 }
@@ -527,6 +532,45 @@ export interface E2eOpenOptions {
 	settings?: Record<string, unknown>;
 }
 
+const EXTENSION_LOG_LINES = 30;
+
+/** Adds lines to an error's message, and to its stack, which the test runner prints and which holds the message as it was. */
+function appendToMessage(err: Error, text: string): void {
+	const before = err.message;
+	err.message = `${before}\n${text}`;
+	if (err.stack?.includes(before)) err.stack = err.stack.replace(before, err.message);
+}
+
+/**
+ * Every notification of the session, newest first, as the notification
+ * centre lists them (toasts leave the page once they hide): the centre is
+ * opened for that and closed again.
+ */
+async function notificationHistory(page: Page): Promise<string[]> {
+	await page.keyboard.press('Escape');
+	await runCommand(page, 'notifications.showList');
+	const items = '.notifications-center .notification-list-item-message';
+	await page.locator('.notifications-center').waitFor({ state: 'visible', timeout: 5_000 });
+	const texts = await page.evaluate((selector: string) => Array.from(document.querySelectorAll(selector)).map((message) => message.textContent ?? ''), items);
+	await runCommand(page, 'notifications.hideList');
+	return texts;
+}
+
+/** What the extension wrote to its output channel ("Checkpoint Debugger") in this run, from code-server's logs. */
+export function extensionLog(outputDir: string): string {
+	const logs = join(outputDir, 'user-data', 'logs');
+	const found: string[] = [];
+	const walk = (dir: string): void => {
+		for (const entry of readdirSync(dir, { withFileTypes: true })) {
+			const path = join(dir, entry.name);
+			if (entry.isDirectory()) walk(path);
+			else if (/^\d+-Checkpoint Debugger\.log$/.test(entry.name)) found.push(path);
+		}
+	};
+	if (existsSync(logs)) walk(logs);
+	return found.sort().map((path) => readFileSync(path, 'utf8').trimEnd()).join('\n');
+}
+
 /**
  * The bookkeeping of one end-to-end suite: its output folder, its code-server
  * and workbench, and whether anything failed. Used as
@@ -559,12 +603,32 @@ export class E2eRun {
 		}
 	}
 
-	/** A test body that is given the open workbench; a throw marks the run failed. */
+	/**
+	 * A test body that is given the open workbench; a throw marks the run
+	 * failed. Its message then also says what the workbench showed and what the
+	 * extension logged: a CI log keeps the failures' messages, not the output folder.
+	 */
 	step(body: (workbench: Workbench) => Promise<void>): () => Promise<void> {
 		return () => this.guard(async () => {
-			if (!this.workbench) throw new Error('no workbench: the set-up failed');
-			await body(this.workbench);
+			const workbench = this.workbench;
+			if (!workbench) throw new Error('no workbench: the set-up failed');
+			try {
+				await body(workbench);
+			} catch (err) {
+				if (err instanceof Error) appendToMessage(err, await this.whatWasShown(workbench.page));
+				throw err;
+			}
 		});
+	}
+
+	/** The notifications in the workbench and the end of the extension's output channel, as text. */
+	private async whatWasShown(page: Page): Promise<string> {
+		const notifications = await notificationHistory(page).catch((err: unknown) => [`(the page could not be read: ${String(err)})`]);
+		const log = extensionLog(this.outputDir).split('\n').slice(-EXTENSION_LOG_LINES).join('\n    ');
+		return [
+			`notifications in the workbench: ${notifications.length ? notifications.map((text) => `\n    ${text}`).join('') : 'none'}`,
+			`the extension's output channel, its last lines:\n    ${log || '(empty)'}`,
+		].join('\n');
 	}
 
 	/**
