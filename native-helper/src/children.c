@@ -5,6 +5,7 @@
 
 #include "children.h"
 #include "gdb_run.h"
+#include "lazy.h"
 #include "program.h"
 
 void reap_children(void)
@@ -13,6 +14,6 @@ void reap_children(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!gdb_run_reaped(pid, status))
+		if (!lazy_reaped(pid, status) && !gdb_run_reaped(pid, status))
 			program_reaped(pid, status);
 }

@@ -16,6 +16,7 @@
 #include "debugregs.h"
 #include "dump.h"
 #include "fileio.h"
+#include "lazy.h"
 #include "leaks.h"
 #include "manifest.h"
 #include "proc.h"
@@ -319,7 +320,9 @@ int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr 
 	memset(out, 0, sizeof(*out));
 	c.tree = frozen_find(p->root);
 	c.pids = &pids;
-	if (proc_tree(p->root, &pids, e) || scan_before_dump(&c, out, e) || check_criu_can(&c, e))
+	/* a tree restored lazily is dumped once its pages are all in: CRIU would meet its userfaultfd */
+	if (proc_tree(p->root, &pids, e) || lazy_wait_idle(p->store, pids.v, pids.n, p->request, e) ||
+	    scan_before_dump(&c, out, e) || check_criu_can(&c, e))
 		goto release;
 	c.procs = collect_processes(&pids, &c.nprocs);
 	c.pipes = output_pipes_of(p->root);

@@ -85,7 +85,8 @@ void op_restore(const Request *req, Response *resp)
 {
 	const RestoreRequest *rq = req->restore;
 	struct restore_params p = { .request = req->id, .id = rq->checkpoint_id, .kill_running = rq->kill_running,
-				    .tcp_close = rq->tcp_close, .frozen = rq->frozen, .store = g_cfg.store };
+				    .tcp_close = rq->tcp_close, .frozen = rq->frozen, .lazy = rq->lazy,
+				    .store = g_cfg.store };
 	struct restore_outcome out = { 0 };
 	struct herr e = { 0 };
 	RestoreResult *res;
@@ -108,6 +109,7 @@ void op_restore(const Request *req, Response *resp)
 	res->output_streamed = out.output_streamed;
 	res->frozen = out.frozen;
 	res->warning = (char *)(out.warning ? out.warning : "");
+	res->lazy = out.lazy;
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_RESTORE;
 	resp->restore = res;
 }

@@ -43,9 +43,9 @@ int parse_proc_stat(const char *buf, struct proc_stat *st)
 	st->comm[clen] = '\0';
 	if (sscanf(close + 1, " %c %d %d %d %d", &state, &ppid, &pgid, &sid, &tty) != 5)
 		goto bad;
-	/* vsize is the 23rd field; 13 fields lie between tty_nr and it */
+	/* starttime and vsize are the 22nd and 23rd fields; 12 fields lie between tty_nr and them */
 	if (sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
-		   "%*u %" SCNu64, &st->vsize) != 1)
+		   "%" SCNu64 " %" SCNu64, &st->start_ticks, &st->vsize) != 2)
 		st->vsize = 0;
 	st->pid = pid;
 	st->state = state;

@@ -22,6 +22,7 @@ struct proc_stat {
 	pid_t pgid;
 	pid_t sid;
 	uint32_t tty_nr;
+	uint64_t start_ticks;	/* when it started, in clock ticks since boot */
 	uint64_t vsize;		/* bytes of address space; 0 when the line ends early */
 };
 

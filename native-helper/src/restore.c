@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include "channel.h"
 #include "children.h"
 #include "debugregs.h"
+#include "fileio.h"
 #include "kill.h"
+#include "lazy.h"
 #include "manifest.h"
 #include "proc.h"
 #include "program.h"
@@ -47,6 +50,8 @@ struct restore_ctx {
 	int work_fd;			/* <store>/.logs/<id>-<stamp>-<rnd>: CRIU's log */
 	char work[4400];
 	struct restore_output output;
+	struct lazy_params lazy_params;
+	struct lazy_restore lazy;	/* lazy.supervisor: restoring with lazy pages */
 };
 
 /*
@@ -206,6 +211,54 @@ static int open_dirs(struct restore_ctx *c, struct herr *e)
 	return open_workdir(c, e);
 }
 
+/* The checkpoint's pids: those its restored processes get. */
+static pid_t *checkpoint_pids(const Checkpoint *ck)
+{
+	pid_t *pids = arena_alloc((ck->n_processes + 1) * sizeof(*pids));
+
+	for (size_t i = 0; i < ck->n_processes; i++)
+		pids[i] = ck->processes[i]->pid;
+	return pids;
+}
+
+/* A lazy restore of this checkpoint's processes still under way is waited for: its daemon must not lose them. */
+static int wait_lazy_done(const struct restore_ctx *c, struct herr *e)
+{
+	return lazy_wait_idle(c->p->store, checkpoint_pids(c->ck), c->ck->n_processes, c->p->request, e);
+}
+
+/* With lazy pages (asked, and CRIU and the kernel can): the daemon listens before anything is killed. */
+static int start_lazy(struct restore_ctx *c, struct herr *e)
+{
+	if (!c->p->lazy || !c->p->criu->lazy_pages)
+		return 0;
+	c->lazy_params = (struct lazy_params){
+		.request = c->p->request, .criu = c->p->criu->path, .store = c->p->store, .id = c->ck->id,
+		.images = arena_printf("%s/%s", c->p->store, c->ck->id), .logs = c->work,
+		.pids = checkpoint_pids(c->ck), .npids = c->ck->n_processes,
+	};
+	emit_progress(c->p->request, "lazy-pages", "starting CRIU's lazy-pages daemon for checkpoint %s", c->ck->id);
+	return lazy_start(&c->lazy_params, &c->lazy, e);
+}
+
+/* CRIU's work directory: a lazy restore's short one (its daemon's socket is there), else the kept logs'. */
+static int criu_work_fd(const struct restore_ctx *c)
+{
+	return c->lazy.supervisor ? c->lazy.work_fd : c->work_fd;
+}
+
+/* A lazy restore's log, kept with the others (its work directory goes with its daemon). */
+static void keep_restore_log(const struct restore_ctx *c)
+{
+	char *log = NULL;
+	size_t len = 0;
+
+	if (!c->lazy.supervisor || read_file_at(c->lazy.work_fd, "restore.log", &log, &len, 64u << 20))
+		return;
+	write_file_at(c->work_fd, "restore.log", log, len);
+	free(log);
+}
+
 static void add_inherit(struct restore_output *o, CriuOpts *opts, uint32_t pipe_id, int fd)
 {
 	size_t n = opts->n_inherit_fd;
@@ -260,7 +313,7 @@ static void output_close(struct restore_output *o)
 static const int *inherited_fds(struct restore_ctx *c, CriuOpts *opts, size_t *n)
 {
 	const struct restore_plan *plan = &c->plan;
-	const int own[] = { c->images_fd, c->work_fd, c->output.out[WRITE_END], c->output.err[WRITE_END] };
+	const int own[] = { c->images_fd, criu_work_fd(c), c->output.out[WRITE_END], c->output.err[WRITE_END] };
 	size_t nin = opts->n_inherit_fd + plan->ninherit;
 	InheritFd **in = arena_alloc((nin + 1) * sizeof(*in));
 	int *keep = arena_alloc((ARRAY_SIZE(own) + plan->nfds) * sizeof(*keep));
@@ -354,7 +407,8 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 
 	opts.images_dir_fd = c->images_fd;
 	opts.has_work_dir_fd = true;
-	opts.work_dir_fd = c->work_fd;
+	opts.work_dir_fd = criu_work_fd(c);
+	opts.has_lazy_pages = opts.lazy_pages = c->lazy.supervisor > 0;
 	opts.has_rst_sibling = opts.rst_sibling = true;
 	criu_opts_common(&opts, "restore.log", c->ck->options, c->network_lock);
 	if (c->p->tcp_close && opts.tcp_established)
@@ -369,8 +423,11 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	emit_tree_state(c->p->request, c->ck->root_pid, TS(RESTORING));
 	emit_progress(c->p->request, "restoring", "CRIU is restoring checkpoint %s", c->ck->id);
 	t0 = now_us();
-	if (criu_call(c->p->criu->path, &req, keep, nkeep, on_notify, c, &r, e))
+	ret = criu_call(c->p->criu->path, &req, keep, nkeep, on_notify, c, &r, e);
+	keep_restore_log(c);
+	if (ret)
 		return -1;
+	ret = -1;
 	out->criu_wall_us = now_us() - t0;
 	if (r->success && r->restore) {
 		adopt(c, r->restore->pid, out);
@@ -392,7 +449,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 
 int restore_run(const struct restore_params *p, struct restore_outcome *out, struct herr *e)
 {
-	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1,
+	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1, .lazy = { .work_fd = -1, .go_fd = -1 },
 				 .output = { .out = { -1, -1 }, .err = { -1, -1 } } };
 	int ret = -1;
 
@@ -402,14 +459,22 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 		goto out;
 	/* the directory names the checkpoint: a copied or renamed one restores from where it is */
 	c.ck->id = (char *)p->id;
-	if (check_restorable(&c, e))
+	if (wait_lazy_done(&c, e) || check_restorable(&c, e))
+		goto out;
+	if (open_dirs(&c, e) || start_lazy(&c, e))
 		goto out;
 	if (c.running.n && kill_running(&c, out, e))
 		goto out;
-	if (open_dirs(&c, e) || criu_restore(&c, out, e))
+	if (criu_restore(&c, out, e))
 		goto out;
+	if (c.lazy.supervisor) {
+		lazy_watch(&c.lazy, &c.lazy_params, out->root);
+		out->lazy = true;
+	}
 	ret = 0;
 out:
+	if (ret && c.lazy.supervisor)
+		lazy_abort(&c.lazy, &c.lazy_params);
 	if (c.images_fd >= 0)
 		close(c.images_fd);
 	if (c.work_fd >= 0)

@@ -24,6 +24,7 @@ struct restore_params {
 	bool kill_running;		/* kill the checkpoint's processes that still run */
 	bool tcp_close;			/* restore saved TCP connections closed */
 	bool frozen;			/* restore the tree frozen, not running */
+	bool lazy;			/* with lazy pages, when CRIU and the kernel can */
 	const char *store;
 	const struct criu_info *criu;	/* usable (no problem) */
 };
@@ -38,6 +39,7 @@ struct restore_outcome {
 	uint64_t criu_wall_us;
 	bool output_streamed;		/* the restored program's output comes as events again */
 	bool frozen;			/* the tree is frozen (asked, and the freeze worked) */
+	bool lazy;			/* its pages are still coming: a LazyRestoreEnd event tells the end */
 	const char *warning;		/* asked frozen, not frozen: why (the tree runs) */
 	struct criu_failure *criu;	/* CRIU_FAILED: what CRIU said */
 };

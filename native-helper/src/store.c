@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "fileio.h"
+#include "lazy.h"
 #include "manifest.h"
 #include "store.h"
 #include "wire.h"
@@ -129,6 +130,8 @@ int store_delete(const char *store, const char *id, struct herr *e)
 		herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s", id, store);
 		return -1;
 	}
+	if (lazy_check_idle(store, id, e))
+		return -1;	/* its daemon reads its pages */
 	if (remove_tree(path)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot delete %s", path);
 		return -1;

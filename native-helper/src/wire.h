@@ -47,6 +47,7 @@ typedef Checkpoint__Helper__V1__KillResult KillResult;
 typedef Checkpoint__Helper__V1__OutputPipes OutputPipes;
 typedef Checkpoint__Helper__V1__ProgramOutput ProgramOutput;
 typedef Checkpoint__Helper__V1__ProgramExit ProgramExit;
+typedef Checkpoint__Helper__V1__LazyRestoreEnd LazyRestoreEnd;
 typedef Checkpoint__Helper__V1__LeaksRequest LeaksRequest;
 typedef Checkpoint__Helper__V1__Leak Leak;
 typedef Checkpoint__Helper__V1__LeakHolder LeakHolder;

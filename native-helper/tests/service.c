@@ -531,6 +531,8 @@ static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
 	if (ok && req->type == CRIU_REQ_TYPE__RESTORE) {
 		fake_file(o->work_dir_fd, o->log_file, "(00.000001) Version: 4.1.1\n");
 		restored.pid = fake_restored(o->has_leave_stopped && o->leave_stopped);
+		if (o->lazy_pages)
+			fake_file(o->work_dir_fd, FAKE_LAZY_GO, "");	/* the fake daemon's cue: its client came */
 		r->restore = &restored;
 		r->success = true;
 		return;
@@ -566,6 +568,37 @@ static void fake_serve(int sk, bool ok)
 	}
 }
 
+/*
+ * "criu lazy-pages --images-dir D --work-dir W --log-file L --status-fd 4":
+ * mode "...lazy-early" fails before it listens; else it says it listens
+ * (a byte on fd 4), waits for its cue (W/FAKE_LAZY_GO, from the fake
+ * restore or the test), and ends with 0, or 1 in mode "...lazy-fails".
+ */
+static void __attribute__((noreturn)) fake_lazy_pages(const char *mode, char **argv, int argc)
+{
+	const char *work = argc >= 6 ? argv[5] : ".", *log = argc >= 8 ? argv[7] : "lazy.log";
+	int dir = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char c = 0;
+
+	if (dir < 0 || argc != 10 || strcmp(argv[8], "--status-fd"))
+		_exit(9);
+	if (strstr(mode, "lazy-early")) {
+		fake_file(dir, log, "(00.000001) Version: 4.1.1\n(00.000002) Error (criu/uffd.c:1): fake: cannot listen\n");
+		_exit(1);
+	}
+	fake_file(dir, log, "(00.000001) Version: 4.1.1\n");
+	if (write(atoi(argv[9]), &c, 1) != 1)
+		_exit(9);
+	close(atoi(argv[9]));
+	for (int i = 0; i < 10000 && faccessat(dir, FAKE_LAZY_GO, F_OK, 0); i++)
+		usleep(1000);
+	if (strstr(mode, "lazy-fails")) {
+		fake_file(dir, log, "(00.000001) Version: 4.1.1\n(00.000003) Error (criu/uffd.c:2): fake: uffd copy failed\n");
+		_exit(1);
+	}
+	_exit(0);
+}
+
 /* This program started as "criu ..." with FAKE_CRIU_ENV set: the fake CRIU, never the tests. */
 __attribute__((constructor)) static void fake_criu_main(void)
 {
@@ -581,8 +614,16 @@ __attribute__((constructor)) static void fake_criu_main(void)
 	}
 	/* "criu\0swrk\0FD\0"; anything else ("check --feature") finds nothing */
 	if (len > 10 && !strcmp(args + 5, "swrk")) {
-		fake_serve(atoi(args + 10), !strcmp(mode, "ok"));
+		fake_serve(atoi(args + 10), !strncmp(mode, "ok", 2));
 		_exit(0);
+	}
+	if (len > 16 && !strcmp(args + 5, "lazy-pages")) {
+		char *argv[16];
+		int argc = 0;
+
+		for (size_t off = 0; off < len && argc < 16; off += strlen(args + off) + 1)
+			argv[argc++] = args + off;
+		fake_lazy_pages(mode, argv, argc);
 	}
 	_exit(1);
 }

@@ -129,9 +129,14 @@ LeakRule **namespaces_warned(size_t *n);
  * answers VERSION (4.1.1) and FEATURE_CHECK; a DUMP or RESTORE fails with
  * an Error line in its log, or (mode "ok") a DUMP announces post-dump,
  * writes pages-1.img and succeeds, and a RESTORE starts one process, a
- * child of the tests, stopped when asked leave_stopped. Returns its path (a static buffer);
+ * child of the tests, stopped when asked leave_stopped. Modes starting
+ * with "ok" succeed; "criu lazy-pages" says it listens, waits for its cue
+ * (the file FAKE_LAZY_GO in its work directory: a lazy RESTORE writes it)
+ * and ends with 0, or 1 when the mode has "lazy-fails"; with "lazy-early"
+ * it fails before it listens. Returns its path (a static buffer);
  * fake_criu(NULL) ends it (NULL).
  */
 const char *fake_criu(const char *mode);
+#define FAKE_LAZY_GO "fake-lazy-go"
 
 #endif

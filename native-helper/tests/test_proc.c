@@ -52,6 +52,11 @@ static void test_parse_stat(void)
 		CHECK_UINT(st.tty_nr, ==, c->tty_nr);
 		CHECK_UINT(st.vsize, ==, 0);	/* the line ends before it */
 	}
+	test_case("a whole line: its start time (22nd field) and size (23rd)");
+	CHECK_INT(parse_proc_stat("42 (w) S 1 42 42 0 -1 4194560 94 0 0 0 1 2 0 0 20 0 1 0 777123 2265088 "
+				  "300 18446744073709551615", &st), ==, 0);
+	CHECK_UINT(st.start_ticks, ==, 777123);
+	CHECK_UINT(st.vsize, ==, 2265088);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		test_case("refused: %s", bad[i]);
 		errno = 0;
@@ -73,6 +78,7 @@ static void test_read_stat(void)
 	CHECK_INT(st.state, ==, 'R');
 	CHECK_STR(st.comm, ==, "unit-tests");
 	CHECK_UINT(st.vsize, >, 0);
+	CHECK_UINT(st.start_ticks, >, 0);
 	CHECK(pid_exists(getpid()));
 	test_case("a pid no process has");
 	CHECK_INT(read_proc_stat(NO_PID, &st), ==, -1);

@@ -127,9 +127,11 @@ export function formatList(list: pb.Checkpoint[]): string {
 	return table(rows);
 }
 
-export function formatRestore(id: string, r: pb.RestoreResult): string {
+/** A restore's result; a lazy one's with the end of its page copying (lazyEnd). */
+export function formatRestore(id: string, r: pb.RestoreResult, lazyEnd?: pb.LazyRestoreEnd): string {
 	const killed = r.killedPids.length ? ` after killing ${r.killedPids.join(', ')}` : '';
-	return `restored ${id}${killed}: root pid ${r.rootPid} (pids ${r.pids.join(', ')}), CRIU took ${ms(r.criuWallTimeUs)}`;
+	const lazy = lazyEnd ? `; lazy pages: running from then on, every page in after ${ms(lazyEnd.wallTimeUs)}` : '';
+	return `restored ${id}${killed}: root pid ${r.rootPid} (pids ${r.pids.join(', ')}), CRIU took ${ms(r.criuWallTimeUs)}${lazy}`;
 }
 
 /** Quoted for a POSIX shell when it holds more than safe characters ("pipe:pipe:[1234]" would glob). */

@@ -40,10 +40,13 @@ commands:
   dump PID [--name N] [--leave-running] [--policy P]
                                       checkpoint the tree into the target's store; refused (exit
                                       status 3, the refused leaks listed) while a leak's policy is fail
-  restore ID [--kill-running] [--tcp-close]
+  restore ID [--kill-running] [--tcp-close] [--no-lazy]
                                       restore a checkpoint; the result has the new root pid.
                                       Saved TCP connections come back as they were, unless they
-                                      carried data since (refused); --tcp-close restores them closed
+                                      carried data since (refused); --tcp-close restores them closed.
+                                      Where the target can, with CRIU's lazy pages: the program runs
+                                      at once and its memory is copied in after (the command ends
+                                      once every page is in); --no-lazy: every page first
   ls                                  list checkpoints
   rm ID                               delete a checkpoint
   rename ID NAME                      give a checkpoint a new name ("" clears it)
@@ -102,6 +105,7 @@ interface Options {
 	'leave-running': boolean;
 	'kill-running': boolean;
 	'tcp-close': boolean;
+	'no-lazy': boolean;
 	pid?: string;
 	addr?: string;
 	len?: string;
@@ -126,6 +130,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			'leave-running': { type: 'boolean', default: false },
 			'kill-running': { type: 'boolean', default: false },
 			'tcp-close': { type: 'boolean', default: false },
+			'no-lazy': { type: 'boolean', default: false },
 			pid: { type: 'string' },
 			addr: { type: 'string' },
 			len: { type: 'string' },
@@ -220,8 +225,16 @@ async function runCommand(session: HelperSession, command: string, args: string[
 		}
 		case 'restore': {
 			const id = idArg(args, command);
-			const r = await session.restore(id, { killRunning: options['kill-running'], tcpClose: options['tcp-close'], onProgress: progress });
-			return print(formatRestore(id, r), toJson(pb.RestoreResult, r));
+			let told: (end: pb.LazyRestoreEnd) => void = () => undefined;
+			const lazyEnd = new Promise<pb.LazyRestoreEnd>((resolve) => { told = resolve; });
+			const r = await session.restore(id, {
+				killRunning: options['kill-running'], tcpClose: options['tcp-close'], lazy: !options['no-lazy'], onProgress: progress, onLazyEnd: (end) => told(end),
+			});
+			if (!r.lazy) return print(formatRestore(id, r), toJson(pb.RestoreResult, r));
+			// the program runs already; the command ends once its memory is all in (or the daemon failed)
+			const end = await lazyEnd;
+			if (!end.ok) throw new CheckpointError('criu-failed', `restored ${id} lazily as pid ${r.rootPid}, but ${end.message}`);
+			return print(formatRestore(id, r, end), { ...toJson(pb.RestoreResult, r), lazyEnd: toJson(pb.LazyRestoreEnd, end) });
 		}
 		case 'ls': {
 			const list = await session.list();

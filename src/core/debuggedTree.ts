@@ -39,6 +39,8 @@ export interface TreeRestoreOptions {
 	frozen?: boolean;
 	/** Where a debugger holds the present, for the checkpoint of it. */
 	debuggerStop?: pb.IDebuggerStop;
+	/** With CRIU's lazy pages where the target can (default true): the listener hears when every page is in. */
+	lazy?: boolean;
 	onProgress?: ProgressListener;
 	cancel?: AbortSignal;
 }
@@ -47,6 +49,8 @@ export interface TreeListener {
 	/** The state changed; `rootPid` is the tree's root now (it changes when a restore gives new pids). */
 	stateChanged?(state: TreeState, rootPid: number): void;
 	checkpointsChanged?(): void;
+	/** A lazy restore ended: every page is in, or its daemon failed and the restored tree was killed (then it is gone). */
+	lazyRestoreEnded?(end: pb.LazyRestoreEnd): void;
 }
 
 /**
@@ -224,7 +228,10 @@ export class DebuggedTree {
 		}
 		this.setState('restoring');
 		try {
-			const restored = await this.session.restore(checkpointId, { killRunning: true, tcpClose: options.tcpClose, frozen: options.frozen, onProgress: options.onProgress });
+			const restored = await this.session.restore(checkpointId, {
+				killRunning: true, tcpClose: options.tcpClose, frozen: options.frozen, lazy: options.lazy, onProgress: options.onProgress,
+				onLazyEnd: (end) => this.lazyEnded(end),
+			});
 			this.root = restored.rootPid;
 			// new processes: a debugger takes the ones it wants again
 			this.debugged = [];
@@ -234,6 +241,12 @@ export class DebuggedTree {
 			await this.settleAfterFailedRestore(before);
 			throw failedRestoreError(err, saved, before !== 'gone' && this.stateNow === 'gone');
 		}
+	}
+
+	private lazyEnded(end: pb.LazyRestoreEnd): void {
+		// killed by the daemon's supervisor: its missing pages would have read as zeros
+		if (!end.ok && end.killedPids.includes(this.root)) this.setState('gone');
+		this.listener.lazyRestoreEnded?.(end);
 	}
 
 	/** The checkpoints of this tree in the store: taken in this session, or earlier from the same root pid. */

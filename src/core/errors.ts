@@ -25,6 +25,8 @@ export type ErrorKind =
 	| 'image-damaged'
 	/** The checkpoint holds what the helper cannot handle (another architecture, a 32-bit process). */
 	| 'unsupported'
+	/** The checkpoint or the tree is in use: a lazy restore still copies its pages in (try again in a moment). */
+	| 'busy'
 	| 'connection'
 	| 'host-key-unknown'
 	| 'host-key-changed'

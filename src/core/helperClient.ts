@@ -76,6 +76,7 @@ const ERROR_KINDS: Record<number, ErrorKind> = {
 	[pb.ErrorCode.ERROR_CODE_CONNECTION_MOVED_ON]: 'connection-moved-on',
 	[pb.ErrorCode.ERROR_CODE_IMAGE_DAMAGED]: 'image-damaged',
 	[pb.ErrorCode.ERROR_CODE_UNSUPPORTED]: 'unsupported',
+	[pb.ErrorCode.ERROR_CODE_BUSY]: 'busy',
 };
 
 export function errorFromHelper(error: pb.IError): CheckpointError {
@@ -93,6 +94,8 @@ export interface HelperClientEvents {
 	programExit: [pb.ProgramExit];
 	gdbOutput: [pb.GdbOutput];
 	gdbExit: [pb.GdbExit];
+	/** A lazy restore's end: every page is in, or its daemon failed (and the restored processes were killed). */
+	lazyRestoreEnd: [pb.LazyRestoreEnd];
 	exit: [HelperExit];
 }
 
@@ -184,6 +187,7 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 		if (event.programExit) this.emit('programExit', event.programExit);
 		if (event.gdbOutput) this.emit('gdbOutput', event.gdbOutput);
 		if (event.gdbExit) this.emit('gdbExit', event.gdbExit);
+		if (event.lazyRestoreEnd) this.emit('lazyRestoreEnd', event.lazyRestoreEnd);
 	}
 
 	private onExit(exit: HelperExit): void {

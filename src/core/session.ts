@@ -26,6 +26,13 @@ export interface RestoreOptions {
 	tcpClose?: boolean;
 	/** Restore the tree frozen (the result says whether it is): it runs from the checkpoint's state when thawed. */
 	frozen?: boolean;
+	/**
+	 * With CRIU's lazy pages (default true): the tree runs at once while its
+	 * memory is copied in; where the target cannot, a full restore (result.lazy false).
+	 */
+	lazy?: boolean;
+	/** Told once when a lazy restore ends (every page in, or its daemon failed); not called for a full restore. */
+	onLazyEnd?: (end: pb.LazyRestoreEnd) => void;
 	onProgress?: ProgressListener;
 }
 
@@ -140,10 +147,56 @@ export class HelperSession {
 		return this.client.request('leaks', { rootPid, policy: policy.map((r) => pb.LeakRule.create(r)) });
 	}
 
-	restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
-		return this.client.request('restore', {
-			checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false, frozen: options.frozen ?? false,
-		}, { onProgress: options.onProgress });
+	async restore(checkpointId: string, options: RestoreOptions = {}): Promise<pb.RestoreResult> {
+		const end = options.onLazyEnd ? this.lazyEndOf(checkpointId, options.onLazyEnd) : undefined;
+		try {
+			const result = await this.client.request('restore', {
+				checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false, frozen: options.frozen ?? false,
+				lazy: options.lazy ?? true,
+			}, { onProgress: options.onProgress });
+			if (result.lazy) end?.expect();
+			else end?.stop();
+			return result;
+		} catch (err) {
+			end?.stop();
+			throw err;
+		}
+	}
+
+	/**
+	 * Listens for the end of a lazy restore of checkpointId from before it is
+	 * asked for: the end may come before the restore's answer. expect() once
+	 * the answer says lazy; a helper that ends first is a failed end.
+	 */
+	private lazyEndOf(checkpointId: string, listener: (end: pb.LazyRestoreEnd) => void): { expect(): void; stop(): void } {
+		let early: pb.LazyRestoreEnd | undefined;
+		let expected = false;
+		const stop = (): void => {
+			this.client.off('lazyRestoreEnd', onEnd);
+			this.client.off('exit', onExit);
+		};
+		const tell = (end: pb.LazyRestoreEnd): void => {
+			stop();
+			listener(end);
+		};
+		const onEnd = (end: pb.LazyRestoreEnd): void => {
+			if (end.checkpointId !== checkpointId) return;
+			if (expected) tell(end);
+			else early ??= end;
+		};
+		const onExit = (): void => (!expected ? stop() : tell(pb.LazyRestoreEnd.create({
+			checkpointId, ok: false,
+			message: `the helper on ${this.target.description} ended before the lazy restore of checkpoint ${checkpointId} did: its pages may still be coming, and whether they all came is not known here`,
+		})));
+		this.client.on('lazyRestoreEnd', onEnd);
+		this.client.on('exit', onExit);
+		return {
+			expect: () => {
+				expected = true;
+				if (early) tell(early);
+			},
+			stop,
+		};
 	}
 
 	async list(): Promise<pb.Checkpoint[]> {

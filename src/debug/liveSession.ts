@@ -31,6 +31,8 @@ export interface LiveArguments {
 	target: string;
 	/** Restores checkpoint the state they replace first (default true). */
 	saveBeforeRestore?: boolean;
+	/** Restores use CRIU's lazy pages where the target can (default true): the program runs at once, its memory copied in after. */
+	lazyRestore?: boolean;
 	/**
 	 * How each leak is treated (docs/leaks.md): "kind" or "kind:resource" ->
 	 * "fail", "warn", "ignore", "external" or "save". Wins over leakPolicySetting.
@@ -96,6 +98,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private tree?: DebuggedTree;
 	private session?: HelperOperations;
 	private saveBeforeRestore = true;
+	private lazyRestore = true;
 	/** The launch configuration's leakPolicy: fixed for the session. */
 	private launchPolicy: unknown;
 	/** The rules every checkpoint gets (sessionRules of the setting's layer and launchPolicy). */
@@ -234,6 +237,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.sourceMap = sourceMapOf(args.sourceMap);
 		this.wantedProcess = debugProcessOf(args.debugProcess);
 		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
+		this.lazyRestore = args.lazyRestore ?? true;
 		this.session = await this.sessions.acquire(args.target);
 		return this.session;
 	}
@@ -243,6 +247,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		return {
 			stateChanged: (state, rootPid) => this.sendCustomEvent(CUSTOM.stateEvent, { state, rootPid, target }),
 			checkpointsChanged: () => this.sendCustomEvent(CUSTOM.checkpointsEvent, {}),
+			lazyRestoreEnded: (end) => this.lazyRestoreEnded(end),
 		};
 	}
 
@@ -691,7 +696,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const source = this.source?.pid ? this.source : undefined;
 		const restore = (debuggerStop?: pb.IDebuggerStop): Promise<RestoreOutcome> => tree.restore(id, {
 			saveCurrent: args.saveCurrent ?? this.saveBeforeRestore, tcpClose: args.tcpClose, onProgress: (p) => this.progress(p), cancel,
-			frozen: pause || !!source, debuggerStop,
+			frozen: pause || !!source, debuggerStop, lazy: this.lazyRestore,
 		}).catch((err: unknown) => {
 			if (err instanceof CheckpointError && err.kind === 'connection-moved-on') throw new CheckpointError(err.kind, `${CONNECTIONS_MOVED_ON}${err.message}`);
 			return this.refused(err, 'restore', source && !debuggerStop ? 'running' : undefined);
@@ -819,6 +824,16 @@ export class LiveDebugSession extends AsyncDebugSession {
 			await tree.detach().catch((err: unknown) => this.tellFailure(`Could not thaw process ${tree.rootPid} (${errorMessage(err)}); the helper thaws what it froze when its connection ends.`));
 		}
 		if (session) await this.sessions.release(session).catch((err: unknown) => this.tellFailure(`Could not close the connection to the target: ${errorMessage(err)}`));
+	}
+
+	/** Every page of a lazy restore is in (said in the Debug Console), or its daemon failed and took the tree (said as a failure). */
+	private lazyRestoreEnded(end: pb.LazyRestoreEnd): void {
+		if (!end.ok) {
+			this.tellFailure(`Lazy restore of checkpoint ${end.checkpointId}: ${end.message}`);
+			return;
+		}
+		const ms = (Number(end.wallTimeUs) / 1000).toFixed(0);
+		this.sendEvent(new OutputEvent(`Every page of checkpoint ${end.checkpointId} is in (${ms} ms after the restore started; it ran from the start).\n`, 'console'));
 	}
 
 	private tellFailure(text: string): void {

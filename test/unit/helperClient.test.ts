@@ -657,3 +657,65 @@ describe('errorFromHelper', () => {
 		assert.deepEqual(err.criu, { message: 'cannot restore pid', log: ['x'], logPath: '/r.log' });
 	});
 });
+
+describe('HelperSession lazy restores', () => {
+	const ID = '20261206-120000-ab12';
+
+	test('asks lazily by default (not when told not to); the end is told once, also when it comes before the answer', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const ends: pb.LazyRestoreEnd[] = [];
+		// the end after the answer; another checkpoint's end is not this restore's
+		let p = session.restore(ID, { onLazyEnd: (end) => ends.push(end) });
+		let req = await fake.nextRequest();
+		assert.equal(req.restore?.lazy, true);
+		fake.respond({ id: req.id, restore: { rootPid: 9, lazy: true } });
+		assert.equal((await p).lazy, true);
+		assert.equal(ends.length, 0);
+		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: 'other', ok: true } });
+		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: true, rootPid: 9, wallTimeUs: 1500 } });
+		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: false } });
+		await tick();
+		assert.deepEqual(ends.map((e) => [e.checkpointId, e.ok, e.rootPid]), [[ID, true, 9]]);
+		// the end before the answer (the daemon was quick): kept until the answer says lazy
+		ends.splice(0);
+		p = session.restore(ID, { onLazyEnd: (end) => ends.push(end) });
+		req = await fake.nextRequest();
+		fake.stdout.write(Buffer.concat([
+			FakeHelper.frame({ event: { requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: false, message: 'daemon failed' } } }),
+			FakeHelper.frame({ response: { id: req.id, restore: { rootPid: 9, lazy: true } } }),
+		]));
+		await p;
+		await tick();
+		assert.deepEqual(ends.map((e) => e.message), ['daemon failed']);
+		// not lazy: a full restore has no end to tell
+		ends.splice(0);
+		p = session.restore(ID, { lazy: false, onLazyEnd: (end) => ends.push(end) });
+		req = await fake.nextRequest();
+		assert.equal(req.restore?.lazy, false);
+		fake.respond({ id: req.id, restore: { rootPid: 9 } });
+		await p;
+		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: true } });
+		await tick();
+		assert.equal(ends.length, 0);
+		await finish(fake);
+	});
+
+	test('a helper that ends before the lazy restore did is a failed end, in words; a refused restore tells nothing', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const ends: pb.LazyRestoreEnd[] = [];
+		const refused = session.restore(ID, { onLazyEnd: (end) => ends.push(end) });
+		let req = await fake.nextRequest();
+		fake.respond({ id: req.id, error: { code: pb.ErrorCode.ERROR_CODE_BUSY, message: `checkpoint ${ID} is being restored lazily` } });
+		await assert.rejects(refused, isKind('busy'));
+		const p = session.restore(ID, { onLazyEnd: (end) => ends.push(end) });
+		req = await fake.nextRequest();
+		fake.respond({ id: req.id, restore: { rootPid: 9, lazy: true } });
+		await p;
+		await finish(fake);
+		assert.equal(ends.length, 1);
+		assert.equal(ends[0].ok, false);
+		assert.match(ends[0].message, new RegExp(`the helper on fake-target ended before the lazy restore of checkpoint ${ID} did`));
+	});
+});

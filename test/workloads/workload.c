@@ -12,6 +12,10 @@
  *   workload tcp-client DIR PORT   counts while holding a connection to PORT
  *   workload memory DIR MIB        touches MIB MiB of memory, then counts
  *   workload areas DIR N           holds N separate one-page memory areas, then counts
+ *   workload pattern DIR MIB       fills MIB MiB with a pattern of its generation
+ *                                  (record "pid count generation checks bad"): SIGUSR1
+ *                                  checks every word of it (bad: words that differ),
+ *                                  SIGUSR2 makes a new generation
  *   workload print                 writes its count to stdout every tick, and
  *                                  every tenth count to stderr too
  */
@@ -21,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +146,59 @@ static void hold_memory(const char *dir, long mib)
 	count_forever(dir, "state");
 }
 
+static volatile sig_atomic_t check_asked, change_asked;
+
+static void ask(int sig)
+{
+	if (sig == SIGUSR1)
+		check_asked = 1;
+	else
+		change_asked = 1;
+}
+
+static unsigned long pattern_word(size_t i, long generation)
+{
+	return (i * 2654435761UL) ^ (unsigned long)generation;
+}
+
+/*
+ * Memory whose every word says what it must be: a restore that brought
+ * back a page wrong (a zero page where a lazy restore left one uncopied,
+ * another generation's page) is seen by the next check.
+ */
+static void hold_pattern(const char *dir, long mib)
+{
+	size_t words = ((size_t)mib << 20) / sizeof(unsigned long);
+	unsigned long *mem = malloc(words * sizeof(*mem));
+	long counts[4] = { 0, 1, 0, 0 };	/* count, generation, checks, bad words in the last check */
+	int fd = open_record(dir, "state");
+
+	if (mib <= 0 || !mem)
+		die("malloc");
+	signal(SIGUSR1, ask);
+	signal(SIGUSR2, ask);
+	for (size_t i = 0; i < words; i++)
+		mem[i] = pattern_word(i, counts[1]);
+	for (;;) {
+		if (change_asked) {
+			change_asked = 0;
+			counts[1]++;
+			for (size_t i = 0; i < words; i++)
+				mem[i] = pattern_word(i, counts[1]);
+		}
+		if (check_asked) {
+			check_asked = 0;
+			counts[3] = 0;
+			for (size_t i = 0; i < words; i++)
+				counts[3] += mem[i] != pattern_word(i, counts[1]);
+			counts[2]++;
+		}
+		counts[0]++;
+		publish(fd, counts, 4);
+		tick();
+	}
+}
+
 /*
  * Holds N separate memory areas (one page each, every other one read-only,
  * so the kernel cannot merge them), each written once, then counts.
@@ -202,6 +260,8 @@ int main(int argc, char **argv)
 		print_forever();
 	else if (!strcmp(mode, "areas") && argc == 4)
 		hold_areas(argv[2], atol(argv[3]));
-	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print | areas DIR N\n");
+	else if (!strcmp(mode, "pattern") && argc == 4)
+		hold_pattern(argv[2], atol(argv[3]));
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print | areas DIR N | pattern DIR MIB\n");
 	return 2;
 }

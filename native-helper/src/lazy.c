@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MIT */
+/* Lazy restores: CRIU's lazy-pages daemon under a supervisor that outlives the helper. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "arena.h"
+#include "channel.h"
+#include "criu.h"
+#include "fileio.h"
+#include "lazy.h"
+#include "proc.h"
+#include "util.h"
+#include "wire.h"
+
+#define LAZY_DIR ".lazy"		/* in the store: one lock file per checkpoint being restored lazily */
+#define DAEMON_LOG "lazy-pages.log"
+#define STATUS_FILE "lazy-pages.status"	/* how the daemon ended, written by the supervisor */
+#define MAX_WATCHED 16
+#define MAX_LOG_BYTES (64u << 20)
+
+#define MAX_HELD 1024		/* userfaultfds held: one per restored process */
+
+/* The supervisor's descriptors, moved where it knows them: its lock, the daemon's readiness, the helper's go. */
+enum { LOCK_FD = 3, READY_FD = 4, GO_FD = 5 };
+
+/* A supervisor this helper started, until it is reaped and told. */
+struct watched {
+	pid_t supervisor;
+	uint32_t request;
+	pid_t root;			/* 0 until the restore went ahead */
+	bool ended;
+	int status;
+	uint64_t started_us;
+	char *id, *logs;
+};
+
+static struct watched watched[MAX_WATCHED];
+
+static char *lock_path(const char *store, const char *id)
+{
+	return arena_printf("%s/" LAZY_DIR "/%s", store, id);
+}
+
+/* ---- the supervisor (a fork of the helper) ---------------------------------------- */
+
+static void __attribute__((noreturn)) run_daemon(const struct lazy_params *p, const struct lazy_restore *l)
+{
+	char *argv[] = { "criu", "lazy-pages", "--images-dir", (char *)p->images, "--work-dir", (char *)l->work,
+			 "--log-file", DAEMON_LOG, "--status-fd", "4", NULL };
+
+	close(LOCK_FD);		/* the lock is the supervisor's: it ends with the supervisor */
+	close(GO_FD);
+	execv(p->criu, argv);
+	_exit(127);
+}
+
+/* Its own session (the helper's end, or its SSH session's, must not end it), stdio on /dev/null, three descriptors kept. */
+static int own_session(int lock_fd, int ready_fd, int go_fd)
+{
+	sigset_t none;
+	int null = open("/dev/null", O_RDWR);
+	int lock = fcntl(lock_fd, F_DUPFD, 10), ready = fcntl(ready_fd, F_DUPFD, 10), go = fcntl(go_fd, F_DUPFD, 10);
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	setsid();
+	if (null < 0 || lock < 0 || ready < 0 || go < 0)
+		return -1;
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, LOCK_FD) < 0 ||
+	    dup2(ready, READY_FD) < 0 || dup2(go, GO_FD) < 0)
+		return -1;
+	return (int)syscall(SYS_close_range, GO_FD + 1, ~0U, 0);
+}
+
+static int wait_status(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+/*
+ * Kills the checkpoint's pids that started after the supervisor: those are
+ * the restored processes (their pids were free or killed before the
+ * restore), not a later process that got one of the pids.
+ */
+static size_t kill_restored(const struct lazy_params *p, uint64_t since, pid_t *killed)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->npids; i++) {
+		struct proc_stat st;
+
+		if (read_proc_stat(p->pids[i], &st) == 0 && st.start_ticks >= since && kill(p->pids[i], SIGKILL) == 0)
+			killed[n++] = p->pids[i];
+	}
+	return n;
+}
+
+/* The userfaultfds among the daemon's descriptors, copied into held (at most MAX_HELD); how many. */
+static size_t take_uffds(pid_t daemon, int pidfd, int *held)
+{
+	char path[64], link[64];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", daemon);
+	d = opendir(path);
+	while (d && (de = readdir(d)) && n < MAX_HELD) {
+		ssize_t len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		int fd;
+
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:[userfaultfd]"))
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (fd >= 0)
+			held[n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Waits for the helper's word on the restore: a byte once it went ahead,
+ * EOF when it did not (or the helper is gone). Then, when the daemon still
+ * runs, copies of the restored processes' userfaultfds, which it holds by
+ * then: while they are open a fault waits instead of getting a zero page,
+ * so a daemon that dies leaves the tree waiting until it is killed, never
+ * running on wrong memory.
+ */
+static size_t hold_uffds(pid_t daemon, int *held, bool *went)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
+	size_t n = 0;
+	char go = 0;
+	ssize_t r;
+
+	while ((r = read(GO_FD, &go, 1)) < 0 && errno == EINTR)
+		;
+	*went = r == 1;
+	if (*went && pidfd >= 0)
+		n = take_uffds(daemon, pidfd, held);	/* none when the daemon has ended */
+	if (pidfd >= 0)
+		close(pidfd);
+	return n;
+}
+
+static void describe_end(char *out, size_t len, pid_t daemon, int status)
+{
+	if (daemon < 0)
+		snprintf(out, len, "could not be started (fork: %s)", strerror(errno));
+	else if (status < 0)
+		snprintf(out, len, "could not be waited for");
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		snprintf(out, len, "could not be run (exit status 127)");
+	else if (WIFEXITED(status))
+		snprintf(out, len, "ended with exit status %d", WEXITSTATUS(status));
+	else
+		snprintf(out, len, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+/* The daemon's log and lazy-pages.status ("ok", or how it ended, then "killed: PIDS") beside the restore's log. */
+static void keep_logs(const struct lazy_params *p, const struct lazy_restore *l, const char *end,
+		      const pid_t *killed, size_t nkilled)
+{
+	char status[1024], *log = NULL;
+	int dir = open(p->logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t len = 0, n;
+
+	if (dir < 0)
+		return;
+	if (read_file(arena_printf("%s/" DAEMON_LOG, l->work), &log, &len, MAX_LOG_BYTES) == 0)
+		write_file_at(dir, DAEMON_LOG, log, len);
+	n = (size_t)snprintf(status, sizeof(status), "%s\nkilled:", end);
+	for (size_t i = 0; i < nkilled && n < sizeof(status) - 16; i++)
+		n += (size_t)snprintf(status + n, sizeof(status) - n, " %d", killed[i]);
+	if (n < sizeof(status) - 1)
+		status[n++] = '\n';
+	write_file_at(dir, STATUS_FILE, status, n);
+	free(log);
+	close(dir);
+}
+
+static void __attribute__((noreturn)) supervise(const struct lazy_params *p, const struct lazy_restore *l,
+						int lock_fd, int ready_fd, int go_fd)
+{
+	struct proc_stat self = { 0 };
+	pid_t *killed = calloc(p->npids + 1, sizeof(*killed));
+	int *held = calloc(MAX_HELD, sizeof(*held));
+	size_t nkilled = 0, nheld = 0;
+	bool went = false;
+	char end[256] = "ok";
+	int status = -1;
+	pid_t daemon;
+	bool ok;
+
+	if (own_session(lock_fd, ready_fd, go_fd) || read_proc_stat(getpid(), &self) || !killed || !held)
+		_exit(2);
+	daemon = fork();
+	if (daemon == 0)
+		run_daemon(p, l);
+	close(READY_FD);
+	if (daemon > 0) {
+		nheld = hold_uffds(daemon, held, &went);
+		status = wait_status(daemon);
+	}
+	ok = daemon > 0 && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!ok) {
+		/* restored processes exist only once the restore went ahead (CRIU undoes a failed one) */
+		if (went)
+			nkilled = kill_restored(p, self.start_ticks, killed);
+		describe_end(end, sizeof(end), daemon, status);
+	}
+	for (size_t i = 0; i < nheld; i++)
+		close(held[i]);	/* the last copies: faults (of a tree that lives on) are served as usual again */
+	keep_logs(p, l, end, killed, nkilled);
+	remove_tree(l->work);
+	unlink(lock_path(p->store, p->id));	/* while the lock is held: a free lock means the file is gone */
+	_exit(ok ? 0 : 1);
+}
+
+/* ---- starting ------------------------------------------------------------------- */
+
+static struct watched *watched_find(pid_t supervisor)
+{
+	for (size_t i = 0; i < MAX_WATCHED; i++)
+		if (watched[i].supervisor == supervisor && supervisor > 0)
+			return &watched[i];
+	return NULL;
+}
+
+static void watched_forget(struct watched *w)
+{
+	free(w->id);
+	free(w->logs);
+	memset(w, 0, sizeof(*w));
+}
+
+/* The lock file, locked, holding the checkpoint's pids (which lazy_wait_idle reads). */
+static int take_lock(const struct lazy_params *p, struct herr *e)
+{
+	char *dir = arena_printf("%s/" LAZY_DIR, p->store), *path = lock_path(p->store, p->id), text[64];
+	int fd;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		goto fail;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		herr_set(e, EC(BUSY), EBUSY, "checkpoint %s is being restored lazily already: its pages are still "
+			 "being copied in; try again in a moment", p->id);
+		return -1;
+	}
+	if (ftruncate(fd, 0))
+		goto fail_fd;
+	for (size_t i = 0; i < p->npids; i++) {
+		int n = snprintf(text, sizeof(text), "%d\n", p->pids[i]);
+
+		if (write_all(fd, text, (size_t)n))
+			goto fail_fd;
+	}
+	return fd;
+fail_fd:
+	close(fd);
+fail:
+	herr_perror(e, EC(INTERNAL), errno, "cannot write %s", path);
+	return -1;
+}
+
+static int make_work_dir(struct lazy_restore *l, struct herr *e)
+{
+	snprintf(l->work, sizeof(l->work), "/tmp/ckpt-lazy-XXXXXX");
+	if (!mkdtemp(l->work)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot create a work directory for a lazy restore in /tmp");
+		l->work[0] = '\0';
+		return -1;
+	}
+	l->work_fd = open(l->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->work_fd < 0) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot open %s", l->work);
+		return -1;
+	}
+	return 0;
+}
+
+enum ready { READY, ENDED, TIMED_OUT };
+
+/* READY once the daemon said it listens (a byte on its status fd); ENDED when it ended first. */
+static enum ready wait_ready(int ready)
+{
+	struct pollfd pfd = { .fd = ready, .events = POLLIN };
+	uint64_t deadline = now_us() + LAZY_READY_MS * 1000ull;
+	char c;
+
+	for (;;) {
+		int left = (int)((deadline - now_us()) / 1000);
+
+		if (now_us() >= deadline)
+			return TIMED_OUT;
+		if (poll(&pfd, 1, left > 0 ? left : 1) < 0 && errno != EINTR)
+			return ENDED;
+		if (pfd.revents)
+			return read(ready, &c, 1) == 1 ? READY : ENDED;
+	}
+}
+
+static void close_go(struct lazy_restore *l)
+{
+	if (l->go_fd >= 0)
+		close(l->go_fd);
+	l->go_fd = -1;
+}
+
+/* The first Error line of the daemon's log in buf, without its time stamp; "" when none. */
+static const char *log_error(const char *log, char *buf, size_t len)
+{
+	char **lines;
+	size_t n;
+	const char *msg = buf, *stamp_end;
+
+	buf[0] = '\0';
+	criu_log_extract(log, &lines, &n, buf, len);
+	stamp_end = buf[0] == '(' ? strstr(buf, ") ") : NULL;
+	return stamp_end ? stamp_end + 2 : msg;
+}
+
+/* Why the daemon did not start, from what its supervisor left (it ends once the daemon has). */
+static void not_ready(const struct lazy_params *p, struct lazy_restore *l, bool timed_out, struct herr *e)
+{
+	char *status = NULL, *log = arena_printf("%s/" DAEMON_LOG, p->logs), buf[512];
+	const char *first;
+
+	close_go(l);	/* no restore: the supervisor has nothing to hold or kill */
+	if (timed_out)
+		kill(-l->supervisor, SIGKILL);
+	wait_status(l->supervisor);
+	read_file(arena_printf("%s/" STATUS_FILE, p->logs), &status, NULL, 4096);
+	first = log_error(log, buf, sizeof(buf));
+	herr_set(e, EC(CRIU_FAILED), timed_out ? ETIMEDOUT : EIO,
+		 "CRIU's lazy-pages daemon for checkpoint %s %s%s%s; nothing was restored or killed. Its log: %s. "
+		 "A full restore (without lazy pages) does not need it",
+		 p->id, timed_out ? "did not get ready in 10 s" : status ? strtok(status, "\n") : "ended",
+		 first[0] ? ": " : "", first, log);
+	free(status);
+}
+
+static struct watched *free_slot(struct herr *e)
+{
+	for (size_t i = 0; i < MAX_WATCHED; i++)
+		if (!watched[i].supervisor)
+			return &watched[i];
+	herr_set(e, EC(BUSY), EBUSY, "this helper watches %d lazy restores already; try again once one is done, or "
+		 "restore without lazy pages", MAX_WATCHED);
+	return NULL;
+}
+
+/* Closes the descriptors of the start that are still open, and what a failed start made. */
+static void start_cleanup(const struct lazy_params *p, struct lazy_restore *l, int ready[2], int go[2], int lock,
+			  bool failed)
+{
+	for (int i = 0; i < 2; i++) {
+		if (ready[i] >= 0)
+			close(ready[i]);
+		if (go[i] >= 0)
+			close(go[i]);
+	}
+	if (lock >= 0)
+		close(lock);	/* the supervisor holds it now */
+	if (failed)
+		close_go(l);
+	if (!failed || !l->work[0])
+		return;
+	if (l->work_fd >= 0)
+		close(l->work_fd);
+	l->work_fd = -1;
+	remove_tree(l->work);
+	if (lock >= 0)
+		unlink(lock_path(p->store, p->id));
+}
+
+int lazy_start(const struct lazy_params *p, struct lazy_restore *l, struct herr *e)
+{
+	int ready[2] = { -1, -1 }, go[2] = { -1, -1 }, lock = -1, ret = -1;
+	struct watched *slot = free_slot(e);
+	enum ready how;
+
+	memset(l, 0, sizeof(*l));
+	l->work_fd = l->go_fd = -1;
+	if (!slot)
+		return -1;
+	if (make_work_dir(l, e))
+		goto out;
+	lock = take_lock(p, e);
+	if (lock < 0)
+		goto out;
+	/* go: a socket, so that telling a supervisor already gone is EPIPE, not SIGPIPE */
+	if (pipe2(ready, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot create a pipe for the lazy-pages daemon");
+		goto out;
+	}
+	l->started_us = now_us();
+	l->supervisor = fork();
+	if (l->supervisor == 0)
+		supervise(p, l, lock, ready[1], go[0]);
+	if (l->supervisor < 0) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot fork for the lazy-pages daemon");
+		goto out;
+	}
+	close(ready[1]);
+	ready[1] = -1;
+	close(go[0]);
+	go[0] = -1;
+	l->go_fd = go[1];
+	go[1] = -1;
+	how = wait_ready(ready[0]);
+	if (how != READY) {
+		not_ready(p, l, how == TIMED_OUT, e);
+		l->supervisor = 0;
+		goto out;
+	}
+	*slot = (struct watched){ .supervisor = l->supervisor, .request = p->request, .started_us = l->started_us,
+				  .id = strdup(p->id), .logs = strdup(p->logs) };
+	ret = 0;
+out:
+	start_cleanup(p, l, ready, go, lock, ret != 0);
+	return ret;
+}
+
+void lazy_abort(struct lazy_restore *l, const struct lazy_params *p)
+{
+	struct watched *w = watched_find(l->supervisor);
+
+	if (w && !w->ended) {
+		kill(-l->supervisor, SIGKILL);
+		wait_status(l->supervisor);
+	}
+	if (w)
+		watched_forget(w);
+	close_go(l);
+	if (l->work_fd >= 0)
+		close(l->work_fd);
+	l->work_fd = -1;
+	remove_tree(l->work);
+	unlink(lock_path(p->store, p->id));
+	l->supervisor = 0;
+}
+
+/* ---- the end -------------------------------------------------------------------- */
+
+static void parse_killed(const char *status, LazyRestoreEnd *ev)
+{
+	const char *k = status ? strstr(status, "killed:") : NULL;
+	int32_t *v = arena_alloc(64 * sizeof(*v));
+	char *end;
+
+	ev->killed_pids = v;
+	for (k = k ? k + 7 : NULL; k && ev->n_killed_pids < 64;) {
+		long pid = strtol(k, &end, 10);
+
+		if (end == k || pid <= 0)
+			break;
+		v[ev->n_killed_pids++] = (int32_t)pid;
+		k = end;
+	}
+}
+
+static void send_end(const struct watched *w)
+{
+	Event ev = CHECKPOINT__HELPER__V1__EVENT__INIT;
+	LazyRestoreEnd end = CHECKPOINT__HELPER__V1__LAZY_RESTORE_END__INIT;
+	char *status = NULL, *log = arena_printf("%s/" DAEMON_LOG, w->logs), buf[512];
+	const char *first = "";
+
+	end.checkpoint_id = w->id;
+	end.root_pid = w->root;
+	end.ok = WIFEXITED(w->status) && WEXITSTATUS(w->status) == 0;
+	end.wall_time_us = now_us() - w->started_us;
+	end.log_path = log;
+	if (!end.ok && read_file(arena_printf("%s/" STATUS_FILE, w->logs), &status, NULL, 4096) == 0) {
+		parse_killed(status, &end);
+		first = log_error(log, buf, sizeof(buf));
+		end.message = arena_printf(
+			"CRIU's lazy-pages daemon %s before every page of checkpoint %s was copied in%s%s; the restored "
+			"processes were killed (%zu of them), since a page it did not copy would read as zeros. Its log: "
+			"%s. Restore the checkpoint again (without lazy pages if this happens again)",
+			strtok(status, "\n"), w->id, first[0] ? ": " : "", first, end.n_killed_pids, log);
+	} else if (!end.ok) {
+		/* the supervisor itself was killed: its daemon may still run, and the tree with it */
+		end.message = arena_printf(
+			"the supervisor of the lazy restore of checkpoint %s (pid %d) ended without saying how its "
+			"lazy-pages daemon did (%s %d): whether every page came in is not known; if the restored program "
+			"misbehaves, restore the checkpoint again without lazy pages", w->id, w->supervisor,
+			WIFSIGNALED(w->status) ? "killed by signal" : "exit status",
+			WIFSIGNALED(w->status) ? WTERMSIG(w->status) : WEXITSTATUS(w->status));
+	}
+	ev.kind_case = CHECKPOINT__HELPER__V1__EVENT__KIND_LAZY_RESTORE_END;
+	ev.lazy_restore_end = &end;
+	send_event(w->request, &ev);
+	free(status);
+}
+
+void lazy_watch(struct lazy_restore *l, const struct lazy_params *p, pid_t root)
+{
+	struct watched *w = watched_find(l->supervisor);
+
+	char go = 1;
+
+	(void)p;
+	/* the restore is done: the supervisor takes its copies of the tree's userfaultfds */
+	if (send(l->go_fd, &go, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET)
+		fprintf(stderr, "checkpoint-helper: cannot tell the lazy restore's supervisor to go on: %s\n", strerror(errno));
+	close_go(l);
+	if (l->work_fd >= 0)
+		close(l->work_fd);
+	l->work_fd = -1;
+	if (!w)
+		return;
+	w->root = root;
+	if (w->ended) {
+		send_end(w);
+		watched_forget(w);
+	}
+}
+
+bool lazy_reaped(pid_t pid, int status)
+{
+	struct watched *w = watched_find(pid);
+
+	if (!w)
+		return false;
+	w->ended = true;
+	w->status = status;
+	if (w->root) {
+		send_end(w);
+		watched_forget(w);
+	}
+	return true;
+}
+
+/* ---- who is busy ---------------------------------------------------------------- */
+
+/* An open lock file whose lock is held (a daemon still copies pages), else -1. */
+static int open_held(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+		close(fd);	/* free: its supervisor is gone (the file is left by a killed one) */
+		return -1;
+	}
+	return fd;
+}
+
+int lazy_check_idle(const char *store, const char *id, struct herr *e)
+{
+	int dir = open(arena_printf("%s/" LAZY_DIR, store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = dir < 0 ? -1 : open_held(dir, id);
+
+	if (dir >= 0)
+		close(dir);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	herr_set(e, EC(BUSY), EBUSY, "checkpoint %s is being restored lazily: CRIU's lazy-pages daemon still copies "
+		 "its pages into the restored processes; try again in a moment, once they are all in", id);
+	return -1;
+}
+
+static bool holds_any(int fd, const pid_t *pids, size_t npids)
+{
+	char *text = NULL;
+	bool any = false;
+
+	if (read_fd(fd, &text, NULL, 1 << 20))
+		return true;	/* unreadable: assume it is about these */
+	for (char *s = text, *end; *s && !any; s = end) {
+		long pid = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		for (size_t i = 0; i < npids && !any; i++)
+			any = pids[i] == pid;
+	}
+	free(text);
+	return any;
+}
+
+/* The checkpoint whose lazy restore copies pages into one of pids ("" when none: a static buffer). */
+static const char *busy_with(const char *store, const pid_t *pids, size_t npids)
+{
+	static char id[256];
+	DIR *d = opendir(arena_printf("%s/" LAZY_DIR, store));
+	struct dirent *de;
+
+	id[0] = '\0';
+	if (!d)
+		return id;
+	while (!id[0] && (de = readdir(d))) {
+		int fd = de->d_name[0] == '.' ? -1 : open_held(dirfd(d), de->d_name);
+
+		if (fd >= 0 && holds_any(fd, pids, npids))
+			snprintf(id, sizeof(id), "%s", de->d_name);
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	return id;
+}
+
+int lazy_wait_idle(const char *store, const pid_t *pids, size_t npids, uint32_t request, struct herr *e)
+{
+	uint64_t deadline = now_us() + LAZY_WAIT_MS * 1000ull;
+	bool told = false;
+	unsigned pause = 0;
+	const char *id;
+
+	while ((id = busy_with(store, pids, npids))[0]) {
+		if (!told)
+			emit_progress(request, "lazy-pages", "waiting until the lazy restore of checkpoint %s has copied "
+				      "every page in", id);
+		told = true;
+		if (now_us() > deadline) {
+			herr_set(e, EC(BUSY), EBUSY, "the lazy restore of checkpoint %s still copies pages into these "
+				 "processes after %d s; try again later, or kill its daemon (criu lazy-pages), which "
+				 "kills the restored processes", id, LAZY_WAIT_MS / 1000);
+			return -1;
+		}
+		poll_pause(&pause);
+	}
+	return 0;
+}
