@@ -36,6 +36,7 @@
 
 /* The supervisor's descriptors, moved where it knows them: its lock, the daemon's readiness, the helper's go. */
 enum { LOCK_FD = 3, READY_FD = 4, GO_FD = 5 };
+#define READY_FD_TEXT "4"		/* READY_FD, as the daemon's --status-fd */
 
 /* A supervisor this helper started, until it is reaped and told. */
 struct watched {
@@ -60,7 +61,7 @@ static char *lock_path(const char *store, const char *id)
 static void __attribute__((noreturn)) run_daemon(const struct lazy_params *p, const struct lazy_restore *l)
 {
 	char *argv[] = { "criu", "lazy-pages", "--images-dir", (char *)p->images, "--work-dir", (char *)l->work,
-			 "--log-file", DAEMON_LOG, "--status-fd", "4", NULL };
+			 "--log-file", DAEMON_LOG, "--status-fd", READY_FD_TEXT, NULL };
 
 	close(LOCK_FD);		/* the lock is the supervisor's: it ends with the supervisor */
 	close(GO_FD);

@@ -85,6 +85,9 @@ export class FakeHelper implements HelperOperations {
 	private readonly launched = new Set<number>();
 	private readonly store = new Map<string, StoredCheckpoint>();
 	private readonly faults = new Map<Operation, Fault[]>();
+	/** Restores asked lazily are lazy (as on a target with CRIU's lazy pages); their ends wait for endLazy. */
+	lazyPages = false;
+	private readonly lazyEnds = new Map<string, (end: pb.LazyRestoreEnd) => void>();
 	private readonly holds = new Map<Operation, Promise<void>>();
 	private readonly listeners = new Set<ProgramListener>();
 	private closed?: CheckpointError;
@@ -248,7 +251,23 @@ export class FakeHelper implements HelperOperations {
 		options.onProgress?.(progress('restoring', `CRIU is restoring checkpoint ${checkpointId}`));
 		for (const p of stored.processes) this.processes.set(p.pid, { ...p });
 		if (options.frozen) this.frozenRoots.add(stored.checkpoint.rootPid);
-		return pb.RestoreResult.create({ rootPid: stored.checkpoint.rootPid, pids, killedPids: inUse, frozen: options.frozen ?? false });
+		const lazy = this.lazyPages && (options.lazy ?? true);
+		if (lazy && options.onLazyEnd) this.lazyEnds.set(checkpointId, options.onLazyEnd);
+		return pb.RestoreResult.create({ rootPid: stored.checkpoint.rootPid, pids, killedPids: inUse, frozen: options.frozen ?? false, lazy });
+	}
+
+	/** Ends the lazy restore of checkpointId: every page in, or (ok false) its daemon failed and the restored tree is killed. */
+	endLazy(checkpointId: string, ok: boolean): void {
+		const tell = this.lazyEnds.get(checkpointId);
+		if (!tell) throw new Error(`no lazy restore of ${checkpointId} under way`);
+		this.lazyEnds.delete(checkpointId);
+		const rootPid = this.find(checkpointId).checkpoint.rootPid;
+		const killedPids = ok ? [] : this.treeOf(rootPid).map((p) => p.pid);
+		if (!ok) this.removeTree(rootPid);
+		tell(pb.LazyRestoreEnd.create({
+			checkpointId, rootPid, ok, killedPids, wallTimeUs: 420_000, logPath: `/store/.logs/${checkpointId}/lazy-pages.log`,
+			message: ok ? '' : `CRIU's lazy-pages daemon was killed by signal 9 (Killed) before every page of checkpoint ${checkpointId} was copied in; the restored processes were killed (${killedPids.length} of them)`,
+		}));
 	}
 
 	async list(): Promise<pb.Checkpoint[]> {

@@ -59,6 +59,12 @@ async function pause(live: Live, pid: number): Promise<DebugProtocol.StoppedEven
 }
 
 const treeState = async (live: Live): Promise<string> => (await customRequest(live.dc, CUSTOM.treeState, {})).state;
+
+/** Waits (every WATCH_MS, up to 5 s) until ok(); then fails saying what was there. */
+async function waitFor(ok: () => boolean, what: () => string): Promise<void> {
+	for (let i = 0; i < 5000 / WATCH_MS && !ok(); i++) await new Promise((r) => setTimeout(r, WATCH_MS));
+	assert.ok(ok(), what());
+}
 const errorOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 /** assert.rejects matcher: the error's message matches every pattern. */
 const saying = (...patterns: RegExp[]) => (err: unknown): boolean => {
@@ -308,6 +314,21 @@ describe('LiveDebugSession: restore', TIMEOUT, () => {
 		assert.equal(await treeState(live), 'running');
 		assert.deepEqual((await live.dc.threadsRequest()).body.threads.map((t) => t.id), [pid], 'the child born after the checkpoint is gone');
 		assert.deepEqual((await customRequest(live.dc, CUSTOM.listCheckpoints, {})).checkpoints.map((c) => c.name), ['good', 'before restore to good']);
+	}));
+
+	test('a lazy restore (the launch configuration\'s lazyRestore, on by default): its end in the Debug Console; a failed one says so, and the tree is gone', () => withLive(async (live) => {
+		live.helper.lazyPages = true;
+		const pid = live.helper.spawn('workload');
+		await attach(live, pid);
+		await customRequest(live.dc, CUSTOM.takeCheckpoint, { name: 'good' });
+		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1' });
+		live.helper.endLazy('ck-1', true);
+		await waitFor(() => live.output.includes('console: Every page of checkpoint ck-1 is in (420 ms after the restore started; it ran from the start).\n'), () => live.output.join(''));
+		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1', saveCurrent: false });
+		live.helper.endLazy('ck-1', false);
+		await waitFor(() => live.output.some((o) => o.startsWith('stderr: Lazy restore of checkpoint ck-1: CRIU\'s lazy-pages daemon was killed by signal 9')), () => live.output.join(''));
+		assert.equal(await treeState(live), 'gone');
+		assert.equal(live.helper.isAlive(pid), false);
 	}));
 
 	test('a failed restore keeps the checkpoint of the present in the store, says which it is, and the session goes on', () => withLive(async (live) => {
