@@ -9,6 +9,7 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
+import { diffCheckpoints, diffText } from '../core/images/diff';
 import { hexdump } from '../core/images/hexdump';
 import { readManifest } from '../core/images/manifest';
 import { showJson, showText } from './show';
@@ -78,6 +79,30 @@ async function mem(images: CheckpointImages, { address, length }: MemRequest, op
 		err.write(`ckpt: ${s.length} bytes at 0x${s.address.toString(16)} are ${s.missing}; written as zeros\n`);
 	}
 	out.write(read.bytes);
+}
+
+/** `ckpt diff A B`: both checkpoints opened (ids of the store through one helper session), their difference printed. */
+export async function runDiff(a: string, b: string, target: Target | undefined, options: Pick<InspectOptions, 'json'>): Promise<void> {
+	const sources: ImageSource[] = [];
+	let session: HelperSession | undefined;
+	try {
+		for (const where of [a, b]) {
+			if (target && !where.includes('/')) {
+				session ??= await HelperSession.open(target);
+				sources.push(new HelperImageSource(session, where));
+			} else {
+				sources.push(target ? await target.imageSource(where) : new LocalImageSource(where));
+			}
+		}
+		const [imagesA, imagesB] = await Promise.all(sources.map((s) => openCheckpoint(s)));
+		const manifests = await Promise.all(sources.map((s) => readManifest(s)));
+		const d = diffCheckpoints(imagesA, imagesB, [manifests[0], manifests[1]]);
+		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : `${diffText(d)}\n`);
+	} finally {
+		for (const s of sources) await s.close();
+		await session?.close();
+		await target?.close();
+	}
 }
 
 export async function runInspect(command: 'show' | 'mem', where: string, target: Target | undefined, options: InspectOptions): Promise<void> {

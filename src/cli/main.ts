@@ -13,7 +13,7 @@ import { formatLeaks } from './leaksText';
 import { HelperSession } from '../core/session';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { coreArgs, runCore } from './core';
-import { runInspect } from './inspect';
+import { runDiff, runInspect } from './inspect';
 import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, refusalHint, toJson } from './format';
 
 
@@ -51,6 +51,10 @@ commands:
   rm ID                               delete a checkpoint
   rename ID NAME                      give a checkpoint a new name ("" clears it)
   show CHECKPOINT                     what the checkpoint holds: processes, threads, memory, files
+  diff CHECKPOINT1 CHECKPOINT2         what changed from the first to the second: processes and
+                                      threads that came and went, registers, memory areas added,
+                                      removed, resized or reprotected, files opened, closed, replaced
+                                      or moved, leaks that appeared or went (pages: not yet)
   mem CHECKPOINT --pid P --addr A --len N [--raw]
                                       memory of process P as the checkpoint holds it (hexdump)
   core ID [--pid P] -o FILE           an ELF core file of process P of the checkpoint (default: its
@@ -145,9 +149,9 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 }
 
 /** What each command takes, checked before connecting to anything. */
-const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id' | 'id-name'> = {
+const COMMAND_ARGS: Record<string, 'none' | 'pid' | 'optional-pid' | 'id' | 'id-name' | 'two-ids'> = {
 	hello: 'none', ps: 'optional-pid', freeze: 'pid', thaw: 'pid', leaks: 'pid', dump: 'pid', restore: 'id', ls: 'none', rm: 'id',
-	rename: 'id-name', show: 'id', mem: 'id', core: 'id',
+	rename: 'id-name', show: 'id', mem: 'id', core: 'id', diff: 'two-ids',
 };
 
 function checkArgs(command: string, args: string[]): void {
@@ -156,7 +160,8 @@ function checkArgs(command: string, args: string[]): void {
 	if (takes === 'pid' || (takes === 'optional-pid' && args.length > 0)) pidArg(args, command);
 	if (takes === 'id' || takes === 'id-name') idArg(args, command);
 	if (takes === 'id-name') nameArg(args, command);
-	const most = takes === 'none' ? 0 : takes === 'id-name' ? 2 : 1;
+	if (takes === 'two-ids' && args.length !== 2) throw new CheckpointError('usage', `ckpt ${command} needs two checkpoints (ids or directories), the earlier first, e.g. "ckpt ${command} ID1 ID2"`);
+	const most = takes === 'none' ? 0 : takes === 'id-name' || takes === 'two-ids' ? 2 : 1;
 	if (args.length > most) throw new CheckpointError('usage', `ckpt ${command} takes ${['no arguments', 'one argument', 'two arguments'][most]}; unexpected "${args[most]}"`);
 }
 
@@ -321,6 +326,7 @@ export async function main(argv: string[]): Promise<number> {
 	}
 	const spec = options.target ?? process.env.CKPT_TARGET;
 	if (command === 'show' || command === 'mem') return inspect(command, args[0], spec, options);
+	if (command === 'diff') return diff(args[0], args[1], spec, options);
 	if (!spec) {
 		process.stderr.write('ckpt: no target: give --target (a connection file, ssh://user@host:port, or local)\n');
 		return 2;
@@ -343,6 +349,16 @@ export async function main(argv: string[]): Promise<number> {
 function targetFlags(options: Options): TargetFlags {
 	const helperArgs = [...(options.store ? ['--store', options.store] : []), ...(options.criu ? ['--criu', options.criu] : [])];
 	return { identityFile: options.identity, knownHostsFile: options['known-hosts'], helperArgs };
+}
+
+async function diff(a: string, b: string, spec: string | undefined, options: Options): Promise<number> {
+	try {
+		const target = spec ? targetFromSpec(spec, targetFlags(options)) : undefined;
+		await runDiff(a, b, target, options);
+		return 0;
+	} catch (err) {
+		return reportFailure(err);
+	}
 }
 
 async function inspect(command: 'show' | 'mem', where: string, spec: string | undefined, options: Options): Promise<number> {

@@ -112,14 +112,45 @@ describe('ckpt', () => {
 		assert.match(refused.stderr, /still runs/);
 		assert.match(refused.stderr, /--kill-running/);
 
-		const restored = await ckptJson<{ rootPid: number; killedPids: number[] }>('restore', checkpoint.id, '--kill-running');
+		// lazily (the target can): the command ends once every page is in, and says when that was
+		const restored = await ckptJson<{ rootPid: number; killedPids: number[]; lazy: boolean; lazyEnd: { ok: boolean; wallTimeUs: string } }>('restore', checkpoint.id, '--kill-running');
 		assert.equal(restored.rootPid, pid);
 		assert.deepEqual(restored.killedPids, [pid]);
+		assert.equal(restored.lazy, true);
+		assert.equal(restored.lazyEnd.ok, true);
+		assert.ok(Number(restored.lazyEnd.wallTimeUs) > 0);
+		assert.ok(await shell.isAlive(pid));
+		const full = await ckpt('--target', connectionFilePath(), 'restore', checkpoint.id, '--kill-running', '--no-lazy');
+		assert.equal(full.code, 0, full.stderr);
+		assert.match(full.stdout, new RegExp(`^restored ${checkpoint.id} after killing ${pid}: root pid ${pid} \\(pids ${pid}\\), CRIU took [0-9.]+ m?s\n$`), 'a full restore: no lazy pages in the line');
 		assert.ok(await shell.isAlive(pid));
 
 		const removed = await ckpt('--target', connectionFilePath(), 'rm', checkpoint.id);
 		assert.equal(removed.code, 0, removed.stderr);
 		assert.doesNotMatch((await ckpt('--target', connectionFilePath(), 'ls')).stdout, new RegExp(checkpoint.id));
+	});
+
+	test('diff: a checkpoint against itself has no differences; against another program\'s, its process went and the other came', async () => {
+		const other = await shell.start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForRecord(other.dir, 'state', (r) => r[1] >= 2);
+		const a = await ckptJson<{ id: string }>('dump', String(pid), '--leave-running', '--name', 'diff a');
+		const b = await ckptJson<{ id: string }>('dump', String(other.pid), '--leave-running', '--name', 'diff b');
+		try {
+			const same = await ckpt('--target', connectionFilePath(), 'diff', a.id, a.id);
+			assert.equal(same.code, 0, same.stderr);
+			assert.equal(same.stdout, 'no differences in processes, threads, registers, memory areas, files or leaks\n');
+			const d = await ckptJson<{ from: string; to: string; processes: { pid: number; comm: string; change: string }[] }>('diff', a.id, b.id);
+			assert.deepEqual([d.from, d.to], [a.id, b.id]);
+			assert.deepEqual(d.processes.map((p) => [p.pid, p.comm, p.change]), [[pid, 'workload', 'went'], [other.pid, 'workload', 'came']].sort((x, y) => Number(x[0]) - Number(y[0])));
+			const text = await ckpt('--target', connectionFilePath(), 'diff', a.id, b.id);
+			assert.match(text.stdout, new RegExp(`^process ${pid} \\(workload\\) went$`, 'm'));
+			const usage = await ckpt('--target', connectionFilePath(), 'diff', a.id);
+			assert.equal(usage.code, 2);
+			assert.match(usage.stderr, /ckpt diff needs two checkpoints/);
+		} finally {
+			for (const id of [a.id, b.id]) await ckpt('--target', connectionFilePath(), 'rm', id);
+			await shell.killTree(other.pid);
+		}
 	});
 
 	test('rename gives a checkpoint a new name, "" clears it; its arguments are checked before connecting', async () => {

@@ -1,0 +1,184 @@
+/**
+ * What changed from one checkpoint to another, from their images: processes
+ * and threads that came and went, registers that changed, memory areas
+ * added, removed, resized or with another protection or backing, files
+ * opened, closed, replaced or moved (their position), and leaks that
+ * appeared or went (from the manifests). Pages are not compared here.
+ */
+import type { pb } from '../protocol';
+import { leakName } from '../leaks';
+import { orderedRegisters, type CheckpointImages, type FileImage, type ProcessImage, type ThreadImage, type VmaImage } from './checkpoint';
+
+export interface RegisterChange {
+	name: string;
+	from: string;
+	to: string;
+}
+
+export interface ThreadDiff {
+	tid: number;
+	change: 'came' | 'went' | 'changed';
+	registers: RegisterChange[];
+}
+
+export interface VmaDiff {
+	/** Hex addresses of the area (the later one's when it is in both). */
+	start: string;
+	end: string;
+	change: 'added' | 'removed' | 'resized' | 'protection' | 'backing';
+	/** The area as it was, and as it is: "0x...-0x... rw-p [heap]". */
+	from?: string;
+	to?: string;
+}
+
+export interface FileDiff {
+	fd: number;
+	change: 'opened' | 'closed' | 'replaced' | 'moved';
+	from?: string;
+	to?: string;
+}
+
+export interface ProcessDiff {
+	pid: number;
+	comm: string;
+	change: 'came' | 'went' | 'changed';
+	/** "comm", "state", "parent": what else changed, from -> to. */
+	attributes: RegisterChange[];
+	threads: ThreadDiff[];
+	vmas: VmaDiff[];
+	files: FileDiff[];
+}
+
+export interface CheckpointDiff {
+	processes: ProcessDiff[];
+	leaks: { appeared: string[]; went: string[] };
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function vmaText(v: VmaImage): string {
+	return `${hex(v.start)}-${hex(v.end)} ${v.prot} ${v.file ?? `[${v.kind}]`}`;
+}
+
+function fileText(f: FileImage): string {
+	return [f.kind, f.path ?? f.peer ?? f.detail].filter(Boolean).join(' ');
+}
+
+function byKey<T>(items: readonly T[], key: (item: T) => string | number): Map<string | number, T> {
+	return new Map(items.map((item) => [key(item), item]));
+}
+
+function registerChanges(a: ThreadImage, b: ThreadImage): RegisterChange[] {
+	const before = new Map(orderedRegisters(a));
+	return orderedRegisters(b)
+		.filter(([name, value]) => before.get(name) !== value)
+		.map(([name, value]) => ({ name, from: before.has(name) ? hex(before.get(name) ?? 0n) : '', to: hex(value) }));
+}
+
+function threadDiffs(a: ProcessImage, b: ProcessImage): ThreadDiff[] {
+	const before = byKey(a.threads, (t) => t.tid);
+	const after = byKey(b.threads, (t) => t.tid);
+	const out: ThreadDiff[] = [];
+	for (const t of a.threads) if (!after.has(t.tid)) out.push({ tid: t.tid, change: 'went', registers: [] });
+	for (const t of b.threads) {
+		const old = before.get(t.tid);
+		if (!old) out.push({ tid: t.tid, change: 'came', registers: [] });
+		else {
+			const registers = registerChanges(old, t);
+			if (registers.length) out.push({ tid: t.tid, change: 'changed', registers });
+		}
+	}
+	return out.sort((x, y) => x.tid - y.tid);
+}
+
+/** Areas matched by their start: one that starts elsewhere is a removal and an addition. */
+function vmaDiffs(a: ProcessImage, b: ProcessImage): VmaDiff[] {
+	const before = byKey(a.vmas, (v) => v.start.toString());
+	const after = byKey(b.vmas, (v) => v.start.toString());
+	const out: VmaDiff[] = [];
+	for (const v of a.vmas) if (!after.has(v.start.toString())) out.push({ start: hex(v.start), end: hex(v.end), change: 'removed', from: vmaText(v) });
+	for (const v of b.vmas) {
+		const old = before.get(v.start.toString());
+		const at = { start: hex(v.start), end: hex(v.end), to: vmaText(v) };
+		if (!old) out.push({ ...at, change: 'added' });
+		else if (old.end !== v.end) out.push({ ...at, change: 'resized', from: vmaText(old) });
+		else if (old.prot !== v.prot) out.push({ ...at, change: 'protection', from: vmaText(old) });
+		else if ((old.file ?? old.kind) !== (v.file ?? v.kind)) out.push({ ...at, change: 'backing', from: vmaText(old) });
+	}
+	return out.sort((x, y) => (BigInt(x.start) < BigInt(y.start) ? -1 : BigInt(x.start) > BigInt(y.start) ? 1 : 0));
+}
+
+function fileDiffs(a: ProcessImage, b: ProcessImage): FileDiff[] {
+	const before = byKey(a.files, (f) => f.fd);
+	const after = byKey(b.files, (f) => f.fd);
+	const out: FileDiff[] = [];
+	for (const f of a.files) if (!after.has(f.fd)) out.push({ fd: f.fd, change: 'closed', from: fileText(f) });
+	for (const f of b.files) {
+		const old = before.get(f.fd);
+		if (!old) out.push({ fd: f.fd, change: 'opened', to: fileText(f) });
+		else if (fileText(old) !== fileText(f)) out.push({ fd: f.fd, change: 'replaced', from: fileText(old), to: fileText(f) });
+		else if (old.pos !== f.pos) out.push({ fd: f.fd, change: 'moved', from: `${fileText(old)} at ${old.pos ?? '?'}`, to: `at ${f.pos ?? '?'}` });
+	}
+	return out.sort((x, y) => x.fd - y.fd);
+}
+
+function attributeChanges(a: ProcessImage, b: ProcessImage): RegisterChange[] {
+	const pairs: [string, string, string][] = [['comm', a.comm, b.comm], ['state', a.state, b.state], ['parent', String(a.ppid), String(b.ppid)]];
+	return pairs.filter(([, from, to]) => from !== to).map(([name, from, to]) => ({ name, from, to }));
+}
+
+function processDiff(a: ProcessImage, b: ProcessImage): ProcessDiff | undefined {
+	const d: ProcessDiff = {
+		pid: b.pid, comm: b.comm, change: 'changed', attributes: attributeChanges(a, b), threads: threadDiffs(a, b), vmas: vmaDiffs(a, b), files: fileDiffs(a, b),
+	};
+	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length ? d : undefined;
+}
+
+function whole(p: ProcessImage, change: 'came' | 'went'): ProcessDiff {
+	return { pid: p.pid, comm: p.comm, change, attributes: [], threads: [], vmas: [], files: [] };
+}
+
+function leakNames(manifest: pb.ICheckpoint | undefined): Set<string> {
+	return new Set((manifest?.leaks?.leaks ?? []).map((l) => leakName(l)));
+}
+
+/** From a to b (a the earlier one, usually); the manifests give the leaks. */
+export function diffCheckpoints(a: CheckpointImages, b: CheckpointImages, manifests: [pb.ICheckpoint | undefined, pb.ICheckpoint | undefined] = [undefined, undefined]): CheckpointDiff {
+	const before = byKey(a.processes, (p) => p.pid);
+	const after = byKey(b.processes, (p) => p.pid);
+	const processes: ProcessDiff[] = [];
+	for (const p of a.processes) if (!after.has(p.pid)) processes.push(whole(p, 'went'));
+	for (const p of b.processes) {
+		const old = before.get(p.pid);
+		const d = old ? processDiff(old, p) : whole(p, 'came');
+		if (d) processes.push(d);
+	}
+	processes.sort((x, y) => x.pid - y.pid);
+	const [leaksA, leaksB] = manifests.map(leakNames);
+	return {
+		processes,
+		leaks: { appeared: [...leaksB].filter((l) => !leaksA.has(l)).sort(), went: [...leaksA].filter((l) => !leaksB.has(l)).sort() },
+	};
+}
+
+/** The diff in words, a line per change, indented under its process. */
+export function diffText(d: CheckpointDiff): string {
+	const lines: string[] = [];
+	for (const p of d.processes) {
+		if (p.change !== 'changed') {
+			lines.push(`process ${p.pid} (${p.comm}) ${p.change}`);
+			continue;
+		}
+		lines.push(`process ${p.pid} (${p.comm}):`);
+		for (const a of p.attributes) lines.push(`  ${a.name}: ${a.from} -> ${a.to}`);
+		for (const t of p.threads) {
+			if (t.change !== 'changed') lines.push(`  thread ${t.tid} ${t.change}`);
+			else lines.push(`  thread ${t.tid}: ${t.registers.map((r) => `${r.name} ${r.from} -> ${r.to}`).join(', ')}`);
+		}
+		for (const v of p.vmas) lines.push(`  memory ${v.change}: ${v.from && v.to ? `${v.from} -> ${v.to}` : v.from ?? v.to}`);
+		for (const f of p.files) lines.push(`  fd ${f.fd} ${f.change}: ${f.from && f.to ? `${f.from} -> ${f.to}` : f.from ?? f.to}`);
+	}
+	for (const l of d.leaks.appeared) lines.push(`leak appeared: ${l}`);
+	for (const l of d.leaks.went) lines.push(`leak went: ${l}`);
+	return lines.length ? lines.join('\n') : 'no differences in processes, threads, registers, memory areas, files or leaks';
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CheckpointImages, FileImage, ProcessImage, ThreadImage, VmaImage } from '../../src/core/images/checkpoint';
+import { diffCheckpoints, diffText } from '../../src/core/images/diff';
+import { pb } from '../../src/core/protocol';
+
+function thread(tid: number, ip: bigint, sp = 0x7ffd0000n): ThreadImage {
+	return { tid, comm: 'w', registers: { ip, sp, ax: 1n }, fpu: 'xsave' };
+}
+
+function vma(start: bigint, end: bigint, prot = 'rw-p', file?: string): VmaImage {
+	return { start, end, prot, kind: file ? 'file' : 'anonymous', file, pgoff: 0n, pages: Number((end - start) / 4096n) };
+}
+
+function file(fd: number, path: string, pos?: bigint): FileImage {
+	return { fd, kind: 'regular', id: fd, path, flags: 0, pos };
+}
+
+function proc(pid: number, parts: Partial<ProcessImage> = {}): ProcessImage {
+	return {
+		pid, ppid: 1, pgid: pid, sid: pid, comm: 'workload', state: 'alive', threads: [thread(pid, 0x401000n)], vmas: [vma(0x1000n, 0x3000n)], files: [file(3, '/tmp/state', 0n)],
+		namespaces: [], ...parts,
+	} as ProcessImage;
+}
+
+function images(processes: ProcessImage[]): CheckpointImages {
+	return { processes, files: [], imageVersion: 1 } as unknown as CheckpointImages;
+}
+
+describe('diffCheckpoints', () => {
+	test('the same images: no difference, in words', () => {
+		const d = diffCheckpoints(images([proc(10)]), images([proc(10)]));
+		assert.deepEqual(d, { processes: [], leaks: { appeared: [], went: [] } });
+		assert.equal(diffText(d), 'no differences in processes, threads, registers, memory areas, files or leaks');
+	});
+
+	test('processes and threads that came and went; registers that changed, by name, old and new', () => {
+		const a = images([proc(10, { threads: [thread(10, 0x401000n), thread(11, 0x402000n)] }), proc(20)]);
+		const b = images([proc(10, { threads: [thread(10, 0x401234n, 0x7ffd0010n), thread(12, 0x402000n)] }), proc(30)]);
+		const d = diffCheckpoints(a, b);
+		assert.deepEqual(d.processes.map((p) => [p.pid, p.change]), [[10, 'changed'], [20, 'went'], [30, 'came']]);
+		assert.deepEqual(d.processes[0].threads, [
+			{ tid: 10, change: 'changed', registers: [{ name: 'ip', from: '0x401000', to: '0x401234' }, { name: 'sp', from: '0x7ffd0000', to: '0x7ffd0010' }] },
+			{ tid: 11, change: 'went', registers: [] },
+			{ tid: 12, change: 'came', registers: [] },
+		]);
+		assert.match(diffText(d), /^process 10 \(workload\):\n {2}thread 10: ip 0x401000 -> 0x401234, sp 0x7ffd0000 -> 0x7ffd0010\n {2}thread 11 went\n {2}thread 12 came\nprocess 20 \(workload\) went\nprocess 30 \(workload\) came$/);
+	});
+
+	test('memory areas added, removed, resized, reprotected or backed by another file, matched by their start', () => {
+		const a = images([proc(10, { vmas: [vma(0x1000n, 0x3000n), vma(0x10000n, 0x11000n), vma(0x20000n, 0x21000n, 'r--p', '/lib/a.so'), vma(0x30000n, 0x31000n, 'r--p', '/lib/b.so'), vma(0x40000n, 0x41000n)] })]);
+		const b = images([proc(10, { vmas: [vma(0x1000n, 0x5000n), vma(0x20000n, 0x21000n, 'rw-p', '/lib/a.so'), vma(0x30000n, 0x31000n, 'r--p', '/lib/c.so'), vma(0x40000n, 0x41000n), vma(0x50000n, 0x52000n)] })]);
+		const d = diffCheckpoints(a, b);
+		assert.deepEqual(d.processes[0].vmas.map((v) => [v.start, v.change]), [
+			['0x1000', 'resized'], ['0x10000', 'removed'], ['0x20000', 'protection'], ['0x30000', 'backing'], ['0x50000', 'added'],
+		]);
+		assert.match(diffText(d), / {2}memory resized: 0x1000-0x3000 rw-p \[anonymous\] -> 0x1000-0x5000 rw-p \[anonymous\]/);
+		assert.match(diffText(d), / {2}memory added: 0x50000-0x52000 rw-p \[anonymous\]/);
+	});
+
+	test('files opened, closed, replaced on the same descriptor, or moved; comm, state and parent', () => {
+		const a = images([proc(10, { files: [file(3, '/tmp/state', 0n), file(4, '/tmp/log', 100n), file(5, '/tmp/a')] })]);
+		const b = images([proc(10, { comm: 'worker', ppid: 7, files: [file(3, '/tmp/state', 0n), file(4, '/tmp/log', 4196n), file(5, '/tmp/b'), file(6, '/tmp/new')] })]);
+		const d = diffCheckpoints(a, b);
+		assert.deepEqual(d.processes[0].files.map((f) => [f.fd, f.change, f.from, f.to]), [
+			[4, 'moved', 'regular /tmp/log at 100', 'at 4196'], [5, 'replaced', 'regular /tmp/a', 'regular /tmp/b'], [6, 'opened', undefined, 'regular /tmp/new'],
+		]);
+		assert.deepEqual(d.processes[0].attributes, [{ name: 'comm', from: 'workload', to: 'worker' }, { name: 'parent', from: '1', to: '7' }]);
+		const closed = diffCheckpoints(b, a);
+		assert.deepEqual(closed.processes[0].files.find((f) => f.fd === 6), { fd: 6, change: 'closed', from: 'regular /tmp/new' });
+	});
+
+	test('leaks that appeared or went, from the manifests', () => {
+		const leak = (resource: string): pb.Leak => pb.Leak.create({ kind: pb.LeakKind.LEAK_KIND_PIPE, resource });
+		const manifest = (leaks: pb.Leak[]): pb.ICheckpoint => ({ leaks: pb.LeakReport.create({ leaks }) });
+		const d = diffCheckpoints(images([proc(10)]), images([proc(10)]), [manifest([leak('pipe:[1]'), leak('pipe:[2]')]), manifest([leak('pipe:[2]'), leak('pipe:[3]')])]);
+		assert.equal(d.leaks.appeared.length, 1);
+		assert.equal(d.leaks.went.length, 1);
+		assert.match(d.leaks.appeared[0], /pipe:\[3\]/);
+		assert.match(diffText(d), /^leak appeared: .*pipe:\[3\]\nleak went: .*pipe:\[1\]$/);
+	});
+});
