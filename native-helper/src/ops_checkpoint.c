@@ -10,6 +10,7 @@
 #include "image.h"
 #include "leaks.h"
 #include "ops_checkpoint.h"
+#include "page_diff.h"
 #include "reply.h"
 #include "restore.h"
 #include "store.h"
@@ -206,6 +207,24 @@ void op_read_image(const Request *req, Response *resp)
 	}
 	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_READ_IMAGE;
 	resp->read_image = r;
+}
+
+void op_page_diff(const Request *req, Response *resp)
+{
+	const PageDiffRequest *rq = req->page_diff;
+	PageDiffResult *r;
+	struct herr e = { 0 };
+
+	if (reply_check_id(rq->checkpoint_a, resp) || reply_check_id(rq->checkpoint_b, resp))
+		return;
+	r = arena_alloc(sizeof(*r));
+	checkpoint__helper__v1__page_diff_result__init(r);
+	if (page_diff(g_cfg.store, rq->checkpoint_a, rq->checkpoint_b, r, &e)) {
+		reply_error(resp, &e);
+		return;
+	}
+	resp->result_case = CHECKPOINT__HELPER__V1__RESPONSE__RESULT_PAGE_DIFF;
+	resp->page_diff = r;
 }
 
 /* ---- core files ------------------------------------------------------------ */

@@ -15,6 +15,7 @@ void op_list(const Request *req, Response *resp);
 void op_delete(const Request *req, Response *resp);
 void op_rename(const Request *req, Response *resp);
 void op_image_files(const Request *req, Response *resp);
+void op_page_diff(const Request *req, Response *resp);
 void op_read_image(const Request *req, Response *resp);
 void op_core(const Request *req, Response *resp);
 

@@ -60,11 +60,16 @@ typedef Checkpoint__Helper__V1__LeakReport LeakReport;
 typedef Checkpoint__Helper__V1__LeakChange LeakChange;
 typedef Checkpoint__Helper__V1__CoreRequest CoreRequest;
 typedef Checkpoint__Helper__V1__CoreResult CoreResult;
+typedef Checkpoint__Helper__V1__PageDiffRequest PageDiffRequest;
+typedef Checkpoint__Helper__V1__PageDiffResult PageDiffResult;
+typedef Checkpoint__Helper__V1__ProcessPageDiff ProcessPageDiff;
+typedef Checkpoint__Helper__V1__PageDiffRange PageDiffRange;
 
 #define EC(x) CHECKPOINT__HELPER__V1__ERROR_CODE__ERROR_CODE_##x
 #define TS(x) CHECKPOINT__HELPER__V1__TREE_STATE__TREE_STATE_##x
 #define CGL(x) CHECKPOINT__HELPER__V1__CGROUP_LAYOUT__CGROUP_LAYOUT_##x
 #define LK(x) CHECKPOINT__HELPER__V1__LEAK_KIND__LEAK_KIND_##x
+#define PDK(x) CHECKPOINT__HELPER__V1__PAGE_DIFF_KIND__PAGE_DIFF_KIND_##x
 #define LP(x) CHECKPOINT__HELPER__V1__LEAK_POLICY__LEAK_POLICY_##x
 #define LEAK_KIND_MAX LK(VOLATILE_FILE)
 #define LEAK_POLICY_MAX LP(SAVE)

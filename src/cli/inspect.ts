@@ -96,7 +96,9 @@ export async function runDiff(a: string, b: string, target: Target | undefined, 
 		}
 		const [imagesA, imagesB] = await Promise.all(sources.map((s) => openCheckpoint(s)));
 		const manifests = await Promise.all(sources.map((s) => readManifest(s)));
-		const d = diffCheckpoints(imagesA, imagesB, [manifests[0], manifests[1]]);
+		// pages are compared on the target when both are in its store (their bytes stay there)
+		const pages = session && !a.includes('/') && !b.includes('/') ? await session.pageDiff(a, b) : undefined;
+		const d = diffCheckpoints(imagesA, imagesB, [manifests[0], manifests[1]], pages);
 		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : `${diffText(d)}\n`);
 	} finally {
 		for (const s of sources) await s.close();

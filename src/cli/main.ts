@@ -54,7 +54,9 @@ commands:
   diff CHECKPOINT1 CHECKPOINT2         what changed from the first to the second: processes and
                                       threads that came and went, registers, memory areas added,
                                       removed, resized or reprotected, files opened, closed, replaced
-                                      or moved, leaks that appeared or went (pages: not yet)
+                                      or moved, leaks that appeared or went; with ids of the
+                                      target's store, the pages that differ, by memory area
+                                      (compared on the target)
   mem CHECKPOINT --pid P --addr A --len N [--raw]
                                       memory of process P as the checkpoint holds it (hexdump)
   core ID [--pid P] -o FILE           an ELF core file of process P of the checkpoint (default: its

@@ -27,6 +27,7 @@ export interface Operations {
 	rename: [pb.IRenameRequest, pb.RenameResult];
 	leaks: [pb.ILeaksRequest, pb.LeaksResult];
 	core: [pb.ICoreRequest, pb.CoreResult];
+	pageDiff: [pb.IPageDiffRequest, pb.PageDiffResult];
 	gdbStart: [pb.IGdbStartRequest, pb.GdbStartResult];
 	gdbSend: [pb.IGdbSendRequest, pb.GdbSendResult];
 	gdbStop: [pb.IGdbStopRequest, pb.GdbStopResult];
@@ -55,6 +56,8 @@ const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	leaks: 60_000,
 	// copies every page the checkpoint holds of the process, on the target
 	core: 30 * 60_000,
+	// reads every page both checkpoints hold
+	pageDiff: 30 * 60_000,
 	gdbStart: 30_000, gdbSend: 30_000,
 	// a disconnect, then up to 3 s for gdb to go
 	gdbStop: 30_000,

@@ -218,6 +218,14 @@ export class HelperSession {
 		return result.checkpoint;
 	}
 
+	/**
+	 * The pages that differ between two checkpoints of the store, process by
+	 * process, compared on the target (their bytes do not cross the connection).
+	 */
+	pageDiff(checkpointA: string, checkpointB: string): Promise<pb.PageDiffResult> {
+		return this.client.request('pageDiff', { checkpointA, checkpointB });
+	}
+
 	/** The image files of a checkpoint in the store, with their sizes. */
 	imageFiles(checkpointId: string): Promise<pb.ImageFilesResult> {
 		return this.client.request('imageFiles', { checkpointId });

@@ -138,7 +138,7 @@ describe('ckpt', () => {
 		try {
 			const same = await ckpt('--target', connectionFilePath(), 'diff', a.id, a.id);
 			assert.equal(same.code, 0, same.stderr);
-			assert.equal(same.stdout, 'no differences in processes, threads, registers, memory areas, files or leaks\n');
+			assert.equal(same.stdout, 'no differences in processes, threads, registers, memory areas, pages, files or leaks\n');
 			const d = await ckptJson<{ from: string; to: string; processes: { pid: number; comm: string; change: string }[] }>('diff', a.id, b.id);
 			assert.deepEqual([d.from, d.to], [a.id, b.id]);
 			assert.deepEqual(d.processes.map((p) => [p.pid, p.comm, p.change]), [[pid, 'workload', 'went'], [other.pid, 'workload', 'came']].sort((x, y) => Number(x[0]) - Number(y[0])));
@@ -150,6 +150,28 @@ describe('ckpt', () => {
 		} finally {
 			for (const id of [a.id, b.id]) await ckpt('--target', connectionFilePath(), 'rm', id);
 			await shell.killTree(other.pid);
+		}
+	});
+
+	test('diff compares pages on the target: a program that rewrote its memory shows every page of that area changed', async () => {
+		const mib = 16;
+		const w = await shell.start([WORKLOAD, 'pattern', '{dir}', String(mib)]);
+		await shell.waitForRecord(w.dir, 'state', (r) => r[1] >= 2);
+		const a = await ckptJson<{ id: string }>('dump', String(w.pid), '--leave-running', '--name', 'pages a');
+		await shell.ok(`kill -USR2 ${w.pid}`);
+		await shell.waitForRecord(w.dir, 'state', (r) => r[2] === 2);
+		const b = await ckptJson<{ id: string }>('dump', String(w.pid), '--leave-running', '--name', 'pages b');
+		try {
+			const d = await ckptJson<{ pagesCompared: boolean; processes: { pid: number; pages: { area: string; pagesChanged: number; bytesDiffering: number }[] }[] }>('diff', a.id, b.id);
+			assert.equal(d.pagesCompared, true);
+			const p = d.processes.find((x) => x.pid === w.pid);
+			const heap = p?.pages.find((g) => g.pagesChanged >= (mib << 20) / 4096);
+			assert.ok(heap, `an area with every page of the ${mib} MiB rewritten: ${JSON.stringify(p?.pages)}`);
+			assert.match(heap.area, /^0x[0-9a-f]+-0x[0-9a-f]+ rw-p /);
+			assert.ok(heap.bytesDiffering > 0 && heap.bytesDiffering <= heap.pagesChanged * 4096);
+		} finally {
+			for (const id of [a.id, b.id]) await ckpt('--target', connectionFilePath(), 'rm', id);
+			await shell.killTree(w.pid);
 		}
 	});
 

@@ -30,7 +30,7 @@ function images(processes: ProcessImage[]): CheckpointImages {
 describe('diffCheckpoints', () => {
 	test('the same images: no difference, in words', () => {
 		const d = diffCheckpoints(images([proc(10)]), images([proc(10)]));
-		assert.deepEqual(d, { processes: [], leaks: { appeared: [], went: [] } });
+		assert.deepEqual(d, { processes: [], leaks: { appeared: [], went: [] }, pagesCompared: false });
 		assert.equal(diffText(d), 'no differences in processes, threads, registers, memory areas, files or leaks');
 	});
 
@@ -68,6 +68,25 @@ describe('diffCheckpoints', () => {
 		assert.deepEqual(d.processes[0].attributes, [{ name: 'comm', from: 'workload', to: 'worker' }, { name: 'parent', from: '1', to: '7' }]);
 		const closed = diffCheckpoints(b, a);
 		assert.deepEqual(closed.processes[0].files.find((f) => f.fd === 6), { fd: 6, change: 'closed', from: 'regular /tmp/new' });
+	});
+
+	test('the helper\'s differing pages, grouped by the area each run starts in (the earlier checkpoint\'s for pages only it holds)', () => {
+		const a = images([proc(10, { vmas: [vma(0x1000n, 0x5000n), vma(0x9000n, 0xa000n)] })]);
+		const b = images([proc(10, { vmas: [vma(0x1000n, 0x5000n)] })]);
+		const range = (r: pb.IPageDiffRange): pb.PageDiffRange => pb.PageDiffRange.create(r);
+		const pages: pb.IPageDiffResult = { processes: [pb.ProcessPageDiff.create({ pid: 10, ranges: [
+			range({ start: 0x1000, end: 0x2000, kind: pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED, bytesDiffering: 5 }),
+			range({ start: 0x3000, end: 0x5000, kind: pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED, bytesDiffering: 4096 }),
+			range({ start: 0x9000, end: 0xa000, kind: pb.PageDiffKind.PAGE_DIFF_KIND_ONLY_A }),
+		] })] };
+		const d = diffCheckpoints(a, b, [undefined, undefined], pages);
+		assert.equal(d.pagesCompared, true);
+		assert.deepEqual(d.processes[0].pages, [
+			{ area: '0x1000-0x5000 rw-p [anonymous]', pagesChanged: 3, bytesDiffering: 4101, pagesOnlyBefore: 0, pagesOnlyAfter: 0, ranges: ['0x1000-0x2000', '0x3000-0x5000'] },
+			{ area: '0x9000-0xa000 rw-p [anonymous]', pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 1, pagesOnlyAfter: 0, ranges: ['0x9000-0xa000'] },
+		]);
+		assert.match(diffText(d), / {2}pages of 0x1000-0x5000 rw-p \[anonymous\]: 3 changed \(4101 bytes differ\); at 0x1000-0x2000, 0x3000-0x5000\n/);
+		assert.equal(diffText(diffCheckpoints(b, b, [undefined, undefined], {})), 'no differences in processes, threads, registers, memory areas, pages, files or leaks');
 	});
 
 	test('leaks that appeared or went, from the manifests', () => {

@@ -3,9 +3,10 @@
  * and threads that came and went, registers that changed, memory areas
  * added, removed, resized or with another protection or backing, files
  * opened, closed, replaced or moved (their position), and leaks that
- * appeared or went (from the manifests). Pages are not compared here.
+ * appeared or went (from the manifests), and, given the helper's page diff
+ * (compared on the target), the pages that differ, grouped by memory area.
  */
-import type { pb } from '../protocol';
+import { pb } from '../protocol';
 import { leakName } from '../leaks';
 import { orderedRegisters, type CheckpointImages, type FileImage, type ProcessImage, type ThreadImage, type VmaImage } from './checkpoint';
 
@@ -38,6 +39,18 @@ export interface FileDiff {
 	to?: string;
 }
 
+/** The pages of one memory area that differ (or that one checkpoint only holds). */
+export interface PageAreaDiff {
+	/** The area as the later checkpoint has it (the earlier one's when only it holds the pages). */
+	area: string;
+	pagesChanged: number;
+	bytesDiffering: number;
+	pagesOnlyBefore: number;
+	pagesOnlyAfter: number;
+	/** The differing runs: "0x...-0x..." each. */
+	ranges: string[];
+}
+
 export interface ProcessDiff {
 	pid: number;
 	comm: string;
@@ -47,11 +60,14 @@ export interface ProcessDiff {
 	threads: ThreadDiff[];
 	vmas: VmaDiff[];
 	files: FileDiff[];
+	pages: PageAreaDiff[];
 }
 
 export interface CheckpointDiff {
 	processes: ProcessDiff[];
 	leaks: { appeared: string[]; went: string[] };
+	/** Whether pages were compared (the helper's page diff was given). */
+	pagesCompared: boolean;
 }
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -127,30 +143,58 @@ function attributeChanges(a: ProcessImage, b: ProcessImage): RegisterChange[] {
 	return pairs.filter(([, from, to]) => from !== to).map(([name, from, to]) => ({ name, from, to }));
 }
 
-function processDiff(a: ProcessImage, b: ProcessImage): ProcessDiff | undefined {
+const MAX_RANGES_SHOWN = 8;
+
+/** The helper's differing page runs of one process, grouped by the area each starts in. */
+function pageAreas(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined): PageAreaDiff[] {
+	const areas = new Map<string, PageAreaDiff>();
+	for (const r of pages?.ranges ?? []) {
+		const start = BigInt(r.start?.toString() ?? '0');
+		const end = BigInt(r.end?.toString() ?? '0');
+		const onlyBefore = r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_ONLY_A;
+		const vma = (onlyBefore ? a : b).vmas.find((v) => v.start <= start && start < v.end);
+		const area = vma ? vmaText(vma) : `${hex(start)}-${hex(end)} (outside every area)`;
+		const d = areas.get(area) ?? { area, pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 0, pagesOnlyAfter: 0, ranges: [] };
+		const n = Number((end - start) / 4096n);
+		if (r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED) {
+			d.pagesChanged += n;
+			d.bytesDiffering += Number(r.bytesDiffering ?? 0);
+		} else if (onlyBefore) d.pagesOnlyBefore += n;
+		else d.pagesOnlyAfter += n;
+		d.ranges.push(`${hex(start)}-${hex(end)}`);
+		areas.set(area, d);
+	}
+	return [...areas.values()];
+}
+
+function processDiff(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined): ProcessDiff | undefined {
 	const d: ProcessDiff = {
 		pid: b.pid, comm: b.comm, change: 'changed', attributes: attributeChanges(a, b), threads: threadDiffs(a, b), vmas: vmaDiffs(a, b), files: fileDiffs(a, b),
+		pages: pageAreas(a, b, pages),
 	};
-	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length ? d : undefined;
+	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length || d.pages.length ? d : undefined;
 }
 
 function whole(p: ProcessImage, change: 'came' | 'went'): ProcessDiff {
-	return { pid: p.pid, comm: p.comm, change, attributes: [], threads: [], vmas: [], files: [] };
+	return { pid: p.pid, comm: p.comm, change, attributes: [], threads: [], vmas: [], files: [], pages: [] };
 }
 
 function leakNames(manifest: pb.ICheckpoint | undefined): Set<string> {
 	return new Set((manifest?.leaks?.leaks ?? []).map((l) => leakName(l)));
 }
 
-/** From a to b (a the earlier one, usually); the manifests give the leaks. */
-export function diffCheckpoints(a: CheckpointImages, b: CheckpointImages, manifests: [pb.ICheckpoint | undefined, pb.ICheckpoint | undefined] = [undefined, undefined]): CheckpointDiff {
+/** From a to b (a the earlier one, usually); the manifests give the leaks, the helper's page diff (when given) the pages. */
+export function diffCheckpoints(
+	a: CheckpointImages, b: CheckpointImages, manifests: [pb.ICheckpoint | undefined, pb.ICheckpoint | undefined] = [undefined, undefined], pageDiff?: pb.IPageDiffResult,
+): CheckpointDiff {
+	const pagesOf = new Map((pageDiff?.processes ?? []).map((p) => [p.pid ?? 0, p]));
 	const before = byKey(a.processes, (p) => p.pid);
 	const after = byKey(b.processes, (p) => p.pid);
 	const processes: ProcessDiff[] = [];
 	for (const p of a.processes) if (!after.has(p.pid)) processes.push(whole(p, 'went'));
 	for (const p of b.processes) {
 		const old = before.get(p.pid);
-		const d = old ? processDiff(old, p) : whole(p, 'came');
+		const d = old ? processDiff(old, p, pagesOf.get(p.pid)) : whole(p, 'came');
 		if (d) processes.push(d);
 	}
 	processes.sort((x, y) => x.pid - y.pid);
@@ -158,6 +202,7 @@ export function diffCheckpoints(a: CheckpointImages, b: CheckpointImages, manife
 	return {
 		processes,
 		leaks: { appeared: [...leaksB].filter((l) => !leaksA.has(l)).sort(), went: [...leaksA].filter((l) => !leaksB.has(l)).sort() },
+		pagesCompared: pageDiff !== undefined,
 	};
 }
 
@@ -177,8 +222,18 @@ export function diffText(d: CheckpointDiff): string {
 		}
 		for (const v of p.vmas) lines.push(`  memory ${v.change}: ${v.from && v.to ? `${v.from} -> ${v.to}` : v.from ?? v.to}`);
 		for (const f of p.files) lines.push(`  fd ${f.fd} ${f.change}: ${f.from && f.to ? `${f.from} -> ${f.to}` : f.from ?? f.to}`);
+		for (const g of p.pages) lines.push(`  pages of ${g.area}: ${pageCounts(g)}; at ${g.ranges.slice(0, MAX_RANGES_SHOWN).join(', ')}${g.ranges.length > MAX_RANGES_SHOWN ? `, and ${g.ranges.length - MAX_RANGES_SHOWN} more` : ''}`);
 	}
 	for (const l of d.leaks.appeared) lines.push(`leak appeared: ${l}`);
 	for (const l of d.leaks.went) lines.push(`leak went: ${l}`);
-	return lines.length ? lines.join('\n') : 'no differences in processes, threads, registers, memory areas, files or leaks';
+	const what = d.pagesCompared ? 'processes, threads, registers, memory areas, pages, files or leaks' : 'processes, threads, registers, memory areas, files or leaks';
+	return lines.length ? lines.join('\n') : `no differences in ${what}`;
+}
+
+function pageCounts(g: PageAreaDiff): string {
+	const parts: string[] = [];
+	if (g.pagesChanged) parts.push(`${g.pagesChanged} changed (${g.bytesDiffering} bytes differ)`);
+	if (g.pagesOnlyBefore) parts.push(`${g.pagesOnlyBefore} only before`);
+	if (g.pagesOnlyAfter) parts.push(`${g.pagesOnlyAfter} only after`);
+	return parts.join(', ');
 }
