@@ -13,16 +13,18 @@
  * Then the image reader against crit (./imagesBench.ts), the leak scan
  * on a host of about 1,000 processes (./leaksBench.ts), and Restore to a
  * breakpoint under gdb against criu restore and a fresh gdb by hand
- * (./gdbRestoreBench.ts), and a lazy restore against a full one (./lazyBench.ts).
+ * (./gdbRestoreBench.ts), a lazy restore against a full one (./lazyBench.ts),
+ * and the page diff of two checkpoints (./diffBench.ts).
  * The checkpoints part restores fully (lazy: false): like for like with criu restore.
  * Environment: CKPT_BENCH_ONLY (the parts to run, comma-separated:
- * checkpoints, images, leaks, debug, lazy; default all), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
+ * checkpoints, images, leaks, debug, lazy, diff; default all), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
  * "256,1024"), CKPT_BENCH_DIR (default /tmp, a tmpfs on the target host; a
  * disk directory measures the same with the disk in the way).
  */
 import { performance } from 'node:perf_hooks';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { benchDiff } from './diffBench';
 import { benchGdbRestore } from './gdbRestoreBench';
 import { benchImages } from './imagesBench';
 import { benchLazy } from './lazyBench';
@@ -133,7 +135,7 @@ async function benchCheckpoints(shell: TargetShell): Promise<string> {
 }
 
 async function main(): Promise<void> {
-	const all = ['checkpoints', 'images', 'leaks', 'debug', 'lazy'];
+	const all = ['checkpoints', 'images', 'leaks', 'debug', 'lazy', 'diff'];
 	const parts = (process.env.CKPT_BENCH_ONLY ?? all.join(',')).split(',').map((p) => p.trim());
 	const unknown = parts.filter((p) => !all.includes(p));
 	if (unknown.length) throw new Error(`CKPT_BENCH_ONLY: no part ${unknown.join(', ')} (the parts: ${all.join(', ')})`);
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
 		if (parts.includes('leaks')) reports.push(await benchLeaks(shell));
 		if (parts.includes('debug')) reports.push(await benchGdbRestore(shell, ROUNDS, BENCH_DIR));
 		if (parts.includes('lazy')) reports.push(await benchLazy(shell, ROUNDS, SIZES_MIB, BENCH_DIR));
+		if (parts.includes('diff')) reports.push(await benchDiff(shell, ROUNDS, SIZES_MIB, BENCH_DIR));
 		process.stdout.write(`\n${reports.join('\n\n')}\n`);
 	} finally {
 		shell.close();

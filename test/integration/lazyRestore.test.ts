@@ -35,7 +35,7 @@ after(async () => {
 	shell.close();
 });
 
-/** The pattern workload's record: [count, generation, checks, bad words in the last check]. */
+/** The pattern workload's record: [count, generation, checks, bad words in the last check, partial rewrites]. */
 const record = (dir: string): Promise<number[]> => shell.counters(dir, ['state']);
 
 /** Asks the workload to check every word of its memory; resolves with the number of words that differ. */

@@ -13,9 +13,10 @@
  *   workload memory DIR MIB        touches MIB MiB of memory, then counts
  *   workload areas DIR N           holds N separate one-page memory areas, then counts
  *   workload pattern DIR MIB       fills MIB MiB with a pattern of its generation
- *                                  (record "pid count generation checks bad"): SIGUSR1
+ *                                  (record "pid count generation checks bad partial"): SIGUSR1
  *                                  checks every word of it (bad: words that differ),
- *                                  SIGUSR2 makes a new generation
+ *                                  SIGUSR2 makes a new generation, SIGHUP rewrites
+ *                                  every hundredth page only (a generation of its own)
  *   workload print                 writes its count to stdout every tick, and
  *                                  every tenth count to stderr too
  */
@@ -27,6 +28,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,14 +148,16 @@ static void hold_memory(const char *dir, long mib)
 	count_forever(dir, "state");
 }
 
-static volatile sig_atomic_t check_asked, change_asked;
+static volatile sig_atomic_t check_asked, change_asked, some_asked;
 
 static void ask(int sig)
 {
 	if (sig == SIGUSR1)
 		check_asked = 1;
-	else
+	else if (sig == SIGUSR2)
 		change_asked = 1;
+	else
+		some_asked = 1;
 }
 
 static unsigned long pattern_word(size_t i, long generation)
@@ -170,13 +174,14 @@ static void hold_pattern(const char *dir, long mib)
 {
 	size_t words = ((size_t)mib << 20) / sizeof(unsigned long);
 	unsigned long *mem = malloc(words * sizeof(*mem));
-	long counts[4] = { 0, 1, 0, 0 };	/* count, generation, checks, bad words in the last check */
+	long counts[5] = { 0, 1, 0, 0, 0 };	/* count, generation, checks, bad words in the last check, partial rewrites */
 	int fd = open_record(dir, "state");
 
 	if (mib <= 0 || !mem)
 		die("malloc");
 	signal(SIGUSR1, ask);
 	signal(SIGUSR2, ask);
+	signal(SIGHUP, ask);
 	for (size_t i = 0; i < words; i++)
 		mem[i] = pattern_word(i, counts[1]);
 	for (;;) {
@@ -186,6 +191,14 @@ static void hold_pattern(const char *dir, long mib)
 			for (size_t i = 0; i < words; i++)
 				mem[i] = pattern_word(i, counts[1]);
 		}
+		if (some_asked) {
+			/* one page in a hundred: its words of the next generation (a check sees them as bad) */
+			some_asked = 0;
+			for (size_t i = (4096 - (uintptr_t)mem % 4096) % 4096 / sizeof(*mem); i < words; i += 100 * 4096 / sizeof(*mem))
+				for (size_t k = i; k < i + 4096 / sizeof(*mem) && k < words; k++)
+					mem[k] = pattern_word(k, counts[1] + 1);
+			counts[4]++;
+		}
 		if (check_asked) {
 			check_asked = 0;
 			counts[3] = 0;
@@ -194,7 +207,7 @@ static void hold_pattern(const char *dir, long mib)
 			counts[2]++;
 		}
 		counts[0]++;
-		publish(fd, counts, 4);
+		publish(fd, counts, 5);
 		tick();
 	}
 }
