@@ -24,6 +24,7 @@ import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
 import { currentSetting, LeakCommands } from './leakCommands';
 import type { LeaksView } from './leaksView';
+import type { DiffDocuments, DiffSide } from './diffDocuments';
 import type { MemoryDocuments } from './memoryDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
@@ -51,6 +52,7 @@ export class CheckpointCommands {
 		private readonly memory: MemoryDocuments,
 		private readonly maps: MemoryMapPanels,
 		leaksView: LeaksView,
+		private readonly diffs: DiffDocuments,
 	) {
 		this.leaks = new LeakCommands(leaksView, connections.output, (err) => this.report(err));
 	}
@@ -67,6 +69,7 @@ export class CheckpointCommands {
 			command('checkpoint.restoreCheckpoint', (node?: CheckpointNode) => this.restoreCheckpoint(node)),
 			command('checkpoint.restoreCheckpointAndPause', (node?: CheckpointNode) => this.restoreCheckpoint(node, { pause: true })),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
+			command('checkpoint.compareCheckpoint', (node?: CheckpointNode) => this.compare(node)),
 			command('checkpoint.debugProcess', (...args: unknown[]) => this.debugProcess(args)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
@@ -197,6 +200,23 @@ export class CheckpointCommands {
 		const checkpoint = node?.checkpoint ?? (await pickCheckpoint(session, 'Open which checkpoint as a snapshot?'));
 		if (!checkpoint) return;
 		await openSnapshot(checkpoint, String(session.configuration.target), session);
+	}
+
+	/** Compare with...: the row's checkpoint (or one picked) against another of the session's, in a read-only document. */
+	private async compare(node?: CheckpointNode): Promise<void> {
+		const session = node?.session ?? requireLiveSession();
+		const first = node?.checkpoint ?? (await pickCheckpoint(session, 'Compare which checkpoint?'));
+		if (!first) return;
+		const second = await pickCheckpoint(session, `Compare ${first.name || first.id} with which checkpoint?`, first.id);
+		if (!second) return;
+		const helper = await this.connections.acquire(String(session.configuration.target));
+		try {
+			const side = (c: CheckpointSummary): DiffSide => ({ id: c.id, label: c.name ? `"${c.name}"` : c.id, created: c.created });
+			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Comparing ${first.name || first.id} with ${second.name || second.id}` },
+				() => this.diffs.show(helper, side(first), side(second)));
+		} finally {
+			await this.connections.release(helper);
+		}
 	}
 
 	/** Debug This Process on a thread of the Call Stack: gdb lets go of the process it debugs and takes the thread's. */
@@ -366,9 +386,9 @@ async function askName(placeholder: string): Promise<string | undefined> {
 	return vscode.window.showInputBox({ title: 'Checkpoint name (optional)', prompt: 'A name for the timeline; leave empty for none', placeHolder: placeholder || 'e.g. before login' });
 }
 
-async function pickCheckpoint(session: vscode.DebugSession, title: string): Promise<CheckpointSummary | undefined> {
-	const list = await listCheckpoints(session);
-	if (!list.length) throw new Error('this session has no checkpoints yet: take one first');
+async function pickCheckpoint(session: vscode.DebugSession, title: string, except?: string): Promise<CheckpointSummary | undefined> {
+	const list = (await listCheckpoints(session)).filter((c) => c.id !== except);
+	if (!list.length) throw new Error(except ? 'this session has no other checkpoint to compare with: take another first' : 'this session has no checkpoints yet: take one first');
 	const items = list.reverse().map((c) => ({ label: c.name || c.id, description: new Date(c.created).toLocaleTimeString(), detail: `${c.id}, ${c.processes} processes`, checkpoint: c }));
 	return (await vscode.window.showQuickPick(items, { title }))?.checkpoint;
 }

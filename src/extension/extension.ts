@@ -12,6 +12,7 @@ import { CustomEventRouter } from './customDap';
 import { AdapterFactory, ConfigurationProvider, DEBUG_TYPE, trackLiveSessions } from './debugging';
 import { ImageView } from './imageView';
 import { LeaksView } from './leaksView';
+import { DIFF_SCHEME, DiffDocuments } from './diffDocuments';
 import { MEMORY_SCHEME, MemoryDocuments } from './memoryDocuments';
 import { MemoryMapPanels } from './memoryMap';
 import { TreeStatus } from './statusBar';
@@ -25,10 +26,11 @@ export function activate(context: vscode.ExtensionContext): void {
 	const image = new ImageView();
 	const leaks = new LeaksView();
 	const memory = new MemoryDocuments();
+	const diffs = new DiffDocuments();
 	const maps = new MemoryMapPanels(context.extensionUri, memory);
 	const status = new TreeStatus();
 	const configurations = new ConfigurationProvider(connections);
-	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks);
+	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks, diffs);
 	const leaksTree = vscode.window.createTreeView('checkpoint.leaks', { treeDataProvider: leaks, showCollapseAll: true });
 	leaks.attach(leaksTree);
 	const events = new CustomEventRouter(vscode.debug.onDidReceiveDebugSessionCustomEvent, DEBUG_TYPE);
@@ -40,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
 		vscode.window.createTreeView('checkpoint.image', { treeDataProvider: image, showCollapseAll: true }),
 		leaksTree,
 		vscode.workspace.registerTextDocumentContentProvider(MEMORY_SCHEME, memory),
+		vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs),
 		vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(connections)),
 		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations),
 		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations, vscode.DebugConfigurationProviderTriggerKind.Dynamic),

@@ -206,6 +206,20 @@ describe('the extension in VS Code', () => {
 		await runCommand(wb.page, 'workbench.action.debug.stop');
 	}));
 
+	test('Compare with... shows what changed from one checkpoint to the other, pages included', step(async (wb) => {
+		await runCommand(wb.page, 'checkpoint.compareCheckpoint');
+		await typeAndEnter(wb.page, CHECKPOINT_NAME);
+		// the second pick leaves the first out: the checkpoint of the present the restore saved
+		await typeAndEnter(wb.page, `before restore to ${CHECKPOINT_NAME}`);
+		await wb.page.locator('.tabs-container .tab', { hasText: /\.txt$/ }).first().waitFor({ timeout: 60_000 });
+		const text = await editorText(wb.page);
+		assert.match(text, new RegExp(`^From "${escapeRegExp(CHECKPOINT_NAME)}" \\(\\S+\\) to "before restore to ${escapeRegExp(CHECKPOINT_NAME)}" \\(\\S+\\):`));
+		// the counter counted on between them: its process changed, pages of its memory with it
+		assert.match(text, new RegExp(`^process ${program.pid} \\(workload\\):$`, 'm'));
+		assert.match(text, /^ {2}pages of 0x[0-9a-f]+-0x[0-9a-f]+ rw-p .*: \d+ changed \(\d+ bytes differ\)/m);
+		await wb.screenshot('4b-compare');
+	}));
+
 	test('the image browser shows the checkpoint down to a memory area, and the Memory Map opens', step(async (wb) => {
 		const row = await treeRow(wb.page, new RegExp(`^${escapeRegExp(CHECKPOINT_NAME)}`));
 		await row.click();
