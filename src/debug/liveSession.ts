@@ -99,6 +99,8 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private session?: HelperOperations;
 	private saveBeforeRestore = true;
 	private lazyRestore = true;
+	/** Set while a restore is answered: a lazy restore's end is told after the restore's own lines. */
+	private afterRestore?: (() => void)[];
 	/** The launch configuration's leakPolicy: fixed for the session. */
 	private launchPolicy: unknown;
 	/** The rules every checkpoint gets (sessionRules of the setting's layer and launchPolicy). */
@@ -685,7 +687,19 @@ export class LiveDebugSession extends AsyncDebugSession {
 		};
 	}
 
+	/** A restore's answer first, then what a lazy restore's end (that came meanwhile) has to say. */
 	private async restoreCheckpoint(args: RestoreCheckpointArgs, cancel: AbortSignal): Promise<RestoreCheckpointBody> {
+		this.afterRestore = [];
+		try {
+			return await this.restoreCheckpointNow(args, cancel);
+		} finally {
+			const later = this.afterRestore;
+			this.afterRestore = undefined;
+			for (const tell of later) tell();
+		}
+	}
+
+	private async restoreCheckpointNow(args: RestoreCheckpointArgs, cancel: AbortSignal): Promise<RestoreCheckpointBody> {
 		await this.gdbSettled();
 		const tree = this.attached();
 		const { id } = args;
@@ -828,6 +842,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	/** Every page of a lazy restore is in (said in the Debug Console), or its daemon failed and took the tree (said as a failure). */
 	private lazyRestoreEnded(end: pb.LazyRestoreEnd): void {
+		if (this.afterRestore) {
+			this.afterRestore.push(() => this.lazyRestoreEnded(end));
+			return;
+		}
 		if (!end.ok) {
 			this.tellFailure(`Lazy restore of checkpoint ${end.checkpointId}: ${end.message}`);
 			return;

@@ -87,6 +87,8 @@ export class FakeHelper implements HelperOperations {
 	private readonly faults = new Map<Operation, Fault[]>();
 	/** Restores asked lazily are lazy (as on a target with CRIU's lazy pages); their ends wait for endLazy. */
 	lazyPages = false;
+	/** ...and end at once, before the restore is answered. */
+	lazyEndsAtOnce = false;
 	private readonly lazyEnds = new Map<string, (end: pb.LazyRestoreEnd) => void>();
 	private readonly holds = new Map<Operation, Promise<void>>();
 	private readonly listeners = new Set<ProgramListener>();
@@ -253,6 +255,8 @@ export class FakeHelper implements HelperOperations {
 		if (options.frozen) this.frozenRoots.add(stored.checkpoint.rootPid);
 		const lazy = this.lazyPages && (options.lazy ?? true);
 		if (lazy && options.onLazyEnd) this.lazyEnds.set(checkpointId, options.onLazyEnd);
+		// a quick daemon: the end comes before the restore's answer (the session's listener hears it first)
+		if (lazy && this.lazyEndsAtOnce) queueMicrotask(() => this.endLazy(checkpointId, true));
 		return pb.RestoreResult.create({ rootPid: stored.checkpoint.rootPid, pids, killedPids: inUse, frozen: options.frozen ?? false, lazy });
 	}
 

@@ -323,7 +323,18 @@ describe('LiveDebugSession: restore', TIMEOUT, () => {
 		await customRequest(live.dc, CUSTOM.takeCheckpoint, { name: 'good' });
 		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1' });
 		live.helper.endLazy('ck-1', true);
-		await waitFor(() => live.output.includes('console: Every page of checkpoint ck-1 is in (420 ms after the restore started; it ran from the start).\n'), () => live.output.join(''));
+		const allIn = 'console: Every page of checkpoint ck-1 is in (420 ms after the restore started; it ran from the start).\n';
+		await waitFor(() => live.output.includes(allIn), () => live.output.join(''));
+		const restoredLine = live.output.findIndex((o) => o.startsWith('console: Restored checkpoint ck-1'));
+		assert.ok(restoredLine >= 0 && restoredLine < live.output.indexOf(allIn), 'the restore\'s own line first');
+		// a quick daemon, done before the restore is answered: still said after the restore's own line
+		live.helper.lazyEndsAtOnce = true;
+		const linesBefore = live.output.length;
+		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1', saveCurrent: false });
+		await waitFor(() => live.output.slice(linesBefore).includes(allIn), () => live.output.join(''));
+		const fresh = live.output.slice(linesBefore);
+		assert.ok(fresh.findIndex((o) => o.startsWith('console: Restored checkpoint ck-1')) < fresh.indexOf(allIn), fresh.join(''));
+		live.helper.lazyEndsAtOnce = false;
 		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1', saveCurrent: false });
 		live.helper.endLazy('ck-1', false);
 		await waitFor(() => live.output.some((o) => o.startsWith('stderr: Lazy restore of checkpoint ck-1: CRIU\'s lazy-pages daemon was killed by signal 9')), () => live.output.join(''));
