@@ -232,6 +232,12 @@ static int start_lazy(struct restore_ctx *c, struct herr *e)
 {
 	if (!c->p->lazy || !c->p->criu->lazy_pages)
 		return 0;
+	/* pages in a parent checkpoint hang CRIU's lazy-pages daemon (docs/incremental.md): every page first */
+	if (faccessat(c->images_fd, "parent", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		emit_progress(c->p->request, "lazy-pages", "checkpoint %s takes pages from a parent checkpoint: restored "
+			      "fully, as CRIU's lazy pages cannot serve those", c->ck->id);
+		return 0;
+	}
 	c->lazy_params = (struct lazy_params){
 		.request = c->p->request, .criu = c->p->criu->path, .store = c->p->store, .id = c->ck->id,
 		.images = arena_printf("%s/%s", c->p->store, c->ck->id), .logs = c->work,

@@ -152,6 +152,16 @@ static void test_lazy_restore(void)
 	CHECK(pid_exists(out.root));
 	reap(out.root);
 
+	test_case("a checkpoint with a parent: a full restore (CRIU's lazy pages cannot serve its parent's pages)");
+	CHECK_INT(symlink("../lazy", arena_printf("%s/lazy/parent", store)), ==, 0);
+	CHECK_INT(restore_lazily("lazy", true, false, fake_criu("ok"), &out, &e), ==, 0);
+	fake_criu(NULL);
+	CHECK(!out.lazy);
+	CHECK_STR(events_told(), ==, arena_printf("lazy-pages, RESTORING 4194002, restoring, RUNNING %d, ", out.root));
+	CHECK(!exists(lock_file("lazy")));
+	reap(out.root);
+	CHECK_INT(unlink(arena_printf("%s/lazy/parent", store)), ==, 0);
+
 	test_case("lazy pages asked where CRIU cannot: a full restore");
 	CHECK_INT(restore_lazily("lazy", false, false, fake_criu("ok"), &out, &e), ==, 0);
 	fake_criu(NULL);
