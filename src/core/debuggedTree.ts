@@ -90,6 +90,10 @@ export class DebuggedTree {
 	policy: readonly pb.ILeakRule[] = [];
 	/** The processes a debugger holds (holdByDebugger). */
 	private debugged: number[] = [];
+	/** Restores so far: a lazy restore's end speaks of the tree of its own restore only. */
+	private restoreGeneration = 0;
+	/** A lazy restore's failure killed the tree while it was being checkpointed. */
+	private lostPages = false;
 
 	private constructor(
 		readonly session: HelperOperations,
@@ -204,7 +208,9 @@ export class DebuggedTree {
 			this.listener.checkpointsChanged?.();
 			return checkpoint;
 		} finally {
-			this.setState(before);
+			// a dump waits for a lazy restore's end: one that failed took the tree
+			this.setState(this.lostPages ? 'gone' : before);
+			this.lostPages = false;
 		}
 	}
 
@@ -228,14 +234,20 @@ export class DebuggedTree {
 		}
 		this.setState('restoring');
 		try {
+			// an end that comes before the answer waits for the tree to be this one
+			const generation = ++this.restoreGeneration;
+			const early: pb.LazyRestoreEnd[] = [];
+			let answered = false;
 			const restored = await this.session.restore(checkpointId, {
 				killRunning: true, tcpClose: options.tcpClose, frozen: options.frozen, lazy: options.lazy, onProgress: options.onProgress,
-				onLazyEnd: (end) => this.lazyEnded(end),
+				onLazyEnd: (end) => (answered ? this.lazyEnded(end, generation) : early.push(end)),
 			});
 			this.root = restored.rootPid;
 			// new processes: a debugger takes the ones it wants again
 			this.debugged = [];
 			this.setState(restored.frozen ? 'frozen' : 'running');
+			answered = true;
+			for (const end of early) this.lazyEnded(end, generation);
 			return { saved, restored };
 		} catch (err) {
 			await this.settleAfterFailedRestore(before);
@@ -243,9 +255,13 @@ export class DebuggedTree {
 		}
 	}
 
-	private lazyEnded(end: pb.LazyRestoreEnd): void {
+	/** The end of the lazy restore number generation: a later restore's tree is not the one it speaks of. */
+	private lazyEnded(end: pb.LazyRestoreEnd, generation: number): void {
 		// killed by the daemon's supervisor: its missing pages would have read as zeros
-		if (!end.ok && end.killedPids.includes(this.root)) this.setState('gone');
+		if (generation === this.restoreGeneration && !end.ok && end.killedPids.includes(this.root)) {
+			if (this.stateNow === 'checkpointing') this.lostPages = true;
+			else this.setState('gone');
+		}
 		this.listener.lazyRestoreEnded?.(end);
 	}
 

@@ -38,6 +38,8 @@ export interface RequestOptions {
 	/** 0: no timeout. */
 	timeoutMs?: number;
 	onProgress?: (progress: pb.Progress) => void;
+	/** Told the request's id as it is sent: events that come later (a lazy restore's end) carry it. */
+	onSent?: (requestId: number) => void;
 }
 
 interface Pending {
@@ -98,7 +100,7 @@ export interface HelperClientEvents {
 	gdbOutput: [pb.GdbOutput];
 	gdbExit: [pb.GdbExit];
 	/** A lazy restore's end: every page is in, or its daemon failed (and the restored processes were killed). */
-	lazyRestoreEnd: [pb.LazyRestoreEnd];
+	lazyRestoreEnd: [pb.LazyRestoreEnd, number];
 	exit: [HelperExit];
 }
 
@@ -131,6 +133,7 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 				}, timeoutMs);
 			}
 			this.pending.set(id, entry);
+			options.onSent?.(id);
 			this.channel.stdin.write(encodeFrame(pb.Request.encode(message).finish()));
 		});
 	}
@@ -190,7 +193,7 @@ export class HelperClient extends EventEmitter<HelperClientEvents> {
 		if (event.programExit) this.emit('programExit', event.programExit);
 		if (event.gdbOutput) this.emit('gdbOutput', event.gdbOutput);
 		if (event.gdbExit) this.emit('gdbExit', event.gdbExit);
-		if (event.lazyRestoreEnd) this.emit('lazyRestoreEnd', event.lazyRestoreEnd);
+		if (event.lazyRestoreEnd) this.emit('lazyRestoreEnd', event.lazyRestoreEnd, event.requestId);
 	}
 
 	private onExit(exit: HelperExit): void {

@@ -96,6 +96,9 @@ export type HelperOperations = Pick<HelperSession,
 	| 'hello' | 'gdbStart' | 'core'>;
 
 export class HelperSession {
+	/** close() was called: the helper's end is no failure of a lazy restore still under way. */
+	private closing = false;
+
 	private constructor(readonly target: Target, readonly client: HelperClient) {}
 
 	/** Starts the helper on target; if that fails, the connection made for it is closed. */
@@ -153,7 +156,7 @@ export class HelperSession {
 			const result = await this.client.request('restore', {
 				checkpointId, killRunning: options.killRunning ?? false, tcpClose: options.tcpClose ?? false, frozen: options.frozen ?? false,
 				lazy: options.lazy ?? true,
-			}, { onProgress: options.onProgress });
+			}, { onProgress: options.onProgress, onSent: (id) => end?.sent(id) });
 			if (result.lazy) end?.expect();
 			else end?.stop();
 			return result;
@@ -164,13 +167,16 @@ export class HelperSession {
 	}
 
 	/**
-	 * Listens for the end of a lazy restore of checkpointId from before it is
-	 * asked for: the end may come before the restore's answer. expect() once
-	 * the answer says lazy; a helper that ends first is a failed end.
+	 * Listens for the end of this lazy restore of checkpointId (the event
+	 * carries the restore's request id; another restore's end is not this
+	 * one's) from before it is asked for: the end may come before the
+	 * restore's answer. expect() once the answer says lazy; a helper that
+	 * ends first, unless closed on purpose, is a failed end.
 	 */
-	private lazyEndOf(checkpointId: string, listener: (end: pb.LazyRestoreEnd) => void): { expect(): void; stop(): void } {
+	private lazyEndOf(checkpointId: string, listener: (end: pb.LazyRestoreEnd) => void): { sent(id: number): void; expect(): void; stop(): void } {
 		let early: pb.LazyRestoreEnd | undefined;
 		let expected = false;
+		let requestId = -1;
 		const stop = (): void => {
 			this.client.off('lazyRestoreEnd', onEnd);
 			this.client.off('exit', onExit);
@@ -179,18 +185,19 @@ export class HelperSession {
 			stop();
 			listener(end);
 		};
-		const onEnd = (end: pb.LazyRestoreEnd): void => {
-			if (end.checkpointId !== checkpointId) return;
+		const onEnd = (end: pb.LazyRestoreEnd, id: number): void => {
+			if (id !== requestId || end.checkpointId !== checkpointId) return;
 			if (expected) tell(end);
 			else early ??= end;
 		};
-		const onExit = (): void => (!expected ? stop() : tell(pb.LazyRestoreEnd.create({
+		const onExit = (): void => (!expected || this.closing ? stop() : tell(pb.LazyRestoreEnd.create({
 			checkpointId, ok: false,
 			message: `the helper on ${this.target.description} ended before the lazy restore of checkpoint ${checkpointId} did: its pages may still be coming, and whether they all came is not known here`,
 		})));
 		this.client.on('lazyRestoreEnd', onEnd);
 		this.client.on('exit', onExit);
 		return {
+			sent: (id) => { requestId = id; },
 			expect: () => {
 				expected = true;
 				if (early) tell(early);
@@ -306,6 +313,7 @@ export class HelperSession {
 
 	/** Ends the helper (it thaws what it froze and kills what it launched) and drops the connection. */
 	async close(): Promise<void> {
+		this.closing = true;
 		await this.client.close();
 		await this.target.close();
 	}

@@ -99,8 +99,9 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private session?: HelperOperations;
 	private saveBeforeRestore = true;
 	private lazyRestore = true;
-	/** Set while a restore is answered: a lazy restore's end is told after the restore's own lines. */
-	private afterRestore?: (() => void)[];
+	/** While restores are answered, a lazy restore's end waits here, to be told after the restore's own lines. */
+	private restoresAnswering = 0;
+	private readonly afterRestore: (() => void)[] = [];
 	/** The launch configuration's leakPolicy: fixed for the session. */
 	private launchPolicy: unknown;
 	/** The rules every checkpoint gets (sessionRules of the setting's layer and launchPolicy). */
@@ -689,13 +690,12 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	/** A restore's answer first, then what a lazy restore's end (that came meanwhile) has to say. */
 	private async restoreCheckpoint(args: RestoreCheckpointArgs, cancel: AbortSignal): Promise<RestoreCheckpointBody> {
-		this.afterRestore = [];
+		this.restoresAnswering++;
 		try {
 			return await this.restoreCheckpointNow(args, cancel);
 		} finally {
-			const later = this.afterRestore;
-			this.afterRestore = undefined;
-			for (const tell of later) tell();
+			// the last restore being answered tells what came meanwhile (a second one is refused, but overlaps)
+			if (--this.restoresAnswering === 0) for (const tell of this.afterRestore.splice(0)) tell();
 		}
 	}
 
@@ -842,7 +842,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 
 	/** Every page of a lazy restore is in (said in the Debug Console), or its daemon failed and took the tree (said as a failure). */
 	private lazyRestoreEnded(end: pb.LazyRestoreEnd): void {
-		if (this.afterRestore) {
+		if (this.restoresAnswering > 0) {
 			this.afterRestore.push(() => this.lazyRestoreEnded(end));
 			return;
 		}

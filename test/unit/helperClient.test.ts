@@ -673,6 +673,8 @@ describe('HelperSession lazy restores', () => {
 		assert.equal((await p).lazy, true);
 		assert.equal(ends.length, 0);
 		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: 'other', ok: true } });
+		// an earlier restore of the same checkpoint ends: not this one
+		fake.event({ requestId: req.id + 100, lazyRestoreEnd: { checkpointId: ID, ok: false, message: 'an older restore' } });
 		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: true, rootPid: 9, wallTimeUs: 1500 } });
 		fake.event({ requestId: req.id, lazyRestoreEnd: { checkpointId: ID, ok: false } });
 		await tick();
@@ -717,5 +719,20 @@ describe('HelperSession lazy restores', () => {
 		assert.equal(ends.length, 1);
 		assert.equal(ends[0].ok, false);
 		assert.match(ends[0].message, new RegExp(`the helper on fake-target ended before the lazy restore of checkpoint ${ID} did`));
+	});
+
+	test('a session closed on purpose while pages are coming tells no failure', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const ends: pb.LazyRestoreEnd[] = [];
+		const p = session.restore(ID, { onLazyEnd: (end) => ends.push(end) });
+		const req = await fake.nextRequest();
+		fake.respond({ id: req.id, restore: { rootPid: 9, lazy: true } });
+		await p;
+		const closed = session.close();
+		fake.exitWith({ code: 0, signal: null });
+		await closed;
+		await tick();
+		assert.equal(ends.length, 0);
 	});
 });
