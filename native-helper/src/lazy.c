@@ -12,31 +12,20 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/close_range.h>
 
 #include "arena.h"
 #include "channel.h"
 #include "criu.h"
 #include "fileio.h"
 #include "lazy.h"
+#include "lazy_supervisor.h"
 #include "proc.h"
 #include "util.h"
 #include "wire.h"
 
-#define LAZY_DIR ".lazy"		/* in the store: one lock file per checkpoint being restored lazily */
-#define DAEMON_LOG "lazy-pages.log"
-#define STATUS_FILE "lazy-pages.status"	/* how the daemon ended, written by the supervisor */
 #define MAX_WATCHED 16
-#define MAX_LOG_BYTES (64u << 20)
-
-#define MAX_HELD 1024		/* userfaultfds held: one per restored process */
-
-/* The supervisor's descriptors, moved where it knows them: its lock, the daemon's readiness, the helper's go. */
-enum { LOCK_FD = 3, READY_FD = 4, GO_FD = 5 };
-#define READY_FD_TEXT "4"		/* READY_FD, as the daemon's --status-fd */
 
 /* A supervisor this helper started, until it is reaped and told. */
 struct watched {
@@ -50,199 +39,6 @@ struct watched {
 };
 
 static struct watched watched[MAX_WATCHED];
-
-static char *lock_path(const char *store, const char *id)
-{
-	return arena_printf("%s/" LAZY_DIR "/%s", store, id);
-}
-
-/* ---- the supervisor (a fork of the helper) ---------------------------------------- */
-
-static void __attribute__((noreturn)) run_daemon(const struct lazy_params *p, const struct lazy_restore *l)
-{
-	char *argv[] = { "criu", "lazy-pages", "--images-dir", (char *)p->images, "--work-dir", (char *)l->work,
-			 "--log-file", DAEMON_LOG, "--status-fd", READY_FD_TEXT, NULL };
-
-	close(LOCK_FD);		/* the lock is the supervisor's: it ends with the supervisor */
-	close(GO_FD);
-	execv(p->criu, argv);
-	_exit(127);
-}
-
-/* Its own session (the helper's end, or its SSH session's, must not end it), stdio on /dev/null, three descriptors kept. */
-static int own_session(int lock_fd, int ready_fd, int go_fd)
-{
-	sigset_t none;
-	int null = open("/dev/null", O_RDWR);
-	int lock = fcntl(lock_fd, F_DUPFD, 10), ready = fcntl(ready_fd, F_DUPFD, 10), go = fcntl(go_fd, F_DUPFD, 10);
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	setsid();
-	if (null < 0 || lock < 0 || ready < 0 || go < 0)
-		return -1;
-	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(lock, LOCK_FD) < 0 ||
-	    dup2(ready, READY_FD) < 0 || dup2(go, GO_FD) < 0)
-		return -1;
-	return (int)syscall(SYS_close_range, GO_FD + 1, ~0U, 0);
-}
-
-static int wait_status(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return status;
-}
-
-/*
- * Kills the checkpoint's pids that started after the supervisor: those are
- * the restored processes (their pids were free or killed before the
- * restore), not a later process that got one of the pids.
- */
-static size_t kill_restored(const struct lazy_params *p, uint64_t since, pid_t *killed)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < p->npids; i++) {
-		struct proc_stat st;
-
-		if (read_proc_stat(p->pids[i], &st) == 0 && st.start_ticks >= since && kill(p->pids[i], SIGKILL) == 0)
-			killed[n++] = p->pids[i];
-	}
-	return n;
-}
-
-/* The userfaultfds among the daemon's descriptors, copied into held (at most MAX_HELD); how many. */
-static size_t take_uffds(pid_t daemon, int pidfd, int *held)
-{
-	char path[64], link[64];
-	DIR *d;
-	struct dirent *de;
-	size_t n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", daemon);
-	d = opendir(path);
-	while (d && (de = readdir(d)) && n < MAX_HELD) {
-		ssize_t len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-		int fd;
-
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (strcmp(link, "anon_inode:[userfaultfd]"))
-			continue;
-		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
-		if (fd >= 0)
-			held[n++] = fd;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-/*
- * Waits for the helper's word on the restore: a byte once it went ahead,
- * EOF when it did not (or the helper is gone). Then, when the daemon still
- * runs, copies of the restored processes' userfaultfds, which it holds by
- * then: while they are open a fault waits instead of getting a zero page,
- * so a daemon that dies leaves the tree waiting until it is killed, never
- * running on wrong memory.
- */
-static size_t hold_uffds(pid_t daemon, int *held, bool *went)
-{
-	int pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
-	size_t n = 0;
-	char go = 0;
-	ssize_t r;
-
-	while ((r = read(GO_FD, &go, 1)) < 0 && errno == EINTR)
-		;
-	*went = r == 1;
-	if (*went && pidfd >= 0)
-		n = take_uffds(daemon, pidfd, held);	/* none when the daemon has ended */
-	if (pidfd >= 0)
-		close(pidfd);
-	return n;
-}
-
-static void describe_end(char *out, size_t len, pid_t daemon, int status)
-{
-	if (daemon < 0)
-		snprintf(out, len, "could not be started (fork: %s)", strerror(errno));
-	else if (status < 0)
-		snprintf(out, len, "could not be waited for");
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		snprintf(out, len, "could not be run (exit status 127)");
-	else if (WIFEXITED(status))
-		snprintf(out, len, "ended with exit status %d", WEXITSTATUS(status));
-	else
-		snprintf(out, len, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-}
-
-/* The daemon's log and lazy-pages.status ("ok", or how it ended, then "killed: PIDS") beside the restore's log. */
-static void keep_logs(const struct lazy_params *p, const struct lazy_restore *l, const char *end,
-		      const pid_t *killed, size_t nkilled)
-{
-	char status[1024], *log = NULL;
-	int dir = open(p->logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	size_t len = 0, n;
-
-	if (dir < 0)
-		return;
-	if (read_file(arena_printf("%s/" DAEMON_LOG, l->work), &log, &len, MAX_LOG_BYTES) == 0)
-		write_file_at(dir, DAEMON_LOG, log, len);
-	n = (size_t)snprintf(status, sizeof(status), "%s\nkilled:", end);
-	for (size_t i = 0; i < nkilled && n < sizeof(status) - 16; i++)
-		n += (size_t)snprintf(status + n, sizeof(status) - n, " %d", killed[i]);
-	if (n < sizeof(status) - 1)
-		status[n++] = '\n';
-	write_file_at(dir, STATUS_FILE, status, n);
-	free(log);
-	close(dir);
-}
-
-static void __attribute__((noreturn)) supervise(const struct lazy_params *p, const struct lazy_restore *l,
-						int lock_fd, int ready_fd, int go_fd)
-{
-	struct proc_stat self = { 0 };
-	pid_t *killed = calloc(p->npids + 1, sizeof(*killed));
-	int *held = calloc(MAX_HELD, sizeof(*held));
-	size_t nkilled = 0, nheld = 0;
-	bool went = false;
-	char end[256] = "ok";
-	int status = -1;
-	pid_t daemon;
-	bool ok;
-
-	if (own_session(lock_fd, ready_fd, go_fd) || read_proc_stat(getpid(), &self) || !killed || !held)
-		_exit(2);
-	daemon = fork();
-	if (daemon == 0)
-		run_daemon(p, l);
-	close(READY_FD);
-	if (daemon > 0) {
-		nheld = hold_uffds(daemon, held, &went);
-		status = wait_status(daemon);
-	}
-	ok = daemon > 0 && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	if (!ok) {
-		/* restored processes exist only once the restore went ahead (CRIU undoes a failed one) */
-		if (went)
-			nkilled = kill_restored(p, self.start_ticks, killed);
-		describe_end(end, sizeof(end), daemon, status);
-	}
-	for (size_t i = 0; i < nheld; i++)
-		close(held[i]);	/* the last copies: faults (of a tree that lives on) are served as usual again */
-	keep_logs(p, l, end, killed, nkilled);
-	remove_tree(l->work);
-	unlink(lock_path(p->store, p->id));	/* while the lock is held: a free lock means the file is gone */
-	_exit(ok ? 0 : 1);
-}
 
 /* ---- starting ------------------------------------------------------------------- */
 
@@ -262,22 +58,42 @@ static void watched_forget(struct watched *w)
 }
 
 /* The lock file, locked, holding the checkpoint's pids (which lazy_wait_idle reads). */
+/* The file at path, open and locked: a supervisor that ends unlinks its file, which the lock may be of then. */
+static int open_locked(const char *path, struct herr *e)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		struct stat held, named;
+
+		if (fd < 0)
+			return -1;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			close(fd);
+			herr_set(e, EC(BUSY), EBUSY, "this checkpoint is being restored lazily already: its pages are still "
+				 "being copied in; try again in a moment");
+			return -2;
+		}
+		if (fstat(fd, &held) == 0 && lstat(path, &named) == 0 && held.st_ino == named.st_ino &&
+		    held.st_dev == named.st_dev)
+			return fd;
+		close(fd);	/* unlinked meanwhile: the lock is of no file; again */
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
 static int take_lock(const struct lazy_params *p, struct herr *e)
 {
-	char *dir = arena_printf("%s/" LAZY_DIR, p->store), *path = lock_path(p->store, p->id), text[64];
+	char *dir = arena_printf("%s/" LAZY_DIR, p->store), *path = lazy_lock_path(p->store, p->id), text[64];
 	int fd;
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		goto fail;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open_locked(path, e);
+	if (fd == -2)
+		return -1;
 	if (fd < 0)
 		goto fail;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		herr_set(e, EC(BUSY), EBUSY, "checkpoint %s is being restored lazily already: its pages are still "
-			 "being copied in; try again in a moment", p->id);
-		return -1;
-	}
 	if (ftruncate(fd, 0))
 		goto fail_fd;
 	for (size_t i = 0; i < p->npids; i++) {
@@ -360,7 +176,7 @@ static void not_ready(const struct lazy_params *p, struct lazy_restore *l, bool 
 	close_go(l);	/* no restore: the supervisor has nothing to hold or kill */
 	if (timed_out)
 		kill(-l->supervisor, SIGKILL);
-	wait_status(l->supervisor);
+	lazy_wait_status(l->supervisor);
 	read_file(arena_printf("%s/" STATUS_FILE, p->logs), &status, NULL, 4096);
 	first = log_error(log, buf, sizeof(buf));
 	herr_set(e, EC(CRIU_FAILED), timed_out ? ETIMEDOUT : EIO,
@@ -382,8 +198,13 @@ static struct watched *free_slot(struct herr *e)
 }
 
 /* Closes the descriptors of the start that are still open, and what a failed start made. */
+/*
+ * Closes the start's descriptors that are still open; after a failure, what
+ * it made. The lock file is unlinked here only while this helper still
+ * holds its lock (no supervisor took it): a supervisor unlinks its own.
+ */
 static void start_cleanup(const struct lazy_params *p, struct lazy_restore *l, int ready[2], int go[2], int lock,
-			  bool failed)
+			  bool failed, bool forked)
 {
 	for (int i = 0; i < 2; i++) {
 		if (ready[i] >= 0)
@@ -391,6 +212,8 @@ static void start_cleanup(const struct lazy_params *p, struct lazy_restore *l, i
 		if (go[i] >= 0)
 			close(go[i]);
 	}
+	if (failed && !forked && lock >= 0)
+		unlink(lazy_lock_path(p->store, p->id));
 	if (lock >= 0)
 		close(lock);	/* the supervisor holds it now */
 	if (failed)
@@ -401,14 +224,13 @@ static void start_cleanup(const struct lazy_params *p, struct lazy_restore *l, i
 		close(l->work_fd);
 	l->work_fd = -1;
 	remove_tree(l->work);
-	if (lock >= 0)
-		unlink(lock_path(p->store, p->id));
 }
 
 int lazy_start(const struct lazy_params *p, struct lazy_restore *l, struct herr *e)
 {
 	int ready[2] = { -1, -1 }, go[2] = { -1, -1 }, lock = -1, ret = -1;
 	struct watched *slot = free_slot(e);
+	bool forked = false;
 	enum ready how;
 
 	memset(l, 0, sizeof(*l));
@@ -428,11 +250,13 @@ int lazy_start(const struct lazy_params *p, struct lazy_restore *l, struct herr 
 	l->started_us = now_us();
 	l->supervisor = fork();
 	if (l->supervisor == 0)
-		supervise(p, l, lock, ready[1], go[0]);
+		lazy_supervise(p, l, lock, ready[1], go[0]);
 	if (l->supervisor < 0) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot fork for the lazy-pages daemon");
+		l->supervisor = 0;
 		goto out;
 	}
+	forked = true;
 	close(ready[1]);
 	ready[1] = -1;
 	close(go[0]);
@@ -449,7 +273,7 @@ int lazy_start(const struct lazy_params *p, struct lazy_restore *l, struct herr 
 				  .id = strdup(p->id), .logs = strdup(p->logs) };
 	ret = 0;
 out:
-	start_cleanup(p, l, ready, go, lock, ret != 0);
+	start_cleanup(p, l, ready, go, lock, ret != 0, forked);
 	return ret;
 }
 
@@ -457,9 +281,11 @@ void lazy_abort(struct lazy_restore *l, const struct lazy_params *p)
 {
 	struct watched *w = watched_find(l->supervisor);
 
+	/* unlinked while its supervisor still holds the lock: a later restore's file is never this one */
 	if (w && !w->ended) {
+		unlink(lazy_lock_path(p->store, p->id));
 		kill(-l->supervisor, SIGKILL);
-		wait_status(l->supervisor);
+		lazy_wait_status(l->supervisor);
 	}
 	if (w)
 		watched_forget(w);
@@ -468,7 +294,6 @@ void lazy_abort(struct lazy_restore *l, const struct lazy_params *p)
 		close(l->work_fd);
 	l->work_fd = -1;
 	remove_tree(l->work);
-	unlink(lock_path(p->store, p->id));
 	l->supervisor = 0;
 }
 

@@ -70,5 +70,6 @@ int lazy_wait_idle(const char *store, const int32_t *pids, size_t npids, uint32_
 
 #define LAZY_WAIT_MS 60000
 #define LAZY_READY_MS 10000		/* for the daemon to listen */
+#define LAZY_DAEMON_MAX_MS 600000	/* for the daemon to copy every page in: then it is killed, and the tree */
 
 #endif

@@ -25,6 +25,8 @@ struct cursor {
 struct diff_ctx {
 	ProcessPageDiff *d;
 	size_t cap;
+	size_t total;		/* ranges of every process so far: the answer must fit a frame */
+	bool fresh;		/* a new pair of runs began: ranges are not joined across runs (nor so across areas) */
 	uint64_t bytes_read;
 	uint8_t *buf_a, *buf_b;
 };
@@ -54,15 +56,17 @@ static void add_range(struct diff_ctx *c, int kind, uint64_t start, uint64_t end
 	ProcessPageDiff *d = c->d;
 	PageDiffRange *last = d->n_ranges ? d->ranges[d->n_ranges - 1] : NULL;
 
-	if (last && (int)last->kind == kind && last->end == start) {
+	if (last && !c->fresh && (int)last->kind == kind && last->end == start) {
 		last->end = end;
 		last->bytes_differing += bytes;
 		return;
 	}
-	if (d->n_ranges >= PAGE_DIFF_MAX_RANGES) {
+	c->fresh = false;
+	if (d->n_ranges >= PAGE_DIFF_MAX_RANGES || c->total >= PAGE_DIFF_MAX_TOTAL_RANGES) {
 		d->truncated = true;
 		return;
 	}
+	c->total++;
 	if (d->n_ranges == c->cap) {
 		PageDiffRange **v = arena_alloc((c->cap * 2 + 16) * sizeof(*v));
 
@@ -141,6 +145,7 @@ static int diff_maps(struct diff_ctx *c, const struct pagemap *ma, const struct 
 				return 0;
 			continue;
 		}
+		c->fresh = true;
 		end = ra ? ra->end : next_start(&ca, addr);
 		if (rb ? rb->end < end : next_start(&cb, addr) < end)
 			end = rb ? rb->end : next_start(&cb, addr);

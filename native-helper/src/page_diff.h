@@ -14,6 +14,8 @@
 
 /* Ranges kept per process; beyond, the process's diff says truncated. */
 #define PAGE_DIFF_MAX_RANGES 65536
+/* Ranges kept in all (about 25 bytes each in the answer, which is one frame). */
+#define PAGE_DIFF_MAX_TOTAL_RANGES 262144
 
 /* Fills out (arena memory) for checkpoints a and b (valid ids, finished). */
 int page_diff(const char *store, const char *a, const char *b, PageDiffResult *out, struct herr *e);

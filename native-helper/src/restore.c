@@ -186,6 +186,8 @@ static int open_workdir(struct restore_ctx *c, struct herr *e)
 	snprintf(c->work, sizeof(c->work), "%s/.logs", store);
 	if (mkdir(c->work, 0700) && errno != EEXIST)
 		goto fail;
+	/* before this restore's directory is made: a lazy restore's supervisor writes in it later */
+	store_prune(c->work, KEPT_LOGS);
 	snprintf(c->work, sizeof(c->work), "%s/.logs/%s-%s-%s", store, c->ck->id, stamp, rnd);
 	if (mkdir(c->work, 0700))
 		goto fail;
@@ -487,8 +489,6 @@ out:
 		close(c.work_fd);
 	/* the write ends now belong to the restored program, or to nobody */
 	output_close(&c.output);
-	if (c.work[0])
-		store_prune(arena_printf("%s/.logs", p->store), KEPT_LOGS);
 	restore_plan_close(&c.plan);
 	pidlist_free(&c.running);
 	return ret;

@@ -12,6 +12,7 @@ import { readManifest } from '../core/images/manifest';
 import type { HelperSession } from '../core/session';
 
 export const DIFF_SCHEME = 'checkpoint-diff';
+const KEPT_TEXTS = 16;
 
 export interface DiffSide {
 	id: string;
@@ -32,6 +33,8 @@ export class DiffDocuments implements vscode.TextDocumentContentProvider {
 		const diff = diffCheckpoints(imagesA, imagesB, [manifestA, manifestB], pages);
 		const uri = vscode.Uri.from({ scheme: DIFF_SCHEME, path: `/${a.id}..${b.id}.txt` });
 		this.texts.set(uri.path, `From ${a.label} (${a.id}) to ${b.label} (${b.id}):\n\n${diffText(diff)}\n`);
+		// the latest comparisons only: each holds a whole text
+		for (const old of [...this.texts.keys()].slice(0, Math.max(0, this.texts.size - KEPT_TEXTS))) this.texts.delete(old);
 		const doc = await vscode.workspace.openTextDocument(uri);
 		await vscode.window.showTextDocument(doc, { preview: true });
 	}

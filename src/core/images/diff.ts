@@ -61,6 +61,8 @@ export interface ProcessDiff {
 	vmas: VmaDiff[];
 	files: FileDiff[];
 	pages: PageAreaDiff[];
+	/** The helper kept only the first runs of changed pages (too many to send): the areas shown are a part. */
+	pagesTruncated?: boolean;
 }
 
 export interface CheckpointDiff {
@@ -171,6 +173,7 @@ function processDiff(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDif
 	const d: ProcessDiff = {
 		pid: b.pid, comm: b.comm, change: 'changed', attributes: attributeChanges(a, b), threads: threadDiffs(a, b), vmas: vmaDiffs(a, b), files: fileDiffs(a, b),
 		pages: pageAreas(a, b, pages),
+		...(pages?.truncated ? { pagesTruncated: true } : {}),
 	};
 	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length || d.pages.length ? d : undefined;
 }
@@ -222,6 +225,7 @@ export function diffText(d: CheckpointDiff): string {
 		}
 		for (const v of p.vmas) lines.push(`  memory ${v.change}: ${v.from && v.to ? `${v.from} -> ${v.to}` : v.from ?? v.to}`);
 		for (const f of p.files) lines.push(`  fd ${f.fd} ${f.change}: ${f.from && f.to ? `${f.from} -> ${f.to}` : f.from ?? f.to}`);
+		if (p.pagesTruncated) lines.push('  pages: more runs differ than the helper sends; those below are the first ones');
 		for (const g of p.pages) lines.push(`  pages of ${g.area}: ${pageCounts(g)}; at ${g.ranges.slice(0, MAX_RANGES_SHOWN).join(', ')}${g.ranges.length > MAX_RANGES_SHOWN ? `, and ${g.ranges.length - MAX_RANGES_SHOWN} more` : ''}`);
 	}
 	for (const l of d.leaks.appeared) lines.push(`leak appeared: ${l}`);
