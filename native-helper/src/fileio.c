@@ -98,6 +98,18 @@ int write_file_at(int dirfd, const char *name, const void *data, size_t len)
 	return ret;
 }
 
+int copy_file_at(int from_dir, const char *from, int to_dir, const char *to, size_t max)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int ret = read_file_at(from_dir, from, &data, &len, max);
+
+	if (!ret)
+		ret = write_file_at(to_dir, to, data, len);
+	free(data);
+	return ret;
+}
+
 int open_temp_at(int dirfd, const char *name, char *tmp, size_t tmplen)
 {
 	char rnd[17];

@@ -15,6 +15,8 @@ int read_file(const char *path, char **out, size_t *len, size_t max);
 int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
 /* A new file (0600, no symbolic link followed) with data. */
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);
+/* from (in from_dir) copied whole, up to max bytes, to a new file to (in to_dir) as write_file_at makes it. */
+int copy_file_at(int from_dir, const char *from, int to_dir, const char *to, size_t max);
 /*
  * A new file ".<name>.<random>.tmp" in dirfd (mode 0600, O_EXCL, no symbolic
  * link followed), open for writing; tmp gets its name. -1 with errno.

@@ -57,7 +57,6 @@ static void watched_forget(struct watched *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* The lock file, locked, holding the checkpoint's pids (which lazy_wait_idle reads). */
 /* The file at path, open and locked: a supervisor that ends unlinks its file, which the lock may be of then. */
 static int open_locked(const char *path, struct herr *e)
 {
@@ -82,6 +81,7 @@ static int open_locked(const char *path, struct herr *e)
 	return -1;
 }
 
+/* The lock file, locked, holding the checkpoint's pids (which lazy_wait_idle reads). */
 static int take_lock(const struct lazy_params *p, struct herr *e)
 {
 	char *dir = arena_printf("%s/" LAZY_DIR, p->store), *path = lazy_lock_path(p->store, p->id), text[64];
@@ -182,8 +182,8 @@ static void not_ready(const struct lazy_params *p, struct lazy_restore *l, bool 
 	herr_set(e, EC(CRIU_FAILED), timed_out ? ETIMEDOUT : EIO,
 		 "CRIU's lazy-pages daemon for checkpoint %s %s%s%s; nothing was restored or killed. Its log: %s. "
 		 "A full restore (without lazy pages) does not need it",
-		 p->id, timed_out ? "did not get ready in 10 s" : status ? strtok(status, "\n") : "ended",
-		 first[0] ? ": " : "", first, log);
+		 p->id, timed_out ? arena_printf("did not get ready in %d s", LAZY_READY_MS / 1000) :
+		 status ? strtok(status, "\n") : "ended", first[0] ? ": " : "", first, log);
 	free(status);
 }
 
@@ -197,7 +197,6 @@ static struct watched *free_slot(struct herr *e)
 	return NULL;
 }
 
-/* Closes the descriptors of the start that are still open, and what a failed start made. */
 /*
  * Closes the start's descriptors that are still open; after a failure, what
  * it made. The lock file is unlinked here only while this helper still
@@ -351,13 +350,11 @@ static void send_end(const struct watched *w)
 	free(status);
 }
 
-void lazy_watch(struct lazy_restore *l, const struct lazy_params *p, pid_t root)
+void lazy_watch(struct lazy_restore *l, pid_t root)
 {
 	struct watched *w = watched_find(l->supervisor);
-
 	char go = 1;
 
-	(void)p;
 	/* the restore is done: the supervisor takes its copies of the tree's userfaultfds */
 	if (send(l->go_fd, &go, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET)
 		fprintf(stderr, "checkpoint-helper: cannot tell the lazy restore's supervisor to go on: %s\n", strerror(errno));

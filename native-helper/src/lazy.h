@@ -55,7 +55,7 @@ struct lazy_restore {
  */
 int lazy_start(const struct lazy_params *p, struct lazy_restore *l, struct herr *e);
 /* The restore went ahead with root as the tree's root: the supervisor's end becomes a LazyRestoreEnd event. */
-void lazy_watch(struct lazy_restore *l, const struct lazy_params *p, pid_t root);
+void lazy_watch(struct lazy_restore *l, pid_t root);
 /* The restore did not go ahead: the daemon and its supervisor are killed and reaped, their files removed. */
 void lazy_abort(struct lazy_restore *l, const struct lazy_params *p);
 /* pid, reaped by the helper, was a watched supervisor: its event is sent. */

@@ -51,7 +51,6 @@ static int own_session(int lock_fd, int ready_fd, int go_fd)
 	sigset_t none;
 	int null = open("/dev/null", O_RDWR);
 	int lock = fcntl(lock_fd, F_DUPFD, 10), ready = fcntl(ready_fd, F_DUPFD, 10), go = fcntl(go_fd, F_DUPFD, 10);
-
 	struct rlimit files;
 
 	/* room for a copy of every restored process's userfaultfd */
@@ -162,26 +161,19 @@ static size_t take_uffds(pid_t daemon, int pidfd, int *held)
  * so a daemon that dies leaves the tree waiting until it is killed, never
  * running on wrong memory.
  */
-static size_t hold_uffds(pid_t daemon, int *held)
+static size_t hold_uffds(pid_t daemon, int pidfd, int *held)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
-	size_t n = 0;
 	char go = 0;
 
 	/* a byte, or EOF: the helper gave the restore up (it kills this group then) or is gone (the restore may be done) */
 	while (read(GO_FD, &go, 1) < 0 && errno == EINTR)
 		;
-	if (pidfd >= 0)
-		n = take_uffds(daemon, pidfd, held);	/* none when the daemon has ended */
-	if (pidfd >= 0)
-		close(pidfd);
-	return n;
+	return pidfd >= 0 ? take_uffds(daemon, pidfd, held) : 0;	/* none when the daemon has ended */
 }
 
 /* The daemon's wait status; one that runs past LAZY_DAEMON_MAX_MS is killed (*timed_out). */
-static int wait_daemon(pid_t daemon, bool *timed_out)
+static int wait_daemon(pid_t daemon, int pidfd, bool *timed_out)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
 	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 	int r = 1;
 
@@ -192,8 +184,6 @@ static int wait_daemon(pid_t daemon, bool *timed_out)
 		*timed_out = true;
 		kill(daemon, SIGKILL);
 	}
-	if (pidfd >= 0)
-		close(pidfd);
 	return lazy_wait_status(daemon);
 }
 
@@ -217,21 +207,19 @@ static void describe_end(char *out, size_t len, pid_t daemon, int status, bool t
 static void keep_logs(const struct lazy_params *p, const struct lazy_restore *l, const char *end,
 		      const pid_t *killed, size_t nkilled)
 {
-	char status[1024], *log = NULL;
+	char status[1024];
 	int dir = open(p->logs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	size_t len = 0, n;
+	size_t n;
 
 	if (dir < 0)
 		return;
-	if (read_file(arena_printf("%s/" DAEMON_LOG, l->work), &log, &len, MAX_LOG_BYTES) == 0)
-		write_file_at(dir, DAEMON_LOG, log, len);
+	copy_file_at(AT_FDCWD, arena_printf("%s/" DAEMON_LOG, l->work), dir, DAEMON_LOG, MAX_LOG_BYTES);
 	n = (size_t)snprintf(status, sizeof(status), "%s\nkilled:", end);
 	for (size_t i = 0; i < nkilled && n < sizeof(status) - 16; i++)
 		n += (size_t)snprintf(status + n, sizeof(status) - n, " %d", killed[i]);
 	if (n < sizeof(status) - 1)
 		status[n++] = '\n';
 	write_file_at(dir, STATUS_FILE, status, n);
-	free(log);
 	close(dir);
 }
 
@@ -254,9 +242,13 @@ void lazy_supervise(const struct lazy_params *p, const struct lazy_restore *l, i
 		run_daemon(p, l);
 	close(READY_FD);
 	if (daemon > 0) {
-		nheld = hold_uffds(daemon, held);
+		int pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
+
+		nheld = hold_uffds(daemon, pidfd, held);
 		nrestored = note_restored(p, self.start_ticks, restored);
-		status = wait_daemon(daemon, &timed_out);
+		status = wait_daemon(daemon, pidfd, &timed_out);
+		if (pidfd >= 0)
+			close(pidfd);
 	}
 	ok = daemon > 0 && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (!ok) {

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +42,7 @@ struct restore_output {
 struct restore_ctx {
 	const struct restore_params *p;
 	Checkpoint *ck;
+	pid_t *pids;			/* the checkpoint's: those its restored processes get */
 	struct pidlist running;		/* the checkpoint's processes that still run */
 	struct restore_plan plan;
 	int network_lock;
@@ -226,7 +226,7 @@ static pid_t *checkpoint_pids(const Checkpoint *ck)
 /* A lazy restore of this checkpoint's processes still under way is waited for: its daemon must not lose them. */
 static int wait_lazy_done(const struct restore_ctx *c, struct herr *e)
 {
-	return lazy_wait_idle(c->p->store, checkpoint_pids(c->ck), c->ck->n_processes, c->p->request, e);
+	return lazy_wait_idle(c->p->store, c->pids, c->ck->n_processes, c->p->request, e);
 }
 
 /* With lazy pages (asked, and CRIU and the kernel can): the daemon listens before anything is killed. */
@@ -243,7 +243,7 @@ static int start_lazy(struct restore_ctx *c, struct herr *e)
 	c->lazy_params = (struct lazy_params){
 		.request = c->p->request, .criu = c->p->criu->path, .store = c->p->store, .id = c->ck->id,
 		.images = arena_printf("%s/%s", c->p->store, c->ck->id), .logs = c->work,
-		.pids = checkpoint_pids(c->ck), .npids = c->ck->n_processes,
+		.pids = c->pids, .npids = c->ck->n_processes,
 	};
 	emit_progress(c->p->request, "lazy-pages", "starting CRIU's lazy-pages daemon for checkpoint %s", c->ck->id);
 	return lazy_start(&c->lazy_params, &c->lazy, e);
@@ -258,13 +258,8 @@ static int criu_work_fd(const struct restore_ctx *c)
 /* A lazy restore's log, kept with the others (its work directory goes with its daemon). */
 static void keep_restore_log(const struct restore_ctx *c)
 {
-	char *log = NULL;
-	size_t len = 0;
-
-	if (!c->lazy.supervisor || read_file_at(c->lazy.work_fd, "restore.log", &log, &len, 64u << 20))
-		return;
-	write_file_at(c->work_fd, "restore.log", log, len);
-	free(log);
+	if (c->lazy.supervisor)
+		copy_file_at(c->lazy.work_fd, "restore.log", c->work_fd, "restore.log", 64u << 20);
 }
 
 static void add_inherit(struct restore_output *o, CriuOpts *opts, uint32_t pipe_id, int fd)
@@ -411,7 +406,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	const int *keep;
 	size_t nkeep;
 	uint64_t t0;
-	int ret = -1;
+	int called, ret = -1;
 
 	opts.images_dir_fd = c->images_fd;
 	opts.has_work_dir_fd = true;
@@ -431,11 +426,10 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	emit_tree_state(c->p->request, c->ck->root_pid, TS(RESTORING));
 	emit_progress(c->p->request, "restoring", "CRIU is restoring checkpoint %s", c->ck->id);
 	t0 = now_us();
-	ret = criu_call(c->p->criu->path, &req, keep, nkeep, on_notify, c, &r, e);
+	called = criu_call(c->p->criu->path, &req, keep, nkeep, on_notify, c, &r, e);
 	keep_restore_log(c);
-	if (ret)
+	if (called)
 		return -1;
-	ret = -1;
 	out->criu_wall_us = now_us() - t0;
 	if (r->success && r->restore) {
 		adopt(c, r->restore->pid, out);
@@ -467,6 +461,7 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 		goto out;
 	/* the directory names the checkpoint: a copied or renamed one restores from where it is */
 	c.ck->id = (char *)p->id;
+	c.pids = checkpoint_pids(c.ck);
 	if (wait_lazy_done(&c, e) || check_restorable(&c, e))
 		goto out;
 	if (open_dirs(&c, e) || start_lazy(&c, e))
@@ -476,7 +471,7 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 	if (criu_restore(&c, out, e))
 		goto out;
 	if (c.lazy.supervisor) {
-		lazy_watch(&c.lazy, &c.lazy_params, out->root);
+		lazy_watch(&c.lazy, out->root);
 		out->lazy = true;
 	}
 	ret = 0;

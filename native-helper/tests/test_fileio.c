@@ -236,6 +236,26 @@ static void test_write_file_at(int dirfd)
 	CHECK_INT(errno, ==, ENOENT);
 }
 
+/* A copy as write_file_at writes; nothing made when the source is missing or too long. */
+static void test_copy_file_at(int dirfd)
+{
+	const char *data = pattern(5000);
+	struct stat st;
+
+	test_case("copy_file_at");
+	CHECK_INT(plain_file(dirfd, "original", data, 5000), ==, 0);
+	CHECK_INT(copy_file_at(dirfd, "original", dirfd, "copy", 5000), ==, 0);
+	check_file(dirfd, "copy", data, 5000);
+	errno = 0;
+	CHECK_INT(copy_file_at(dirfd, "original", dirfd, "cut", 4999), ==, -1);
+	CHECK_INT(errno, ==, EFBIG);
+	CHECK_INT(fstatat(dirfd, "cut", &st, 0), ==, -1);
+	errno = 0;
+	CHECK_INT(copy_file_at(dirfd, "missing", dirfd, "none", 5000), ==, -1);
+	CHECK_INT(errno, ==, ENOENT);
+	CHECK_INT(fstatat(dirfd, "none", &st, 0), ==, -1);
+}
+
 /* The name write_temp_at gives: ".<name>.<16 hex digits>.tmp". */
 static void check_temp_name(const char *tmp, const char *name)
 {
@@ -457,6 +477,7 @@ TEST_GROUP(fileio)
 	test_read_fd_pipe();
 	test_read_file_at(dirfd);
 	test_write_file_at(dirfd);
+	test_copy_file_at(dirfd);
 	test_write_temp_at();
 	test_write_temp_at_fails();
 	test_write_str_path(dirfd);

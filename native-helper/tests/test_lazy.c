@@ -265,7 +265,7 @@ static void test_daemon_fails_late(void)
 	CHECK(exists(lock_file("late")));
 	CHECK_INT(restored_at(pids[1]), ==, pids[1]);	/* started after the daemon, at a pid of the checkpoint */
 	cue(&l);
-	lazy_watch(&l, &p, pids[1]);
+	lazy_watch(&l, pids[1]);
 	end = wait_end(&m);
 	fake_criu(NULL);
 	if (end) {
@@ -318,7 +318,7 @@ static void test_busy(void)
 
 	test_case("a wait for its processes ends when the daemon does");
 	cue(&l);
-	lazy_watch(&l, &p, FREE_PID);
+	lazy_watch(&l, FREE_PID);
 	CHECK_INT(lazy_wait_idle(store, pids, 1, LAZY_ID, &e), ==, 0);
 	CHECK_OK(0, &e);
 	end = wait_end(&m);
