@@ -9,7 +9,7 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
-import { diffCheckpoints, diffText } from '../core/images/diff';
+import { diffSources, diffText } from '../core/images/diff';
 import { hexdump } from '../core/images/hexdump';
 import { readManifest } from '../core/images/manifest';
 import { showJson, showText } from './show';
@@ -25,12 +25,15 @@ export interface InspectOptions {
 	raw: boolean;
 }
 
-/** A checkpoint named on the command line: a directory path, or an id in the target's store. */
-async function openSource(where: string, target: Target | undefined): Promise<{ source: ImageSource; session?: HelperSession }> {
+/**
+ * A checkpoint named on the command line: a directory path, or an id in the
+ * target's store (read through the helper: shared, when one is open already).
+ */
+async function openSource(where: string, target: Target | undefined, shared?: HelperSession): Promise<{ source: ImageSource; session?: HelperSession }> {
 	if (!target) return { source: new LocalImageSource(where) };
 	if (where.includes('/')) return { source: await target.imageSource(where) };
 	// An id of the store: read through the helper (root, and one round trip per batch of reads).
-	const session = await HelperSession.open(target);
+	const session = shared ?? (await HelperSession.open(target));
 	return { source: new HelperImageSource(session, where), session };
 }
 
@@ -83,26 +86,19 @@ async function mem(images: CheckpointImages, { address, length }: MemRequest, op
 
 /** `ckpt diff A B`: both checkpoints opened (ids of the store through one helper session), their difference printed. */
 export async function runDiff(a: string, b: string, target: Target | undefined, options: Pick<InspectOptions, 'json'>): Promise<void> {
-	const sources: ImageSource[] = [];
-	let session: HelperSession | undefined;
+	let first: Awaited<ReturnType<typeof openSource>> | undefined;
+	let second: Awaited<ReturnType<typeof openSource>> | undefined;
 	try {
-		for (const where of [a, b]) {
-			if (target && !where.includes('/')) {
-				session ??= await HelperSession.open(target);
-				sources.push(new HelperImageSource(session, where));
-			} else {
-				sources.push(target ? await target.imageSource(where) : new LocalImageSource(where));
-			}
-		}
-		const [imagesA, imagesB] = await Promise.all(sources.map((s) => openCheckpoint(s)));
-		const manifests = await Promise.all(sources.map((s) => readManifest(s)));
+		first = await openSource(a, target);
+		second = await openSource(b, target, first.session);
 		// pages are compared on the target when both are in its store (their bytes stay there)
-		const pages = session && !a.includes('/') && !b.includes('/') ? await session.pageDiff(a, b) : undefined;
-		const d = diffCheckpoints(imagesA, imagesB, [manifests[0], manifests[1]], pages);
+		const session = first.session && second.session;
+		const d = await diffSources(first.source, second.source, session && (() => session.pageDiff(a, b)));
 		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : `${diffText(d)}\n`);
 	} finally {
-		for (const s of sources) await s.close();
-		await session?.close();
+		await first?.source.close();
+		await second?.source.close();
+		await (first?.session ?? second?.session)?.close();
 		await target?.close();
 	}
 }

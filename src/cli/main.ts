@@ -11,6 +11,7 @@ import { CheckpointError, errorMessage } from '../core/errors';
 import { LEAK_KINDS, LEAK_POLICIES, leakJson, parsePolicy } from '../core/leaks';
 import { formatLeaks } from './leaksText';
 import { HelperSession } from '../core/session';
+import type { Target } from '../core/target';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { coreArgs, runCore } from './core';
 import { runDiff, runInspect } from './inspect';
@@ -327,8 +328,8 @@ export async function main(argv: string[]): Promise<number> {
 		return 2;
 	}
 	const spec = options.target ?? process.env.CKPT_TARGET;
-	if (command === 'show' || command === 'mem') return inspect(command, args[0], spec, options);
-	if (command === 'diff') return diff(args[0], args[1], spec, options);
+	if (command === 'show' || command === 'mem') return inspect(spec, options, (target) => runInspect(command, args[0], target, options));
+	if (command === 'diff') return inspect(spec, options, (target) => runDiff(args[0], args[1], target, options));
 	if (!spec) {
 		process.stderr.write('ckpt: no target: give --target (a connection file, ssh://user@host:port, or local)\n');
 		return 2;
@@ -353,20 +354,10 @@ function targetFlags(options: Options): TargetFlags {
 	return { identityFile: options.identity, knownHostsFile: options['known-hosts'], helperArgs };
 }
 
-async function diff(a: string, b: string, spec: string | undefined, options: Options): Promise<number> {
+/** show, mem and diff: images read from a directory here, or on (or in the store of) the target when one is given. */
+async function inspect(spec: string | undefined, options: Options, run: (target: Target | undefined) => Promise<void>): Promise<number> {
 	try {
-		const target = spec ? targetFromSpec(spec, targetFlags(options)) : undefined;
-		await runDiff(a, b, target, options);
-		return 0;
-	} catch (err) {
-		return reportFailure(err);
-	}
-}
-
-async function inspect(command: 'show' | 'mem', where: string, spec: string | undefined, options: Options): Promise<number> {
-	try {
-		const target = spec ? targetFromSpec(spec, targetFlags(options)) : undefined;
-		await runInspect(command, where, target, options);
+		await run(spec ? targetFromSpec(spec, targetFlags(options)) : undefined);
 		return 0;
 	} catch (err) {
 		return reportFailure(err);

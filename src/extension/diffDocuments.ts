@@ -5,10 +5,8 @@
  * helper and its page diff on the target.
  */
 import * as vscode from 'vscode';
-import { openCheckpoint } from '../core/images/checkpoint';
-import { diffCheckpoints, diffText } from '../core/images/diff';
+import { diffSources, diffText } from '../core/images/diff';
 import { HelperImageSource } from '../core/images/helperSource';
-import { readManifest } from '../core/images/manifest';
 import type { HelperSession } from '../core/session';
 
 export const DIFF_SCHEME = 'checkpoint-diff';
@@ -26,12 +24,10 @@ export class DiffDocuments implements vscode.TextDocumentContentProvider {
 	/** Compares the two (the earlier first) and shows the result; session reads both from the store. */
 	async show(session: HelperSession, x: DiffSide, y: DiffSide): Promise<void> {
 		const [a, b] = x.created <= y.created ? [x, y] : [y, x];
-		const sources = [new HelperImageSource(session, a.id), new HelperImageSource(session, b.id)];
-		const [imagesA, imagesB] = await Promise.all(sources.map((s) => openCheckpoint(s)));
-		const [manifestA, manifestB] = await Promise.all(sources.map((s) => readManifest(s)));
-		const pages = await session.pageDiff(a.id, b.id);
-		const diff = diffCheckpoints(imagesA, imagesB, [manifestA, manifestB], pages);
+		const diff = await diffSources(new HelperImageSource(session, a.id), new HelperImageSource(session, b.id), () => session.pageDiff(a.id, b.id));
 		const uri = vscode.Uri.from({ scheme: DIFF_SCHEME, path: `/${a.id}..${b.id}.txt` });
+		// set anew, the comparison is the newest (a Map keeps the first place of a key)
+		this.texts.delete(uri.path);
 		this.texts.set(uri.path, `From ${a.label} (${a.id}) to ${b.label} (${b.id}):\n\n${diffText(diff)}\n`);
 		// the latest comparisons only: each holds a whole text
 		for (const old of [...this.texts.keys()].slice(0, Math.max(0, this.texts.size - KEPT_TEXTS))) this.texts.delete(old);

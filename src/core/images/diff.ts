@@ -8,7 +8,9 @@
  */
 import { pb } from '../protocol';
 import { leakName } from '../leaks';
-import { orderedRegisters, type CheckpointImages, type FileImage, type ProcessImage, type ThreadImage, type VmaImage } from './checkpoint';
+import { openCheckpoint, orderedRegisters, type CheckpointImages, type FileImage, type ProcessImage, type ThreadImage, type VmaImage } from './checkpoint';
+import { readManifest } from './manifest';
+import type { ImageSource } from './source';
 
 export interface RegisterChange {
 	name: string;
@@ -207,6 +209,16 @@ export function diffCheckpoints(
 		leaks: { appeared: [...leaksB].filter((l) => !leaksA.has(l)).sort(), went: [...leaksA].filter((l) => !leaksB.has(l)).sort() },
 		pagesCompared: pageDiff !== undefined,
 	};
+}
+
+/**
+ * Both checkpoints read from their sources (a the earlier), their manifests
+ * with them; pages from the helper's page diff when one is asked for.
+ */
+export async function diffSources(a: ImageSource, b: ImageSource, pageDiff?: () => Promise<pb.IPageDiffResult>): Promise<CheckpointDiff> {
+	const [imagesA, imagesB] = await Promise.all([openCheckpoint(a), openCheckpoint(b)]);
+	const [manifestA, manifestB] = await Promise.all([readManifest(a), readManifest(b)]);
+	return diffCheckpoints(imagesA, imagesB, [manifestA, manifestB], await pageDiff?.());
 }
 
 /** The diff in words, a line per change, indented under its process. */
