@@ -30,6 +30,7 @@ import { benchImages } from './imagesBench';
 import { benchLazy } from './lazyBench';
 import { benchLeaks } from './leaksBench';
 import { median } from './median';
+import { rawTimed } from './rawTimed';
 
 const ROUNDS = Number(process.env.CKPT_BENCH_ROUNDS ?? 5);
 const SIZES_MIB = (process.env.CKPT_BENCH_SIZES ?? '256,1024').split(',').map(Number);
@@ -51,12 +52,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 	const start = performance.now();
 	const result = await work();
 	return [result, performance.now() - start];
-}
-
-/** Runs a command on the target and returns the wall time of `words` alone, in ms. */
-async function rawTimed(shell: TargetShell, command: string): Promise<number> {
-	const out = await shell.ok(`s=$(date +%s%N); ${command} || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000 ))`);
-	return Number(out.trim().split('\n').pop()) / 1000;
 }
 
 async function ckptRound(shell: TargetShell, session: HelperSession, pid: number, t: Timings): Promise<void> {

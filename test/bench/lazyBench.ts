@@ -11,6 +11,7 @@ import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { sshTarget, type TargetShell, WORKLOAD } from '../integration/harness';
 import { median } from './median';
+import { rawTimed } from './rawTimed';
 
 const TARGET_RATIO = 0.1;
 
@@ -18,11 +19,6 @@ interface LazyTimings {
 	running: number[];
 	allPages: number[];
 	raw: number[];
-}
-
-async function rawTimed(shell: TargetShell, command: string): Promise<number> {
-	const out = await shell.ok(`s=$(date +%s%N); ${command} || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000 ))`);
-	return Number(out.trim().split('\n').pop()) / 1000;
 }
 
 /** Restores lazily: ms until the answer (it runs), and until every page is in. */

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
 import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
+import { shellQuote } from '../../src/core/targets/ssh';
 import { sshTarget, TargetShell, WORKLOAD } from './harness';
 
 const MIB = 64;
@@ -89,8 +90,7 @@ async function holdDaemon(id: string, pid: number): Promise<{ stopped: Promise<n
 		'while [ -n "$restore" ] && [ -e /proc/$restore ]; do :; done',
 		'kill -STOP $daemon && echo $daemon',
 	].join('; ');
-	const quoted = `'${script.replace(/'/g, `'\\''`)}'`;
-	const stopped = shell.ok(`timeout 60 bash -c ${quoted}`).then((out) => Number(out.trim().split('\n')[0]));
+	const stopped = shell.ok(`timeout 60 bash -c ${shellQuote(script)}`).then((out) => Number(out.trim().split('\n')[0]));
 	for (let i = 0; i < 500 && (await shell.run(`test -e ${armed}`)).code !== 0; i++) await new Promise((r) => setTimeout(r, 20));
 	return { stopped };
 }
