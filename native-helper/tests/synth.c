@@ -11,6 +11,7 @@
 #include "criu-images.pb-c.h"
 #include "fileio.h"
 #include "image_entries.h"
+#include "manifest.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
@@ -435,4 +436,30 @@ size_t core_notes(const struct core_read *c, struct note_read *v, size_t max)
 	if (at > c->len || len > c->len - at)
 		return 0;
 	return notes_parse(c->data + at, len, v, max);
+}
+
+Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t second, const char *comm)
+{
+	const pid_t pids[] = { root, second };
+
+	memset(f, 0, sizeof(*f));
+	checkpoint__helper__v1__checkpoint__init(&f->c);
+	checkpoint__helper__v1__dump_options__init(&f->options);
+	checkpoint__helper__v1__leak_report__init(&f->leaks);
+	for (int i = 0; i < 2 && pids[i]; i++) {
+		checkpoint__helper__v1__checkpoint_process__init(&f->p[i]);
+		f->p[i].pid = pids[i];
+		f->p[i].ppid = i ? root : 1;
+		f->p[i].comm = (char *)comm;
+		f->pp[i] = &f->p[i];
+		f->c.n_processes++;
+	}
+	f->c.manifest_version = MANIFEST_VERSION;
+	f->c.id = (char *)id;
+	f->c.name = "fixture";
+	f->c.root_pid = root;
+	f->c.processes = f->pp;
+	f->c.options = &f->options;
+	f->c.leaks = &f->leaks;
+	return &f->c;
 }

@@ -24,6 +24,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
 
 #define SYNTH_PID 100
 #define SYNTH_TID 101
@@ -54,6 +57,17 @@ struct synth_opts {
 	bool build_id;		/* its build-id recorded: SYNTH_BUILD_ID */
 	size_t extra_vmas;	/* more one-page anonymous areas, none held, from SYNTH_EXTRA on (every other page) */
 };
+
+/* A manifest of up to two processes (pid 0: none), as a dump records them; tests change its parts. */
+struct fixture {
+	Checkpoint c;
+	CheckpointProcess p[2], *pp[2];
+	DumpOptions options;
+	LeakReport leaks;
+};
+
+/* f filled: processes root (parent 1) and second (its child), both named comm; returns &f->c. */
+Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t second, const char *comm);
 
 /* The byte at i of the held page at addr. */
 static inline uint8_t synth_byte(uint64_t addr, size_t i)

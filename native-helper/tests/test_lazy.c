@@ -21,7 +21,6 @@
 #include "children.h"
 #include "fileio.h"
 #include "lazy.h"
-#include "manifest.h"
 #include "proc.h"
 #include "restore.h"
 #include "store.h"
@@ -30,40 +29,13 @@
 #include "check.h"
 #include "procs.h"
 #include "service.h"
+#include "synth.h"
 
 #define LAZY_ID 82
 #define FREE_PID 4194002	/* a pid no process has */
 #define END_WAIT_MS 10000
 
 static char store[] = "/tmp/ckpt-lazy-test-XXXXXX";
-
-struct fixture {
-	Checkpoint c;
-	CheckpointProcess p, *pp;
-	DumpOptions options;
-	LeakReport leaks;
-};
-
-static Checkpoint *fixture(struct fixture *f, const char *id, pid_t pid, const char *comm)
-{
-	memset(f, 0, sizeof(*f));
-	checkpoint__helper__v1__checkpoint__init(&f->c);
-	checkpoint__helper__v1__dump_options__init(&f->options);
-	checkpoint__helper__v1__leak_report__init(&f->leaks);
-	checkpoint__helper__v1__checkpoint_process__init(&f->p);
-	f->p.pid = pid;
-	f->p.ppid = 1;
-	f->p.comm = (char *)comm;
-	f->pp = &f->p;
-	f->c.n_processes = 1;
-	f->c.manifest_version = MANIFEST_VERSION;
-	f->c.id = (char *)id;
-	f->c.root_pid = pid;
-	f->c.processes = &f->pp;
-	f->c.options = &f->options;
-	f->c.leaks = &f->leaks;
-	return &f->c;
-}
 
 static int restore_lazily(const char *id, bool lazy_pages, bool kill_running, const char *criu,
 			  struct restore_outcome *out, struct herr *e)
@@ -127,7 +99,7 @@ static void test_lazy_restore(void)
 	struct herr e;
 
 	test_case("a lazy restore: running at once, every page in later");
-	fixture(&f, "lazy", FREE_PID, "gone");
+	fixture(&f, "lazy", FREE_PID, 0, "gone");
 	CHECK_INT(checkpoint_put(store, "lazy", &f.c), ==, 0);
 	CHECK_INT(restore_lazily("lazy", true, false, fake_criu("ok"), &out, &e), ==, 0);
 	CHECK_OK(0, &e);
@@ -188,7 +160,7 @@ static void test_daemon_fails_early(void)
 
 	test_case("the daemon fails before it listens: nothing killed or restored");
 	CHECK_INT(read_proc_stat(running, &st), ==, 0);
-	fixture(&f, "early", running, st.comm);
+	fixture(&f, "early", running, 0, st.comm);
 	CHECK_INT(checkpoint_put(store, "early", &f.c), ==, 0);
 	CHECK_INT(restore_lazily("early", true, true, fake_criu("ok-lazy-early"), &out, &e), ==, -1);
 	fake_criu(NULL);
@@ -300,7 +272,7 @@ static void test_busy(void)
 	struct herr e = { 0 };
 
 	test_case("a checkpoint whose pages are coming is busy");
-	fixture(&f, "busy", FREE_PID, "gone");
+	fixture(&f, "busy", FREE_PID, 0, "gone");
 	CHECK_INT(checkpoint_put(store, "busy", &f.c), ==, 0);
 	p.criu = fake_criu("ok");
 	out_reset();

@@ -26,18 +26,10 @@ static char store[] = "/tmp/ckpt-page-diff-XXXXXX";
 /* A checkpoint of processes 100 and 300 (the manifest lists them) with synth's images. */
 static void put(const char *id, const struct synth_opts *o)
 {
-	CheckpointProcess p[2] = { CHECKPOINT__HELPER__V1__CHECKPOINT_PROCESS__INIT, CHECKPOINT__HELPER__V1__CHECKPOINT_PROCESS__INIT };
-	CheckpointProcess *pp[2] = { &p[0], &p[1] };
-	Checkpoint c = CHECKPOINT__HELPER__V1__CHECKPOINT__INIT;
+	struct fixture f;
 	int fd;
 
-	p[0].pid = SYNTH_PID;
-	p[1].pid = SYNTH_ZOMBIE;
-	c.id = (char *)id;
-	c.root_pid = SYNTH_PID;
-	c.processes = pp;
-	c.n_processes = 2;
-	CHECK_INT(checkpoint_put(store, id, &c), ==, 0);
+	CHECK_INT(checkpoint_put(store, id, fixture(&f, id, SYNTH_PID, SYNTH_ZOMBIE, "synth")), ==, 0);
 	fd = open(arena_printf("%s/%s", store, id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK_INT(fd, >=, 0);
 	if (fd < 0)

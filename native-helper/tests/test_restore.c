@@ -17,7 +17,6 @@
 #include "arena.h"
 #include "cgroup.h"
 #include "fileio.h"
-#include "manifest.h"
 #include "proc.h"
 #include "restore.h"
 #include "util.h"
@@ -25,45 +24,12 @@
 #include "check.h"
 #include "procs.h"
 #include "service.h"
+#include "synth.h"
 
 #define RESTORE_ID 81
 #define FREE_PID 4194001	/* a pid no process has: the restore would take it */
 
 static char store[] = "/tmp/ckpt-restore-XXXXXX";
-
-/* A checkpoint of up to two processes (pid 0: none), as a dump records them. */
-struct fixture {
-	Checkpoint c;
-	CheckpointProcess p[2], *pp[2];
-	DumpOptions options;
-	LeakReport leaks;
-};
-
-static Checkpoint *fixture(struct fixture *f, const char *id, pid_t root, pid_t second, const char *comm)
-{
-	const pid_t pids[] = { root, second };
-
-	memset(f, 0, sizeof(*f));
-	checkpoint__helper__v1__checkpoint__init(&f->c);
-	checkpoint__helper__v1__dump_options__init(&f->options);
-	checkpoint__helper__v1__leak_report__init(&f->leaks);
-	for (int i = 0; i < 2 && pids[i]; i++) {
-		checkpoint__helper__v1__checkpoint_process__init(&f->p[i]);
-		f->p[i].pid = pids[i];
-		f->p[i].ppid = i ? root : 1;
-		f->p[i].comm = (char *)comm;
-		f->pp[i] = &f->p[i];
-		f->c.n_processes++;
-	}
-	f->c.manifest_version = MANIFEST_VERSION;
-	f->c.id = (char *)id;
-	f->c.name = "fixture";
-	f->c.root_pid = root;
-	f->c.processes = f->pp;
-	f->c.options = &f->options;
-	f->c.leaks = &f->leaks;
-	return &f->c;
-}
 
 static int restore_as(const char *id, bool kill_running, bool frozen, const char *criu,
 		      struct restore_outcome *out, struct herr *e)
