@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "lazy.h"
 #include "leaks.h"
 #include "manifest.h"
+#include "page_share.h"
 #include "proc.h"
 #include "program.h"
 #include "store.h"
@@ -40,6 +42,9 @@ struct dump_ctx {
 	Checkpoint *ck;
 	const struct pidlist *pids;	/* the tree as scanned before the dump */
 	bool criu_ran;			/* its parasite may have been in the tasks */
+	int parent_fd;			/* the checkpoint it stands on, locked shared until it is listed */
+	const char *parent;		/* its id */
+	PageSharing *sharing;
 };
 
 static CheckpointProcess **collect_processes(const struct pidlist *pids, size_t *n)
@@ -130,6 +135,8 @@ static Checkpoint *build_manifest(const struct dump_ctx *c, uint64_t wall_us)
 	ck->helper_version = VERSION;
 	ck->output_pipes = c->pipes;
 	ck->debugger_stop = c->p->debugger_stop;
+	ck->parent = arena_strdup(c->parent ? c->parent : "");
+	ck->sharing = c->sharing;
 	if (uname(&u) == 0) {
 		ck->hostname = arena_strdup(u.nodename);
 		ck->kernel_release = arena_strdup(u.release);
@@ -139,11 +146,79 @@ static Checkpoint *build_manifest(const struct dump_ctx *c, uint64_t wall_us)
 	return ck;
 }
 
+/* Whether checkpoint ck is of the same program as this dump's root: pid, name and command line. */
+static bool same_root(const Checkpoint *ck, const struct dump_ctx *c)
+{
+	const CheckpointProcess *a = NULL, *b = c->nprocs ? c->procs[0] : NULL;
+
+	for (size_t i = 0; i < ck->n_processes && !a; i++)
+		if (ck->processes[i]->pid == c->p->root)
+			a = ck->processes[i];
+	if (!a || !b || b->pid != c->p->root || strcmp(a->comm, b->comm) || a->n_cmdline != b->n_cmdline)
+		return false;
+	for (size_t i = 0; i < a->n_cmdline; i++)
+		if (strcmp(a->cmdline[i], b->cmdline[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The checkpoint to stand on: the newest of the same root (a pid reused by
+ * another program shares little) whose chain
+ * is short enough, locked shared (a delete waits until this one is listed
+ * and can be handed its pages). None when it is busy or gone.
+ */
+static const char *choose_parent(struct dump_ctx *c)
+{
+	ListResult list = CHECKPOINT__HELPER__V1__LIST_RESULT__INIT;
+	struct herr e = { 0 };
+	struct stat st;
+
+	if (store_list(c->p->store, &list, &e))
+		return NULL;
+	for (size_t i = list.n_checkpoints; i-- > 0;) {
+		const Checkpoint *ck = list.checkpoints[i];
+
+		if (ck->root_pid != c->p->root || !same_root(ck, c))
+			continue;
+		c->parent_fd = checkpoint_open(c->p->store, ck->id, &e);
+		if (c->parent_fd < 0 || flock(c->parent_fd, LOCK_SH | LOCK_NB) || fstat(c->parent_fd, &st) ||
+		    st.st_nlink == 0 || share_chain_length(c->parent_fd) >= SHARE_MAX_CHAIN)
+			return NULL;
+		return ck->id;
+	}
+	return NULL;
+}
+
+/* The new checkpoint's pages that its parent holds alike are read from there (failing that: kept). */
+static void share_pages(struct dump_ctx *c)
+{
+	const char *parent = c->p->self_contained ? NULL : choose_parent(c);
+	struct share_stats st;
+	struct herr e = { 0 };
+
+	if (!parent)
+		return;
+	emit_progress(c->p->request, "sharing", "comparing the pages of %s with its parent %s", c->id, parent);
+	if (page_share(c->dirfd, parent, &st, &e))
+		fprintf(stderr, "checkpoint-helper: %s keeps the pages it could not share: %s\n", c->id, e.msg);
+	if (!st.shared_pages)
+		return;
+	c->parent = parent;
+	c->sharing = arena_alloc(sizeof(*c->sharing));
+	checkpoint__helper__v1__page_sharing__init(c->sharing);
+	c->sharing->shared_pages = st.shared_pages;
+	c->sharing->own_pages = st.own_pages;
+	c->sharing->time_us = st.time_us;
+}
+
 /* Writes the manifest of a successful dump and moves .partial into place. */
 static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
 {
-	Checkpoint *ck = build_manifest(c, wall_us);
+	Checkpoint *ck;
 
+	share_pages(c);
+	ck = build_manifest(c, wall_us);
 	emit_progress(c->p->request, "writing-manifest", "writing the manifest of %s", c->id);
 	if (manifest_write(c->dirfd, ck, e))
 		return -1;
@@ -312,7 +387,7 @@ static int criu_dump(struct dump_ctx *c, struct dump_outcome *out, uint64_t *wal
 
 int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr *e)
 {
-	struct dump_ctx c = { .p = p, .dirfd = -1 };
+	struct dump_ctx c = { .p = p, .dirfd = -1, .parent_fd = -1 };
 	struct pidlist pids = { 0 };
 	uint64_t wall_us = 0;
 	int ret = -1;
@@ -343,6 +418,8 @@ release:
 out:
 	if (c.dirfd >= 0)
 		close(c.dirfd);
+	if (c.parent_fd >= 0)
+		close(c.parent_fd);	/* and with it the lock */
 	pidlist_free(&pids);
 	return ret;
 }

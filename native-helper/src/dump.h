@@ -25,6 +25,7 @@ struct dump_params {
 	bool leave_running;
 	LeakRule *const *rules;		/* the leak policy (valid) */
 	DebuggerStop *debugger_stop;	/* where a debugger holds the tree stopped, or NULL (valid) */
+	bool self_contained;		/* keep every page: share none with an earlier checkpoint */
 	size_t nrules;
 	const char *store;
 	const struct criu_info *criu;	/* usable (no problem) */

@@ -228,3 +228,21 @@ uint64_t dir_size(const char *path)
 	nftw(path, size_one, 16, FTW_PHYS);
 	return size_acc;
 }
+
+ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		done += r;
+	}
+	return (ssize_t)done;
+}

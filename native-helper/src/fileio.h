@@ -9,6 +9,8 @@
 
 /* Writes all of data, however many writes it takes. */
 int write_all(int fd, const void *data, size_t len);
+/* Up to len bytes at off into buf; short only at the end of the file. -1 with errno on an error. */
+ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* All of fd up to max bytes (EFBIG beyond) into *out (malloc'd, NUL-terminated); the others open and close. */
 int read_fd(int fd, char **out, size_t *len, size_t max);
 int read_file(const char *path, char **out, size_t *len, size_t max);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fileio.h"
 #include "image.h"
 #include "store.h"
 
@@ -233,25 +234,6 @@ static struct image_fd *image_fd_get(struct image_fds *c, int dirfd, const char 
 	f->name = name;
 	c->n++;
 	return f;
-}
-
-/* Reads up to len bytes at off; stops early only at the end of the file. */
-static ssize_t pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = pread(fd, buf + done, len - done, (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		done += r;
-	}
-	return (ssize_t)done;
 }
 
 static int read_range(struct image_fd *f, const char *id, const ByteRange *r, ProtobufCBinaryData *out,

@@ -216,6 +216,14 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 		json_key(b, "leaks", &first);
 		leak_report_json(b, c->leaks);
 	}
+	if (c->parent && c->parent[0])
+		json_str_field(b, "parent", c->parent, &first);
+	if (c->sharing) {
+		json_key(b, "sharing", &first);
+		sbuf_printf(b, "{\"shared_pages\": %llu, \"own_pages\": %llu, \"time_us\": %llu}",
+			    (unsigned long long)c->sharing->shared_pages, (unsigned long long)c->sharing->own_pages,
+			    (unsigned long long)c->sharing->time_us);
+	}
 	return sbuf_puts(b, "\n}\n");
 }
 

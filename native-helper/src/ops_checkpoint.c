@@ -11,6 +11,7 @@
 #include "leaks.h"
 #include "ops_checkpoint.h"
 #include "page_diff.h"
+#include "page_share.h"
 #include "reply.h"
 #include "restore.h"
 #include "store.h"
@@ -54,7 +55,8 @@ void op_dump(const Request *req, Response *resp)
 	const DumpRequest *d = req->dump;
 	struct dump_params p = { .request = req->id, .root = d->root_pid, .name = d->name,
 				 .leave_running = d->leave_running, .rules = d->policy, .nrules = d->n_policy,
-				 .debugger_stop = d->debugger_stop, .store = g_cfg.store };
+				 .debugger_stop = d->debugger_stop, .self_contained = d->self_contained,
+				 .store = g_cfg.store };
 	struct dump_outcome out = { 0 };
 	struct herr e = { 0 };
 
@@ -140,7 +142,7 @@ void op_delete(const Request *req, Response *resp)
 
 	if (reply_check_id(id, resp))
 		return;
-	if (store_delete(g_cfg.store, id, &e)) {
+	if (page_share_delete(g_cfg.store, id, &e)) {
 		reply_error(resp, &e);
 		return;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -104,10 +105,27 @@ static uint64_t bytes_differing(const uint8_t *a, const uint8_t *b, size_t len)
 	return n;
 }
 
+/*
+ * Whether both runs read addr's bytes from the same place of the same file:
+ * pages one checkpoint shares with the other through a parent link, equal
+ * without reading them.
+ */
+static bool same_place(const struct page_run *ra, const struct page_run *rb, uint64_t addr)
+{
+	struct stat sa, sb;
+
+	return ra->off + (addr - ra->start) == rb->off + (addr - rb->start) && fstat(ra->fd, &sa) == 0 &&
+	       fstat(rb->fd, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* Pages [addr, end) held by both, compared a chunk at a time. */
 static int compare_both(struct diff_ctx *c, const struct page_run *ra, const struct page_run *rb, uint64_t addr,
 			uint64_t end, struct herr *e)
 {
+	if (same_place(ra, rb, addr)) {
+		c->d->pages_compared += (end - addr) / PAGE_BYTES;
+		return 0;
+	}
 	while (addr < end) {
 		size_t len = end - addr < CHUNK_PAGES * PAGE_BYTES ? end - addr : CHUNK_PAGES * PAGE_BYTES;
 

@@ -23,10 +23,6 @@
 typedef Checkpoint__Criu__V1__PagemapHead PagemapHead;
 typedef Checkpoint__Criu__V1__PagemapEntry PagemapEntry;
 
-#define PE_PARENT 1u
-#define PE_LAZY 2u
-#define PE_PRESENT 4u
-
 /* One checkpoint directory of the chain: 0 is the caller's, 1 its parent, ... */
 struct level {
 	int dirfd;
@@ -47,15 +43,18 @@ static int nomem(struct herr *e)
 	return -1;
 }
 
-/* Appends a run to m, joined to the last one when it continues it. */
-static int emit(struct pagemap *m, uint64_t start, uint64_t end, int fd, uint64_t off, enum page_absent absent,
-		struct herr *e)
+/*
+ * Appends run r to m, joined to the last one when it continues it (missing
+ * pages join whichever checkpoint of the chain found them missing).
+ */
+static int emit(struct pagemap *m, const struct page_run *r, struct herr *e)
 {
 	struct page_run *last = m->n ? &m->v[m->n - 1] : NULL;
 
-	if (last && last->end == start && last->fd == fd && last->absent == absent &&
-	    (fd < 0 || last->off + (last->end - last->start) == off)) {
-		last->end = end;
+	if (last && last->end == r->start && last->fd == r->fd && last->absent == r->absent &&
+	    last->flags == r->flags && (last->depth == r->depth || r->absent == PAGE_PARENT_MISSING) &&
+	    (r->fd < 0 || last->off + (last->end - last->start) == r->off)) {
+		last->end = r->end;
 		return 0;
 	}
 	if (m->n == PAGEMAP_MAX_RUNS) {
@@ -65,16 +64,33 @@ static int emit(struct pagemap *m, uint64_t start, uint64_t end, int fd, uint64_
 	}
 	if (array_grow((void **)&m->v, &m->cap, m->n + 1, sizeof(*m->v)))
 		return nomem(e);
-	m->v[m->n++] = (struct page_run){ .start = start, .end = end, .fd = fd, .off = off, .absent = absent };
+	m->v[m->n++] = *r;
 	return 0;
 }
 
-/* CRIU's own reading of an entry's flags, whatever its version: what the run is. */
-static enum page_absent entry_kind(const PagemapEntry *pe)
+/* [start, end) not held by level depth or any below it: a parent gone, or asked for pages it lacks. */
+static int emit_missing(struct pagemap *m, uint64_t start, uint64_t end, uint32_t depth, struct herr *e)
+{
+	struct page_run r = { .start = start, .end = end, .fd = -1, .absent = PAGE_PARENT_MISSING,
+			      .flags = PE_PARENT, .depth = depth };
+
+	return emit(m, &r, e);
+}
+
+/* CRIU's own reading of an entry's flags, whatever its version (in_parent before flags). */
+static uint32_t entry_flags(const PagemapEntry *pe)
 {
 	uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
 
-	if ((pe->has_in_parent && pe->in_parent) || (flags & PE_PARENT))
+	if (pe->has_in_parent && pe->in_parent)
+		flags = (flags & ~PE_PRESENT) | PE_PARENT;
+	return flags;
+}
+
+/* What the run is. */
+static enum page_absent entry_kind(uint32_t flags)
+{
+	if (flags & PE_PARENT)
 		return PAGE_IN_PARENT;
 	return flags & PE_PRESENT ? PAGE_HELD : PAGE_LAZY;
 }
@@ -83,7 +99,10 @@ static int add_entry(struct level *l, const char *name, const PagemapEntry *pe, 
 {
 	uint64_t pages = pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages, start = pe->vaddr;
 	uint64_t prev_end = l->runs.n ? l->runs.v[l->runs.n - 1].end : 0;
-	enum page_absent kind = entry_kind(pe);
+	uint32_t flags = entry_flags(pe);
+	enum page_absent kind = entry_kind(flags);
+	struct page_run r = { .start = start, .end = start + pages * PAGE_BYTES, .fd = -1, .off = *off,
+			      .absent = kind, .flags = flags };
 
 	if (!pe->has_vaddr || start % PAGE_BYTES || pages > (UINT64_MAX - start) / PAGE_BYTES || start < prev_end) {
 		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's %s has a run that cannot be: %llu pages at "
@@ -93,7 +112,7 @@ static int add_entry(struct level *l, const char *name, const PagemapEntry *pe, 
 	}
 	if (!pages || (kind == PAGE_LAZY && !(pe->has_flags && (pe->flags & PE_LAZY))))
 		return 0;
-	if (emit(&l->runs, start, start + pages * PAGE_BYTES, -1, *off, kind, e))
+	if (emit(&l->runs, &r, e))
 		return -1;
 	if (kind == PAGE_HELD)
 		*off += pages * PAGE_BYTES;
@@ -193,10 +212,17 @@ static int resolve(struct loader *ld, size_t i, uint64_t start, uint64_t end, st
 static int resolve_piece(struct loader *ld, size_t i, const struct page_run *r, uint64_t lo, uint64_t hi,
 			 struct herr *e)
 {
-	if (r->absent != PAGE_IN_PARENT)
-		return emit(ld->m, lo, hi, r->fd, r->fd < 0 ? 0 : r->off + (lo - r->start), r->absent, e);
+	struct page_run piece = *r;
+
+	if (r->absent != PAGE_IN_PARENT) {
+		piece.start = lo;
+		piece.end = hi;
+		piece.off = r->fd < 0 ? 0 : r->off + (lo - r->start);
+		piece.depth = (uint32_t)i;
+		return emit(ld->m, &piece, e);
+	}
 	if (i + 1 > PAGEMAP_MAX_PARENTS)
-		return emit(ld->m, lo, hi, -1, 0, PAGE_PARENT_MISSING, e);
+		return emit_missing(ld->m, lo, hi, (uint32_t)i + 1, e);
 	if (!ld->lv[i + 1].loaded && load_level(ld, i + 1, false, e))
 		return -1;
 	return resolve(ld, i + 1, lo, hi, e);
@@ -213,19 +239,19 @@ static int resolve(struct loader *ld, size_t i, uint64_t start, uint64_t end, st
 	uint64_t pos = start;
 
 	if (ld->lv[i].missing)
-		return emit(ld->m, start, end, -1, 0, PAGE_PARENT_MISSING, e);
+		return emit_missing(ld->m, start, end, (uint32_t)i, e);
 	for (size_t k = pagemap_first_after(l, start); k < l->n && l->v[k].start < end; k++) {
 		const struct page_run *r = &l->v[k];
 		uint64_t lo = r->start > start ? r->start : start, hi = r->end < end ? r->end : end;
 
-		if (i > 0 && lo > pos && emit(ld->m, pos, lo, -1, 0, PAGE_PARENT_MISSING, e))
+		if (i > 0 && lo > pos && emit_missing(ld->m, pos, lo, (uint32_t)i, e))
 			return -1;
 		if (resolve_piece(ld, i, r, lo, hi, e))
 			return -1;
 		pos = hi;
 	}
 	if (i > 0 && pos < end)
-		return emit(ld->m, pos, end, -1, 0, PAGE_PARENT_MISSING, e);
+		return emit_missing(ld->m, pos, end, (uint32_t)i, e);
 	return 0;
 }
 

@@ -24,6 +24,10 @@
 /* Parent links followed at most: CRIU's incremental chains are far shorter. */
 #define PAGEMAP_MAX_PARENTS 32
 
+#define PE_PARENT 1u
+#define PE_LAZY 2u
+#define PE_PRESENT 4u
+
 enum page_absent {
 	PAGE_HELD = 0,
 	PAGE_LAZY,		/* PE_LAZY without PE_PRESENT: left for a lazy restore */
@@ -36,6 +40,8 @@ struct page_run {
 	int fd;			/* the pages file holding them, -1 when absent */
 	uint64_t off;		/* where start's bytes are in fd */
 	enum page_absent absent;
+	uint32_t flags;		/* the PE_* flags of the entry that says so */
+	uint32_t depth;		/* which checkpoint says so: 0 this one, 1 its parent, ... */
 };
 
 struct pagemap {

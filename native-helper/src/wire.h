@@ -30,6 +30,7 @@ typedef Checkpoint__Helper__V1__DumpResult DumpResult;
 typedef Checkpoint__Helper__V1__DumpStats DumpStats;
 typedef Checkpoint__Helper__V1__Checkpoint Checkpoint;
 typedef Checkpoint__Helper__V1__CheckpointProcess CheckpointProcess;
+typedef Checkpoint__Helper__V1__PageSharing PageSharing;
 typedef Checkpoint__Helper__V1__RestoreRequest RestoreRequest;
 typedef Checkpoint__Helper__V1__RestoreResult RestoreResult;
 typedef Checkpoint__Helper__V1__ListResult ListResult;

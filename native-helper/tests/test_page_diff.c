@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests of page_diff.c on synthetic checkpoints (synth.h): identical
- * images, a few bytes changed in one page, a page held in the parent, a
- * page held by one side only, and checkpoints that are not there.
+ * images, a few bytes changed in one page, a page held in the parent (not
+ * read when the other side is that parent), a page held by one side only,
+ * and checkpoints that are not there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -94,7 +95,7 @@ static void test_parents_and_one_side(void)
 	PageDiffResult r;
 	struct herr e;
 
-	test_case("a page held in the parent is compared from there");
+	test_case("a page the child reads from its parent, compared with that parent: the same bytes, not read");
 	put("child", &child);
 	CHECK_INT(symlink("../a", arena_printf("%s/child/parent", store)), ==, 0);
 	d = diff("a", "child", &r, &e);
@@ -102,6 +103,16 @@ static void test_parents_and_one_side(void)
 	if (d) {
 		CHECK_UINT(d->pages_compared, ==, 3);
 		CHECK_UINT(d->n_ranges, ==, 0);
+		CHECK_UINT(r.bytes_read, ==, 2 * 2 * PAGE);	/* the two stack pages only */
+	}
+
+	test_case("with another checkpoint, a page in the parent is compared from there");
+	d = diff("b", "child", &r, &e);
+	CHECK_OK(0, &e);
+	if (d) {
+		CHECK_UINT(d->pages_compared, ==, 3);
+		CHECK_UINT(d->pages_changed, ==, 1);	/* b's five bytes */
+		CHECK_UINT(r.bytes_read, ==, 2 * 3 * PAGE);
 	}
 
 	test_case("a page whose parent is gone is held by one side only");

@@ -20,9 +20,6 @@
 
 typedef Checkpoint__Criu__V1__PagemapEntry PagemapEntry;
 
-#define PE_PARENT 1
-#define PE_LAZY 2
-#define PE_PRESENT 4
 #define OLD (1u << 8)		/* a run as CRIU before 4.2 wrote it (compat_nr_pages) */
 #define NO_FLAGS (1u << 9)	/* a run of images older than the flags field */
 #define IN_PARENT (1u << 10)	/* ... marked with in_parent */
