@@ -6,6 +6,7 @@ import {
 	leakStatsJson, suggestedRules, warnedLeaks,
 } from '../core/leaks';
 import { formatLeaks } from './leaksText';
+import { chainSize, checkpointsById, standsOnText } from '../core/sharing';
 
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
@@ -72,7 +73,8 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 		`checkpoint ${c.id}${c.name ? ` "${c.name}"` : ''}`,
 		`  created   ${utcTime(c.createdUnixMs)} UTC on ${c.hostname || '?'} (CRIU ${c.criuVersion})`,
 		`  tree      root pid ${c.rootPid}, ${c.processes.length} process${c.processes.length === 1 ? '' : 'es'}${c.leaveRunning ? ', left running' : ', stopped after the dump'}`,
-		`  size      ${byteSize(c.sizeBytes)} at ${c.path}`,
+		`  size      ${byteSize(c.sizeBytes)} of its own at ${c.path}`,
+		`  parent    ${standsOnText(c)}`,
 	];
 	if (s) {
 		lines.push(`  timing    frozen ${ms(s.frozenTimeUs)} (freezing ${ms(s.freezingTimeUs)}, memdump ${ms(s.memdumpTimeUs)}, memwrite ${ms(s.memwriteTimeUs)}), CRIU request ${ms(s.criuWallTimeUs)}`);
@@ -118,13 +120,31 @@ export function formatLeaksResult(r: pb.ILeaksResult): string {
 	return `${formatLeaks(leaks, r.stats)}\n\n${verdict}`;
 }
 
+/**
+ * `ckpt ls`: a row per checkpoint; SIZE is its own, WITH-PARENTS adds every
+ * checkpoint it stands on ("?" when one of them is not in the list).
+ */
 export function formatList(list: pb.Checkpoint[]): string {
 	if (list.length === 0) return 'no checkpoints';
-	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'LEAKS']];
-	for (const c of list) {
-		rows.push([c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes), leakReportBrief(c.leaks)]);
-	}
-	return table(rows);
+	const byId = checkpointsById(list);
+	const sizes = list.map((c) => chainSize(c, byId));
+	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'WITH-PARENTS', 'PARENT', 'LEAKS']];
+	list.forEach((c, i) => {
+		const total = sizes[i].withParentsBytes;
+		rows.push([
+			c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes),
+			total === undefined ? '?' : byteSize(total), c.parent || '-', leakReportBrief(c.leaks),
+		]);
+	});
+	const missing = [...new Set(sizes.map((s) => s.missing).filter((id): id is string => !!id))];
+	const note = missing.length ? `\n?: a checkpoint it stands on is not in the store (${missing.join(', ')})` : '';
+	return `${table(rows)}${note}`;
+}
+
+/** `ckpt ls --json`: each checkpoint as checkpointJson, with its size with parents (null when one is not in the list). */
+export function listJson(list: pb.Checkpoint[]): object {
+	const byId = checkpointsById(list);
+	return { checkpoints: list.map((c) => ({ ...checkpointJson(c), sizeWithParentsBytes: chainSize(c, byId).withParentsBytes ?? null })) };
 }
 
 /** A restore's result; a lazy one's with the end of its page copying (lazyEnd). */

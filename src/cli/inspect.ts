@@ -9,6 +9,7 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
+import { targetSymbols } from '../core/elfFiles';
 import { diffSources, diffText } from '../core/images/diff';
 import { hexdump } from '../core/images/hexdump';
 import { readManifest } from '../core/images/manifest';
@@ -93,7 +94,10 @@ export async function runDiff(a: string, b: string, target: Target | undefined, 
 		second = await openSource(b, target, first.session);
 		// pages are compared on the target when both are in its store (their bytes stay there)
 		const session = first.session && second.session;
-		const d = await diffSources(first.source, second.source, session && (() => session.pageDiff(a, b)));
+		const d = await diffSources(first.source, second.source, {
+			pageDiff: session && (() => session.pageDiff(a, b)),
+			symbols: session && targetSymbols(session.target),
+		});
 		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : `${diffText(d)}\n`);
 	} finally {
 		await first?.source.close();

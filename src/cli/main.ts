@@ -15,7 +15,7 @@ import type { Target } from '../core/target';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { coreArgs, runCore } from './core';
 import { runDiff, runInspect } from './inspect';
-import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, refusalHint, toJson } from './format';
+import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, listJson, refusalHint, toJson } from './format';
 
 
 const USAGE = `usage: ckpt --target TARGET [--json] COMMAND [ARGS]
@@ -38,18 +38,26 @@ commands:
   leaks PID [--policy P]              what the tree shares with processes outside it (its leaks), by
                                       kind, each with the policy a dump would apply and its choices;
                                       nothing is frozen or written
-  dump PID [--name N] [--leave-running] [--policy P]
+  dump PID [--name N] [--leave-running] [--policy P] [--self-contained]
                                       checkpoint the tree into the target's store; refused (exit
-                                      status 3, the refused leaks listed) while a leak's policy is fail
+                                      status 3, the refused leaks listed) while a leak's policy is
+                                      fail. Pages unchanged since the newest checkpoint of the same
+                                      program are read from it, not written again; a checkpoint that
+                                      stands on another restores fully, never lazily.
+                                      --self-contained keeps every page in the new checkpoint
   restore ID [--kill-running] [--tcp-close] [--no-lazy]
                                       restore a checkpoint; the result has the new root pid.
                                       Saved TCP connections come back as they were, unless they
                                       carried data since (refused); --tcp-close restores them closed.
                                       Where the target can, with CRIU's lazy pages: the program runs
                                       at once and its memory is copied in after (the command ends
-                                      once every page is in); --no-lazy: every page first
-  ls                                  list checkpoints
-  rm ID                               delete a checkpoint
+                                      once every page is in); --no-lazy: every page first (always so
+                                      for a checkpoint that stands on another: see ls)
+  ls                                  list checkpoints: SIZE is each one's own; WITH-PARENTS adds
+                                      every checkpoint it stands on (PARENT, its parent...), "?"
+                                      when one of them is not in the store
+  rm ID                               delete a checkpoint; those standing on it take in the pages
+                                      they read from it first
   rename ID NAME                      give a checkpoint a new name ("" clears it)
   show CHECKPOINT                     what the checkpoint holds: processes, threads, memory, files
   diff CHECKPOINT1 CHECKPOINT2         what changed from the first to the second: processes and
@@ -84,7 +92,11 @@ rule; leaks no rule names keep their default.
    "choices": [{"policy", "criuOption", "effect"}], "hostOwn", "policyNote"}],
    "stats": {"processes", "treeProcesses", "descriptors", "scanTimeUs"}}
 with kinds and policies as names. A checkpoint's "leaks" is its leak report
-(policy, leaks, rescanned, consistent, changes, summary). A dump refused
+(policy, leaks, rescanned, consistent, changes, summary); "sizeBytes" is its
+own size, "parent" the checkpoint it stands on ("" for none), "sharing"
+{"sharedPages", "ownPages", "timeUs"} what sharing saved at the dump (null
+when it shares nothing); in ls, "sizeWithParentsBytes" adds every checkpoint
+it stands on (null when one of them is not in the store). A dump refused
 because of leaks prints {"error": {"kind", "message"}, "leaks": [...]}.
 
 exit status: 0 done, 1 failed, 2 usage error, 3 dump refused because of leaks.`;
@@ -110,6 +122,7 @@ interface Options {
 	json: boolean;
 	name?: string;
 	'leave-running': boolean;
+	'self-contained': boolean;
 	'kill-running': boolean;
 	'tcp-close': boolean;
 	'no-lazy': boolean;
@@ -135,6 +148,7 @@ function parse(argv: string[]): { options: Options; command: string; args: strin
 			json: { type: 'boolean', default: false },
 			name: { type: 'string', short: 'n' },
 			'leave-running': { type: 'boolean', default: false },
+			'self-contained': { type: 'boolean', default: false },
 			'kill-running': { type: 'boolean', default: false },
 			'tcp-close': { type: 'boolean', default: false },
 			'no-lazy': { type: 'boolean', default: false },
@@ -171,6 +185,7 @@ function checkArgs(command: string, args: string[]): void {
 /** Options that belong to one command only. */
 function checkOptions(command: string, args: string[], options: Options): void {
 	if (options.output !== undefined && command !== 'core') throw new CheckpointError('usage', `-o/--output is for core, not ${command}`);
+	if (options['self-contained'] && command !== 'dump') throw new CheckpointError('usage', `--self-contained is for dump, not ${command}`);
 	if (command === 'core') coreArgs(args, options);
 }
 
@@ -228,7 +243,9 @@ async function runCommand(session: HelperSession, command: string, args: string[
 			return print(formatLeaksResult(r), leaksResultJson(r));
 		}
 		case 'dump': {
-			const c = await session.dump(pidArg(args, command), { name: options.name, leaveRunning: options['leave-running'], policy: rules, onProgress: progress });
+			const c = await session.dump(pidArg(args, command), {
+				name: options.name, leaveRunning: options['leave-running'], policy: rules, selfContained: options['self-contained'], onProgress: progress,
+			});
 			return print(formatCheckpoint(c), checkpointJson(c));
 		}
 		case 'restore': {
@@ -246,7 +263,7 @@ async function runCommand(session: HelperSession, command: string, args: string[
 		}
 		case 'ls': {
 			const list = await session.list();
-			return print(formatList(list), { checkpoints: list.map(checkpointJson) });
+			return print(formatList(list), listJson(list));
 		}
 		case 'rm': {
 			const id = idArg(args, command);

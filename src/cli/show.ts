@@ -6,6 +6,7 @@ import type { CheckpointImages, ProcessImage, VmaImage } from '../core/images/ch
 import { hex } from '../core/text';
 import { pb } from '../core/protocol';
 import { changeText, leakName, leakReportJson, leakReportSummary, warnedLeaks } from '../core/leaks';
+import { standsOnText } from '../core/sharing';
 
 export interface ShownProcess {
 	process: ProcessImage;
@@ -15,13 +16,16 @@ export interface ShownProcess {
 /**
  * The JSON document of `ckpt show --json`: addresses and registers as hex
  * strings; with the checkpoint's manifest (when the directory has one), its
- * leak report (null: made before leak scans).
+ * leak report (null: made before leak scans), the checkpoint it stands on
+ * ("": none) and what sharing pages with it saved (null: it shares none).
  */
 export function showJson(images: CheckpointImages, shown: ShownProcess[], manifest?: pb.ICheckpoint): object {
 	return {
 		path: images.source.description,
 		criu: { imageVersion: images.imageVersion },
 		leaks: manifest ? (manifest.leaks ? leakReportJson(manifest.leaks) : null) : undefined,
+		parent: manifest ? manifest.parent ?? '' : undefined,
+		sharing: manifest ? sharingJson(manifest.sharing) : undefined,
 		stats: images.stats ? statsJson(images) : undefined,
 		processes: shown.map(({ process: p, cmdline }) => ({
 			pid: p.pid, ppid: p.ppid, pgid: p.pgid, sid: p.sid, comm: p.comm, state: p.state, cmdline, creds: p.creds,
@@ -31,6 +35,10 @@ export function showJson(images: CheckpointImages, shown: ShownProcess[], manife
 			namespaces: p.namespaces,
 		})),
 	};
+}
+
+function sharingJson(s: pb.IPageSharing | null | undefined): object | null {
+	return s ? { sharedPages: s.sharedPages ?? 0, ownPages: s.ownPages ?? 0, timeUs: s.timeUs ?? 0 } : null;
 }
 
 function statsJson(images: CheckpointImages): object {
@@ -66,12 +74,13 @@ function processLines(shown: ShownProcess, prefix: string): string[] {
 	return lines;
 }
 
-/** The readable tree of `ckpt show`; with the manifest (when the directory has one), its leak report. */
+/** The readable tree of `ckpt show`; with the manifest (when the directory has one), what it stands on and its leak report. */
 export function showText(images: CheckpointImages, shown: ShownProcess[], manifest?: pb.ICheckpoint): string {
 	const lines = [`${images.source.description} (CRIU image version ${images.imageVersion})`];
 	const s = images.stats;
 	if (s) lines.push(`├── dump: frozen ${((s.frozenTime ?? 0) / 1000).toFixed(1)} ms, ${s.pagesWritten ?? 0n} pages written of ${s.pagesScanned ?? 0n} scanned`);
 	if (manifest) {
+		lines.push(`├── parent: ${standsOnText(manifest)}`);
 		const report = manifest.leaks;
 		lines.push(`├── leaks: ${leakReportSummary(report)}`);
 		branch(lines, '│   ', [

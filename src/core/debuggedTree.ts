@@ -88,6 +88,12 @@ export class DebuggedTree {
 	 * takes of the present included.
 	 */
 	policy: readonly pb.ILeakRule[] = [];
+	/**
+	 * Checkpoints share the pages they did not change with the previous one of
+	 * the tree (the helper's default); false keeps every page in each, so
+	 * each can be restored lazily (docs/incremental.md).
+	 */
+	sharePages = true;
 	/** The processes a debugger holds (holdByDebugger). */
 	private debugged: number[] = [];
 	/** Restores so far: a lazy restore's end speaks of the tree of its own restore only. */
@@ -199,7 +205,9 @@ export class DebuggedTree {
 		this.setState('checkpointing');
 		try {
 			const { onProgress, cancel, debuggerStop } = options;
-			const checkpoint = await this.session.dump(this.root, { name, leaveRunning: true, onProgress, policy: [...this.policy], debuggerStop });
+			const checkpoint = await this.session.dump(this.root, {
+				name, leaveRunning: true, onProgress, policy: [...this.policy], debuggerStop, selfContained: !this.sharePages,
+			});
 			if (cancel?.aborted) {
 				await this.session.remove(checkpoint.id);
 				throw new CheckpointError('cancelled', 'the checkpoint was cancelled: CRIU finished its dump (stopping it half-way could harm the program), and the checkpoint was not kept');
@@ -267,8 +275,14 @@ export class DebuggedTree {
 
 	/** The checkpoints of this tree in the store: taken in this session, or earlier from the same root pid. */
 	async checkpoints(): Promise<pb.Checkpoint[]> {
+		return (await this.checkpointsInStore()).mine;
+	}
+
+	/** The checkpoints of this tree (mine, as checkpoints()) and every checkpoint of the store (all: where theirs stand on). */
+	async checkpointsInStore(): Promise<{ mine: pb.Checkpoint[]; all: pb.Checkpoint[] }> {
 		const all = await this.session.list();
-		return all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
+		const mine = all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
+		return { mine, all };
 	}
 
 	async renameCheckpoint(id: string, name: string): Promise<pb.Checkpoint> {

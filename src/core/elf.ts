@@ -1,9 +1,11 @@
 /**
- * Function names for code addresses, from an ELF file's symbol tables
- * (.symtab when the file has one, .dynsym otherwise). Only what naming a
- * frame needs: the loadable segments, to turn a file offset into the
- * address the symbols use, and the function symbols. Read by range, so a
- * 2 MiB libc costs its headers and its symbol tables.
+ * Names for addresses, from an ELF file's symbol tables (.symtab when the
+ * file has one, .dynsym otherwise): functions for code (naming a frame),
+ * data objects (global and static variables) for memory (naming what
+ * changed between two checkpoints). Only what that needs: the loadable
+ * segments, to turn a file offset or a mapped address into the address
+ * the symbols use, and the symbols. Read by range, so a 2 MiB libc costs
+ * its headers and its symbol tables.
  */
 export interface RangeReader {
 	readRange(offset: number, length: number): Promise<Buffer>;
@@ -19,9 +21,11 @@ interface LoadSegment {
 	offset: bigint;
 	vaddr: bigint;
 	filesz: bigint;
+	/** With what the program gets zeroed past the file's bytes (.bss): at least filesz. */
+	memsz: bigint;
 }
 
-interface FunctionSymbol {
+interface NamedRange {
 	start: bigint;
 	end: bigint;
 	name: string;
@@ -31,13 +35,16 @@ const ELF_MAGIC = 0x464c457f; // "\x7fELF", little-endian u32
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
+const STT_OBJECT = 1;
 const STT_FUNC = 2;
 const SYM_SIZE = 24;
+const PAGE_MASK = 0xfffn;
 
 export class ElfSymbols {
 	private constructor(
 		private readonly segments: LoadSegment[],
-		private readonly functions: FunctionSymbol[],
+		private readonly functions: NamedRange[],
+		private readonly objects: NamedRange[],
 		/** The file's NT_GNU_BUILD_ID (hex), when it has one: what tells this build from another. */
 		readonly buildId?: string,
 	) {}
@@ -55,12 +62,37 @@ export class ElfSymbols {
 		const programHeaders = await file.readRange(phoff, phentsize * phnum);
 		const segments = parseSegments(programHeaders, phentsize, phnum);
 		const buildId = await readBuildId(file, programHeaders, phentsize, phnum);
-		if (!shoff || !shnum) return new ElfSymbols(segments, [], buildId);
+		if (!shoff || !shnum) return new ElfSymbols(segments, [], [], buildId);
 		const sections = await file.readRange(shoff, shentsize * shnum);
 		const table = pickSymbolTable(sections, shentsize, shnum);
-		if (!table) return new ElfSymbols(segments, [], buildId);
+		if (!table) return new ElfSymbols(segments, [], [], buildId);
 		const [symbols, strings] = await Promise.all([file.readRange(table.offset, table.size), file.readRange(table.strOffset, table.strSize)]);
-		return new ElfSymbols(segments, parseFunctions(symbols, strings), buildId);
+		return new ElfSymbols(segments, parseSymbols(symbols, strings, STT_FUNC), parseSymbols(symbols, strings, STT_OBJECT), buildId);
+	}
+
+	/**
+	 * What to add to the file's addresses to get the process's, given one
+	 * area it maps: its start and its file offset (pgoff). Undefined when no
+	 * loadable segment is at that offset.
+	 */
+	loadBias(areaStart: bigint, pgoff: bigint): bigint | undefined {
+		const segment = this.segments.find((s) => pgoff >= (s.offset & ~PAGE_MASK) && pgoff < s.offset + (s.filesz || 1n));
+		return segment ? areaStart - segment.vaddr - pgoff + segment.offset : undefined;
+	}
+
+	/** The file's addresses as loaded (its .bss too): [lowest, highest), empty without segments. */
+	span(): { start: bigint; end: bigint } {
+		if (!this.segments.length) return { start: 0n, end: 0n };
+		return {
+			start: this.segments.reduce((lo, s) => (s.vaddr < lo ? s.vaddr : lo), this.segments[0].vaddr),
+			end: this.segments.reduce((hi, s) => (s.vaddr + s.memsz > hi ? s.vaddr + s.memsz : hi), 0n),
+		};
+	}
+
+	/** The variables (then functions) any byte of [start, end) belongs to, by address (the file's addresses), at most max. */
+	namesIn(start: bigint, end: bigint, max = 16): string[] {
+		const names = overlapping(this.objects, start, end, max);
+		return names.length < max ? [...names, ...overlapping(this.functions, start, end, max - names.length)] : names;
 	}
 
 	/** The function holding the byte at `fileOffset` of the file (as a mapping's pgoff + offset gives it). */
@@ -79,6 +111,25 @@ export class ElfSymbols {
 		}
 		return undefined;
 	}
+}
+
+/** Symbols a few before the first that starts in the range may still reach into it (one nested in another). */
+const LOOK_BEHIND = 8;
+
+/** Names of the ranges of list (sorted by start) that overlap [start, end), at most max. */
+function overlapping(list: NamedRange[], start: bigint, end: bigint, max: number): string[] {
+	let lo = 0;
+	let hi = list.length;
+	while (lo < hi) {
+		const mid = (lo + hi) >> 1;
+		if (list[mid].start < start) lo = mid + 1;
+		else hi = mid;
+	}
+	const out: string[] = [];
+	for (let i = Math.max(0, lo - LOOK_BEHIND); i < list.length && list[i].start < end && out.length < max; i++) {
+		if (list[i].end > start) out.push(list[i].name);
+	}
+	return out;
 }
 
 const PT_NOTE = 4;
@@ -119,7 +170,9 @@ function parseSegments(table: Buffer, entsize: number, count: number): LoadSegme
 	for (let i = 0; i < count; i++) {
 		const at = i * entsize;
 		if (table.readUInt32LE(at) !== PT_LOAD) continue;
-		out.push({ offset: table.readBigUInt64LE(at + 8), vaddr: table.readBigUInt64LE(at + 16), filesz: table.readBigUInt64LE(at + 32) });
+		const filesz = table.readBigUInt64LE(at + 32);
+		const memsz = table.readBigUInt64LE(at + 40);
+		out.push({ offset: table.readBigUInt64LE(at + 8), vaddr: table.readBigUInt64LE(at + 16), filesz, memsz: memsz > filesz ? memsz : filesz });
 	}
 	return out;
 }
@@ -141,10 +194,11 @@ function pickSymbolTable(sections: Buffer, entsize: number, count: number): { of
 	return { offset: chosen.offset, size: chosen.size, strOffset: strings.offset, strSize: strings.size };
 }
 
-function parseFunctions(symbols: Buffer, strings: Buffer): FunctionSymbol[] {
-	const out: FunctionSymbol[] = [];
+/** The symbols of one type (STT_FUNC, STT_OBJECT) with an address and a size, by address. */
+function parseSymbols(symbols: Buffer, strings: Buffer, type: number): NamedRange[] {
+	const out: NamedRange[] = [];
 	for (let at = 0; at + SYM_SIZE <= symbols.length; at += SYM_SIZE) {
-		if ((symbols[at + 4] & 0xf) !== STT_FUNC) continue;
+		if ((symbols[at + 4] & 0xf) !== type) continue;
 		const start = symbols.readBigUInt64LE(at + 8);
 		const size = symbols.readBigUInt64LE(at + 16);
 		if (start === 0n || size === 0n) continue;

@@ -17,6 +17,12 @@ export interface DumpOptions {
 	policy?: pb.ILeakRule[];
 	/** The tree is stopped in a debugger: where (kept in the manifest, for a restore to stop there again). */
 	debuggerStop?: pb.IDebuggerStop;
+	/**
+	 * Keep every page in the checkpoint (default false): by default the helper
+	 * shares the unchanged ones with the newest checkpoint of the same program,
+	 * which then restores fully, not lazily (docs/incremental.md).
+	 */
+	selfContained?: boolean;
 	onProgress?: ProgressListener;
 }
 
@@ -136,7 +142,7 @@ export class HelperSession {
 	async dump(rootPid: number, options: DumpOptions = {}): Promise<pb.Checkpoint> {
 		const result = await this.client.request('dump', {
 			rootPid, name: options.name ?? '', leaveRunning: options.leaveRunning ?? false, policy: (options.policy ?? []).map((r) => pb.LeakRule.create(r)),
-			debuggerStop: options.debuggerStop ? pb.DebuggerStop.create(options.debuggerStop) : undefined,
+			debuggerStop: options.debuggerStop ? pb.DebuggerStop.create(options.debuggerStop) : undefined, selfContained: options.selfContained ?? false,
 		}, { onProgress: options.onProgress });
 		return result.checkpoint ?? pb.Checkpoint.create();
 	}

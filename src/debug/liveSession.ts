@@ -22,6 +22,7 @@ import {
 	type RestoreCheckpointBody, type TakeCheckpointArgs,
 } from './messages';
 import { byteSize, plural } from '../core/text';
+import { pagesBytes } from '../core/sharing';
 import { FORWARDED, SourceDebugger } from './sourceDebugger';
 import { MAX_SOURCE_BYTES, Sources, sourceMapOf, type SourceMap } from './sources';
 
@@ -33,6 +34,11 @@ export interface LiveArguments {
 	saveBeforeRestore?: boolean;
 	/** Restores use CRIU's lazy pages where the target can (default true): the program runs at once, its memory copied in after. */
 	lazyRestore?: boolean;
+	/**
+	 * Checkpoints share the pages they did not change with the previous one of
+	 * the program (default true); one that stands on another restores fully, not lazily.
+	 */
+	sharePages?: boolean;
 	/**
 	 * How each leak is treated (docs/leaks.md): "kind" or "kind:resource" ->
 	 * "fail", "warn", "ignore", "external" or "save". Wins over leakPolicySetting.
@@ -99,6 +105,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 	private session?: HelperOperations;
 	private saveBeforeRestore = true;
 	private lazyRestore = true;
+	private sharePages = true;
 	/** While restores are answered, a lazy restore's end waits here, to be told after the restore's own lines. */
 	private restoresAnswering = 0;
 	private readonly afterRestore: (() => void)[] = [];
@@ -139,7 +146,10 @@ export class LiveDebugSession extends AsyncDebugSession {
 		[CUSTOM.takeCheckpoint]: (args) => this.cancellable((signal) => this.takeCheckpoint(args, signal)),
 		[CUSTOM.restoreCheckpoint]: (args) => this.cancellable((signal) => this.restoreCheckpoint(args, signal)),
 		[CUSTOM.cancel]: async () => this.running?.abort(),
-		[CUSTOM.listCheckpoints]: async () => ({ checkpoints: (await this.attached().checkpoints()).map(checkpointSummary) }),
+		[CUSTOM.listCheckpoints]: async () => {
+			const { mine, all } = await this.attached().checkpointsInStore();
+			return { checkpoints: mine.map((c) => checkpointSummary(c, all)) };
+		},
 		[CUSTOM.renameCheckpoint]: async ({ id, name }) => ({ checkpoint: checkpointSummary(await this.attached().renameCheckpoint(id, name)) }),
 		[CUSTOM.deleteCheckpoint]: ({ id }) => this.attached().deleteCheckpoint(id),
 		[CUSTOM.kill]: async () => {
@@ -241,6 +251,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.wantedProcess = debugProcessOf(args.debugProcess);
 		this.saveBeforeRestore = args.saveBeforeRestore ?? true;
 		this.lazyRestore = args.lazyRestore ?? true;
+		this.sharePages = args.sharePages ?? true;
 		this.session = await this.sessions.acquire(args.target);
 		return this.session;
 	}
@@ -265,6 +276,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		this.tree = tree;
 		if (!this.sourcePrepared) await this.prepareSourceLevel(tree.session);
 		tree.policy = this.rules;
+		tree.sharePages = this.sharePages;
 		const target = tree.session.target.description;
 		this.sendEvent(new OutputEvent(`${how} process ${tree.rootPid} on ${target} (${tree.state}).\n`, 'console'));
 		this.sendCustomEvent(CUSTOM.stateEvent, { state: tree.state, rootPid: tree.rootPid, target });
@@ -872,9 +884,10 @@ function allStopped(event: StoppedEvent): StoppedEvent {
 	return event;
 }
 
+/** "2.0 MiB, 62 MiB shared with ck-1, frozen 42 ms": its own size, what it reads from the checkpoint it stands on, the freeze. */
 function describeStats(c: CheckpointSummary): string {
-	const size = byteSize(c.sizeBytes);
-	return c.frozenMs === undefined ? size : `${size}, frozen ${c.frozenMs.toFixed(0)} ms`;
+	const shared = c.parent && c.sharing ? `, ${byteSize(pagesBytes(c.sharing.sharedPages))} shared with ${c.parent.name || c.parent.id}` : '';
+	return `${byteSize(c.sizeBytes)}${shared}${c.frozenMs === undefined ? '' : `, frozen ${c.frozenMs.toFixed(0)} ms`}`;
 }
 
 function processVariables(p: pb.ProcessInfo): DebugProtocol.Variable[] {

@@ -9,6 +9,7 @@ import type { TreeState } from '../core/debuggedTree';
 import { CheckpointError } from '../core/errors';
 import { checkpointInconsistent, changeText, leakName, leakReportBrief, leakReportSummary, warnedLeaks } from '../core/leaks';
 import type { pb } from '../core/protocol';
+import { chainSize, checkpointsById } from '../core/sharing';
 import type { LeaksBody, PolicySetting } from './leakPolicy';
 
 /** The wire names of the adapter's own requests and events; what each takes and answers is in CustomRequests and CustomEvents. */
@@ -242,7 +243,17 @@ export interface CheckpointSummary {
 	created: number;
 	rootPid: number;
 	processes: number;
+	/** Its own size on disk: its files, not the pages it reads from the checkpoints it stands on. */
 	sizeBytes: number;
+	/**
+	 * sizeBytes and that of every checkpoint it stands on: what keeping it
+	 * takes. Absent when one of them is not in the store's list (or the list was not at hand).
+	 */
+	sizeWithParentsBytes?: number;
+	/** The checkpoint it reads its unchanged pages from (its name: "" when it has none or is not in the list). Absent: it holds every page. */
+	parent?: { id: string; name: string };
+	/** What sharing pages with the checkpoint before saved, as the dump found it. */
+	sharing?: { sharedPages: number; ownPages: number };
 	/** How long the tree was frozen for the dump, when CRIU said. */
 	frozenMs?: number;
 	path: string;
@@ -276,7 +287,12 @@ export function checkpointLeaks(c: pb.ICheckpoint): CheckpointLeaks | undefined 
 	};
 }
 
-export function checkpointSummary(c: pb.Checkpoint): CheckpointSummary {
+/**
+ * A checkpoint for the editor; with the store's list (all), its parent's
+ * name and its size with the checkpoints it stands on.
+ */
+export function checkpointSummary(c: pb.Checkpoint, all: readonly pb.Checkpoint[] = []): CheckpointSummary {
+	const byId = checkpointsById(all);
 	return {
 		id: c.id,
 		name: c.name,
@@ -284,6 +300,9 @@ export function checkpointSummary(c: pb.Checkpoint): CheckpointSummary {
 		rootPid: c.rootPid,
 		processes: c.processes.length,
 		sizeBytes: Number(c.sizeBytes),
+		sizeWithParentsBytes: all.length ? chainSize(c, byId).withParentsBytes : undefined,
+		parent: c.parent ? { id: c.parent, name: byId.get(c.parent)?.name ?? '' } : undefined,
+		sharing: c.sharing ? { sharedPages: c.sharing.sharedPages, ownPages: c.sharing.ownPages } : undefined,
 		frozenMs: c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined,
 		path: c.path,
 		leaks: checkpointLeaks(c),

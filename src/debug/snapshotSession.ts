@@ -12,7 +12,8 @@
  */
 import { Handles, InitializedEvent, OutputEvent, Response, Scope, StoppedEvent, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { ElfSymbols } from '../core/elf';
+import type { ElfSymbols } from '../core/elf';
+import { readTargetSymbols } from '../core/elfFiles';
 import { CheckpointError } from '../core/errors';
 import { openCheckpoint, orderedRegisters, type CheckpointImages, type ProcessImage, type ThreadImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
@@ -20,7 +21,6 @@ import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { unwind, type UnwoundFrame } from '../core/images/unwind';
 import type { pb } from '../core/protocol';
 import type { HelperOperations } from '../core/session';
-import type { Target } from '../core/target';
 import { AsyncDebugSession, ERROR_ID } from './base';
 import { CoreDebugger, memoryReference, parseMemoryReference } from './coreDebugger';
 import type { SessionProvider } from './liveSession';
@@ -360,7 +360,7 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		let symbols = this.symbols.get(file);
 		if (!symbols) {
 			const target = this.session?.target;
-			symbols = !target || !file.startsWith('/') ? Promise.resolve(undefined) : readSymbols(target, file);
+			symbols = !target || !file.startsWith('/') ? Promise.resolve(undefined) : readTargetSymbols(target, file);
 			this.symbols.set(file, symbols);
 		}
 		return symbols;
@@ -405,21 +405,6 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	private async end(): Promise<void> {
 		await this.release();
 		this.sendEvent(new TerminatedEvent());
-	}
-}
-
-/** A file on the target read by range over SFTP; any failure (gone, unreadable, not ELF) means no symbols. */
-async function readSymbols(target: Target, file: string): Promise<ElfSymbols | undefined> {
-	const slash = file.lastIndexOf('/');
-	try {
-		const dir = await target.imageSource(file.slice(0, slash) || '/');
-		try {
-			return await ElfSymbols.read({ readRange: (offset, length) => dir.readRange(file.slice(slash + 1), offset, length) });
-		} finally {
-			await dir.close();
-		}
-	} catch {
-		return undefined;
 	}
 }
 

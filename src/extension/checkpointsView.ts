@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors';
 import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import type { CustomEventRouter } from './customDap';
 import { activeLiveSession, listCheckpoints, onShownLiveSessionChanged } from './debugging';
-import { byteSize } from '../core/text';
+import { sizeDescription, sizeTooltip } from './checkpointRows';
 import { escapeMarkdown } from './leakNodes';
 
 export interface CheckpointNode {
@@ -36,10 +36,10 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 		const item = new vscode.TreeItem(c.name || c.id, vscode.TreeItemCollapsibleState.None);
 		item.id = c.id;
 		const inconsistent = c.leaks?.inconsistent ? 'inconsistent · ' : '';
-		item.description = `${inconsistent}${time} · ${byteSize(c.sizeBytes)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
+		item.description = `${inconsistent}${time} · ${sizeDescription(c)}${c.frozenMs !== undefined ? ` · frozen ${c.frozenMs.toFixed(0)} ms` : ''}`;
 		item.tooltip = new vscode.MarkdownString(
-			`**${c.name || '(unnamed)'}** \`${c.id}\`\n\n${new Date(c.created).toLocaleString()}, root pid ${c.rootPid}, ${c.processes} process${c.processes === 1 ? '' : 'es'}, ${byteSize(c.sizeBytes)}` +
-			`${c.frozenMs !== undefined ? `, the tree was frozen ${c.frozenMs.toFixed(0)} ms` : ''}\n\n${c.path}${leaksTooltip(c)}`,
+			`**${c.name || '(unnamed)'}** \`${c.id}\`\n\n${new Date(c.created).toLocaleString()}, root pid ${c.rootPid}, ${c.processes} process${c.processes === 1 ? '' : 'es'}` +
+			`${c.frozenMs !== undefined ? `, the tree was frozen ${c.frozenMs.toFixed(0)} ms` : ''}\n\n${sizeTooltip(c)}\n\n${c.path}${leaksTooltip(c)}`,
 		);
 		item.tooltip.supportThemeIcons = true;
 		// An inconsistent checkpoint stands out: it may hold a state the tree never had as a whole.

@@ -14,6 +14,7 @@ import { rulesFromSettings } from '../core/leaks';
 import type { HelperSession } from '../core/session';
 import { isRefusalMessage, refusalOf, SETTING_WHERE } from '../debug/leakPolicy';
 import { CUSTOM, type CheckpointSummary, isMovedOnMessage, movedOnParts, type ProgressEventBody, type RestoreCheckpointArgs, type RestoreCheckpointBody } from '../debug/messages';
+import { deleteDetail } from './checkpointRows';
 import type { CheckpointNode, CheckpointsView } from './checkpointsView';
 import { callStackThread, type CallStackThread, configuredTarget } from './commandArguments';
 import type { Connections } from './connections';
@@ -24,11 +25,15 @@ import type { ImageNode } from './imageNodes';
 import type { ImageView } from './imageView';
 import { currentSetting, LeakCommands } from './leakCommands';
 import type { LeaksView } from './leaksView';
+import type { RunNode } from './comparisonNodes';
+import type { ComparisonView } from './comparisonView';
 import type { DiffDocuments, DiffSide } from './diffDocuments';
 import type { MemoryDocuments } from './memoryDocuments';
+import type { PageDocuments } from './pageDocuments';
 import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
 import { byteSize } from '../core/text';
+import { pagesBytes } from '../core/sharing';
 
 const MOVED_ON_DETAIL = 'Restore With Connections Closed: the connections end for the program (reads end, writes fail) and for ' +
 	'their peers; a program that reconnects carries on.';
@@ -52,7 +57,7 @@ export class CheckpointCommands {
 		private readonly memory: MemoryDocuments,
 		private readonly maps: MemoryMapPanels,
 		leaksView: LeaksView,
-		private readonly diffs: DiffDocuments,
+		private readonly comparisons: { diffs: DiffDocuments; view: ComparisonView; pages: PageDocuments },
 	) {
 		this.leaks = new LeakCommands(leaksView, connections.output, (err) => this.report(err));
 	}
@@ -70,6 +75,8 @@ export class CheckpointCommands {
 			command('checkpoint.restoreCheckpointAndPause', (node?: CheckpointNode) => this.restoreCheckpoint(node, { pause: true })),
 			command('checkpoint.openSnapshot', (node?: CheckpointNode) => this.openSnapshot(node)),
 			command('checkpoint.compareCheckpoint', (node?: CheckpointNode) => this.compare(node)),
+			command('checkpoint.comparePages', (node?: RunNode) => (node ? this.comparisons.pages.show(node) : Promise.resolve())),
+			command('checkpoint.openComparisonText', () => this.openComparisonText()),
 			command('checkpoint.debugProcess', (...args: unknown[]) => this.debugProcess(args)),
 			command('checkpoint.deleteCheckpoint', (node?: CheckpointNode) => this.deleteCheckpoint(node)),
 			command('checkpoint.renameCheckpoint', (node?: CheckpointNode) => this.renameCheckpoint(node)),
@@ -145,9 +152,10 @@ export class CheckpointCommands {
 		const session = await this.connections.acquire(node.target);
 		try {
 			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
-				session.dump(node.process.pid, { name, leaveRunning: true, policy, onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
+				session.dump(node.process.pid, { name, leaveRunning: true, policy, selfContained: !sharePagesSetting(), onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
 			const inconsistent = checkpoint.leaks?.changes?.length ? ' It is inconsistent: what the tree shares with the outside changed while it was dumped.' : '';
-			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${byteSize(Number(checkpoint.sizeBytes))}); the program runs on.${inconsistent}`);
+			const shared = checkpoint.sharing && checkpoint.parent ? `, sharing ${byteSize(pagesBytes(checkpoint.sharing.sharedPages))} with ${checkpoint.parent}` : '';
+			void vscode.window.showInformationMessage(`Checkpoint ${checkpoint.id} of ${node.process.pid} taken (${byteSize(checkpoint.sizeBytes)}${shared}); the program runs on.${inconsistent}`);
 		} catch (err) {
 			if (!(err instanceof CheckpointError) || err.kind !== 'leaks-refused') throw err;
 			await this.leaks.showRefusal(refusalOf(err.leaks, 'checkpoint', node.process.frozen ? 'frozen' : 'running'));
@@ -209,14 +217,23 @@ export class CheckpointCommands {
 		if (!first) return;
 		const second = await pickCheckpoint(session, `Compare ${first.name || first.id} with which checkpoint?`, first.id);
 		if (!second) return;
-		const helper = await this.connections.acquire(String(session.configuration.target));
+		const target = String(session.configuration.target);
+		const helper = await this.connections.acquire(target);
 		try {
 			const side = (c: CheckpointSummary): DiffSide => ({ id: c.id, label: c.name ? `"${c.name}"` : c.id, created: c.created });
-			await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Comparing ${first.name || first.id} with ${second.name || second.id}` },
-				() => this.diffs.show(helper, side(first), side(second)));
+			const shown = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Comparing ${first.name || first.id} with ${second.name || second.id}` },
+				() => this.comparisons.diffs.compare(helper, target, side(first), side(second)));
+			await this.comparisons.view.show(shown);
+			await vscode.commands.executeCommand('checkpoint.comparison.focus');
 		} finally {
 			await this.connections.release(helper);
 		}
+	}
+
+	private async openComparisonText(): Promise<void> {
+		const shown = this.comparisons.view.current;
+		if (!shown) throw new Error('No comparison is open: right-click a checkpoint in the Checkpoints view and choose Compare with...');
+		await this.comparisons.diffs.openText(shown);
 	}
 
 	/** Debug This Process on a thread of the Call Stack: gdb lets go of the process it debugs and takes the thread's. */
@@ -239,7 +256,8 @@ export class CheckpointCommands {
 		if (!node) return;
 		const c = node.checkpoint;
 		const yes = 'Delete';
-		const answer = await vscode.window.showWarningMessage(`Delete checkpoint ${c.name || c.id}?`, { modal: true, detail: `Its images (${c.path}) are removed from the target. This cannot be undone.` }, yes);
+		const list = await listCheckpoints(node.session).catch((): CheckpointSummary[] => []);
+		const answer = await vscode.window.showWarningMessage(`Delete checkpoint ${c.name || c.id}?`, { modal: true, detail: deleteDetail(c, list) }, yes);
 		if (answer !== yes) return;
 		await customRequest(node.session, CUSTOM.deleteCheckpoint, { id: c.id });
 		this.checkpoints.refresh();
@@ -257,13 +275,15 @@ export class CheckpointCommands {
 					cancelled: () => token.isCancellationRequested,
 					onProgress: (p) => {
 						const percent = (100 * p.doneBytes) / Math.max(1, p.totalBytes);
-						progress.report({ message: `${p.file}`, increment: percent - reported });
+						const of = p.checkpointId === node.checkpoint.id ? '' : ` of ${p.checkpointId}, which it stands on`;
+						progress.report({ message: `${p.file}${of}`, increment: percent - reported });
 						reported = percent;
 					},
 				});
 			});
 			const open = 'Open in Checkpoint Image';
-			if ((await vscode.window.showInformationMessage(`Checkpoint downloaded to ${dest}.`, open)) === open) await this.showLocal(dest);
+			const chain = node.checkpoint.parent ? ' with the checkpoints it stands on beside it (keep them: it reads its unchanged pages from them)' : '';
+			if ((await vscode.window.showInformationMessage(`Checkpoint downloaded to ${dest}${chain}.`, open)) === open) await this.showLocal(dest);
 		} finally {
 			await this.connections.release(session);
 		}
@@ -391,4 +411,9 @@ async function pickCheckpoint(session: vscode.DebugSession, title: string, excep
 	if (!list.length) throw new Error(except ? 'this session has no other checkpoint to compare with: take another first' : 'this session has no checkpoints yet: take one first');
 	const items = list.reverse().map((c) => ({ label: c.name || c.id, description: new Date(c.created).toLocaleTimeString(), detail: `${c.id}, ${c.processes} processes`, checkpoint: c }));
 	return (await vscode.window.showQuickPick(items, { title }))?.checkpoint;
+}
+
+/** The `checkpoint.sharePages` setting: checkpoints share unchanged pages with the previous one of the program (default). */
+function sharePagesSetting(): boolean {
+	return vscode.workspace.getConfiguration('checkpoint').get<boolean>('sharePages') ?? true;
 }

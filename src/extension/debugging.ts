@@ -41,7 +41,9 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
 		if (!c.type && !c.request) Object.assign(c, { type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach to Process' });
 		if (isSnapshotConfiguration(c)) return c;
 		if (!(await withLeakPolicy(_folder, c))) return undefined;
-		c.lazyRestore ??= vscode.workspace.getConfiguration('checkpoint', _folder?.uri).get<boolean>('lazyRestore') ?? true;
+		const settings = vscode.workspace.getConfiguration('checkpoint', _folder?.uri);
+		c.lazyRestore ??= settings.get<boolean>('lazyRestore') ?? true;
+		c.sharePages ??= settings.get<boolean>('sharePages') ?? true;
 		if (!c.target) {
 			const target = await pickTarget(this.connections);
 			if (!target) return undefined;

@@ -12,8 +12,10 @@ import { CustomEventRouter } from './customDap';
 import { AdapterFactory, ConfigurationProvider, DEBUG_TYPE, trackLiveSessions } from './debugging';
 import { ImageView } from './imageView';
 import { LeaksView } from './leaksView';
+import { ComparisonView } from './comparisonView';
 import { DIFF_SCHEME, DiffDocuments } from './diffDocuments';
 import { MEMORY_SCHEME, MemoryDocuments } from './memoryDocuments';
+import { PAGES_SCHEME, PageDocuments } from './pageDocuments';
 import { MemoryMapPanels } from './memoryMap';
 import { TreeStatus } from './statusBar';
 import { TargetsView } from './targetsView';
@@ -26,11 +28,11 @@ export function activate(context: vscode.ExtensionContext): void {
 	const image = new ImageView();
 	const leaks = new LeaksView();
 	const memory = new MemoryDocuments();
-	const diffs = new DiffDocuments();
+	const comparisons = { diffs: new DiffDocuments(), view: new ComparisonView(), pages: new PageDocuments(connections) };
 	const maps = new MemoryMapPanels(context.extensionUri, memory);
 	const status = new TreeStatus();
 	const configurations = new ConfigurationProvider(connections);
-	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks, diffs);
+	const commands = new CheckpointCommands(connections, targets, checkpoints, image, memory, maps, leaks, comparisons);
 	const leaksTree = vscode.window.createTreeView('checkpoint.leaks', { treeDataProvider: leaks, showCollapseAll: true });
 	leaks.attach(leaksTree);
 	const events = new CustomEventRouter(vscode.debug.onDidReceiveDebugSessionCustomEvent, DEBUG_TYPE);
@@ -40,9 +42,11 @@ export function activate(context: vscode.ExtensionContext): void {
 		vscode.window.createTreeView('checkpoint.targets', { treeDataProvider: targets, showCollapseAll: true }),
 		vscode.window.createTreeView('checkpoint.checkpoints', { treeDataProvider: checkpoints }),
 		vscode.window.createTreeView('checkpoint.image', { treeDataProvider: image, showCollapseAll: true }),
+		vscode.window.createTreeView('checkpoint.comparison', { treeDataProvider: comparisons.view, showCollapseAll: true }),
 		leaksTree,
 		vscode.workspace.registerTextDocumentContentProvider(MEMORY_SCHEME, memory),
-		vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs),
+		vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, comparisons.diffs),
+		vscode.workspace.registerTextDocumentContentProvider(PAGES_SCHEME, comparisons.pages),
 		vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(connections)),
 		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations),
 		vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, configurations, vscode.DebugConfigurationProviderTriggerKind.Dynamic),

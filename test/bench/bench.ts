@@ -14,10 +14,13 @@
  * on a host of about 1,000 processes (./leaksBench.ts), and Restore to a
  * breakpoint under gdb against criu restore and a fresh gdb by hand
  * (./gdbRestoreBench.ts), a lazy restore against a full one (./lazyBench.ts),
- * and the page diff of two checkpoints (./diffBench.ts).
- * The checkpoints part restores fully (lazy: false): like for like with criu restore.
+ * the page diff of two checkpoints (./diffBench.ts), and checkpoints that
+ * share memory (./shareBench.ts).
+ * The checkpoints part restores fully (lazy: false) and dumps self-contained
+ * checkpoints: like for like with criu restore and criu dump.
  * Environment: CKPT_BENCH_ONLY (the parts to run, comma-separated:
- * checkpoints, images, leaks, debug, lazy, diff; default all), CKPT_BENCH_ROUNDS (default 5), CKPT_BENCH_SIZES (MiB, default
+ * checkpoints, images, leaks, debug, lazy, diff, share; default all), CKPT_BENCH_ROUNDS (default 5),
+ * CKPT_BENCH_SHARE_COUNT (checkpoints in the share part, default 10), CKPT_BENCH_SIZES (MiB, default
  * "256,1024"), CKPT_BENCH_DIR (default /tmp, a tmpfs on the target host; a
  * disk directory measures the same with the disk in the way).
  */
@@ -31,10 +34,12 @@ import { benchLazy } from './lazyBench';
 import { benchLeaks } from './leaksBench';
 import { median } from './median';
 import { rawTimed } from './rawTimed';
+import { benchShare } from './shareBench';
 
 const ROUNDS = Number(process.env.CKPT_BENCH_ROUNDS ?? 5);
 const SIZES_MIB = (process.env.CKPT_BENCH_SIZES ?? '256,1024').split(',').map(Number);
 const BENCH_DIR = process.env.CKPT_BENCH_DIR ?? '/tmp';
+const SHARE_COUNT = Number(process.env.CKPT_BENCH_SHARE_COUNT ?? 10);
 const RAW_DIR = `${BENCH_DIR}/checkpoint-bench-raw`;
 const STORE_DIR = `${BENCH_DIR}/checkpoint-bench-store`;
 /** CRIU's verbosity in both paths: the helper asks for 4 to explain failures. */
@@ -56,7 +61,7 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 
 async function ckptRound(shell: TargetShell, session: HelperSession, pid: number, t: Timings): Promise<void> {
 	await shell.ok('sync');
-	const [checkpoint, dumpMs] = await timed(() => session.dump(pid, { name: 'bench' }));
+	const [checkpoint, dumpMs] = await timed(() => session.dump(pid, { name: 'bench', selfContained: true }));
 	await shell.ok('sync');
 	const [, restoreMs] = await timed(() => session.restore(checkpoint.id, { lazy: false }));
 	await session.remove(checkpoint.id);
@@ -130,7 +135,7 @@ async function benchCheckpoints(shell: TargetShell): Promise<string> {
 }
 
 async function main(): Promise<void> {
-	const all = ['checkpoints', 'images', 'leaks', 'debug', 'lazy', 'diff'];
+	const all = ['checkpoints', 'images', 'leaks', 'debug', 'lazy', 'diff', 'share'];
 	const parts = (process.env.CKPT_BENCH_ONLY ?? all.join(',')).split(',').map((p) => p.trim());
 	const unknown = parts.filter((p) => !all.includes(p));
 	if (unknown.length) throw new Error(`CKPT_BENCH_ONLY: no part ${unknown.join(', ')} (the parts: ${all.join(', ')})`);
@@ -144,6 +149,7 @@ async function main(): Promise<void> {
 		if (parts.includes('debug')) reports.push(await benchGdbRestore(shell, ROUNDS, BENCH_DIR));
 		if (parts.includes('lazy')) reports.push(await benchLazy(shell, ROUNDS, SIZES_MIB, BENCH_DIR));
 		if (parts.includes('diff')) reports.push(await benchDiff(shell, ROUNDS, SIZES_MIB, BENCH_DIR));
+		if (parts.includes('share')) reports.push(await benchShare(shell, SIZES_MIB, SHARE_COUNT, BENCH_DIR));
 		process.stdout.write(`\n${reports.join('\n\n')}\n`);
 	} finally {
 		shell.close();

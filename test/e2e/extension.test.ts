@@ -217,18 +217,28 @@ describe('the extension in VS Code', () => {
 		await runCommand(wb.page, 'workbench.action.debug.stop');
 	}));
 
-	test('Compare with... shows what changed from one checkpoint to the other, pages included', step(async (wb) => {
+	test('Compare with... shows what changed as a tree; a run of changed pages opens both checkpoints\' bytes side by side; the whole opens as text', step(async (wb) => {
 		await runCommand(wb.page, 'checkpoint.compareCheckpoint');
 		await typeAndEnter(wb.page, CHECKPOINT_NAME);
 		// the second pick leaves the first out: the checkpoint of the present the restore saved
 		await typeAndEnter(wb.page, `before restore to ${CHECKPOINT_NAME}`);
-		await wb.page.locator('.tabs-container .tab', { hasText: /\.txt$/ }).first().waitFor({ timeout: 60_000 });
+		await treeRow(wb.page, new RegExp(`^"${escapeRegExp(CHECKPOINT_NAME)}" → "before restore to ${escapeRegExp(CHECKPOINT_NAME)}"`), 60_000);
+		// the counter counted on between them: its process changed, pages of its memory with it (areas by their mapping)
+		await treeRow(wb.page, new RegExp(`^${program.pid} workload, changed$`));
+		const area = await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+ rw-p .*, \d+ changed, \d+ bytes/);
+		await area.click();
+		await (await treeRow(wb.page, /^0x[0-9a-f]+-0x[0-9a-f]+, \d+ pages? changed, \d+ bytes differ$/)).click();
+		await wb.page.locator('.tabs-container .tab', { hasText: /↔/ }).first().waitFor({ timeout: 60_000 });
+		await wb.page.locator('.editor-group-container.active .monaco-diff-editor').waitFor({ timeout: 30_000 });
+		// both sides' lines (the diff editor scrolls to the first change): hexdumps of the run's bytes
+		assert.match(await editorText(wb.page), /^[0-9a-f]{16} {2}([0-9a-f]{2} ){15}[0-9a-f]{2} +\|/m, 'the bytes, as hexdumps');
+		await wb.screenshot('4b-compare');
+		await runCommand(wb.page, 'Checkpoint: Open Comparison as Text');
+		await wb.page.locator('.tabs-container .tab', { hasText: /\.txt$/ }).first().waitFor({ timeout: 30_000 });
 		const text = await editorText(wb.page);
 		assert.match(text, new RegExp(`^From "${escapeRegExp(CHECKPOINT_NAME)}" \\(\\S+\\) to "before restore to ${escapeRegExp(CHECKPOINT_NAME)}" \\(\\S+\\):`));
-		// the counter counted on between them: its process changed, pages of its memory with it
 		assert.match(text, new RegExp(`^process ${program.pid} \\(workload\\):$`, 'm'));
 		assert.match(text, /^ {2}pages of 0x[0-9a-f]+-0x[0-9a-f]+ rw-p .*: \d+ changed \(\d+ bytes differ\)/m);
-		await wb.screenshot('4b-compare');
 	}));
 
 	test('the image browser shows the checkpoint down to a memory area, and the Memory Map opens', step(async (wb) => {

@@ -175,6 +175,34 @@ describe('ckpt', () => {
 		}
 	});
 
+	test('diff names a known change: the global variable that changed (by its ELF symbol), the area mapped, the file opened', async () => {
+		const w = await shell.start([WORKLOAD, 'change', '{dir}']);
+		await shell.waitForRecord(w.dir, 'state', (r) => r[1] >= 2);
+		const a = await ckptJson<{ id: string }>('dump', String(w.pid), '--leave-running', '--name', 'change a');
+		await shell.ok(`kill -USR1 ${w.pid}`);
+		await shell.waitForRecord(w.dir, 'state', (r) => r[2] === 1);
+		const b = await ckptJson<{ id: string }>('dump', String(w.pid), '--leave-running', '--name', 'change b');
+		try {
+			type Diff = { processes: { pid: number; vmas: { change: string; start: string; end: string; to?: string }[]; files: { fd: number; change: string; to?: string }[]; pages: { area: string; symbols?: string[] }[] }[] };
+			const d = await ckptJson<Diff>('diff', a.id, b.id);
+			const p = d.processes.find((x) => x.pid === w.pid);
+			assert.ok(p, JSON.stringify(d));
+			const named = p.pages.filter((g) => g.symbols?.includes('diff_global_counter'));
+			assert.equal(named.length, 1, `the page of the global, named: ${JSON.stringify(p.pages)}`);
+			assert.match(named[0].area, / rw-p .*workload/, 'in the program\'s data');
+			const added = p.vmas.filter((v) => v.change === 'added');
+			assert.equal(added.length, 1, `one area mapped: ${JSON.stringify(p.vmas)}`);
+			assert.equal(BigInt(added[0].end) - BigInt(added[0].start), 3n * 4096n);
+			assert.match(added[0].to ?? '', new RegExp(` rw-s ${w.dir}/opened$`));
+			assert.deepEqual(p.files.filter((f) => f.change === 'opened').map((f) => f.to), [`regular ${w.dir}/opened`]);
+			const text = await ckpt('--target', connectionFilePath(), 'diff', a.id, b.id);
+			assert.match(text.stdout, /pages of 0x[0-9a-f]+-0x[0-9a-f]+ rw-p [^\n]*workload: 1 changed \([0-9]+ bytes differ\) in [^;]*diff_global_counter/);
+		} finally {
+			for (const id of [b.id, a.id]) await ckpt('--target', connectionFilePath(), 'rm', id);
+			await shell.killTree(w.pid);
+		}
+	});
+
 	test('rename gives a checkpoint a new name, "" clears it; its arguments are checked before connecting', async () => {
 		const dumped = await ckptJson<{ id: string; name: string }>('dump', String(pid), '--leave-running', '--name', 'cli before');
 		assert.equal(dumped.name, 'cli before');

@@ -5,9 +5,11 @@
  * programs of test/workloads, compiled there.
  */
 import { readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type SFTPWrapper } from 'ssh2';
+import { HelperSession } from '../../src/core/session';
 import { parseConnectionFile, type ConnectionFile } from '../../src/core/targetSpec';
 import { shellQuote, SshTarget } from '../../src/core/targets/ssh';
 
@@ -220,6 +222,55 @@ async function pollUntil<T>(read: () => Promise<T>, accept: (value: T) => boolea
 		last = await read();
 	}
 	return last;
+}
+
+/**
+ * What most suites hold on the target: a shell (the workload built), a
+ * helper session, and the checkpoints their tests took, removed at the end
+ * newest first (a checkpoint others stand on is handed to them, not lost).
+ * targetSuite() opens it before the suite's tests and closes it after them.
+ */
+export class TargetSuite {
+	readonly checkpoints: string[] = [];
+	private opened?: { shell: TargetShell; session: HelperSession };
+
+	get shell(): TargetShell {
+		return this.held().shell;
+	}
+
+	get session(): HelperSession {
+		return this.held().session;
+	}
+
+	async open(): Promise<void> {
+		const shell = await TargetShell.open();
+		await shell.buildWorkload();
+		this.opened = { shell, session: await HelperSession.open(sshTarget()) };
+	}
+
+	async close(): Promise<void> {
+		if (!this.opened) return;
+		await this.shell.killStarted();
+		for (const id of [...this.checkpoints].reverse()) await this.session.remove(id).catch(() => undefined);
+		await this.session.close();
+		this.shell.close();
+	}
+
+	private held(): { shell: TargetShell; session: HelperSession } {
+		if (!this.opened) throw new Error('the suite\'s target is not open yet (targetSuite() opens it before the first test)');
+		return this.opened;
+	}
+}
+
+/** Opens a suite before its tests (then runs opened, if given: what else the suite learns first), closes it after them. */
+export function targetSuite(opened?: (suite: TargetSuite) => Promise<void>): TargetSuite {
+	const suite = new TargetSuite();
+	before(async () => {
+		await suite.open();
+		await opened?.(suite);
+	});
+	after(() => suite.close());
+	return suite;
 }
 
 /** Counter comparisons for waitForCounters: every counter against its twin in a reference. */

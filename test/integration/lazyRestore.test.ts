@@ -7,55 +7,29 @@
  * says so.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
 import type { pb } from '../../src/core/protocol';
-import { HelperSession } from '../../src/core/session';
 import { shellQuote } from '../../src/core/targets/ssh';
-import { sshTarget, TargetShell, WORKLOAD } from './harness';
+import { targetSuite } from './harness';
+import { PatternProgram } from './patternProgram';
 
 const MIB = 64;
 const END_WAIT_MS = 60_000;
 
-let shell: TargetShell;
-let session: HelperSession;
 let lazyPages = false;
-const checkpoints: string[] = [];
-
-before(async () => {
-	shell = await TargetShell.open();
-	await shell.buildWorkload();
-	session = await HelperSession.open(sshTarget());
-	lazyPages = (await session.hello()).criuFeatures?.lazyPages ?? false;
+const suite = targetSuite(async (opened) => {
+	lazyPages = (await opened.session.hello()).criuFeatures?.lazyPages ?? false;
 });
-
-after(async () => {
-	await shell.killStarted();
-	for (const id of checkpoints) await session.remove(id).catch(() => undefined);
-	await session.close();
-	shell.close();
-});
-
-/** The pattern workload's record: [count, generation, checks, bad words in the last check, partial rewrites]. */
-const record = (dir: string): Promise<number[]> => shell.counters(dir, ['state']);
-
-/** Asks the workload to check every word of its memory; resolves with the number of words that differ. */
-async function badWords(pid: number, dir: string): Promise<number> {
-	const [, , checks] = await record(dir);
-	await shell.ok(`kill -USR1 ${pid}`);
-	const done = await shell.waitForCounters(dir, ['state'], (c) => c[2] > checks, `process ${pid} did not check its memory`, 60_000);
-	return done[3];
-}
 
 /** A pattern workload of generation 1, checkpointed, then at generation 2: what a restore must undo. */
-async function checkpointedThenChanged(name: string): Promise<{ pid: number; dir: string; checkpoint: pb.Checkpoint }> {
-	const { pid, dir } = await shell.start([WORKLOAD, 'pattern', '{dir}', String(MIB)]);
-	await shell.waitForCounters(dir, ['state'], (c) => c[0] >= 3, 'the pattern workload did not start');
-	const checkpoint = await session.dump(pid, { leaveRunning: true, name });
-	checkpoints.push(checkpoint.id);
-	await shell.ok(`kill -USR2 ${pid}`);
-	await shell.waitForCounters(dir, ['state'], (c) => c[1] === 2, 'the workload did not make its second generation');
-	return { pid, dir, checkpoint };
+async function checkpointedThenChanged(name: string): Promise<{ program: PatternProgram; pid: number; checkpoint: pb.Checkpoint }> {
+	const program = await PatternProgram.start(suite.shell, MIB);
+	const checkpoint = await suite.session.dump(program.pid, { leaveRunning: true, name });
+	suite.checkpoints.push(checkpoint.id);
+	await suite.shell.ok(`kill -USR2 ${program.pid}`);
+	await suite.shell.waitForCounters(program.dir, ['state'], (c) => c[1] === 2, 'the workload did not make its second generation');
+	return { program, pid: program.pid, checkpoint };
 }
 
 /** Restores lazily; the end of the page copying comes with the promise `ended`. */
@@ -65,7 +39,7 @@ async function restoreLazily(id: string): Promise<{ restored: pb.RestoreResult; 
 		told = resolve;
 		setTimeout(() => reject(new Error(`no LazyRestoreEnd for ${id} within ${END_WAIT_MS} ms`)), END_WAIT_MS).unref();
 	});
-	const restored = await session.restore(id, { killRunning: true, onLazyEnd: (end) => told(end) });
+	const restored = await suite.session.restore(id, { killRunning: true, onLazyEnd: (end) => told(end) });
 	return { restored, ended };
 }
 
@@ -77,9 +51,9 @@ async function restoreLazily(id: string): Promise<{ restored: pb.RestoreResult; 
  * `stopped` resolves with the daemon's pid.
  */
 async function holdDaemon(id: string, pid: number): Promise<{ stopped: Promise<number> }> {
-	const start = (await shell.ok(`cut -d' ' -f22 /proc/${pid}/stat`)).trim();
+	const start = (await suite.shell.ok(`cut -d' ' -f22 /proc/${pid}/stat`)).trim();
 	const armed = `/tmp/lazy-hold-${id}`;
-	// waits in shell builtins only (no fork between the restore's end and the stop)
+	// waits in suite.shell builtins only (no fork between the restore's end and the stop)
 	const script = [
 		`touch ${armed}`,
 		// a new start time at pid: the restored root exists, so the restore's CRIU and the daemon do
@@ -90,8 +64,8 @@ async function holdDaemon(id: string, pid: number): Promise<{ stopped: Promise<n
 		'while [ -n "$restore" ] && [ -e /proc/$restore ]; do :; done',
 		'kill -STOP $daemon && echo $daemon',
 	].join('; ');
-	const stopped = shell.ok(`timeout 60 bash -c ${shellQuote(script)}`).then((out) => Number(out.trim().split('\n')[0]));
-	for (let i = 0; i < 500 && (await shell.run(`test -e ${armed}`)).code !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+	const stopped = suite.shell.ok(`timeout 60 bash -c ${shellQuote(script)}`).then((out) => Number(out.trim().split('\n')[0]));
+	for (let i = 0; i < 500 && (await suite.shell.run(`test -e ${armed}`)).code !== 0; i++) await new Promise((r) => setTimeout(r, 20));
 	return { stopped };
 }
 
@@ -101,52 +75,52 @@ describe('lazy restore', () => {
 	});
 
 	test('the program runs at once and its memory is the checkpoint\'s, word for word, before and after every page is in', async () => {
-		const { pid, dir, checkpoint } = await checkpointedThenChanged('lazy pattern');
+		const { program, pid, checkpoint } = await checkpointedThenChanged('lazy pattern');
 		const { restored, ended } = await restoreLazily(checkpoint.id);
 		assert.equal(restored.lazy, true, 'restored with lazy pages');
 		assert.equal(restored.rootPid, pid);
 		// checked at once: pages it touches are copied on its faults, the others by the daemon meanwhile
-		assert.equal(await badWords(pid, dir), 0, 'every word as the checkpoint had it');
-		assert.equal((await record(dir))[1], 1, 'the checkpoint\'s generation is back');
+		assert.equal(await program.badWords(), 0, 'every word as the checkpoint had it');
+		assert.equal((await program.record())[1], 1, 'the checkpoint\'s generation is back');
 		const end = await ended;
 		assert.equal(end.ok, true, end.message);
 		assert.equal(end.checkpointId, checkpoint.id);
 		assert.equal(end.rootPid, pid);
 		assert.match(end.logPath, /\/\.logs\/.*\/lazy-pages\.log$/);
 		assert.ok(Number(end.wallTimeUs) > 0);
-		assert.equal(await badWords(pid, dir), 0, 'still every word, after the daemon ended');
+		assert.equal(await program.badWords(), 0, 'still every word, after the daemon ended');
 		// the checkpoint is free again: a checkpoint of the restored program and a delete go ahead
-		const again = await session.dump(pid, { leaveRunning: true, name: 'after a lazy restore' });
-		checkpoints.push(again.id);
-		await session.remove(again.id);
+		const again = await suite.session.dump(pid, { leaveRunning: true, name: 'after a lazy restore' });
+		suite.checkpoints.push(again.id);
+		await suite.session.remove(again.id);
 	});
 
 	test('--no-lazy (lazy: false) restores every page first', async () => {
-		const { pid, dir, checkpoint } = await checkpointedThenChanged('full pattern');
+		const { program, checkpoint } = await checkpointedThenChanged('full pattern');
 		let told = false;
-		const restored = await session.restore(checkpoint.id, { killRunning: true, lazy: false, onLazyEnd: () => { told = true; } });
+		const restored = await suite.session.restore(checkpoint.id, { killRunning: true, lazy: false, onLazyEnd: () => { told = true; } });
 		assert.equal(restored.lazy, false);
-		assert.equal(await badWords(pid, dir), 0);
+		assert.equal(await program.badWords(), 0);
 		assert.equal(told, false, 'no lazy end for a full restore');
 	});
 
 	test('while pages are coming the checkpoint cannot be deleted; let go, the daemon copies them all and ends', async () => {
-		const { pid, dir, checkpoint } = await checkpointedThenChanged('held pattern');
+		const { program, pid, checkpoint } = await checkpointedThenChanged('held pattern');
 		const held = await holdDaemon(checkpoint.id, pid);
 		const { restored, ended } = await restoreLazily(checkpoint.id);
 		const daemon = await held.stopped;
 		assert.equal(restored.lazy, true);
-		await assert.rejects(session.remove(checkpoint.id), (err: unknown) => {
+		await assert.rejects(suite.session.remove(checkpoint.id), (err: unknown) => {
 			assert.ok(err instanceof CheckpointError);
 			assert.equal(err.kind, 'busy');
 			assert.match(err.message, /is being restored lazily: CRIU's lazy-pages daemon still copies its pages .* try again in a moment/);
 			return true;
 		});
-		assert.ok((await session.list()).some((c) => c.id === checkpoint.id), 'the checkpoint is still there');
-		await shell.ok(`kill -CONT ${daemon}`);
+		assert.ok((await suite.session.list()).some((c) => c.id === checkpoint.id), 'the checkpoint is still there');
+		await suite.shell.ok(`kill -CONT ${daemon}`);
 		const end = await ended;
 		assert.equal(end.ok, true, end.message);
-		assert.equal(await badWords(pid, dir), 0);
+		assert.equal(await program.badWords(), 0);
 	});
 
 	test('a daemon killed half-way: the restored tree is killed (its missing pages would read as zeros), and the end says so', async () => {
@@ -155,15 +129,15 @@ describe('lazy restore', () => {
 		const { restored, ended } = await restoreLazily(checkpoint.id);
 		const daemon = await held.stopped;
 		assert.equal(restored.lazy, true);
-		await shell.ok(`kill -KILL ${daemon}`);
+		await suite.shell.ok(`kill -KILL ${daemon}`);
 		const end = await ended;
 		assert.equal(end.ok, false);
 		assert.deepEqual(end.killedPids, [pid], end.message);
 		assert.match(end.message, new RegExp(`CRIU's lazy-pages daemon was killed by signal 9 \\(Killed\\) before every page of checkpoint ${checkpoint.id} was copied in.*the restored processes were killed \\(1 of them\\), since a page it did not copy would read as zeros`));
-		for (let i = 0; i < 100 && await shell.isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-		assert.equal(await shell.isAlive(pid), false, 'the restored process is gone');
+		for (let i = 0; i < 100 && await suite.shell.isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+		assert.equal(await suite.shell.isAlive(pid), false, 'the restored process is gone');
 		// nothing is busy any more: the checkpoint restores again, fully this time
-		const again = await session.restore(checkpoint.id, { lazy: false });
+		const again = await suite.session.restore(checkpoint.id, { lazy: false });
 		assert.equal(again.rootPid, pid);
 	});
 });

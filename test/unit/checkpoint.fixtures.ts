@@ -96,3 +96,12 @@ export function checkpointFiles(): Record<string, Buffer> {
 export function writeCheckpoint(dir: string): void {
 	for (const [name, data] of Object.entries(checkpointFiles())) writeFileSync(join(dir, name), data);
 }
+
+/** A pagemap image of one process: runs of [address, pages, flags] in pages-<pagesId>.img. */
+export function pagemap(pagesId: number, runs: [bigint, number, number][]): Buffer {
+	return Buffer.concat([
+		imageHeader('pagemap'),
+		frameEntry(encodeMessage(criu.PagemapHead as never, criu.PagemapHead.create({ pagesId }))),
+		...runs.map(([vaddr, n, flags]) => frameEntry(encodeMessage(criu.PagemapEntry as never, criu.PagemapEntry.create({ vaddr, compatNrPages: n, flags })))),
+	]);
+}

@@ -8,17 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { pb } from '../../src/core/protocol';
 import { criu, encodeMessage, frameEntry, imageHeader, type ImageKind } from '../../src/core/images/format';
-import { ckpt, FAKE_HELPER_HEAD, installFakeHelper, NOT_ROOT, OUT } from './cliRunner';
+import { ckpt, fakeHelperForTests, NOT_ROOT, OUT } from './cliRunner';
 import { pipeLeak, ttyLeak } from './leaks.fixtures';
 
 /** The fake helper: pipe:[1234] and /dev/pts/3 leak; a dump refuses while one is fail, else records a report with one change. */
-const FAKE_HELPER = `${FAKE_HELPER_HEAD}const fixtures = require(${JSON.stringify(join(OUT, 'test', 'unit', 'leaks.fixtures.js'))});
-const decoder = new FrameDecoder();
+const fake = fakeHelperForTests('ckpt-cli-leaks-', `const fixtures = require(${JSON.stringify(join(OUT, 'test', 'unit', 'leaks.fixtures.js'))});
 let dumped;
-const send = (response) => process.stdout.write(encodeFrame(pb.HelperMessage.encode(pb.HelperMessage.create({ response: pb.Response.create(response) })).finish()));
 function scan(rules) {
 	return [fixtures.pipeLeak(), fixtures.ttyLeak()].map((leak) => {
 		let byKind, byResource;
@@ -45,24 +43,13 @@ function handle(req) {
 		return send({ id: req.id, dump: pb.DumpResult.create({ checkpoint: dumped }) });
 	}
 	if (req.list) return send({ id: req.id, list: pb.ListResult.create({ checkpoints: dumped ? [dumped] : [] }) });
-	send({ id: req.id, error: pb.Error.create({ code: pb.ErrorCode.ERROR_CODE_BAD_REQUEST, message: 'the fake helper does not do ' + req.op }) });
+	refuse(req);
 }
-process.stdin.on('data', (chunk) => { for (const frame of decoder.push(chunk)) handle(pb.Request.decode(frame)); });
-process.stdin.on('end', () => process.exit(0));
-`;
-
-let env: NodeJS.ProcessEnv;
-let remove: () => void;
-
-before(() => {
-	({ env, remove } = installFakeHelper('ckpt-cli-leaks-', FAKE_HELPER));
-});
-
-after(() => remove());
+`);
 
 describe('ckpt leaks', { skip: NOT_ROOT }, () => {
 	test('lists the leaks by kind with their choices, and says a dump would be refused', async () => {
-		const r = await ckpt(env, 'leaks', '42');
+		const r = await ckpt(fake.env, 'leaks', '42');
 		assert.equal(r.code, 0, r.stderr);
 		assert.match(r.stdout, /^2 leaks: 2 failing\nscanned 50 processes \(1 in the tree\) and 300 descriptors in 2\.5 ms\n/);
 		assert.match(r.stdout, /\npipe: 1 leak\n {2}pipe:\[1234\]\n/);
@@ -72,7 +59,7 @@ describe('ckpt leaks', { skip: NOT_ROOT }, () => {
 	});
 
 	test('--policy applies, --json gives each leak\'s fields with names', async () => {
-		const r = await ckpt(env, '--json', 'leaks', '42', '--policy', 'pipe:pipe:[1234]=external', '--policy', 'tty=save');
+		const r = await ckpt(fake.env, '--json', 'leaks', '42', '--policy', 'pipe:pipe:[1234]=external', '--policy', 'tty=save');
 		assert.equal(r.code, 0, r.stderr);
 		const json = JSON.parse(r.stdout) as { leaks: Array<{ kind: string; resource: string; policy: string; defaultPolicy: string; policyNote: string; outsideCount: number }>; stats: { processes: number } };
 		assert.deepEqual(json.leaks.map((l) => [l.kind, l.resource, l.policy, l.defaultPolicy]), [['pipe', 'pipe:[1234]', 'external', 'fail'], ['tty', '/dev/pts/3', 'fail', 'fail']]);
@@ -82,10 +69,10 @@ describe('ckpt leaks', { skip: NOT_ROOT }, () => {
 	});
 
 	test('a bad --policy is a usage error before anything is started', async () => {
-		const r = await ckpt({ ...env, CKPT_HELPER_DIR: '/nonexistent' }, 'leaks', '42', '--policy', 'pipe=sometimes');
+		const r = await ckpt({ ...fake.env, CKPT_HELPER_DIR: '/nonexistent' }, 'leaks', '42', '--policy', 'pipe=sometimes');
 		assert.equal(r.code, 2);
 		assert.match(r.stderr, /^ckpt: --policy entry "pipe=sometimes": "sometimes" is not a leak policy; the policies are fail, warn, ignore, external, save\n$/);
-		const other = await ckpt(env, 'ls', '--policy', 'pipe=warn');
+		const other = await ckpt(fake.env, 'ls', '--policy', 'pipe=warn');
 		assert.equal(other.code, 2);
 		assert.match(other.stderr, /--policy is for dump and leaks, not ls/);
 	});
@@ -93,7 +80,7 @@ describe('ckpt leaks', { skip: NOT_ROOT }, () => {
 
 describe('ckpt dump --policy', { skip: NOT_ROOT }, () => {
 	test('refused: the refused leaks with their choices, the reason, a --policy that would do, exit status 3', async () => {
-		const r = await ckpt(env, 'dump', '42', '--policy', 'pipe=fail');
+		const r = await ckpt(fake.env, 'dump', '42', '--policy', 'pipe=fail');
 		assert.equal(r.code, 3, r.stderr);
 		assert.equal(r.stdout, '');
 		assert.match(r.stderr, /^2 leaks: 2 failing\n\npipe: 1 leak\n/);
@@ -103,7 +90,7 @@ describe('ckpt dump --policy', { skip: NOT_ROOT }, () => {
 	});
 
 	test('refused with --json: the error and the leaks on stdout too', async () => {
-		const r = await ckpt(env, '--json', 'dump', '42');
+		const r = await ckpt(fake.env, '--json', 'dump', '42');
 		assert.equal(r.code, 3);
 		const json = JSON.parse(r.stdout) as { error: { kind: string; message: string }; leaks: Array<{ kind: string; choices: Array<{ policy: string }> }> };
 		assert.equal(json.error.kind, 'leaks-refused');
@@ -113,13 +100,13 @@ describe('ckpt dump --policy', { skip: NOT_ROOT }, () => {
 	});
 
 	test('done: the leak summary, the warned leaks and the changes; ls shows them in brief', async () => {
-		const r = await ckpt(env, 'dump', '42', '--policy', 'pipe=warn,tty=external');
+		const r = await ckpt(fake.env, 'dump', '42', '--policy', 'pipe=warn,tty=external');
 		assert.equal(r.code, 0, r.stderr);
 		assert.match(r.stdout, /^checkpoint ck-1 "n"$/m);
 		assert.match(r.stdout, /^ {2}leaks {5}2 leaks: 1 warned, 1 external; inconsistent: 1 change during the dump$/m);
 		assert.match(r.stdout, /^ {2}warned {4}pipe pipe:\[1234\]: a pipe the tree writes into/m);
 		assert.match(r.stdout, /^ {2}inconsistent: pipe pipe:\[1234\] changed holders during the dump: pid 90 \(sh\) opened it during the checkpoint$/m);
-		const json = JSON.parse((await ckpt(env, '--json', 'dump', '42', '--policy', 'pipe=warn,tty=external')).stdout) as { id: string; leaks: { policy: string; consistent: boolean } };
+		const json = JSON.parse((await ckpt(fake.env, '--json', 'dump', '42', '--policy', 'pipe=warn,tty=external')).stdout) as { id: string; leaks: { policy: string; consistent: boolean } };
 		assert.equal(json.id, 'ck-1');
 		assert.deepEqual(json.leaks.policy, 'pipe=warn,tty=external');
 		assert.equal(json.leaks.consistent, false);

@@ -4,6 +4,7 @@
  * local target looks for the helper (CKPT_HELPER_DIR).
  */
 import { execFile } from 'node:child_process';
+import { after, before } from 'node:test';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,18 @@ const CLI = join(OUT, 'src', 'cli', 'main.js');
 export const FAKE_HELPER_HEAD = `#!${process.execPath}
 const { pb } = require(${JSON.stringify(join(OUT, 'src', 'core', 'protocol.js'))});
 const { FrameDecoder, encodeFrame } = require(${JSON.stringify(join(OUT, 'src', 'core', 'framing.js'))});
+`;
+
+/**
+ * The last lines of a fake helper script that defines handle(req): the
+ * framing loop over stdin, and for handle to call, send(response) and
+ * refuse(req) (an operation the fake does not do).
+ */
+export const FAKE_HELPER_TAIL = `const decoder = new FrameDecoder();
+const send = (response) => process.stdout.write(encodeFrame(pb.HelperMessage.encode(pb.HelperMessage.create({ response: pb.Response.create(response) })).finish()));
+const refuse = (req) => send({ id: req.id, error: pb.Error.create({ code: pb.ErrorCode.ERROR_CODE_BAD_REQUEST, message: 'the fake helper does not do ' + req.op }) });
+process.stdin.on('data', (chunk) => { for (const frame of decoder.push(chunk)) handle(pb.Request.decode(frame)); });
+process.stdin.on('end', () => process.exit(0));
 `;
 
 export interface CliResult {
@@ -45,4 +58,21 @@ export function installFakeHelper(prefix: string, script: string): { dir: string
 	writeFileSync(helper, script);
 	chmodSync(helper, 0o755);
 	return { dir, env: { CKPT_HELPER_DIR: dir, CKPT_TARGET: 'local' }, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * FAKE_HELPER_HEAD, body (which defines handle) and FAKE_HELPER_TAIL as this
+ * machine's helper for the tests of the file: installed before them, removed
+ * after; env (set once installed) points ckpt at it.
+ */
+export function fakeHelperForTests(prefix: string, body: string): { env: NodeJS.ProcessEnv } {
+	const installed: { env: NodeJS.ProcessEnv } = { env: {} };
+	let remove = (): void => undefined;
+	before(() => {
+		const fake = installFakeHelper(prefix, `${FAKE_HELPER_HEAD}${body}${FAKE_HELPER_TAIL}`);
+		installed.env = fake.env;
+		remove = fake.remove;
+	});
+	after(() => remove());
+	return installed;
 }

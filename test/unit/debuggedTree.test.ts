@@ -176,6 +176,23 @@ describe('DebuggedTree: checkpoints', () => {
 		assert.deepEqual(tree.timeline, [a.id]);
 		assert.equal(told.checkpointsChanged, 4);
 	});
+
+	test('sharePages (default true): each checkpoint stands on the one before; false keeps every page, the restore\'s checkpoint of the present too', async () => {
+		const { helper, tree } = await attached();
+		const other = helper.spawn('other');
+		const elsewhere = await helper.dump(other, { leaveRunning: true });
+		const a = await tree.checkpoint('a');
+		const b = await tree.checkpoint('b');
+		assert.deepEqual([a.parent, b.parent], ['', a.id], 'not on a checkpoint of another tree');
+		const { mine, all } = await tree.checkpointsInStore();
+		assert.deepEqual(mine.map((c) => c.id), [a.id, b.id]);
+		assert.deepEqual(all.map((c) => c.id), [elsewhere.id, a.id, b.id]);
+
+		tree.sharePages = false;
+		const c = await tree.checkpoint('c');
+		const { saved } = await tree.restore(a.id);
+		assert.deepEqual([c.parent, c.sharing, saved?.parent], ['', null, '']);
+	});
 });
 
 describe('DebuggedTree: restore', () => {

@@ -6,9 +6,11 @@
  * contract (proto/helper.proto, native-helper/): a dump leaves the tree as
  * it was, also when it fails; a leak whose policy is fail refuses it before
  * anything is frozen or written; a restore kills the tree running on the
- * checkpoint's pids and brings its processes back, with their pids; when
- * the connection ends the helper thaws what it froze and kills what it
- * launched. Tests inject faults by operation, hold an operation half-way,
+ * checkpoint's pids and brings its processes back, with their pids; a dump
+ * stands on the newest checkpoint of the same root (five pages in six
+ * shared) unless asked to keep every page, and a delete hands the pages
+ * others read from the deleted one to them; when the connection ends the
+ * helper thaws what it froze and kills what it launched. Tests inject faults by operation, hold an operation half-way,
  * and drop the connection.
  */
 import { CheckpointError } from '../../src/core/errors';
@@ -279,10 +281,15 @@ export class FakeHelper implements HelperOperations {
 		return this.checkpoints;
 	}
 
+	/** Those standing on the deleted checkpoint take in what it held (its size) and stand on its parent; their manifests say so. */
 	async remove(checkpointId: string): Promise<void> {
 		await this.enter('remove', checkpointId);
-		this.find(checkpointId);
+		const gone = this.find(checkpointId).checkpoint;
 		this.store.delete(checkpointId);
+		for (const child of this.store.values()) {
+			if (child.checkpoint.parent !== checkpointId) continue;
+			child.checkpoint = pb.Checkpoint.create({ ...child.checkpoint, parent: gone.parent, sizeBytes: child.checkpoint.sizeBytes + gone.sizeBytes });
+		}
 	}
 
 	async rename(checkpointId: string, name: string): Promise<pb.Checkpoint> {
@@ -314,8 +321,11 @@ export class FakeHelper implements HelperOperations {
 
 	async imageFiles(checkpointId: string): Promise<pb.ImageFilesResult> {
 		await this.enter('imageFiles', checkpointId);
-		const files = [...this.find(checkpointId).files].map(([name, data]) => pb.ImageFile.create({ name, size: data.length }));
-		return pb.ImageFilesResult.create({ files });
+		const stored = this.find(checkpointId);
+		const files = [...stored.files].map(([name, data]) => pb.ImageFile.create({ name, size: data.length }));
+		// as the helper: the parent only when it is a checkpoint of the store
+		const parent = stored.checkpoint.parent;
+		return pb.ImageFilesResult.create({ files, parentId: this.store.has(parent) ? parent : '' });
 	}
 
 	async readImage(checkpointId: string, ranges: pb.IByteRange[]): Promise<Uint8Array[]> {
@@ -375,10 +385,14 @@ export class FakeHelper implements HelperOperations {
 	private keep(tree: FakeProcess[], options: DumpOptions, leaks: pb.Leak[]): pb.Checkpoint {
 		const id = `ck-${this.nextCheckpoint++}`;
 		this.clock += 60_000;
+		const parent = options.selfContained ? undefined : [...this.store.values()].reverse().find((s) => s.checkpoint.rootPid === tree[0].pid)?.checkpoint;
+		const pages = 300 * tree.length;
+		const sharing = parent ? pb.PageSharing.create({ sharedPages: pages - pages / 6, ownPages: pages / 6, timeUs: 900 }) : undefined;
 		const checkpoint = pb.Checkpoint.create({
 			id, name: options.name ?? '', createdUnixMs: this.clock, rootPid: tree[0].pid, leaveRunning: options.leaveRunning ?? false,
 			processes: tree.map((p) => pb.CheckpointProcess.create({ pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline })),
-			stats: pb.DumpStats.create({ frozenTimeUs: 42_000 }), path: `/var/lib/checkpoint-debugger/checkpoints/${id}`, sizeBytes: 4096 * 300 * tree.length,
+			stats: pb.DumpStats.create({ frozenTimeUs: 42_000 }), path: `/var/lib/checkpoint-debugger/checkpoints/${id}`, sizeBytes: 4096 * (sharing?.ownPages ?? pages),
+			parent: parent?.id ?? '', sharing,
 			leaks: pb.LeakReport.create({ policy: (options.policy ?? []).map((r) => pb.LeakRule.create(r)), leaks, rescanned: true, stats: this.scanStats(tree) }),
 			debuggerStop: options.debuggerStop ? pb.DebuggerStop.create(options.debuggerStop) : undefined,
 		});

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pb } from '../../src/core/protocol';
 import {
-	checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leakReportLines, leaksResultJson, refusalHint, shellWord, toJson,
+	checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leakReportLines, leaksResultJson, listJson, refusalHint, shellWord, toJson,
 } from '../../src/cli/format';
 import { pipeLeak, tracerLeak, ttyLeak, utsLeak } from './leaks.fixtures';
 import { byteSize } from '../../src/core/text';
@@ -107,7 +107,8 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.match(out, /^checkpoint ck-20240101-abc "before-bug"$/m);
 		assert.match(out, /created\s+2024-01-02 03:04:05 UTC on target1 \(CRIU 4\.1\.1\)/);
 		assert.match(out, /tree\s+root pid 500, 2 processes, left running/);
-		assert.match(out, /size\s+3\.0 MiB at \/var\/lib\/ckpt\/ck-20240101-abc/);
+		assert.match(out, /size\s+3\.0 MiB of its own at \/var\/lib\/ckpt\/ck-20240101-abc/);
+		assert.match(out, /^ {2}parent {4}none: every page its own$/m);
 		assert.match(out, /timing\s+frozen 12\.5 ms \(freezing 1\.0 ms, memdump 8\.0 ms, memwrite 3\.0 ms\), CRIU request 45\.0 ms/);
 		assert.match(out, /pages\s+1000 scanned, 800 written, 0 lazy, 200 in parent/);
 		assert.match(out, /process\s+500 server: \.\/server -p 80/);
@@ -125,13 +126,52 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.equal(formatList([]), 'no checkpoints');
 		const lines = formatList([ck]).split('\n');
 		assert.equal(lines.length, 2);
-		assert.deepEqual(lines[0].split(/\s+/), ['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'LEAKS']);
-		// The creation time to the second, UTC (ISO 'T' or a space between date and time); "-": no leak report.
-		assert.match(lines[1], /^ck-20240101-abc\s+before-bug\s+2024-01-02 03:04:05\s+500\s+2\s+3\.0 MiB\s+-$/);
+		assert.deepEqual(lines[0].split(/\s+/), ['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'WITH-PARENTS', 'PARENT', 'LEAKS']);
+		// The creation time to the second, UTC (ISO 'T' or a space between date and time); no parent: its own size twice, "-";
+		// "-": no leak report.
+		assert.match(lines[1], /^ck-20240101-abc\s+before-bug\s+2024-01-02 03:04:05\s+500\s+2\s+3\.0 MiB\s+3\.0 MiB\s+-\s+-$/);
 		const withLeaks = pb.Checkpoint.create({ ...ck, id: 'ck-2', leaks: pb.LeakReport.create({
 			leaks: [pipeLeak(pb.LeakPolicy.LEAK_POLICY_WARN)], rescanned: true, changes: [pb.LeakChange.create({ what: pb.LeakChange.What.WHAT_APPEARED })],
 		}) });
-		assert.match(formatList([withLeaks]).split('\n')[1], /3\.0 MiB\s+1 warned, inconsistent$/);
+		assert.match(formatList([withLeaks]).split('\n')[1], /3\.0 MiB\s+3\.0 MiB\s+-\s+1 warned, inconsistent$/);
+	});
+
+	const chain = [
+		pb.Checkpoint.create({ ...ck, id: 'ck-1', sizeBytes: 64 * 1024 * 1024 }),
+		pb.Checkpoint.create({ ...ck, id: 'ck-2', sizeBytes: 1024 * 1024, parent: 'ck-1', sharing: pb.PageSharing.create({ sharedPages: 16128, ownPages: 256, timeUs: 12_345 }) }),
+		pb.Checkpoint.create({ ...ck, id: 'ck-3', sizeBytes: 2 * 1024 * 1024, parent: 'ck-2', sharing: pb.PageSharing.create({ sharedPages: 16000, ownPages: 512, timeUs: 9_000 }) }),
+	];
+
+	test('formatList: each checkpoint\'s own size, its size with every checkpoint it stands on, and its parent', () => {
+		const rows = formatList(chain).split('\n').slice(1).map((l) => l.split(/\s{2,}/));
+		assert.deepEqual(rows.map((r) => r.slice(5, 8)), [['64 MiB', '64 MiB', '-'], ['1.0 MiB', '65 MiB', 'ck-1'], ['2.0 MiB', '67 MiB', 'ck-2']]);
+	});
+
+	test('formatList: a checkpoint it stands on that is not listed makes its size with parents "?", and a note says which', () => {
+		const out = formatList(chain.slice(1));
+		const lines = out.split('\n');
+		assert.equal(lines.length, 4);
+		assert.deepEqual(lines.slice(1, 3).map((l) => l.split(/\s{2,}/).slice(5, 8)), [['1.0 MiB', '?', 'ck-1'], ['2.0 MiB', '?', 'ck-2']]);
+		assert.equal(lines[3], '?: a checkpoint it stands on is not in the store (ck-1)');
+		// links that loop: not a size either, and no one to name
+		const loop = [pb.Checkpoint.create({ ...ck, id: 'a', parent: 'b' }), pb.Checkpoint.create({ ...ck, id: 'b', parent: 'a' })];
+		assert.deepEqual(formatList(loop).split('\n').slice(1).map((l) => l.split(/\s{2,}/)[6]), ['?', '?']);
+	});
+
+	test('ckpt ls --json: each checkpoint with its parent, sharing and size with parents (null when not known)', () => {
+		const { checkpoints } = listJson(chain.slice(1)) as { checkpoints: { id: string; sizeBytes: number; parent: string; sizeWithParentsBytes: number | null; sharing: object | null }[] };
+		assert.deepEqual(checkpoints.map((c) => [c.id, c.parent, c.sizeWithParentsBytes]), [['ck-2', 'ck-1', null], ['ck-3', 'ck-2', null]]);
+		const all = (listJson(chain) as { checkpoints: { sizeWithParentsBytes: number; sharing: object | null; leaks: unknown }[] }).checkpoints;
+		assert.deepEqual(all.map((c) => c.sizeWithParentsBytes), [64 * 1024 * 1024, 65 * 1024 * 1024, 67 * 1024 * 1024]);
+		assert.equal(all[0].sharing, null);
+		assert.deepEqual(all[1].sharing, { sharedPages: 16128, ownPages: 256, timeUs: 12_345 });
+		assert.equal(all[1].leaks, null, 'as checkpointJson');
+	});
+
+	test('formatCheckpoint: what it stands on and what sharing saved; it restores fully', () => {
+		const out = formatCheckpoint(chain[1]);
+		assert.match(out, /^ {2}size {6}1\.0 MiB of its own at /m);
+		assert.match(out, /^ {2}parent {4}ck-1; at the dump 16128 pages shared \(63 MiB\), 256 own \(1\.0 MiB\), compared in 12\.3 ms; restored fully, not lazily$/m);
 	});
 
 	test('formatRestore: id, root pid, pids, killed pids and CRIU time', () => {

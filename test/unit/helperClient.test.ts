@@ -583,6 +583,27 @@ describe('HelperSession leaks', () => {
 	});
 });
 
+describe('HelperSession dump', () => {
+	test('shares pages unless asked to keep every page (selfContained); the manifest says what it stands on', T, async () => {
+		const fake = new FakeHelper();
+		const session = await HelperSession.open(new FakeTarget(fake));
+		const shared = session.dump(44, { name: 'a' });
+		let req = await fake.nextRequest();
+		assert.equal(req.dump?.selfContained, false);
+		fake.respond({ id: req.id, dump: { checkpoint: pb.Checkpoint.create({ id: 'ck-2', parent: 'ck-1', sharing: pb.PageSharing.create({ sharedPages: 90, ownPages: 10, timeUs: 700 }) }) } });
+		const c = await shared;
+		assert.equal(c.parent, 'ck-1');
+		assert.equal(Number(c.sharing?.sharedPages), 90);
+
+		const whole = session.dump(44, { selfContained: true });
+		req = await fake.nextRequest();
+		assert.equal(req.dump?.selfContained, true);
+		fake.respond({ id: req.id, dump: { checkpoint: pb.Checkpoint.create({ id: 'ck-3' }) } });
+		assert.equal((await whole).parent, '');
+		await finish(fake);
+	});
+});
+
 describe('errorFromHelper', () => {
 	const table: Array<[pb.ErrorCode, ErrorKind]> = [
 		[pb.ErrorCode.ERROR_CODE_BAD_REQUEST, 'bad-request'],

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openCheckpoint, type CheckpointImages } from '../../src/core/images/checkpoint';
 import { protString, vmaKind } from '../../src/core/images/describe';
-import { criu, encodeMessage, frameEntry, imageHeader, PE_PARENT, PE_PRESENT, VMA_STATUS } from '../../src/core/images/format';
-import { HEAP, LIB, PAGE, PID, SHM, STACK, TID, writeCheckpoint } from './checkpoint.fixtures';
+import { PE_PARENT, PE_PRESENT, VMA_STATUS } from '../../src/core/images/format';
+import { HEAP, LIB, PAGE, pagemap, PID, SHM, STACK, TID, writeCheckpoint } from './checkpoint.fixtures';
 import { LocalImageSource, type ImageSource } from '../../src/core/images/source';
 
 /** Counts the files read and refuses to read pages-*.img whole. */
@@ -142,15 +142,6 @@ describe('describe', () => {
 });
 
 describe('incremental checkpoints', () => {
-	/** A pagemap image of one process: runs of [address, pages, flags]. */
-	function pagemap(pagesId: number, runs: [bigint, number, number][]): Buffer {
-		return Buffer.concat([
-			imageHeader('pagemap'),
-			frameEntry(encodeMessage(criu.PagemapHead as never, criu.PagemapHead.create({ pagesId }))),
-			...runs.map(([vaddr, n, flags]) => frameEntry(encodeMessage(criu.PagemapEntry as never, criu.PagemapEntry.create({ vaddr, compatNrPages: n, flags })))),
-		]);
-	}
-
 	test('pages marked PE_PARENT are read from the parent image directory, up the chain', async () => {
 		const root = mkdtempSync(join(tmpdir(), 'ckpt-chain-'));
 		try {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CheckpointImages, FileImage, ProcessImage, ThreadImage, VmaImage } from '../../src/core/images/checkpoint';
-import { diffCheckpoints, diffText } from '../../src/core/images/diff';
+import { ElfSymbols } from '../../src/core/elf';
+import { diffCheckpoints, diffText, nameChangedPages } from '../../src/core/images/diff';
 import { pb } from '../../src/core/protocol';
+import { BUILD_ID, elf, FUNC, OBJECT, reader } from './elfFixture';
 
 function thread(tid: number, ip: bigint, sp = 0x7ffd0000n): ThreadImage {
 	return { tid, comm: 'w', registers: { ip, sp, ax: 1n }, fpu: 'xsave' };
@@ -82,11 +84,40 @@ describe('diffCheckpoints', () => {
 		const d = diffCheckpoints(a, b, [undefined, undefined], pages);
 		assert.equal(d.pagesCompared, true);
 		assert.deepEqual(d.processes[0].pages, [
-			{ area: '0x1000-0x5000 rw-p [anonymous]', pagesChanged: 3, bytesDiffering: 4101, pagesOnlyBefore: 0, pagesOnlyAfter: 0, ranges: ['0x1000-0x2000', '0x3000-0x5000'] },
-			{ area: '0x9000-0xa000 rw-p [anonymous]', pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 1, pagesOnlyAfter: 0, ranges: ['0x9000-0xa000'] },
+			{ area: '0x1000-0x5000 rw-p [anonymous]', pagesChanged: 3, bytesDiffering: 4101, pagesOnlyBefore: 0, pagesOnlyAfter: 0, runs: [
+				{ start: '0x1000', end: '0x2000', kind: 'changed', bytesDiffering: 5 }, { start: '0x3000', end: '0x5000', kind: 'changed', bytesDiffering: 4096 },
+			] },
+			{ area: '0x9000-0xa000 rw-p [anonymous]', pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 1, pagesOnlyAfter: 0, runs: [{ start: '0x9000', end: '0xa000', kind: 'only-before' }] },
 		]);
 		assert.match(diffText(d), / {2}pages of 0x1000-0x5000 rw-p \[anonymous\]: 3 changed \(4101 bytes differ\); at 0x1000-0x2000, 0x3000-0x5000\n/);
 		assert.equal(diffText(diffCheckpoints(b, b, [undefined, undefined], {})), 'no differences in processes, threads, registers, memory areas, pages, files or leaks');
+	});
+
+	test('changed pages named by the variables (then functions) the mapped ELF files put there, .bss included; another build names nothing', async () => {
+		const program = elf([
+			{ name: 'main', value: 0x401100n, size: 0x40n, type: FUNC }, { name: 'table', value: 0x401200n, size: 0x100n, type: OBJECT },
+			{ name: 'counter', value: 0x403010n, size: 8n, type: OBJECT },
+		], [], 0x3000n);
+		// file offset 0x1000 mapped at 0x7f0000001000 (bias 0x7effffc00000); its .bss an anonymous area after it
+		const areas = [vma(0x7f0000001000n, 0x7f0000003000n, 'rw-p', '/usr/bin/prog'), vma(0x7f0000003000n, 0x7f0000004000n), vma(0x9000n, 0xa000n)];
+		areas[0].pgoff = 0x1000n;
+		const changed = (start: number, end: number): pb.PageDiffRange => pb.PageDiffRange.create({ start, end, kind: pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED, bytesDiffering: 8 });
+		const pages: pb.IPageDiffResult = { processes: [pb.ProcessPageDiff.create({ pid: 10, ranges: [changed(0x7f0000001000, 0x7f0000002000), changed(0x7f0000003000, 0x7f0000004000), changed(0x9000, 0xa000)] })] };
+		const named = async (buildId?: string): Promise<(string[] | undefined)[]> => {
+			areas[0].buildId = buildId;
+			const b = images([proc(10, { vmas: areas })]);
+			const d = diffCheckpoints(images([proc(10, { vmas: [] })]), b, [undefined, undefined], pages);
+			await nameChangedPages(d, b, pages, async (file) => (file === '/usr/bin/prog' ? ElfSymbols.read(reader(program)) : undefined));
+			return d.processes[0].pages.map((g) => g.symbols);
+		};
+		assert.deepEqual(await named(BUILD_ID), [['table', 'main'], ['counter'], undefined], 'the heap (outside every file) has no names');
+		assert.deepEqual(await named(), [['table', 'main'], ['counter'], undefined], 'no build-id recorded: the file is taken as it is');
+		assert.deepEqual(await named('0badbeef'), [undefined, undefined, undefined], 'the file on the target is another build');
+		const b = images([proc(10, { vmas: areas })]);
+		const d = diffCheckpoints(images([proc(10, { vmas: areas })]), b, [undefined, undefined], pages);
+		areas[0].buildId = undefined;
+		await nameChangedPages(d, b, pages, async () => ElfSymbols.read(reader(program)));
+		assert.match(diffText(d), /pages of 0x7f0000003000-0x7f0000004000 rw-p \[anonymous\]: 1 changed \(8 bytes differ\) in counter; at /);
 	});
 
 	test('leaks that appeared or went, from the manifests', () => {

@@ -197,6 +197,33 @@ describe('LiveDebugSession: checkpoints', TIMEOUT, () => {
 		assert.deepEqual(live.helper.checkpoints, []);
 	}));
 
+	test('a checkpoint shares pages with the one before (sharePages, on by default): the list gives its parent, what it shares and its size with parents', () => withLive(async (live) => {
+		const pid = live.helper.spawn('workload');
+		await attach(live, pid);
+		await customRequest(live.dc, CUSTOM.takeCheckpoint, { name: 'first' });
+		const { checkpoint } = await customRequest(live.dc, CUSTOM.takeCheckpoint, { name: 'second' });
+		assert.deepEqual([checkpoint.parent, checkpoint.sharing, checkpoint.sizeBytes], [{ id: 'ck-1', name: '' }, { sharedPages: 250, ownPages: 50 }, 50 * 4096]);
+		assert.ok(live.output.some((o) => /^console: Checkpoint ck-2 "second" taken \(200 KiB, 1000 KiB shared with ck-1, frozen 42 ms\)\.\n$/.test(o)), live.output.join(''));
+		const [first, second] = (await customRequest(live.dc, CUSTOM.listCheckpoints, {})).checkpoints;
+		assert.deepEqual([first.parent, first.sizeWithParentsBytes], [undefined, 300 * 4096]);
+		assert.deepEqual([second.parent, second.sizeWithParentsBytes], [{ id: 'ck-1', name: 'first' }, 350 * 4096]);
+		// deleting the one it stands on hands it the pages: it holds them, standing on nothing
+		await customRequest(live.dc, CUSTOM.deleteCheckpoint, { id: 'ck-1' });
+		const [alone] = (await customRequest(live.dc, CUSTOM.listCheckpoints, {})).checkpoints;
+		assert.deepEqual([alone.id, alone.parent, alone.sizeBytes, alone.sizeWithParentsBytes], ['ck-2', undefined, 350 * 4096, 350 * 4096]);
+	}));
+
+	test('sharePages false (the setting, or the launch configuration): every checkpoint keeps every page', () => withLive(async (live) => {
+		const pid = live.helper.spawn('workload');
+		await attach(live, pid, { sharePages: false });
+		await customRequest(live.dc, CUSTOM.takeCheckpoint, {});
+		const { checkpoint } = await customRequest(live.dc, CUSTOM.takeCheckpoint, {});
+		assert.deepEqual([checkpoint.parent, checkpoint.sharing, checkpoint.sizeBytes], [undefined, undefined, 300 * 4096]);
+		// the checkpoint a restore takes of the present too
+		await customRequest(live.dc, CUSTOM.restoreCheckpoint, { id: 'ck-1' });
+		assert.deepEqual(live.helper.checkpoints.map((c) => c.parent), ['', '', '']);
+	}));
+
 	test('a paused tree stays paused through its checkpoint', () => withLive(async (live) => {
 		const pid = live.helper.spawn('workload');
 		await attach(live, pid);

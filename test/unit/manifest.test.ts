@@ -19,10 +19,18 @@ interface MenuEntry {
 	group?: string;
 }
 
+interface Property {
+	type: string | string[];
+	default?: unknown;
+	markdownDescription?: string;
+}
+
 interface Manifest {
 	contributes: {
 		commands: Array<{ command: string; title: string; category?: string }>;
 		menus: Record<string, MenuEntry[]>;
+		configuration: { properties: Record<string, Property> };
+		debuggers: Array<{ type: string; configurationAttributes: Record<'attach' | 'launch', { properties: Record<string, Property> }> }>;
 	};
 }
 
@@ -81,5 +89,27 @@ describe('package.json commands', () => {
 		const when = clauses(entry.when);
 		for (const clause of ["debugType == 'checkpoint'", 'checkpoint.liveSession', "callStackItemType == 'thread'"]) assert.ok(when.includes(clause), `${clause} in ${entry.when}`);
 		assert.deepEqual(menuEntries('commandPalette', 'checkpoint.debugProcess').map((e) => e.when), ['false']);
+	});
+});
+
+describe('package.json settings a live session takes', () => {
+	const debuggers = manifest.contributes.debuggers.find((d) => d.type === 'checkpoint');
+	for (const [setting, attribute] of [['checkpoint.lazyRestore', 'lazyRestore'], ['checkpoint.sharePages', 'sharePages']]) {
+		test(`${setting}: a boolean, on by default; launch and attach take "${attribute}", which wins over it`, () => {
+			const property = manifest.contributes.configuration.properties[setting];
+			assert.deepEqual([property?.type, property?.default], ['boolean', true]);
+			assert.match(property?.markdownDescription ?? '', new RegExp(`\`${attribute}\` wins over this`));
+			for (const request of ['attach', 'launch'] as const) {
+				const own = debuggers?.configurationAttributes[request].properties[attribute];
+				assert.equal(own?.type, 'boolean', `${request}.${attribute}`);
+				assert.match(own?.markdownDescription ?? '', new RegExp(`Default: the \`${setting}\` setting`));
+			}
+		});
+	}
+
+	test('checkpoint.sharePages says what it costs: full restores of checkpoints that stand on others, and why', () => {
+		const text = manifest.contributes.configuration.properties['checkpoint.sharePages']?.markdownDescription ?? '';
+		assert.match(text, /restored fully, not lazily, since CRIU's lazy-pages daemon cannot read a parent checkpoint's pages/);
+		assert.match(text, /Turn it off for millisecond \(lazy\) restores of every checkpoint, at the cost of disk/);
 	});
 });

@@ -16,7 +16,11 @@
  *                                  (record "pid count generation checks bad partial"): SIGUSR1
  *                                  checks every word of it (bad: words that differ),
  *                                  SIGUSR2 makes a new generation, SIGHUP rewrites
- *                                  every hundredth page only (a generation of its own)
+ *                                  every hundredth page only (a generation of its own;
+ *                                  each time another hundredth)
+ *   workload change DIR            on SIGUSR1, once: changes a global variable
+ *                                  (diff_global_counter), opens DIR/opened and maps its
+ *                                  three pages (record "pid count changes")
  *   workload print                 writes its count to stdout every tick, and
  *                                  every tenth count to stderr too
  */
@@ -192,9 +196,15 @@ static void hold_pattern(const char *dir, long mib)
 				mem[i] = pattern_word(i, counts[1]);
 		}
 		if (some_asked) {
-			/* one page in a hundred: its words of the next generation (a check sees them as bad) */
+			/*
+			 * one page in a hundred, another hundredth each time: its words of the
+			 * next generation (a check sees them as bad)
+			 */
+			size_t first = (4096 - (uintptr_t)mem % 4096) % 4096 / sizeof(*mem) +
+				       (size_t)(counts[4] % 100) * (4096 / sizeof(*mem));
+
 			some_asked = 0;
-			for (size_t i = (4096 - (uintptr_t)mem % 4096) % 4096 / sizeof(*mem); i < words; i += 100 * 4096 / sizeof(*mem))
+			for (size_t i = first; i < words; i += 100 * 4096 / sizeof(*mem))
 				for (size_t k = i; k < i + 4096 / sizeof(*mem) && k < words; k++)
 					mem[k] = pattern_word(k, counts[1] + 1);
 			counts[4]++;
@@ -253,6 +263,40 @@ static void print_forever(void)
 	}
 }
 
+/* What a diff must name: the variable SIGUSR1 changes (a global, so its ELF symbol names it). */
+volatile long diff_global_counter = 1;
+
+/*
+ * On SIGUSR1, once: the global changes, DIR/opened is opened and its three
+ * pages mapped and written. Record: "pid count changes".
+ */
+static void change_on_signal(const char *dir)
+{
+	long counts[2] = { 0, 0 };	/* count, changes made */
+	int fd = open_record(dir, "state");
+	char path[4096];
+
+	signal(SIGUSR1, ask);
+	snprintf(path, sizeof(path), "%s/opened", dir);
+	for (;;) {
+		if (check_asked && !counts[1]) {
+			int file = open(path, O_RDWR | O_CREAT, 0600);
+			/* the file's own pages: an area no neighbour can merge into */
+			char *area = file < 0 || ftruncate(file, 3 * 4096) ? MAP_FAILED :
+				     mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+
+			if (area == MAP_FAILED)
+				die("change");
+			memset(area, 0x5a, 3 * 4096);
+			diff_global_counter += 41;
+			counts[1] = 1;
+		}
+		counts[0]++;
+		publish(fd, counts, 2);
+		tick();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -275,6 +319,8 @@ int main(int argc, char **argv)
 		hold_areas(argv[2], atol(argv[3]));
 	else if (!strcmp(mode, "pattern") && argc == 4)
 		hold_pattern(argv[2], atol(argv[3]));
-	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print | areas DIR N | pattern DIR MIB\n");
+	else if (!strcmp(mode, "change") && argc == 3)
+		change_on_signal(argv[2]);
+	fprintf(stderr, "usage: workload counter DIR | threads DIR N | family DIR | tcp-listen PORT | tcp-client DIR PORT | memory DIR MIB | print | areas DIR N | pattern DIR MIB | change DIR\n");
 	return 2;
 }

@@ -11,6 +11,8 @@ import { leakName } from '../leaks';
 import { openCheckpoint, orderedRegisters, type CheckpointImages, type FileImage, type ProcessImage, type ThreadImage, type VmaImage } from './checkpoint';
 import { readManifest } from './manifest';
 import type { ImageSource } from './source';
+import type { ElfSymbols } from '../elf';
+import type { SymbolReader } from '../elfFiles';
 
 export interface RegisterChange {
 	name: string;
@@ -41,6 +43,16 @@ export interface FileDiff {
 	to?: string;
 }
 
+/** A run of pages that differ, or that one checkpoint only holds. */
+export interface PageRun {
+	/** Hex addresses: [start, end). */
+	start: string;
+	end: string;
+	kind: 'changed' | 'only-before' | 'only-after';
+	/** Of a changed run: how many of its bytes differ. */
+	bytesDiffering?: number;
+}
+
 /** The pages of one memory area that differ (or that one checkpoint only holds). */
 export interface PageAreaDiff {
 	/** The area as the later checkpoint has it (the earlier one's when only it holds the pages). */
@@ -49,8 +61,10 @@ export interface PageAreaDiff {
 	bytesDiffering: number;
 	pagesOnlyBefore: number;
 	pagesOnlyAfter: number;
-	/** The differing runs: "0x...-0x..." each. */
-	ranges: string[];
+	/** The runs, by address. */
+	runs: PageRun[];
+	/** The variables (or functions) of the program and its libraries that changed pages hold, as their ELF symbols name them. */
+	symbols?: string[];
 }
 
 export interface ProcessDiff {
@@ -149,23 +163,35 @@ function attributeChanges(a: ProcessImage, b: ProcessImage): RegisterChange[] {
 
 const MAX_RANGES_SHOWN = 8;
 
+/** A run of the helper's page diff, its addresses as numbers. */
+function rangeOf(r: pb.IPageDiffRange): { start: bigint; end: bigint } {
+	return { start: BigInt(r.start?.toString() ?? '0'), end: BigInt(r.end?.toString() ?? '0') };
+}
+
+/** The area a run starts in, in words: what groups the runs. */
+function areaOf(p: ProcessImage, start: bigint, end: bigint): string {
+	const vma = p.vmas.find((v) => v.start <= start && start < v.end);
+	return vma ? vmaText(vma) : `${hex(start)}-${hex(end)} (outside every area)`;
+}
+
 /** The helper's differing page runs of one process, grouped by the area each starts in. */
 function pageAreas(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined): PageAreaDiff[] {
 	const areas = new Map<string, PageAreaDiff>();
 	for (const r of pages?.ranges ?? []) {
-		const start = BigInt(r.start?.toString() ?? '0');
-		const end = BigInt(r.end?.toString() ?? '0');
+		const { start, end } = rangeOf(r);
 		const onlyBefore = r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_ONLY_A;
-		const vma = (onlyBefore ? a : b).vmas.find((v) => v.start <= start && start < v.end);
-		const area = vma ? vmaText(vma) : `${hex(start)}-${hex(end)} (outside every area)`;
-		const d = areas.get(area) ?? { area, pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 0, pagesOnlyAfter: 0, ranges: [] };
+		const area = areaOf(onlyBefore ? a : b, start, end);
+		const d = areas.get(area) ?? { area, pagesChanged: 0, bytesDiffering: 0, pagesOnlyBefore: 0, pagesOnlyAfter: 0, runs: [] };
 		const n = Number((end - start) / 4096n);
 		if (r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED) {
 			d.pagesChanged += n;
 			d.bytesDiffering += Number(r.bytesDiffering ?? 0);
-		} else if (onlyBefore) d.pagesOnlyBefore += n;
-		else d.pagesOnlyAfter += n;
-		d.ranges.push(`${hex(start)}-${hex(end)}`);
+			d.runs.push({ start: hex(start), end: hex(end), kind: 'changed', bytesDiffering: Number(r.bytesDiffering ?? 0) });
+		} else {
+			if (onlyBefore) d.pagesOnlyBefore += n;
+			else d.pagesOnlyAfter += n;
+			d.runs.push({ start: hex(start), end: hex(end), kind: onlyBefore ? 'only-before' : 'only-after' });
+		}
 		areas.set(area, d);
 	}
 	return [...areas.values()];
@@ -211,14 +237,90 @@ export function diffCheckpoints(
 	};
 }
 
+/** An ELF file where a process has it loaded: its addresses there span [start, end). */
+interface LoadedFile {
+	symbols: ElfSymbols;
+	bias: bigint;
+	start: bigint;
+	end: bigint;
+}
+
+/**
+ * The ELF files process p maps, each where it is loaded (from its first
+ * area). A file whose build-id is not the one CRIU recorded at the dump is
+ * another build (replaced since): its names would be wrong, so it is left out.
+ */
+async function loadedFiles(p: ProcessImage, read: SymbolReader): Promise<LoadedFile[]> {
+	const first = new Map<string, VmaImage>();
+	for (const v of [...p.vmas].sort((x, y) => (x.start < y.start ? -1 : 1))) {
+		if (v.file && v.kind !== 'shared' && !first.has(v.file)) first.set(v.file, v);
+	}
+	const out: LoadedFile[] = [];
+	for (const [file, v] of first) {
+		const symbols = await read(file);
+		if (!symbols || (v.buildId && symbols.buildId && v.buildId !== symbols.buildId)) continue;
+		const bias = symbols.loadBias(v.start, v.pgoff);
+		if (bias === undefined) continue;
+		const span = symbols.span();
+		out.push({ symbols, bias, start: span.start + bias, end: span.end + bias });
+	}
+	return out;
+}
+
+const MAX_NAMES_PER_AREA = 16;
+
+/** Names the variables the changed pages of each process hold, area by area (b the later checkpoint). */
+export async function nameChangedPages(d: CheckpointDiff, b: CheckpointImages, pageDiff: pb.IPageDiffResult, read: SymbolReader): Promise<void> {
+	for (const p of d.processes.filter((x) => x.pages.some((g) => g.pagesChanged > 0))) {
+		const proc = b.processes.find((x) => x.pid === p.pid);
+		const ranges = pageDiff.processes?.find((x) => x.pid === p.pid)?.ranges ?? [];
+		if (!proc) continue;
+		const files = await loadedFiles(proc, read);
+		for (const r of ranges.filter((x) => x.kind === pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED)) {
+			const { start, end } = rangeOf(r);
+			const file = files.find((f) => f.start <= start && start < f.end);
+			const group = p.pages.find((g) => g.area === areaOf(proc, start, end));
+			if (!file || !group) continue;
+			const names = new Set(group.symbols ?? []);
+			for (const name of file.symbols.namesIn(start - file.bias, end - file.bias, MAX_NAMES_PER_AREA)) {
+				if (names.size < MAX_NAMES_PER_AREA) names.add(name);
+			}
+			if (names.size) group.symbols = [...names];
+		}
+	}
+}
+
+export interface DiffSourcesOptions {
+	/** The helper's page diff of the two (compared where the images are). */
+	pageDiff?: () => Promise<pb.IPageDiffResult>;
+	/** Where the mapped ELF files' symbols come from (the target's files), to name what changed pages hold. */
+	symbols?: SymbolReader;
+}
+
+/** A comparison with the two checkpoints it was made from (to read their memory where it differs). */
+export interface Comparison {
+	diff: CheckpointDiff;
+	before: CheckpointImages;
+	after: CheckpointImages;
+}
+
 /**
  * Both checkpoints read from their sources (a the earlier), their manifests
- * with them; pages from the helper's page diff when one is asked for.
+ * with them; pages from the helper's page diff when one is asked for, the
+ * variables they hold named when symbols can be read.
  */
-export async function diffSources(a: ImageSource, b: ImageSource, pageDiff?: () => Promise<pb.IPageDiffResult>): Promise<CheckpointDiff> {
-	const [imagesA, imagesB] = await Promise.all([openCheckpoint(a), openCheckpoint(b)]);
+export async function compareSources(a: ImageSource, b: ImageSource, options: DiffSourcesOptions = {}): Promise<Comparison> {
+	const [before, after] = await Promise.all([openCheckpoint(a), openCheckpoint(b)]);
 	const [manifestA, manifestB] = await Promise.all([readManifest(a), readManifest(b)]);
-	return diffCheckpoints(imagesA, imagesB, [manifestA, manifestB], await pageDiff?.());
+	const pages = await options.pageDiff?.();
+	const diff = diffCheckpoints(before, after, [manifestA, manifestB], pages);
+	if (pages && options.symbols) await nameChangedPages(diff, after, pages, options.symbols);
+	return { diff, before, after };
+}
+
+/** compareSources, the difference only. */
+export async function diffSources(a: ImageSource, b: ImageSource, options: DiffSourcesOptions = {}): Promise<CheckpointDiff> {
+	return (await compareSources(a, b, options)).diff;
 }
 
 /** The diff in words, a line per change, indented under its process. */
@@ -238,7 +340,11 @@ export function diffText(d: CheckpointDiff): string {
 		for (const v of p.vmas) lines.push(`  memory ${v.change}: ${v.from && v.to ? `${v.from} -> ${v.to}` : v.from ?? v.to}`);
 		for (const f of p.files) lines.push(`  fd ${f.fd} ${f.change}: ${f.from && f.to ? `${f.from} -> ${f.to}` : f.from ?? f.to}`);
 		if (p.pagesTruncated) lines.push('  pages: more runs differ than the helper sends; those below are the first ones');
-		for (const g of p.pages) lines.push(`  pages of ${g.area}: ${pageCounts(g)}; at ${g.ranges.slice(0, MAX_RANGES_SHOWN).join(', ')}${g.ranges.length > MAX_RANGES_SHOWN ? `, and ${g.ranges.length - MAX_RANGES_SHOWN} more` : ''}`);
+		for (const g of p.pages) {
+			const held = g.symbols?.length ? ` in ${g.symbols.join(', ')}` : '';
+			const at = g.runs.slice(0, MAX_RANGES_SHOWN).map((r) => `${r.start}-${r.end}`).join(', ');
+			lines.push(`  pages of ${g.area}: ${pageCounts(g)}${held}; at ${at}${g.runs.length > MAX_RANGES_SHOWN ? `, and ${g.runs.length - MAX_RANGES_SHOWN} more` : ''}`);
+		}
 	}
 	for (const l of d.leaks.appeared) lines.push(`leak appeared: ${l}`);
 	for (const l of d.leaks.went) lines.push(`leak went: ${l}`);
