@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "manifest.h"
 #include "page_diff.h"
+#include "page_share.h"
 #include "pagemap.h"
 #include "store.h"
 #include "util.h"
@@ -231,6 +232,7 @@ int page_diff(const char *store, const char *a, const char *b, PageDiffResult *o
 {
 	int dirs[2] = { -1, -1 }, ret = -1;
 	Checkpoint *cks[2] = { NULL, NULL };
+	struct fdlist held[2] = { { 0 }, { 0 } };	/* both chains, locked shared: no delete re-links them meanwhile */
 	struct diff_ctx c = { 0 };
 	uint64_t t0 = now_us();
 
@@ -240,7 +242,8 @@ int page_diff(const char *store, const char *a, const char *b, PageDiffResult *o
 		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory for the page comparison");
 		goto out;
 	}
-	if (open_both(store, a, b, dirs, cks, e))
+	if (open_both(store, a, b, dirs, cks, e) || share_chain_hold(dirs[0], &held[0], e) ||
+	    share_chain_hold(dirs[1], &held[1], e))
 		goto out;
 	out->processes = arena_alloc((cks[1]->n_processes + 1) * sizeof(*out->processes));
 	for (size_t i = 0; i < cks[1]->n_processes; i++) {
@@ -261,9 +264,11 @@ int page_diff(const char *store, const char *a, const char *b, PageDiffResult *o
 	out->wall_time_us = now_us() - t0;
 	ret = 0;
 out:
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		fdlist_close(&held[i]);
 		if (dirs[i] >= 0)
 			close(dirs[i]);
+	}
 	free(c.buf_a);
 	free(c.buf_b);
 	return ret;

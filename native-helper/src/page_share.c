@@ -474,6 +474,31 @@ unsigned share_chain_length(int dirfd)
 	return n;
 }
 
+int share_chain_hold(int dirfd, struct fdlist *held, struct herr *e)
+{
+	/* a description of its own (not a dup): closing held lets go, whoever else has the directory open */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	memset(held, 0, sizeof(*held));
+	while (fd >= 0 && held->n <= SHARE_MAX_CHAIN) {
+		if (fdlist_add(held, fd)) {
+			close(fd);
+			fdlist_close(held);
+			return nomem(e);
+		}
+		fd = openat(fd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = held->n; i-- > 0;)
+		if (flock(held->v[i], LOCK_SH)) {
+			herr_perror(e, EC(INTERNAL), errno, "cannot lock a checkpoint for reading");
+			fdlist_close(held);
+			return -1;
+		}
+	return 0;
+}
+
 /* Each process's pagemap of dirfd rewritten over the parent (open at pardir). */
 static int share_maps(int dirfd, int pardir, struct share_stats *st, struct herr *e)
 {

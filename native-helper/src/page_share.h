@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "lists.h"
 
 /* Parent links a new checkpoint may stand on, at most: beyond, it keeps all its pages (and starts a chain). */
 #define SHARE_MAX_CHAIN 16
@@ -36,6 +37,14 @@ struct share_stats {
  * SHARE_MAX_CHAIN + 1 past the limit or a link that loops.
  */
 unsigned share_chain_length(int dirfd);
+/*
+ * Locks checkpoint dirfd and each checkpoint it stands on shared, the
+ * oldest first (as a delete locks them: no deadlock), for a reader that
+ * follows the links (a restore, a page diff): a delete handing pages to
+ * them waits until it is done. held gets the descriptors (fdlist_close
+ * them to let go).
+ */
+int share_chain_hold(int dirfd, struct fdlist *held, struct herr *e);
 /*
  * Rewrites the new checkpoint dirfd (its dump just done: nothing in a
  * parent yet) over parent_id, a finished checkpoint beside it. When no page

@@ -18,6 +18,7 @@
 #include "kill.h"
 #include "lazy.h"
 #include "manifest.h"
+#include "page_share.h"
 #include "proc.h"
 #include "program.h"
 #include "restore.h"
@@ -47,6 +48,7 @@ struct restore_ctx {
 	struct restore_plan plan;
 	int network_lock;
 	int images_fd;			/* the checkpoint directory */
+	struct fdlist chain;		/* it and those it stands on, locked shared while CRIU reads them */
 	int work_fd;			/* <store>/.logs/<id>-<stamp>-<rnd>: CRIU's log */
 	char work[4400];
 	struct restore_output output;
@@ -210,6 +212,8 @@ static int open_dirs(struct restore_ctx *c, struct herr *e)
 		herr_perror(e, EC(NOT_FOUND), errno, "cannot open %s", dir);
 		return -1;
 	}
+	if (share_chain_hold(c->images_fd, &c->chain, e))
+		return -1;
 	return open_workdir(c, e);
 }
 
@@ -478,6 +482,7 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 out:
 	if (ret && c.lazy.supervisor)
 		lazy_abort(&c.lazy, &c.lazy_params);
+	fdlist_close(&c.chain);
 	if (c.images_fd >= 0)
 		close(c.images_fd);
 	if (c.work_fd >= 0)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the locks of page_share.c: a reader holding a chain (a restore,
+ * a page diff) keeps a delete of a checkpoint in it waiting, and the delete
+ * goes on, handing the pages over, once the reader lets go.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "fileio.h"
+#include "lists.h"
+#include "page_share.h"
+#include "pagemap.h"
+#include "util.h"
+#include "check.h"
+#include "service.h"
+#include "synth.h"
+
+static char store[] = "/tmp/ckpt-share-locks-XXXXXX";
+
+/* Whether another open of checkpoint id could lock it exclusively now (as a delete does). */
+static bool lockable(const char *id)
+{
+	int fd = open(arena_printf("%s/%s", store, id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ok = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool exists(const char *id)
+{
+	struct stat st;
+
+	return stat(arena_printf("%s/%s", store, id), &st) == 0;
+}
+
+/* Deletes checkpoint id in a child process (exit status 0 when it went through). */
+static pid_t delete_in_child(const char *id)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct herr e = { 0 };
+
+		/* not the parent's locks: a helper of its own, as another session would be */
+		syscall(SYS_close_range, 3, ~0U, 0);
+		_exit(page_share_delete(store, id, &e) ? 1 : 0);
+	}
+	return pid;
+}
+
+static void test_held_chain(void)
+{
+	struct share_stats st;
+	struct fdlist held;
+	struct herr e = { 0 };
+	int a = synth_in_store(store, "a", NULL), b = synth_in_store(store, "b", NULL), status = -1;
+	pid_t child;
+
+	test_case("a chain held for reading: neither it nor its parent can be locked for a delete");
+	CHECK_INT(page_share(b, "a", &st, &e), ==, 0);
+	CHECK_UINT(st.shared_pages, >, 0);
+	CHECK_INT(share_chain_hold(b, &held, &e), ==, 0);
+	CHECK_UINT(held.n, ==, 2);
+	CHECK(!lockable("a"));
+	CHECK(!lockable("b"));
+
+	test_case("a delete of the parent waits for the reader, then hands its pages over");
+	child = delete_in_child("a");
+	sleep_ms(300);
+	CHECK(exists("a"));
+	fdlist_close(&held);
+	CHECK_INT(waitpid(child, &status, 0), ==, child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(!exists("a"));
+	CHECK_INT(faccessat(b, "parent", F_OK, AT_SYMLINK_NOFOLLOW), ==, -1);
+	CHECK(lockable("b"));
+	close(a);
+	close(b);
+	arena_free_all();
+}
+
+static void test_no_parent(void)
+{
+	struct fdlist held;
+	struct herr e = { 0 };
+	int c = synth_in_store(store, "c", NULL);
+
+	test_case("a checkpoint standing on nothing: itself held");
+	CHECK_INT(share_chain_hold(c, &held, &e), ==, 0);
+	CHECK_UINT(held.n, ==, 1);
+	CHECK(!lockable("c"));
+	fdlist_close(&held);
+	CHECK(lockable("c"));
+	close(c);
+	arena_free_all();
+}
+
+TEST_GROUP(page_share_locks)
+{
+	CHECK(mkdtemp(store) != NULL);
+	test_held_chain();
+	test_no_parent();
+	CHECK_INT(remove_tree(store), ==, 0);
+	arena_free_all();
+}
