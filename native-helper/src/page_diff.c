@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Pages that differ between two checkpoints, compared where the images are. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,18 +183,68 @@ static int diff_maps(struct diff_ctx *c, const struct pagemap *ma, const struct 
 	}
 }
 
-static int diff_process(int dir_a, int dir_b, pid_t pid, struct diff_ctx *c, struct herr *e)
+/* Pagemap name (of a process or a shared memory object) of both checkpoints, compared. */
+static int diff_pagemap(int dir_a, int dir_b, const char *name, struct diff_ctx *c, struct herr *e)
 {
-	char name[64];
 	struct pagemap ma = { 0 }, mb = { 0 };
 	int ret;
 
-	snprintf(name, sizeof(name), "pagemap-%d.img", pid);
 	ret = pagemap_load(dir_a, name, true, &ma, e) || pagemap_load(dir_b, name, true, &mb, e) ? -1 : 0;
 	if (!ret)
 		ret = diff_maps(c, &ma, &mb, e);
 	pagemap_free(&ma);
 	pagemap_free(&mb);
+	return ret;
+}
+
+/* A new entry of the answer, the context's current one. */
+static ProcessPageDiff *new_entry(struct diff_ctx *c)
+{
+	c->d = arena_alloc(sizeof(*c->d));
+	checkpoint__helper__v1__process_page_diff__init(c->d);
+	c->cap = 0;
+	return c->d;
+}
+
+/* The shmid of a shared memory pagemap's name (pagemap-shmem-<shmid>.img), or false. */
+static bool shmem_id(const char *name, uint64_t *shmid)
+{
+	const char *p = name + strlen("pagemap-shmem-");
+	char *end;
+
+	if (strncmp(name, "pagemap-shmem-", strlen("pagemap-shmem-")) || *p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	*shmid = strtoull(p, &end, 10);
+	return errno == 0 && !strcmp(end, ".img");
+}
+
+/* The shared memory objects both hold (b's, found in a too), compared; at most MAX_SHMEM_OBJECTS. */
+static int diff_shared_memory(int dir_a, int dir_b, struct diff_ctx *c, PageDiffResult *out, struct herr *e)
+{
+	int fd = openat(dir_b, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	int ret = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		herr_perror(e, EC(INTERNAL), errno, "cannot list the images of a checkpoint");
+		return -1;
+	}
+	while (!ret && (de = readdir(d)) && out->n_shared_memory < MAX_SHMEM_OBJECTS) {
+		uint64_t shmid;
+
+		if (!shmem_id(de->d_name, &shmid) || faccessat(dir_a, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW))
+			continue;
+		new_entry(c)->shmid = shmid;
+		ret = diff_pagemap(dir_a, dir_b, de->d_name, c, e);
+		out->shared_memory = arena_grow(out->shared_memory, out->n_shared_memory, &cap, sizeof(*out->shared_memory));
+		out->shared_memory[out->n_shared_memory++] = c->d;
+	}
+	closedir(d);
 	return ret;
 }
 
@@ -228,6 +280,13 @@ static int cmp_pid(const void *x, const void *y)
 	return ((*a)->pid > (*b)->pid) - ((*a)->pid < (*b)->pid);
 }
 
+static int cmp_shmid(const void *x, const void *y)
+{
+	const ProcessPageDiff *const *a = x, *const *b = y;
+
+	return ((*a)->shmid > (*b)->shmid) - ((*a)->shmid < (*b)->shmid);
+}
+
 int page_diff(const char *store, const char *a, const char *b, PageDiffResult *out, struct herr *e)
 {
 	int dirs[2] = { -1, -1 }, ret = -1;
@@ -251,15 +310,15 @@ int page_diff(const char *store, const char *a, const char *b, PageDiffResult *o
 
 		if (!holds_pid(cks[0], pid))
 			continue;
-		c.d = arena_alloc(sizeof(*c.d));
-		checkpoint__helper__v1__process_page_diff__init(c.d);
-		c.d->pid = pid;
-		c.cap = 0;
-		if (diff_process(dirs[0], dirs[1], pid, &c, e))
+		new_entry(&c)->pid = pid;
+		if (diff_pagemap(dirs[0], dirs[1], arena_printf("pagemap-%d.img", pid), &c, e))
 			goto out;
 		out->processes[out->n_processes++] = c.d;
 	}
 	qsort(out->processes, out->n_processes, sizeof(*out->processes), cmp_pid);
+	if (diff_shared_memory(dirs[0], dirs[1], &c, out, e))
+		goto out;
+	qsort(out->shared_memory, out->n_shared_memory, sizeof(*out->shared_memory), cmp_shmid);
 	out->bytes_read = c.bytes_read;
 	out->wall_time_us = now_us() - t0;
 	ret = 0;

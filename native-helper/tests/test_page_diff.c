@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests of page_diff.c on synthetic checkpoints (synth.h): identical
- * images, a few bytes changed in one page, a page held in the parent (not
+ * images, a few bytes changed in one page (of a process, of a shared
+ * memory object), a page held in the parent (not
  * read when the other side is that parent), a page held by one side only,
  * and checkpoints that are not there.
  */
@@ -67,7 +68,30 @@ static void test_same_and_changed(void)
 		CHECK_UINT(d->pages_changed, ==, 0);
 		CHECK_UINT(d->n_ranges, ==, 0);
 		CHECK_UINT(r.processes[1]->pages_compared, ==, 0);
-		CHECK_UINT(r.bytes_read, ==, 2 * 3 * PAGE);
+		CHECK_UINT(r.bytes_read, ==, 2 * 4 * PAGE);	/* and the shared memory object's page */
+	}
+	CHECK_UINT(r.n_shared_memory, ==, 1);
+	if (r.n_shared_memory == 1) {
+		CHECK_UINT(r.shared_memory[0]->shmid, ==, 5);
+		CHECK_INT(r.shared_memory[0]->pid, ==, 0);
+		CHECK_UINT(r.shared_memory[0]->pages_compared, ==, 1);
+		CHECK_UINT(r.shared_memory[0]->n_ranges, ==, 0);
+	}
+
+	test_case("a byte of the shared memory object's page changed: one range, at its offset in the object");
+	fd = open(arena_printf("%s/b/pages-2.img", store), O_WRONLY | O_CLOEXEC);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(pwrite(fd, "Y", 1, 100), ==, 1);
+	close(fd);
+	d = diff("a", "b", &r, &e);
+	CHECK_INT(d ? (int)d->n_ranges : -1, ==, 0);
+	if (r.n_shared_memory == 1 && r.shared_memory[0]->n_ranges == 1) {
+		CHECK_UINT(r.shared_memory[0]->pages_changed, ==, 1);
+		CHECK_UINT(r.shared_memory[0]->ranges[0]->start, ==, PAGE);
+		CHECK_UINT(r.shared_memory[0]->ranges[0]->end, ==, 2 * PAGE);
+		CHECK_UINT(r.shared_memory[0]->ranges[0]->bytes_differing, ==, 1);
+	} else {
+		CHECK(!"one shared memory range");
 	}
 
 	test_case("five bytes of the last stack page changed: one range, five bytes");
@@ -103,7 +127,7 @@ static void test_parents_and_one_side(void)
 	if (d) {
 		CHECK_UINT(d->pages_compared, ==, 3);
 		CHECK_UINT(d->n_ranges, ==, 0);
-		CHECK_UINT(r.bytes_read, ==, 2 * 2 * PAGE);	/* the two stack pages only */
+		CHECK_UINT(r.bytes_read, ==, 2 * 3 * PAGE);	/* the two stack pages and the shared memory page only */
 	}
 
 	test_case("with another checkpoint, a page in the parent is compared from there");
@@ -112,7 +136,7 @@ static void test_parents_and_one_side(void)
 	if (d) {
 		CHECK_UINT(d->pages_compared, ==, 3);
 		CHECK_UINT(d->pages_changed, ==, 1);	/* b's five bytes */
-		CHECK_UINT(r.bytes_read, ==, 2 * 3 * PAGE);
+		CHECK_UINT(r.bytes_read, ==, 2 * 4 * PAGE);
 	}
 
 	test_case("a page whose parent is gone is held by one side only");

@@ -175,7 +175,7 @@ describe('ckpt', () => {
 		}
 	});
 
-	test('diff names a known change: the global variable that changed (by its ELF symbol), the area mapped, the file opened', async () => {
+	test('diff names a known change: the global variable that changed (by its ELF symbol), the shared memory page, the area mapped, the file opened', async () => {
 		const w = await shell.start([WORKLOAD, 'change', '{dir}']);
 		await shell.waitForRecord(w.dir, 'state', (r) => r[1] >= 2);
 		const a = await ckptJson<{ id: string }>('dump', String(w.pid), '--leave-running', '--name', 'change a');
@@ -190,6 +190,9 @@ describe('ckpt', () => {
 			const named = p.pages.filter((g) => g.symbols?.includes('diff_global_counter'));
 			assert.equal(named.length, 1, `the page of the global, named: ${JSON.stringify(p.pages)}`);
 			assert.match(named[0].area, / rw-p .*workload/, 'in the program\'s data');
+			type Area = { area: string; pagesChanged: number; bytesDiffering: number };
+			const shared = (p.pages as Area[]).filter((g) => / rw-s \[shared\]$/.test(g.area));
+			assert.deepEqual(shared.map((g) => [g.pagesChanged, g.bytesDiffering > 0 && g.bytesDiffering <= 8]), [[1, true]], `the shared page's word: ${JSON.stringify(p.pages)}`);
 			const added = p.vmas.filter((v) => v.change === 'added');
 			assert.equal(added.length, 1, `one area mapped: ${JSON.stringify(p.vmas)}`);
 			assert.equal(BigInt(added[0].end) - BigInt(added[0].start), 3n * 4096n);

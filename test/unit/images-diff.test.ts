@@ -110,14 +110,32 @@ describe('diffCheckpoints', () => {
 			await nameChangedPages(d, b, pages, async (file) => (file === '/usr/bin/prog' ? ElfSymbols.read(reader(program)) : undefined));
 			return d.processes[0].pages.map((g) => g.symbols);
 		};
-		assert.deepEqual(await named(BUILD_ID), [['table', 'main'], ['counter'], undefined], 'the heap (outside every file) has no names');
-		assert.deepEqual(await named(), [['table', 'main'], ['counter'], undefined], 'no build-id recorded: the file is taken as it is');
+		// areas by address: the heap first (outside every file: no names)
+		assert.deepEqual(await named(BUILD_ID), [undefined, ['table', 'main'], ['counter']]);
+		assert.deepEqual(await named(), [undefined, ['table', 'main'], ['counter']], 'no build-id recorded: the file is taken as it is');
 		assert.deepEqual(await named('0badbeef'), [undefined, undefined, undefined], 'the file on the target is another build');
 		const b = images([proc(10, { vmas: areas })]);
 		const d = diffCheckpoints(images([proc(10, { vmas: areas })]), b, [undefined, undefined], pages);
 		areas[0].buildId = undefined;
 		await nameChangedPages(d, b, pages, async () => ElfSymbols.read(reader(program)));
 		assert.match(diffText(d), /pages of 0x7f0000003000-0x7f0000004000 rw-p \[anonymous\]: 1 changed \(8 bytes differ\) in counter; at /);
+	});
+
+	test('shared memory objects\' differing runs shown in each process\'s area that maps them, at its addresses', () => {
+		const shared = (start: bigint, end: bigint, pgoff: bigint, shmid: number): VmaImage => ({ ...vma(start, end, 'rw-s'), kind: 'shared', shmid, pgoff });
+		// object 7 mapped whole by both processes; object 9 from its second page on, by 20 only
+		const a = images([proc(10, { vmas: [shared(0x10000n, 0x14000n, 0n, 7)] }), proc(20, { vmas: [shared(0x50000n, 0x54000n, 0n, 7)] })]);
+		const b = images([proc(10, { vmas: [shared(0x10000n, 0x14000n, 0n, 7)] }), proc(20, { vmas: [shared(0x50000n, 0x54000n, 0n, 7), shared(0x60000n, 0x61000n, 0x1000n, 9)] })]);
+		const range = (start: number, end: number, kind: pb.PageDiffKind, bytesDiffering = 0): pb.PageDiffRange => pb.PageDiffRange.create({ start, end, kind, bytesDiffering });
+		const pages: pb.IPageDiffResult = { processes: [], sharedMemory: [
+			pb.ProcessPageDiff.create({ shmid: 7, ranges: [range(0x1000, 0x2000, pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED, 12)] }),
+			pb.ProcessPageDiff.create({ shmid: 9, ranges: [range(0, 0x2000, pb.PageDiffKind.PAGE_DIFF_KIND_CHANGED, 100)] }),
+		] };
+		const d = diffCheckpoints(a, b, [undefined, undefined], pages);
+		const runs = (pid: number): string[] => (d.processes.find((p) => p.pid === pid)?.pages ?? []).flatMap((g) => g.runs.map((r) => `${g.area}: ${r.start}-${r.end} ${r.bytesDiffering ?? ''}`));
+		assert.deepEqual(runs(10), ['0x10000-0x14000 rw-s [shared]: 0x11000-0x12000 12']);
+		// the second page of object 9 is what 20's area shows (half the run: half its bytes)
+		assert.deepEqual(runs(20), ['0x50000-0x54000 rw-s [shared]: 0x51000-0x52000 12', '0x60000-0x61000 rw-s [shared]: 0x60000-0x61000 50']);
 	});
 
 	test('leaks that appeared or went, from the manifests', () => {

@@ -19,8 +19,9 @@
  *                                  every hundredth page only (a generation of its own;
  *                                  each time another hundredth)
  *   workload change DIR            on SIGUSR1, once: changes a global variable
- *                                  (diff_global_counter), opens DIR/opened and maps its
- *                                  three pages (record "pid count changes")
+ *                                  (diff_global_counter) and a word of a shared anonymous
+ *                                  page, opens DIR/opened and maps its three pages
+ *                                  (record "pid count changes")
  *   workload print                 writes its count to stdout every tick, and
  *                                  every tenth count to stderr too
  */
@@ -267,15 +268,21 @@ static void print_forever(void)
 volatile long diff_global_counter = 1;
 
 /*
- * On SIGUSR1, once: the global changes, DIR/opened is opened and its three
- * pages mapped and written. Record: "pid count changes".
+ * On SIGUSR1, once: the global changes, a word of an anonymous shared page
+ * changes, DIR/opened is opened and its three pages mapped and written.
+ * Record: "pid count changes".
  */
 static void change_on_signal(const char *dir)
 {
 	long counts[2] = { 0, 0 };	/* count, changes made */
 	int fd = open_record(dir, "state");
+	/* memory no one process owns (CRIU keeps it as a shared memory object): its second word changes */
+	long *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	char path[4096];
 
+	if (shared == MAP_FAILED)
+		die("mmap");
+	shared[0] = 1;
 	signal(SIGUSR1, ask);
 	snprintf(path, sizeof(path), "%s/opened", dir);
 	for (;;) {
@@ -289,6 +296,7 @@ static void change_on_signal(const char *dir)
 				die("change");
 			memset(area, 0x5a, 3 * 4096);
 			diff_global_counter += 41;
+			shared[1] = 0x5eed;
 			counts[1] = 1;
 		}
 		counts[0]++;

@@ -32,6 +32,8 @@ export interface VmaImage {
 	file?: string;
 	/** The backing file's ELF build-id (hex) as CRIU recorded it at the dump, when it did. */
 	buildId?: string;
+	/** The shared memory object it shows (anonymous shared, memfd, SysV: pagemap-shmem-<shmid>.img), when it shows one. */
+	shmid?: number;
 	pgoff: bigint;
 	/** Pages the checkpoint holds for this area. */
 	pages: number;
@@ -274,10 +276,12 @@ function buildVmas(mm: criu.MemoryMap | undefined, memory: ProcessMemory, files:
 		const stackTop = mm?.mmStartStack ?? -1n;
 		const isStack = ((v.flags ?? 0) & MAP_GROWSDOWN) !== 0 || (stackTop >= start && stackTop < end);
 		const kind = vmaKind(v.status ?? 0, memfdName, isStack);
+		const shmid = sharedObjectId(v, files);
 		return {
 			start, end, prot: protString(v.prot ?? 0, v.flags ?? 0), kind,
 			file: kind === 'shared' ? undefined : file,
 			...(buildId && kind !== 'shared' ? { buildId } : {}),
+			...(shmid !== undefined ? { shmid } : {}),
 			pgoff: v.pgoff ?? 0n, pages: memory.pagesIn(start, end),
 		};
 	});
@@ -340,17 +344,18 @@ interface SharedTables {
 	shmem: Map<number, ProcessMemory>;
 }
 
-/** The shared memory object an area shows, when CRIU dumped it as one. */
-function sharedObjectOf(vma: criu.Vma, tables: SharedTables): MappedRange['shared'] {
+/** The id of the shared memory object an area shows (its pagemap-shmem-<id>.img), when it shows one. */
+function sharedObjectId(vma: criu.Vma, files: FileIndex): number | undefined {
 	const status = vma.status ?? 0;
 	const id = Number(vma.shmid ?? 0n);
-	let shmid: number | undefined;
-	if (status & VMA_STATUS.AREA_MEMFD) {
-		const inode = tables.files.memfdInode(tables.files.byId(id)?.memfd?.inodeId ?? -1);
-		shmid = inode?.shmid ?? undefined;
-	} else if (status & (VMA_STATUS.AREA_SYSVIPC | VMA_STATUS.ANON_SHARED)) {
-		shmid = id;
-	}
+	if (status & VMA_STATUS.AREA_MEMFD) return files.memfdInode(files.byId(id)?.memfd?.inodeId ?? -1)?.shmid ?? undefined;
+	if (status & (VMA_STATUS.AREA_SYSVIPC | VMA_STATUS.ANON_SHARED)) return id;
+	return undefined;
+}
+
+/** The shared memory object an area shows, when CRIU dumped it as one. */
+function sharedObjectOf(vma: criu.Vma, tables: SharedTables): MappedRange['shared'] {
+	const shmid = sharedObjectId(vma, tables.files);
 	const object = shmid === undefined ? undefined : tables.shmem.get(shmid);
 	return object ? { object, pgoff: vma.pgoff ?? 0n } : undefined;
 }

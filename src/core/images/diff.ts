@@ -174,10 +174,35 @@ function areaOf(p: ProcessImage, start: bigint, end: bigint): string {
 	return vma ? vmaText(vma) : `${hex(start)}-${hex(end)} (outside every area)`;
 }
 
+/**
+ * The differing runs of the shared memory objects (offsets in each object)
+ * as addresses of the areas of a process that show them: a (the earlier)
+ * for pages only it holds, b for the others. A run an area shows only in
+ * part keeps that part of its differing bytes (by pages: the bytes are not
+ * known run by run).
+ */
+function sharedMemoryRanges(a: ProcessImage, b: ProcessImage, shared: readonly pb.IProcessPageDiff[]): pb.IPageDiffRange[] {
+	const out: pb.IPageDiffRange[] = [];
+	for (const object of shared) {
+		const shmid = Number(object.shmid ?? 0);
+		for (const r of object.ranges ?? []) {
+			const { start, end } = rangeOf(r);
+			for (const v of (r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_ONLY_A ? a : b).vmas.filter((x) => x.shmid === shmid)) {
+				const lo = start > v.pgoff ? start : v.pgoff;
+				const hi = end < v.pgoff + (v.end - v.start) ? end : v.pgoff + (v.end - v.start);
+				if (lo >= hi) continue;
+				const share = Number(hi - lo) / Number(end - start);
+				out.push({ kind: r.kind, start: Number(v.start + lo - v.pgoff), end: Number(v.start + hi - v.pgoff), bytesDiffering: Math.round(Number(r.bytesDiffering ?? 0) * share) });
+			}
+		}
+	}
+	return out;
+}
+
 /** The helper's differing page runs of one process, grouped by the area each starts in. */
-function pageAreas(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined): PageAreaDiff[] {
+function pageAreas(a: ProcessImage, b: ProcessImage, ranges: readonly pb.IPageDiffRange[]): PageAreaDiff[] {
 	const areas = new Map<string, PageAreaDiff>();
-	for (const r of pages?.ranges ?? []) {
+	for (const r of ranges) {
 		const { start, end } = rangeOf(r);
 		const onlyBefore = r.kind === pb.PageDiffKind.PAGE_DIFF_KIND_ONLY_A;
 		const area = areaOf(onlyBefore ? a : b, start, end);
@@ -197,10 +222,14 @@ function pageAreas(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff 
 	return [...areas.values()];
 }
 
-function processDiff(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined): ProcessDiff | undefined {
+function processDiff(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDiff | undefined, shared: readonly pb.IProcessPageDiff[]): ProcessDiff | undefined {
+	const ranges = [...(pages?.ranges ?? []), ...sharedMemoryRanges(a, b, shared)].sort((x, y) => {
+		const [sx, sy] = [rangeOf(x).start, rangeOf(y).start];
+		return sx < sy ? -1 : sx > sy ? 1 : 0;
+	});
 	const d: ProcessDiff = {
 		pid: b.pid, comm: b.comm, change: 'changed', attributes: attributeChanges(a, b), threads: threadDiffs(a, b), vmas: vmaDiffs(a, b), files: fileDiffs(a, b),
-		pages: pageAreas(a, b, pages),
+		pages: pageAreas(a, b, ranges),
 		...(pages?.truncated ? { pagesTruncated: true } : {}),
 	};
 	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length || d.pages.length ? d : undefined;
@@ -225,7 +254,7 @@ export function diffCheckpoints(
 	for (const p of a.processes) if (!after.has(p.pid)) processes.push(whole(p, 'went'));
 	for (const p of b.processes) {
 		const old = before.get(p.pid);
-		const d = old ? processDiff(old, p, pagesOf.get(p.pid)) : whole(p, 'came');
+		const d = old ? processDiff(old, p, pagesOf.get(p.pid), pageDiff?.sharedMemory ?? []) : whole(p, 'came');
 		if (d) processes.push(d);
 	}
 	processes.sort((x, y) => x.pid - y.pid);
