@@ -15,6 +15,7 @@
 #include "core_proc.h"
 #include "coredump.h"
 #include "fileio.h"
+#include "page_share.h"
 #include "sbuf.h"
 #include "store.h"
 #include "util.h"
@@ -29,6 +30,7 @@
 /* What one core is made of, from the checkpoint open at dirfd. */
 struct core_job {
 	int dirfd;
+	struct fdlist chain;		/* the checkpoint and those it stands on, locked shared while read */
 	struct core_proc proc;
 	struct core_layout lay;
 	struct sbuf notes;
@@ -250,6 +252,8 @@ static int store_core(struct core_job *j, const struct coredump_params *p, const
 		herr_perror(e, EC(INTERNAL), errno, "cannot write the core file");
 		ret = -1;
 	}
+	/* read: let go (putting the file in place locks the checkpoint exclusively, through another description) */
+	fdlist_close(&j->chain);
 	if (!ret)
 		ret = store_put_file(j->dirfd, p->store, p->id, tmp, name, e);
 	if (ret)
@@ -285,7 +289,7 @@ int coredump_write(const struct coredump_params *p, struct coredump_outcome *out
 	j.dirfd = checkpoint_open(p->store, p->id, e);
 	if (j.dirfd < 0)
 		return -1;
-	if (prepare(&j, p, e)) {
+	if (share_chain_hold(j.dirfd, &j.chain, e) || prepare(&j, p, e)) {
 		frame_error(e, p);
 		goto out;
 	}
@@ -303,6 +307,7 @@ out:
 	sbuf_free(&j.notes);
 	core_layout_free(&j.lay);
 	core_proc_free(&j.proc);
+	fdlist_close(&j.chain);
 	close(j.dirfd);
 	return ret;
 }

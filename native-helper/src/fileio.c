@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,4 +246,18 @@ ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 		done += r;
 	}
 	return (ssize_t)done;
+}
+
+int flock_wait(int fd, int op, unsigned ms)
+{
+	uint64_t deadline = now_us() + (uint64_t)ms * 1000;
+	unsigned pause_us = 1000;
+
+	for (;;) {
+		if (flock(fd, op | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || now_us() >= deadline)
+			return -1;
+		poll_pause(&pause_us);
+	}
 }

@@ -33,6 +33,8 @@ int write_temp_at(int dirfd, const char *name, const void *data, size_t len, cha
 /* Writes a short string to an existing (control) file, e.g. cgroup.procs. */
 int write_str_path(const char *path, const char *s);
 int mkdir_p(const char *path, mode_t mode);
+/* flock(fd, op) (LOCK_SH or LOCK_EX), waiting up to ms: -1 with EWOULDBLOCK when still held by another. */
+int flock_wait(int fd, int op, unsigned ms);
 int remove_tree(const char *path);
 /* Bytes of the regular files under path. */
 uint64_t dir_size(const char *path);

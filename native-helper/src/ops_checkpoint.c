@@ -11,7 +11,7 @@
 #include "leaks.h"
 #include "ops_checkpoint.h"
 #include "page_diff.h"
-#include "page_share.h"
+#include "page_unshare.h"
 #include "reply.h"
 #include "restore.h"
 #include "store.h"
@@ -142,7 +142,7 @@ void op_delete(const Request *req, Response *resp)
 
 	if (reply_check_id(id, resp))
 		return;
-	if (page_share_delete(g_cfg.store, id, &e)) {
+	if (page_unshare_delete(g_cfg.store, id, &e)) {
 		reply_error(resp, &e);
 		return;
 	}

@@ -152,6 +152,19 @@ int store_check_finished(const char *store, const char *id, struct herr *e)
 	return -1;
 }
 
+/* Checkpoint id (open at fd) locked exclusively, waiting a while for its readers; BUSY after. */
+static int lock_for_change(int fd, const char *id, struct herr *e)
+{
+	if (flock_wait(fd, LOCK_EX, STORE_LOCK_WAIT_MS) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		herr_set(e, EC(BUSY), errno, "checkpoint %s is being read or changed (a restore, a comparison, a "
+			 "delete); try again when that is done", id);
+	else
+		herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s", id);
+	return -1;
+}
+
 int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e)
 {
 	Checkpoint *c;
@@ -163,10 +176,8 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 	if (fd < 0)
 		return -1;
 	/* another helper renaming it too: one read-modify-write after the other */
-	if (flock(fd, LOCK_EX)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s", id, store);
+	if (lock_for_change(fd, id, e))
 		goto out;
-	}
 	c = manifest_read_at(fd, store, id, e);
 	if (!c)
 		goto out;
@@ -187,10 +198,8 @@ int store_put_file(int dirfd, const char *store, const char *id, const char *tmp
 	Checkpoint *c;
 	int ret = -1;
 
-	if (flock(dirfd, LOCK_EX)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s in %s", id, store);
+	if (lock_for_change(dirfd, id, e))
 		return -1;
-	}
 	if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot stat the new %s of checkpoint %s", name, id);
 		goto out;

@@ -18,6 +18,7 @@
 #define MAX_ID_LEN 64
 #define MAX_NAME_LEN 256
 #define KEPT_LOGS 20			/* entries kept in .logs and .failed */
+#define STORE_LOCK_WAIT_MS 10000	/* how long a rename waits for a checkpoint's readers before BUSY */
 
 /* 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot. */
 bool valid_checkpoint_id(const char *id);

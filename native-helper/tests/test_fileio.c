@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -465,6 +466,25 @@ static void test_dir_size(void)
 	CHECK_UINT(dir_size(at_top("never-was")), ==, 0);
 }
 
+static void test_flock_wait(int dirfd)
+{
+	int a = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), b = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t t0;
+
+	test_case("flock_wait: shared with shared at once; exclusive waits, then says EWOULDBLOCK");
+	CHECK_INT(flock_wait(a, LOCK_SH, 0), ==, 0);
+	CHECK_INT(flock_wait(b, LOCK_SH, 0), ==, 0);
+	flock(b, LOCK_UN);
+	t0 = now_us();
+	CHECK_INT(flock_wait(b, LOCK_EX, 100), ==, -1);
+	CHECK_INT(errno, ==, EWOULDBLOCK);
+	CHECK_UINT(now_us() - t0, >=, 100000);
+	test_case("flock_wait: free again, at once");
+	close(a);
+	CHECK_INT(flock_wait(b, LOCK_EX, 100), ==, 0);
+	close(b);
+}
+
 TEST_GROUP(fileio)
 {
 	int dirfd;
@@ -484,6 +504,7 @@ TEST_GROUP(fileio)
 	test_mkdir_p();
 	test_remove_tree();
 	test_dir_size();
+	test_flock_wait(dirfd);
 	close(dirfd);
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(top), ==, 0);

@@ -22,6 +22,7 @@
 #include "lists.h"
 #include "manifest.h"
 #include "page_share.h"
+#include "page_unshare.h"
 #include "pagemap.h"
 #include "util.h"
 #include "wire.h"
@@ -483,7 +484,7 @@ static void test_delete_middle(const struct chain *ch)
 	struct view *v;
 
 	test_case("the middle of a chain deleted: its children stand on its parent");
-	CHECK_OK(page_share_delete(store, "CB", &e), &e);
+	CHECK_OK(page_unshare_delete(store, "CB", &e), &e);
 	CHECK(!exists("CB"));
 	CHECK_STR(link_of(ch->c), ==, "../CA");
 	CHECK_STR(link_of(ch->d), ==, "../CA");
@@ -515,7 +516,7 @@ static void test_delete_root(const struct chain *ch)
 	struct view *v;
 
 	test_case("the root deleted under its children: self-contained");
-	CHECK_OK(page_share_delete(store, "CA", &e), &e);
+	CHECK_OK(page_unshare_delete(store, "CA", &e), &e);
 	CHECK(!exists("CA"));
 	CHECK_STR(link_of(ch->c), ==, "");
 	CHECK_STR(link_of(ch->d), ==, "");
@@ -532,9 +533,9 @@ static void test_delete_root(const struct chain *ch)
 	test_case("C's manifest: no parent");
 	check_manifest("CC", "", 7 * PAGE);
 	test_case("a checkpoint nothing stands on, and one that is not there");
-	CHECK_OK(page_share_delete(store, "CC", &e), &e);
+	CHECK_OK(page_unshare_delete(store, "CC", &e), &e);
 	CHECK(!exists("CC"));
-	CHECK_INT(page_share_delete(store, "CC", &e), ==, -1);
+	CHECK_INT(page_unshare_delete(store, "CC", &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
 }
 
@@ -553,7 +554,7 @@ static void test_busy(void)
 	a_was = listing(a, true);
 	b_was = listing(b, true);
 	test_case("a checkpoint being restored lazily: its delete refused, nothing changed");
-	CHECK_INT(page_share_delete(store, "L1", &e), ==, -1);
+	CHECK_INT(page_unshare_delete(store, "L1", &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(BUSY));
 	CHECK_CONTAINS(e.msg, "checkpoint L1 is being restored lazily");
 	CHECK(exists("L1"));
@@ -561,7 +562,7 @@ static void test_busy(void)
 	CHECK_STR(listing(b, true), ==, b_was);
 	test_case("the restore over: deleted, its child self-contained");
 	close(lock);
-	CHECK_OK(page_share_delete(store, "L1", &e), &e);
+	CHECK_OK(page_unshare_delete(store, "L1", &e), &e);
 	CHECK(!exists("L1"));
 	CHECK_STR(link_of(b), ==, "");
 	check_reads_as(b, MAP, before);

@@ -276,8 +276,9 @@ static void test_threads(void)
 
 static void test_cmdline(void)
 {
-	char *const argv[] = { "sleep", "1000", "two words", "", NULL };
-	pid_t pid = spawn_exec("/bin/sleep", argv);
+	/* a shell that stays (sleep would refuse "two words" and end before its arguments are read) */
+	char *const argv[] = { "sh", "-c", "while :; do sleep 1; done", "two words", "", NULL };
+	pid_t pid = spawn_exec("/bin/sh", argv);
 	char **got;
 	size_t argc = 99;
 
@@ -285,12 +286,12 @@ static void test_cmdline(void)
 	/* the child reads as its parent until its exec is done */
 	for (int i = 0; i < 400; i++) {
 		CHECK_OK(read_cmdline(pid, &got, &argc), NULL);
-		if (argc == 4 && strcmp(got[0], "sleep") == 0)
+		if (argc == 5 && strcmp(got[0], "sh") == 0)
 			break;
 		sleep_ms(5);
 	}
-	CHECK_UINT(argc, ==, 4);
-	for (size_t i = 0; i < argc && i < 4; i++) {
+	CHECK_UINT(argc, ==, 5);
+	for (size_t i = 0; i < argc && i < 5; i++) {
 		test_case("argument %zu", i);
 		CHECK_STR(got[i], ==, argv[i]);
 	}

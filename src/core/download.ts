@@ -22,6 +22,9 @@ import type { HelperSession } from './session';
 /** Per request: the helper's limit is 16 MiB; a few in flight keep the connection busy. */
 const CHUNK = 8 * 1024 * 1024;
 
+/** The helper's checkpoint ids: 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot. */
+const CHECKPOINT_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
+
 /** CRIU's link from a checkpoint directory to the one it stands on. */
 const PARENT_LINK = 'parent';
 
@@ -75,6 +78,10 @@ async function chainOf(session: ImageReader, id: string, options: DownloadOption
 		}
 		checkCancelled(options, `the download of checkpoint ${id} was cancelled`);
 		const { files, parentId } = await session.imageFiles(at);
+		// a directory name beside the download: nothing that climbs out of it
+		if (parentId && !CHECKPOINT_ID.test(parentId)) {
+			throw new CheckpointError('image-damaged', `checkpoint ${at} cannot be downloaded: the checkpoint it stands on has no valid id (${JSON.stringify(parentId)})`);
+		}
 		chain.push({ id: at, files, parentId, source: new HelperImageSource(session, at) });
 		at = parentId;
 	}

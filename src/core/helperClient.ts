@@ -52,8 +52,12 @@ interface Pending {
 
 const DEFAULT_TIMEOUT_MS: Record<OperationName, number> = {
 	hello: 30_000, ps: 30_000, freeze: 60_000, thaw: 60_000,
-	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000, delete: 60_000,
-	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000, rename: 30_000,
+	dump: 30 * 60_000, restore: 30 * 60_000, list: 30_000,
+	// hands the pages the checkpoints standing on it read from it to them (copies), after waiting up to 10 s for readers
+	delete: 30 * 60_000,
+	imageFiles: 30_000, readImage: 60_000, launch: 60_000, kill: 60_000,
+	// waits up to 10 s for the checkpoint's readers
+	rename: 60_000,
 	// reads every process's descriptors and maps on the host
 	leaks: 60_000,
 	// copies every page the checkpoint holds of the process, on the target

@@ -162,4 +162,15 @@ describe('downloadCheckpoint: a checkpoint that stands on others', () => {
 		assert.deepEqual(readdirSync(join(out, 'new', 'folder')), ['ck-1']);
 		assert.deepEqual(readdirSync(join(out, 'new', 'folder', 'ck-1')).sort(), [...Object.keys(checkpointFiles()), 'manifest.pb'].sort());
 	});
+
+	test('a parent id that is no checkpoint id (a damaged or hostile target): refused before anything is written', async () => {
+		const files = helper.imageFiles.bind(helper);
+		helper.imageFiles = async (id) => {
+			const listed = await files(id);
+			if (id === 'ck-3') listed.parentId = '../../home';
+			return listed;
+		};
+		await assert.rejects(downloadCheckpoint(helper, 'ck-3', out), (err: unknown) => err instanceof CheckpointError && err.kind === 'image-damaged' && /has no valid id \("\.\.\/\.\.\/home"\)/.test(err.message));
+		assert.deepEqual(readdirSync(out), []);
+	});
 });

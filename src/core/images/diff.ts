@@ -227,10 +227,11 @@ function processDiff(a: ProcessImage, b: ProcessImage, pages: pb.IProcessPageDif
 		const [sx, sy] = [rangeOf(x).start, rangeOf(y).start];
 		return sx < sy ? -1 : sx > sy ? 1 : 0;
 	});
+	const shownShared = shared.filter((o) => b.vmas.some((v) => v.shmid === Number(o.shmid ?? 0)) || a.vmas.some((v) => v.shmid === Number(o.shmid ?? 0)));
 	const d: ProcessDiff = {
 		pid: b.pid, comm: b.comm, change: 'changed', attributes: attributeChanges(a, b), threads: threadDiffs(a, b), vmas: vmaDiffs(a, b), files: fileDiffs(a, b),
 		pages: pageAreas(a, b, ranges),
-		...(pages?.truncated ? { pagesTruncated: true } : {}),
+		...(pages?.truncated || shownShared.some((o) => o.truncated) ? { pagesTruncated: true } : {}),
 	};
 	return d.attributes.length || d.threads.length || d.vmas.length || d.files.length || d.pages.length ? d : undefined;
 }
@@ -275,14 +276,16 @@ interface LoadedFile {
 }
 
 /**
- * The ELF files process p maps, each where it is loaded (from its first
- * area). A file whose build-id is not the one CRIU recorded at the dump is
+ * The ELF files process p maps, each where it is loaded (from the area
+ * mapping its lowest file offset). A file whose build-id is not the one CRIU recorded at the dump is
  * another build (replaced since): its names would be wrong, so it is left out.
  */
 async function loadedFiles(p: ProcessImage, read: SymbolReader): Promise<LoadedFile[]> {
+	// the area at file offset 0 (the lowest otherwise): only its segment is unambiguous (segments can share a page)
 	const first = new Map<string, VmaImage>();
-	for (const v of [...p.vmas].sort((x, y) => (x.start < y.start ? -1 : 1))) {
-		if (v.file && v.kind !== 'shared' && !first.has(v.file)) first.set(v.file, v);
+	for (const v of p.vmas) {
+		const seen = v.file && v.kind !== 'shared' ? first.get(v.file) : undefined;
+		if (v.file && v.kind !== 'shared' && (!seen || v.pgoff < seen.pgoff)) first.set(v.file, v);
 	}
 	const out: LoadedFile[] = [];
 	for (const [file, v] of first) {

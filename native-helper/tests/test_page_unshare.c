@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "lists.h"
 #include "page_share.h"
+#include "page_unshare.h"
 #include "pagemap.h"
 #include "util.h"
 #include "check.h"
@@ -55,7 +56,7 @@ static pid_t delete_in_child(const char *id)
 
 		/* not the parent's locks: a helper of its own, as another session would be */
 		syscall(SYS_close_range, 3, ~0U, 0);
-		_exit(page_share_delete(store, id, &e) ? 1 : 0);
+		_exit(page_unshare_delete(store, id, &e) ? 1 : 0);
 	}
 	return pid;
 }
@@ -107,7 +108,7 @@ static void test_no_parent(void)
 	arena_free_all();
 }
 
-TEST_GROUP(page_share_locks)
+TEST_GROUP(page_unshare)
 {
 	CHECK(mkdtemp(store) != NULL);
 	test_held_chain();

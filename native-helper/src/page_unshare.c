@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deleting a checkpoint others stand on: each of them first takes in the
+ * pages it read from it (page_rewrite.c) and stands on its parent instead,
+ * or on nothing. One delete at a time; each checkpoint locked while it is
+ * rewritten, the oldest first, as readers lock them (page_share.h).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "fileio.h"
+#include "lazy.h"
+#include "manifest.h"
+#include "page_rewrite.h"
+#include "page_unshare.h"
+#include "store.h"
+#include "util.h"
+#include "wire.h"
+
+/* "../<id>" of the link at path (relative to dirfd) into id; false when there is none such. */
+static bool read_parent_link(int dirfd, const char *path, char *id, size_t len)
+{
+	char target[MAX_ID_LEN + 8];
+	ssize_t n = readlinkat(dirfd, path, target, sizeof(target) - 1);
+
+	if (n < 4)
+		return false;
+	target[n] = '\0';
+	if (strncmp(target, "../", 3) || !valid_checkpoint_id(target + 3) || strlen(target + 3) >= len)
+		return false;
+	strcpy(id, target + 3);
+	return true;
+}
+
+/* Checkpoint dirfd stands on grandparent (or on nothing when ""), its link replaced whole. */
+static int relink(int dirfd, const char *grandparent, struct herr *e)
+{
+	char target[MAX_ID_LEN + 4];
+
+	if (!grandparent[0]) {
+		if (unlinkat(dirfd, "parent", 0) == 0 || errno == ENOENT)
+			return 0;
+	} else {
+		snprintf(target, sizeof(target), "../%s", grandparent);
+		unlinkat(dirfd, ".parent.tmp", 0);
+		if (symlinkat(target, dirfd, ".parent.tmp") == 0 && renameat(dirfd, ".parent.tmp", dirfd, "parent") == 0)
+			return 0;
+	}
+	herr_perror(e, EC(INTERNAL), errno, "cannot re-link it to %s", grandparent[0] ? grandparent : "nothing");
+	return -1;
+}
+
+/*
+ * The manifest of a finished child says its new parent and size, before the
+ * link changes: a delete stopped between the two is done again from the
+ * link (which still names the deleted one). A damaged manifest is left as it is.
+ */
+static int update_manifest(int dirfd, const char *store, const char *id, const char *grandparent, struct herr *e)
+{
+	char path[4400];
+	Checkpoint *c;
+
+	if (str_ends_with(id, ".partial"))
+		return 0;
+	c = manifest_read_at(dirfd, store, id, NULL);
+	if (!c)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	c->parent = arena_strdup(grandparent);
+	c->size_bytes = dir_size(path);
+	return manifest_replace(dirfd, c, e);
+}
+
+/* e's message after what failed: "cannot hand the pages of B to checkpoint C, which stands on it: ...". */
+static void frame_error(struct herr *e, const char *id, const char *child)
+{
+	char msg[sizeof(e->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	herr_set(e, e->code, e->errnum, "cannot delete checkpoint %s: checkpoint %s stands on it and cannot take "
+		 "in its pages: %s%s", id, child, msg, e->errnum == ENOSPC ? "; free space in the store (or delete "
+		 "the checkpoints standing on it first)" : "");
+}
+
+static int lock_child(int fd, const char *id, const char *child, struct herr *e)
+{
+	if (fd >= 0 && flock_wait(fd, LOCK_EX, UNSHARE_WAIT_MS) == 0)
+		return 0;
+	if (fd >= 0 && errno == EWOULDBLOCK)
+		herr_set(e, EC(BUSY), EWOULDBLOCK, "cannot delete checkpoint %s yet: checkpoint %s, which stands on it, "
+			 "is being read (a restore, a comparison or a core export); try again when that is done", id, child);
+	else
+		herr_perror(e, EC(INTERNAL), errno, "cannot delete checkpoint %s: cannot open checkpoint %s, which "
+			    "stands on it", id, child);
+	return -1;
+}
+
+/* Child name of store (open at storefd) takes in what it read from checkpoint id and stands on grandparent. */
+static int unshare_child(int storefd, const char *store, const char *id, const char *name, const char *grandparent,
+			 struct herr *e)
+{
+	int fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct share_stats st = { 0 };
+	struct pagemap_names maps = { 0 };
+	int ret = -1;
+
+	if (lock_child(fd, id, name, e))
+		goto out;
+	if (pagemap_names(fd, false, &maps, e))
+		goto fail;
+	for (size_t i = 0; i < maps.n; i++)
+		if (page_rewrite(fd, maps.v[i], NULL, &st, e))
+			goto fail;
+	if (update_manifest(fd, store, name, grandparent, e) || relink(fd, grandparent, e))
+		goto fail;
+	if (fsync(fd))
+		fprintf(stderr, "checkpoint-helper: cannot sync checkpoint %s: %s\n", name, strerror(errno));
+	ret = 0;
+	goto out;
+fail:
+	frame_error(e, id, name);
+out:
+	free(maps.v);
+	if (fd >= 0)
+		close(fd);	/* and with it the lock */
+	return ret;
+}
+
+int page_unshare_children(const char *store, const char *id, int dirfd, struct herr *e)
+{
+	char grandparent[MAX_ID_LEN + 1] = "", up[MAX_ID_LEN + 1], link[300];
+	int storefd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = storefd >= 0 ? fdopendir(storefd) : NULL;
+	int ret = 0;
+
+	if (!d) {
+		if (storefd >= 0)
+			close(storefd);
+		herr_perror(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s", store);
+		return -1;
+	}
+	read_parent_link(dirfd, "parent", grandparent, sizeof(grandparent));
+	while (!ret && (de = readdir(d))) {
+		if (!valid_checkpoint_id(de->d_name) || !strcmp(de->d_name, id))
+			continue;
+		snprintf(link, sizeof(link), "%s/parent", de->d_name);
+		if (read_parent_link(storefd, link, up, sizeof(up)) && !strcmp(up, id))
+			ret = unshare_child(storefd, store, id, de->d_name, grandparent, e);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Checkpoint id (open at dirfd) deleted once those standing on it no longer need it. */
+static int delete_locked(const char *store, const char *id, int dirfd, struct herr *e)
+{
+	if (flock_wait(dirfd, LOCK_EX, UNSHARE_WAIT_MS)) {
+		herr_set(e, EC(BUSY), errno, "cannot delete checkpoint %s yet: it is being read (a restore, a "
+			 "comparison, a core export, or a new checkpoint standing on it); try again when that is done", id);
+		return -1;
+	}
+	if (page_unshare_children(store, id, dirfd, e))
+		return -1;
+	return store_delete(store, id, e);
+}
+
+int page_unshare_delete(const char *store, const char *id, struct herr *e)
+{
+	int storefd, dirfd, ret = -1;
+
+	if (lazy_check_idle(store, id, e))
+		return -1;	/* its daemon reads its pages */
+	storefd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (storefd < 0) {
+		herr_perror(e, EC(NOT_FOUND), errno, "no checkpoint %s: the store %s cannot be opened", id, store);
+		return -1;
+	}
+	/* one delete at a time: two would each re-link children onto the other's checkpoint */
+	if (flock_wait(storefd, LOCK_EX, UNSHARE_WAIT_MS)) {
+		herr_set(e, EC(BUSY), errno, "cannot delete checkpoint %s yet: another delete in %s is under way; try "
+			 "again when it is done", id, store);
+		goto out;
+	}
+	dirfd = checkpoint_open(store, id, e);
+	if (dirfd >= 0) {
+		ret = delete_locked(store, id, dirfd, e);
+		close(dirfd);
+	}
+out:
+	close(storefd);	/* and with it the lock */
+	return ret;
+}
