@@ -60,10 +60,8 @@ void op_dump(const Request *req, Response *resp)
 	struct dump_outcome out = { 0 };
 	struct herr e = { 0 };
 
-	if (p.root <= 0) {
-		reply_bad_request(resp, "root_pid must be a positive pid, not %d", p.root);
+	if (reply_check_root(p.root, "checkpointing", resp))
 		return;
-	}
 	if (reply_check_name(d->name, resp) || check_debugger_stop(d->debugger_stop, resp))
 		return;
 	if (leak_rules_valid(d->policy, d->n_policy, &e) || !(p.criu = config_need_criu(&e))) {

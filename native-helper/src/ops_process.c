@@ -230,10 +230,8 @@ void op_freeze(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	FreezeResult *r;
 
-	if (root <= 0) {
-		reply_bad_request(resp, "root_pid must be a positive pid, not %d", root);
+	if (reply_check_root(root, "freezing", resp))
 		return;
-	}
 	if (req->freeze->timeout_ms > MAX_FREEZE_TIMEOUT_MS) {
 		reply_bad_request(resp, "timeout_ms %u is above %u", req->freeze->timeout_ms, MAX_FREEZE_TIMEOUT_MS);
 		return;
@@ -368,16 +366,8 @@ void op_kill(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	KillResult *r;
 
-	if (root <= 1) {
-		reply_bad_request(resp, "root_pid must be a pid above 1 (1 is the init of the pid namespace), not %d",
-				  root);
+	if (reply_check_root(root, "killing", resp))
 		return;
-	}
-	if (is_self_or_ancestor(root)) {
-		reply_bad_request(resp, "process %d is this helper or one of its ancestors; killing it would end the "
-				  "session", root);
-		return;
-	}
 	emit_progress(req->id, "killing", "killing the tree of process %d", root);
 	if (kill_tree(root, &killed, &e)) {
 		reply_error(resp, &e);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "proc.h"
 #include "reply.h"
 #include "store.h"
 #include "util.h"
@@ -43,6 +44,21 @@ int reply_check_id(const char *id, Response *resp)
 		return 0;
 	reply_bad_request(resp, "invalid checkpoint id: 1-%d characters of A-Z a-z 0-9 . _ -, not starting with a "
 			  "dot", MAX_ID_LEN);
+	return -1;
+}
+
+int reply_check_root(pid_t root, const char *doing, Response *resp)
+{
+	if (root <= 1) {
+		reply_bad_request(resp, "root_pid must be a pid above 1 (1 is the init of the pid namespace: %s it "
+				  "would take the whole host, and this helper), not %d", doing, root);
+		return -1;
+	}
+	if (!is_self_or_ancestor(root))
+		return 0;
+	reply_bad_request(resp, "process %d is this helper or one of its ancestors (the ssh session it runs in): "
+			  "%s it would take this helper with it, which could then never answer; pick the program's "
+			  "own process", root, doing);
 	return -1;
 }
 

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include <sys/types.h>
+
 #include "err.h"
 #include "wire.h"
 
@@ -17,6 +19,12 @@ Error *reply_error(Response *resp, const struct herr *e);
 void reply_bad_request(Response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* 0 when id may name a checkpoint, else answers BAD_REQUEST. */
 int reply_check_id(const char *id, Response *resp);
+/*
+ * 0 when root may be the root of a tree the helper freezes, checkpoints or
+ * kills ("freezing", "checkpointing", "killing": doing), else BAD_REQUEST:
+ * not pid 1, not the helper or one of its ancestors (the sshd it runs in).
+ */
+int reply_check_root(pid_t root, const char *doing, Response *resp);
 /* 0 when name may name a checkpoint (empty included), else answers BAD_REQUEST. */
 int reply_check_name(const char *name, Response *resp);
 /* 0 when path is absolute and bounded (or empty and optional), else answers BAD_REQUEST. */

@@ -15,6 +15,9 @@
 #include "criu.h"
 #include "wire.h"
 
+/* A pid above any pid_max: no process has it. */
+#define NO_PID 4194000
+
 /* Empties the output file before a request. */
 void out_reset(void);
 /* The frames written to g_out_fd since out_reset, decoded (at most max). */

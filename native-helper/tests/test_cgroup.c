@@ -27,7 +27,6 @@
 #include "procs.h"
 #include "service.h"
 
-#define NO_PID 4194000
 
 static void test_layout(void)
 {

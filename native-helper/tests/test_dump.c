@@ -21,7 +21,6 @@
 #include "check.h"
 #include "service.h"
 
-#define NO_PID 4194000
 #define DUMP_ID 71
 
 static char store[] = "/tmp/ckpt-dump-XXXXXX";

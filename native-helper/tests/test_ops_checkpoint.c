@@ -107,26 +107,29 @@ static void test_dump_refused(void)
 	LeakRule bad = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[] = { &bad };
 	DebuggerStop stop = CHECKPOINT__HELPER__V1__DEBUGGER_STOP__INIT;
 
-	test_case("dump refused: no root");
-	check_error(ask_dump(0, "", NULL, 0), EC(BAD_REQUEST), "root_pid must be a positive pid, not 0");
-	check_error(ask_dump(-5, "", NULL, 0), EC(BAD_REQUEST), "root_pid must be a positive pid, not -5");
+	test_case("dump refused: no root, pid 1, this helper or its ancestors");
+	check_error(ask_dump(0, "", NULL, 0), EC(BAD_REQUEST), "root_pid must be a pid above 1");
+	check_error(ask_dump(-5, "", NULL, 0), EC(BAD_REQUEST), "not -5");
+	check_error(ask_dump(1, "", NULL, 0), EC(BAD_REQUEST), "1 is the init of the pid namespace");
+	check_error(ask_dump(getpid(), "", NULL, 0), EC(BAD_REQUEST), "this helper or one of its ancestors");
+	check_error(ask_dump(getppid(), "", NULL, 0), EC(BAD_REQUEST), "checkpointing it would take this helper");
 	/* a dump refuses the names a rename refuses: one rule for both */
 	test_case("dump refused: a name with a control character");
-	check_error(ask_dump(getpid(), "a\nb", NULL, 0), EC(BAD_REQUEST), "control characters");
+	check_error(ask_dump(NO_PID, "a\nb", NULL, 0), EC(BAD_REQUEST), "control characters");
 	test_case("dump refused: a debugger stop without a thread, or with control characters");
 	stop.pid = 5;
-	check_error(ask_dump_stopped(getpid(), "", NULL, 0, &stop), EC(BAD_REQUEST),
+	check_error(ask_dump_stopped(NO_PID, "", NULL, 0, &stop), EC(BAD_REQUEST),
 		    "debugger_stop needs a positive pid and tid, not 5 and 0");
 	stop.tid = 6;
 	stop.location = "a\x1b[2Jb";
-	check_error(ask_dump_stopped(getpid(), "", NULL, 0, &stop), EC(BAD_REQUEST),
+	check_error(ask_dump_stopped(NO_PID, "", NULL, 0, &stop), EC(BAD_REQUEST),
 		    "debugger_stop: reason (at most 256 bytes) and location (at most 1024) must be text");
 	test_case("dump refused: a rule of no kind");
 	bad.policy = LP(FAIL);
-	check_error(ask_dump(getpid(), "", rules, 1), EC(BAD_REQUEST), "policy rule 0 names no leak kind (0)");
+	check_error(ask_dump(NO_PID, "", rules, 1), EC(BAD_REQUEST), "policy rule 0 names no leak kind (0)");
 	test_case("dump refused: no CRIU");
 	use_criu(NULL);
-	check_error(ask_dump(getpid(), "", NULL, 0), EC(CRIU_UNAVAILABLE), "CRIU was not found");
+	check_error(ask_dump(NO_PID, "", NULL, 0), EC(CRIU_UNAVAILABLE), "CRIU was not found");
 	CHECK_INT(dir_entries(store), ==, 0);
 }
 

@@ -29,7 +29,6 @@
 #include "procs.h"
 #include "service.h"
 
-#define NO_PID 4194000
 
 typedef Checkpoint__Helper__V1__PsRequest PsRequest;
 typedef Checkpoint__Helper__V1__FreezeRequest FreezeRequest;
@@ -298,10 +297,15 @@ static void test_freeze_refused(void)
 	HelperMessage *m;
 
 	test_case("freeze refused");
-	check_bad_request(ask_freeze(0, 0), "root_pid must be a positive pid, not 0");
-	check_bad_request(ask_freeze(-7, 0), "root_pid must be a positive pid, not -7");
-	check_bad_request(ask_freeze(getpid(), 600001), "timeout_ms 600001 is above 600000");
-	CHECK(frozen_find(getpid()) == NULL);
+	check_bad_request(ask_freeze(0, 0), "root_pid must be a pid above 1");
+	check_bad_request(ask_freeze(-7, 0), "not -7");
+	test_case("freeze refused: pid 1, this helper, its ancestors (it would freeze itself and never answer)");
+	check_bad_request(ask_freeze(1, 0), "1 is the init of the pid namespace: freezing it would take the whole host");
+	check_bad_request(ask_freeze(getpid(), 0), "this helper or one of its ancestors");
+	check_bad_request(ask_freeze(getppid(), 0), "freezing it would take this helper with it");
+	CHECK(frozen_find(getpid()) == NULL && frozen_find(getppid()) == NULL);
+	test_case("freeze refused: a timeout too long");
+	check_bad_request(ask_freeze(NO_PID, 600001), "timeout_ms 600001 is above 600000");
 	m = ask_freeze(NO_PID, 0);
 	CHECK_INT(err_code(m), ==, EC(NO_SUCH_PROCESS));
 	CHECK(err_mentions(m, "process 4194000 does not exist"));

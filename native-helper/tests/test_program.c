@@ -23,7 +23,6 @@
 #include "service.h"
 
 #define LAUNCH_ID 51
-#define NO_PID 4194000
 
 /* What the events of one program told (frames since out_reset). */
 struct told {

@@ -276,13 +276,16 @@ describe('kill', () => {
 		await assert.rejects(session.thaw(pid), failure('no-such-process'));
 	});
 
-	test('refuses pid 1, the helper, its ancestors, and a pid that does not exist', async () => {
-		for (const pid of [1, 0, -3]) {
-			await assert.rejects(session.kill(pid), failure('bad-request', /above 1/));
-		}
+	test('kill, freeze and dump refuse pid 1, the helper, its ancestors (it would take itself, and the ssh session, with them); kill a pid that does not exist', async () => {
 		const parent = Number(await shell.ok(`ps -o ppid= -p ${helperPid}`));
-		for (const pid of [helperPid, parent]) {
-			await assert.rejects(session.kill(pid), failure('bad-request', /helper or one of its ancestors/));
+		const refusals: [string, (pid: number) => Promise<unknown>][] = [
+			['killing', (pid) => session.kill(pid)], ['freezing', (pid) => session.freeze(pid)], ['checkpointing', (pid) => session.dump(pid, { leaveRunning: true })],
+		];
+		for (const [doing, ask] of refusals) {
+			for (const pid of [1, 0, -3]) await assert.rejects(ask(pid), failure('bad-request', /above 1/));
+			for (const pid of [helperPid, parent]) {
+				await assert.rejects(ask(pid), failure('bad-request', new RegExp(`helper or one of its ancestors .*: ${doing} it would take this helper with it`)));
+			}
 		}
 		assert.ok(await shell.isAlive(parent));
 		assert.equal((await session.hello()).helperPid, helperPid, 'the helper still answers');
