@@ -16,6 +16,7 @@
 #include "channel.h"
 #include "debugregs.h"
 #include "dump.h"
+#include "fault.h"
 #include "fileio.h"
 #include "lazy.h"
 #include "leaks.h"
@@ -212,22 +213,78 @@ static void share_pages(struct dump_ctx *c)
 	c->sharing->time_us = st.time_us;
 }
 
-/* Writes the manifest of a successful dump and moves .partial into place. */
+/*
+ * The manifest written before CRIU runs (no figures yet), so that the
+ * images, once complete, are a listed, restorable checkpoint even if the
+ * final manifest cannot be written (a full disk): without leave-running,
+ * CRIU has ended the program by then, and the images are all there is.
+ */
+static int write_first_manifest(struct dump_ctx *c, struct herr *e)
+{
+	Checkpoint *ck = build_manifest(c, 0);
+
+	ck->provisional = true;
+	if (fault_at("manifest-first")) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot write the manifest of %s", c->id);
+		return -1;
+	}
+	return manifest_write(c->dirfd, ck, e);
+}
+
+/*
+ * The final manifest (figures, sharing) in place of the first; when it
+ * cannot be, the first one stays, said in the answer (provisional). Then
+ * .partial is moved into place: from now on the checkpoint is listed.
+ */
 static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
 {
+	struct herr me = { 0 };
 	Checkpoint *ck;
 
 	share_pages(c);
 	ck = build_manifest(c, wall_us);
 	emit_progress(c->p->request, "writing-manifest", "writing the manifest of %s", c->id);
-	if (manifest_write(c->dirfd, ck, e))
-		return -1;
-	if (rename(c->partial, c->final)) {
+	if (fault_at("manifest-final")) {
+		herr_perror(&me, EC(INTERNAL), errno, "cannot write the manifest of %s", c->id);
+	} else if (manifest_replace(c->dirfd, ck, &me) == 0) {
+		me.msg[0] = '\0';
+	}
+	if (me.msg[0]) {
+		fprintf(stderr, "checkpoint-helper: %s; the one written before the dump stays\n", me.msg);
+		ck = manifest_read_at(c->dirfd, c->p->store, c->id, NULL);
+		if (!ck) {
+			*e = me;
+			return -1;
+		}
+	}
+	if (fault_at("rename-final") || rename(c->partial, c->final)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot rename %s to %s", c->partial, c->final);
 		return -1;
 	}
 	c->ck = ck;
 	return 0;
+}
+
+/*
+ * A dump that failed after CRIU's: its images are complete. Kept (in
+ * .partial, not listed) when CRIU has ended the program (they are all that
+ * is left of it); else removed, the program running on.
+ */
+static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
+{
+	struct proc_stat st;
+	/* a zombie is gone too (a program this helper launched is its child until reaped) */
+	bool gone = read_proc_stat(c->p->root, &st) || st.state == 'Z' || st.state == 'X';
+
+	if (criu_done && gone) {
+		size_t n = strlen(e->msg);
+
+		snprintf(e->msg + n, sizeof(e->msg) - n, "; CRIU had ended the program: its complete images are kept "
+			 "in %s (criu restore -D restores them)", c->partial);
+		return;
+	}
+	if (remove_tree(c->partial))
+		fprintf(stderr, "checkpoint-helper: cannot remove %s: %s\n", c->partial, strerror(errno));
 }
 
 /* The output pipes of the program root is (or descends from), read before CRIU may end it. */
@@ -403,15 +460,18 @@ int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr 
 	c.pipes = output_pipes_of(p->root);
 	if (prepare_dir(&c, e))
 		goto release;
-	if (criu_dump(&c, out, &wall_us, e) || finish(&c, wall_us, e))
-		goto discard;
+	if (write_first_manifest(&c, e) || criu_dump(&c, out, &wall_us, e)) {
+		discard_or_keep(&c, false, e);
+		goto release;
+	}
+	if (finish(&c, wall_us, e)) {
+		discard_or_keep(&c, true, e);
+		goto release;
+	}
 	out->checkpoint = c.ck;
 	release_tree(&c, !p->leave_running);
 	ret = 0;
 	goto out;
-discard:
-	if (remove_tree(c.partial))
-		fprintf(stderr, "checkpoint-helper: cannot remove %s: %s\n", c.partial, strerror(errno));
 release:
 	/* on failure CRIU leaves the tasks as they were: running, or frozen */
 	release_tree(&c, !pid_exists(p->root));

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "criu.h"
 #include "framing.h"
+#include "fault.h"
 #include "gdb_run.h"
 #include "ops.h"
 #include "program.h"
@@ -31,7 +32,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH]\n"
+	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH] [--fault POINT=ERRNO]...\n"
 		   "       checkpoint-helper --version\n"
 		   "Speaks length-prefixed protobuf (proto/helper.proto) on stdin/stdout.\n");
 }
@@ -58,6 +59,12 @@ static int parse_args(int argc, char **argv)
 			snprintf(g_cfg.store, sizeof(g_cfg.store), "%s", s);
 		} else if (!strcmp(a, "--criu") && i + 1 < argc) {
 			g_cfg.criu_path = argv[++i];
+		} else if (!strcmp(a, "--fault") && i + 1 < argc) {
+			/* tests only: a point of the helper fails as if the system had said so */
+			if (fault_add(argv[++i])) {
+				fprintf(stderr, "checkpoint-helper: --fault needs POINT=ERRNO (ENOSPC, EIO, ... or a number)\n");
+				return -1;
+			}
 		} else {
 			usage(stderr);
 			return -1;

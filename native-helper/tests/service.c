@@ -514,7 +514,7 @@ static pid_t fake_restored(bool leave_stopped)
 	return pid;
 }
 
-static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
+static void fake_action(int sk, const CriuReq *req, bool ok, bool ends, CriuResp *r)
 {
 	const CriuOpts *o = req->opts;
 	static CriuRestoreResp restored = CRIU_RESTORE_RESP__INIT;
@@ -525,6 +525,9 @@ static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
 		fake_notify(sk, "post-dump");
 		fake_file(o->images_dir_fd, "pages-1.img", "pages");
 		fake_file(o->images_dir_fd, o->log_file, "(00.000001) Version: 4.1.1\n");
+		/* mode "ok-ends": the tree ended after its dump, as without leave-running */
+		if (ends && o->has_pid)
+			kill(o->pid, SIGKILL);
 		r->success = true;
 		return;
 	}
@@ -540,7 +543,7 @@ static void fake_action(int sk, const CriuReq *req, bool ok, CriuResp *r)
 	fake_file(req->type == CRIU_REQ_TYPE__DUMP ? o->images_dir_fd : o->work_dir_fd, o->log_file, FAKE_LOG);
 }
 
-static void fake_serve(int sk, bool ok)
+static void fake_serve(int sk, bool ok, bool ends)
 {
 	CriuReq *req;
 
@@ -561,7 +564,7 @@ static void fake_serve(int sk, bool ok)
 			r.features = &f;
 		} else {
 			r.success = false;
-			fake_action(sk, req, ok, &r);
+			fake_action(sk, req, ok, ends, &r);
 		}
 		fake_send(sk, &r);
 		criu_req__free_unpacked(req, NULL);
@@ -614,7 +617,7 @@ __attribute__((constructor)) static void fake_criu_main(void)
 	}
 	/* "criu\0swrk\0FD\0"; anything else ("check --feature") finds nothing */
 	if (len > 10 && !strcmp(args + 5, "swrk")) {
-		fake_serve(atoi(args + 10), !strncmp(mode, "ok", 2));
+		fake_serve(atoi(args + 10), !strncmp(mode, "ok", 2), strstr(mode, "ends") != NULL);
 		_exit(0);
 	}
 	if (len > 16 && !strcmp(args + 5, "lazy-pages")) {

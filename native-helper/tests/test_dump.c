@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "dump.h"
+#include "fault.h"
 #include "fileio.h"
 #include "manifest.h"
 #include "proc.h"
@@ -211,6 +212,63 @@ static void test_dumped(pid_t root)
 	CHECK_INT(remove_tree(ck->path), ==, 0);
 }
 
+/* The final manifest cannot be written (a full disk): the checkpoint is listed with the first one. */
+static void test_final_manifest_fails(pid_t root)
+{
+	struct criu_info ci = criu_at(fake_criu("ok"));
+	struct dump_outcome out;
+	struct herr e;
+	const Checkpoint *read;
+
+	test_case("the final manifest cannot be written: the first stays, provisional; the checkpoint is listed");
+	CHECK_INT(fault_add("manifest-final=ENOSPC"), ==, 0);
+	CHECK_OK(dump_warned(root, &ci, &out, &e), &e);
+	fault_clear();
+	fake_criu(NULL);
+	CHECK(out.checkpoint && out.checkpoint->provisional);
+	if (!out.checkpoint)
+		return;
+	read = manifest_read(store, out.checkpoint->id, &e);
+	CHECK(read && read->provisional);
+	CHECK_UINT(read && read->stats ? read->stats->criu_wall_time_us : 1, ==, 0);	/* the figures are missing */
+	CHECK_INT(read ? read->root_pid : 0, ==, root);
+	check_runs(root);
+	CHECK_INT(remove_tree(out.checkpoint->path), ==, 0);
+}
+
+/* A dump whose CRIU ended the tree, then failed: its complete images stay (all there is of the program). */
+static void test_images_kept(void)
+{
+	char *argv[] = { "/bin/sleep", "1000", NULL };
+	pid_t root = launch_program(argv, DUMP_ID);
+	struct criu_info ci = criu_at(fake_criu("ok-ends"));
+	struct dump_outcome out;
+	struct herr e;
+
+	test_case("CRIU ended the tree, the dump failed after it: the images are kept, and the error says where");
+	CHECK_INT(fault_add("rename-final=EIO"), ==, 0);
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
+	fault_clear();
+	fake_criu(NULL);
+	CHECK_CONTAINS(e.msg, "CRIU had ended the program: its complete images are kept in ");
+	CHECK_CONTAINS(e.msg, ".partial (criu restore -D restores them)");
+	CHECK_INT(dir_entries(store), ==, 1);	/* the .partial, with its first manifest */
+	programs_end(&root, 1);
+	CHECK_INT(remove_tree(store), ==, 0);
+	CHECK_INT(mkdir(store, 0700), ==, 0);
+
+	test_case("CRIU left the tree running, the dump failed after it: nothing is kept, the program runs on");
+	root = launch_program(argv, DUMP_ID);
+	ci = criu_at(fake_criu("ok"));
+	CHECK_INT(fault_add("rename-final=EIO"), ==, 0);
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
+	fault_clear();
+	fake_criu(NULL);
+	CHECK_INT(dir_entries(store), ==, 0);
+	check_runs(root);
+	programs_end(&root, 1);
+}
+
 static void dump_tests(void)
 {
 	char *argv[] = { "/bin/sleep", "1000", NULL };
@@ -224,8 +282,10 @@ static void dump_tests(void)
 		test_exchange_fails(root);
 		test_criu_fails(root);
 		test_dumped(root);
+		test_final_manifest_fails(root);
 		programs_end(&root, 1);
 	}
+	test_images_kept();
 	CHECK(no_children());	/* CRIU's children too */
 	arena_free_all();
 }

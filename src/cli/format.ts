@@ -6,7 +6,7 @@ import {
 	leakStatsJson, suggestedRules, warnedLeaks,
 } from '../core/leaks';
 import { formatLeaks } from './leaksText';
-import { chainSize, checkpointsById, standsOnText } from '../core/sharing';
+import { chainSize, checkpointsById, PROVISIONAL_TEXT, standsOnText } from '../core/sharing';
 
 
 export function toJson(type: { toObject(m: never, o: object): object }, message: unknown): object {
@@ -76,6 +76,7 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 		`  size      ${byteSize(c.sizeBytes)} of its own at ${c.path}`,
 		`  parent    ${standsOnText(c)}`,
 	];
+	if (c.provisional) lines.push(`  manifest  ${PROVISIONAL_TEXT}`);
 	if (s) {
 		lines.push(`  timing    frozen ${ms(s.frozenTimeUs)} (freezing ${ms(s.freezingTimeUs)}, memdump ${ms(s.memdumpTimeUs)}, memwrite ${ms(s.memwriteTimeUs)}), CRIU request ${ms(s.criuWallTimeUs)}`);
 		lines.push(`  pages     ${s.pagesScanned} scanned, ${s.pagesWritten} written, ${s.pagesLazy} lazy, ${s.pagesSkippedParent} in parent`);
@@ -137,8 +138,9 @@ export function formatList(list: pb.Checkpoint[]): string {
 		]);
 	});
 	const missing = [...new Set(sizes.map((s) => s.missing).filter((id): id is string => !!id))];
-	const note = missing.length ? `\n?: a checkpoint it stands on is not in the store (${missing.join(', ')})` : '';
-	return `${table(rows)}${note}`;
+	const notes = missing.length ? [`?: a checkpoint it stands on is not in the store (${missing.join(', ')})`] : [];
+	for (const c of list.filter((x) => x.provisional)) notes.push(`${c.id}: its manifest is ${PROVISIONAL_TEXT}`);
+	return [table(rows), ...notes].join('\n');
 }
 
 /** `ckpt ls --json`: each checkpoint as checkpointJson, with its size with parents (null when one is not in the list). */

@@ -62,3 +62,6 @@ export function standsOnText(c: pb.ICheckpoint): string {
 	if (!c.parent) return 'none: every page its own';
 	return `${c.parent}${c.sharing ? `; at the dump ${sharingText(c.sharing)}` : ''}; restored fully, not lazily`;
 }
+
+/** What a provisional manifest (Checkpoint.provisional) means to the user. */
+export const PROVISIONAL_TEXT = 'the one written before the dump (its final one could not be written: a full disk?): the images are complete; its sizes and figures are missing';

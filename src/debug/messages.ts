@@ -256,6 +256,8 @@ export interface CheckpointSummary {
 	sharing?: { sharedPages: number; ownPages: number };
 	/** How long the tree was frozen for the dump, when CRIU said. */
 	frozenMs?: number;
+	/** Its manifest is the one written before the dump (the final one could not be): sizes and figures missing. */
+	provisional?: boolean;
 	path: string;
 	/** What the tree shared with the outside at the dump; absent for checkpoints made before leaks were scanned. */
 	leaks?: CheckpointLeaks;
@@ -304,6 +306,7 @@ export function checkpointSummary(c: pb.Checkpoint, all: readonly pb.Checkpoint[
 		parent: c.parent ? { id: c.parent, name: byId.get(c.parent)?.name ?? '' } : undefined,
 		sharing: c.sharing ? { sharedPages: c.sharing.sharedPages, ownPages: c.sharing.ownPages } : undefined,
 		frozenMs: c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined,
+		...(c.provisional ? { provisional: true } : {}),
 		path: c.path,
 		leaks: checkpointLeaks(c),
 	};

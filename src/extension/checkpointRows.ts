@@ -5,12 +5,13 @@
  * the unit tests check them.
  */
 import type { CheckpointSummary } from '../debug/messages';
-import { pagesBytes } from '../core/sharing';
+import { PROVISIONAL_TEXT, pagesBytes } from '../core/sharing';
 import { byteSize } from '../core/text';
 import { escapeMarkdown } from './leakNodes';
 
 /** "3.0 MiB", or "3.0 MiB (66 MiB with parents)" for one that stands on another. */
 export function sizeDescription(c: CheckpointSummary): string {
+	if (c.provisional) return 'size unknown';
 	const own = byteSize(c.sizeBytes);
 	if (!c.parent) return own;
 	return `${own} (${c.sizeWithParentsBytes === undefined ? '?' : byteSize(c.sizeWithParentsBytes)} with parents)`;
@@ -22,6 +23,7 @@ export function sizeDescription(c: CheckpointSummary): string {
  * parents, and that it restores fully.
  */
 export function sizeTooltip(c: CheckpointSummary): string {
+	if (c.provisional) return `Its manifest is ${PROVISIONAL_TEXT}.`;
 	const own = `${byteSize(c.sizeBytes)} of its own`;
 	if (!c.parent) return `${own}: it holds every page, and restores lazily where the target can.`;
 	const parent = c.parent.name ? `**${escapeMarkdown(c.parent.name)}** \`${c.parent.id}\`` : `\`${c.parent.id}\``;

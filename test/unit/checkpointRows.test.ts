@@ -60,4 +60,9 @@ describe('Checkpoints view: size and sharing', () => {
 		const twins = [...all, summary(pb.Checkpoint.create({ ...third, id: 'ck-4', name: 'other' }))];
 		assert.equal(deleteDetail(all[1], twins), `${gone} ck-3, other stand on it: they take in the pages they read from it first, so their own size grows.`);
 	});
+	test('a provisional manifest: no size shown, the tooltip says why', () => {
+		const c: CheckpointSummary = { id: 'p', name: '', created: 0, rootPid: 5, processes: 1, sizeBytes: 0, provisional: true, path: '/s/p' };
+		assert.equal(sizeDescription(c), 'size unknown');
+		assert.match(sizeTooltip(c), /^Its manifest is the one written before the dump .* the images are complete; its sizes and figures are missing\.$/);
+	});
 });

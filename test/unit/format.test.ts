@@ -122,6 +122,15 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.doesNotMatch(out, /timing|pages/);
 	});
 
+	test('a provisional manifest (the final one could not be written): said in the checkpoint and under the list', () => {
+		const provisional = pb.Checkpoint.create({ ...ck, id: 'ck-p', stats: null, provisional: true });
+		assert.match(formatCheckpoint(provisional), /^ {2}manifest {2}the one written before the dump \(its final one could not be written: a full disk\?\): the images are complete; its sizes and figures are missing$/m);
+		assert.doesNotMatch(formatCheckpoint(ck), /manifest/);
+		const lines = formatList([ck, provisional]).split('\n');
+		assert.equal(lines.length, 4);
+		assert.match(lines[3], /^ck-p: its manifest is the one written before the dump/);
+	});
+
 	test('formatList: a row per checkpoint, or "no checkpoints"', () => {
 		assert.equal(formatList([]), 'no checkpoints');
 		const lines = formatList([ck]).split('\n');

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection, for the tests of what a failure leaves behind (as CRIU's
+ * own CRIU_FAULT): `--fault POINT=ERRNO` makes the named point of the helper
+ * fail with that errno, as if the system had said so. Off unless asked.
+ */
+#ifndef CKPT_FAULT_H
+#define CKPT_FAULT_H
+
+/* Points at most, and the longest name. */
+#define FAULT_MAX_POINTS 8
+#define FAULT_NAME_MAX 31
+
+/* "manifest-final=ENOSPC" or "manifest-final=28" taken; -1 when it cannot be (the usage is then wrong). */
+int fault_add(const char *spec);
+/* 0, or the errno point is to fail with (set into errno too). */
+int fault_at(const char *point);
+/* No point fails any more (the tests, between cases). */
+void fault_clear(void);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of fault.c: --fault specs taken or refused, points failing with their errno, cleared. */
+#define _GNU_SOURCE
+#include <errno.h>
+
+#include "fault.h"
+#include "check.h"
+
+TEST_GROUP(fault)
+{
+	test_case("no fault asked: every point goes");
+	CHECK_INT(fault_at("manifest-final"), ==, 0);
+
+	test_case("POINT=ENAME and POINT=number taken; the point fails with it, errno set");
+	CHECK_INT(fault_add("manifest-final=ENOSPC"), ==, 0);
+	CHECK_INT(fault_add("rename-final=5"), ==, 0);
+	errno = 0;
+	CHECK_INT(fault_at("manifest-final"), ==, ENOSPC);
+	CHECK_INT(errno, ==, ENOSPC);
+	CHECK_INT(fault_at("rename-final"), ==, EIO);
+	CHECK_INT(fault_at("manifest-first"), ==, 0);
+
+	test_case("refused: no =, no point, no such errno, 0, too long a point");
+	CHECK_INT(fault_add("manifest-final"), ==, -1);
+	CHECK_INT(fault_add("=ENOSPC"), ==, -1);
+	CHECK_INT(fault_add("x=ENOTHING"), ==, -1);
+	CHECK_INT(fault_add("x=0"), ==, -1);
+	CHECK_INT(fault_add("a-point-name-longer-than-thirty-one=EIO"), ==, -1);
+
+	test_case("at most FAULT_MAX_POINTS");
+	for (int i = 2; i < FAULT_MAX_POINTS; i++)
+		CHECK_INT(fault_add("p=EIO"), ==, 0);
+	CHECK_INT(fault_add("one-more=EIO"), ==, -1);
+
+	test_case("cleared: every point goes again");
+	fault_clear();
+	CHECK_INT(fault_at("manifest-final"), ==, 0);
+}

@@ -1,0 +1,95 @@
+/**
+ * What a dump that fails after CRIU's leaves behind, on the target: the
+ * real helper started with `--fault POINT=ERRNO` (its fault injection) so
+ * that a write fails as a full disk would. Complete images are never
+ * thrown away: a final manifest that cannot be written leaves the first one
+ * (provisional) and a listed, restorable checkpoint; a dump that fails
+ * after CRIU ended the program keeps its images and says where. The rows of
+ * what issue 14 calls the fault matrix, for the dump; other operations get
+ * theirs here.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CheckpointError } from '../../src/core/errors';
+import { HelperSession } from '../../src/core/session';
+import { sshTarget, TargetShell, WORKLOAD } from './harness';
+
+const STORE = '/var/lib/checkpoint-debugger/fault-tests';
+
+let shell: TargetShell;
+
+before(async () => {
+	shell = await TargetShell.open();
+	await shell.buildWorkload();
+});
+
+after(async () => {
+	await shell.killStarted();
+	await shell.run(`rm -rf ${STORE}`);
+	shell.close();
+});
+
+/** A helper session on the fault tests' store whose point fails with errno. */
+const faulty = (fault: string): Promise<HelperSession> => HelperSession.open(sshTarget({ helperArgs: ['--store', STORE, '--fault', fault] }));
+
+async function counter(): Promise<{ pid: number; dir: string }> {
+	const started = await shell.start([WORKLOAD, 'counter', '{dir}']);
+	await shell.waitForRecord(started.dir, 'state', (r) => r[1] >= 2);
+	return started;
+}
+
+describe('dump faults (the helper\'s --fault)', () => {
+	test('the final manifest cannot be written (ENOSPC), the program ended by the dump: the checkpoint is listed with its first manifest and restores', async () => {
+		const session = await faulty('manifest-final=ENOSPC');
+		try {
+			const { pid, dir } = await counter();
+			const c = await session.dump(pid, { leaveRunning: false, name: 'provisional' });
+			assert.equal(c.provisional, true, 'the answer says the manifest is the first one');
+			for (let i = 0; i < 100 && await shell.isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+			assert.equal(await shell.isAlive(pid), false, 'CRIU ended the program');
+			const listed = (await session.list()).find((x) => x.id === c.id);
+			assert.ok(listed?.provisional, 'listed, provisional');
+			const restored = await session.restore(c.id, { lazy: false });
+			assert.equal(restored.rootPid, pid);
+			const before = (await shell.record(dir))[1];
+			await shell.waitForRecord(dir, 'state', (r) => r[1] > before);
+			await shell.killTree(pid);
+			await session.remove(c.id);
+		} finally {
+			await session.close();
+		}
+	});
+
+	test('the dump fails after CRIU ended the program: its complete images are kept (not listed) and the error says where; CRIU restores them', async () => {
+		const session = await faulty('rename-final=EIO');
+		try {
+			const { pid, dir } = await counter();
+			const failure = await session.dump(pid, { leaveRunning: false, name: 'kept' }).then(() => undefined, (err: unknown) => err);
+			assert.ok(failure instanceof CheckpointError, String(failure));
+			const kept = /its complete images are kept in (\S+\.partial) \(criu restore -D restores them\)/.exec(failure.message);
+			assert.ok(kept, failure.message);
+			assert.equal(await shell.isAlive(pid), false);
+			assert.equal((await session.list()).length, 0, 'nothing half-written is listed');
+			await shell.ok(`criu restore -d -D ${kept[1]} -o /tmp/fault-restore.log`);
+			const before = (await shell.record(dir))[1];
+			await shell.waitForRecord(dir, 'state', (r) => r[1] > before);
+			await shell.killTree(pid);
+			await shell.ok(`rm -rf ${kept[1]}`);
+		} finally {
+			await session.close();
+		}
+	});
+
+	test('a program left running when the dump fails after CRIU: nothing is kept, it runs on', async () => {
+		const session = await faulty('rename-final=EIO');
+		try {
+			const { pid } = await counter();
+			await assert.rejects(session.dump(pid, { leaveRunning: true }), (err: unknown) => err instanceof CheckpointError && !/are kept/.test(err.message));
+			assert.ok(await shell.isAlive(pid));
+			assert.equal((await shell.run(`ls ${STORE} | grep -v '^\\.'`)).stdout.trim(), '', 'no directory of it left');
+			await shell.killTree(pid);
+		} finally {
+			await session.close();
+		}
+	});
+});
