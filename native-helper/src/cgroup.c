@@ -13,11 +13,11 @@
 
 #include "cgroup.h"
 #include "fileio.h"
+#include "freeze_claim.h"
 #include "proc.h"
 #include "util.h"
 #include "wire.h"
 
-#define FREEZE_PREFIX "checkpoint-freeze-"
 #define DEFAULT_FREEZE_TIMEOUT_MS 5000
 
 static struct frozen_tree *frozen_head;
@@ -450,8 +450,13 @@ int freeze_tree(pid_t root, const struct freeze_how *how, struct frozen_tree **o
 		return -1;
 	}
 	t->root = root;
+	t->claim_fd = -1;
 	if (set_except(t, how, e) || make_freeze_cgroup(t, e))
 		goto fail_free;
+	/* claimed before a process is moved: another helper's claim means it holds the tree */
+	t->claim_fd = freeze_claim_take(root, t->layout, t->cgroup, e);
+	if (t->claim_fd < 0)
+		goto fail_undo;
 	/* move until no process of the tree is left outside */
 	for (rounds = 0; (moved = move_tree(t, e)) > 0 && rounds < 100; rounds++)
 		;
@@ -479,6 +484,7 @@ fail_thaw:
 	freezer_write(t, false);
 fail_undo:
 	unmove_and_remove(t);
+	freeze_claim_drop(root, t->claim_fd);
 fail_free:
 	tree_free(t);
 	return -1;
@@ -503,6 +509,7 @@ int frozen_release(struct frozen_tree *t, bool thaw, struct herr *e)
 	if (thaw)
 		ret = thaw_tree(t, e);
 	unmove_and_remove(t);
+	freeze_claim_drop(t->root, t->claim_fd);
 	for (pp = &frozen_head; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;

@@ -23,6 +23,7 @@ struct frozen_tree {
 	char **orig;		/* original cgroup (relative) of each pid */
 	struct pidlist except;	/* processes of the tree left out of the freeze */
 	struct pidlist stopped;	/* those the last freeze_tree let go of in a job-control stop */
+	int claim_fd;		/* its claim (freeze_claim.h): held while frozen, let go if the helper dies */
 	struct frozen_tree *next;
 };
 

@@ -23,6 +23,7 @@
 #include "criu.h"
 #include "framing.h"
 #include "fault.h"
+#include "freeze_claim.h"
 #include "gdb_run.h"
 #include "ops.h"
 #include "program.h"
@@ -243,6 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "checkpoint-helper: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
+	/* trees a helper that ended left frozen (killed, its connection dropped): thawed before anything else */
+	freeze_claim_sweep();
 	ret = main_loop(sfd);
 	/* gdbs first: detached, they take their breakpoints out of the programs */
 	gdb_run_stop_all();

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
 #include "arena.h"
 #include "cgroup.h"
+#include "freeze_claim.h"
 #include "fileio.h"
 #include "lists.h"
 #include "proc.h"
@@ -364,6 +366,55 @@ static void test_refused(void)
 	arena_free_all();
 }
 
+/*
+ * A helper that dies holding a tree frozen (SIGKILL: no cleanup): the next
+ * helper's sweep finds its claim let go of, thaws the tree and removes the
+ * freeze cgroup; a claim another helper holds is left alone.
+ */
+static void test_orphan_swept(void)
+{
+	struct frozen_tree *t = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+	char claims[] = "/tmp/ckpt-claims-XXXXXX", *cgroup = NULL;
+	pid_t helper;
+	int status;
+
+	CHECK(mkdtemp(claims) != NULL);
+	freeze_claim_dir_set(claims);
+	CHECK(writer_start(&w));
+	test_case("a helper dies holding the tree frozen: it stays frozen");
+	helper = fork();
+	if (helper == 0)
+		_exit(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e) ? 1 : 0);
+	CHECK_INT(waitpid(helper, &status, 0), ==, helper);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_UINT(written_in(&w, 50), ==, 0);
+	CHECK_INT(read_file(arena_printf("%s/%d", claims, w.root), &cgroup, NULL, 8192), ==, 0);
+	test_case("the next helper's sweep thaws it and removes the freeze cgroup and the claim");
+	CHECK_INT(freeze_claim_sweep(), ==, 1);
+	check_running(&w);
+	CHECK_INT(access(arena_printf("%s/%d", claims, w.root), F_OK), ==, -1);
+	if (cgroup && strchr(cgroup, '\n')) {
+		char *path = strchr(cgroup, '\n') + 1;
+
+		path[strcspn(path, "\n")] = '\0';
+		CHECK_INT(access(path, F_OK), ==, -1);
+		CHECK(!in_cgroup(w.root, strrchr(path, '/')));
+	}
+	test_case("a tree this helper holds frozen: its claim is held, the sweep leaves it");
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_UINT(written_in(&w, 50), ==, 0);
+	if (t)
+		CHECK_OK(frozen_release(t, true, &e), &e);
+	free(cgroup);
+	writer_end(&w);
+	freeze_claim_dir_set(FREEZE_CLAIM_DIR);
+	CHECK_INT(remove_tree(claims), ==, 0);
+	arena_free_all();
+}
+
 TEST_GROUP(cgroup)
 {
 	test_layout();
@@ -372,6 +423,7 @@ TEST_GROUP(cgroup)
 	test_let_go_stopped();
 	test_release_frozen();
 	test_release_all();
+	test_orphan_swept();
 	test_refused();
 	CHECK(no_children());
 }

@@ -9,32 +9,21 @@
  * theirs here.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
 import { HelperSession } from '../../src/core/session';
-import { sshTarget, TargetShell, WORKLOAD } from './harness';
+import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
 const STORE = '/var/lib/checkpoint-debugger/fault-tests';
 
-let shell: TargetShell;
-
-before(async () => {
-	shell = await TargetShell.open();
-	await shell.buildWorkload();
-});
-
-after(async () => {
-	await shell.killStarted();
-	await shell.run(`rm -rf ${STORE}`);
-	shell.close();
-});
+const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
 
 /** A helper session on the fault tests' store whose point fails with errno. */
 const faulty = (fault: string): Promise<HelperSession> => HelperSession.open(sshTarget({ helperArgs: ['--store', STORE, '--fault', fault] }));
 
 async function counter(): Promise<{ pid: number; dir: string }> {
-	const started = await shell.start([WORKLOAD, 'counter', '{dir}']);
-	await shell.waitForRecord(started.dir, 'state', (r) => r[1] >= 2);
+	const started = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
+	await suite.shell.waitForRecord(started.dir, 'state', (r) => r[1] >= 2);
 	return started;
 }
 
@@ -45,15 +34,15 @@ describe('dump faults (the helper\'s --fault)', () => {
 			const { pid, dir } = await counter();
 			const c = await session.dump(pid, { leaveRunning: false, name: 'provisional' });
 			assert.equal(c.provisional, true, 'the answer says the manifest is the first one');
-			for (let i = 0; i < 100 && await shell.isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-			assert.equal(await shell.isAlive(pid), false, 'CRIU ended the program');
+			for (let i = 0; i < 100 && await suite.shell.isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+			assert.equal(await suite.shell.isAlive(pid), false, 'CRIU ended the program');
 			const listed = (await session.list()).find((x) => x.id === c.id);
 			assert.ok(listed?.provisional, 'listed, provisional');
 			const restored = await session.restore(c.id, { lazy: false });
 			assert.equal(restored.rootPid, pid);
-			const before = (await shell.record(dir))[1];
-			await shell.waitForRecord(dir, 'state', (r) => r[1] > before);
-			await shell.killTree(pid);
+			const before = (await suite.shell.record(dir))[1];
+			await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > before);
+			await suite.shell.killTree(pid);
 			await session.remove(c.id);
 		} finally {
 			await session.close();
@@ -68,13 +57,13 @@ describe('dump faults (the helper\'s --fault)', () => {
 			assert.ok(failure instanceof CheckpointError, String(failure));
 			const kept = /its complete images are kept in (\S+\.partial) \(criu restore -D restores them\)/.exec(failure.message);
 			assert.ok(kept, failure.message);
-			assert.equal(await shell.isAlive(pid), false);
+			assert.equal(await suite.shell.isAlive(pid), false);
 			assert.equal((await session.list()).length, 0, 'nothing half-written is listed');
-			await shell.ok(`criu restore -d -D ${kept[1]} -o /tmp/fault-restore.log`);
-			const before = (await shell.record(dir))[1];
-			await shell.waitForRecord(dir, 'state', (r) => r[1] > before);
-			await shell.killTree(pid);
-			await shell.ok(`rm -rf ${kept[1]}`);
+			await suite.shell.ok(`criu restore -d -D ${kept[1]} -o /tmp/fault-restore.log`);
+			const before = (await suite.shell.record(dir))[1];
+			await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > before);
+			await suite.shell.killTree(pid);
+			await suite.shell.ok(`rm -rf ${kept[1]}`);
 		} finally {
 			await session.close();
 		}
@@ -85,9 +74,9 @@ describe('dump faults (the helper\'s --fault)', () => {
 		try {
 			const { pid } = await counter();
 			await assert.rejects(session.dump(pid, { leaveRunning: true }), (err: unknown) => err instanceof CheckpointError && !/are kept/.test(err.message));
-			assert.ok(await shell.isAlive(pid));
-			assert.equal((await shell.run(`ls ${STORE} | grep -v '^\\.'`)).stdout.trim(), '', 'no directory of it left');
-			await shell.killTree(pid);
+			assert.ok(await suite.shell.isAlive(pid));
+			assert.equal((await suite.shell.run(`ls ${STORE} | grep -v '^\\.'`)).stdout.trim(), '', 'no directory of it left');
+			await suite.shell.killTree(pid);
 		} finally {
 			await session.close();
 		}

@@ -262,6 +262,30 @@ export class TargetSuite {
 	}
 }
 
+/**
+ * A suite's shell on the target (the workload built), opened before its
+ * tests; after them its programs killed, cleanUp run (what else the suite
+ * leaves), and it closed.
+ */
+export function shellSuite(cleanUp?: (shell: TargetShell) => Promise<unknown>): { readonly shell: TargetShell } {
+	let opened: TargetShell | undefined;
+	before(async () => {
+		opened = await TargetShell.open();
+		await opened.buildWorkload();
+	});
+	after(async () => {
+		await opened?.killStarted();
+		if (opened) await cleanUp?.(opened);
+		opened?.close();
+	});
+	return {
+		get shell(): TargetShell {
+			if (!opened) throw new Error('the suite\'s shell is not open yet (shellSuite() opens it before the first test)');
+			return opened;
+		},
+	};
+}
+
 /** Opens a suite before its tests (then runs opened, if given: what else the suite learns first), closes it after them. */
 export function targetSuite(opened?: (suite: TargetSuite) => Promise<void>): TargetSuite {
 	const suite = new TargetSuite();

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* Claims on freeze cgroups (freeze_claim.h): lock files, and the sweep of those a dead helper left. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "freeze_claim.h"
+#include "util.h"
+#include "wire.h"
+
+static char claim_dir[512] = FREEZE_CLAIM_DIR;
+
+void freeze_claim_dir_set(const char *dir)
+{
+	snprintf(claim_dir, sizeof(claim_dir), "%s", dir);
+}
+
+int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e)
+{
+	char path[600], text[4200];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%d", claim_dir, root);
+	n = snprintf(text, sizeof(text), "%d\n%s\n", layout, cgroup);
+	if (mkdir_p(claim_dir, 0700) && errno != EEXIST) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot create %s", claim_dir);
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* not blocking: a claim held by another helper means it holds the tree */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || ftruncate(fd, 0) || write_all(fd, text, (size_t)n)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot claim the freeze of process %d (%s)", root, path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void freeze_claim_drop(pid_t root, int fd)
+{
+	char path[600];
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%d", claim_dir, root);
+	unlink(path);
+	close(fd);
+}
+
+/* A freeze cgroup this helper could have made: absolute, under /sys/fs/cgroup, its last part ours. */
+static bool is_freeze_cgroup(const char *cgroup)
+{
+	const char *last = strrchr(cgroup, '/');
+
+	return !strncmp(cgroup, "/sys/fs/cgroup/", 15) && !strstr(cgroup, "/../") && last &&
+	       !strncmp(last + 1, FREEZE_PREFIX, strlen(FREEZE_PREFIX));
+}
+
+/* Thaws cgroup, moves its processes to its parent cgroup (where the tree's root was) and removes it. */
+static void thaw_and_remove(int layout, const char *cgroup)
+{
+	char path[4300], parent[4300], *buf = NULL, *save = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", cgroup, layout == CGL(V2) ? "cgroup.freeze" : "freezer.state");
+	write_str_path(path, layout == CGL(V2) ? "0" : "THAWED");
+	snprintf(parent, sizeof(parent), "%.*s/cgroup.procs", (int)(strrchr(cgroup, '/') - cgroup), cgroup);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	if (read_file(path, &buf, NULL, 1 << 20) == 0) {
+		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			write_str_path(parent, l);
+		free(buf);
+	}
+	for (int i = 0; i < 50 && rmdir(cgroup) && errno != ENOENT; i++)
+		sleep_ms(10);
+}
+
+/* The claim at name of dirfd, when no helper holds it: thawed, gone; 1 when it was such. */
+static int sweep_one(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	char *text = NULL, *nl;
+	int layout, ret = 0;
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && read_fd(fd, &text, NULL, 8192) == 0 &&
+	    (nl = strchr(text, '\n')) && sscanf(text, "%d", &layout) == 1) {
+		char *cgroup = nl + 1;
+
+		cgroup[strcspn(cgroup, "\n")] = '\0';
+		if (is_freeze_cgroup(cgroup)) {
+			thaw_and_remove(layout, cgroup);
+			fprintf(stderr, "checkpoint-helper: thawed %s, left frozen by a helper that ended\n", cgroup);
+			ret = 1;
+		}
+		unlinkat(dirfd, name, 0);
+	}
+	free(text);
+	close(fd);
+	return ret;
+}
+
+int freeze_claim_sweep(void)
+{
+	int dirfd = open(claim_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	DIR *d = dirfd >= 0 ? fdopendir(dirfd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (dirfd >= 0)
+			close(dirfd);
+		return 0;	/* no claim ever made here */
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n += sweep_one(dirfd, de->d_name);
+	closedir(d);
+	return n;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Claims on freeze cgroups: the helper that freezes a tree holds a lock on
+ * a small file naming the tree's freeze cgroup (<dir>/<root>) for as long
+ * as it keeps the tree frozen. A helper that dies (SIGKILL, a dropped
+ * connection) lets go of its locks with its descriptors; the next helper's
+ * sweep finds those files unlocked, thaws their cgroups, moves their
+ * processes out and removes them: no tree stays frozen that nobody holds.
+ */
+#ifndef CKPT_FREEZE_CLAIM_H
+#define CKPT_FREEZE_CLAIM_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+#define FREEZE_PREFIX "checkpoint-freeze-"
+#define FREEZE_CLAIM_DIR "/run/checkpoint-debugger/frozen"
+
+/* Where the claims are (tests: a directory of their own); FREEZE_CLAIM_DIR by default. */
+void freeze_claim_dir_set(const char *dir);
+/*
+ * Claims the freeze cgroup (layout CGL(V2) or CGL(V1)) of root's tree:
+ * the descriptor holding the lock, or -1 with e. Closing it (after
+ * freeze_claim_drop) lets go.
+ */
+int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e);
+/* The tree is thawed and its cgroup gone: the claim goes (fd closed). */
+void freeze_claim_drop(pid_t root, int fd);
+/* Thaws every claimed freeze cgroup no helper holds any more; how many. */
+int freeze_claim_sweep(void);
+
+#endif

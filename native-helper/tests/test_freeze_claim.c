@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of freeze_claim.c without a freeze (test_cgroup.c sweeps a real
+ * one): a claim names its cgroup and is held; a second claim of the same
+ * tree is refused while the first is held; dropped, it is gone; the sweep
+ * leaves held claims and claims of what is no freeze cgroup of ours.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "fileio.h"
+#include "freeze_claim.h"
+#include "wire.h"
+#include "check.h"
+
+static char dir[] = "/tmp/ckpt-claim-XXXXXX";
+
+TEST_GROUP(freeze_claim)
+{
+	struct herr e = { 0 };
+	char *text = NULL;
+	int fd, again;
+
+	CHECK(mkdtemp(dir) != NULL);
+	freeze_claim_dir_set(arena_printf("%s/frozen", dir));
+	test_case("a claim: its file names the layout and the cgroup, made with its directory");
+	fd = freeze_claim_take(4242, CGL(V2), "/sys/fs/cgroup/user/" FREEZE_PREFIX "4242", &e);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(read_file(arena_printf("%s/frozen/4242", dir), &text, NULL, 4096), ==, 0);
+	CHECK_STR(text, ==, arena_printf("%d\n/sys/fs/cgroup/user/" FREEZE_PREFIX "4242\n", CGL(V2)));
+	free(text);
+
+	test_case("held: another claim of the tree refused, the sweep leaves it");
+	again = freeze_claim_take(4242, CGL(V2), "/sys/fs/cgroup/x/" FREEZE_PREFIX "4242", &e);
+	CHECK_INT(again, ==, -1);
+	CHECK_CONTAINS(e.msg, "cannot claim the freeze of process 4242");
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, 0);
+
+	test_case("dropped: gone");
+	freeze_claim_drop(4242, fd);
+	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, -1);
+
+	test_case("a claim let go of that names no freeze cgroup of ours: nothing touched, the file goes");
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/77", dir), "2\n/etc/passwd\n", 13), ==, 0);
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(access(arena_printf("%s/frozen/77", dir), F_OK), ==, -1);
+	CHECK_INT(access("/etc/passwd", F_OK), ==, 0);
+
+	test_case("no claim directory: nothing to sweep");
+	freeze_claim_dir_set(arena_printf("%s/none", dir));
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	freeze_claim_dir_set(FREEZE_CLAIM_DIR);
+	CHECK_INT(remove_tree(dir), ==, 0);
+	arena_free_all();
+}
