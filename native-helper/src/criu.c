@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #define STATS_SVC_MAGIC 0x55105940u
 #define STATS_MAGIC 0x57093306u
 #define MAX_CRIU_MSG (8u << 20)
+
+static unsigned call_limit_ms = CRIU_CALL_MAX_MS;
 
 /* The configured path, or the first executable criu in the usual places or PATH. */
 const char *criu_find(const char *configured)
@@ -139,12 +142,37 @@ out:
 	return ret;
 }
 
-static int recv_resp(int sk, CriuResp **resp, struct herr *e)
+/* Waits until sk can be read, up to deadline_us (now_us): 0, or -1 with e (timed out: ETIMEDOUT). */
+static int wait_readable(int sk, uint64_t deadline_us, struct herr *e)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+
+	for (;;) {
+		uint64_t now = now_us();
+		int n = poll(&p, 1, now >= deadline_us ? 0 : (int)((deadline_us - now + 999) / 1000));
+
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			herr_set(e, EC(CRIU_FAILED), ETIMEDOUT, "CRIU did not answer within %.1f s: it was stopped (killed), "
+				 "what it was doing left unfinished", call_limit_ms / 1000.0);
+			return -1;
+		}
+		if (errno != EINTR) {
+			herr_perror(e, EC(INTERNAL), errno, "cannot wait for CRIU");
+			return -1;
+		}
+	}
+}
+
+static int recv_resp(int sk, uint64_t deadline_us, CriuResp **resp, struct herr *e)
 {
 	uint8_t *buf = NULL;
 	ssize_t len;
 	int ret = -1;
 
+	if (wait_readable(sk, deadline_us, e))
+		return -1;
 	do {
 		len = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	} while (len < 0 && errno == EINTR);
@@ -191,6 +219,7 @@ int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t n
 	      criu_notify_fn notify, void *arg, CriuResp **resp, struct herr *e)
 {
 	int sks[2] = { -1, -1 };
+	uint64_t deadline_us = now_us() + (uint64_t)call_limit_ms * 1000;
 	CriuResp *r = NULL;
 	pid_t pid = -1;
 	int ret = -1;
@@ -216,7 +245,7 @@ int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t n
 	if (send_req(sks[0], req, e))
 		goto out;
 	for (;;) {
-		if (recv_resp(sks[0], &r, e))
+		if (recv_resp(sks[0], deadline_us, &r, e))
 			goto out;
 		if (r->type != CRIU_REQ_TYPE__NOTIFY)
 			break;
@@ -244,9 +273,16 @@ out:
 		close(sks[0]);
 	if (sks[1] >= 0)
 		close(sks[1]);
+	if (pid > 0 && e->errnum == ETIMEDOUT && ret)
+		kill(pid, SIGKILL);	/* a CRIU that hangs would keep the helper, and the tree, waiting for ever */
 	if (pid > 0)
 		wait_criu(pid);
 	return ret;
+}
+
+void criu_set_call_limit(unsigned ms)
+{
+	call_limit_ms = ms;
 }
 
 static int criu_simple(const char *path, CriuReqType type, CriuResp **resp, struct herr *e)

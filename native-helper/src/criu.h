@@ -38,10 +38,15 @@ int criu_network_lock(const char *criu, int *method, struct herr *e);
 int criu_inet_dumpable(const struct criu_info *ci, struct herr *e);
 /* Fills ci: version, features, or the problem in words (asked: the --criu the user gave). */
 int criu_probe(struct criu_info *ci, const char *path, const char *asked);
+/* How long a CRIU request may take, at most: under the client's 30 min, so the helper answers first. */
+#define CRIU_CALL_MAX_MS (25u * 60 * 1000)
+/* The limit of every criu_call from now on (tests: a short one). */
+void criu_set_call_limit(unsigned ms);
 /*
  * Runs one request through `criu swrk`. keep_fds lists descriptors the criu
  * child must inherit. *resp is CRIU's final answer (free with
- * criu_resp__free_unpacked). Returns -1 only when the exchange itself failed.
+ * criu_resp__free_unpacked). Returns -1 only when the exchange itself failed,
+ * or CRIU took longer than the limit (killed: ETIMEDOUT).
  */
 int criu_call(const char *criu_path, CriuReq *req, const int *keep_fds, size_t nkeep,
 	      criu_notify_fn notify, void *arg, CriuResp **resp, struct herr *e);

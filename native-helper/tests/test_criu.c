@@ -128,6 +128,15 @@ static void test_call(void)
 	CHECK_INT(criu_call(put_file(dir, "plain", 0644, ""), &req, NULL, 0, NULL, NULL, &resp, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
 	CHECK(no_children());
+	test_case("a CRIU that never answers: stopped at the limit, said in words, nothing left running");
+	criu_set_call_limit(300);
+	CHECK_INT(criu_call(put_file(dir, "hangs", 0755, "#!/bin/sh\nexec sleep 1000\n"), &req, NULL, 0, NULL, NULL,
+			    &resp, &e), ==, -1);
+	criu_set_call_limit(CRIU_CALL_MAX_MS);
+	CHECK_INT(e.code, ==, EC(CRIU_FAILED));
+	CHECK_INT(e.errnum, ==, ETIMEDOUT);
+	CHECK_STR(e.msg, ==, "CRIU did not answer within 0.3 s: it was stopped (killed), what it was doing left unfinished");
+	CHECK(no_children());
 	close(kept);
 	close(other);
 	CHECK_INT(count_fds(), ==, fds);
