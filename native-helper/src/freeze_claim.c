@@ -4,16 +4,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "freeze_claim.h"
 #include "util.h"
 #include "wire.h"
+
+/* The helper's end of its watcher's pipe: above what any fork of the helper keeps. */
+#define WATCH_FD 1000
 
 static char claim_dir[512] = FREEZE_CLAIM_DIR;
 
@@ -124,4 +129,44 @@ int freeze_claim_sweep(void)
 			n += sweep_one(dirfd, de->d_name);
 	closedir(d);
 	return n;
+}
+
+/* The watcher's end: its helper's pipe at fd 3; its end (EOF) starts the sweep. */
+static void __attribute__((noreturn)) watch(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char c;
+
+	setsid();
+	signal(SIGHUP, SIG_IGN);
+	/* not the helper's protocol pipes: its client would wait for their end as long as this lives */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	while (read(3, &c, 1) != 0 && (errno == EINTR || errno == EAGAIN))
+		;
+	freeze_claim_sweep();
+	_exit(0);
+}
+
+int freeze_claim_watch(void)
+{
+	int p[2], keep;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	/* high: a fork that keeps low descriptors (the lazy supervisor) must not hold the helper's end */
+	keep = fcntl(p[1], F_DUPFD_CLOEXEC, WATCH_FD);
+	close(p[1]);
+	pid = keep < 0 ? -1 : fork();
+	if (pid == 0) {
+		if (dup2(p[0], 3) < 0)
+			_exit(1);
+		watch();
+	}
+	close(p[0]);
+	if (pid < 0 && keep >= 0)
+		close(keep);
+	return pid < 0 ? -1 : 0;	/* keep stays open, unused, until the helper ends */
 }

@@ -29,5 +29,12 @@ int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e
 void freeze_claim_drop(pid_t root, int fd);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */
 int freeze_claim_sweep(void);
+/*
+ * Starts the watcher of this helper: a process of its own session that
+ * sweeps the claims as soon as the helper ends, however it ends (killed,
+ * its connection dropped), so that its frozen trees thaw at once, not at
+ * the next helper's start. 0, or -1 (the sweep at start still thaws them).
+ */
+int freeze_claim_watch(void);
 
 #endif

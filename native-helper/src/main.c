@@ -246,6 +246,8 @@ int main(int argc, char **argv)
 	}
 	/* trees a helper that ended left frozen (killed, its connection dropped): thawed before anything else */
 	freeze_claim_sweep();
+	if (freeze_claim_watch())
+		fprintf(stderr, "checkpoint-helper: cannot start the freeze watcher: %s\n", strerror(errno));
 	ret = main_loop(sfd);
 	/* gdbs first: detached, they take their breakpoints out of the programs */
 	gdb_run_stop_all();
