@@ -49,6 +49,21 @@ int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e
 	return fd;
 }
 
+bool freeze_claim_held(pid_t root)
+{
+	char path[600];
+	int fd;
+	bool held;
+
+	snprintf(path, sizeof(path), "%s/%d", claim_dir, root);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
 void freeze_claim_drop(pid_t root, int fd)
 {
 	char path[600];

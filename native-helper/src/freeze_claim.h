@@ -10,6 +10,7 @@
 #ifndef CKPT_FREEZE_CLAIM_H
 #define CKPT_FREEZE_CLAIM_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -25,6 +26,8 @@ void freeze_claim_dir_set(const char *dir);
  * freeze_claim_drop) lets go.
  */
 int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e);
+/* Whether root's tree is claimed by a helper (another one, when this one holds no such tree). */
+bool freeze_claim_held(pid_t root);
 /* The tree is thawed and its cgroup gone: the claim goes (fd closed). */
 void freeze_claim_drop(pid_t root, int fd);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */

@@ -14,6 +14,7 @@
 #include "children.h"
 #include "config.h"
 #include "fileio.h"
+#include "freeze_claim.h"
 #include "gdb.h"
 #include "kill.h"
 #include "leaks.h"
@@ -279,6 +280,13 @@ void op_thaw(const Request *req, Response *resp)
 		reply_error(resp, &e);
 		return;
 	}
+	if (!t && freeze_claim_held(root)) {
+		herr_set(&e, EC(BUSY), EBUSY, "the tree of process %d is frozen by another helper (another session of "
+			 "Checkpoint Debugger on this host): thaw it from there, or end that session (its tree thaws then)",
+			 root);
+		reply_error(resp, &e);
+		return;
+	}
 	if (t) {
 		emit_progress(req->id, "thawing", "thawing the tree of process %d", root);
 		if (frozen_release(t, true, &e)) {
@@ -287,7 +295,7 @@ void op_thaw(const Request *req, Response *resp)
 		}
 		emit_tree_state(req->id, root, TS(RUNNING));
 	}
-	/* thawing a tree this helper did not freeze is a no-op: it runs */
+	/* a tree no helper froze is a no-op: it runs (a dead helper's was thawed by its watcher or at start) */
 	r = arena_alloc(sizeof(*r));
 	checkpoint__helper__v1__thaw_result__init(r);
 	r->root_pid = root;

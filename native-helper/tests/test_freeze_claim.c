@@ -41,10 +41,13 @@ TEST_GROUP(freeze_claim)
 	CHECK_CONTAINS(e.msg, "cannot claim the freeze of process 4242");
 	CHECK_INT(freeze_claim_sweep(), ==, 0);
 	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, 0);
+	CHECK(freeze_claim_held(4242));
+	CHECK(!freeze_claim_held(4243));
 
 	test_case("dropped: gone");
 	freeze_claim_drop(4242, fd);
 	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, -1);
+	CHECK(!freeze_claim_held(4242));
 
 	test_case("a claim let go of that names no freeze cgroup of ours: nothing touched, the file goes");
 	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/77", dir), "2\n/etc/passwd\n", 13), ==, 0);

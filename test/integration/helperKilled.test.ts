@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { CheckpointError } from '../../src/core/errors';
 import { HelperSession } from '../../src/core/session';
 import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
@@ -62,6 +63,24 @@ describe('a helper killed holding a tree frozen', () => {
 			await checkThawed(next, pid, dir, frozenAt);
 		} finally {
 			await next.close();
+			await suite.shell.killTree(pid);
+		}
+	});
+
+	test('a tree another live helper holds frozen: thaw refuses in words (it does not say "thawed"); its own helper thaws it', async () => {
+		const { pid, dir } = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
+		await suite.shell.waitForRecord(dir, 'state', (r) => r[1] >= 2);
+		const [holder, other] = [await HelperSession.open(sshTarget()), await HelperSession.open(sshTarget())];
+		try {
+			await holder.freeze(pid);
+			await assert.rejects(other.thaw(pid), (err: unknown) => err instanceof CheckpointError && err.kind === 'busy' &&
+				/frozen by another helper .*thaw it from there, or end that session/.test(err.message));
+			await holder.thaw(pid);
+			const at = await counts(dir);
+			await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > at);
+		} finally {
+			await holder.close();
+			await other.close();
 			await suite.shell.killTree(pid);
 		}
 	});
