@@ -146,10 +146,11 @@ int freeze_claim_sweep(void)
 	return n;
 }
 
-/* The watcher's end: its helper's pipe at fd 3; its end (EOF) starts the sweep. */
-static void __attribute__((noreturn)) watch(void)
+/* The watcher: waits for the end of its helper's pipe (rfd, above 2), then sweeps. */
+static void __attribute__((noreturn)) watch(int rfd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ssize_t n;
 	char c;
 
 	setsid();
@@ -157,30 +158,33 @@ static void __attribute__((noreturn)) watch(void)
 	/* not the helper's protocol pipes: its client would wait for their end as long as this lives */
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(1);
-	syscall(SYS_close_range, 4, ~0U, 0);
-	while (read(3, &c, 1) != 0 && (errno == EINTR || errno == EAGAIN))
-		;
+	syscall(SYS_close_range, 3, (unsigned)rfd - 1, 0);
+	syscall(SYS_close_range, (unsigned)rfd + 1, ~0U, 0);
+	do {
+		n = read(rfd, &c, 1);
+	} while (n > 0 || (n < 0 && errno == EINTR));
 	freeze_claim_sweep();
 	_exit(0);
 }
 
 int freeze_claim_watch(void)
 {
-	int p[2], keep;
-	pid_t pid;
+	int p[2], keep, rfd;
+	pid_t pid = -1;
 
 	if (pipe2(p, O_CLOEXEC))
 		return -1;
 	/* high: a fork that keeps low descriptors (the lazy supervisor) must not hold the helper's end */
 	keep = fcntl(p[1], F_DUPFD_CLOEXEC, WATCH_FD);
-	close(p[1]);
-	pid = keep < 0 ? -1 : fork();
-	if (pid == 0) {
-		if (dup2(p[0], 3) < 0)
-			_exit(1);
-		watch();
-	}
+	rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 10);
 	close(p[0]);
+	close(p[1]);
+	if (keep >= 0 && rfd >= 0)
+		pid = fork();
+	if (pid == 0)
+		watch(rfd);
+	if (rfd >= 0)
+		close(rfd);
 	if (pid < 0 && keep >= 0)
 		close(keep);
 	return pid < 0 ? -1 : 0;	/* keep stays open, unused, until the helper ends */
