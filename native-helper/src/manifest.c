@@ -338,12 +338,26 @@ static void arena_pb_free(void *data, void *p)
 
 static ProtobufCAllocator arena_allocator = { arena_pb_alloc, arena_pb_free, NULL };
 
-static Checkpoint *manifest_decode(const char *buf, size_t len, const char *id, struct herr *e)
+/*
+ * The manifest of checkpoint id (the directory's name: what names a
+ * checkpoint, whatever a copied manifest says) in store. One that decodes
+ * to nothing a dump writes (empty, cut short) is damage, refused.
+ */
+static Checkpoint *manifest_decode(const char *buf, size_t len, const char *store, const char *id, struct herr *e)
 {
 	Checkpoint *c = checkpoint__helper__v1__checkpoint__unpack(&arena_allocator, len, (const uint8_t *)buf);
 
-	if (!c)
-		herr_set(e, EC(INTERNAL), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
+	if (!c) {
+		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the manifest of checkpoint %s cannot be decoded", id);
+		return NULL;
+	}
+	if (c->root_pid <= 0) {
+		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the manifest of checkpoint %s is %s: it names no process", id,
+			 len ? "damaged" : "empty");
+		return NULL;
+	}
+	c->id = arena_strdup(id);
+	c->path = arena_printf("%s/%s", store, id);
 	return c;
 }
 
@@ -371,7 +385,7 @@ Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
 			manifest_unreadable(e, err, store, id);
 		goto out;
 	}
-	c = manifest_decode(buf, len, id, e);
+	c = manifest_decode(buf, len, store, id, e);
 out:
 	free(buf);
 	return c;
@@ -386,7 +400,7 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
 	if (read_file_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
 		manifest_unreadable(e, errno, store, id);
 	else
-		c = manifest_decode(buf, len, id, e);
+		c = manifest_decode(buf, len, store, id, e);
 	free(buf);
 	return c;
 }

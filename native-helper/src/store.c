@@ -90,6 +90,26 @@ static bool is_partial(const char *name)
 	return n > 8 && !strcmp(name + n - 8, ".partial");
 }
 
+static bool is_dir_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A checkpoint directory whose manifest cannot be read: listed, with why (it can be deleted). */
+static Checkpoint *damaged_entry(const char *store, const char *id, const char *why)
+{
+	Checkpoint *c = arena_alloc(sizeof(*c));
+
+	checkpoint__helper__v1__checkpoint__init(c);
+	c->id = arena_strdup(id);
+	c->name = "";
+	c->path = arena_printf("%s/%s", store, id);
+	c->damaged = arena_strdup(why);
+	return c;
+}
+
 int store_list(const char *store, ListResult *res, struct herr *e)
 {
 	size_t cap = 0;
@@ -104,13 +124,14 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 		return -1;
 	}
 	while ((de = readdir(d))) {
+		struct herr e = { 0 };
 		Checkpoint *c;
 
-		if (!valid_checkpoint_id(de->d_name) || is_partial(de->d_name))
+		if (!valid_checkpoint_id(de->d_name) || is_partial(de->d_name) || !is_dir_at(dirfd(d), de->d_name))
 			continue;
-		c = manifest_read(store, de->d_name, NULL);
+		c = manifest_read(store, de->d_name, &e);
 		if (!c)
-			continue;
+			c = damaged_entry(store, de->d_name, e.msg);
 		res->checkpoints = arena_grow(res->checkpoints, res->n_checkpoints, &cap, sizeof(*res->checkpoints));
 		res->checkpoints[res->n_checkpoints++] = c;
 	}

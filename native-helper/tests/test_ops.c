@@ -101,6 +101,7 @@ static void test_too_big(void)
 	p.cmdline = &arg;
 	p.n_cmdline = 1;
 	c.manifest_version = MANIFEST_VERSION;
+	c.root_pid = 4242;
 	c.processes = &pp;
 	c.n_processes = 1;
 	for (int i = 0; i < 2; i++) {

@@ -78,7 +78,7 @@ static void test_unknown_and_damaged(void)
 	fd = open(arena_printf("%s/broken/manifest.pb", store), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	CHECK_INT(write(fd, "\xff\xff\xff\xff", 4), ==, 4);
 	close(fd);
-	check_refused(restore("broken", false, "/bin/false", &out, &e), &out, &e, EC(INTERNAL),
+	check_refused(restore("broken", false, "/bin/false", &out, &e), &out, &e, EC(IMAGE_DAMAGED),
 		      "the manifest of checkpoint broken cannot be decoded");
 	test_case("a manifest whose CRIU options are not valid");
 	for (size_t i = 0; i < ARRAY_SIZE(many); i++)

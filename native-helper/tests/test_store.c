@@ -70,6 +70,7 @@ static void put_checkpoint(const char *dir, const char *id, uint64_t ms)
 
 	c.id = (char *)id;
 	c.created_unix_ms = ms;
+	c.root_pid = 7;
 	CHECK_INT(mkdir(path, 0700), ==, 0);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK_OK(manifest_write(fd, &c, &e), &e);
@@ -84,9 +85,26 @@ static const char *listed(const char *store)
 	const char *ids = "";
 
 	CHECK_OK(store_list(store, &res, &e), &e);
+	/* a damaged one ("!": its manifest cannot be read) first: no time is known of it */
 	for (size_t i = 0; i < res.n_checkpoints; i++)
-		ids = arena_printf("%s%s%s", ids, i ? " " : "", res.checkpoints[i]->id);
+		ids = arena_printf("%s%s%s%s", ids, i ? " " : "", res.checkpoints[i]->id,
+				   res.checkpoints[i]->damaged[0] ? "!" : "");
 	return ids;
+}
+
+/* Checkpoint id of the list store is listed as damaged, its reason holding why, its path its directory. */
+static void check_damaged(const char *id, const char *why)
+{
+	ListResult res = CHECKPOINT__HELPER__V1__LIST_RESULT__INIT;
+	struct herr e = { 0 };
+	const Checkpoint *c = NULL;
+
+	CHECK_OK(store_list(list_store, &res, &e), &e);
+	for (size_t i = 0; i < res.n_checkpoints; i++)
+		if (!strcmp(res.checkpoints[i]->id, id))
+			c = res.checkpoints[i];
+	CHECK_CONTAINS(c ? c->damaged : "", why);
+	CHECK_STR(c ? c->path : NULL, ==, arena_printf("%s/%s", list_store, id));
 }
 
 /* An error e with this code, errno and message. */
@@ -153,12 +171,16 @@ static void test_list(void)
 	put_checkpoint("b3", "b3", 200);
 	for (size_t i = 0; i < ARRAY_SIZE(not_listed); i++)
 		put_checkpoint(not_listed[i], "d", 50);
+	/* a copy of a's directory: its own checkpoint, named by its directory, not by what its manifest says */
+	put_checkpoint("a-copy", "a", 100);
 	CHECK_INT(mkdir(arena_printf("%s/bare", list_store), 0700), ==, 0);
 	CHECK_INT(mkdir(arena_printf("%s/garbage", list_store), 0700), ==, 0);
 	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/garbage/manifest.pb", list_store), "\xff\xff", 2), ==, 0);
 	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/file", list_store), "x", 1), ==, 0);
-	test_case("listed");
-	CHECK_STR(listed(list_store), ==, "a b1 b2 b3 c");
+	test_case("listed: a directory whose manifest cannot be read is listed as damaged, with why");
+	CHECK_STR(listed(list_store), ==, "bare! garbage! a a-copy b1 b2 b3 c");
+	check_damaged("bare", "cannot read the manifest of checkpoint bare in");
+	check_damaged("garbage", "the manifest of checkpoint garbage cannot be decoded");
 	test_case("no store yet");
 	CHECK_STR(listed(arena_printf("%s/absent", list_store)), ==, "");
 	test_case("a store with no checkpoint, only the logs");
@@ -221,7 +243,7 @@ static void test_delete(void)
 	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/c/sub/pages-1.img", list_store), "p", 1), ==, 0);
 	CHECK_OK(store_delete(list_store, "c", &e), &e);
 	CHECK_INT(lstat(arena_printf("%s/c", list_store), &st), ==, -1);
-	CHECK_STR(listed(list_store), ==, "a b1 b2 b3");
+	CHECK_STR(listed(list_store), ==, "bare! empty! garbage! a a-copy b1 b2 b3");
 	CHECK_INT(symlink("a", arena_printf("%s/linked", list_store)), ==, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
 		test_case("%s", refused[i]);
@@ -598,6 +620,7 @@ static void test_put_file(void)
 
 	CHECK(mkdtemp(store) != NULL);
 	c.id = "ck";
+	c.root_pid = 5;
 	c.size_bytes = 1000;
 	CHECK_INT(checkpoint_put(store, "ck", &c), ==, 0);
 	dirfd = checkpoint_open(store, "ck", &e);

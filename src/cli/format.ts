@@ -132,6 +132,10 @@ export function formatList(list: pb.Checkpoint[]): string {
 	const rows = [['ID', 'NAME', 'CREATED', 'ROOT', 'PROCS', 'SIZE', 'WITH-PARENTS', 'PARENT', 'LEAKS']];
 	list.forEach((c, i) => {
 		const total = sizes[i].withParentsBytes;
+		if (c.damaged) {
+			rows.push([c.id, 'DAMAGED', '-', '-', '-', '-', '-', '-', '-']);
+			return;
+		}
 		rows.push([
 			c.id, c.name, utcTime(c.createdUnixMs), String(c.rootPid), String(c.processes.length), byteSize(c.sizeBytes),
 			total === undefined ? '?' : byteSize(total), c.parent || '-', leakReportBrief(c.leaks),
@@ -140,6 +144,7 @@ export function formatList(list: pb.Checkpoint[]): string {
 	const missing = [...new Set(sizes.map((s) => s.missing).filter((id): id is string => !!id))];
 	const notes = missing.length ? [`?: a checkpoint it stands on is not in the store (${missing.join(', ')})`] : [];
 	for (const c of list.filter((x) => x.provisional)) notes.push(`${c.id}: its manifest is ${PROVISIONAL_TEXT}`);
+	for (const c of list.filter((x) => x.damaged)) notes.push(`${c.id}: damaged, it cannot be restored (${c.damaged}); ckpt rm ${c.id} deletes it`);
 	return [table(rows), ...notes].join('\n');
 }
 

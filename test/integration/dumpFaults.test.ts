@@ -81,4 +81,28 @@ describe('dump faults (the helper\'s --fault)', () => {
 			await session.close();
 		}
 	});
+
+	test('a damaged store: an empty manifest is listed as damaged with why (and refused by restore, deleted by rm); a copied directory is its own checkpoint, named by its directory', async () => {
+		const session = await HelperSession.open(sshTarget({ helperArgs: ['--store', STORE] }));
+		try {
+			const { pid } = await counter();
+			const c = await session.dump(pid, { leaveRunning: true, name: 'original' });
+			await suite.shell.ok(`mkdir -p ${STORE}/empty && : > ${STORE}/empty/manifest.pb && cp -a ${STORE}/${c.id} ${STORE}/copied`);
+			const list = await session.list();
+			const empty = list.find((x) => x.id === 'empty');
+			assert.match(empty?.damaged ?? '', /the manifest of checkpoint empty is empty: it names no process/);
+			assert.equal(empty?.path, `${STORE}/empty`);
+			const copied = list.find((x) => x.id === 'copied');
+			assert.equal(copied?.damaged, '');
+			assert.equal(copied?.path, `${STORE}/copied`, 'the copy is its own, at its own path');
+			assert.equal(list.filter((x) => x.id === c.id).length, 1, 'the original listed once');
+			await assert.rejects(session.restore('empty', {}), /the manifest of checkpoint empty is empty/);
+			await session.remove('empty');
+			for (const id of ['copied', c.id]) await session.remove(id);
+			assert.deepEqual((await session.list()).map((x) => x.id), []);
+			await suite.shell.killTree(pid);
+		} finally {
+			await session.close();
+		}
+	});
 });

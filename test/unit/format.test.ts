@@ -131,6 +131,13 @@ describe('formatCheckpoint / formatList / formatRestore', () => {
 		assert.match(lines[3], /^ck-p: its manifest is the one written before the dump/);
 	});
 
+	test('formatList: a damaged checkpoint (its manifest unreadable) is a row that says so, and why under the list', () => {
+		const damaged = pb.Checkpoint.create({ id: 'broken', path: '/s/broken', damaged: 'the manifest of checkpoint broken is empty: it names no process' });
+		const lines = formatList([damaged, ck]).split('\n');
+		assert.match(lines[1], /^broken\s+DAMAGED(\s+-){7}$/);
+		assert.equal(lines[3], 'broken: damaged, it cannot be restored (the manifest of checkpoint broken is empty: it names no process); ckpt rm broken deletes it');
+	});
+
 	test('formatList: a row per checkpoint, or "no checkpoints"', () => {
 		assert.equal(formatList([]), 'no checkpoints');
 		const lines = formatList([ck]).split('\n');
