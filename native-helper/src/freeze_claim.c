@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 /* The helper's end of its watcher's pipe: above what any fork of the helper keeps. */
 #define WATCH_FD 1000
+/* How long the watcher waits for its helper to be gone after its pipe's end: an exit takes less. */
+#define WATCH_GONE_MS 10000
 
 static char claim_dir[512] = FREEZE_CLAIM_DIR;
 
@@ -146,9 +149,16 @@ int freeze_claim_sweep(void)
 	return n;
 }
 
-/* The watcher: waits for the end of its helper's pipe (rfd, above 2), then sweeps. */
-static void __attribute__((noreturn)) watch(int rfd)
+/*
+ * The watcher: waits for the end of its helper's pipe (fd 3), then for the
+ * helper to be gone whole (its pidfd, fd 4: readable once it has exited,
+ * its files released). The pipe's end alone is not enough: an exiting
+ * process releases its files one by one, the pipe's possibly before its
+ * claims' locks, and a sweep then would find them still held.
+ */
+static void __attribute__((noreturn)) watch(int rfd, int helper)
 {
+	struct pollfd gone = { .fd = 4, .events = POLLIN };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ssize_t n;
 	char c;
@@ -156,35 +166,44 @@ static void __attribute__((noreturn)) watch(int rfd)
 	setsid();
 	signal(SIGHUP, SIG_IGN);
 	/* not the helper's protocol pipes: its client would wait for their end as long as this lives */
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(rfd, 3) < 0 ||
+	    dup2(helper, 4) < 0)
 		_exit(1);
-	syscall(SYS_close_range, 3, (unsigned)rfd - 1, 0);
-	syscall(SYS_close_range, (unsigned)rfd + 1, ~0U, 0);
+	syscall(SYS_close_range, 5, ~0U, 0);
 	do {
-		n = read(rfd, &c, 1);
+		n = read(3, &c, 1);
 	} while (n > 0 || (n < 0 && errno == EINTR));
+	while (poll(&gone, 1, WATCH_GONE_MS) < 0 && errno == EINTR)
+		;
 	freeze_claim_sweep();
 	_exit(0);
 }
 
 int freeze_claim_watch(void)
 {
-	int p[2], keep, rfd;
-	pid_t pid = -1;
+	int p[2], keep, rfd, self, helper = -1;
+	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC))
 		return -1;
 	/* high: a fork that keeps low descriptors (the lazy supervisor) must not hold the helper's end */
 	keep = fcntl(p[1], F_DUPFD_CLOEXEC, WATCH_FD);
+	/* 10 and above: moved to 3 and 4 in the watcher without clobbering each other */
 	rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 10);
 	close(p[0]);
 	close(p[1]);
-	if (keep >= 0 && rfd >= 0)
-		pid = fork();
+	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self >= 0) {
+		helper = fcntl(self, F_DUPFD_CLOEXEC, 10);
+		close(self);
+	}
+	pid = keep >= 0 && rfd >= 0 && helper >= 0 ? fork() : -1;
 	if (pid == 0)
-		watch(rfd);
+		watch(rfd, helper);
 	if (rfd >= 0)
 		close(rfd);
+	if (helper >= 0)
+		close(helper);
 	if (pid < 0 && keep >= 0)
 		close(keep);
 	return pid < 0 ? -1 : 0;	/* keep stays open, unused, until the helper ends */

@@ -402,6 +402,16 @@ static void test_orphan_swept(void)
 		CHECK_INT(access(path, F_OK), ==, -1);
 		CHECK(!in_cgroup(w.root, strrchr(path, '/')));
 	}
+	test_case("a helper with a watcher dies holding the tree frozen: the watcher thaws it at once");
+	helper = fork();
+	if (helper == 0)
+		_exit(freeze_claim_watch() || freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e) ? 1 : 0);
+	CHECK_INT(waitpid(helper, &status, 0), ==, helper);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int i = 0; i < 200 && written_in(&w, 10) == 0; i++)
+		;
+	check_running(&w);
+	CHECK_INT(access(arena_printf("%s/%d", claims, w.root), F_OK), ==, -1);
 	test_case("a tree this helper holds frozen: its claim is held, the sweep leaves it");
 	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
 	CHECK_INT(freeze_claim_sweep(), ==, 0);
