@@ -44,6 +44,7 @@ struct dump_ctx {
 	const struct pidlist *pids;	/* the tree as scanned before the dump */
 	bool criu_ran;			/* its parasite may have been in the tasks */
 	int parent_fd;			/* the checkpoint it stands on, locked shared until it is listed */
+	int dump_lock;			/* DUMP_LOCK_DIR/<root>, held for the whole dump */
 	const char *parent;		/* its id */
 	PageSharing *sharing;
 };
@@ -442,9 +443,35 @@ static int criu_dump(struct dump_ctx *c, struct dump_outcome *out, uint64_t *wal
 	return ret;
 }
 
+/*
+ * The tree's dump lock: another dump of it under way (another request, or
+ * another session) is said in words, before anything is frozen or scanned,
+ * instead of CRIU's "Unable to detach from PID" when it meets the other.
+ * The files stay (removing one could let two dumps hold two of them).
+ */
+static int lock_tree(struct dump_ctx *c, struct herr *e)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%d", DUMP_LOCK_DIR, c->p->root);
+	if ((mkdir_p(DUMP_LOCK_DIR, 0700) && errno != EEXIST) ||
+	    (c->dump_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot open %s", path);
+		return -1;
+	}
+	if (flock(c->dump_lock, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		herr_set(e, EC(BUSY), EWOULDBLOCK, "a dump of the tree of process %d is already under way (another "
+			 "request, or another session); try again when it is done", c->p->root);
+	else
+		herr_perror(e, EC(INTERNAL), errno, "cannot lock %s", path);
+	return -1;
+}
+
 int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr *e)
 {
-	struct dump_ctx c = { .p = p, .dirfd = -1, .parent_fd = -1 };
+	struct dump_ctx c = { .p = p, .dirfd = -1, .parent_fd = -1, .dump_lock = -1 };
 	struct pidlist pids = { 0 };
 	uint64_t wall_us = 0;
 	int ret = -1;
@@ -453,7 +480,7 @@ int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr 
 	c.tree = frozen_find(p->root);
 	c.pids = &pids;
 	/* a tree restored lazily is dumped once its pages are all in: CRIU would meet its userfaultfd */
-	if (proc_tree(p->root, &pids, e) || lazy_wait_idle(p->store, pids.v, pids.n, p->request, e) ||
+	if (lock_tree(&c, e) || proc_tree(p->root, &pids, e) || lazy_wait_idle(p->store, pids.v, pids.n, p->request, e) ||
 	    scan_before_dump(&c, out, e) || check_criu_can(&c, e))
 		goto release;
 	c.procs = collect_processes(&pids, &c.nprocs);
@@ -480,6 +507,8 @@ out:
 		close(c.dirfd);
 	if (c.parent_fd >= 0)
 		close(c.parent_fd);	/* and with it the lock */
+	if (c.dump_lock >= 0)
+		close(c.dump_lock);	/* and with it the lock */
 	pidlist_free(&pids);
 	return ret;
 }

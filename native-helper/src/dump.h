@@ -18,6 +18,9 @@
 #include "err.h"
 #include "wire.h"
 
+/* One lock file per tree root being dumped: two dumps of one tree at once, the second says so. */
+#define DUMP_LOCK_DIR "/run/checkpoint-debugger/dumping"
+
 struct dump_params {
 	uint32_t request;		/* the id its progress and tree-state events carry */
 	pid_t root;

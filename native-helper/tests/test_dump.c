@@ -7,9 +7,12 @@
  * but CRIU's log, and the tree runs as it did.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "dump.h"
@@ -69,6 +72,31 @@ static int dump_warned(pid_t root, const struct criu_info *ci, struct dump_outco
 	LeakRule **rules = namespaces_warned(&n);
 
 	return dump(root, rules, n, ci, out, e);
+}
+
+/* Another dump of the tree under way (its lock held): said in words, nothing scanned, frozen or written. */
+static void test_dump_under_way(pid_t root)
+{
+	struct criu_info ci = criu_at(fake_criu("ok"));
+	int fd = open(arena_printf("%s/%d", DUMP_LOCK_DIR, root), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct dump_outcome out;
+	struct herr e;
+
+	test_case("a dump of the tree already under way: the second says so");
+	CHECK_INT(fd >= 0 ? flock(fd, LOCK_EX) : -1, ==, 0);
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(BUSY));
+	CHECK_STR(e.msg, ==, arena_printf("a dump of the tree of process %d is already under way (another request, or "
+					  "another session); try again when it is done", root));
+	CHECK_STR(events_told(), ==, arena_printf("RUNNING %d, ", root));	/* as it was: nothing scanned or frozen */
+	CHECK_INT(dir_entries(store), ==, 0);
+	check_runs(root);
+	test_case("the other done: it goes");
+	close(fd);
+	CHECK_OK(dump_warned(root, &ci, &out, &e), &e);
+	fake_criu(NULL);
+	if (out.checkpoint)
+		CHECK_INT(remove_tree(out.checkpoint->path), ==, 0);
 }
 
 /* A pipe to a process outside the tree, its policy fail: refused before anything is frozen or written. */
@@ -281,6 +309,7 @@ static void dump_tests(void)
 	if (root > 0) {
 		test_exchange_fails(root);
 		test_criu_fails(root);
+		test_dump_under_way(root);
 		test_dumped(root);
 		test_final_manifest_fails(root);
 		programs_end(&root, 1);
