@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { allAbove, allBelow, connection, connectionFilePath, NEWER_CRIU, REPO, sshTarget, TargetShell, WORKLOAD } from '../integration/harness';
+import { allAbove, allBelow, connection, connectionFilePath, NEWER_CRIU, REPO, sshTarget, TargetShell, testPort, WORKLOAD } from '../integration/harness';
 import { E2eRun, editorText, escapeRegExp, runCommand, treeRow, waitForNotification, type Workbench } from './codeServer';
 
 const CHECKPOINT_NAME = 'e2e before';
@@ -523,7 +523,7 @@ describe('the extension in VS Code', () => {
 
 	test('a saved TCP connection that carried data since: the restore asks first, and Restore With Connections Closed brings the program back with it closed', step(async (wb) => {
 		const leaky = await shell.buildProgram('leaky');
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		// leaky tcp: P (outside the tree) listens; its child R, the tree, connects and sends it a count every tick.
 		const { pid: outside, dir } = await shell.start([leaky, 'tcp', '{dir}', String(port)]);
 		const root = (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0];

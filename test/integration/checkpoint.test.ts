@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
-import { allAbove, allAtLeast, allBelow, targetSuite, WORKLOAD } from './harness';
+import { allAbove, allAtLeast, allBelow, targetSuite, testPort, WORKLOAD } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const suite = targetSuite();
@@ -267,7 +267,7 @@ describe('what CRIU refuses leaves the program running', () => {
 	});
 
 	test('dump of a tree with an established TCP connection to outside it', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		const listener = await suite.shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await suite.shell.waitForListener(port);
 		const { pid, dir } = await suite.shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { downloadCheckpoint } from '../../src/core/download';
 import { join } from 'node:path';
 import { connectClient, launchSnapshot, serveAdapter } from '../support/dap';
-import { allAbove, allAtLeast, allBelow, connectionFilePath, newerCriuTarget, REPO, sshTarget, TargetShell, WORKLOAD } from './harness';
+import { allAbove, allAtLeast, allBelow, connectionFilePath, newerCriuTarget, REPO, sshTarget, TargetShell, testPort, WORKLOAD } from './harness';
 
 const TARGET = connectionFilePath();
 /** The target again, its helper running the newer CRIU (which can dump TCP connections here). */
@@ -213,7 +213,7 @@ describe('live debug session (attach)', { timeout: PER_GROUP_MS }, () => {
 	});
 
 	test('a checkpoint refused for a leak is an error in words with the choices, and the paused program stays paused', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await shell.waitForListener(port);
 		const { pid, dir } = await shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
@@ -392,7 +392,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', { timeout: 
 		(await shell.ok(`ss -Htn state established '( sport = :${port} or dport = :${port} )' | awk '{ print $3, $4 }' | sort`)).trim().split('\n').filter(Boolean);
 
 	test('an idle connection (a pool\'s, say) is saved, and comes back over the running program as it was: its peer sees nothing', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		await shell.start([WORKLOAD, 'tcp-listen', String(port)]);
 		await shell.waitForListener(port);
 		const { pid, dir } = await shell.start([WORKLOAD, 'tcp-client', '{dir}', String(port)]);
@@ -419,7 +419,7 @@ describe('saved TCP connections in a live debug session (CRIU 4.2)', { timeout: 
 
 	test('a connection that carried data since: the restore is refused, the program runs on; then restored closed on request', async () => {
 		const leaky = await shell.buildProgram('leaky');
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		const { dir } = await shell.start([leaky, 'tcp', '{dir}', String(port)]);
 		const pid = (await shell.waitForRecord(dir, 'state', (r) => r[1] >= 3))[0];
 		const dc = await attach(pid, { target: TARGET_NEWER_CRIU, leakPolicy: { tcp: 'save' } });

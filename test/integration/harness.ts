@@ -297,6 +297,13 @@ export function targetSuite(opened?: (suite: TargetSuite) => Promise<void>): Tar
 	return suite;
 }
 
+/**
+ * A port for a test's listener on the target: random, below the ephemeral
+ * range (32768 and up), where a connection's own source port (ssh's
+ * included) could already hold it.
+ */
+export const testPort = (): number => 20000 + Math.floor(Math.random() * 12000);
+
 /** Counter comparisons for waitForCounters: every counter against its twin in a reference. */
 export const allAtLeast = (min: number[]) => (c: number[]): boolean => c.length === min.length && c.every((v, i) => v >= min[i]);
 export const allBelow = (max: number[]) => (c: number[]): boolean => c.length === max.length && c.every((v, i) => v < max[i]);

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CheckpointError } from '../../src/core/errors';
 import { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
-import { escapeRegExp, newerCriuTarget, NEWER_CRIU, sshTarget, TargetShell } from './harness';
+import { escapeRegExp, NEWER_CRIU, newerCriuTarget, sshTarget, TargetShell, testPort } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const LEAKY = '/opt/checkpoint-debugger-tests/leaky';
@@ -380,7 +380,7 @@ describe('an established TCP connection to an outside server', () => {
 	let t: Leaky;
 
 	test('is found with the local peer outside; the default (fail) refuses; save asks for --tcp-established', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		t = await startLeaky('tcp', [String(port)]);
 		const end = await fdOf(t.root, /^socket:/);
 		await detect(t, K.LEAK_KIND_TCP, {
@@ -420,7 +420,7 @@ describe('a TCP connection saved, and restored over the running tree (CRIU 4.2)'
 		const hello = await newer.hello();
 		assert.equal(hello.criuPath, NEWER_CRIU, `the helper runs the CRIU asked for (${hello.criuProblem})`);
 		assert.match(hello.criuVersion, /^4\.([2-9]|\d\d)/, 'it is CRIU 4.2 or later');
-		t = await startLeaky('tcp', [String(20000 + Math.floor(Math.random() * 20000))]);
+		t = await startLeaky('tcp', [String(testPort())]);
 	});
 
 	after(async () => {
@@ -504,7 +504,7 @@ describe('a listening TCP socket and a bound UDP socket (CRIU 4.2)', () => {
 	});
 
 	test('is found; the default (warn) dumps it; the restored root listens on the address again and answers', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		const t = await startLeaky('listen', [String(port)], false);
 		await detect(t, K.LEAK_KIND_TCP, {
 			inside: [t.root], outside: [], defaultPolicy: P.LEAK_POLICY_WARN, choices: [P.LEAK_POLICY_IGNORE, P.LEAK_POLICY_FAIL],
@@ -519,7 +519,7 @@ describe('a listening TCP socket and a bound UDP socket (CRIU 4.2)', () => {
 	});
 
 	test('a bound UDP socket: found; the default (warn) dumps it; the restored root receives on the address again', async () => {
-		const port = 20000 + Math.floor(Math.random() * 20000);
+		const port = testPort();
 		const t = await startLeaky('udp', [String(port)], false);
 		await waitFor(t, 'state', (c) => c[1] > 0, 'the root receives nothing from the outside process');
 		await detect(t, K.LEAK_KIND_UDP, {
