@@ -88,17 +88,6 @@ static void add_range(struct diff_ctx *c, int kind, uint64_t start, uint64_t end
 	d->ranges[d->n_ranges++] = last;
 }
 
-static int read_run(const struct page_run *r, uint64_t addr, uint8_t *buf, size_t len, struct herr *e)
-{
-	ssize_t n = pread(r->fd, buf, len, (off_t)(r->off + (addr - r->start)));
-
-	if (n == (ssize_t)len)
-		return 0;
-	herr_set(e, EC(IMAGE_DAMAGED), n < 0 ? errno : EIO, "a pages image ends before the page at 0x%llx that "
-		 "its pagemap says it holds", (unsigned long long)addr);
-	return -1;
-}
-
 static uint64_t bytes_differing(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	uint64_t n = 0;
@@ -132,7 +121,7 @@ static int compare_both(struct diff_ctx *c, const struct page_run *ra, const str
 	while (addr < end) {
 		size_t len = end - addr < CHUNK_PAGES * PAGE_BYTES ? end - addr : CHUNK_PAGES * PAGE_BYTES;
 
-		if (read_run(ra, addr, c->buf_a, len, e) || read_run(rb, addr, c->buf_b, len, e))
+		if (pagemap_read(ra, addr, c->buf_a, len, e) || pagemap_read(rb, addr, c->buf_b, len, e))
 			return -1;
 		c->bytes_read += 2 * len;
 		for (size_t off = 0; off < len; off += PAGE_BYTES) {

@@ -83,17 +83,6 @@ static int write_out(struct rewriter *rw, const void *data, size_t len, struct h
 	return -1;
 }
 
-static int read_at(const struct page_run *r, uint64_t addr, uint8_t *buf, size_t len, struct herr *e)
-{
-	ssize_t n = pread_full(r->fd, buf, len, r->off + (addr - r->start));
-
-	if (n == (ssize_t)len)
-		return 0;
-	herr_perror(e, EC(IMAGE_DAMAGED), n < 0 ? errno : EIO, "cannot read the pages at %#llx of a checkpoint",
-		    (unsigned long long)addr);
-	return -1;
-}
-
 /* [lo, hi) of held run r given bytes of its own: copied into the new pages file. */
 static int own(struct rewriter *rw, const struct page_run *r, uint64_t lo, uint64_t hi, struct herr *e)
 {
@@ -102,7 +91,7 @@ static int own(struct rewriter *rw, const struct page_run *r, uint64_t lo, uint6
 	for (uint64_t at = lo; at < hi; at += CHUNK_BYTES) {
 		size_t len = hi - at < CHUNK_BYTES ? hi - at : CHUNK_BYTES;
 
-		if (read_at(r, at, rw->a, len, e) || write_out(rw, rw->a, len, e))
+		if (pagemap_read(r, at, rw->a, len, e) || write_out(rw, rw->a, len, e))
 			return -1;
 	}
 	rw->st.own_pages += (hi - lo) / PAGE_BYTES;
@@ -142,7 +131,7 @@ static int compare(struct rewriter *rw, const struct page_run *r, const struct p
 	for (uint64_t at = lo; at < hi; at += CHUNK_BYTES) {
 		size_t len = hi - at < CHUNK_BYTES ? hi - at : CHUNK_BYTES;
 
-		if (read_at(r, at, rw->a, len, e) || read_at(p, at, rw->b, len, e) ||
+		if (pagemap_read(r, at, rw->a, len, e) || pagemap_read(p, at, rw->b, len, e) ||
 		    share_chunk(rw, r, at, len / PAGE_BYTES, e))
 			return -1;
 	}

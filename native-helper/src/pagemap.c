@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "criu-images.pb-c.h"
+#include "fileio.h"
 #include "image_entries.h"
 #include "pagemap.h"
 #include "wire.h"
@@ -274,6 +275,21 @@ int pagemap_load(int dirfd, const char *name, bool optional, struct pagemap *m, 
 	if (ret)
 		pagemap_free(m);
 	return ret;
+}
+
+int pagemap_read(const struct page_run *r, uint64_t addr, void *buf, size_t len, struct herr *e)
+{
+	ssize_t n = pread_full(r->fd, buf, len, r->off + (addr - r->start));
+
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0)
+		herr_perror(e, EC(IMAGE_DAMAGED), errno, "cannot read the pages at %#llx of a checkpoint",
+			    (unsigned long long)addr);
+	else
+		herr_set(e, EC(IMAGE_DAMAGED), EIO, "a pages image ends before the page at %#llx that its pagemap "
+			 "says it holds", (unsigned long long)addr);
+	return -1;
 }
 
 size_t pagemap_first_after(const struct pagemap *m, uint64_t addr)

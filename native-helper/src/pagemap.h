@@ -57,6 +57,8 @@ struct pagemap {
  * dumped), else IMAGE_DAMAGED.
  */
 int pagemap_load(int dirfd, const char *name, bool optional, struct pagemap *m, struct herr *e);
+/* The bytes [addr, addr + len) of held run r (within it), read whole; IMAGE_DAMAGED when they cannot be. */
+int pagemap_read(const struct page_run *r, uint64_t addr, void *buf, size_t len, struct herr *e);
 /* Index of the first run that ends after addr (m->n when none does). */
 size_t pagemap_first_after(const struct pagemap *m, uint64_t addr);
 void pagemap_free(struct pagemap *m);

@@ -81,12 +81,27 @@ static int sub_dir(const char *dir, const char *name)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* The first byte of run r's pages: which pages file, which page. */
+/* The first byte of run r's pages: which pages file, which page (through pagemap_read). */
 static int first_byte(const struct page_run *r)
 {
+	struct herr e = { 0 };
 	uint8_t b = 0;
 
-	return r->fd >= 0 && pread(r->fd, &b, 1, (off_t)r->off) == 1 ? b : -1;
+	return r->fd >= 0 && pagemap_read(r, r->start, &b, 1, &e) == 0 ? b : -1;
+}
+
+/* A run whose pages file ends before its bytes: refused, in words. */
+static void test_read_short(void)
+{
+	struct page_run r = { .start = 0x1000, .end = 0x3000, .fd = open("/dev/null", O_RDONLY | O_CLOEXEC) };
+	struct herr e = { 0 };
+	uint8_t buf[16];
+
+	test_case("pagemap_read: a pages file that ends before the run's bytes");
+	CHECK_INT(pagemap_read(&r, 0x2000, buf, sizeof(buf), &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(IMAGE_DAMAGED));
+	CHECK_STR(e.msg, ==, "a pages image ends before the page at 0x2000 that its pagemap says it holds");
+	close(r.fd);
 }
 
 static void check_run(const struct pagemap *m, size_t i, uint64_t start, uint64_t end, enum page_absent absent,
@@ -225,5 +240,6 @@ TEST_GROUP(pagemap)
 	test_versions(dir);
 	test_parents(dir);
 	test_refused(dir);
+	test_read_short();
 	remove_tree(dir);
 }
