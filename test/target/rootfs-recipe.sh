@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian trixie root file system of the test target host into "$1".
+# It also builds and fuzzes the helper: gcc for the static binary and its
+# sanitizer tests, clang with libFuzzer for its fuzz targets, and Node.js
+# (whose glibc is new enough for Jazzer.js) for the TypeScript fuzz targets.
 # The target cache is keyed by a hash of this file: change it and the next
 # `target.sh up` builds a new root file system.
 set -euo pipefail
@@ -11,6 +14,7 @@ packages=(
 	criu python3-pycriu openssh-server tini procps iproute2 python3
 	gcc make libc6-dev libcriu-dev libprotobuf-c-dev protobuf-c-compiler
 	iptables nftables util-linux sudo patchelf gdb
+	clang libclang-rt-19-dev llvm-19 nodejs
 )
 
 debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
