@@ -84,20 +84,63 @@ static const char *json_escape_of(unsigned char c)
 	}
 }
 
+/*
+ * The length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 when there is none.
+ */
+static size_t utf8_sequence_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	/* the NUL ending the string fails the range check: no read past it */
+	for (size_t i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (p[i] < lo || p[i] > hi)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string of bytes from the system, which need not be UTF-8: valid
+ * sequences go as they are, control characters escaped, and each byte that
+ * is not part of valid UTF-8 as the lone surrogate \udc80..\udcff, as the
+ * client decodes the same bytes (proto/helper.proto): the file stays valid
+ * JSON and loses nothing.
+ */
 int json_escape(struct sbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	int ret = sbuf_add(b, "\"", 1);
 
-	for (; *p && !ret; p++) {
+	while (*p && !ret) {
 		const char *esc = json_escape_of(*p);
+		size_t n = *p < 0x80 ? 1 : utf8_sequence_len(p);
 
 		if (esc)
 			ret = sbuf_puts(b, esc);
 		else if (*p < 0x20 || *p == 0x7f)
 			ret = sbuf_printf(b, "\\u%04x", *p);
+		else if (n == 0)
+			ret = sbuf_printf(b, "\\udc%02x", *p);
 		else
-			ret = sbuf_add(b, (const char *)p, 1);
+			ret = sbuf_add(b, (const char *)p, n);
+		p += n ? n : 1;
 	}
 	return ret ? ret : sbuf_add(b, "\"", 1);
 }

@@ -1,6 +1,7 @@
 /** Human-readable output of the `ckpt` commands. */
 import { pb } from '../core/protocol';
 import { byteSize, plural } from '../core/text';
+import { printable, printableCommandLine } from '../core/systemText';
 import {
 	changeText, formatPolicy, leakJson, leakName, leakReportBrief, leakReportJson, leakReportSummary, leaksWithoutChoice,
 	leakStatsJson, suggestedRules, warnedLeaks,
@@ -18,7 +19,9 @@ export function utcTime(unixMs: number): string {
 	return new Date(unixMs).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-function table(rows: string[][]): string {
+/** Columns aligned; a cell's text as `printable` shows it, so a name from the system can neither break a row nor move the cursor. */
+function table(cells: string[][]): string {
+	const rows = cells.map((r) => r.map(printable));
 	const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
 	return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
 }
@@ -58,7 +61,7 @@ export function formatPs(processes: pb.ProcessInfo[]): string {
 	}
 	const rows = [['PID', 'PPID', 'STATE', 'TTY', 'THR', 'COMMAND']];
 	const visit = (p: pb.ProcessInfo, depth: number): void => {
-		const command = p.cmdline.length ? p.cmdline.join(' ') : `[${p.comm}]`;
+		const command = p.cmdline.length ? printableCommandLine(p.cmdline) : `[${printable(p.comm)}]`;
 		rows.push([String(p.pid), String(p.ppid), p.frozen ? `${p.state} frozen` : p.state, p.tty || '-', String(p.threads.length),
 			`${'  '.repeat(depth)}${command}`]);
 		for (const c of byParent.get(p.pid) ?? []) visit(c, depth + 1);
@@ -81,7 +84,7 @@ export function formatCheckpoint(c: pb.Checkpoint): string {
 		lines.push(`  timing    frozen ${ms(s.frozenTimeUs)} (freezing ${ms(s.freezingTimeUs)}, memdump ${ms(s.memdumpTimeUs)}, memwrite ${ms(s.memwriteTimeUs)}), CRIU request ${ms(s.criuWallTimeUs)}`);
 		lines.push(`  pages     ${s.pagesScanned} scanned, ${s.pagesWritten} written, ${s.pagesLazy} lazy, ${s.pagesSkippedParent} in parent`);
 	}
-	for (const p of c.processes) lines.push(`  process   ${p.pid} ${p.comm}: ${p.cmdline.join(' ')}`);
+	for (const p of c.processes) lines.push(`  process   ${p.pid} ${printable(p.comm)}: ${printableCommandLine(p.cmdline)}`);
 	lines.push(...leakReportLines(c.leaks, '  '));
 	return lines.join('\n');
 }

@@ -14,6 +14,7 @@ import { diffSources, diffText } from '../core/images/diff';
 import { hexdump } from '../core/images/hexdump';
 import { readManifest } from '../core/images/manifest';
 import { showJson, showText } from './show';
+import { printableLines } from '../core/systemText';
 
 /** Reads of more than this are refused: `ckpt mem` is for looking, not for copying memory out. */
 export const MAX_MEM_READ = 64 * 1024 * 1024;
@@ -64,7 +65,7 @@ async function show(images: CheckpointImages, options: InspectOptions, out: Node
 		Promise.all(images.processes.map(async (process) => ({ process, cmdline: await process.cmdline() }))),
 		readManifest(images.source),
 	]);
-	out.write(options.json ? `${JSON.stringify(showJson(images, shown, manifest), null, 2)}\n` : `${showText(images, shown, manifest)}\n`);
+	out.write(options.json ? `${JSON.stringify(showJson(images, shown, manifest), null, 2)}\n` : printableLines(`${showText(images, shown, manifest)}\n`));
 }
 
 interface MemRequest {
@@ -98,7 +99,7 @@ export async function runDiff(a: string, b: string, target: Target | undefined, 
 			pageDiff: session && (() => session.pageDiff(a, b)),
 			symbols: session && targetSymbols(session.target),
 		});
-		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : `${diffText(d)}\n`);
+		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : printableLines(`${diffText(d)}\n`));
 	} finally {
 		await first?.source.close();
 		await second?.source.close();

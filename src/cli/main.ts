@@ -15,6 +15,7 @@ import type { Target } from '../core/target';
 import { targetFromSpec, type TargetFlags } from '../core/targetSpec';
 import { coreArgs, runCore } from './core';
 import { runDiff, runInspect } from './inspect';
+import { printableLines } from '../core/systemText';
 import { checkpointJson, formatCheckpoint, formatHello, formatLeaksResult, formatList, formatPs, formatRestore, leaksResultJson, listJson, refusalHint, toJson } from './format';
 
 
@@ -219,7 +220,7 @@ function nameArg(args: string[], command: string): string {
 type Printer = (text: string, json: object) => void;
 
 async function runCommand(session: HelperSession, command: string, args: string[], options: Options, rules: pb.ILeakRule[], print: Printer): Promise<void> {
-	const progress = options.json ? undefined : (p: pb.Progress) => process.stderr.write(`… ${p.stage}${p.message ? `: ${p.message}` : ''}\n`);
+	const progress = options.json ? undefined : (p: pb.Progress) => process.stderr.write(printableLines(`… ${p.stage}${p.message ? `: ${p.message}` : ''}\n`));
 	switch (command) {
 		case 'hello': {
 			const h = await session.hello();
@@ -271,7 +272,7 @@ async function runCommand(session: HelperSession, command: string, args: string[
 			return print(`deleted ${id}`, { deleted: id });
 		}
 		case 'core': {
-			const r = await runCore(session, coreArgs(args, options), options.json ? undefined : (m) => process.stderr.write(`… ${m}\n`));
+			const r = await runCore(session, coreArgs(args, options), options.json ? undefined : (m) => process.stderr.write(printableLines(`… ${m}\n`)));
 			return print(r.text, r.json);
 		}
 		case 'rename': {
@@ -294,9 +295,9 @@ export const EXIT_LEAKS_REFUSED = 3;
 function reportFailure(err: unknown, json = false): number {
 	if (err instanceof CheckpointError && err.kind === 'leaks-refused') {
 		if (json) process.stdout.write(`${JSON.stringify({ error: { kind: err.kind, message: err.message }, leaks: err.leaks.map(leakJson) }, null, 2)}\n`);
-		if (err.leaks.length) process.stderr.write(`${formatLeaks(err.leaks)}\n\n`);
+		if (err.leaks.length) process.stderr.write(printableLines(`${formatLeaks(err.leaks)}\n\n`));
 	}
-	process.stderr.write(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`);
+	process.stderr.write(printableLines(`ckpt: ${errorMessage(err)}${cliHint(err)}\n`));
 	if (!(err instanceof CheckpointError)) return 1;
 	return err.kind === 'usage' ? 2 : err.kind === 'leaks-refused' ? EXIT_LEAKS_REFUSED : 1;
 }
@@ -341,7 +342,7 @@ export async function main(argv: string[]): Promise<number> {
 		checkOptions(command, args, options);
 		rules = policyArg(command, options);
 	} catch (err) {
-		process.stderr.write(`ckpt: ${errorMessage(err)}\n`);
+		process.stderr.write(printableLines(`ckpt: ${errorMessage(err)}\n`));
 		return 2;
 	}
 	const spec = options.target ?? process.env.CKPT_TARGET;
@@ -356,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
 		const target = targetFromSpec(spec, targetFlags(options));
 		session = await HelperSession.open(target);
 		await runCommand(session, command, args, options, rules, (text, json) => {
-			process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+			process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : printableLines(`${text}\n`));
 		});
 		return 0;
 	} catch (err) {

@@ -21,6 +21,7 @@ import type { ProcessImage } from '../core/images/checkpoint';
 import type { GdbLink, HelperOperations } from '../core/session';
 import { gdbDap, INITIALIZE, isUnknownFunction, python } from './gdbEngine';
 import type { Sources } from './sources';
+import { printable } from '../core/systemText';
 
 /** What the core debugger needs of a helper session. */
 export type CoreOperations = Pick<HelperOperations, 'target' | 'core' | 'gdbStart'>;
@@ -204,7 +205,7 @@ export class ProcessGdb {
 
 /** The register-level view's reason for a process, as the user reads it. */
 function registerLevelText(process: ProcessImage, why: string): string {
-	return `Process ${process.pid} (${process.comm}) is shown at the register level (frames from frame pointers, no source lines or locals): ${why}.\n`;
+	return `Process ${process.pid} (${printable(process.comm)}) is shown at the register level (frames from frame pointers, no source lines or locals): ${why}.\n`;
 }
 
 type GdbBody<K extends string> = K extends 'stackTrace' ? DebugProtocol.StackTraceResponse['body']

@@ -16,6 +16,7 @@ import {
 } from '../core/leaks';
 import type { pb } from '../core/protocol';
 import { plural } from '../core/text';
+import { printable } from '../core/systemText';
 
 export const SETTING_WHERE = 'the setting checkpoint.leakPolicy';
 export const LAUNCH_WHERE = 'the launch configuration\'s "leakPolicy"';
@@ -129,7 +130,7 @@ export function leakLabel(leak: LeakJson): string {
 
 /** "10512 cat (fd 0 (read end)), 10513 tee (...) and 3 more", or "" when none is named. */
 export function outsideText(leak: LeakJson, shown = 3): string {
-	const named = leak.outside.slice(0, shown).map((h) => `${h.pid} ${h.comm || '?'}${h.how ? ` (${h.how})` : ''}`).join(', ');
+	const named = leak.outside.slice(0, shown).map((h) => printable(`${h.pid} ${h.comm || '?'}${h.how ? ` (${h.how})` : ''}`)).join(', ');
 	const more = leak.outsideCount - Math.min(shown, leak.outside.length);
 	if (more <= 0) return named;
 	return named ? `${named} and ${more} more` : plural(more, 'process', 'processes');

@@ -25,6 +25,7 @@ import { byteSize, plural } from '../core/text';
 import { pagesBytes } from '../core/sharing';
 import { FORWARDED, SourceDebugger } from './sourceDebugger';
 import { MAX_SOURCE_BYTES, Sources, sourceMapOf, type SourceMap } from './sources';
+import { printable, printableCommandLine } from '../core/systemText';
 
 /** What both kinds of live session take besides their own arguments. */
 export interface LiveArguments {
@@ -365,7 +366,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		const processes = await tree.processes();
 		const found = processes.find((p) => (typeof wanted === 'number' ? p.pid === wanted : isNamed(p, wanted)));
 		if (found) return found.pid;
-		const listed = processes.map((p) => `${p.pid} ${p.comm}`).join(', ');
+		const listed = processes.map((p) => `${p.pid} ${printable(p.comm)}`).join(', ');
 		this.sendEvent(new OutputEvent(`"debugProcess": ${JSON.stringify(wanted)} names no process of the tree (${listed}); gdb debugs the root, ${tree.rootPid}. Pick another in the Call Stack (Debug This Process).\n`, 'stderr'));
 		return tree.rootPid;
 	}
@@ -387,7 +388,7 @@ export class LiveDebugSession extends AsyncDebugSession {
 		await source.aside(tree, async () => undefined, () => process.pid);
 		await source.goOn(tree, running);
 		this.debuggedPid = process.pid;
-		this.sendEvent(new OutputEvent(`gdb debugs process ${process.pid} now (${process.comm}).\n`, 'console'));
+		this.sendEvent(new OutputEvent(`gdb debugs process ${process.pid} now (${printable(process.comm)}).\n`, 'console'));
 		if (!running) await this.gdbStopped({ reason: 'pause', threadId: process.pid, description: `gdb took process ${process.pid}` });
 		return { pid: process.pid };
 	}
@@ -893,7 +894,7 @@ function describeStats(c: CheckpointSummary): string {
 function processVariables(p: pb.ProcessInfo): DebugProtocol.Variable[] {
 	const v = (name: string, value: string): DebugProtocol.Variable => ({ name, value, variablesReference: 0 });
 	return [
-		v('pid', String(p.pid)), v('ppid', String(p.ppid)), v('comm', p.comm), v('command line', p.cmdline.join(' ')),
+		v('pid', String(p.pid)), v('ppid', String(p.ppid)), v('comm', printable(p.comm)), v('command line', printableCommandLine(p.cmdline)),
 		v('state', p.state), v('threads', p.threads.join(', ')), v('uid', String(p.uid)), v('pgid', String(p.pgid)), v('sid', String(p.sid)),
 		v('tty', p.tty || '(none)'), v('frozen', String(p.frozen)),
 	];

@@ -25,6 +25,7 @@ import { AsyncDebugSession, ERROR_ID } from './base';
 import { CoreDebugger, memoryReference, parseMemoryReference } from './coreDebugger';
 import type { SessionProvider } from './liveSession';
 import { MAX_SOURCE_BYTES, Sources, sourceMapOf } from './sources';
+import { printable, printableCommandLine } from '../core/systemText';
 
 export { memoryReference } from './coreDebugger';
 
@@ -145,7 +146,7 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	}
 
 	protected override threadsRequest(response: DebugProtocol.ThreadsResponse): void {
-		const threads = (this.images?.processes ?? []).flatMap((p) => p.threads.map((t) => ({ id: t.tid, name: `${p.pid}/${t.tid} ${t.comm || p.comm}` })));
+		const threads = (this.images?.processes ?? []).flatMap((p) => p.threads.map((t) => ({ id: t.tid, name: printable(`${p.pid}/${t.tid} ${t.comm || p.comm}`) })));
 		response.body = { threads };
 		this.sendResponse(response);
 	}
@@ -420,7 +421,7 @@ async function variablesOf(c: Container): Promise<DebugProtocol.Variable[]> {
 			const p = c.process;
 			const cmdline = await p.cmdline();
 			return [
-				leaf('pid', String(p.pid)), leaf('ppid', String(p.ppid)), leaf('comm', p.comm), leaf('command line', cmdline ? cmdline.join(' ') : '(not in the checkpoint)'),
+				leaf('pid', String(p.pid)), leaf('ppid', String(p.ppid)), leaf('comm', printable(p.comm)), leaf('command line', cmdline ? printableCommandLine(cmdline) : '(not in the checkpoint)'),
 				leaf('state', p.state), leaf('pgid', String(p.pgid)), leaf('sid', String(p.sid)),
 				leaf('uid', p.creds ? `${p.creds.uid} (effective ${p.creds.euid})` : '?'), leaf('gid', p.creds ? `${p.creds.gid} (effective ${p.creds.egid})` : '?'),
 			];
@@ -428,7 +429,7 @@ async function variablesOf(c: Container): Promise<DebugProtocol.Variable[]> {
 		case 'vmas':
 			return c.process.vmas.map((v) => leaf(`${hex(v.start)}-${hex(v.end)}`, `${v.prot} ${v.kind}${v.file ? ` ${v.file}` : ''}, ${v.pages} pages dumped`, memoryReference(c.process.pid, v.start)));
 		case 'files':
-			return c.process.files.map((f) => leaf(`fd ${f.fd}`, [f.kind, f.path ?? f.peer ?? '', f.detail ?? '', f.pos !== undefined ? `pos ${f.pos}` : ''].filter(Boolean).join(' ')));
+			return c.process.files.map((f) => leaf(`fd ${f.fd}`, printable([f.kind, f.path ?? f.peer ?? '', f.detail ?? '', f.pos !== undefined ? `pos ${f.pos}` : ''].filter(Boolean).join(' '))));
 		case 'namespaces':
 			return c.process.namespaces.map((n) => leaf(n.kind, `${n.id}${n.dumped ? ' (dumped)' : ' (inherited)'}`));
 		case 'gdb':

@@ -10,6 +10,7 @@ import type { CustomEventRouter } from './customDap';
 import { activeLiveSession, listCheckpoints, onShownLiveSessionChanged } from './debugging';
 import { sizeDescription, sizeTooltip } from './checkpointRows';
 import { escapeMarkdown } from './leakNodes';
+import { printableItem } from './printableItem';
 
 export interface CheckpointNode {
 	checkpoint: CheckpointSummary;
@@ -31,6 +32,10 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 	}
 
 	getTreeItem(node: CheckpointNode): vscode.TreeItem {
+		return printableItem(this.treeItem(node));
+	}
+
+	private treeItem(node: CheckpointNode): vscode.TreeItem {
 		const c = node.checkpoint;
 		const time = new Date(c.created).toLocaleTimeString();
 		const item = new vscode.TreeItem(c.name || c.id, vscode.TreeItemCollapsibleState.None);

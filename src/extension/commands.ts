@@ -34,6 +34,7 @@ import type { MemoryMapPanels } from './memoryMap';
 import type { TargetNode, TargetsView } from './targetsView';
 import { byteSize } from '../core/text';
 import { pagesBytes } from '../core/sharing';
+import { printable } from '../core/systemText';
 
 const MOVED_ON_DETAIL = 'Restore With Connections Closed: the connections end for the program (reads end, writes fail) and for ' +
 	'their peers; a program that reconnects carries on.';
@@ -139,7 +140,7 @@ export class CheckpointCommands {
 
 	private async attach(node?: TargetNode): Promise<void> {
 		const configuration: vscode.DebugConfiguration = { type: DEBUG_TYPE, request: 'attach', name: 'Checkpoint: Attach' };
-		if (node?.kind === 'process') Object.assign(configuration, { name: `Checkpoint: ${node.process.pid} ${node.process.comm}`, target: node.target, pid: node.process.pid });
+		if (node?.kind === 'process') Object.assign(configuration, { name: `Checkpoint: ${node.process.pid} ${printable(node.process.comm)}`, target: node.target, pid: node.process.pid });
 		await vscode.debug.startDebugging(vscode.workspace.workspaceFolders?.[0], configuration);
 	}
 
@@ -147,11 +148,11 @@ export class CheckpointCommands {
 	private async checkpointProcess(node?: TargetNode): Promise<void> {
 		if (node?.kind !== 'process') return;
 		const policy = rulesFromSettings(currentSetting(), SETTING_WHERE);
-		const name = await askName(`${node.process.comm} ${node.process.pid}`);
+		const name = await askName(`${printable(node.process.comm)} ${node.process.pid}`);
 		if (name === undefined) return;
 		const session = await this.connections.acquire(node.target);
 		try {
-			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${node.process.comm}` }, (progress) =>
+			const checkpoint = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${node.process.pid} ${printable(node.process.comm)}` }, (progress) =>
 				session.dump(node.process.pid, { name, leaveRunning: true, policy, selfContained: !sharePagesSetting(), onProgress: (p) => progress.report({ message: p.message || p.stage }) }));
 			const inconsistent = checkpoint.leaks?.changes?.length ? ' It is inconsistent: what the tree shares with the outside changed while it was dumped.' : '';
 			const shared = checkpoint.sharing && checkpoint.parent ? `, sharing ${byteSize(pagesBytes(checkpoint.sharing.sharedPages))} with ${checkpoint.parent}` : '';
@@ -326,7 +327,7 @@ export class CheckpointCommands {
 		if (!images) throw new Error('open a checkpoint first (Checkpoints view, or "Checkpoint: Open Checkpoint Folder...")');
 		let process = node && 'process' in node ? node.process : undefined;
 		if (!process) {
-			const picked = await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${p.comm}`, process: p })), { title: 'Memory map of which process?' });
+			const picked = await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${printable(p.comm)}`, process: p })), { title: 'Memory map of which process?' });
 			process = picked?.process;
 		}
 		if (process) this.maps.show(process, images.source.description);
@@ -341,10 +342,10 @@ export class CheckpointCommands {
 		const images = this.image.images;
 		if (!images) throw new Error('open a checkpoint first (Checkpoints view, or "Checkpoint: Open Checkpoint Folder...")');
 		const process = images.processes.length === 1 ? images.processes[0]
-			: (await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${p.comm}`, process: p })), { title: 'Memory of which process?' }))?.process;
+			: (await vscode.window.showQuickPick(images.processes.map((p) => ({ label: `${p.pid} ${printable(p.comm)}`, process: p })), { title: 'Memory of which process?' }))?.process;
 		if (!process) return;
 		const text = await vscode.window.showInputBox({
-			title: `Memory of ${process.pid} ${process.comm}`, prompt: 'An address (hex, like 0x7ffd12340000)',
+			title: `Memory of ${process.pid} ${printable(process.comm)}`, prompt: 'An address (hex, like 0x7ffd12340000)',
 			validateInput: (v) => (/^(0x)?[0-9a-f]+$/i.test(v.trim()) ? undefined : 'a hexadecimal address'),
 		});
 		if (!text) return;

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { comparisonChildren, comparisonRow, type ComparisonNode, type ShownComparison } from './comparisonNodes';
+import { printableItem } from './printableItem';
 
 /** The command a run's click runs (registered by the extension): the hex diff of its pages. */
 export const COMPARE_PAGES_COMMAND = 'checkpoint.comparePages';
@@ -37,6 +38,10 @@ export class ComparisonView implements vscode.TreeDataProvider<ComparisonNode> {
 	}
 
 	getTreeItem(node: ComparisonNode): vscode.TreeItem {
+		return printableItem(this.treeItem(node));
+	}
+
+	private treeItem(node: ComparisonNode): vscode.TreeItem {
 		const row = comparisonRow(node);
 		const item = new vscode.TreeItem(row.label, OPEN_STATES[row.open]);
 		item.description = row.description;

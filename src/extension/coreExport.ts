@@ -14,6 +14,7 @@ import type { HelperSession } from '../core/session';
 import { byteSize } from '../core/text';
 import type { CheckpointNode } from './checkpointsView';
 import type { Connections } from './connections';
+import { printable, printableCommandLine } from '../core/systemText';
 
 /** The checkpoint's processes as its manifest lists them, root first. */
 async function processesOf(session: HelperSession, id: string): Promise<pb.ICheckpointProcess[]> {
@@ -26,9 +27,9 @@ async function processesOf(session: HelperSession, id: string): Promise<pb.IChec
 async function pickProcess(processes: pb.ICheckpointProcess[], rootPid: number): Promise<pb.ICheckpointProcess | undefined> {
 	if (processes.length <= 1) return processes[0] ?? { pid: rootPid, comm: '' };
 	const picked = await vscode.window.showQuickPick(processes.map((p) => ({
-		label: `${p.comm || 'process'} (${p.pid})`,
+		label: `${printable(p.comm || 'process')} (${p.pid})`,
 		description: p.pid === rootPid ? 'the root' : `child of ${p.ppid}`,
-		detail: (p.cmdline ?? []).join(' ') || undefined,
+		detail: printableCommandLine(p.cmdline ?? []) || undefined,
 		process: p,
 	})), { title: 'Export a core file of which process?', placeHolder: 'A core file holds one process: its threads, registers and memory' });
 	return picked?.process;
@@ -42,10 +43,11 @@ export async function exportCore(connections: Connections, node: CheckpointNode 
 	try {
 		const process = await pickProcess(await processesOf(session, c.id), c.rootPid);
 		if (!process) return;
-		const name = `${process.comm || 'process'}-${process.pid}-${c.id}.core`;
+		// a file name of this machine: the process's name with only safe characters
+		const name = `${(process.comm || 'process').replace(/[^A-Za-z0-9._-]/g, '_')}-${process.pid}-${c.id}.core`;
 		const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? homedir();
 		const dest = await vscode.window.showSaveDialog({
-			defaultUri: vscode.Uri.file(join(base, name)), saveLabel: 'Export', title: `Export the core of ${process.comm || 'process'} (${process.pid}) of ${c.name || c.id}`,
+			defaultUri: vscode.Uri.file(join(base, name)), saveLabel: 'Export', title: `Export the core of ${printable(process.comm || 'process')} (${process.pid}) of ${c.name || c.id}`,
 		});
 		if (!dest) return;
 		const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Core of process ${process.pid}`, cancellable: true }, (progress, token) => {
@@ -63,7 +65,7 @@ export async function exportCore(connections: Connections, node: CheckpointNode 
 		const gdb = `gdb ${result.executable || 'PROGRAM'} ${dest.fsPath}`;
 		connections.output.appendLine(`${session.target.description}: core of process ${result.pid} of ${c.id} written to ${result.path}, downloaded to ${dest.fsPath} (${byteSize(Number(result.sizeBytes))}); open it with: ${gdb}`);
 		const copy = 'Copy gdb Command';
-		if ((await vscode.window.showInformationMessage(`Core of ${process.comm || 'process'} (${result.pid}) exported to ${dest.fsPath}. Open it with: ${gdb}`, copy)) === copy) {
+		if ((await vscode.window.showInformationMessage(`Core of ${printable(process.comm || 'process')} (${result.pid}) exported to ${dest.fsPath}. Open it with: ${gdb}`, copy)) === copy) {
 			await vscode.env.clipboard.writeText(gdb);
 		}
 	} finally {

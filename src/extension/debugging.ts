@@ -12,6 +12,7 @@ import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import { SnapshotDebugSession } from '../debug/snapshotSession';
 import type { Connections } from './connections';
 import { customRequest } from './customDap';
+import { printable, printableCommandLine } from '../core/systemText';
 
 export const DEBUG_TYPE = 'checkpoint';
 
@@ -102,7 +103,7 @@ export async function pickProcess(connections: Connections, target?: string): Pr
 	} finally {
 		await connections.release(session);
 	}
-	const items = processes.map((p) => ({ label: `${p.pid} ${p.comm}`, description: p.cmdline.join(' '), detail: `uid ${p.uid}, ${p.threads.length || 1} threads${p.frozen ? ', frozen' : ''}`, pid: p.pid }));
+	const items = processes.map((p) => ({ label: `${p.pid} ${printable(p.comm)}`, description: printableCommandLine(p.cmdline), detail: `uid ${p.uid}, ${p.threads.length || 1} threads${p.frozen ? ', frozen' : ''}`, pid: p.pid }));
 	const picked = await vscode.window.showQuickPick(items, { title: `Checkpoint: attach to a process on ${host}`, matchOnDescription: true, placeHolder: 'Type to filter by pid, name or command line' });
 	return picked ? String(picked.pid) : undefined;
 }

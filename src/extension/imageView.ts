@@ -12,6 +12,7 @@ import { childrenOf, type ImageNode } from './imageNodes';
 import { escapeMarkdown, leakRow } from './leakNodes';
 import { rowItem } from './leaksView';
 import { byteSize, hex } from '../core/text';
+import { printableItem } from './printableItem';
 
 const VMA_ICONS: Record<string, string> = {
 	stack: 'layers', heap: 'database', file: 'file-binary', anonymous: 'circle-outline', shared: 'link', 'sysv-shm': 'link', memfd: 'link', vdso: 'chip', vvar: 'chip', vsyscall: 'chip',
@@ -36,6 +37,10 @@ export class ImageView implements vscode.TreeDataProvider<ImageNode> {
 	}
 
 	getTreeItem(node: ImageNode): vscode.TreeItem {
+		return printableItem(this.treeItem(node));
+	}
+
+	private treeItem(node: ImageNode): vscode.TreeItem {
 		const collapsed = vscode.TreeItemCollapsibleState.Collapsed;
 		switch (node.kind) {
 			case 'checkpoint':

@@ -12,6 +12,7 @@ import { CUSTOM } from '../debug/messages';
 import { customRequest, type CustomEventRouter } from './customDap';
 import { activeLiveSession, onShownLiveSessionChanged } from './debugging';
 import { leakChildren, leakGroups, leakRow, leaksMessage, type LeakNode, type LeakRow, type LeaksViewState } from './leakNodes';
+import { printableItem } from './printableItem';
 
 export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
 	private readonly changed = new vscode.EventEmitter<void>();
@@ -67,6 +68,10 @@ export class LeaksView implements vscode.TreeDataProvider<LeakNode> {
 	}
 
 	getTreeItem(node: LeakNode): vscode.TreeItem {
+		return printableItem(this.treeItem(node));
+	}
+
+	private treeItem(node: LeakNode): vscode.TreeItem {
 		return rowItem(leakRow(node));
 	}
 

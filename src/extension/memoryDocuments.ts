@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { ProcessImage } from '../core/images/checkpoint';
 import { hexdump } from '../core/images/hexdump';
+import { printable } from '../core/systemText';
 
 export const MEMORY_SCHEME = 'checkpoint-memory';
 /** Bytes per document: a hexdump line per 16 bytes, so 4096 lines. */
@@ -39,7 +40,7 @@ export class MemoryDocuments implements vscode.TextDocumentContentProvider {
 		const end = BigInt(`0x${m[3]}`);
 		const regionEnd = BigInt(`0x${query.get('end') ?? m[3]}`);
 		const read = await process.read(start, Number(end - start));
-		const header = `Process ${process.pid} (${process.comm}), 0x${start.toString(16)}-0x${end.toString(16)}, as the checkpoint holds it.\n`;
+		const header = `Process ${process.pid} (${printable(process.comm)}), 0x${start.toString(16)}-0x${end.toString(16)}, as the checkpoint holds it.\n`;
 		const more = end < regionEnd ? `\n... ${regionEnd - end} more bytes in this area up to 0x${regionEnd.toString(16)}: "Checkpoint: Open Memory at Address..." with 0x${end.toString(16)} shows the next part.\n` : '';
 		return `${header}\n${hexdump(read)}\n${more}`;
 	}

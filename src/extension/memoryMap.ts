@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ProcessImage } from '../core/images/checkpoint';
 import type { MemoryDocuments } from './memoryDocuments';
+import { printable } from '../core/systemText';
 
 interface OpenMessage {
 	type: 'open' | 'ready';
@@ -23,7 +24,7 @@ export class MemoryMapPanels {
 		const existing = this.panels.get(process);
 		if (existing) return existing.reveal();
 		const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-		const panel = vscode.window.createWebviewPanel('checkpoint.memoryMap', `Memory Map: ${process.pid} ${process.comm}`, vscode.ViewColumn.Active, {
+		const panel = vscode.window.createWebviewPanel('checkpoint.memoryMap', `Memory Map: ${process.pid} ${printable(process.comm)}`, vscode.ViewColumn.Active, {
 			enableScripts: true,
 			localResourceRoots: [media],
 		});
@@ -56,7 +57,7 @@ export class MemoryMapPanels {
 function payload(process: ProcessImage, checkpoint: string): object {
 	return {
 		pid: process.pid,
-		comm: process.comm,
+		comm: printable(process.comm),
 		checkpoint,
 		vmas: process.vmas.map((v) => ({ start: `0x${v.start.toString(16)}`, end: `0x${v.end.toString(16)}`, prot: v.prot, kind: v.kind, file: v.file, pages: v.pages })),
 	};

@@ -12,6 +12,7 @@ import { hexdump } from '../core/images/hexdump';
 import { HelperImageSource } from '../core/images/helperSource';
 import type { ComparedCheckpoint, RunNode } from './comparisonNodes';
 import type { Connections } from './connections';
+import { printable } from '../core/systemText';
 
 export const PAGES_SCHEME = 'checkpoint-pages';
 /** Bytes per side: a hexdump line per 16 bytes, so 4096 lines. */
@@ -28,7 +29,7 @@ export class PageDocuments implements vscode.TextDocumentContentProvider {
 		const uri = (side: ComparedCheckpoint): vscode.Uri => vscode.Uri.from({
 			scheme: PAGES_SCHEME, path: `/${side.id}/${p.pid}/${start.toString(16)}-${end.toString(16)}.hex`, query: new URLSearchParams({ target: c.target }).toString(),
 		});
-		const where = `${p.pid} ${p.comm} ${run.start}-0x${end.toString(16)}`;
+		const where = `${p.pid} ${printable(p.comm)} ${run.start}-0x${end.toString(16)}`;
 		if (run.kind === 'changed') {
 			await vscode.commands.executeCommand('vscode.diff', uri(c.before), uri(c.after), `${where}: ${c.before.label} ↔ ${c.after.label}`, { preview: true });
 			return;

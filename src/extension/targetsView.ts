@@ -10,6 +10,7 @@ import type { HelperSession } from '../core/session';
 import type { CatalogEntry } from '../core/targetCatalog';
 import type { Connections } from './connections';
 import { onDidEndLiveSession } from './debugging';
+import { printableItem } from './printableItem';
 
 export type TargetNode =
 	| { kind: 'host'; entry: CatalogEntry }
@@ -42,6 +43,10 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode> {
 	}
 
 	getTreeItem(node: TargetNode): vscode.TreeItem {
+		return printableItem(this.treeItem(node));
+	}
+
+	private treeItem(node: TargetNode): vscode.TreeItem {
 		switch (node.kind) {
 			case 'host': {
 				const item = new vscode.TreeItem(node.entry.name, vscode.TreeItemCollapsibleState.Collapsed);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { connection, connectionFilePath, NEWER_CRIU, REPO, TargetShell, WORKLOAD } from './harness';
+import { connection, connectionFilePath, NEWER_CRIU, pollUntil, REPO, TargetShell, WORKLOAD } from './harness';
 import { inetSocketsDumpable } from './richCheckpoint';
 
 const execFileAsync = promisify(execFile);
@@ -203,6 +203,48 @@ describe('ckpt', () => {
 		} finally {
 			for (const id of [b.id, a.id]) await ckpt('--target', connectionFilePath(), 'rm', id);
 			await shell.killTree(w.pid);
+		}
+	});
+
+	test('names, command lines and paths that are not UTF-8 (or hold control characters) survive ps, dump, ls, show and restore, exactly in JSON and escaped in text', async () => {
+		// made on the target by the shell ($'...'): the bytes, not UTF-8 text, are the point
+		const base = (await shell.ok('mktemp -d /tmp/ckpt-test-XXXXXX')).trim();
+		const started = await shell.ok(`cd ${base} && mkdir $'state\\xfd' && cp ${WORKLOAD} $'w\\xffl\\x1bk' && `
+			+ `{ setsid ./$'w\\xffl\\x1bk' counter $'${base}/state\\xfd' </dev/null >/dev/null 2>&1 & echo $!; }`);
+		const odd = Number(started.trim());
+		const state = `${base}/state\udcfd`;
+		try {
+			await pollUntil(async () => (await shell.run(`test -s $'${base}/state\\xfd/state' && echo yes`)).stdout.trim(), (out) => out === 'yes', 10000, () => 'the workload did not publish its state');
+			const { processes } = await ckptJson<{ processes: { pid: number; comm: string; cmdline: string[] }[] }>('ps', String(odd));
+			assert.equal(processes[0].comm, 'w\udcffl\u001bk', 'the name\'s bytes, each one not UTF-8 as U+DCxx');
+			assert.deepEqual(processes[0].cmdline, ['./w\udcffl\u001bk', 'counter', state]);
+			const text = await ckpt('--target', connectionFilePath(), 'ps', String(odd));
+			assert.equal(text.code, 0, text.stderr);
+			assert.match(text.stdout, /\.\/w\\xffl\\x1bk counter \/tmp\/ckpt-test-\w+\/state\\xfd/);
+			assert.doesNotMatch(text.stdout, /[\x00-\x08\x0b-\x1f\x7f\ufffd]/, 'no control character or replacement character reaches the terminal');
+
+			// its state file, on tmpfs, is a leak the report names by its path
+			const dumped = await ckptJson<{ id: string; processes: { comm: string; cmdline: string[] }[]; leaks: { leaks: { resource: string }[] } }>('dump', String(odd), '--leave-running');
+			assert.equal(dumped.processes[0].comm, 'w\udcffl\u001bk');
+			assert.ok(dumped.leaks.leaks.some((l) => l.resource.includes(state)), `a leak names ${state}: ${dumped.leaks.leaks.map((l) => l.resource).join(', ')}`);
+			const listed = await ckptJson<{ checkpoints: { id: string; processes: { cmdline: string[] }[] }[] }>('ls');
+			assert.deepEqual(listed.checkpoints.find((c) => c.id === dumped.id)?.processes[0].cmdline, ['./w\udcffl\u001bk', 'counter', state]);
+			const ls = await ckpt('--target', connectionFilePath(), 'ls');
+			assert.equal(ls.code, 0, ls.stderr);
+
+			const show = await ckpt('--target', connectionFilePath(), 'show', dumped.id);
+			assert.equal(show.code, 0, show.stderr);
+			assert.match(show.stdout, /process \d+ w\\xffl\\x1bk/);
+			assert.match(show.stdout, /state\\xfd\/state/, 'the open file\'s path');
+			assert.doesNotMatch(show.stdout, /[\x00-\x08\x0b-\x1f\x7f\ufffd]/);
+
+			const restored = await ckptJson<{ rootPid: number }>('restore', dumped.id, '--kill-running');
+			assert.equal(restored.rootPid, odd);
+			assert.ok(await shell.isAlive(odd));
+			assert.equal((await ckpt('--target', connectionFilePath(), 'rm', dumped.id)).code, 0);
+		} finally {
+			await shell.killTree(odd);
+			await shell.run(`rm -rf ${base}`);
 		}
 	});
 

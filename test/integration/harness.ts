@@ -213,7 +213,7 @@ export class TargetShell {
 }
 
 /** Reads until a value is accepted; past the deadline, fails with the last value read. */
-async function pollUntil<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string): Promise<T> {
+export async function pollUntil<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs: number, failure: (last: T) => string): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	let last = await read();
 	while (!accept(last)) {

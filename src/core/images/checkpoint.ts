@@ -11,6 +11,7 @@ import {
 } from './format';
 import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
 import type { ImageSource } from './source';
+import { decodeSystemText } from '../systemText';
 
 export interface ThreadImage {
 	tid: number;
@@ -315,8 +316,7 @@ async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined
 	if (start == null || end == null || end <= start || end - start > 1n << 20n) return undefined;
 	const read = await memory.read(start, Number(end - start));
 	if (read.segments.some((s) => s.missing)) return undefined;
-	const text = read.bytes.toString('utf8');
-	return text.replace(/\0+$/, '').split('\0');
+	return decodeSystemText(read.bytes).replace(/\0+$/, '').split('\0');
 }
 
 /**

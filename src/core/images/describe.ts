@@ -4,6 +4,7 @@
  * entries, shared by the model and its tests.
  */
 import { VMA_STATUS, criu } from './format';
+import { decodeSystemText } from '../systemText';
 
 export type VmaKind =
 	| 'anonymous' | 'file' | 'shared' | 'stack' | 'heap'
@@ -124,7 +125,7 @@ function unixName(s: criu.UnixSocket): string | undefined {
 	if (!s.name || s.name.length === 0) return undefined;
 	const name = Buffer.from(s.name);
 	// An abstract name starts with a NUL byte; ss and /proc/net/unix show it as "@".
-	return name[0] === 0 ? `@${name.subarray(1).toString('latin1')}` : name.toString('utf8');
+	return name[0] === 0 ? `@${decodeSystemText(name, 1)}` : decodeSystemText(name);
 }
 
 function describeUnix(s: criu.UnixSocket, files: FileTable): FileDescription {

@@ -13,6 +13,8 @@
  * decoded with an ImageReader and encoded with an ImageWriter.
  */
 import * as protobuf from 'protobufjs/minimal';
+// Strings read losslessly (a path in an image is the system's bytes) on every reader, this one included.
+import '../../protobufRuntime';
 
 const TWO_32 = 0x1_0000_0000;
 
