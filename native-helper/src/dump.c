@@ -95,6 +95,17 @@ static int prepare_dir(struct dump_ctx *c, struct herr *e)
 		herr_perror(e, EC(INTERNAL), errno, "cannot open %s", c->partial);
 		return -1;
 	}
+	/*
+	 * Held (by this helper and the CRIU it passes the descriptor to) until
+	 * the dump ends: the store's sweep leaves a locked .partial alone. One
+	 * that swept this directory between mkdir and here would have removed it.
+	 */
+	errno = 0;
+	if (flock(c->dirfd, LOCK_EX) || !fd_is_at(c->dirfd, AT_FDCWD, c->partial)) {
+		herr_perror(e, EC(BUSY), errno ? errno : ENOENT, "cannot hold %s (removed by another helper's sweep?); "
+			    "try again", c->partial);
+		return -1;
+	}
 	return 0;
 }
 
@@ -247,7 +258,7 @@ static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
 	emit_progress(c->p->request, "writing-manifest", "writing the manifest of %s", c->id);
 	if (fault_at("manifest-final")) {
 		herr_perror(&me, EC(INTERNAL), errno, "cannot write the manifest of %s", c->id);
-	} else if (manifest_replace(c->dirfd, ck, &me) == 0) {
+	} else if (manifest_write(c->dirfd, ck, &me) == 0) {
 		me.msg[0] = '\0';
 	}
 	if (me.msg[0]) {
@@ -262,14 +273,18 @@ static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
 		herr_perror(e, EC(INTERNAL), errno, "cannot rename %s to %s", c->partial, c->final);
 		return -1;
 	}
+	/* a failed sync only makes the rename less durable: after a crash the sweep lists it from its .partial */
+	if (sync_dir(c->p->store))
+		fprintf(stderr, "checkpoint-helper: cannot sync the store %s: %s\n", c->p->store, strerror(errno));
 	c->ck = ck;
 	return 0;
 }
 
 /*
- * A dump that failed after CRIU's: its images are complete. Kept (in
- * .partial, not listed) when CRIU has ended the program (they are all that
- * is left of it); else removed, the program running on.
+ * A dump that failed after CRIU's: its images are complete. Kept when CRIU
+ * has ended the program (they are all that is left of it): the store's
+ * sweep lists them once this dump lets go of them; else removed, the
+ * program running on.
  */
 static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
 {
@@ -281,7 +296,8 @@ static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
 		size_t n = strlen(e->msg);
 
 		snprintf(e->msg + n, sizeof(e->msg) - n, "; CRIU had ended the program: its complete images are kept "
-			 "in %s (criu restore -D restores them)", c->partial);
+			 "in %s, and listed as checkpoint %s from the next listing on (restore it from there)",
+			 c->partial, c->id);
 		return;
 	}
 	if (remove_tree(c->partial))
@@ -390,6 +406,8 @@ static void on_notify(const char *script, void *arg)
 	criu_notify_progress(c->p->request, script);
 	if (strcmp(script, "post-dump"))
 		return;
+	/* CRIU has written the images and waits for this answer before it ends or resumes the tree */
+	fault_at("criu-post-dump");
 	emit_progress(c->p->request, "leak-rescan", "scanning the frozen tree for leaks again");
 	leaks_rescan(c->leaks, c->p->root, c->p->rules, c->p->nrules);
 }

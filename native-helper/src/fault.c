@@ -2,8 +2,10 @@
 /* Fault injection points (fault.h): a small table filled from the command line. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fault.h"
 
@@ -20,10 +22,16 @@ static const struct {
 	int errnum;
 } ERRNO_NAMES[] = { { "ENOSPC", ENOSPC }, { "EIO", EIO }, { "EDQUOT", EDQUOT }, { "EROFS", EROFS }, { "EACCES", EACCES } };
 
+/* The action KILL: the helper dies there, as by kill -9 (errno values are positive). */
+#define FAULT_KILL (-2)
+
 static int errno_of(const char *s)
 {
 	char *end;
 	long v;
+
+	if (!strcmp(s, "KILL"))
+		return FAULT_KILL;
 
 	for (size_t i = 0; i < sizeof(ERRNO_NAMES) / sizeof(ERRNO_NAMES[0]); i++)
 		if (!strcmp(s, ERRNO_NAMES[i].name))
@@ -38,7 +46,7 @@ int fault_add(const char *spec)
 	size_t len = eq ? (size_t)(eq - spec) : 0;
 	int errnum = eq ? errno_of(eq + 1) : -1;
 
-	if (!len || len > FAULT_NAME_MAX || errnum < 0 || nfaults == FAULT_MAX_POINTS)
+	if (!len || len > FAULT_NAME_MAX || errnum == -1 || nfaults == FAULT_MAX_POINTS)
 		return -1;
 	memcpy(faults[nfaults].point, spec, len);
 	faults[nfaults].point[len] = '\0';
@@ -50,6 +58,8 @@ int fault_at(const char *point)
 {
 	for (size_t i = 0; i < nfaults; i++)
 		if (!strcmp(faults[i].point, point)) {
+			if (faults[i].errnum == FAULT_KILL)
+				kill(getpid(), SIGKILL);
 			errno = faults[i].errnum;
 			return faults[i].errnum;
 		}

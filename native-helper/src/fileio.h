@@ -3,6 +3,7 @@
 #ifndef CKPT_FILEIO_H
 #define CKPT_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,6 +37,10 @@ int mkdir_p(const char *path, mode_t mode);
 /* flock(fd, op) (LOCK_SH or LOCK_EX), waiting up to ms: -1 with EWOULDBLOCK when still held by another. */
 int flock_wait(int fd, int op, unsigned ms);
 int remove_tree(const char *path);
+/* fsync of the directory at path: the names made, renamed or removed in it survive a crash. */
+int sync_dir(const char *path);
+/* Whether descriptor fd is the file named name in dirfd (AT_FDCWD: name is a path), not another one put there. */
+bool fd_is_at(int fd, int dirfd, const char *name);
 /* Bytes of the regular files under path. */
 uint64_t dir_size(const char *path);
 

@@ -33,7 +33,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH] [--fault POINT=ERRNO]...\n"
+	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH] [--fault POINT=ERRNO|KILL]...\n"
 		   "       checkpoint-helper --version\n"
 		   "Speaks length-prefixed protobuf (proto/helper.proto) on stdin/stdout.\n");
 }
@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv)
 		} else if (!strcmp(a, "--fault") && i + 1 < argc) {
 			/* tests only: a point of the helper fails as if the system had said so */
 			if (fault_add(argv[++i])) {
-				fprintf(stderr, "checkpoint-helper: --fault needs POINT=ERRNO (ENOSPC, EIO, ... or a number)\n");
+				fprintf(stderr, "checkpoint-helper: --fault needs POINT=ERRNO (ENOSPC, EIO, ... or a number) or POINT=KILL\n");
 				return -1;
 			}
 		} else {
@@ -246,6 +246,8 @@ int main(int argc, char **argv)
 	}
 	/* trees a helper that ended left frozen (killed, its connection dropped): thawed before anything else */
 	freeze_claim_sweep();
+	/* and what dumps that did not end left in the store: finished images listed, the rest removed */
+	store_sweep_partial(g_cfg.store);
 	if (freeze_claim_watch())
 		fprintf(stderr, "checkpoint-helper: cannot start the freeze watcher: %s\n", strerror(errno));
 	ret = main_loop(sfd);

@@ -252,27 +252,6 @@ static void manifest_bytes_free(struct manifest_bytes *m)
 	sbuf_free(&m->json);
 }
 
-int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
-{
-	struct manifest_bytes m = { 0 };
-	int ret = -1;
-
-	if (manifest_encode(c, &m, e))
-		goto out;
-	if (write_file_at(dirfd, "manifest.pb", m.pb, m.pb_len)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot write manifest.pb");
-		goto out;
-	}
-	if (write_file_at(dirfd, "manifest.json", m.json.p, m.json.len)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot write manifest.json");
-		goto out;
-	}
-	ret = 0;
-out:
-	manifest_bytes_free(&m);
-	return ret;
-}
-
 /* Renames the temporary file tmp over name; tmp is emptied once it is gone. */
 static int rename_over(int dirfd, char *tmp, const char *name, const char *id, struct herr *e)
 {
@@ -285,12 +264,13 @@ static int rename_over(int dirfd, char *tmp, const char *name, const char *id, s
 }
 
 /*
- * Replaces the manifest of the checkpoint open at dirfd. Both new files are
- * written and synced under temporary names before either is renamed into
- * place: a reader sees the old manifest or the new one, and a failed write
- * leaves the old one as it was.
+ * Writes the manifest of the checkpoint open at dirfd, its first or a new
+ * one. Both new files are written and synced under temporary names before
+ * either is renamed into place, and the directory is synced after: a reader
+ * (or a machine that crashed) sees the old manifest or the new one, never a
+ * part of one, and a failed write leaves the old one as it was.
  */
-int manifest_replace(int dirfd, const Checkpoint *c, struct herr *e)
+int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
 {
 	struct manifest_bytes m = { 0 };
 	char tmp_pb[64] = "", tmp_json[64] = "";

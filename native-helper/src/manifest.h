@@ -13,13 +13,12 @@
 
 #define MANIFEST_VERSION 1
 
-/* Writes the manifest into a checkpoint directory no one else sees yet (a dump's .partial). */
-int manifest_write(int dirfd, const Checkpoint *c, struct herr *e);
 /*
- * Replaces the manifest of the checkpoint open at dirfd: a reader sees the
+ * Writes the manifest of the checkpoint open at dirfd (its first, or one
+ * replacing it) crash-safely: a reader, or the store after a crash, sees the
  * old manifest or the new one, and a failed write leaves the old one.
  */
-int manifest_replace(int dirfd, const Checkpoint *c, struct herr *e);
+int manifest_write(int dirfd, const Checkpoint *c, struct herr *e);
 /* manifest.json: the fields of Checkpoint, in proto field names. */
 int manifest_json(const Checkpoint *c, struct sbuf *b);
 /* Reads <store>/<id>/manifest.pb; the result lives in the request's arena. */

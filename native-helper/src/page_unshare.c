@@ -76,7 +76,7 @@ static int update_manifest(int dirfd, const char *store, const char *id, const c
 	snprintf(path, sizeof(path), "%s/%s", store, id);
 	c->parent = arena_strdup(grandparent);
 	c->size_bytes = dir_size(path);
-	return manifest_replace(dirfd, c, e);
+	return manifest_write(dirfd, c, e);
 }
 
 /* e's message after what failed: "cannot hand the pages of B to checkpoint C, which stands on it: ...". */

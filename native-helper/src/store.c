@@ -110,12 +110,62 @@ static Checkpoint *damaged_entry(const char *store, const char *id, const char *
 	return c;
 }
 
+/*
+ * A directory a dump left behind (<id>.partial) that no dump holds any more:
+ * the dumping helper and the CRIU it runs hold it locked while they write
+ * it, so unlocked means they are gone (killed, or a failure that kept the
+ * images). CRIU writes stats-dump last, and only when the dump succeeded:
+ * with it the images are complete and become a listed checkpoint (with the
+ * manifest written before CRIU ran, or listed as damaged without one);
+ * without it they are of no use and removed.
+ */
+static void sweep_partial(int storefd, const char *store, const char *name)
+{
+	size_t id_len = strlen(name) - strlen(".partial");	/* is_partial: longer than that */
+	char id[MAX_ID_LEN + 1], path[4400];
+	int fd;
+
+	memcpy(id, name, id_len);	/* name is a valid id: at most MAX_ID_LEN */
+	id[id_len] = '\0';
+	fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* renamed into place by its dump meanwhile: it is no longer ours to judge */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))
+		goto out;
+	if (faccessat(fd, "stats-dump", F_OK, 0) == 0) {
+		if (renameat2(storefd, name, storefd, id, RENAME_NOREPLACE) == 0 && fsync(storefd) == 0)
+			fprintf(stderr, "checkpoint-helper: %s/%s: kept as checkpoint %s (CRIU had finished it; the dump "
+				"did not end)\n", store, name, id);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", store, name);
+	if (remove_tree(path))
+		fprintf(stderr, "checkpoint-helper: cannot remove %s, left by a dump that did not finish: %s\n", path,
+			strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+void store_sweep_partial(const char *store)
+{
+	struct dirent *de;
+	DIR *d = opendir(store);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (valid_checkpoint_id(de->d_name) && is_partial(de->d_name))
+			sweep_partial(dirfd(d), store, de->d_name);
+	closedir(d);
+}
+
 int store_list(const char *store, ListResult *res, struct herr *e)
 {
 	size_t cap = 0;
 	struct dirent *de;
 	DIR *d;
 
+	store_sweep_partial(store);
 	d = opendir(store);
 	if (!d) {
 		if (errno == ENOENT)
@@ -203,7 +253,7 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 	if (!c)
 		goto out;
 	c->name = arena_strdup(name);
-	if (manifest_replace(fd, c, e))
+	if (manifest_write(fd, c, e))
 		goto out;
 	*out = c;
 	ret = 0;
@@ -242,7 +292,7 @@ int store_put_file(int dirfd, const char *store, const char *id, const char *tmp
 
 		c->size_bytes = c->size_bytes + st.st_size >= (uint64_t)old.st_size ?
 				c->size_bytes + st.st_size - old.st_size : 0;
-		if (manifest_replace(dirfd, c, &me))
+		if (manifest_write(dirfd, c, &me))
 			fprintf(stderr, "checkpoint-helper: %s\n", me.msg);
 	}
 out:

@@ -25,6 +25,12 @@ bool valid_checkpoint_id(const char *id);
 /* Creates the store (0700) when it is not there. */
 int store_prepare(const char *store, struct herr *e);
 /*
+ * What dumps that did not end left in store (<id>.partial no dump holds):
+ * images CRIU finished become listed checkpoints, the rest is removed.
+ * Run by every listing and at the helper's start.
+ */
+void store_sweep_partial(const char *store);
+/*
  * Opens <store>/<id> (id already valid) as a directory, refusing a symbolic
  * link in its place. Returns the descriptor or -1 with NOT_FOUND/INTERNAL.
  */

@@ -2,9 +2,34 @@
 /* Tests of fault.c: --fault specs taken or refused, points failing with their errno, cleared. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "check.h"
+
+/* POINT=KILL: the process dies at that point, by SIGKILL, and not before. */
+static void test_kill(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	test_case("POINT=KILL: killed at the point");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (fault_add("criu-post-dump=KILL") || fault_at("manifest-final"))
+			_exit(2);
+		fault_at("criu-post-dump");
+		_exit(3);
+	}
+	CHECK_INT(waitpid(pid, &status, 0), ==, pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	test_case("-2 is no errno, nor KILL in other letters");
+	CHECK_INT(fault_add("x=-2"), ==, -1);
+	CHECK_INT(fault_add("x=kill"), ==, -1);
+}
 
 TEST_GROUP(fault)
 {
@@ -35,4 +60,5 @@ TEST_GROUP(fault)
 	test_case("cleared: every point goes again");
 	fault_clear();
 	CHECK_INT(fault_at("manifest-final"), ==, 0);
+	test_kill();
 }

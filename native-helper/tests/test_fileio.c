@@ -485,6 +485,29 @@ static void test_flock_wait(int dirfd)
 	close(b);
 }
 
+/* fd_is_at: the same file under that name, not one put in its place; sync_dir of a directory, not of nothing. */
+static void test_fd_is_at(void)
+{
+	int fd;
+
+	test_case("fd_is_at: the directory itself, by path and by name");
+	make_tree("same");
+	fd = open(at_top("same"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd_is_at(fd, AT_FDCWD, at_top("same")));
+	test_case("fd_is_at: renamed away and another made in its place; then nothing there");
+	CHECK_INT(rename(at_top("same"), at_top("moved")), ==, 0);
+	CHECK_INT(mkdir(at_top("same"), 0700), ==, 0);
+	CHECK(!fd_is_at(fd, AT_FDCWD, at_top("same")));
+	CHECK(fd_is_at(fd, AT_FDCWD, at_top("moved")));
+	CHECK_INT(remove_tree(at_top("moved")), ==, 0);
+	CHECK(!fd_is_at(fd, AT_FDCWD, at_top("moved")));
+	close(fd);
+	test_case("sync_dir");
+	CHECK_INT(sync_dir(at_top("same")), ==, 0);
+	CHECK_INT(sync_dir(at_top("never-was")), ==, -1);
+	CHECK_INT(errno, ==, ENOENT);
+}
+
 TEST_GROUP(fileio)
 {
 	int dirfd;
@@ -505,6 +528,7 @@ TEST_GROUP(fileio)
 	test_remove_tree();
 	test_dir_size();
 	test_flock_wait(dirfd);
+	test_fd_is_at();
 	close(dirfd);
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(top), ==, 0);

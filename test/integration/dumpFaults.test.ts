@@ -49,21 +49,26 @@ describe('dump faults (the helper\'s --fault)', () => {
 		}
 	});
 
-	test('the dump fails after CRIU ended the program: its complete images are kept (not listed) and the error says where; CRIU restores them', async () => {
+	test('the dump fails after CRIU ended the program: its complete images are kept, the error says so, the next listing lists them and they restore', async () => {
 		const session = await faulty('rename-final=EIO');
 		try {
 			const { pid, dir } = await counter();
 			const failure = await session.dump(pid, { leaveRunning: false, name: 'kept' }).then(() => undefined, (err: unknown) => err);
 			assert.ok(failure instanceof CheckpointError, String(failure));
-			const kept = /its complete images are kept in (\S+\.partial) \(criu restore -D restores them\)/.exec(failure.message);
+			const kept = /its complete images are kept in \S+\.partial, and listed as checkpoint (\S+) from the next listing on/.exec(failure.message);
 			assert.ok(kept, failure.message);
 			assert.equal(await suite.shell.isAlive(pid), false);
-			assert.equal((await session.list()).length, 0, 'nothing half-written is listed');
-			await suite.shell.ok(`criu restore -d -D ${kept[1]} -o /tmp/fault-restore.log`);
+			const listed = (await session.list()).find((c) => c.id === kept[1]);
+			assert.ok(listed, 'listed once the dump let go of it');
+			assert.equal(listed.provisional, false, 'with its final manifest, written before the rename failed');
+			assert.equal(listed.name, 'kept');
+			assert.equal((await suite.shell.run(`ls -d ${STORE}/*.partial 2>/dev/null`)).stdout.trim(), '', 'no .partial left');
+			const restored = await session.restore(listed.id, { lazy: false });
+			assert.equal(restored.rootPid, pid);
 			const before = (await suite.shell.record(dir))[1];
 			await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > before);
 			await suite.shell.killTree(pid);
-			await suite.shell.ok(`rm -rf ${kept[1]}`);
+			await session.remove(listed.id);
 		} finally {
 			await session.close();
 		}

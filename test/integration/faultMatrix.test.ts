@@ -1,0 +1,128 @@
+/**
+ * The fault matrix of issue 14, on the target: each operation that changes
+ * something, with the real helper killed (`--fault POINT=KILL`: it dies
+ * there as by kill -9) or failing as a full disk would (`--fault
+ * POINT=ENOSPC`) at each of its stages; then a fresh helper is asked what is
+ * true. After every row: the program runs (and counts on), or it ended and a
+ * listed checkpoint restores it; nothing is frozen; nothing half-written is
+ * listed or left behind; complete images are never thrown away. A new
+ * operation, or a new stage, gets its rows in MATRIX.
+ *
+ * Stages of a dump: manifest-first (the .partial made, the tree frozen, CRIU
+ * not yet run), criu-post-dump (CRIU has written the images and waits for
+ * the helper's answer), manifest-final (CRIU done, the final manifest not yet
+ * written), rename-final (all written, not yet moved into place).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { pb } from '../../src/core/protocol';
+import { HelperSession } from '../../src/core/session';
+import { shellSuite, sshTarget, WORKLOAD } from './harness';
+
+const STORE = '/var/lib/checkpoint-debugger/fault-matrix';
+
+interface Row {
+	operation: 'dump';
+	point: 'manifest-first' | 'criu-post-dump' | 'manifest-final' | 'rename-final';
+	fault: 'KILL' | 'ENOSPC' | 'EIO';
+	leaveRunning: boolean;
+	/** What is true after: the program runs or CRIU ended it; which checkpoint of it is listed. */
+	program: 'runs' | 'ended';
+	checkpoint: 'none' | 'provisional' | 'final';
+}
+
+const row = (point: Row['point'], fault: Row['fault'], leaveRunning: boolean, program: Row['program'], checkpoint: Row['checkpoint']): Row =>
+	({ operation: 'dump', point, fault, leaveRunning, program, checkpoint });
+
+const MATRIX: readonly Row[] = [
+	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
+	row('manifest-first', 'KILL', false, 'runs', 'none'),
+	row('manifest-first', 'KILL', true, 'runs', 'none'),
+	row('criu-post-dump', 'KILL', false, 'runs', 'none'),
+	row('criu-post-dump', 'KILL', true, 'runs', 'none'),
+	// killed after CRIU: the images are complete and listed (with the first manifest, or the final one)
+	row('manifest-final', 'KILL', false, 'ended', 'provisional'),
+	row('manifest-final', 'KILL', true, 'runs', 'provisional'),
+	row('rename-final', 'KILL', false, 'ended', 'final'),
+	row('rename-final', 'KILL', true, 'runs', 'final'),
+	// a full disk at each write
+	row('manifest-first', 'ENOSPC', false, 'runs', 'none'),
+	row('manifest-first', 'ENOSPC', true, 'runs', 'none'),
+	row('manifest-final', 'ENOSPC', false, 'ended', 'provisional'),
+	row('manifest-final', 'ENOSPC', true, 'runs', 'provisional'),
+	row('rename-final', 'EIO', false, 'ended', 'final'),
+	row('rename-final', 'EIO', true, 'runs', 'none'),
+];
+
+const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
+
+const session = (fault?: string): Promise<HelperSession> =>
+	HelperSession.open(sshTarget({ helperArgs: ['--store', STORE, ...(fault ? ['--fault', fault] : [])] }));
+
+const counted = async (dir: string): Promise<number> => (await suite.shell.record(dir))[1];
+
+/** The program counts on: not frozen, not stopped, not gone. */
+async function assertCounting(dir: string): Promise<void> {
+	const before = await counted(dir);
+	await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > before, 10000);
+}
+
+/** The dump of row's fault: its result, or what it failed with (a killed helper drops the session). */
+async function faultyDump(r: Row, pid: number): Promise<pb.Checkpoint | Error> {
+	const faulty = await session(`${r.point}=${r.fault}`);
+	try {
+		return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
+	} catch (err) {
+		return err instanceof Error ? err : new Error(String(err));
+	} finally {
+		await faulty.close().catch(() => undefined);
+	}
+}
+
+/** What the next helper says, checked against the row. */
+async function checkTruth(r: Row, pid: number, dir: string, outcome: pb.Checkpoint | Error): Promise<void> {
+	const next = await session();
+	try {
+		const mine = (await next.list()).filter((c) => c.rootPid === pid || c.damaged);
+		assert.deepEqual(mine.map((c) => c.damaged), r.checkpoint === 'none' ? [] : [''], `listed: ${JSON.stringify(mine.map((c) => [c.id, c.damaged]))} (the dump: ${outcome instanceof Error ? outcome.message : 'succeeded'})`);
+		assert.equal((await suite.shell.run(`ls -d ${STORE}/*.partial 2>/dev/null`)).stdout.trim(), '', 'nothing half-written is left');
+		assert.equal((await suite.shell.ok(`find /sys/fs/cgroup -maxdepth 8 -name 'checkpoint-freeze-${pid}' 2>/dev/null; true`)).trim(), '', 'no freeze cgroup is left');
+		if (r.program === 'runs') {
+			const [info] = await next.ps(pid);
+			assert.equal(info?.frozen, false, 'ps says it is not frozen');
+			await assertCounting(dir);
+		} else {
+			for (let i = 0; i < 100 && await suite.shell.isAlive(pid); i++) await new Promise((res) => setTimeout(res, 50));
+			assert.equal(await suite.shell.isAlive(pid), false, 'CRIU ended the program');
+		}
+		if (r.checkpoint === 'none') return;
+		const [c] = mine;
+		assert.equal(c.provisional, r.checkpoint === 'provisional', `its manifest is ${r.checkpoint}`);
+		assert.equal(c.name, `${r.point}-${r.fault}`, 'the name asked for');
+		if (r.program === 'ended') {
+			assert.equal((await next.restore(c.id, { lazy: false })).rootPid, pid);
+			await assertCounting(dir);
+		}
+		await suite.shell.killTree(pid);
+		await next.remove(c.id);
+	} finally {
+		await next.close();
+	}
+}
+
+describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
+	for (const r of MATRIX) {
+		const how = r.fault === 'KILL' ? 'the helper killed' : `${r.fault}`;
+		test(`${r.operation}${r.leaveRunning ? ' --leave-running' : ''}, ${how} at ${r.point}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
+			const { pid, dir } = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
+			try {
+				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
+				const outcome = await faultyDump(r, pid);
+				if (r.fault === 'KILL') assert.ok(outcome instanceof Error, 'a killed helper answers nothing');
+				await checkTruth(r, pid, dir, outcome);
+			} finally {
+				await suite.shell.killTree(pid);
+			}
+		});
+	}
+});
