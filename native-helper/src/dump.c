@@ -65,6 +65,7 @@ static CheckpointProcess **collect_processes(const struct pidlist *pids, size_t 
 		p->pid = st.pid;
 		p->ppid = st.ppid;
 		p->comm = arena_strdup(st.comm);
+		p->start_ticks = st.start_ticks;
 		if (read_cmdline(st.pid, &p->cmdline, &argc) == 0)
 			p->n_cmdline = argc;
 		v[(*n)++] = p;

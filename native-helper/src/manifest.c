@@ -2,6 +2,7 @@
 /* A checkpoint's manifest: manifest.pb and manifest.json beside CRIU's images. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,7 @@ int manifest_json(const Checkpoint *c, struct sbuf *b)
 		json_escape(b, p->comm);
 		sbuf_puts(b, ", \"cmdline\": ");
 		json_str_array(b, p->cmdline, p->n_cmdline);
-		sbuf_puts(b, "}");
+		sbuf_printf(b, ", \"start_ticks\": %" PRIu64 "}", p->start_ticks);
 	}
 	sbuf_puts(b, c->n_processes ? "\n  ]" : "]");
 	json_str_field(b, "criu_version", c->criu_version, &first);

@@ -19,6 +19,7 @@
 #include "lazy.h"
 #include "manifest.h"
 #include "page_share.h"
+#include "pid_origin.h"
 #include "proc.h"
 #include "program.h"
 #include "restore.h"
@@ -68,11 +69,13 @@ static int check_pids(const Checkpoint *ck, struct pidlist *running, struct herr
 
 		if (read_proc_stat(p->pid, &st))
 			continue;
-		if (strcmp(st.comm, p->comm ? p->comm : "")) {
+		if (!pid_origin_is_checkpoints(p, &st)) {
 			herr_set(e, EC(PID_IN_USE), EEXIST,
-				 "pid %d of checkpoint %s (%s) is now held by another process (%s); CRIU restores "
-				 "processes at their original pids, so this checkpoint cannot be restored while it runs",
-				 p->pid, ck->id, p->comm, st.comm);
+				 "pid %d of checkpoint %s (%s) is now held by another process (%s%s); CRIU restores "
+				 "processes at their original pids, so this checkpoint cannot be restored while it runs "
+				 "(it is not killed: it is not the checkpoint's program)", p->pid, ck->id, p->comm, st.comm,
+				 strcmp(st.comm, p->comm ? p->comm : "") ? "" :
+				 ", of the same name, started after the checkpoint and not restored from one");
 			return -1;
 		}
 		pidlist_add(running, p->pid);
@@ -474,6 +477,8 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 		goto out;
 	if (criu_restore(&c, out, e))
 		goto out;
+	/* what the next restore may kill at these pids: these processes, and no later holder of them */
+	pid_origin_record_restored(out->pids, out->npids);
 	if (c.lazy.supervisor) {
 		lazy_watch(&c.lazy, out->root);
 		out->lazy = true;

@@ -43,6 +43,7 @@ static void small_checkpoint(Checkpoint *c, CheckpointProcess *p, CheckpointProc
 	p->comm = "py";
 	p->cmdline = py_argv;
 	p->n_cmdline = ARRAY_SIZE(py_argv);
+	p->start_ticks = 18446744073709551615ull;	/* all 64 bits written */
 	*pp = p;
 	c->manifest_version = MANIFEST_VERSION;
 	c->id = "x";
@@ -68,7 +69,7 @@ static const char small_json[] =
 	"  \"created_unix_ms\": 1767358800123,\n"
 	"  \"root_pid\": 5,\n"
 	"  \"processes\": [\n"
-	"    {\"pid\": 5, \"ppid\": 1, \"comm\": \"py\", \"cmdline\": [\"python3\", \"-c\", \"print(\\\"hi\\\")\"]}\n"
+	"    {\"pid\": 5, \"ppid\": 1, \"comm\": \"py\", \"cmdline\": [\"python3\", \"-c\", \"print(\\\"hi\\\")\"], \"start_ticks\": 18446744073709551615}\n"
 	"  ],\n"
 	"  \"criu_version\": \"4.1.1\",\n"
 	"  \"leave_running\": false,\n"

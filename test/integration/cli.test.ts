@@ -248,6 +248,33 @@ describe('ckpt', () => {
 		}
 	});
 
+	test('restore --kill-running kills the checkpoint\'s program (or one restored from it), never another process that took its pid and name', async () => {
+		const { pid: own, dir: ownDir } = await shell.start([WORKLOAD, 'counter', '{dir}']);
+		await shell.waitForRecord(ownDir, 'state', (r) => r[1] >= 2);
+		const dumped = await ckptJson<{ id: string; processes: { startTicks: string }[] }>('dump', String(own));
+		assert.ok(Number(dumped.processes[0].startTicks) > 0, 'its start time is kept');
+		for (let i = 0; i < 100 && await shell.isAlive(own); i++) await new Promise((r) => setTimeout(r, 50));
+		// another workload at the same pid (the target has a pid namespace of its own, whose next pid can be set)
+		const other = await shell.ok(`d=$(mktemp -d /tmp/ckpt-test-XXXXXX); for i in $(seq 50); do echo ${own - 1} > /proc/sys/kernel/ns_last_pid; `
+			+ `setsid ${WORKLOAD} counter $d </dev/null >/dev/null 2>&1 & p=$!; [ $p = ${own} ] && break; kill $p; done; echo $p`);
+		assert.equal(Number(other.trim()), own, 'an unrelated workload holds the pid');
+		try {
+			const refused = await ckpt('--target', connectionFilePath(), 'restore', dumped.id, '--kill-running');
+			assert.equal(refused.code, 1);
+			assert.match(refused.stderr, new RegExp(`pid ${own} of checkpoint ${dumped.id} \\(workload\\) is now held by another process \\(workload, of the same name, started after the checkpoint and not restored from one\\)`));
+			assert.match(refused.stderr, /it is not killed/);
+			assert.ok(await shell.isAlive(own), 'the other process lives on');
+		} finally {
+			await shell.killTree(own);
+		}
+		// restored there, it is the checkpoint's program: the next restore may kill it
+		assert.equal((await ckptJson<{ rootPid: number }>('restore', dumped.id, '--no-lazy')).rootPid, own);
+		const again = await ckptJson<{ killedPids: number[] }>('restore', dumped.id, '--kill-running', '--no-lazy');
+		assert.deepEqual(again.killedPids, [own]);
+		await shell.killTree(own);
+		assert.equal((await ckpt('--target', connectionFilePath(), 'rm', dumped.id)).code, 0);
+	});
+
 	test('rename gives a checkpoint a new name, "" clears it; its arguments are checked before connecting', async () => {
 		const dumped = await ckptJson<{ id: string; name: string }>('dump', String(pid), '--leave-running', '--name', 'cli before');
 		assert.equal(dumped.name, 'cli before');
