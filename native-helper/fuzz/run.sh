@@ -24,6 +24,8 @@ make -s fuzz-build || exit 2
 
 work=$(mktemp -d /tmp/ckpt-fuzz-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# the targets' files (the images they read by name) on tmpfs when there is one: many times faster
+[[ -d /dev/shm && -w /dev/shm ]] && export TMPDIR=/dev/shm
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-19/bin/llvm-symbolizer
