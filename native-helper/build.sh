@@ -10,6 +10,10 @@
 #                                  run make with ARGS there, nothing installed
 #                                  (CKPT_TEST=leak_files build.sh make test
 #                                  runs the test groups whose name holds it)
+#   native-helper/build.sh fuzz SECONDS
+#                                  build the fuzz targets (clang, libFuzzer) and
+#                                  run each for SECONDS (fuzz/run.sh;
+#                                  FUZZ_ONLY=frame runs one target)
 #
 # Runs as root on the host. The sources are bind-mounted into the root file
 # system inside a private mount namespace (unshare --mount), with /proc, /dev
@@ -27,10 +31,16 @@ die() {
 	exit 1
 }
 
-# Inside the private mount namespace: mount, chroot, run make with the arguments after the root file system.
+# Inside the private mount namespace: mount, chroot, run the command after the root file system
+# (make with its arguments, or fuzz with its seconds).
 inner() {
-	local rootfs=$1
+	local rootfs=$1 cmd
 	shift
+	if [[ $1 == fuzz ]]; then
+		cmd=(bash "$mnt/native-helper/fuzz/run.sh" "${@:2}")
+	else
+		cmd=(make -C "$mnt/native-helper" "$@")
+	fi
 	mount --make-rprivate /
 	mkdir -p "$rootfs$mnt/native-helper" "$rootfs$mnt/proto"
 	mount --bind "$here" "$rootfs$mnt/native-helper"
@@ -42,7 +52,7 @@ inner() {
 	mount -t sysfs sysfs "$rootfs/sys"
 	mount --rbind /sys/fs/cgroup "$rootfs/sys/fs/cgroup"
 	exec chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${CKPT_TEST:+CKPT_TEST=$CKPT_TEST} \
-		make -C "$mnt/native-helper" "$@"
+		${FUZZ_ONLY:+FUZZ_ONLY=$FUZZ_ONLY} "${cmd[@]}"
 }
 
 if [[ ${1:-} == __inner ]]; then
@@ -62,9 +72,14 @@ make)
 	target=make
 	make_args=("${@:2}")
 	;;
-*) die "unknown argument '$1' (use: all, test, clean, make ARGS...)" ;;
+fuzz)
+	target=fuzz
+	[[ ${2:-} =~ ^[0-9]+$ ]] || die "fuzz needs the seconds each target runs (build.sh fuzz 60)"
+	make_args=(fuzz "$2")
+	;;
+*) die "unknown argument '$1' (use: all, test, clean, make ARGS..., fuzz SECONDS)" ;;
 esac
-[[ $target == make ]] || make_args=("$target")
+[[ $target == make || $target == fuzz ]] || make_args=("$target")
 
 rootfs=$(bash "$repo/test/target/target.sh" build | tail -n1)
 [[ -x $rootfs/usr/bin/protoc-c && -f $rootfs/usr/include/criu/rpc.proto ]] ||

@@ -85,7 +85,8 @@ static int take_entry(const PstreeEntry *t, pid_t pid, struct core_proc *p, uint
 	note_pid(pids, len, t->pid);
 	if (!t->pid || (t->pid != (uint32_t)pid && pid))
 		return 0;
-	if (t->pid > MAX_PID || t->n_threads > MAX_PID) {
+	/* every process has its leader thread: an entry of none is damage, not an empty copy */
+	if (t->pid > MAX_PID || !t->n_threads || t->n_threads > MAX_PID) {
 		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's pstree.img has a process that cannot be "
 			 "(pid %u, %zu threads)", t->pid, t->n_threads);
 		return -1;

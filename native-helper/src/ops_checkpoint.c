@@ -50,6 +50,21 @@ static int check_debugger_stop(const DebuggerStop *s, Response *resp)
 	return -1;
 }
 
+int dump_request_check(const DumpRequest *d, Response *resp)
+{
+	struct herr e = { 0 };
+
+	if (reply_check_root(d->root_pid, "checkpointing", resp))
+		return -1;
+	if (reply_check_name(d->name, resp) || check_debugger_stop(d->debugger_stop, resp))
+		return -1;
+	if (leak_rules_valid(d->policy, d->n_policy, &e)) {
+		reply_error(resp, &e);
+		return -1;
+	}
+	return 0;
+}
+
 void op_dump(const Request *req, Response *resp)
 {
 	const DumpRequest *d = req->dump;
@@ -60,11 +75,9 @@ void op_dump(const Request *req, Response *resp)
 	struct dump_outcome out = { 0 };
 	struct herr e = { 0 };
 
-	if (reply_check_root(p.root, "checkpointing", resp))
+	if (dump_request_check(d, resp))
 		return;
-	if (reply_check_name(d->name, resp) || check_debugger_stop(d->debugger_stop, resp))
-		return;
-	if (leak_rules_valid(d->policy, d->n_policy, &e) || !(p.criu = config_need_criu(&e))) {
+	if (!(p.criu = config_need_criu(&e))) {
 		reply_error(resp, &e);
 		return;
 	}
@@ -232,6 +245,18 @@ void op_page_diff(const Request *req, Response *resp)
 /* Pids as the kernel makes them (PID_MAX_LIMIT). */
 #define MAX_PID 4194304
 
+int core_request_check(const CoreRequest *rq, Response *resp)
+{
+	if (reply_check_id(rq->checkpoint_id, resp))
+		return -1;
+	if (rq->pid < 0 || rq->pid > MAX_PID) {
+		reply_bad_request(resp, "pid must be a process of the checkpoint, or 0 for its root; %d is no pid",
+				  rq->pid);
+		return -1;
+	}
+	return 0;
+}
+
 void op_core(const Request *req, Response *resp)
 {
 	const CoreRequest *rq = req->core;
@@ -241,13 +266,8 @@ void op_core(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	CoreResult *r;
 
-	if (reply_check_id(rq->checkpoint_id, resp))
+	if (core_request_check(rq, resp))
 		return;
-	if (rq->pid < 0 || rq->pid > MAX_PID) {
-		reply_bad_request(resp, "pid must be a process of the checkpoint, or 0 for its root; %d is no pid",
-				  rq->pid);
-		return;
-	}
 	if (coredump_write(&p, &out, &e)) {
 		reply_error(resp, &e);
 		return;

@@ -19,4 +19,12 @@ void op_page_diff(const Request *req, Response *resp);
 void op_read_image(const Request *req, Response *resp);
 void op_core(const Request *req, Response *resp);
 
+/*
+ * The checks of a dump and of a core request, apart from the work: 0 when
+ * it may go ahead, else resp is the error saying why. They change nothing
+ * and send nothing (the fuzz targets run them alone).
+ */
+int dump_request_check(const DumpRequest *d, Response *resp);
+int core_request_check(const CoreRequest *rq, Response *resp);
+
 #endif

@@ -218,6 +218,24 @@ static int32_t *pids_pb(const struct pidlist *l, size_t *n)
 	return v;
 }
 
+int freeze_request_check(const FreezeRequest *rq, Response *resp)
+{
+	if (reply_check_root(rq->root_pid, "freezing", resp))
+		return -1;
+	if (rq->timeout_ms > MAX_FREEZE_TIMEOUT_MS) {
+		reply_bad_request(resp, "timeout_ms %u is above %u", rq->timeout_ms, MAX_FREEZE_TIMEOUT_MS);
+		return -1;
+	}
+	for (size_t i = 0; i < rq->n_except_pids; i++) {
+		if (rq->except_pids[i] <= 0) {
+			reply_bad_request(resp, "except_pids[%zu] must be a positive pid, not %d", i,
+					  rq->except_pids[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void op_freeze(const Request *req, Response *resp)
 {
 	pid_t root = req->freeze->root_pid;
@@ -231,21 +249,10 @@ void op_freeze(const Request *req, Response *resp)
 	struct herr e = { 0 };
 	FreezeResult *r;
 
-	if (reply_check_root(root, "freezing", resp))
+	if (freeze_request_check(req->freeze, resp))
 		return;
-	if (req->freeze->timeout_ms > MAX_FREEZE_TIMEOUT_MS) {
-		reply_bad_request(resp, "timeout_ms %u is above %u", req->freeze->timeout_ms, MAX_FREEZE_TIMEOUT_MS);
-		return;
-	}
 	if (!frozen_find(root))
 		emit_progress(req->id, "freezing", "freezing the tree of process %d", root);
-	for (size_t i = 0; i < req->freeze->n_except_pids; i++) {
-		if (req->freeze->except_pids[i] <= 0) {
-			reply_bad_request(resp, "except_pids[%zu] must be a positive pid, not %d", i,
-					  req->freeze->except_pids[i]);
-			return;
-		}
-	}
 	if (freeze_tree(root, &how, &t, &e)) {
 		reply_error(resp, &e);
 		return;
@@ -306,7 +313,7 @@ void op_thaw(const Request *req, Response *resp)
 
 /* ---- launch / kill -------------------------------------------------------- */
 
-static int validate_launch(const LaunchRequest *rq, Response *resp)
+int launch_request_check(const LaunchRequest *rq, Response *resp)
 {
 	if (reply_check_path("program", rq->program, true, resp) || reply_check_path("cwd", rq->cwd, false, resp))
 		return -1;
@@ -348,7 +355,7 @@ void op_launch(const Request *req, Response *resp)
 	LaunchResult *r;
 	pid_t pid;
 
-	if (validate_launch(rq, resp))
+	if (launch_request_check(rq, resp))
 		return;
 	s.program = rq->program;
 	s.argv = string_vector(rq->program, rq->args, rq->n_args);
@@ -395,6 +402,21 @@ out:
 
 /* ---- leaks --------------------------------------------------------------- */
 
+int leaks_request_check(const LeaksRequest *rq, Response *resp)
+{
+	struct herr e = { 0 };
+
+	if (rq->root_pid <= 1) {
+		reply_bad_request(resp, "root_pid must be a pid above 1, not %d", rq->root_pid);
+		return -1;
+	}
+	if (leak_rules_valid(rq->policy, rq->n_policy, &e)) {
+		reply_error(resp, &e);
+		return -1;
+	}
+	return 0;
+}
+
 void op_leaks(const Request *req, Response *resp)
 {
 	const LeaksRequest *rq = req->leaks;
@@ -402,14 +424,8 @@ void op_leaks(const Request *req, Response *resp)
 	LeakReport *report;
 	LeaksResult *r;
 
-	if (rq->root_pid <= 1) {
-		reply_bad_request(resp, "root_pid must be a pid above 1, not %d", rq->root_pid);
+	if (leaks_request_check(rq, resp))
 		return;
-	}
-	if (leak_rules_valid(rq->policy, rq->n_policy, &e)) {
-		reply_error(resp, &e);
-		return;
-	}
 	report = leaks_report(rq->root_pid, rq->policy, rq->n_policy, &e);
 	if (!report) {
 		reply_error(resp, &e);

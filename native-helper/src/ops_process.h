@@ -17,4 +17,13 @@ void op_launch(const Request *req, Response *resp);
 void op_kill(const Request *req, Response *resp);
 void op_leaks(const Request *req, Response *resp);
 
+/*
+ * The checks of a request that acts on processes, apart from the action:
+ * 0 when it may go ahead, else resp is the BAD_REQUEST saying why. They
+ * change nothing and send nothing (the fuzz targets run them alone).
+ */
+int freeze_request_check(const FreezeRequest *rq, Response *resp);
+int launch_request_check(const LaunchRequest *rq, Response *resp);
+int leaks_request_check(const LeaksRequest *rq, Response *resp);
+
 #endif

@@ -22,6 +22,7 @@ typedef Checkpoint__Helper__V1__CriuFeatures HCriuFeatures;
 typedef Checkpoint__Helper__V1__PsResult PsResult;
 typedef Checkpoint__Helper__V1__ProcessInfo ProcessInfo;
 typedef Checkpoint__Helper__V1__Namespaces Namespaces;
+typedef Checkpoint__Helper__V1__FreezeRequest FreezeRequest;
 typedef Checkpoint__Helper__V1__FreezeResult FreezeResult;
 typedef Checkpoint__Helper__V1__ThawResult ThawResult;
 typedef Checkpoint__Helper__V1__DumpOptions DumpOptions;

@@ -6,6 +6,8 @@
 #     file a test file of its own (tests/test_X.c), and no file, source or
 #     test, is longer than MAX_FILE_LINES;
 #   - no function, source or test, is longer than MAX_FUNCTION_LINES.
+# The fuzz targets (fuzz/) are outside these rules: they are programs of their
+# own, linked with the helper's objects, not part of it (they keep its style).
 # Prints a line per failure and, last, "N passed, N failed".
 set -uo pipefail
 

@@ -99,6 +99,12 @@ static void bad_tree(int dirfd)
 	synth_file(dirfd, "pstree.img", "\x19\x43\x56\x54\x30\x30\x27\x50\x04\x00\x00\x00\xff\xff\xff", 15);
 }
 
+/* Process 100 with no thread at all (found by fuzz_core: its empty list was copied from NULL). */
+static void threadless_tree(int dirfd)
+{
+	synth_file(dirfd, "pstree.img", "\x19\x43\x56\x54\x30\x30\x27\x50\x02\x00\x00\x00\x08\x64", 14);
+}
+
 /* An mm entry of 1,048,577 empty areas (2 bytes each on the wire): refused before they are decoded. */
 static void too_many_areas(int dirfd)
 {
@@ -146,6 +152,8 @@ static void test_refused(void)
 		  "mm-100.img says process 100 had 1048577 memory areas; more than 1048576 cannot be" },
 		{ "a tree entry cut short", SYNTH_PID, NULL, bad_tree, EC(IMAGE_DAMAGED),
 		  "pstree.img is cut short: the entry at offset 8 says 4 bytes, 3 are left" },
+		{ "a process without threads", SYNTH_PID, NULL, threadless_tree, EC(IMAGE_DAMAGED),
+		  "pstree.img has a process that cannot be (pid 100, 0 threads)" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

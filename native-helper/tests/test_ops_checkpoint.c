@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "channel.h"
 #include "config.h"
 #include "fileio.h"
 #include "manifest.h"
+#include "ops_checkpoint.h"
 #include "store.h"
 #include "util.h"
 #include "wire.h"
@@ -101,6 +103,36 @@ static HelperMessage *ask_dump_warned(pid_t root, const char *name)
 }
 
 /* ---- refused in words ----------------------------------------------------------- */
+
+/* The checks alone (as the fuzz targets run them): no CRIU, no process and no checkpoint are looked for. */
+static void test_request_checks(void)
+{
+	DumpRequest d = CHECKPOINT__HELPER__V1__DUMP_REQUEST__INIT;
+	CoreRequest c = CHECKPOINT__HELPER__V1__CORE_REQUEST__INIT;
+	LeakRule bad = CHECKPOINT__HELPER__V1__LEAK_RULE__INIT, *rules[] = { &bad };
+	Response ok = CHECKPOINT__HELPER__V1__RESPONSE__INIT, refused = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
+
+	test_case("request checks: dump");
+	use_criu(NULL);
+	d.root_pid = NO_PID;
+	d.name = "";
+	CHECK_INT(dump_request_check(&d, &ok), ==, 0);
+	bad.policy = LP(FAIL);
+	d.policy = rules;
+	d.n_policy = 1;
+	CHECK_INT(dump_request_check(&d, &refused), ==, -1);
+	CHECK(refused.error && strstr(refused.error->message, "policy rule 0 names no leak kind (0)"));
+	test_case("request checks: core");
+	c.checkpoint_id = "no-such-checkpoint";
+	CHECK_INT(core_request_check(&c, &ok), ==, 0);
+	c.pid = -1;
+	refused.error = NULL;
+	CHECK_INT(core_request_check(&c, &refused), ==, -1);
+	CHECK(refused.error && strstr(refused.error->message, "-1 is no pid"));
+	CHECK_INT(ok.result_case, ==, CHECKPOINT__HELPER__V1__RESPONSE__RESULT__NOT_SET);
+	CHECK_INT(lseek(g_out_fd, 0, SEEK_CUR), ==, 0);
+	arena_free_all();
+}
 
 static void test_dump_refused(void)
 {
@@ -300,6 +332,8 @@ static void checkpoint_ops_tests(void)
 	char *argv[] = { "/bin/sleep", "1000", NULL };
 	pid_t root;
 
+	out_reset();
+	test_request_checks();
 	test_dump_refused();
 	test_ids_refused();
 	test_list_store();

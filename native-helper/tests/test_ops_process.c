@@ -18,9 +18,11 @@
 
 #include "arena.h"
 #include "cgroup.h"
+#include "channel.h"
 #include "children.h"
 #include "config.h"
 #include "fileio.h"
+#include "ops_process.h"
 #include "proc.h"
 #include "program.h"
 #include "util.h"
@@ -31,7 +33,6 @@
 
 
 typedef Checkpoint__Helper__V1__PsRequest PsRequest;
-typedef Checkpoint__Helper__V1__FreezeRequest FreezeRequest;
 typedef Checkpoint__Helper__V1__ThawRequest ThawRequest;
 typedef Checkpoint__Helper__V1__KillRequest KillRequest;
 
@@ -291,6 +292,52 @@ static void test_ps(pid_t child, pid_t grandchild)
 }
 
 /* ---- freeze / thaw ------------------------------------------------------- */
+
+/* The answer resp holds is a BAD_REQUEST saying words. */
+static void check_refused(const Response *resp, const char *words)
+{
+	CHECK_INT(resp->result_case, ==, CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR);
+	if (resp->result_case == CHECKPOINT__HELPER__V1__RESPONSE__RESULT_ERROR) {
+		CHECK_INT(resp->error->code, ==, EC(BAD_REQUEST));
+		CHECK_CONTAINS(resp->error->message, words);
+	}
+}
+
+/* The checks alone (as the fuzz targets run them): what they pass, what they refuse, and that they send nothing. */
+static void test_request_checks(void)
+{
+	FreezeRequest fr = CHECKPOINT__HELPER__V1__FREEZE_REQUEST__INIT;
+	LaunchRequest lr = CHECKPOINT__HELPER__V1__LAUNCH_REQUEST__INIT;
+	LeaksRequest kr = CHECKPOINT__HELPER__V1__LEAKS_REQUEST__INIT;
+	Response ok = CHECKPOINT__HELPER__V1__RESPONSE__INIT, bad = CHECKPOINT__HELPER__V1__RESPONSE__INIT;
+	int32_t except[] = { 5, 0 };
+
+	out_reset();
+	test_case("request checks: freeze");
+	fr.root_pid = NO_PID;
+	fr.except_pids = except;
+	fr.n_except_pids = 1;
+	CHECK_INT(freeze_request_check(&fr, &ok), ==, 0);
+	fr.n_except_pids = 2;
+	CHECK_INT(freeze_request_check(&fr, &bad), ==, -1);
+	check_refused(&bad, "except_pids[1] must be a positive pid, not 0");
+	test_case("request checks: launch");
+	lr.program = "/bin/true";
+	CHECK_INT(launch_request_check(&lr, &ok), ==, 0);
+	lr.cwd = "tmp";
+	CHECK_INT(launch_request_check(&lr, &bad), ==, -1);
+	check_refused(&bad, "cwd");
+	test_case("request checks: leaks (no process is looked for)");
+	kr.root_pid = NO_PID;
+	CHECK_INT(leaks_request_check(&kr, &ok), ==, 0);
+	kr.root_pid = 1;
+	CHECK_INT(leaks_request_check(&kr, &bad), ==, -1);
+	check_refused(&bad, "root_pid must be a pid above 1, not 1");
+	CHECK_INT(ok.result_case, ==, CHECKPOINT__HELPER__V1__RESPONSE__RESULT__NOT_SET);
+	test_case("request checks: nothing sent");
+	CHECK_INT(lseek(g_out_fd, 0, SEEK_CUR), ==, 0);
+	arena_free_all();
+}
 
 static void test_freeze_refused(void)
 {
@@ -584,6 +631,7 @@ static void process_tests(void)
 		test_freeze(child, grandchild);
 		end_all(&child, 1);
 	}
+	test_request_checks();
 	test_freeze_refused();
 	test_launch_refused();
 	test_launch();

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The helper's readers of /proc text, fed synthetic lines: a process's stat
+ * (parse_proc_stat, then decode_tty_nr of its tty), a line of /proc/locks or
+ * of an fdinfo (parse_lock_line), a line of maps (parse_maps_line) and the
+ * lines of /proc/sysvipc/{shm,sem,msg}. The first input byte chooses the
+ * reader; the rest is its text, NUL-terminated as the readers get it.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "leak_maps.h"
+#include "leak_sysv.h"
+#include "proc.h"
+#include "proc_locks.h"
+
+/* A stat line, and the terminal its tty_nr names. */
+static void stat_line(const char *text)
+{
+	struct proc_stat st;
+	char tty[64];
+
+	if (parse_proc_stat(text, &st) == 0)
+		decode_tty_nr(st.tty_nr, tty, sizeof(tty));
+}
+
+/* A lock line, compared with itself as the leak detector compares two. */
+static void lock_line(const char *text)
+{
+	struct lock_line l;
+
+	if (parse_lock_line(text, &l) == 0) {
+		lock_line_same(&l, &l);
+		lock_line_same_file(&l, &l);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sysv_line sv;
+	struct maps_line m;
+	char *text;
+
+	if (size < 1)
+		return 0;
+	/* exactly the bytes and a NUL: a read past them is ASan's to see */
+	text = malloc(size);
+	if (!text)
+		return 0;
+	memcpy(text, data + 1, size - 1);
+	text[size - 1] = '\0';
+	switch (data[0] % 6) {
+	case 0:
+		stat_line(text);
+		break;
+	case 1:
+		lock_line(text);
+		break;
+	case 2:
+		parse_maps_line(text, size - 1, &m);	/* a length: maps lines are not NUL-terminated */
+		break;
+	case 3:
+		parse_sysv_shm(text, &sv);
+		break;
+	case 4:
+		parse_sysv_sem(text, &sv);
+		break;
+	default:
+		parse_sysv_msg(text, &sv);
+		break;
+	}
+	free(text);
+	return 0;
+}
