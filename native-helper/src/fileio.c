@@ -81,6 +81,28 @@ int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t ma
 	return ret;
 }
 
+int read_regular_at(int dirfd, const char *name, char **out, size_t *len, size_t max)
+{
+	/* not blocking: opening a FIFO for reading would wait for a writer */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK), ret = -1, saved;
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st))
+		goto out;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto out;
+	}
+	ret = read_fd(fd, out, len, max);
+out:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
 int read_file(const char *path, char **out, size_t *len, size_t max)
 {
 	return read_file_at(AT_FDCWD, path, out, len, max);

@@ -16,6 +16,12 @@ ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off);
 int read_fd(int fd, char **out, size_t *len, size_t max);
 int read_file(const char *path, char **out, size_t *len, size_t max);
 int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
+/*
+ * read_file_at of a file that must be a regular one (what a checkpoint
+ * holds): a symbolic link fails with ELOOP, anything else (a FIFO, which
+ * would block, a device such as /dev/zero, which never ends) with EINVAL.
+ */
+int read_regular_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
 /* A new file (0600, no symbolic link followed) with data. */
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);
 /* from (in from_dir) copied whole, up to max bytes, to a new file to (in to_dir) as write_file_at makes it. */

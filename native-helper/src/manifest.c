@@ -2,6 +2,7 @@
 /* A checkpoint's manifest: manifest.pb and manifest.json beside CRIU's images. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -344,8 +345,12 @@ static Checkpoint *manifest_decode(const char *buf, size_t len, const char *stor
 
 static void manifest_unreadable(struct herr *e, int err, const char *store, const char *id)
 {
-	herr_perror(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
-		 "cannot read the manifest of checkpoint %s in %s", id, store);
+	if (err == EINVAL || err == ELOOP)
+		herr_set(e, EC(INTERNAL), err, "the manifest of checkpoint %s in %s is not a regular file (a link, a "
+			 "FIFO or a device in its place): the checkpoint is damaged", id, store);
+	else
+		herr_perror(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,
+			    "cannot read the manifest of checkpoint %s in %s", id, store);
 }
 
 Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
@@ -355,7 +360,7 @@ Checkpoint *manifest_read(const char *store, const char *id, struct herr *e)
 	size_t len = 0;
 
 	snprintf(path, sizeof(path), "%s/%s/manifest.pb", store, id);
-	if (read_file(path, &buf, &len, MAX_MANIFEST)) {
+	if (read_regular_at(AT_FDCWD, path, &buf, &len, MAX_MANIFEST)) {
 		int err = errno;
 		struct stat st;
 
@@ -378,7 +383,7 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
 	char *buf = NULL;
 	size_t len = 0;
 
-	if (read_file_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
+	if (read_regular_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
 		manifest_unreadable(e, errno, store, id);
 	else
 		c = manifest_decode(buf, len, store, id, e);

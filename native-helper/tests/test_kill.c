@@ -148,6 +148,24 @@ static void reap_group(pid_t pgid)
 		usleep(1000);
 }
 
+/* Whether root's tree has n processes within 5 s: a loaded machine schedules the forker late. */
+static bool wait_forked(pid_t root, size_t n)
+{
+	for (int i = 0; i < 500; i++) {
+		struct pidlist tree = { 0 };
+		struct herr e = { 0 };
+		size_t have = proc_tree(root, &tree, &e) == 0 ? tree.n : 0;
+
+		pidlist_free(&tree);
+		if (have >= n) {
+			usleep(20000);
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
 /*
  * A tree forking as fast as it can: SIGSTOP takes a moment, and a process
  * inside fork() when it was sent adds its child after a scan. Nothing of
@@ -165,7 +183,8 @@ static void test_forking(void)
 		CHECK_INT(root, >, 0);
 		if (root <= 0)
 			break;
-		usleep(20000);	/* a hundred children or so, and still forking */
+		/* some children (a hundred or so when the machine is idle), and still forking */
+		CHECK(wait_forked(root, 4));
 		CHECK_OK(kill_tree(root, &killed, &e), &e);
 		CHECK_UINT(killed.n, >, 1);
 		CHECK_UINT(group_alive(root), ==, 0);

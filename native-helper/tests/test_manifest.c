@@ -523,6 +523,30 @@ static void test_read_garbage(void)
 	close(dirfd);
 }
 
+/* What is not a regular file in manifest.pb's place is damage, said at once: a FIFO does not block, /dev/zero does not fill memory. */
+static void test_not_regular(int dirfd)
+{
+	static const char *const kinds[] = { "a directory", "a FIFO", "a link to /dev/zero" };
+	struct herr e = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		test_case("manifest.pb %s", kinds[i]);
+		unlinkat(dirfd, "manifest.pb", i == 1 ? AT_REMOVEDIR : 0);
+		if (i == 0)
+			CHECK_INT(mkdirat(dirfd, "manifest.pb", 0700), ==, 0);
+		else if (i == 1)
+			CHECK_INT(mkfifoat(dirfd, "manifest.pb", 0600), ==, 0);
+		else
+			CHECK_INT(symlinkat("/dev/zero", dirfd, "manifest.pb"), ==, 0);
+		CHECK(manifest_read(store, "bare", &e) == NULL);
+		CHECK_INT(e.code, ==, EC(INTERNAL));
+		CHECK_STR(e.msg, ==, arena_printf("the manifest of checkpoint bare in %s is not a regular file (a link, "
+						  "a FIFO or a device in its place): the checkpoint is damaged", store));
+		CHECK(manifest_read_at(dirfd, store, "bare", &e) == NULL);
+		CHECK_CONTAINS(e.msg, "is not a regular file");
+	}
+}
+
 /* No checkpoint, one without a manifest, one whose manifest cannot be read. */
 static void test_read_missing(void)
 {
@@ -546,14 +570,10 @@ static void test_read_missing(void)
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
 	CHECK_INT(e.errnum, ==, ENOENT);
 
-	test_case("manifest.pb a directory");
-	CHECK_INT(mkdirat(dirfd, "manifest.pb", 0700), ==, 0);
-	CHECK(manifest_read(store, "bare", &e) == NULL);
-	CHECK_INT(e.code, ==, EC(INTERNAL));
-	CHECK_INT(e.errnum, ==, EISDIR);
-	CHECK_CONTAINS(e.msg, "cannot read the manifest of checkpoint bare");
+	test_not_regular(dirfd);
 	close(dirfd);
 }
+
 
 /* A manifest.pb over 16 MiB is not read at all. */
 static void test_read_too_big(void)

@@ -3,7 +3,8 @@
  * project's schemas (checkpoint.fixtures.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -173,6 +174,52 @@ describe('incremental checkpoints', () => {
 			assert.equal(missing.segments[0].missing, 'parent-missing');
 		} finally {
 			rmSync(root, { recursive: true, force: true });
+		}
+	});
+
+	test('parent links that go round (to their own directory, or between two) end the read as parent-loop, not for ever', async () => {
+		const root = mkdtempSync(join(tmpdir(), 'ckpt-loop-'));
+		try {
+			const base = (name: string): string => join(root, name);
+			for (const d of ['self', 'a', 'b']) {
+				mkdirSync(base(d));
+				writeCheckpoint(base(d));
+				writeFileSync(join(base(d), `pagemap-${PID}.img`), pagemap(3, [[HEAP, 2, PE_PARENT]]));
+			}
+			symlinkSync('.', join(base('self'), 'parent'));
+			symlinkSync('../b', join(base('a'), 'parent'));
+			symlinkSync('../a', join(base('b'), 'parent'));
+			for (const d of ['self', 'a']) {
+				const images = await openCheckpoint(new LocalImageSource(base(d)));
+				const read = await images.processes[0].read(HEAP, 8);
+				assert.deepEqual(read.segments.map((seg) => seg.missing), ['parent-loop'], d);
+			}
+		} finally {
+			rmSync(root, { recursive: true, force: true });
+		}
+	});
+});
+
+describe('image files that are not files', () => {
+	test('a FIFO or a link to /dev/zero in place of an image is refused in words, without blocking or filling memory', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'ckpt-notfile-'));
+		try {
+			writeCheckpoint(dir);
+			rmSync(join(dir, 'pstree.img'));
+			execFileSync('mkfifo', [join(dir, 'pstree.img')]);
+			await assert.rejects(openCheckpoint(new LocalImageSource(dir)), /pstree\.img is not a regular file/);
+			rmSync(join(dir, 'pstree.img'));
+			symlinkSync('/dev/zero', join(dir, 'pstree.img'));
+			await assert.rejects(openCheckpoint(new LocalImageSource(dir)), /pstree\.img is not a regular file/);
+			const pagesName = readdirSync(dir).find((f) => f.startsWith('pages-'));
+			assert.ok(pagesName);
+			rmSync(join(dir, pagesName));
+			symlinkSync('/dev/zero', join(dir, pagesName));
+			const source = new LocalImageSource(dir);
+			await assert.rejects(source.readRange(pagesName, 0, 4096), /is not a regular file/);
+			await source.close();
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 });

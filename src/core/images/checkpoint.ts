@@ -324,18 +324,24 @@ async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined
  * looked up, on first need, in the parent directory (CRIU's "parent" link of
  * an incremental dump), and so on up the chain.
  */
-function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[]): ProcessMemory {
-	let parent: Promise<ProcessMemory | undefined> | undefined;
-	const loadParent = async (): Promise<ProcessMemory | undefined> => {
+function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[], below: readonly string[] = []): ProcessMemory {
+	let parent: Promise<ProcessMemory | 'loop' | undefined> | undefined;
+	const chain = [...below, source.description];
+	const loadParent = async (): Promise<ProcessMemory | 'loop' | undefined> => {
 		const up = await source.parent();
 		if (!up) return undefined;
+		// a directory met again (its link names itself, or one standing on it) would be read for ever
+		if (chain.includes(up.description) || chain.length >= MAX_PARENT_CHAIN) return 'loop';
 		const dir = new ImageDirectory(up, await up.list().catch(() => []));
 		const map = await dir.pagemap(pid);
-		return map ? memoryIn(up, pid, map, ranges) : undefined;
+		return map ? memoryIn(up, pid, map, ranges, chain) : undefined;
 	};
 	const pagesFile = pagemap ? imageFileName('pages', pagemap.pagesId) : '';
 	return new ProcessMemory(source, pagesFile, pagemap?.entries ?? [], ranges, () => (parent ??= loadParent()));
 }
+
+/** Longer than any chain the helper makes (16) or CRIU's pre-dumps reasonably do: a longer one is taken for a loop. */
+const MAX_PARENT_CHAIN = 64;
 
 interface SharedTables {
 	files: FileIndex;

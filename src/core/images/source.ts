@@ -4,7 +4,7 @@
  * (pages-*.img) only ever by byte range, so a gigabyte checkpoint costs what
  * is looked at.
  */
-import { close as closeFd, openSync, read as readFd, readFileSync, readSync } from 'node:fs';
+import { close as closeFd, closeSync, constants, fstatSync, openSync, read as readFd, readFileSync, readSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
@@ -48,6 +48,17 @@ function listError(where: string, err: unknown): CheckpointError {
 	return sourceError(where, 'directory', err);
 }
 
+/**
+ * Image files are regular files: a FIFO in their place would block a read
+ * for ever, a link to /dev/zero would never end. Neither is read.
+ */
+function notRegular(where: string, name: string): CheckpointError {
+	return new CheckpointError('internal', `${where}: ${name} is not a regular file (a link, a FIFO or a device in its place); the checkpoint is damaged`);
+}
+
+// O_NONBLOCK: opening a FIFO for reading would wait for a writer; O_NOFOLLOW: a link is not followed (ELOOP)
+const IMAGE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
 function shortRead(where: string, name: string, offset: number, wanted: number, got: number): CheckpointError {
 	return new CheckpointError('internal', `${where}: ${name} ends before byte ${offset + wanted} (read ${got} of ${wanted} bytes at ${offset}); the image is truncated`);
 }
@@ -80,12 +91,30 @@ export class LocalImageSource implements ImageSource {
 	}
 
 	async readFile(name: string): Promise<Buffer> {
+		const fd = this.openImage(name);
 		try {
 			// Metadata images are small (a pagemap of a million runs is ~20 MiB, still a few ms).
-			return readFileSync(posix.join(this.dir, name));
+			return readFileSync(fd);
 		} catch (err) {
 			throw sourceError(this.dir, name, err);
+		} finally {
+			closeSync(fd);
 		}
+	}
+
+	/** A descriptor of image file name, which must be a regular file. */
+	private openImage(name: string): number {
+		let fd: number;
+		try {
+			fd = openSync(posix.join(this.dir, name), IMAGE_OPEN_FLAGS);
+		} catch (err) {
+			throw errorCode(err) === 'ELOOP' ? notRegular(this.dir, name) : sourceError(this.dir, name, err);
+		}
+		if (!fstatSync(fd).isFile()) {
+			closeSync(fd);
+			throw notRegular(this.dir, name);
+		}
+		return fd;
 	}
 
 	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
@@ -114,11 +143,7 @@ export class LocalImageSource implements ImageSource {
 	private fd(name: string): number {
 		let fd = this.fds.get(name);
 		if (fd === undefined) {
-			try {
-				fd = openSync(posix.join(this.dir, name), 'r');
-			} catch (err) {
-				throw sourceError(this.dir, name, err);
-			}
+			fd = this.openImage(name);
 			this.fds.set(name, fd);
 		}
 		return fd;
@@ -159,10 +184,18 @@ export class SftpImageSource implements ImageSource {
 	}
 
 	async readFile(name: string): Promise<Buffer> {
-		const size = await new Promise<number>((resolve, reject) => {
-			this.sftp.stat(posix.join(this.dir, name), (err, s) => (err ? reject(sourceError(this.description, name, err)) : resolve(s.size)));
+		return this.readRange(name, 0, await this.regularSize(name));
+	}
+
+	/** The size of image file name, which must be a regular file (not followed when a link). */
+	private regularSize(name: string): Promise<number> {
+		return new Promise<number>((resolve, reject) => {
+			this.sftp.lstat(posix.join(this.dir, name), (err, s) => {
+				if (err) reject(sourceError(this.description, name, err));
+				else if (!s.isFile()) reject(notRegular(this.description, name));
+				else resolve(s.size);
+			});
 		});
-		return this.readRange(name, 0, size);
 	}
 
 	async readRange(name: string, offset: number, length: number): Promise<Buffer> {
@@ -198,9 +231,10 @@ export class SftpImageSource implements ImageSource {
 	private handle(name: string): Promise<Buffer> {
 		let handle = this.handles.get(name);
 		if (!handle) {
-			handle = new Promise<Buffer>((resolve, reject) => {
+			// checked first: the server would follow a link, and block on a FIFO
+			handle = this.regularSize(name).then(() => new Promise<Buffer>((resolve, reject) => {
 				this.sftp.open(posix.join(this.dir, name), 'r', (err, h) => (err ? reject(sourceError(this.description, name, err)) : resolve(h)));
-			});
+			}));
 			handle.catch(() => this.handles.delete(name));
 			this.handles.set(name, handle);
 		}
