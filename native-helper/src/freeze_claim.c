@@ -15,6 +15,7 @@
 
 #include "fileio.h"
 #include "freeze_claim.h"
+#include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 
@@ -25,31 +26,86 @@
 
 static char claim_dir[512] = FREEZE_CLAIM_DIR;
 
+/* A stop claim's name ends so, and its text starts so (a freeze claim's with its cgroup layout, a number). */
+#define STOP_CLAIM_SUFFIX ".stopped"
+#define STOP_CLAIM_HEADER "stopped\n"
+
 void freeze_claim_dir_set(const char *dir)
 {
 	snprintf(claim_dir, sizeof(claim_dir), "%s", dir);
 }
 
-int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e)
+/* The claim file name (in claim_dir) holding text, locked: its descriptor, or -1 with e saying what of root. */
+static int claim_write(const char *name, const char *text, pid_t root, const char *what, struct herr *e)
 {
-	char path[600], text[4200];
-	int fd, n;
+	char path[600];
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/%d", claim_dir, root);
-	n = snprintf(text, sizeof(text), "%d\n%s\n", layout, cgroup);
+	snprintf(path, sizeof(path), "%s/%s", claim_dir, name);
 	if (mkdir_p(claim_dir, 0700) && errno != EEXIST) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot create %s", claim_dir);
 		return -1;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	/* not blocking: a claim held by another helper means it holds the tree */
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || ftruncate(fd, 0) || write_all(fd, text, (size_t)n)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot claim the freeze of process %d (%s)", root, path);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || ftruncate(fd, 0) || write_all(fd, text, strlen(text))) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot claim the %s of process %d (%s)", what, root, path);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e)
+{
+	char name[32], text[4200];
+
+	snprintf(name, sizeof(name), "%d", root);
+	snprintf(text, sizeof(text), "%d\n%s\n", layout, cgroup);
+	return claim_write(name, text, root, "freeze", e);
+}
+
+int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e)
+{
+	struct sbuf text = { 0 };
+	char name[32];
+	int fd = -1;
+
+	snprintf(name, sizeof(name), "%d" STOP_CLAIM_SUFFIX, root);
+	sbuf_puts(&text, STOP_CLAIM_HEADER);
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(&text, "%d\n", pids[i]);
+	if (text.p)
+		fd = claim_write(name, text.p, root, "stop", e);
+	else
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+	sbuf_free(&text);
+	return fd;
+}
+
+void stop_claim_drop(pid_t root, int fd)
+{
+	char path[600];
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%d" STOP_CLAIM_SUFFIX, claim_dir, root);
+	unlink(path);
+	close(fd);
+}
+
+/* An unheld stop claim's processes (after its header line): let out of the stop a dead helper left them in. */
+static void continue_claimed(char *pids)
+{
+	char *save = NULL;
+
+	for (char *l = strtok_r(pids, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		int pid = atoi(l);
+
+		if (pid > 1 && kill(pid, SIGCONT) == 0)
+			fprintf(stderr, "checkpoint-helper: continued process %d, left stopped by a helper that ended\n", pid);
+	}
 }
 
 bool freeze_claim_held(pid_t root)
@@ -114,8 +170,12 @@ static int sweep_one(int dirfd, const char *name)
 
 	if (fd < 0)
 		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && read_fd(fd, &text, NULL, 8192) == 0 &&
-	    (nl = strchr(text, '\n')) && sscanf(text, "%d", &layout) == 1) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && read_fd(fd, &text, NULL, 1 << 20) == 0 &&
+	    !strncmp(text, STOP_CLAIM_HEADER, strlen(STOP_CLAIM_HEADER))) {
+		continue_claimed(text + strlen(STOP_CLAIM_HEADER));
+		unlinkat(dirfd, name, 0);
+		ret = 1;
+	} else if (text && (nl = strchr(text, '\n')) && sscanf(text, "%d", &layout) == 1) {
 		char *cgroup = nl + 1;
 
 		cgroup[strcspn(cgroup, "\n")] = '\0';

@@ -30,6 +30,15 @@ int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e
 bool freeze_claim_held(pid_t root);
 /* The tree is thawed and its cgroup gone: the claim goes (fd closed). */
 void freeze_claim_drop(pid_t root, int fd);
+/*
+ * The same for processes left stopped (SIGSTOP): a restore of a tree to be
+ * frozen has CRIU leave it stopped, then freezes it and lets it out of the
+ * stop. Claimed (<dir>/<root>.stopped, the pids in it) before CRIU runs, so
+ * that a helper dying between the two leaves no tree stopped: the sweep
+ * continues them. The descriptor, or -1 with e; dropped once they are out.
+ */
+int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e);
+void stop_claim_drop(pid_t root, int fd);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */
 int freeze_claim_sweep(void);
 /*

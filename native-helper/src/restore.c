@@ -14,7 +14,9 @@
 #include "channel.h"
 #include "children.h"
 #include "debugregs.h"
+#include "fault.h"
 #include "fileio.h"
+#include "freeze_claim.h"
 #include "kill.h"
 #include "lazy.h"
 #include "manifest.h"
@@ -55,11 +57,12 @@ struct restore_ctx {
 	struct restore_output output;
 	struct lazy_params lazy_params;
 	struct lazy_restore lazy;	/* lazy.supervisor: restoring with lazy pages */
+	int stop_claim;			/* restored frozen: CRIU leaves the tree stopped (freeze_claim.h) */
 };
 
 /*
- * Sorts the checkpoint's pids: running (same comm) ones into running; any
- * held by another program makes the restore impossible.
+ * Sorts the checkpoint's pids: running ones of its program (pid_origin.h)
+ * into running; any held by another program makes the restore impossible.
  */
 static int check_pids(const Checkpoint *ck, struct pidlist *running, struct herr *e)
 {
@@ -423,8 +426,13 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	criu_opts_common(&opts, "restore.log", c->ck->options, c->network_lock);
 	if (c->p->tcp_close && opts.tcp_established)
 		opts.has_tcp_close = opts.tcp_close = true;
-	if (c->p->frozen)
+	if (c->p->frozen) {
 		opts.has_leave_stopped = opts.leave_stopped = true;
+		/* a helper dying before it lets the tree out of that stop leaves it to the sweep */
+		c->stop_claim = stop_claim_take(c->ck->root_pid, c->pids, c->ck->n_processes, e);
+		if (c->stop_claim < 0)
+			return -1;
+	}
 	if (output_prepare(c, &opts, e))
 		return -1;
 	keep = inherited_fds(c, &opts, &nkeep);
@@ -439,6 +447,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 		return -1;
 	out->criu_wall_us = now_us() - t0;
 	if (r->success && r->restore) {
+		fault_at("criu-restored");	/* the tree exists, stopped when restored frozen */
 		adopt(c, r->restore->pid, out);
 		clear_debug_status(out);
 		if (c->p->frozen)
@@ -458,7 +467,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 
 int restore_run(const struct restore_params *p, struct restore_outcome *out, struct herr *e)
 {
-	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1, .lazy = { .work_fd = -1, .go_fd = -1 },
+	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1, .lazy = { .work_fd = -1, .go_fd = -1 }, .stop_claim = -1,
 				 .output = { .out = { -1, -1 }, .err = { -1, -1 } } };
 	int ret = -1;
 
@@ -475,6 +484,7 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 		goto out;
 	if (c.running.n && kill_running(&c, out, e))
 		goto out;
+	fault_at("restore-criu-first");	/* what was running is gone, CRIU not yet run */
 	if (criu_restore(&c, out, e))
 		goto out;
 	/* what the next restore may kill at these pids: these processes, and no later holder of them */
@@ -488,6 +498,8 @@ out:
 	if (ret && c.lazy.supervisor)
 		lazy_abort(&c.lazy, &c.lazy_params);
 	fdlist_close(&c.chain);
+	/* out of the stop by now: frozen and continued, or CRIU failed and ended them */
+	stop_claim_drop(c.ck ? c.ck->root_pid : 0, c.stop_claim);
 	if (c.images_fd >= 0)
 		close(c.images_fd);
 	if (c.work_fd >= 0)

@@ -8,17 +8,76 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "fileio.h"
 #include "freeze_claim.h"
+#include "proc.h"
 #include "wire.h"
 #include "check.h"
 
 static char dir[] = "/tmp/ckpt-claim-XXXXXX";
+
+/* A child stopped by SIGSTOP, as CRIU's leave_stopped leaves a restored process. */
+static pid_t stopped_child(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	kill(pid, SIGSTOP);
+	waitpid(pid, &status, WUNTRACED);
+	return pid;
+}
+
+static char state_of(pid_t pid)
+{
+	struct proc_stat st;
+
+	return read_proc_stat(pid, &st) ? '?' : st.state;
+}
+
+/* A stop claim held: the sweep leaves it; let go of (its helper died): the processes are continued. */
+static void test_stop_claims(void)
+{
+	pid_t pids[2] = { stopped_child(), stopped_child() };
+	struct herr e = { 0 };
+	char *text = NULL;
+	int fd;
+
+	test_case("a stop claim: its file names the processes");
+	fd = stop_claim_take(pids[0], pids, 2, &e);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(read_file(arena_printf("%s/frozen/%d.stopped", dir, pids[0]), &text, NULL, 4096), ==, 0);
+	CHECK_STR(text, ==, arena_printf("stopped\n%d\n%d\n", pids[0], pids[1]));
+	free(text);
+	test_case("held: the sweep leaves them stopped");
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(state_of(pids[0]), ==, 'T');
+	test_case("let go of without a drop (its helper died): the sweep continues them, the claim goes");
+	close(fd);
+	CHECK_INT(freeze_claim_sweep(), ==, 1);
+	CHECK_INT(state_of(pids[0]), !=, 'T');
+	CHECK_INT(state_of(pids[1]), !=, 'T');
+	CHECK_INT(access(arena_printf("%s/frozen/%d.stopped", dir, pids[0]), F_OK), ==, -1);
+	test_case("dropped: gone, nothing continued by a sweep");
+	kill(pids[1], SIGSTOP);
+	fd = stop_claim_take(pids[1], &pids[1], 1, &e);
+	stop_claim_drop(pids[1], fd);
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	for (int i = 0; i < 2; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+}
 
 TEST_GROUP(freeze_claim)
 {
@@ -54,6 +113,8 @@ TEST_GROUP(freeze_claim)
 	CHECK_INT(freeze_claim_sweep(), ==, 0);
 	CHECK_INT(access(arena_printf("%s/frozen/77", dir), F_OK), ==, -1);
 	CHECK_INT(access("/etc/passwd", F_OK), ==, 0);
+
+	test_stop_claims();
 
 	test_case("no claim directory: nothing to sweep");
 	freeze_claim_dir_set(arena_printf("%s/none", dir));

@@ -11,47 +11,68 @@
  * Stages of a dump: manifest-first (the .partial made, the tree frozen, CRIU
  * not yet run), criu-post-dump (CRIU has written the images and waits for
  * the helper's answer), manifest-final (CRIU done, the final manifest not yet
- * written), rename-final (all written, not yet moved into place).
+ * written), rename-final (all written, not yet moved into place). Of a
+ * restore --kill-running (of a checkpoint taken with leave-running):
+ * restore-criu-first (the running program killed, CRIU not yet run),
+ * criu-restored (CRIU has made the tree; restored frozen, it is stopped).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
 const STORE = '/var/lib/checkpoint-debugger/fault-matrix';
 
-interface Row {
+type DumpRow = {
 	operation: 'dump';
 	point: 'manifest-first' | 'criu-post-dump' | 'manifest-final' | 'rename-final';
-	fault: 'KILL' | 'ENOSPC' | 'EIO';
 	leaveRunning: boolean;
-	/** What is true after: the program runs or CRIU ended it; which checkpoint of it is listed. */
+};
+
+type RestoreRow = {
+	operation: 'restore';
+	point: 'restore-criu-first' | 'criu-restored';
+	/** Restored frozen (the debugger's way), or running. */
+	frozen: boolean;
+};
+
+type Row = (DumpRow | RestoreRow) & {
+	fault: 'KILL' | 'ENOSPC' | 'EIO';
+	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
 	checkpoint: 'none' | 'provisional' | 'final';
-}
+};
 
-const row = (point: Row['point'], fault: Row['fault'], leaveRunning: boolean, program: Row['program'], checkpoint: Row['checkpoint']): Row =>
+const dump = (point: DumpRow['point'], fault: Row['fault'], leaveRunning: boolean, program: Row['program'], checkpoint: Row['checkpoint']): Row =>
 	({ operation: 'dump', point, fault, leaveRunning, program, checkpoint });
+
+const restore = (point: RestoreRow['point'], frozen: boolean, program: Row['program']): Row =>
+	({ operation: 'restore', point, fault: 'KILL', frozen, program, checkpoint: 'final' });
 
 const MATRIX: readonly Row[] = [
 	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
-	row('manifest-first', 'KILL', false, 'runs', 'none'),
-	row('manifest-first', 'KILL', true, 'runs', 'none'),
-	row('criu-post-dump', 'KILL', false, 'runs', 'none'),
-	row('criu-post-dump', 'KILL', true, 'runs', 'none'),
+	dump('manifest-first', 'KILL', false, 'runs', 'none'),
+	dump('manifest-first', 'KILL', true, 'runs', 'none'),
+	dump('criu-post-dump', 'KILL', false, 'runs', 'none'),
+	dump('criu-post-dump', 'KILL', true, 'runs', 'none'),
 	// killed after CRIU: the images are complete and listed (with the first manifest, or the final one)
-	row('manifest-final', 'KILL', false, 'ended', 'provisional'),
-	row('manifest-final', 'KILL', true, 'runs', 'provisional'),
-	row('rename-final', 'KILL', false, 'ended', 'final'),
-	row('rename-final', 'KILL', true, 'runs', 'final'),
+	dump('manifest-final', 'KILL', false, 'ended', 'provisional'),
+	dump('manifest-final', 'KILL', true, 'runs', 'provisional'),
+	dump('rename-final', 'KILL', false, 'ended', 'final'),
+	dump('rename-final', 'KILL', true, 'runs', 'final'),
 	// a full disk at each write
-	row('manifest-first', 'ENOSPC', false, 'runs', 'none'),
-	row('manifest-first', 'ENOSPC', true, 'runs', 'none'),
-	row('manifest-final', 'ENOSPC', false, 'ended', 'provisional'),
-	row('manifest-final', 'ENOSPC', true, 'runs', 'provisional'),
-	row('rename-final', 'EIO', false, 'ended', 'final'),
-	row('rename-final', 'EIO', true, 'runs', 'none'),
+	dump('manifest-first', 'ENOSPC', false, 'runs', 'none'),
+	dump('manifest-first', 'ENOSPC', true, 'runs', 'none'),
+	dump('manifest-final', 'ENOSPC', false, 'ended', 'provisional'),
+	dump('manifest-final', 'ENOSPC', true, 'runs', 'provisional'),
+	dump('rename-final', 'EIO', false, 'ended', 'final'),
+	dump('rename-final', 'EIO', true, 'runs', 'none'),
+	// a restore killed after it killed what ran: the checkpoint is still there to restore
+	restore('restore-criu-first', false, 'ended'),
+	restore('restore-criu-first', true, 'ended'),
+	// killed once CRIU made the tree: it runs (restored frozen, it is not left stopped)
+	restore('criu-restored', false, 'runs'),
+	restore('criu-restored', true, 'runs'),
 ];
 
 const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
@@ -67,11 +88,17 @@ async function assertCounting(dir: string): Promise<void> {
 	await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > before, 10000);
 }
 
-/** The dump of row's fault: its result, or what it failed with (a killed helper drops the session). */
-async function faultyDump(r: Row, pid: number): Promise<pb.Checkpoint | Error> {
+/** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
+async function faultyOperation(r: Row, pid: number): Promise<object | Error> {
+	let checkpointId = '';
+	if (r.operation === 'restore') {
+		const healthy = await session();
+		checkpointId = (await healthy.dump(pid, { leaveRunning: true, name: `${r.point}-${r.fault}` }).finally(() => healthy.close())).id;
+	}
 	const faulty = await session(`${r.point}=${r.fault}`);
 	try {
-		return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
+		if (r.operation === 'dump') return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
+		return await faulty.restore(checkpointId, { killRunning: true, frozen: r.frozen, lazy: false });
 	} catch (err) {
 		return err instanceof Error ? err : new Error(String(err));
 	} finally {
@@ -80,7 +107,7 @@ async function faultyDump(r: Row, pid: number): Promise<pb.Checkpoint | Error> {
 }
 
 /** What the next helper says, checked against the row. */
-async function checkTruth(r: Row, pid: number, dir: string, outcome: pb.Checkpoint | Error): Promise<void> {
+async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Error): Promise<void> {
 	const next = await session();
 	try {
 		const mine = (await next.list()).filter((c) => c.rootPid === pid || c.damaged);
@@ -93,7 +120,7 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: pb.Checkpoi
 			await assertCounting(dir);
 		} else {
 			for (let i = 0; i < 100 && await suite.shell.isAlive(pid); i++) await new Promise((res) => setTimeout(res, 50));
-			assert.equal(await suite.shell.isAlive(pid), false, 'CRIU ended the program');
+			assert.equal(await suite.shell.isAlive(pid), false, r.operation === 'dump' ? 'CRIU ended the program' : 'the restore killed it');
 		}
 		if (r.checkpoint === 'none') return;
 		const [c] = mine;
@@ -113,11 +140,12 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: pb.Checkpoi
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
 		const how = r.fault === 'KILL' ? 'the helper killed' : `${r.fault}`;
-		test(`${r.operation}${r.leaveRunning ? ' --leave-running' : ''}, ${how} at ${r.point}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
+		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : ` --kill-running${r.frozen ? ' frozen' : ''}`;
+		test(`${r.operation}${variant}, ${how} at ${r.point}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const { pid, dir } = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
 			try {
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
-				const outcome = await faultyDump(r, pid);
+				const outcome = await faultyOperation(r, pid);
 				if (r.fault === 'KILL') assert.ok(outcome instanceof Error, 'a killed helper answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
