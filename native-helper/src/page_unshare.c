@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fault.h"
 #include "fileio.h"
 #include "lazy.h"
 #include "manifest.h"
@@ -119,6 +120,7 @@ static int unshare_child(int storefd, const char *store, const char *id, const c
 	for (size_t i = 0; i < maps.n; i++)
 		if (page_rewrite(fd, maps.v[i], NULL, &st, e))
 			goto fail;
+	fault_at("unshare-pages-taken");	/* its pages are its own, its manifest and link not yet changed */
 	if (update_manifest(fd, store, name, grandparent, e) || relink(fd, grandparent, e))
 		goto fail;
 	if (fsync(fd))
@@ -170,6 +172,7 @@ static int delete_locked(const char *store, const char *id, int dirfd, struct he
 	}
 	if (page_unshare_children(store, id, dirfd, e))
 		return -1;
+	fault_at("delete-remove");	/* no checkpoint stands on it any more; not yet removed */
 	return store_delete(store, id, e);
 }
 

@@ -15,9 +15,15 @@
  * restore --kill-running (of a checkpoint taken with leave-running):
  * restore-criu-first (the running program killed, CRIU not yet run),
  * criu-restored (CRIU has made the tree; restored frozen, it is stopped).
+ * Of a delete of a checkpoint another stands on: unshare-pages-taken (the
+ * one standing on it has taken in its pages, its manifest and link not yet
+ * changed), delete-remove (none stands on it any more, not yet removed).
+ * DROP: the SSH connection dropped (its sshd process killed) while CRIU
+ * dumps a program holding 256 MiB: the helper finishes what it started.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { pb } from '../../src/core/protocol';
 import { HelperSession } from '../../src/core/session';
 import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
@@ -36,8 +42,13 @@ type RestoreRow = {
 	frozen: boolean;
 };
 
-type Row = (DumpRow | RestoreRow) & {
-	fault: 'KILL' | 'ENOSPC' | 'EIO';
+type DeleteRow = {
+	operation: 'delete';
+	point: 'unshare-pages-taken' | 'delete-remove';
+};
+
+type Row = (DumpRow | RestoreRow | DeleteRow) & {
+	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP';
 	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
 	checkpoint: 'none' | 'provisional' | 'final';
@@ -48,6 +59,9 @@ const dump = (point: DumpRow['point'], fault: Row['fault'], leaveRunning: boolea
 
 const restore = (point: RestoreRow['point'], frozen: boolean, program: Row['program']): Row =>
 	({ operation: 'restore', point, fault: 'KILL', frozen, program, checkpoint: 'final' });
+
+/** A delete killed: the program runs on; the checkpoint standing on the deleted one restores, and the delete can be done again. */
+const del = (point: DeleteRow['point']): Row => ({ operation: 'delete', point, fault: 'KILL', program: 'runs', checkpoint: 'final' });
 
 const MATRIX: readonly Row[] = [
 	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
@@ -67,12 +81,18 @@ const MATRIX: readonly Row[] = [
 	dump('manifest-final', 'ENOSPC', true, 'runs', 'provisional'),
 	dump('rename-final', 'EIO', false, 'ended', 'final'),
 	dump('rename-final', 'EIO', true, 'runs', 'none'),
+	// the connection dropped while CRIU dumps: the checkpoint is made all the same, nothing stays frozen
+	dump('criu-post-dump', 'DROP', false, 'ended', 'final'),
+	dump('criu-post-dump', 'DROP', true, 'runs', 'final'),
 	// a restore killed after it killed what ran: the checkpoint is still there to restore
 	restore('restore-criu-first', false, 'ended'),
 	restore('restore-criu-first', true, 'ended'),
 	// killed once CRIU made the tree: it runs (restored frozen, it is not left stopped)
 	restore('criu-restored', false, 'runs'),
 	restore('criu-restored', true, 'runs'),
+	// a delete killed half-way: nothing lost, and it can be done again
+	del('unshare-pages-taken'),
+	del('delete-remove'),
 ];
 
 const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
@@ -89,12 +109,14 @@ async function assertCounting(dir: string): Promise<void> {
 }
 
 /** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
-async function faultyOperation(r: Row, pid: number): Promise<object | Error> {
+async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
 	let checkpointId = '';
 	if (r.operation === 'restore') {
 		const healthy = await session();
 		checkpointId = (await healthy.dump(pid, { leaveRunning: true, name: `${r.point}-${r.fault}` }).finally(() => healthy.close())).id;
 	}
+	if (r.fault === 'DROP') return droppedDump(r, pid);
+	if (r.operation === 'delete') return killedDelete(r, pid, dir);
 	const faulty = await session(`${r.point}=${r.fault}`);
 	try {
 		if (r.operation === 'dump') return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
@@ -103,6 +125,73 @@ async function faultyOperation(r: Row, pid: number): Promise<object | Error> {
 		return err instanceof Error ? err : new Error(String(err));
 	} finally {
 		await faulty.close().catch(() => undefined);
+	}
+}
+
+/**
+ * Two checkpoints of the program, the second standing on the first; the
+ * delete of the first killed at the row's point. Its outcome: the second
+ * checkpoint's id, for checkTruth.
+ */
+async function killedDelete(r: Row, pid: number, dir: string): Promise<{ standing: string; deleted: string }> {
+	const healthy = await session();
+	let first: pb.Checkpoint;
+	let second: pb.Checkpoint;
+	try {
+		first = await healthy.dump(pid, { leaveRunning: true, name: 'first' });
+		const at = await counted(dir);
+		await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] > at + 2);
+		second = await healthy.dump(pid, { leaveRunning: true, name: `${r.point}-${r.fault}` });
+	} finally {
+		await healthy.close();
+	}
+	assert.equal(second.parent, first.id, 'the second checkpoint stands on the first');
+	const faulty = await session(`${r.point}=${r.fault}`);
+	const deleted = await faulty.remove(first.id).then(() => undefined, (err: unknown) => err);
+	await faulty.close().catch(() => undefined);
+	assert.ok(deleted instanceof Error, 'a killed helper answers nothing');
+	return { standing: second.id, deleted: first.id };
+}
+
+/** After a killed delete: the delete can be done again, and the checkpoint that stood on it restores the program. */
+async function checkDeleteTruth(pid: number, dir: string, outcome: { standing: string; deleted: string }): Promise<void> {
+	const next = await session();
+	try {
+		const listed = await next.list();
+		assert.deepEqual(listed.filter((c) => c.damaged).map((c) => c.id), [], 'nothing damaged');
+		if (listed.some((c) => c.id === outcome.deleted)) await next.remove(outcome.deleted);
+		const standing = (await next.list()).find((c) => c.id === outcome.standing);
+		assert.ok(standing, 'the checkpoint that stood on the deleted one is listed');
+		assert.equal(standing.parent, '', 'it stands on nothing now');
+		const [info] = await next.ps(pid);
+		assert.equal(info?.frozen, false);
+		await assertCounting(dir);
+		assert.equal((await next.restore(standing.id, { killRunning: true, lazy: false })).rootPid, pid);
+		await assertCounting(dir);
+		await next.remove(standing.id);
+	} finally {
+		await next.close();
+	}
+}
+
+/** A dump whose SSH connection is dropped (the sshd process serving it killed) once CRIU runs. */
+async function droppedDump(r: Row, pid: number): Promise<object | Error> {
+	const dropped = await session();
+	const { helperPid } = await dropped.hello();
+	const sshd = (await suite.shell.ok(`ps -o ppid= -p ${helperPid}`)).trim();
+	let drop: Promise<unknown> | undefined;
+	try {
+		return await dropped.dump(pid, {
+			leaveRunning: r.operation === 'dump' && r.leaveRunning, name: `${r.point}-${r.fault}`,
+			onProgress: (p) => { if (p.stage === 'dumping') drop ??= suite.shell.ok(`kill -KILL ${sshd}`); },
+		});
+	} catch (err) {
+		return err instanceof Error ? err : new Error(String(err));
+	} finally {
+		await drop;
+		await dropped.close().catch(() => undefined);
+		// the helper finishes its dump, then ends with its connection
+		for (let i = 0; i < 200 && await suite.shell.isAlive(helperPid); i++) await new Promise((res) => setTimeout(res, 50));
 	}
 }
 
@@ -139,14 +228,16 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Er
 
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
-		const how = r.fault === 'KILL' ? 'the helper killed' : `${r.fault}`;
-		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : ` --kill-running${r.frozen ? ' frozen' : ''}`;
-		test(`${r.operation}${variant}, ${how} at ${r.point}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
-			const { pid, dir } = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
+		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault;
+		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}` : ' of a checkpoint another stands on';
+		const where = r.fault === 'DROP' ? 'while CRIU dumps' : `at ${r.point}`;
+		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
+			const { pid, dir } = await suite.shell.start(r.fault === 'DROP' ? [WORKLOAD, 'memory', '{dir}', '256'] : [WORKLOAD, 'counter', '{dir}']);
 			try {
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
-				const outcome = await faultyOperation(r, pid);
-				if (r.fault === 'KILL') assert.ok(outcome instanceof Error, 'a killed helper answers nothing');
+				const outcome = await faultyOperation(r, pid, dir);
+				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
+				if (r.fault === 'KILL' || r.fault === 'DROP') assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
 				await suite.shell.killTree(pid);
