@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "children.h"
 #include "config.h"
+#include "fault.h"
 #include "fileio.h"
 #include "freeze_claim.h"
 #include "gdb.h"
@@ -258,6 +259,7 @@ void op_freeze(const Request *req, Response *resp)
 		return;
 	}
 	emit_tree_state(req->id, root, TS(FROZEN));
+	fault_at("freeze-answer");	/* frozen, not yet said */
 	r = arena_alloc(sizeof(*r));
 	checkpoint__helper__v1__freeze_result__init(r);
 	r->root_pid = root;

@@ -18,12 +18,19 @@
  * Of a delete of a checkpoint another stands on: unshare-pages-taken (the
  * one standing on it has taken in its pages, its manifest and link not yet
  * changed), delete-remove (none stands on it any more, not yet removed).
+ * Of a freeze: freeze-answer (the tree frozen, not yet said); the helper
+ * killed holding a frozen tree with its watcher killed too is in
+ * helperKilled.test.ts. Of the editor's restore (DebuggedTree.restore, which checkpoints the
+ * present first): the pre-restore checkpoint failing (manifest-first,
+ * disk full: nothing is replaced), or the restore killed after it
+ * (restore-criu-first: the present is saved, so it is recoverable).
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
  * dumps a program holding 256 MiB: the helper finishes what it started.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { pb } from '../../src/core/protocol';
+import { DebuggedTree } from '../../src/core/debuggedTree';
 import { HelperSession } from '../../src/core/session';
 import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
@@ -47,7 +54,17 @@ type DeleteRow = {
 	point: 'unshare-pages-taken' | 'delete-remove';
 };
 
-type Row = (DumpRow | RestoreRow | DeleteRow) & {
+type FreezeRow = {
+	operation: 'freeze';
+	point: 'freeze-answer';
+};
+
+type EditorRestoreRow = {
+	operation: 'editor restore';
+	point: 'manifest-first' | 'restore-criu-first';
+};
+
+type Row = (DumpRow | RestoreRow | DeleteRow | FreezeRow | EditorRestoreRow) & {
 	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP';
 	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
@@ -63,7 +80,13 @@ const restore = (point: RestoreRow['point'], frozen: boolean, program: Row['prog
 /** A delete killed: the program runs on; the checkpoint standing on the deleted one restores, and the delete can be done again. */
 const del = (point: DeleteRow['point']): Row => ({ operation: 'delete', point, fault: 'KILL', program: 'runs', checkpoint: 'final' });
 
+/** The editor's restore: its checkpoint of the present fails (nothing replaced), or the restore after it is killed (the present saved). */
+const editorRestore = (point: EditorRestoreRow['point'], fault: Row['fault'], program: Row['program']): Row =>
+	({ operation: 'editor restore', point, fault, program, checkpoint: 'final' });
+
 const MATRIX: readonly Row[] = [
+	// a helper killed holding the tree frozen: its watcher thaws it at once
+	{ operation: 'freeze', point: 'freeze-answer', fault: 'KILL', program: 'runs', checkpoint: 'none' },
 	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
 	dump('manifest-first', 'KILL', false, 'runs', 'none'),
 	dump('manifest-first', 'KILL', true, 'runs', 'none'),
@@ -93,6 +116,9 @@ const MATRIX: readonly Row[] = [
 	// a delete killed half-way: nothing lost, and it can be done again
 	del('unshare-pages-taken'),
 	del('delete-remove'),
+	// the editor's restore: the present is checkpointed before anything is replaced
+	editorRestore('manifest-first', 'ENOSPC', 'runs'),
+	editorRestore('restore-criu-first', 'KILL', 'ended'),
 ];
 
 const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
@@ -117,9 +143,11 @@ async function faultyOperation(r: Row, pid: number, dir: string): Promise<object
 	}
 	if (r.fault === 'DROP') return droppedDump(r, pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
+	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
 	const faulty = await session(`${r.point}=${r.fault}`);
 	try {
 		if (r.operation === 'dump') return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
+		if (r.operation === 'freeze') return await faulty.freeze(pid);
 		return await faulty.restore(checkpointId, { killRunning: true, frozen: r.frozen, lazy: false });
 	} catch (err) {
 		return err instanceof Error ? err : new Error(String(err));
@@ -169,6 +197,46 @@ async function checkDeleteTruth(pid: number, dir: string, outcome: { standing: s
 		assert.equal((await next.restore(standing.id, { killRunning: true, lazy: false })).rootPid, pid);
 		await assertCounting(dir);
 		await next.remove(standing.id);
+	} finally {
+		await next.close();
+	}
+}
+
+/** A checkpoint to go back to, then the editor's restore of it through a helper failing at the row's point. */
+async function faultyEditorRestore(r: Row, pid: number): Promise<{ target: string; error: unknown }> {
+	const healthy = await session();
+	const target = await healthy.dump(pid, { leaveRunning: true, name: 'target' }).finally(() => healthy.close());
+	const faulty = await session(`${r.point}=${r.fault}`);
+	try {
+		const tree = await DebuggedTree.attach(faulty, pid);
+		const error = await tree.restore(target.id, { lazy: false }).then(() => undefined, (err: unknown) => err);
+		assert.ok(error instanceof Error, 'the restore fails');
+		if (r.point === 'manifest-first') assert.match(error.message, /no space|No space/i);
+		return { target: target.id, error };
+	} finally {
+		await faulty.close().catch(() => undefined);
+	}
+}
+
+/** After the editor's restore failed: nothing replaced, or the present saved and restorable. */
+async function checkEditorRestoreTruth(r: Row, pid: number, dir: string, outcome: { target: string }): Promise<void> {
+	const next = await session();
+	try {
+		const mine = (await next.list()).filter((c) => c.rootPid === pid);
+		const saved = mine.filter((c) => c.id !== outcome.target);
+		if (r.program === 'runs') {
+			assert.deepEqual(saved.map((c) => c.name), [], 'no checkpoint of the present is left half-made');
+			const [info] = await next.ps(pid);
+			assert.equal(info?.frozen, false);
+			await assertCounting(dir);
+		} else {
+			assert.equal(await suite.shell.isAlive(pid), false, 'the restore killed what ran');
+			assert.deepEqual(saved.map((c) => c.name), ['before restore to target'], 'the present was saved first');
+			assert.equal((await next.restore(saved[0].id, { lazy: false })).rootPid, pid, 'and it brings the present back');
+			await assertCounting(dir);
+		}
+		await suite.shell.killTree(pid);
+		for (const c of mine) await next.remove(c.id);
 	} finally {
 		await next.close();
 	}
@@ -229,7 +297,8 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Er
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
 		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault;
-		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}` : ' of a checkpoint another stands on';
+		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
+			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'freeze' ? '' : ' (the present checkpointed first)';
 		const where = r.fault === 'DROP' ? 'while CRIU dumps' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const { pid, dir } = await suite.shell.start(r.fault === 'DROP' ? [WORKLOAD, 'memory', '{dir}', '256'] : [WORKLOAD, 'counter', '{dir}']);
@@ -237,6 +306,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
 				const outcome = await faultyOperation(r, pid, dir);
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
+				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
 				if (r.fault === 'KILL' || r.fault === 'DROP') assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
