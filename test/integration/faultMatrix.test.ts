@@ -24,6 +24,8 @@
  * present first): the pre-restore checkpoint failing (manifest-first,
  * disk full: nothing is replaced), or the restore killed after it
  * (restore-criu-first: the present is saved, so it is recoverable).
+ * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
+ * program holding 16 MiB (CRIU's own writes fail, not the helper's).
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
  * dumps a program holding 256 MiB: the helper finishes what it started.
  */
@@ -35,6 +37,8 @@ import { HelperSession } from '../../src/core/session';
 import { shellSuite, sshTarget, WORKLOAD } from './harness';
 
 const STORE = '/var/lib/checkpoint-debugger/fault-matrix';
+/** A store too small for a program's images (FULL rows). */
+const TINY_STORE = '/var/lib/checkpoint-debugger/fault-matrix-tiny';
 
 type DumpRow = {
 	operation: 'dump';
@@ -65,7 +69,7 @@ type EditorRestoreRow = {
 };
 
 type Row = (DumpRow | RestoreRow | DeleteRow | FreezeRow | EditorRestoreRow) & {
-	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP';
+	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP' | 'FULL';
 	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
 	checkpoint: 'none' | 'provisional' | 'final';
@@ -104,6 +108,9 @@ const MATRIX: readonly Row[] = [
 	dump('manifest-final', 'ENOSPC', true, 'runs', 'provisional'),
 	dump('rename-final', 'EIO', false, 'ended', 'final'),
 	dump('rename-final', 'EIO', true, 'runs', 'none'),
+	// the disk full under CRIU: it gives up, the program runs on, nothing is left
+	dump('criu-post-dump', 'FULL', false, 'runs', 'none'),
+	dump('criu-post-dump', 'FULL', true, 'runs', 'none'),
 	// the connection dropped while CRIU dumps: the checkpoint is made all the same, nothing stays frozen
 	dump('criu-post-dump', 'DROP', false, 'ended', 'final'),
 	dump('criu-post-dump', 'DROP', true, 'runs', 'final'),
@@ -121,7 +128,7 @@ const MATRIX: readonly Row[] = [
 	editorRestore('restore-criu-first', 'KILL', 'ended'),
 ];
 
-const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}`));
+const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}; umount ${TINY_STORE} 2>/dev/null; rm -rf ${TINY_STORE}`));
 
 const session = (fault?: string): Promise<HelperSession> =>
 	HelperSession.open(sshTarget({ helperArgs: ['--store', STORE, ...(fault ? ['--fault', fault] : [])] }));
@@ -142,6 +149,7 @@ async function faultyOperation(r: Row, pid: number, dir: string): Promise<object
 		checkpointId = (await healthy.dump(pid, { leaveRunning: true, name: `${r.point}-${r.fault}` }).finally(() => healthy.close())).id;
 	}
 	if (r.fault === 'DROP') return droppedDump(r, pid);
+	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
 	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
 	const faulty = await session(`${r.point}=${r.fault}`);
@@ -242,6 +250,22 @@ async function checkEditorRestoreTruth(r: Row, pid: number, dir: string, outcome
 	}
 }
 
+/** A dump into a store that fills up while CRIU writes. */
+async function dumpIntoFullStore(r: Row, pid: number): Promise<object | Error> {
+	await suite.shell.ok(`mkdir -p ${TINY_STORE} && (mountpoint -q ${TINY_STORE} || mount -t tmpfs -o size=1m,mode=0700 tmpfs ${TINY_STORE})`);
+	const full = await HelperSession.open(sshTarget({ helperArgs: ['--store', TINY_STORE] }));
+	try {
+		const error = await full.dump(pid, { leaveRunning: r.operation === 'dump' && r.leaveRunning }).then(() => undefined, (err: unknown) => err);
+		assert.ok(error instanceof Error, 'the dump fails');
+		assert.match(error.message, /No space left on device|ENOSPC|space/i);
+		assert.deepEqual((await full.list()).map((c) => c.id), [], 'nothing half-written is listed');
+		assert.equal((await suite.shell.ok(`ls -A ${TINY_STORE} | grep -v '^\\.' ; true`)).trim(), '', 'nothing is left in the store');
+		return error;
+	} finally {
+		await full.close();
+	}
+}
+
 /** A dump whose SSH connection is dropped (the sshd process serving it killed) once CRIU runs. */
 async function droppedDump(r: Row, pid: number): Promise<object | Error> {
 	const dropped = await session();
@@ -296,12 +320,13 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Er
 
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
-		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault;
+		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'freeze' ? '' : ' (the present checkpointed first)';
-		const where = r.fault === 'DROP' ? 'while CRIU dumps' : `at ${r.point}`;
+		const where = r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
-			const { pid, dir } = await suite.shell.start(r.fault === 'DROP' ? [WORKLOAD, 'memory', '{dir}', '256'] : [WORKLOAD, 'counter', '{dir}']);
+			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
+			const { pid, dir } = await suite.shell.start(held ? [WORKLOAD, 'memory', '{dir}', held] : [WORKLOAD, 'counter', '{dir}']);
 			try {
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
 				const outcome = await faultyOperation(r, pid, dir);
