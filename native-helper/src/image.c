@@ -56,33 +56,6 @@ static void add_image_file(ImageFilesResult *res, size_t *cap, const char *name,
 	res->files[res->n_files++] = f;
 }
 
-/*
- * The checkpoint the "parent" symlink names: its target's last component,
- * when that is a checkpoint directory of the same store (and not id itself).
- */
-static const char *parent_id(int dirfd, const char *store, const char *id)
-{
-	char target[4096], path[4400];
-	struct stat st;
-	ssize_t n;
-	char *last;
-
-	n = readlinkat(dirfd, "parent", target, sizeof(target));
-	if (n <= 0 || (size_t)n >= sizeof(target))
-		return "";
-	target[n] = '\0';
-	while (n > 1 && target[n - 1] == '/')
-		target[--n] = '\0';
-	last = strrchr(target, '/');
-	last = last ? last + 1 : target;
-	if (!valid_checkpoint_id(last) || !strcmp(last, id))
-		return "";
-	snprintf(path, sizeof(path), "%s/%s", store, last);
-	if (lstat(path, &st) || !S_ISDIR(st.st_mode))
-		return "";
-	return arena_strdup(last);
-}
-
 /* Lists the regular files of checkpoint id (valid), sorted by name. */
 int image_files_list(const char *store, const char *id, ImageFilesResult *res, struct herr *e)
 {
@@ -120,7 +93,7 @@ int image_files_list(const char *store, const char *id, ImageFilesResult *res, s
 	}
 	if (res->n_files)
 		qsort(res->files, res->n_files, sizeof(*res->files), cmp_image_file);
-	res->parent_id = (char *)parent_id(fd, store, id);
+	res->parent_id = (char *)store_parent_id(fd, store, id);
 	ret = 0;
 out:
 	if (d)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -26,36 +27,50 @@
 #include "util.h"
 #include "wire.h"
 
-/* "../<id>" of the link at path (relative to dirfd) into id; false when there is none such. */
-static bool read_parent_link(int dirfd, const char *path, char *id, size_t len)
-{
-	char target[MAX_ID_LEN + 8];
-	ssize_t n = readlinkat(dirfd, path, target, sizeof(target) - 1);
+/*
+ * What the deleted checkpoint stands on, which those standing on it stand
+ * on next: its id (for their manifests; "" when it names no checkpoint of
+ * the store) and its "parent" link's text, copied as it is ("" when none).
+ */
+struct grandparent {
+	const char *id;
+	char link[4096];
+};
 
-	if (n < 4)
-		return false;
-	target[n] = '\0';
-	if (strncmp(target, "../", 3) || !valid_checkpoint_id(target + 3) || strlen(target + 3) >= len)
-		return false;
-	strcpy(id, target + 3);
-	return true;
+static void grandparent_of(int dirfd, const char *store, const char *id, struct grandparent *g)
+{
+	ssize_t n = readlinkat(dirfd, "parent", g->link, sizeof(g->link) - 1);
+
+	g->link[n > 0 ? n : 0] = '\0';
+	g->id = store_parent_id(dirfd, store, id);
 }
 
-/* Checkpoint dirfd stands on grandparent (or on nothing when ""), its link replaced whole. */
-static int relink(int dirfd, const char *grandparent, struct herr *e)
+/*
+ * Whether checkpoint name of the store stands on the one at deleted: its
+ * "parent" link opens that very directory, however the link is written.
+ */
+static bool stands_on(int storefd, const char *name, const struct stat *deleted)
 {
-	char target[MAX_ID_LEN + 4];
+	char link[300];	/* a directory entry's name: at most 255 bytes */
+	struct stat st;
 
-	if (!grandparent[0]) {
+	snprintf(link, sizeof(link), "%s/parent", name);
+	return fstatat(storefd, link, &st, 0) == 0 && S_ISDIR(st.st_mode) && st.st_dev == deleted->st_dev &&
+	       st.st_ino == deleted->st_ino;
+}
+
+/* Checkpoint dirfd stands on what g names (or on nothing), its link replaced whole. */
+static int relink(int dirfd, const struct grandparent *g, struct herr *e)
+{
+	if (!g->link[0]) {
 		if (unlinkat(dirfd, "parent", 0) == 0 || errno == ENOENT)
 			return 0;
 	} else {
-		snprintf(target, sizeof(target), "../%s", grandparent);
 		unlinkat(dirfd, ".parent.tmp", 0);
-		if (symlinkat(target, dirfd, ".parent.tmp") == 0 && renameat(dirfd, ".parent.tmp", dirfd, "parent") == 0)
+		if (symlinkat(g->link, dirfd, ".parent.tmp") == 0 && renameat(dirfd, ".parent.tmp", dirfd, "parent") == 0)
 			return 0;
 	}
-	herr_perror(e, EC(INTERNAL), errno, "cannot re-link it to %s", grandparent[0] ? grandparent : "nothing");
+	herr_perror(e, EC(INTERNAL), errno, "cannot re-link it to %s", g->link[0] ? g->link : "nothing");
 	return -1;
 }
 
@@ -64,7 +79,7 @@ static int relink(int dirfd, const char *grandparent, struct herr *e)
  * link changes: a delete stopped between the two is done again from the
  * link (which still names the deleted one). A damaged manifest is left as it is.
  */
-static int update_manifest(int dirfd, const char *store, const char *id, const char *grandparent, struct herr *e)
+static int update_manifest(int dirfd, const char *store, const char *id, const struct grandparent *g, struct herr *e)
 {
 	char path[4400];
 	Checkpoint *c;
@@ -75,7 +90,7 @@ static int update_manifest(int dirfd, const char *store, const char *id, const c
 	if (!c)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", store, id);
-	c->parent = arena_strdup(grandparent);
+	c->parent = arena_strdup(g->id);
 	c->size_bytes = dir_size(path);
 	return manifest_write(dirfd, c, e);
 }
@@ -104,8 +119,8 @@ static int lock_child(int fd, const char *id, const char *child, struct herr *e)
 	return -1;
 }
 
-/* Child name of store (open at storefd) takes in what it read from checkpoint id and stands on grandparent. */
-static int unshare_child(int storefd, const char *store, const char *id, const char *name, const char *grandparent,
+/* Child name of store (open at storefd) takes in what it read from checkpoint id and stands on g. */
+static int unshare_child(int storefd, const char *store, const char *id, const char *name, const struct grandparent *g,
 			 struct herr *e)
 {
 	int fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -121,7 +136,7 @@ static int unshare_child(int storefd, const char *store, const char *id, const c
 		if (page_rewrite(fd, maps.v[i], NULL, &st, e))
 			goto fail;
 	fault_at("unshare-pages-taken");	/* its pages are its own, its manifest and link not yet changed */
-	if (update_manifest(fd, store, name, grandparent, e) || relink(fd, grandparent, e))
+	if (update_manifest(fd, store, name, g, e) || relink(fd, g, e))
 		goto fail;
 	if (fsync(fd))
 		fprintf(stderr, "checkpoint-helper: cannot sync checkpoint %s: %s\n", name, strerror(errno));
@@ -138,10 +153,11 @@ out:
 
 int page_unshare_children(const char *store, const char *id, int dirfd, struct herr *e)
 {
-	char grandparent[MAX_ID_LEN + 1] = "", up[MAX_ID_LEN + 1], link[300];
 	int storefd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
 	DIR *d = storefd >= 0 ? fdopendir(storefd) : NULL;
+	struct grandparent g;
+	struct dirent *de;
+	struct stat self;
 	int ret = 0;
 
 	if (!d) {
@@ -150,14 +166,15 @@ int page_unshare_children(const char *store, const char *id, int dirfd, struct h
 		herr_perror(e, EC(INTERNAL), errno, "cannot read the checkpoint store %s", store);
 		return -1;
 	}
-	read_parent_link(dirfd, "parent", grandparent, sizeof(grandparent));
-	while (!ret && (de = readdir(d))) {
-		if (!valid_checkpoint_id(de->d_name) || !strcmp(de->d_name, id))
-			continue;
-		snprintf(link, sizeof(link), "%s/parent", de->d_name);
-		if (read_parent_link(storefd, link, up, sizeof(up)) && !strcmp(up, id))
-			ret = unshare_child(storefd, store, id, de->d_name, grandparent, e);
+	if (fstat(dirfd, &self)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot read checkpoint %s", id);
+		closedir(d);
+		return -1;
 	}
+	grandparent_of(dirfd, store, id, &g);
+	while (!ret && (de = readdir(d)))
+		if (valid_checkpoint_id(de->d_name) && strcmp(de->d_name, id) && stands_on(storefd, de->d_name, &self))
+			ret = unshare_child(storefd, store, id, de->d_name, &g, e);
 	closedir(d);
 	return ret;
 }

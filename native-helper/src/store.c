@@ -191,6 +191,33 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 	return 0;
 }
 
+/*
+ * The checkpoint the "parent" symlink names: its target's last component,
+ * when that is a checkpoint directory of the same store (and not id itself).
+ */
+const char *store_parent_id(int dirfd, const char *store, const char *id)
+{
+	char target[4096], path[4400];
+	struct stat st;
+	ssize_t n;
+	char *last;
+
+	n = readlinkat(dirfd, "parent", target, sizeof(target));
+	if (n <= 0 || (size_t)n >= sizeof(target))
+		return "";
+	target[n] = '\0';
+	while (n > 1 && target[n - 1] == '/')
+		target[--n] = '\0';
+	last = strrchr(target, '/');
+	last = last ? last + 1 : target;
+	if (!valid_checkpoint_id(last) || !strcmp(last, id))
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store, last);
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode))
+		return "";
+	return arena_strdup(last);
+}
+
 int store_delete(const char *store, const char *id, struct herr *e)
 {
 	char path[4400];

@@ -25,6 +25,13 @@ bool valid_checkpoint_id(const char *id);
 /* Creates the store (0700) when it is not there. */
 int store_prepare(const char *store, struct herr *e);
 /*
+ * The checkpoint the one open at dirfd (checkpoint id of store) stands on:
+ * its "parent" link's last part, when that is a checkpoint directory of the
+ * store other than id itself; else "" (arena). Every reader of the link
+ * names parents so (the image listing, a delete's re-linking).
+ */
+const char *store_parent_id(int dirfd, const char *store, const char *id);
+/*
  * What dumps that did not end left in store (<id>.partial no dump holds):
  * images CRIU finished become listed checkpoints, the rest is removed.
  * Run by every listing and at the helper's start.

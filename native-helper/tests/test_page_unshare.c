@@ -108,11 +108,55 @@ static void test_no_parent(void)
 	arena_free_all();
 }
 
+/* The link text of checkpoint id's parent link ("" when none; arena). */
+static const char *link_of(const char *id)
+{
+	char text[4096];
+	ssize_t n = readlink(arena_printf("%s/%s/parent", store, id), text, sizeof(text) - 1);
+
+	text[n > 0 ? n : 0] = '\0';
+	return arena_strdup(text);
+}
+
+/*
+ * Parent links written otherwise than "../<id>" (absolute, by hand): the
+ * delete still finds who stands on it (by the directory the link opens),
+ * and gives them the deleted one's own link.
+ */
+static void test_links_written_otherwise(void)
+{
+	struct share_stats st;
+	struct herr e = { 0 };
+	int f = synth_in_store(store, "f", NULL), g = synth_in_store(store, "g", NULL), h = synth_in_store(store, "h", NULL);
+	const char *to_f = arena_printf("%s/f", store);
+
+	test_case("f <- g <- h, g's link absolute, h's \"./../g\"");
+	CHECK_INT(page_share(g, "f", &st, &e), ==, 0);
+	CHECK_INT(page_share(h, "g", &st, &e), ==, 0);
+	CHECK_INT(unlinkat(g, "parent", 0), ==, 0);
+	CHECK_INT(symlinkat(to_f, g, "parent"), ==, 0);
+	CHECK_INT(unlinkat(h, "parent", 0), ==, 0);
+	CHECK_INT(symlinkat("./../g", h, "parent"), ==, 0);
+	test_case("g deleted: h found, and given g's own link (to f)");
+	CHECK_OK(page_unshare_delete(store, "g", &e), &e);
+	CHECK(!exists("g"));
+	CHECK_STR(link_of("h"), ==, to_f);
+	test_case("f deleted: h found by its absolute link, and stands on nothing");
+	CHECK_OK(page_unshare_delete(store, "f", &e), &e);
+	CHECK(!exists("f"));
+	CHECK_STR(link_of("h"), ==, "");
+	close(f);
+	close(g);
+	close(h);
+	arena_free_all();
+}
+
 TEST_GROUP(page_unshare)
 {
 	CHECK(mkdtemp(store) != NULL);
 	test_held_chain();
 	test_no_parent();
+	test_links_written_otherwise();
 	CHECK_INT(remove_tree(store), ==, 0);
 	arena_free_all();
 }
