@@ -470,21 +470,17 @@ static int criu_dump(struct dump_ctx *c, struct dump_outcome *out, uint64_t *wal
  */
 static int lock_tree(struct dump_ctx *c, struct herr *e)
 {
-	char path[128];
+	char name[16];
 
-	snprintf(path, sizeof(path), "%s/%d", DUMP_LOCK_DIR, c->p->root);
-	if ((mkdir_p(DUMP_LOCK_DIR, 0700) && errno != EEXIST) ||
-	    (c->dump_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot open %s", path);
-		return -1;
-	}
-	if (flock(c->dump_lock, LOCK_EX | LOCK_NB) == 0)
+	snprintf(name, sizeof(name), "%d", c->p->root);
+	c->dump_lock = lock_file_in(DUMP_LOCK_DIR, name);
+	if (c->dump_lock >= 0)
 		return 0;
 	if (errno == EWOULDBLOCK)
 		herr_set(e, EC(BUSY), EWOULDBLOCK, "a dump of the tree of process %d is already under way (another "
 			 "request, or another session); try again when it is done", c->p->root);
 	else
-		herr_perror(e, EC(INTERNAL), errno, "cannot lock %s", path);
+		herr_perror(e, EC(INTERNAL), errno, "cannot lock %s/%s", DUMP_LOCK_DIR, name);
 	return -1;
 }
 

@@ -229,6 +229,23 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return unlink(path) ? -1 : 0;
 }
 
+int lock_file_in(const char *dir, const char *name)
+{
+	char path[4400];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (mkdir_p(dir, 0700) && errno != EEXIST)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 int sync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

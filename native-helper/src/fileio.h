@@ -43,6 +43,13 @@ int mkdir_p(const char *path, mode_t mode);
 /* flock(fd, op) (LOCK_SH or LOCK_EX), waiting up to ms: -1 with EWOULDBLOCK when still held by another. */
 int flock_wait(int fd, int op, unsigned ms);
 int remove_tree(const char *path);
+/*
+ * dir/name (both made when missing, 0700 and 0600) opened and locked
+ * exclusively without waiting: the descriptor holding the lock, or -1 with
+ * errno (EWOULDBLOCK: another holds it). The file stays when let go of:
+ * removing it could let two holders lock two files of one name.
+ */
+int lock_file_in(const char *dir, const char *name);
 /* fsync of the directory at path: the names made, renamed or removed in it survive a crash. */
 int sync_dir(const char *path);
 /* Whether descriptor fd is the file named name in dirfd (AT_FDCWD: name is a path), not another one put there. */

@@ -38,18 +38,11 @@ void freeze_claim_dir_set(const char *dir)
 /* The claim file name (in claim_dir) holding text, locked: its descriptor, or -1 with e saying what of root. */
 static int claim_write(const char *name, const char *text, pid_t root, const char *what, struct herr *e)
 {
-	char path[600];
-	int fd;
+	/* not waiting: a claim held by another helper means it holds the tree */
+	int fd = lock_file_in(claim_dir, name);
 
-	snprintf(path, sizeof(path), "%s/%s", claim_dir, name);
-	if (mkdir_p(claim_dir, 0700) && errno != EEXIST) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot create %s", claim_dir);
-		return -1;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	/* not blocking: a claim held by another helper means it holds the tree */
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || ftruncate(fd, 0) || write_all(fd, text, strlen(text))) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot claim the %s of process %d (%s)", what, root, path);
+	if (fd < 0 || ftruncate(fd, 0) || write_all(fd, text, strlen(text))) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot claim the %s of process %d (%s/%s)", what, root, claim_dir, name);
 		if (fd >= 0)
 			close(fd);
 		return -1;

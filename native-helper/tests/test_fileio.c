@@ -508,6 +508,27 @@ static void test_fd_is_at(void)
 	CHECK_INT(errno, ==, ENOENT);
 }
 
+/* lock_file_in: its directory made, the lock held; another open of it refused with EWOULDBLOCK until let go of. */
+static void test_lock_file_in(void)
+{
+	const char *dir = at_top("locks/deeper");
+	int held, other;
+
+	test_case("lock_file_in: made and held");
+	held = lock_file_in(dir, "7");
+	CHECK_INT(held, >=, 0);
+	errno = 0;
+	other = lock_file_in(dir, "7");
+	CHECK_INT(other, ==, -1);
+	CHECK_INT(errno, ==, EWOULDBLOCK);
+	test_case("lock_file_in: let go of, taken again; the file stays");
+	close(held);
+	other = lock_file_in(dir, "7");
+	CHECK_INT(other, >=, 0);
+	close(other);
+	CHECK_INT(access(at_top("locks/deeper/7"), F_OK), ==, 0);
+}
+
 TEST_GROUP(fileio)
 {
 	int dirfd;
@@ -529,6 +550,7 @@ TEST_GROUP(fileio)
 	test_dir_size();
 	test_flock_wait(dirfd);
 	test_fd_is_at();
+	test_lock_file_in();
 	close(dirfd);
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(top), ==, 0);
