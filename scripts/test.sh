@@ -2,7 +2,8 @@
 # The whole test suite, set-up included (see scripts/setup.sh): the native
 # helper's unit tests under ASan/UBSan, then the TypeScript unit tests and
 # the integration tests against the target host over SSH, and the
-# end-to-end tests of the packaged extension in a real VS Code (code-server). Takes the target
+# end-to-end tests of the packaged extension in a real VS Code (code-server),
+# then a short run of every fuzz target (CKPT_FUZZ_SECONDS, 10). Takes the target
 # host down at the end if it started it. The last line is "N passed, N failed".
 set -uo pipefail
 
@@ -45,13 +46,22 @@ n_passed=$(node -p "(${counts}).passed ?? 0")
 n_failed=$(node -p "(${counts}).failed ?? 0")
 if ((node_status != 0 && n_failed == 0)); then n_failed=1; fi
 
+# every fuzz target briefly (a long run: npm run fuzz -- --seconds N)
+printf '\n== fuzz targets, %s s each\n' "${CKPT_FUZZ_SECONDS:-10}"
+bash scripts/fuzz.sh --seconds "${CKPT_FUZZ_SECONDS:-10}" 2>&1 | tee "$results/fuzz.log"
+fuzz_status=${PIPESTATUS[0]}
+read -r f_passed f_failed < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$results/fuzz.log" | tail -n1)
+f_passed=${f_passed:-0}
+f_failed=${f_failed:-0}
+if ((fuzz_status != 0 && f_failed == 0)); then f_failed=1; fi
+
 if [[ $was_up == no ]]; then
 	printf '\n== target host down\n'
 	bash test/target/target.sh down
 fi
 
-passed=$((c_passed + n_passed))
-failed=$((c_failed + n_failed))
+passed=$((c_passed + n_passed + f_passed))
+failed=$((c_failed + n_failed + f_failed))
 if ((failed > 0)); then
 	printf '\ngdb'"'"'s DAP traffic and the debug adapter'"'"'s events of this run (timestamped): %s\n' "$traces"
 else

@@ -200,6 +200,23 @@ describe('incremental checkpoints', () => {
 	});
 });
 
+describe('a pagemap that claims more than its pages file holds', () => {
+	test('2^32-1 pages at the heap over a one-page file: the first page reads, the rest is said to be truncated, nothing huge is allocated', async () => {
+		const dir = mkdtempSync(join(tmpdir(), 'ckpt-bigmap-'));
+		try {
+			writeCheckpoint(dir);
+			writeFileSync(join(dir, `pagemap-${PID}.img`), pagemap(3, [[HEAP, 0xffffffff, PE_PRESENT]]));
+			writeFileSync(join(dir, 'pages-3.img'), Buffer.alloc(4096, 0x33));
+			const images = await openCheckpoint(new LocalImageSource(dir));
+			const heap = images.processes[0];
+			assert.deepEqual((await heap.read(HEAP, 4)).bytes, Buffer.alloc(4, 0x33));
+			await assert.rejects(heap.read(HEAP + PAGE, 4), /pages-3\.img ends before byte 4100 .*the image is truncated/);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+});
+
 describe('image files that are not files', () => {
 	test('a FIFO or a link to /dev/zero in place of an image is refused in words, without blocking or filling memory', async () => {
 		const dir = mkdtempSync(join(tmpdir(), 'ckpt-notfile-'));
