@@ -278,10 +278,15 @@ export class DebuggedTree {
 		return (await this.checkpointsInStore()).mine;
 	}
 
-	/** The checkpoints of this tree (mine, as checkpoints()) and every checkpoint of the store (all: where theirs stand on). */
+	/**
+	 * The checkpoints of this tree (mine, as checkpoints()) and every
+	 * checkpoint of the store (all: where theirs stand on). A damaged one
+	 * (its manifest unreadable) says of no program whose it is: it is in
+	 * every tree's, first, so that it is seen and can be deleted.
+	 */
 	async checkpointsInStore(): Promise<{ mine: pb.Checkpoint[]; all: pb.Checkpoint[] }> {
 		const all = await this.session.list();
-		const mine = all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
+		const mine = all.filter((c) => this.taken.includes(c.id) || c.rootPid === this.root || c.damaged).sort((a, b) => Number(a.createdUnixMs) - Number(b.createdUnixMs));
 		return { mine, all };
 	}
 

@@ -258,6 +258,8 @@ export interface CheckpointSummary {
 	frozenMs?: number;
 	/** Its manifest is the one written before the dump (the final one could not be): sizes and figures missing. */
 	provisional?: boolean;
+	/** Its manifest cannot be read (why, in words): it cannot be restored, only deleted. */
+	damaged?: string;
 	path: string;
 	/** What the tree shared with the outside at the dump; absent for checkpoints made before leaks were scanned. */
 	leaks?: CheckpointLeaks;
@@ -307,6 +309,7 @@ export function checkpointSummary(c: pb.Checkpoint, all: readonly pb.Checkpoint[
 		sharing: c.sharing ? { sharedPages: c.sharing.sharedPages, ownPages: c.sharing.ownPages } : undefined,
 		frozenMs: c.stats ? Number(c.stats.frozenTimeUs) / 1000 : undefined,
 		...(c.provisional ? { provisional: true } : {}),
+		...(c.damaged ? { damaged: c.damaged } : {}),
 		path: c.path,
 		leaks: checkpointLeaks(c),
 	};

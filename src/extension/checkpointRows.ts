@@ -50,3 +50,8 @@ export function deleteDetail(c: CheckpointSummary, list: readonly CheckpointSumm
 	const names = children.map((other) => other.name || other.id).join(', ');
 	return `${gone} ${names} ${one ? 'stands' : 'stand'} on it: ${one ? 'it takes' : 'they take'} in the pages ${one ? 'it reads' : 'they read'} from it first, so ${one ? 'its' : 'their'} own size grows.`;
 }
+
+/** A damaged checkpoint's tooltip (Markdown): why, and what can be done. */
+export function damagedTooltip(c: CheckpointSummary): string {
+	return `**Damaged** \`${c.id}\`\n\n${escapeMarkdown(c.damaged ?? '')}\n\nIt cannot be restored; Delete removes it (${escapeMarkdown(c.path)}).`;
+}

@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors';
 import { CUSTOM, type CheckpointSummary } from '../debug/messages';
 import type { CustomEventRouter } from './customDap';
 import { activeLiveSession, listCheckpoints, onShownLiveSessionChanged } from './debugging';
-import { sizeDescription, sizeTooltip } from './checkpointRows';
+import { damagedTooltip, sizeDescription, sizeTooltip } from './checkpointRows';
 import { escapeMarkdown } from './leakNodes';
 import { printableItem } from './printableItem';
 
@@ -37,6 +37,7 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 
 	private treeItem(node: CheckpointNode): vscode.TreeItem {
 		const c = node.checkpoint;
+		if (c.damaged) return damagedItem(c);
 		const time = new Date(c.created).toLocaleTimeString();
 		const item = new vscode.TreeItem(c.name || c.id, vscode.TreeItemCollapsibleState.None);
 		item.id = c.id;
@@ -68,6 +69,18 @@ export class CheckpointsView implements vscode.TreeDataProvider<CheckpointNode> 
 			return [];
 		}
 	}
+}
+
+/** A checkpoint whose manifest cannot be read: said so, with why; it can be deleted, nothing else. */
+function damagedItem(c: CheckpointSummary): vscode.TreeItem {
+	const item = new vscode.TreeItem(c.id, vscode.TreeItemCollapsibleState.None);
+	item.id = c.id;
+	item.description = 'damaged';
+	item.tooltip = new vscode.MarkdownString(damagedTooltip(c));
+	item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+	item.contextValue = 'checkpoint-damaged';
+	item.accessibilityInformation = { label: `${c.id}, damaged: ${c.damaged ?? ''}` };
+	return item;
 }
 
 /** The checkpoint's leak report in the tooltip: the summary, what was warned about, and every change of the second scan. */

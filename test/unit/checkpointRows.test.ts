@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pb } from '../../src/core/protocol';
 import { checkpointSummary, type CheckpointSummary } from '../../src/debug/messages';
-import { deleteDetail, sizeDescription, sizeTooltip } from '../../src/extension/checkpointRows';
+import { damagedTooltip, deleteDetail, sizeDescription, sizeTooltip } from '../../src/extension/checkpointRows';
 
 const MiB = 1024 * 1024;
 const first = pb.Checkpoint.create({ id: 'ck-1', name: 'before *login*', sizeBytes: 64 * MiB });
@@ -64,5 +64,14 @@ describe('Checkpoints view: size and sharing', () => {
 		const c: CheckpointSummary = { id: 'p', name: '', created: 0, rootPid: 5, processes: 1, sizeBytes: 0, provisional: true, path: '/s/p' };
 		assert.equal(sizeDescription(c), 'size unknown');
 		assert.match(sizeTooltip(c), /^Its manifest is the one written before the dump .* the images are complete; its sizes and figures are missing\.$/);
+	});
+});
+
+describe('Checkpoints view: a damaged checkpoint', () => {
+	test('its summary carries why; its tooltip says why, that it cannot be restored and that Delete removes it', () => {
+		const c = checkpointSummary(pb.Checkpoint.create({ id: 'broken', path: '/store/broken', damaged: 'the manifest of checkpoint broken in /store is not a regular file (a link, a FIFO or a device in its place)' }));
+		assert.equal(c.damaged, 'the manifest of checkpoint broken in /store is not a regular file (a link, a FIFO or a device in its place)');
+		assert.equal(damagedTooltip(c), '**Damaged** `broken`\n\nthe manifest of checkpoint broken in /store is not a regular file \\(a link, a FIFO or a device in its place\\)\n\nIt cannot be restored; Delete removes it (/store/broken).');
+		assert.equal(checkpointSummary(pb.Checkpoint.create({ id: 'fine', path: '/store/fine' })).damaged, undefined);
 	});
 });

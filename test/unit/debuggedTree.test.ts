@@ -177,6 +177,16 @@ describe('DebuggedTree: checkpoints', () => {
 		assert.equal(told.checkpointsChanged, 4);
 	});
 
+	test('a damaged checkpoint of the store (its manifest unreadable, so of no known program) is in every tree\'s, first, and can be deleted', async () => {
+		const { helper, tree } = await attached();
+		const a = await tree.checkpoint('a');
+		helper.addDamaged('broken', 'the manifest of checkpoint broken cannot be decoded');
+		const { mine } = await tree.checkpointsInStore();
+		assert.deepEqual(mine.map((c) => [c.id, c.damaged]), [['broken', 'the manifest of checkpoint broken cannot be decoded'], [a.id, '']]);
+		await tree.deleteCheckpoint('broken');
+		assert.deepEqual((await tree.checkpoints()).map((c) => c.id), [a.id]);
+	});
+
 	test('sharePages (default true): each checkpoint stands on the one before; false keeps every page, the restore\'s checkpoint of the present too', async () => {
 		const { helper, tree } = await attached();
 		const other = helper.spawn('other');

@@ -131,6 +131,12 @@ export class FakeHelper implements HelperOperations {
 		return [...this.store.values()].map((s) => s.checkpoint);
 	}
 
+	/** A checkpoint directory whose manifest cannot be read, listed as the helper lists one (root pid 0, why). */
+	addDamaged(id: string, why: string): void {
+		const checkpoint = pb.Checkpoint.create({ id, name: '', path: `/var/lib/checkpoint-debugger/checkpoints/${id}`, damaged: why });
+		this.store.set(id, { checkpoint, processes: [], files: new Map() });
+	}
+
 	/** A checkpoint's image files (CRIU's output), for reads through imageFiles and readImage. */
 	addImages(id: string, files: Record<string, Buffer>): void {
 		this.find(id).files = new Map(Object.entries(files));
