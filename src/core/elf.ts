@@ -53,8 +53,9 @@ export class ElfSymbols {
 	static async read(file: RangeReader): Promise<ElfSymbols | undefined> {
 		const header = await file.readRange(0, 64);
 		if (header.readUInt32LE(0) !== ELF_MAGIC || header[4] !== 2 || header[5] !== 1) return undefined; // ELFCLASS64, ELFDATA2LSB
-		const phoff = Number(header.readBigUInt64LE(32));
-		const shoff = Number(header.readBigUInt64LE(40));
+		const phoff = fileNumber(header.readBigUInt64LE(32));
+		const shoff = fileNumber(header.readBigUInt64LE(40));
+		if (phoff === undefined) return undefined;
 		const phentsize = header.readUInt16LE(54);
 		const phnum = header.readUInt16LE(56);
 		const shentsize = header.readUInt16LE(58);
@@ -132,6 +133,15 @@ function overlapping(list: NamedRange[], start: bigint, end: bigint, max: number
 	return out;
 }
 
+/**
+ * A file offset or size from the headers, as a number; undefined past 2^53,
+ * where a number is no longer exact: no file is that long, the header is
+ * damaged, and reading at a rounded offset would read the wrong bytes.
+ */
+function fileNumber(value: bigint): number | undefined {
+	return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+}
+
 const PT_NOTE = 4;
 const NT_GNU_BUILD_ID = 3;
 /** Notes are small; a bigger "note" segment is not worth reading for an id. */
@@ -144,7 +154,9 @@ async function readBuildId(file: RangeReader, table: Buffer, entsize: number, co
 		if (table.readUInt32LE(at) !== PT_NOTE) continue;
 		const size = Number(table.readBigUInt64LE(at + 32));
 		if (size > MAX_NOTE_BYTES) continue;
-		const id = buildIdIn(await file.readRange(Number(table.readBigUInt64LE(at + 8)), size));
+		const offset = fileNumber(table.readBigUInt64LE(at + 8));
+		if (offset === undefined) continue;
+		const id = buildIdIn(await file.readRange(offset, size));
 		if (id) return id;
 	}
 	return undefined;
@@ -179,9 +191,12 @@ function parseSegments(table: Buffer, entsize: number, count: number): LoadSegme
 
 /** .symtab (complete, when not stripped) over .dynsym (exported functions only). */
 function pickSymbolTable(sections: Buffer, entsize: number, count: number): { offset: number; size: number; strOffset: number; strSize: number } | undefined {
-	const section = (i: number): { type: number; offset: number; size: number; link: number } => {
+	const section = (i: number): { type: number; offset?: number; size?: number; link: number } => {
 		const at = i * entsize;
-		return { type: sections.readUInt32LE(at + 4), offset: Number(sections.readBigUInt64LE(at + 24)), size: Number(sections.readBigUInt64LE(at + 32)), link: sections.readUInt32LE(at + 40) };
+		return {
+			type: sections.readUInt32LE(at + 4), offset: fileNumber(sections.readBigUInt64LE(at + 24)), size: fileNumber(sections.readBigUInt64LE(at + 32)),
+			link: sections.readUInt32LE(at + 40),
+		};
 	};
 	let chosen: ReturnType<typeof section> | undefined;
 	for (let i = 0; i < count; i++) {
@@ -191,6 +206,7 @@ function pickSymbolTable(sections: Buffer, entsize: number, count: number): { of
 	}
 	if (!chosen || chosen.link >= count) return undefined;
 	const strings = section(chosen.link);
+	if (chosen.offset === undefined || chosen.size === undefined || strings.offset === undefined || strings.size === undefined) return undefined;
 	return { offset: chosen.offset, size: chosen.size, strOffset: strings.offset, strSize: strings.size };
 }
 
