@@ -36,6 +36,8 @@ export interface CatalogEntry {
 	ssh?: SshTargetOptions;
 	/** A ProxyJump hop, as written (user@host:port or a Host name). */
 	proxyJump?: string;
+	/** Why the entry cannot be connected to (a Port that is no port number), said where it is listed and when it is opened. */
+	problem?: string;
 }
 
 export const LOCAL_NAME = 'This machine';
@@ -44,6 +46,12 @@ const expandHome = (path: string): string => (path.startsWith('~/') ? join(homed
 
 function first(value: string | string[] | undefined): string | undefined {
 	return Array.isArray(value) ? value[0] : value;
+}
+
+/** A TCP port as ssh_config or a ProxyJump hop writes it: decimal, 1 to 65535; undefined for anything else. */
+function tcpPort(text: string): number | undefined {
+	const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+	return port >= 1 && port <= 65535 ? port : undefined;
 }
 
 function detailOf(o: SshTargetOptions): string {
@@ -61,14 +69,23 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 	}
 	return [...names].map((name) => {
 		const c = config.compute(name, { ignoreCase: true, matchExec: false });
+		const portText = c.port ? first(c.port) : undefined;
+		const port = portText === undefined ? undefined : tcpPort(portText);
+		// OpenSSH refuses such a config outright ("Bad port"); here the other hosts stay usable.
+		const problem = portText !== undefined && port === undefined
+			? `~/.ssh/config gives ${name} the Port "${portText}", which is not a port number (1 to 65535); fix it there`
+			: undefined;
 		const ssh: SshTargetOptions = {
 			host: first(c.hostname) ?? name,
-			port: c.port ? Number(first(c.port)) : undefined,
+			port,
 			user: first(c.user),
 			identityFile: c.identityfile ? expandHome(first(c.identityfile) ?? '') : undefined,
 		};
 		const jump = first(c.proxyjump);
-		return { name, source: 'ssh-config', detail: detailOf(ssh), ssh, proxyJump: jump && jump !== 'none' ? jump : undefined };
+		return {
+			name, source: 'ssh-config', detail: problem ? `${ssh.host}: Port "${portText}" is not a port number` : detailOf(ssh), ssh,
+			proxyJump: jump && jump !== 'none' ? jump : undefined, ...(problem ? { problem } : {}),
+		};
 	});
 }
 
@@ -95,6 +112,7 @@ export class TargetCatalog {
 		const entry = this.entries().find((e) => e.name === nameOrSpec);
 		if (!entry) return targetFromSpec(nameOrSpec);
 		if (entry.source === 'local') return new LocalTarget();
+		if (entry.problem) throw new CheckpointError('usage', entry.problem);
 		const ssh = entry.ssh ?? { host: nameOrSpec };
 		return new SshTarget(entry.proxyJump ? { ...ssh, jump: this.jumpChain(entry.proxyJump, [entry.name]) } : ssh);
 	}
@@ -116,10 +134,13 @@ export class TargetCatalog {
 
 	private hopOptions(hop: string, seen: string[]): SshTargetOptions {
 		const known = this.sshConfig().find((e) => e.name === hop);
+		if (known?.problem) throw new CheckpointError('usage', `ProxyJump through ${hop}: ${known.problem}`);
 		if (known?.ssh) return known.proxyJump ? { ...known.ssh, jump: this.jumpChain(known.proxyJump, seen) } : known.ssh;
 		const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop);
 		if (!m) throw new CheckpointError('usage', `cannot read the ProxyJump hop "${hop}"; write it as [user@]host[:port]`);
-		return { host: m[2].replace(/^\[(.*)\]$/, '$1'), user: m[1], port: m[3] ? Number(m[3]) : undefined };
+		const port = m[3] === undefined ? undefined : tcpPort(m[3]);
+		if (m[3] !== undefined && port === undefined) throw new CheckpointError('usage', `the ProxyJump hop "${hop}" has the port ${m[3]}, which is not a port number (1 to 65535)`);
+		return { host: m[2].replace(/^\[(.*)\]$/, '$1'), user: m[1], port };
 	}
 
 	private sshConfig(): CatalogEntry[] {

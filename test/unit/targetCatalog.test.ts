@@ -46,6 +46,18 @@ describe('sshConfigHosts', () => {
 		assert.equal(hosts[1].ssh?.user, 'fallback', 'Host * applies where nothing earlier set the value');
 		assert.deepEqual(hosts[2].ssh, { host: 'db.internal', port: 2200, user: 'ops', identityFile: join(homedir(), '.ssh/id_default') }, 'a wildcard section before it sets the user');
 	});
+
+	test('a Port that is no port number is said, not connected to as NaN; the other hosts stay', () => {
+		// Found by the target-spec fuzz target: "Port 22%" in a Host * section gave every host the port NaN.
+		const hosts = sshConfigHosts('Host web\n  HostName 10.0.0.5\nHost jump\n  Port 2200\nHost *\n  Port 22%\n');
+		assert.deepEqual(hosts.map((h) => [h.name, h.ssh?.port]), [['web', undefined], ['jump', 2200]]);
+		assert.match(hosts[0].problem ?? '', /gives web the Port "22%", which is not a port number \(1 to 65535\); fix it there/);
+		assert.equal(hosts[0].detail, '10.0.0.5: Port "22%" is not a port number');
+		assert.equal(hosts[1].problem, undefined);
+		for (const port of ['0', '65536', '0x16', '-1', '2 2']) {
+			assert.equal(sshConfigHosts(`Host h\n  Port ${port}\n`)[0].ssh?.port, undefined, `Port ${port}`);
+		}
+	});
 });
 
 describe('TargetCatalog', () => {
@@ -84,6 +96,16 @@ describe('TargetCatalog', () => {
 		const [newer, plain] = catalog.entries();
 		assert.deepEqual(newer.ssh?.helperArgs, ['--criu', '/opt/criu/sbin/criu']);
 		assert.equal(plain.ssh?.helperArgs, undefined);
+	});
+
+	test('a host whose Port is no port number is refused when opened, directly or as a ProxyJump hop', () => {
+		const badPort = join(dir, 'bad-port');
+		writeFileSync(badPort, 'Host odd\n  Port 70000\nHost behind-odd\n  ProxyJump odd\nHost far-gate\n  ProxyJump gate.example:99999\n');
+		const catalog = new TargetCatalog(() => [], badPort);
+		const refused = (err: unknown): boolean => err instanceof CheckpointError && err.kind === 'usage' && /Port "70000", which is not a port number/.test(err.message);
+		assert.throws(() => catalog.open('odd'), refused);
+		assert.throws(() => catalog.open('behind-odd'), refused);
+		assert.throws(() => catalog.open('far-gate'), (err: unknown) => err instanceof CheckpointError && /hop "gate.example:99999" has the port 99999, which is not a port number/.test(err.message));
 	});
 
 	test('a missing or unreadable ssh config means no hosts from it', () => {
