@@ -38,6 +38,9 @@ const SHT_DYNSYM = 11;
 const STT_OBJECT = 1;
 const STT_FUNC = 2;
 const SYM_SIZE = 24;
+/** sizeof(Elf64_Phdr), sizeof(Elf64_Shdr): the entry sizes a header may give are at least these. */
+const PHDR_SIZE = 56;
+const SHDR_SIZE = 64;
 const PAGE_MASK = 0xfffn;
 
 export class ElfSymbols {
@@ -55,11 +58,13 @@ export class ElfSymbols {
 		if (header.readUInt32LE(0) !== ELF_MAGIC || header[4] !== 2 || header[5] !== 1) return undefined; // ELFCLASS64, ELFDATA2LSB
 		const phoff = fileNumber(header.readBigUInt64LE(32));
 		const shoff = fileNumber(header.readBigUInt64LE(40));
-		if (phoff === undefined) return undefined;
 		const phentsize = header.readUInt16LE(54);
 		const phnum = header.readUInt16LE(56);
 		const shentsize = header.readUInt16LE(58);
 		const shnum = header.readUInt16LE(60);
+		if (phoff === undefined) return undefined;
+		// Entries shorter than ELF64's program and section headers would have their fields read past the table.
+		if ((phnum > 0 && phentsize < PHDR_SIZE) || (shoff && shnum > 0 && shentsize < SHDR_SIZE)) return undefined;
 		const programHeaders = await file.readRange(phoff, phentsize * phnum);
 		const segments = parseSegments(programHeaders, phentsize, phnum);
 		const buildId = await readBuildId(file, programHeaders, phentsize, phnum);

@@ -79,6 +79,15 @@ describe('ElfSymbols', () => {
 		assert.equal(await ElfSymbols.read(reader(damaged)), undefined, 'program headers past 2^53: not an ELF file we can read');
 	});
 
+	test('program or section header entries shorter than ELF64\'s are not read past: not a file this reader can read', async () => {
+		// Found by the elf fuzz target: e_phentsize 0 had parseSegments read the fields of "entries" past the 0 bytes it had read.
+		for (const [field, size] of [[54, 0], [54, 55], [58, 63]]) {
+			const short = Buffer.from(file);
+			short.writeUInt16LE(size, field);
+			assert.equal(await ElfSymbols.read(reader(short)), undefined, `entry size ${size} at byte ${field}`);
+		}
+	});
+
 	test('a file that is not ELF64 little-endian gives no symbols', async () => {
 		assert.equal(await ElfSymbols.read(reader(Buffer.from('#!/bin/sh\necho hello, this is a script and not an ELF file at all......'))), undefined);
 		const elf32 = Buffer.from(file);
