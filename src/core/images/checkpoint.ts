@@ -11,6 +11,7 @@ import {
 } from './format';
 import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
 import type { ImageSource } from './source';
+import { CheckpointError } from '../errors';
 
 export interface ThreadImage {
 	tid: number;
@@ -322,16 +323,24 @@ async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined
 /**
  * A process's memory in one image directory; pages marked PE_PARENT are
  * looked up, on first need, in the parent directory (CRIU's "parent" link of
- * an incremental dump), and so on up the chain.
+ * an incremental dump), and so on up the chain. `chain` holds the
+ * descriptions of the directories from the opened one down to `source`: a
+ * parent link back into it (a "parent" symlink to "." or a cycle of two)
+ * would otherwise be followed for ever.
  */
-function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[]): ProcessMemory {
+function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[],
+	chain: readonly string[] = [source.description]): ProcessMemory {
 	let parent: Promise<ProcessMemory | undefined> | undefined;
 	const loadParent = async (): Promise<ProcessMemory | undefined> => {
 		const up = await source.parent();
 		if (!up) return undefined;
+		if (chain.includes(up.description)) {
+			throw new CheckpointError('image-damaged', `${source.description}: its parent checkpoint is ${up.description}, which stands on it in turn `
+				+ `(${[...chain, up.description].join(' -> ')}); the pages it marks as the parent's are in none of them. Fix or remove the "parent" link`);
+		}
 		const dir = new ImageDirectory(up, await up.list().catch(() => []));
 		const map = await dir.pagemap(pid);
-		return map ? memoryIn(up, pid, map, ranges) : undefined;
+		return map ? memoryIn(up, pid, map, ranges, [...chain, up.description]) : undefined;
 	};
 	const pagesFile = pagemap ? imageFileName('pages', pagemap.pagesId) : '';
 	return new ProcessMemory(source, pagesFile, pagemap?.entries ?? [], ranges, () => (parent ??= loadParent()));
