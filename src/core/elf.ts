@@ -169,7 +169,8 @@ async function readBuildId(file: RangeReader, table: Buffer, entsize: number, co
 
 /** Walks notes: namesz, descsz, type, then name and desc, each padded to 4 bytes. */
 function buildIdIn(notes: Buffer): string | undefined {
-	const pad = (n: number): number => (n + 3) & ~3;
+	// Arithmetic, not (n + 3) & ~3: the sizes are u32, and a bitwise pad of one over 2^31 goes negative and walks backwards.
+	const pad = (n: number): number => Math.ceil(n / 4) * 4;
 	for (let at = 0; at + 12 <= notes.length;) {
 		const namesz = notes.readUInt32LE(at);
 		const descsz = notes.readUInt32LE(at + 4);

@@ -88,6 +88,17 @@ describe('ElfSymbols', () => {
 		}
 	});
 
+	test('a note whose name size is over 2^31 ends the walk through the notes, not sends it backwards', async () => {
+		// Found by the elf fuzz target: namesz 0xf8000000, padded with (n + 3) & ~3, went negative and was read at byte -134217716.
+		const damaged = Buffer.from(file);
+		const notes = Number(damaged.readBigUInt64LE(64 + 56 + 8));
+		damaged.writeUInt32LE(0xf8000000, notes);
+		const symbols = await ElfSymbols.read(reader(damaged));
+		assert.ok(symbols);
+		assert.equal(symbols.buildId, undefined, 'no build-id after a note that runs past the end');
+		assert.deepEqual(symbols.namesIn(0x401100n, 0x401101n), ['main'], 'the symbols are read all the same');
+	});
+
 	test('a file that is not ELF64 little-endian gives no symbols', async () => {
 		assert.equal(await ElfSymbols.read(reader(Buffer.from('#!/bin/sh\necho hello, this is a script and not an ELF file at all......'))), undefined);
 		const elf32 = Buffer.from(file);
