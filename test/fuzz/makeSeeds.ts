@@ -5,14 +5,16 @@
  *
  *   node out/test/fuzz/makeSeeds.js CHECKPOINT_DIR OUT_DIR
  *
- * writes OUT_DIR/<target>/<name>. test/fuzz/corpus/ was seeded so (from
+ * writes OUT_DIR/<target>/<name>; for the checkpoint target also the same
+ * directory as its own parent with every page in the parent. test/fuzz/corpus/ was seeded so (from
  * CRIU 4.1.1 dumps of test/workloads) and then kept to the inputs that add
  * coverage (libFuzzer's -merge=1); image files and pages are cut to
  * SEED_FILE_BYTES so the corpus stays small.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { kindOfFileName } from '../../src/core/images/format';
+import { decodePagemap, kindOfFileName, PE_PARENT } from '../../src/core/images/format';
+import { pagemap } from '../unit/checkpoint.fixtures';
 import { elf, FUNC, OBJECT } from '../unit/elfFixture';
 import { CHECKPOINT_FILE_NAMES, encodeDirectory } from './checkpoint.fuzz';
 import { KINDS } from './image-format.fuzz';
@@ -36,6 +38,13 @@ function main(dir: string, out: string): void {
 		if (CHECKPOINT_FILE_NAMES.includes(name)) files.set(name, kind === 'pages' ? data.subarray(0, 1024) : data);
 	}
 	write(out, 'checkpoint', id, encodeDirectory({ parentIsSelf: false, probe: { address: 0n, length: 0 }, files }));
+	// The same directory as its own parent, every page marked as the parent's: the walk up the chain of parents.
+	const inParent = new Map([...files].map(([name, data]): [string, Buffer] => {
+		if (kindOfFileName(name)?.kind !== 'pagemap') return [name, data];
+		const decoded = decodePagemap(name, data);
+		return [name, pagemap(decoded.pagesId, decoded.entries.map((run): [bigint, number, number] => [run.vaddr, run.nrPages, PE_PARENT]))];
+	}));
+	write(out, 'checkpoint', `${id}-parent-loop`, encodeDirectory({ parentIsSelf: true, probe: { address: 0n, length: 0 }, files: inParent }));
 	const manifest = readFileSync(join(dir, 'manifest.pb'));
 	const frame = Buffer.alloc(4);
 	frame.writeUInt32LE(manifest.length);
