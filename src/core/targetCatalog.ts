@@ -76,7 +76,8 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 			? `~/.ssh/config gives ${name} the Port "${portText}", which is not a port number (1 to 65535); fix it there`
 			: undefined;
 		const ssh: SshTargetOptions = {
-			host: first(c.hostname) ?? name,
+			// An empty HostName ("HostName" and nothing after it) is as good as none: the name is the host.
+			host: first(c.hostname) || name,
 			port,
 			user: first(c.user),
 			identityFile: c.identityfile ? expandHome(first(c.identityfile) ?? '') : undefined,

@@ -58,6 +58,12 @@ describe('sshConfigHosts', () => {
 			assert.equal(sshConfigHosts(`Host h\n  Port ${port}\n`)[0].ssh?.port, undefined, `Port ${port}`);
 		}
 	});
+
+	test('an empty HostName leaves the name as the host, not an empty address', () => {
+		// Found by the target-spec fuzz target: "HostName" with nothing after it at the end of the file gave host "".
+		const hosts = sshConfigHosts('Host jump\n  Port 2200\n  HostName ');
+		assert.deepEqual(hosts.map((h) => [h.name, h.ssh?.host, h.detail]), [['jump', 'jump', `${process.env.USER ?? 'root'}@jump:2200`]]);
+	});
 });
 
 describe('TargetCatalog', () => {
