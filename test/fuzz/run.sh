@@ -4,6 +4,9 @@
 #
 #   test/fuzz/run.sh SECONDS                   every target for SECONDS each
 #   FUZZ_ONLY=image-format test/fuzz/run.sh 60 one target
+#   test/fuzz/run.sh reproduce TARGET CRASH_FILE
+#                                              the target on one input, once,
+#                                              its report on the terminal
 #
 # Prints per target one line "fuzz <target>: <N> executions, <K> crashes"
 # (a crash, a timeout or running out of memory each count; each is followed
@@ -29,16 +32,19 @@ repo=$(cd "$here/../.." && pwd)
 async_targets=" checkpoint dap elf "
 # A run longer than this is a hang (libFuzzer's -timeout, via Jazzer.js' --timeout in ms).
 timeout_ms=10000
+# Jazzer.js' path traversal detector reports any path with "../" built from
+# the input; the paths these parsers read (IdentityFile in ~/.ssh/config, a
+# connection file) are the user's own and may lead anywhere by design.
+disabled_detectors=(path-traversal)
 
 die() {
 	echo "fuzz: $*" >&2
 	exit 2
 }
 
-# Inside the private mount namespace: mount, then run each target in the chroot.
-inner() {
+# Inside the private mount namespace: the checkout, node_modules, /tmp and the working directory.
+mount_all() {
 	local rootfs=$1 work=$2 node_modules=$3
-	shift 3
 	mount --make-rprivate /
 	mkdir -p "$rootfs$repo"
 	mount --bind "$repo" "$rootfs$repo"
@@ -53,30 +59,53 @@ inner() {
 	mount --bind "$work" "$rootfs$work"
 	mount -t proc proc "$rootfs/proc"
 	mount --rbind /dev "$rootfs/dev"
-	local target mode
-	for target in "$@"; do
-		mode=(--sync)
-		[[ $async_targets == *" $target "* ]] && mode=()
-		# Jazzer.js exits non-zero on a finding; the outer part reads the log.
-		chroot "$rootfs" /usr/bin/env -i -C "$repo" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" \
-			/usr/bin/node "$node_modules/@jazzer.js/core/dist/cli.js" "out/test/fuzz/$target.fuzz" "$work/$target/corpus" \
-			"${mode[@]}" --timeout "$timeout_ms" --includes "$repo/out/src/" --excludes node_modules -- \
-			"-max_total_time=$seconds" "-artifact_prefix=$work/$target/" \
-			>"$work/$target/log" 2>&1 || true
-	done
 }
 
-if [[ ${1:-} == __inner ]]; then
-	shift
-	seconds=$1
-	shift
-	inner "$@"
-	exit 0
-fi
+# Jazzer.js on one target in the chroot: ROOTFS WORK NODE_MODULES TARGET CORPUS_OR_INPUT LIBFUZZER_ARG...
+jazzer() {
+	local rootfs=$1 work=$2 node_modules=$3 target=$4 inputs=$5
+	shift 5
+	local mode=(--sync)
+	[[ $async_targets == *" $target "* ]] && mode=()
+	chroot "$rootfs" /usr/bin/env -i -C "$repo" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" \
+		/usr/bin/node "$node_modules/@jazzer.js/core/dist/cli.js" "out/test/fuzz/$target.fuzz" "$inputs" \
+		"${mode[@]}" --timeout "$timeout_ms" --includes "$repo/out/src/" --excludes node_modules \
+		--disableBugDetectors "${disabled_detectors[@]}" -- "$@"
+}
 
-[[ $# -eq 1 && $1 =~ ^[1-9][0-9]*$ ]] || die "usage: $0 SECONDS (FUZZ_ONLY=<target> for one target)"
-seconds=$1
+# __inner SECONDS ROOTFS WORK NODE_MODULES TARGET...: run each target, its output in WORK/TARGET/log.
+# __reproduce ROOTFS WORK NODE_MODULES TARGET: run the target on WORK/input once, output here.
+case ${1:-} in
+__inner)
+	seconds=$2
+	shift 2
+	mount_all "$1" "$2" "$3"
+	for target in "${@:4}"; do
+		# Jazzer.js exits non-zero on a finding; the outer part reads the log.
+		jazzer "$1" "$2" "$3" "$target" "$2/$target/corpus" "-max_total_time=$seconds" "-artifact_prefix=$2/$target/" \
+			>"$2/$target/log" 2>&1 || true
+	done
+	exit 0
+	;;
+__reproduce)
+	shift
+	mount_all "$1" "$2" "$3"
+	jazzer "$1" "$2" "$3" "$4" "$2/input"
+	exit
+	;;
+esac
+
+usage="usage: $0 SECONDS (FUZZ_ONLY=<target> for one target), or $0 reproduce TARGET CRASH_FILE"
 [[ $(id -u) -eq 0 ]] || die "must run as root (mount namespaces and chroot); try: sudo $0 $*"
+reproduce=
+if [[ ${1:-} == reproduce ]]; then
+	[[ $# -eq 3 && -f $3 ]] || die "$usage"
+	reproduce=$3
+	FUZZ_ONLY=$2
+else
+	[[ $# -eq 1 && $1 =~ ^[1-9][0-9]*$ ]] || die "$usage"
+	seconds=$1
+fi
 
 targets=()
 for source in "$here"/*.fuzz.ts; do
@@ -96,6 +125,11 @@ rootfs=$(bash "$repo/test/target/target.sh" build | tail -n1)
 [[ -x $rootfs/usr/bin/node ]] || die "$rootfs has no /usr/bin/node (Node.js for Jazzer.js): rebuild it with test/target/target.sh build"
 
 work=$(mktemp -d /tmp/ckpt-fuzz.XXXXXX)
+if [[ -n $reproduce ]]; then
+	cp -- "$reproduce" "$work/input"
+	echo "fuzz: $FUZZ_ONLY on $reproduce (copied to $work/input)"
+	exec unshare --mount --propagation private -- bash "$here/run.sh" __reproduce "$rootfs" "$work" "$node_modules" "$FUZZ_ONLY"
+fi
 echo "fuzz: working directory $work (corpora, logs, crash inputs)"
 for target in "${targets[@]}"; do
 	mkdir -p "$work/$target/corpus"
@@ -135,7 +169,7 @@ for target in "${targets[@]}"; do
 	done
 	[[ ${#crash_files[@]} -gt 0 ]] || echo "  no input saved; the whole log: $log"
 	# The report starts at libFuzzer's or Jazzer.js' first error line.
-	awk '/ERROR|Uncaught|Error:|FATAL|[Tt]imeout|out-of-memory/ { on = 1 } on && shown < 15 { print "  | " $0; shown++ }' "$log"
+	awk '/^==[0-9]+==|ERROR|Uncaught|Error:|FATAL|[Tt]imeout|out-of-memory/ { on = 1 } on && shown < 15 { print "  | " $0; shown++ }' "$log"
 done
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
