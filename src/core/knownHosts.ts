@@ -39,9 +39,37 @@ export function knownHostsName(host: string, port: number): string {
 	return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globToRegExp(glob: string): RegExp {
-	const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-	return new RegExp(`^${escaped}$`, 'i');
+/**
+ * OpenSSH's wildcards: "*" any run of characters, "?" any one, case not
+ * mattering. Matched greedily, going back only to the last "*" seen: at most
+ * pattern length times name length steps, where a regular expression
+ * (".*a.*a.*a...b") backtracks exponentially and a known_hosts line like
+ * "*a*a*a*a*a*a*a*a*a*a*a*a*b" held a connection for minutes.
+ */
+function globMatches(glob: string, name: string): boolean {
+	const pattern = glob.toLowerCase();
+	const text = name.toLowerCase();
+	let p = 0;
+	let t = 0;
+	let star = -1;
+	let starText = 0;
+	while (t < text.length) {
+		if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+			p++;
+			t++;
+		} else if (p < pattern.length && pattern[p] === '*') {
+			star = p++;
+			starText = t;
+		} else if (star >= 0) {
+			// The last "*" takes one more character; the rest of the pattern starts again after it.
+			p = star + 1;
+			t = ++starText;
+		} else {
+			return false;
+		}
+	}
+	while (pattern[p] === '*') p++;
+	return p === pattern.length;
 }
 
 function hashedPatternMatches(pattern: string, name: string): boolean {
@@ -57,7 +85,7 @@ export function patternsMatch(patterns: string, name: string): boolean {
 	for (const p of patterns.split(',')) {
 		const negated = p.startsWith('!');
 		const glob = negated ? p.slice(1) : p;
-		if (!globToRegExp(glob).test(name)) continue;
+		if (!globMatches(glob, name)) continue;
 		if (negated) return false;
 		matched = true;
 	}
