@@ -58,9 +58,27 @@ function detailOf(o: SshTargetOptions): string {
 	return `${o.user ?? process.env.USER ?? 'root'}@${o.host}:${o.port ?? 22}`;
 }
 
+/**
+ * ssh-config 5.3 matches Host and Match patterns as regular expressions ("*"
+ * as ".*"), which backtrack exponentially over a run of stars: a line
+ * "Host web ***...x" held the Targets view for minutes. A run of "*" matches
+ * what one does, so the runs are made one before any pattern is matched.
+ */
+function collapseStarRuns(config: SSHConfig): void {
+	const collapse = (text: string): string => text.replace(/\*{2,}/g, '*');
+	type Values = string | { val: string; separator: string; quoted?: boolean }[];
+	const collapsed = (value: Values): Values => (typeof value === 'string' ? collapse(value) : value.map((v) => ({ ...v, val: collapse(v.val) })));
+	for (const line of config) {
+		if (line.type !== SSHConfig.DIRECTIVE || !/^(host|match)$/i.test(line.param)) continue;
+		line.value = collapsed(line.value);
+		if ('criteria' in line) for (const [key, value] of Object.entries(line.criteria)) line.criteria[key] = collapsed(value);
+	}
+}
+
 /** The concrete Host names of an ssh_config text (patterns and negations are not hosts one can pick). */
 export function sshConfigHosts(text: string): CatalogEntry[] {
 	const config = SSHConfig.parse(text);
+	collapseStarRuns(config);
 	const names = new Set<string>();
 	for (const line of config) {
 		if (!('param' in line) || line.param.toLowerCase() !== 'host') continue;

@@ -59,6 +59,15 @@ describe('sshConfigHosts', () => {
 		}
 	});
 
+	test('a run of "*" in a Host or Match pattern matches as one star, in linear time', () => {
+		// Found by the target-spec fuzz target: "Host web" and 63 stars made ssh-config's regular expression backtrack for minutes.
+		const started = Date.now();
+		const web = 'web-server-in-the-basement-rack-7';
+		const hosts = sshConfigHosts(`Host ${web} ${'*'.repeat(63)}x\n  User a\nHost db\n  HostName ${'y'.repeat(40)}q\nMatch host ${'*'.repeat(40)}q\n  Port 2222\n`);
+		assert.deepEqual(hosts.map((h) => [h.name, h.ssh?.user, h.ssh?.port]), [[web, 'a', undefined], ['db', undefined, 2222]]);
+		assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+	});
+
 	test('an empty HostName leaves the name as the host, not an empty address', () => {
 		// Found by the target-spec fuzz target: "HostName" with nothing after it at the end of the file gave host "".
 		const hosts = sshConfigHosts('Host jump\n  Port 2200\n  HostName ');
