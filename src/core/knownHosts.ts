@@ -5,6 +5,7 @@
  * what it is told.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { patternListMatches } from './wildcards';
 
 export interface KnownHostEntry {
 	marker?: '@cert-authority' | '@revoked';
@@ -39,39 +40,6 @@ export function knownHostsName(host: string, port: number): string {
 	return port === 22 ? host : `[${host}]:${port}`;
 }
 
-/**
- * OpenSSH's wildcards: "*" any run of characters, "?" any one, case not
- * mattering. Matched greedily, going back only to the last "*" seen: at most
- * pattern length times name length steps, where a regular expression
- * (".*a.*a.*a...b") backtracks exponentially and a known_hosts line like
- * "*a*a*a*a*a*a*a*a*a*a*a*a*b" held a connection for minutes.
- */
-function globMatches(glob: string, name: string): boolean {
-	const pattern = glob.toLowerCase();
-	const text = name.toLowerCase();
-	let p = 0;
-	let t = 0;
-	let star = -1;
-	let starText = 0;
-	while (t < text.length) {
-		if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
-			p++;
-			t++;
-		} else if (p < pattern.length && pattern[p] === '*') {
-			star = p++;
-			starText = t;
-		} else if (star >= 0) {
-			// The last "*" takes one more character; the rest of the pattern starts again after it.
-			p = star + 1;
-			t = ++starText;
-		} else {
-			return false;
-		}
-	}
-	while (pattern[p] === '*') p++;
-	return p === pattern.length;
-}
-
 function hashedPatternMatches(pattern: string, name: string): boolean {
 	const [, magic, salt, hash] = pattern.split('|');
 	if (magic !== '1' || !salt || !hash) return false;
@@ -81,15 +49,7 @@ function hashedPatternMatches(pattern: string, name: string): boolean {
 
 export function patternsMatch(patterns: string, name: string): boolean {
 	if (patterns.startsWith('|')) return hashedPatternMatches(patterns, name);
-	let matched = false;
-	for (const p of patterns.split(',')) {
-		const negated = p.startsWith('!');
-		const glob = negated ? p.slice(1) : p;
-		if (!globMatches(glob, name)) continue;
-		if (negated) return false;
-		matched = true;
-	}
-	return matched;
+	return patternListMatches(patterns.split(','), name);
 }
 
 /** The key type named inside an SSH public key blob (its first string). */
