@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { CheckpointError } from './errors';
+import { patternListMatches } from './wildcards';
 import { targetFromSpec } from './targetSpec';
 import { LocalTarget } from './targets/local';
 import { SshTarget, type SshTargetOptions } from './targets/ssh';
@@ -58,27 +59,43 @@ function detailOf(o: SshTargetOptions): string {
 	return `${o.user ?? process.env.USER ?? 'root'}@${o.host}:${o.port ?? 22}`;
 }
 
+type DirectiveValue = string | { val: string; separator: string; quoted?: boolean }[];
+
+function valuesOf(value: DirectiveValue): string[] {
+	return (typeof value === 'string' ? [value] : value.map((v) => v.val)).flatMap((v) => v.split(',')).filter(Boolean);
+}
+
 /**
  * ssh-config 5.3 matches Host and Match patterns as regular expressions ("*"
- * as ".*"), which backtrack exponentially over a run of stars: a line
- * "Host web ***...x" held the Targets view for minutes. A run of "*" matches
- * what one does, so the runs are made one before any pattern is matched.
+ * as ".*", "?" as ".?"), which backtrack exponentially: "Host web" and 63
+ * stars, or a "*" and 40 "?", held the Targets view for minutes. (Its "?"
+ * also matches no character, where OpenSSH's matches exactly one.) So the
+ * Host lines are decided here, by OpenSSH's rules (./wildcards), for the one
+ * name computed: in the config handed to ssh-config, a Host line that takes
+ * the name says "*", one that does not says "!*". Match lines keep their
+ * patterns, runs of "*" made one (a run matches what one star does).
  */
-function collapseStarRuns(config: SSHConfig): void {
-	const collapse = (text: string): string => text.replace(/\*{2,}/g, '*');
-	type Values = string | { val: string; separator: string; quoted?: boolean }[];
-	const collapsed = (value: Values): Values => (typeof value === 'string' ? collapse(value) : value.map((v) => ({ ...v, val: collapse(v.val) })));
+function configFor(config: SSHConfig, name: string): SSHConfig {
+	const collapse = (value: DirectiveValue): DirectiveValue => {
+		const one = (text: string): string => text.replace(/\*{2,}/g, '*');
+		return typeof value === 'string' ? one(value) : value.map((v) => ({ ...v, val: one(v.val) }));
+	};
+	const view = new SSHConfig();
 	for (const line of config) {
-		if (line.type !== SSHConfig.DIRECTIVE || !/^(host|match)$/i.test(line.param)) continue;
-		line.value = collapsed(line.value);
-		if ('criteria' in line) for (const [key, value] of Object.entries(line.criteria)) line.criteria[key] = collapsed(value);
+		if (line.type === SSHConfig.DIRECTIVE && /^host$/i.test(line.param)) {
+			view.push({ ...line, value: patternListMatches(valuesOf(line.value), name) ? '*' : '!*' });
+		} else if (line.type === SSHConfig.DIRECTIVE && 'criteria' in line) {
+			view.push({ ...line, criteria: Object.fromEntries(Object.entries(line.criteria).map(([key, value]) => [key, collapse(value)])) });
+		} else {
+			view.push(line);
+		}
 	}
+	return view;
 }
 
 /** The concrete Host names of an ssh_config text (patterns and negations are not hosts one can pick). */
 export function sshConfigHosts(text: string): CatalogEntry[] {
 	const config = SSHConfig.parse(text);
-	collapseStarRuns(config);
 	const names = new Set<string>();
 	for (const line of config) {
 		if (!('param' in line) || line.param.toLowerCase() !== 'host') continue;
@@ -86,7 +103,7 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 		for (const name of values) if (name && !/[*?!]/.test(name)) names.add(name);
 	}
 	return [...names].map((name) => {
-		const c = config.compute(name, { ignoreCase: true, matchExec: false });
+		const c = configFor(config, name).compute(name, { ignoreCase: true, matchExec: false });
 		const portText = c.port ? first(c.port) : undefined;
 		const port = portText === undefined ? undefined : tcpPort(portText);
 		// OpenSSH refuses such a config outright ("Bad port"); here the other hosts stay usable.

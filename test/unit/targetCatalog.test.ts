@@ -68,6 +68,16 @@ describe('sshConfigHosts', () => {
 		assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
 	});
 
+	test('Host patterns are matched by OpenSSH\'s rules in linear time: "?" is one character, runs of "?" do not backtrack', () => {
+		// Found by the target-spec fuzz target: "Host *" and 45 "?" then ".corp" made ssh-config's regular expression backtrack past 10 s.
+		const started = Date.now();
+		const name = 'web-server-in-the-basement-rack-7';
+		const hosts = sshConfigHosts(`Host ${name}\n  Port 2200\nHost *${'?'.repeat(45)}.corp !oo??\n  User ops\nHost web-\nHost web-? ${name.slice(0, -1)}?\n  User web\n`);
+		assert.deepEqual(hosts.map((h) => [h.name, h.ssh?.user, h.ssh?.port]), [[name, 'web', 2200], ['web-', undefined, undefined]],
+			'"web-?" does not take "web-" (ssh-config\'s "?" took none), "...rack-?" takes "...rack-7"');
+		assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+	});
+
 	test('an empty HostName leaves the name as the host, not an empty address', () => {
 		// Found by the target-spec fuzz target: "HostName" with nothing after it at the end of the file gave host "".
 		const hosts = sshConfigHosts('Host jump\n  Port 2200\n  HostName ');
