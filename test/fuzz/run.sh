@@ -46,6 +46,8 @@ die() {
 mount_all() {
 	local rootfs=$1 work=$2 node_modules=$3
 	mount --make-rprivate /
+	# The tmpfs first: a checkout under /tmp is then mounted on it, not hidden by it.
+	mount -t tmpfs -o mode=1777 tmpfs "$rootfs/tmp"
 	mkdir -p "$rootfs$repo"
 	mount --bind "$repo" "$rootfs$repo"
 	mount -o remount,bind,ro "$rootfs$repo"
@@ -54,7 +56,6 @@ mount_all() {
 		mount --bind "$node_modules" "$rootfs$node_modules"
 		mount -o remount,bind,ro "$rootfs$node_modules"
 	fi
-	mount -t tmpfs -o mode=1777 tmpfs "$rootfs/tmp"
 	mkdir -p "$rootfs$work"
 	mount --bind "$work" "$rootfs$work"
 	mount -t proc proc "$rootfs/proc"
