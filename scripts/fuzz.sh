@@ -26,6 +26,14 @@ done
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || { echo "fuzz: --seconds needs a whole number of seconds above 0" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "fuzz: must run as root (it enters the target root file system); try: sudo npm run fuzz -- --seconds $seconds" >&2; exit 2; }
 
+c_side=yes
+ts_side=yes
+if [[ -n $only ]]; then
+	[[ -f native-helper/fuzz/fuzz_$only.c ]] || c_side=no
+	[[ -f test/fuzz/$only.fuzz.ts ]] || ts_side=no
+	[[ $c_side == yes || $ts_side == yes ]] || { echo "fuzz: no target $only (see native-helper/fuzz/fuzz_*.c, test/fuzz/*.fuzz.ts)" >&2; exit 2; }
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0
@@ -43,12 +51,15 @@ count() {
 	failed=$((failed + f + (status != 0 && f == 0 ? 1 : 0)))
 }
 
-printf '== the helper (C: libFuzzer, ASan, UBSan)\n'
-FUZZ_ONLY=$only bash native-helper/build.sh fuzz "$seconds" 2>&1 | tee "$work/c.log"
-count "$work/c.log" "${PIPESTATUS[0]}"
+if [[ $c_side == yes ]]; then
+	printf '== the helper (C: libFuzzer, ASan, UBSan)\n'
+	FUZZ_ONLY=$only bash native-helper/build.sh fuzz "$seconds" 2>&1 | tee "$work/c.log"
+	count "$work/c.log" "${PIPESTATUS[0]}"
+fi
 
-printf '\n== the client (TypeScript: Jazzer.js)\n'
-if npm run -s compile >"$work/compile.log" 2>&1; then
+if [[ $ts_side == no ]]; then
+	:
+elif printf '\n== the client (TypeScript: Jazzer.js)\n' && npm run -s compile >"$work/compile.log" 2>&1; then
 	FUZZ_ONLY=$only bash test/fuzz/run.sh "$seconds" 2>&1 | tee "$work/ts.log"
 	count "$work/ts.log" "${PIPESTATUS[0]}"
 else

@@ -101,11 +101,15 @@ export class DapClient extends EventEmitter<DapClientEvents> {
 		if (this.buffer.length < end + 4 + length) return undefined;
 		const body = this.buffer.subarray(end + 4, end + 4 + length).toString('utf8');
 		this.buffer = this.buffer.subarray(end + 4 + length);
+		let message: unknown;
 		try {
-			return JSON.parse(body) as DebugProtocol.ProtocolMessage;
+			message = JSON.parse(body);
 		} catch {
 			return this.protocolError(`a message that is not JSON: ${body.slice(0, 80)}`);
 		}
+		// A body of null, 0 or "" would also end feed()'s loop early, leaving the messages after it unread until more bytes came.
+		if (typeof message !== 'object' || message === null || Array.isArray(message)) return this.protocolError(`a message that is not a JSON object: ${body.slice(0, 80)}`);
+		return message as DebugProtocol.ProtocolMessage;
 	}
 
 	private protocolError(what: string): undefined {

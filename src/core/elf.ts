@@ -38,6 +38,9 @@ const SHT_DYNSYM = 11;
 const STT_OBJECT = 1;
 const STT_FUNC = 2;
 const SYM_SIZE = 24;
+/** sizeof(Elf64_Phdr), sizeof(Elf64_Shdr): the entry sizes a header may give are at least these. */
+const PHDR_SIZE = 56;
+const SHDR_SIZE = 64;
 const PAGE_MASK = 0xfffn;
 
 export class ElfSymbols {
@@ -53,12 +56,15 @@ export class ElfSymbols {
 	static async read(file: RangeReader): Promise<ElfSymbols | undefined> {
 		const header = await file.readRange(0, 64);
 		if (header.readUInt32LE(0) !== ELF_MAGIC || header[4] !== 2 || header[5] !== 1) return undefined; // ELFCLASS64, ELFDATA2LSB
-		const phoff = Number(header.readBigUInt64LE(32));
-		const shoff = Number(header.readBigUInt64LE(40));
+		const phoff = fileNumber(header.readBigUInt64LE(32));
+		const shoff = fileNumber(header.readBigUInt64LE(40));
 		const phentsize = header.readUInt16LE(54);
 		const phnum = header.readUInt16LE(56);
 		const shentsize = header.readUInt16LE(58);
 		const shnum = header.readUInt16LE(60);
+		if (phoff === undefined) return undefined;
+		// Entries shorter than ELF64's program and section headers would have their fields read past the table.
+		if ((phnum > 0 && phentsize < PHDR_SIZE) || (shoff && shnum > 0 && shentsize < SHDR_SIZE)) return undefined;
 		const programHeaders = await file.readRange(phoff, phentsize * phnum);
 		const segments = parseSegments(programHeaders, phentsize, phnum);
 		const buildId = await readBuildId(file, programHeaders, phentsize, phnum);
@@ -132,6 +138,15 @@ function overlapping(list: NamedRange[], start: bigint, end: bigint, max: number
 	return out;
 }
 
+/**
+ * A file offset or size from the headers, as a number; undefined past 2^53,
+ * where a number is no longer exact: no file is that long, the header is
+ * damaged, and reading at a rounded offset would read the wrong bytes.
+ */
+function fileNumber(value: bigint): number | undefined {
+	return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+}
+
 const PT_NOTE = 4;
 const NT_GNU_BUILD_ID = 3;
 /** Notes are small; a bigger "note" segment is not worth reading for an id. */
@@ -144,7 +159,9 @@ async function readBuildId(file: RangeReader, table: Buffer, entsize: number, co
 		if (table.readUInt32LE(at) !== PT_NOTE) continue;
 		const size = Number(table.readBigUInt64LE(at + 32));
 		if (size > MAX_NOTE_BYTES) continue;
-		const id = buildIdIn(await file.readRange(Number(table.readBigUInt64LE(at + 8)), size));
+		const offset = fileNumber(table.readBigUInt64LE(at + 8));
+		if (offset === undefined) continue;
+		const id = buildIdIn(await file.readRange(offset, size));
 		if (id) return id;
 	}
 	return undefined;
@@ -152,7 +169,8 @@ async function readBuildId(file: RangeReader, table: Buffer, entsize: number, co
 
 /** Walks notes: namesz, descsz, type, then name and desc, each padded to 4 bytes. */
 function buildIdIn(notes: Buffer): string | undefined {
-	const pad = (n: number): number => (n + 3) & ~3;
+	// Arithmetic, not (n + 3) & ~3: the sizes are u32, and a bitwise pad of one over 2^31 goes negative and walks backwards.
+	const pad = (n: number): number => Math.ceil(n / 4) * 4;
 	for (let at = 0; at + 12 <= notes.length;) {
 		const namesz = notes.readUInt32LE(at);
 		const descsz = notes.readUInt32LE(at + 4);
@@ -179,9 +197,12 @@ function parseSegments(table: Buffer, entsize: number, count: number): LoadSegme
 
 /** .symtab (complete, when not stripped) over .dynsym (exported functions only). */
 function pickSymbolTable(sections: Buffer, entsize: number, count: number): { offset: number; size: number; strOffset: number; strSize: number } | undefined {
-	const section = (i: number): { type: number; offset: number; size: number; link: number } => {
+	const section = (i: number): { type: number; offset?: number; size?: number; link: number } => {
 		const at = i * entsize;
-		return { type: sections.readUInt32LE(at + 4), offset: Number(sections.readBigUInt64LE(at + 24)), size: Number(sections.readBigUInt64LE(at + 32)), link: sections.readUInt32LE(at + 40) };
+		return {
+			type: sections.readUInt32LE(at + 4), offset: fileNumber(sections.readBigUInt64LE(at + 24)), size: fileNumber(sections.readBigUInt64LE(at + 32)),
+			link: sections.readUInt32LE(at + 40),
+		};
 	};
 	let chosen: ReturnType<typeof section> | undefined;
 	for (let i = 0; i < count; i++) {
@@ -191,6 +212,7 @@ function pickSymbolTable(sections: Buffer, entsize: number, count: number): { of
 	}
 	if (!chosen || chosen.link >= count) return undefined;
 	const strings = section(chosen.link);
+	if (chosen.offset === undefined || chosen.size === undefined || strings.offset === undefined || strings.size === undefined) return undefined;
 	return { offset: chosen.offset, size: chosen.size, strOffset: strings.offset, strSize: strings.size };
 }
 

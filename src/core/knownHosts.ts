@@ -5,6 +5,7 @@
  * what it is told.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { patternListMatches } from './wildcards';
 
 export interface KnownHostEntry {
 	marker?: '@cert-authority' | '@revoked';
@@ -39,11 +40,6 @@ export function knownHostsName(host: string, port: number): string {
 	return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globToRegExp(glob: string): RegExp {
-	const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-	return new RegExp(`^${escaped}$`, 'i');
-}
-
 function hashedPatternMatches(pattern: string, name: string): boolean {
 	const [, magic, salt, hash] = pattern.split('|');
 	if (magic !== '1' || !salt || !hash) return false;
@@ -53,15 +49,7 @@ function hashedPatternMatches(pattern: string, name: string): boolean {
 
 export function patternsMatch(patterns: string, name: string): boolean {
 	if (patterns.startsWith('|')) return hashedPatternMatches(patterns, name);
-	let matched = false;
-	for (const p of patterns.split(',')) {
-		const negated = p.startsWith('!');
-		const glob = negated ? p.slice(1) : p;
-		if (!globToRegExp(glob).test(name)) continue;
-		if (negated) return false;
-		matched = true;
-	}
-	return matched;
+	return patternListMatches(patterns.split(','), name);
 }
 
 /** The key type named inside an SSH public key blob (its first string). */

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { CheckpointError } from './errors';
+import { patternListMatches } from './wildcards';
 import { targetFromSpec } from './targetSpec';
 import { LocalTarget } from './targets/local';
 import { SshTarget, type SshTargetOptions } from './targets/ssh';
@@ -36,6 +37,8 @@ export interface CatalogEntry {
 	ssh?: SshTargetOptions;
 	/** A ProxyJump hop, as written (user@host:port or a Host name). */
 	proxyJump?: string;
+	/** Why the entry cannot be connected to (a Port that is no port number), said where it is listed and when it is opened. */
+	problem?: string;
 }
 
 export const LOCAL_NAME = 'This machine';
@@ -46,8 +49,48 @@ function first(value: string | string[] | undefined): string | undefined {
 	return Array.isArray(value) ? value[0] : value;
 }
 
+/** A TCP port as ssh_config or a ProxyJump hop writes it: decimal, 1 to 65535; undefined for anything else. */
+function tcpPort(text: string): number | undefined {
+	const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+	return port >= 1 && port <= 65535 ? port : undefined;
+}
+
 function detailOf(o: SshTargetOptions): string {
 	return `${o.user ?? process.env.USER ?? 'root'}@${o.host}:${o.port ?? 22}`;
+}
+
+type DirectiveValue = string | { val: string; separator: string; quoted?: boolean }[];
+
+function valuesOf(value: DirectiveValue): string[] {
+	return (typeof value === 'string' ? [value] : value.map((v) => v.val)).flatMap((v) => v.split(',')).filter(Boolean);
+}
+
+/**
+ * ssh-config 5.3 matches Host and Match patterns as regular expressions ("*"
+ * as ".*", "?" as ".?"), which backtrack exponentially: "Host web" and 63
+ * stars, or a "*" and 40 "?", held the Targets view for minutes. (Its "?"
+ * also matches no character, where OpenSSH's matches exactly one.) So the
+ * Host lines are decided here, by OpenSSH's rules (./wildcards), for the one
+ * name computed: in the config handed to ssh-config, a Host line that takes
+ * the name says "*", one that does not says "!*". Match lines keep their
+ * patterns, runs of "*" made one (a run matches what one star does).
+ */
+function configFor(config: SSHConfig, name: string): SSHConfig {
+	const collapse = (value: DirectiveValue): DirectiveValue => {
+		const one = (text: string): string => text.replace(/\*{2,}/g, '*');
+		return typeof value === 'string' ? one(value) : value.map((v) => ({ ...v, val: one(v.val) }));
+	};
+	const view = new SSHConfig();
+	for (const line of config) {
+		if (line.type === SSHConfig.DIRECTIVE && /^host$/i.test(line.param)) {
+			view.push({ ...line, value: patternListMatches(valuesOf(line.value), name) ? '*' : '!*' });
+		} else if (line.type === SSHConfig.DIRECTIVE && 'criteria' in line) {
+			view.push({ ...line, criteria: Object.fromEntries(Object.entries(line.criteria).map(([key, value]) => [key, collapse(value)])) });
+		} else {
+			view.push(line);
+		}
+	}
+	return view;
 }
 
 /** The concrete Host names of an ssh_config text (patterns and negations are not hosts one can pick). */
@@ -60,15 +103,25 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 		for (const name of values) if (name && !/[*?!]/.test(name)) names.add(name);
 	}
 	return [...names].map((name) => {
-		const c = config.compute(name, { ignoreCase: true, matchExec: false });
+		const c = configFor(config, name).compute(name, { ignoreCase: true, matchExec: false });
+		const portText = c.port ? first(c.port) : undefined;
+		const port = portText === undefined ? undefined : tcpPort(portText);
+		// OpenSSH refuses such a config outright ("Bad port"); here the other hosts stay usable.
+		const problem = portText !== undefined && port === undefined
+			? `~/.ssh/config gives ${name} the Port "${portText}", which is not a port number (1 to 65535); fix it there`
+			: undefined;
 		const ssh: SshTargetOptions = {
-			host: first(c.hostname) ?? name,
-			port: c.port ? Number(first(c.port)) : undefined,
+			// An empty HostName ("HostName" and nothing after it) is as good as none: the name is the host.
+			host: first(c.hostname) || name,
+			port,
 			user: first(c.user),
 			identityFile: c.identityfile ? expandHome(first(c.identityfile) ?? '') : undefined,
 		};
 		const jump = first(c.proxyjump);
-		return { name, source: 'ssh-config', detail: detailOf(ssh), ssh, proxyJump: jump && jump !== 'none' ? jump : undefined };
+		return {
+			name, source: 'ssh-config', detail: problem ? `${ssh.host}: Port "${portText}" is not a port number` : detailOf(ssh), ssh,
+			proxyJump: jump && jump !== 'none' ? jump : undefined, ...(problem ? { problem } : {}),
+		};
 	});
 }
 
@@ -95,6 +148,7 @@ export class TargetCatalog {
 		const entry = this.entries().find((e) => e.name === nameOrSpec);
 		if (!entry) return targetFromSpec(nameOrSpec);
 		if (entry.source === 'local') return new LocalTarget();
+		if (entry.problem) throw new CheckpointError('usage', entry.problem);
 		const ssh = entry.ssh ?? { host: nameOrSpec };
 		return new SshTarget(entry.proxyJump ? { ...ssh, jump: this.jumpChain(entry.proxyJump, [entry.name]) } : ssh);
 	}
@@ -116,10 +170,13 @@ export class TargetCatalog {
 
 	private hopOptions(hop: string, seen: string[]): SshTargetOptions {
 		const known = this.sshConfig().find((e) => e.name === hop);
+		if (known?.problem) throw new CheckpointError('usage', `ProxyJump through ${hop}: ${known.problem}`);
 		if (known?.ssh) return known.proxyJump ? { ...known.ssh, jump: this.jumpChain(known.proxyJump, seen) } : known.ssh;
 		const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop);
 		if (!m) throw new CheckpointError('usage', `cannot read the ProxyJump hop "${hop}"; write it as [user@]host[:port]`);
-		return { host: m[2].replace(/^\[(.*)\]$/, '$1'), user: m[1], port: m[3] ? Number(m[3]) : undefined };
+		const port = m[3] === undefined ? undefined : tcpPort(m[3]);
+		if (m[3] !== undefined && port === undefined) throw new CheckpointError('usage', `the ProxyJump hop "${hop}" has the port ${m[3]}, which is not a port number (1 to 65535)`);
+		return { host: m[2].replace(/^\[(.*)\]$/, '$1'), user: m[1], port };
 	}
 
 	private sshConfig(): CatalogEntry[] {

@@ -53,8 +53,17 @@ export function parseSshUrl(url: string): Pick<SshTargetOptions, 'host' | 'port'
 	return {
 		host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
 		port: parsed.port ? Number(parsed.port) : 22,
-		user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+		user: parsed.username ? userName(url, parsed.username) : undefined,
 	};
+}
+
+/** The URL's user name, its %XX escapes decoded (a "@" in a name is written %40). */
+function userName(url: string, escaped: string): string {
+	try {
+		return decodeURIComponent(escaped);
+	} catch {
+		throw new CheckpointError('usage', `the user name in "${url}" has a "%" that is not followed by an escape of UTF-8 (write a "%" as %25, a "@" as %40)`);
+	}
 }
 
 export function targetFromSpec(spec: string, flags: TargetFlags = {}): Target {

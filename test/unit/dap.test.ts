@@ -73,4 +73,15 @@ describe('DapClient', () => {
 		dap.feed(Buffer.from('Content-Length: 5\r\n\r\nnope!'));
 		await assert.rejects(threads, /gdb sent a message that is not JSON: nope!; its answers cannot be read any more/);
 	});
+
+	test('a body that is JSON but no object ends the client in words, not the reading of the chunk', async () => {
+		// Found writing the dap fuzz target: a body "null" stopped feed() there, and the answer after it in the chunk was never read.
+		for (const body of ['null', '0', 'false', '""', '[1]', '42']) {
+			const { dap, sent } = client();
+			const threads = dap.request('threads', {});
+			await new Promise((r) => setImmediate(r));
+			dap.feed(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n${body}`), dapFrame(answer(sent[0], { threads: [] }))]));
+			await assert.rejects(threads, new RegExp(`gdb sent a message that is not a JSON object: ${body.replace(/[[\]]/g, '\\$&')}; its answers cannot be read any more`), body);
+		}
+	});
 });

@@ -61,6 +61,44 @@ describe('ElfSymbols', () => {
 		assert.deepEqual(symbols.namesIn(0x401000n, 0x404000n, 1), ['table'], 'at most max');
 	});
 
+	test('offsets and sizes past 2^53 in the headers (no file is that long) are damage, not rounded into reads elsewhere', async () => {
+		// Found by the elf fuzz target: the .symtab's offset 2^54 and size ~1.08e17 were read as rounded numbers.
+		const damaged = Buffer.from(file);
+		const symtabHeader = Number(damaged.readBigUInt64LE(40)) + 64;
+		damaged.writeBigUInt64LE(1n << 54n, symtabHeader + 24);
+		damaged.writeBigUInt64LE(0x180_0000_0000_0000n, symtabHeader + 32);
+		const asked: number[] = [];
+		const symbols = await ElfSymbols.read({ readRange: async (offset, length) => { asked.push(offset, length); return damaged.subarray(offset, offset + length); } });
+		assert.ok(asked.every(Number.isSafeInteger), `reads at exact offsets only: ${asked.join(', ')}`);
+		assert.ok(symbols, 'the segments are still read');
+		assert.deepEqual(symbols.namesIn(0x401000n, 0x403000n), [], 'no symbols from a symbol table that cannot be where the header says');
+		const noteAt = 64 + 56 + 8;
+		damaged.writeBigUInt64LE(1n << 60n, noteAt);
+		assert.equal((await ElfSymbols.read(reader(damaged)))?.buildId, undefined, 'nor a build-id from a note past 2^53');
+		damaged.writeBigUInt64LE(1n << 62n, 32);
+		assert.equal(await ElfSymbols.read(reader(damaged)), undefined, 'program headers past 2^53: not an ELF file we can read');
+	});
+
+	test('program or section header entries shorter than ELF64\'s are not read past: not a file this reader can read', async () => {
+		// Found by the elf fuzz target: e_phentsize 0 had parseSegments read the fields of "entries" past the 0 bytes it had read.
+		for (const [field, size] of [[54, 0], [54, 55], [58, 63]]) {
+			const short = Buffer.from(file);
+			short.writeUInt16LE(size, field);
+			assert.equal(await ElfSymbols.read(reader(short)), undefined, `entry size ${size} at byte ${field}`);
+		}
+	});
+
+	test('a note whose name size is over 2^31 ends the walk through the notes, not sends it backwards', async () => {
+		// Found by the elf fuzz target: namesz 0xf8000000, padded with (n + 3) & ~3, went negative and was read at byte -134217716.
+		const damaged = Buffer.from(file);
+		const notes = Number(damaged.readBigUInt64LE(64 + 56 + 8));
+		damaged.writeUInt32LE(0xf8000000, notes);
+		const symbols = await ElfSymbols.read(reader(damaged));
+		assert.ok(symbols);
+		assert.equal(symbols.buildId, undefined, 'no build-id after a note that runs past the end');
+		assert.deepEqual(symbols.namesIn(0x401100n, 0x401101n), ['main'], 'the symbols are read all the same');
+	});
+
 	test('a file that is not ELF64 little-endian gives no symbols', async () => {
 		assert.equal(await ElfSymbols.read(reader(Buffer.from('#!/bin/sh\necho hello, this is a script and not an ELF file at all......'))), undefined);
 		const elf32 = Buffer.from(file);

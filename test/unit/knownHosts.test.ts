@@ -118,6 +118,15 @@ describe('patternsMatch', () => {
 		assert.equal(patternsMatch('[*]:2222', '[any.host]:22'), false);
 	});
 
+	test('many wildcards against a long name take linear time, not exponential', () => {
+		// Found with the known-hosts fuzz target's kind of input: this pattern against 60 "a"s ran for minutes as a regular expression.
+		const started = Date.now();
+		assert.equal(patternsMatch('*a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(60)), false);
+		assert.equal(patternsMatch('*a*a*a*a*a*a*a*a*a*a*a*a*', 'a'.repeat(60)), true);
+		assert.equal(patternsMatch('*.*.*.*.*.*.*.*.*.*.x', `${'a.'.repeat(40)}y`), false);
+		assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+	});
+
 	test('a matching negated pattern excludes the host whatever its position in the list', () => {
 		assert.equal(patternsMatch('*.example.com,!bad.example.com', 'good.example.com'), true);
 		assert.equal(patternsMatch('*.example.com,!bad.example.com', 'bad.example.com'), false);

@@ -99,6 +99,13 @@ describe('parseSshUrl', () => {
 		assert.equal(parseSshUrl('ssh://first%20last@h').user, 'first last');
 	});
 
+	test('a "%" in the user name that is no escape of UTF-8 is a usage error saying how to write it, not a URIError', () => {
+		// Found by the target-spec fuzz target: ssh://ro%4to0x@[::1]:2222 threw "URIError: URI malformed".
+		for (const bad of ['ssh://ro%4to0x@[::1]:2222', 'ssh://a%ff@h', 'ssh://%e2%82@h']) {
+			assert.throws(() => parseSshUrl(bad), checkpointError('usage', `the user name in "${bad}" has a "%" that is not followed by an escape of UTF-8`), bad);
+		}
+	});
+
 	test('IPv4 addresses', () => {
 		assert.deepEqual(parseSshUrl('ssh://root@127.0.0.1:2222'), { host: '127.0.0.1', port: 2222, user: 'root' });
 	});

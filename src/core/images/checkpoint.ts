@@ -11,6 +11,7 @@ import {
 } from './format';
 import { ProcessMemory, WHOLE_OBJECT, type MappedRange, type MemoryRead } from './memory';
 import type { ImageSource } from './source';
+import { CheckpointError } from '../errors';
 import { decodeSystemText } from '../systemText';
 
 export interface ThreadImage {
@@ -322,26 +323,37 @@ async function commandLine(memory: ProcessMemory, mm: criu.MemoryMap | undefined
 /**
  * A process's memory in one image directory; pages marked PE_PARENT are
  * looked up, on first need, in the parent directory (CRIU's "parent" link of
- * an incremental dump), and so on up the chain.
+ * an incremental dump), and so on up the chain. `chain` holds the
+ * descriptions of the directories from the opened one down to `source`: a
+ * parent link back into it (a "parent" symlink to "." or a cycle of two)
+ * would otherwise be followed for ever.
  */
-function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[], below: readonly string[] = []): ProcessMemory {
-	let parent: Promise<ProcessMemory | 'loop' | undefined> | undefined;
-	const chain = [...below, source.description];
-	const loadParent = async (): Promise<ProcessMemory | 'loop' | undefined> => {
+/** Longer than any chain the helper makes (16) or CRIU's pre-dumps reasonably do: a longer one is taken for a loop. */
+const MAX_PARENT_CHAIN = 64;
+
+function memoryIn(source: ImageSource, pid: number, pagemap: Pagemap | undefined, ranges: { start: bigint; end: bigint }[],
+	chain: readonly string[] = [source.description]): ProcessMemory {
+	let parent: Promise<ProcessMemory | undefined> | undefined;
+	const loadParent = async (): Promise<ProcessMemory | undefined> => {
 		const up = await source.parent();
 		if (!up) return undefined;
-		// a directory met again (its link names itself, or one standing on it) would be read for ever
-		if (chain.includes(up.description) || chain.length >= MAX_PARENT_CHAIN) return 'loop';
+		if (chain.includes(up.description)) {
+			throw new CheckpointError('image-damaged', `${source.description}: its parent checkpoint is ${up.description}, which stands on it in turn `
+				+ `(${[...chain, up.description].join(' -> ')}); the pages it marks as the parent's are in none of them. Fix or remove the "parent" link`);
+		}
+		// names that differ but open the same directories (links to links) go round too, their names growing
+		if (chain.length >= MAX_PARENT_CHAIN) {
+			throw new CheckpointError('image-damaged', `${chain[0]}: its chain of parent checkpoints is longer than ${MAX_PARENT_CHAIN} (${source.description} `
+				+ `stands on ${up.description}); a loop of links is taken for damage. Fix or remove the "parent" links`);
+		}
 		const dir = new ImageDirectory(up, await up.list().catch(() => []));
 		const map = await dir.pagemap(pid);
-		return map ? memoryIn(up, pid, map, ranges, chain) : undefined;
+		return map ? memoryIn(up, pid, map, ranges, [...chain, up.description]) : undefined;
 	};
 	const pagesFile = pagemap ? imageFileName('pages', pagemap.pagesId) : '';
 	return new ProcessMemory(source, pagesFile, pagemap?.entries ?? [], ranges, () => (parent ??= loadParent()));
 }
 
-/** Longer than any chain the helper makes (16) or CRIU's pre-dumps reasonably do: a longer one is taken for a loop. */
-const MAX_PARENT_CHAIN = 64;
 
 interface SharedTables {
 	files: FileIndex;

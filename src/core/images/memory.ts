@@ -32,8 +32,7 @@ export type MissingReason =
 	| 'unmapped'      // no VMA covers the address
 	| 'not-dumped'    // mapped, but CRIU wrote no page (never touched, or file pages that are unchanged)
 	| 'lazy'          // left for lazy restore (PE_LAZY without PE_PRESENT): not in the images
-	| 'parent-missing' // in a parent image directory that is not there
-	| 'parent-loop';  // the parent links go round (a link to its own directory, or to one that stands on it), or are longer than any real chain
+	| 'parent-missing'; // in a parent image directory that is not there
 
 export interface MemorySegment {
 	address: bigint;
@@ -124,15 +123,14 @@ export class ProcessMemory {
 
 	/**
 	 * @param pagesFile the pages-N.img this pagemap points to
-	 * @param parent the same process's memory in the parent image directory,
-	 *   if any; 'loop' when the parent links go round
+	 * @param parent the same process's memory in the parent image directory, if any
 	 */
 	constructor(
 		private readonly source: ImageSource,
 		private readonly pagesFile: string,
 		runs: PagemapRun[],
 		vmas: MappedRange[],
-		private readonly parent?: () => Promise<ParentMemory | 'loop' | undefined>,
+		private readonly parent?: () => Promise<ParentMemory | undefined>,
 	) {
 		this.runs = indexRuns(runs);
 		this.vmas = [...vmas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
@@ -231,7 +229,6 @@ export class ProcessMemory {
 	private async readParent(at: bigint, length: number): Promise<MemorySegment[]> {
 		const parent = await this.parent?.();
 		if (!parent) return [{ address: at, length, missing: 'parent-missing' }];
-		if (parent === 'loop') return [{ address: at, length, missing: 'parent-loop' }];
 		return (await parent.read(at, length)).segments;
 	}
 }
