@@ -12,6 +12,7 @@
 
 #include "gdb.h"
 #include "gdb_run.h"
+#include "sandbox.h"
 
 /* Whole messages are a prefix of what was given, never more. */
 static void dap(const uint8_t *data, size_t size)
@@ -41,11 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dap(data + 1, size - 1);
 		return 0;
 	}
-	text = malloc(size);
+	text = sandbox_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
 	memset(&gi, 0, sizeof(gi));
 	gdb_parse_version(text, &gi);
 	free(text);

@@ -14,6 +14,7 @@
 #include "leak_sysv.h"
 #include "proc.h"
 #include "proc_locks.h"
+#include "sandbox.h"
 
 /* A stat line, and the terminal its tty_nr names. */
 static void stat_line(const char *text)
@@ -44,12 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	/* exactly the bytes and a NUL: a read past them is ASan's to see */
-	text = malloc(size);
+	text = sandbox_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
 	switch (data[0] % 6) {
 	case 0:
 		stat_line(text);

@@ -115,3 +115,14 @@ void sandbox_mute_channel(void)
 		sandbox_die("cannot open", "/dev/null");
 	g_out_fd = fd;
 }
+
+char *sandbox_text(const uint8_t *data, size_t size)
+{
+	char *text = size ? malloc(size) : NULL;
+
+	if (text) {
+		memcpy(text, data + 1, size - 1);
+		text[size - 1] = '\0';
+	}
+	return text;
+}
