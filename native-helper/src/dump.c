@@ -293,6 +293,8 @@ static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
 	/* a zombie is gone too (a program this helper launched is its child until reaped) */
 	bool gone = read_proc_stat(c->p->root, &st) || st.state == 'Z' || st.state == 'X';
 
+	/* CRIU may have finished (its stats-dump, written last) though its answer was lost: a timeout, a broken exchange */
+	criu_done = criu_done || faccessat(c->dirfd, "stats-dump", F_OK, 0) == 0;
 	if (criu_done && gone) {
 		size_t n = strlen(e->msg);
 

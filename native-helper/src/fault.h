@@ -15,7 +15,12 @@
 
 /* "manifest-final=ENOSPC", "manifest-final=28" or "manifest-final=KILL" taken; -1 when it cannot be (the usage is then wrong). */
 int fault_add(const char *spec);
-/* 0, or the errno point is to fail with (set into errno too); never returns at a KILL point. */
+/*
+ * 0, or the errno point is to fail with (set into errno too); never returns
+ * at a KILL point. Some points only die (KILL): where nothing the helper
+ * does could fail (criu-post-dump, criu-restored, freeze-answer, ...), an
+ * errno asked for there changes nothing.
+ */
 int fault_at(const char *point);
 /* No point fails any more (the tests, between cases). */
 void fault_clear(void);

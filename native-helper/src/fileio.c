@@ -237,12 +237,23 @@ int lock_file_in(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (mkdir_p(dir, 0700) && errno != EEXIST)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	err = errno;
-	close(fd);
-	errno = err;
+	/* a few times: each retry means another holder removed the file between our open and lock */
+	for (int tries = 0; tries < 5; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -1;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		/* locked, but maybe a file its holder removed meanwhile: no one else would see that lock */
+		if (fd_is_at(fd, AT_FDCWD, path))
+			return fd;
+		close(fd);
+	}
+	errno = EAGAIN;
 	return -1;
 }
 

@@ -46,8 +46,10 @@ int remove_tree(const char *path);
 /*
  * dir/name (both made when missing, 0700 and 0600) opened and locked
  * exclusively without waiting: the descriptor holding the lock, or -1 with
- * errno (EWOULDBLOCK: another holds it). The file stays when let go of:
- * removing it could let two holders lock two files of one name.
+ * errno (EWOULDBLOCK: another holds it). The lock is on the file the name
+ * names when it returns: one its holder removed meanwhile is not taken. A
+ * holder may remove the file while it holds the lock (claims do); one that
+ * lets go first must not (the dump lock), or two could lock two files.
  */
 int lock_file_in(const char *dir, const char *name);
 /* fsync of the directory at path: the names made, renamed or removed in it survive a crash. */

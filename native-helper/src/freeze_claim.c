@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,10 +12,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "freeze_claim.h"
+#include "proc.h"
 #include "sbuf.h"
 #include "util.h"
 #include "wire.h"
@@ -59,44 +62,109 @@ int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e
 	return claim_write(name, text, root, "freeze", e);
 }
 
-int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e)
+/* Now, in the clock ticks after boot that /proc/PID/stat's start times count in. */
+static uint64_t boot_ticks_now(void)
+{
+	uint64_t hz = (uint64_t)sysconf(_SC_CLK_TCK);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * hz + (uint64_t)ts.tv_nsec * hz / 1000000000u;
+}
+
+/*
+ * A stop claim's text: its header, when it was made ("since"), then a pid a
+ * line, each with its start time once the processes exist (exact).
+ */
+static char *stop_claim_text(const pid_t *pids, size_t n, bool exact)
 {
 	struct sbuf text = { 0 };
-	char name[32];
+	struct proc_stat st;
+
+	sbuf_printf(&text, STOP_CLAIM_HEADER "since %" PRIu64 "\n", boot_ticks_now());
+	for (size_t i = 0; i < n; i++) {
+		if (!exact)
+			sbuf_printf(&text, "%d\n", pids[i]);
+		else if (read_proc_stat(pids[i], &st) == 0)
+			sbuf_printf(&text, "%d %" PRIu64 "\n", pids[i], st.start_ticks);
+	}
+	return text.p;	/* NULL: out of memory */
+}
+
+int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e)
+{
+	char name[32], *text = stop_claim_text(pids, n, false);
 	int fd = -1;
 
 	snprintf(name, sizeof(name), "%d" STOP_CLAIM_SUFFIX, root);
-	sbuf_puts(&text, STOP_CLAIM_HEADER);
-	for (size_t i = 0; i < n; i++)
-		sbuf_printf(&text, "%d\n", pids[i]);
-	if (text.p)
-		fd = claim_write(name, text.p, root, "stop", e);
+	if (text)
+		fd = claim_write(name, text, root, "stop", e);
 	else
 		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
-	sbuf_free(&text);
+	free(text);
 	return fd;
 }
 
-void stop_claim_drop(pid_t root, int fd)
+void stop_claim_settle(int fd, const pid_t *pids, size_t n)
+{
+	char *text = stop_claim_text(pids, n, true);
+
+	if (fd < 0 || !text || ftruncate(fd, 0) || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text))
+		fprintf(stderr, "checkpoint-helper: cannot write the start times of the restored processes into their "
+			"stop claim: a sweep may continue a stopped process that took one of their pids\n");
+	free(text);
+}
+
+/* claim_dir/name goes, then its descriptor (and the lock with it). */
+static void claim_drop(const char *name, int fd)
 {
 	char path[600];
 
 	if (fd < 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%d" STOP_CLAIM_SUFFIX, claim_dir, root);
+	snprintf(path, sizeof(path), "%s/%s", claim_dir, name);
 	unlink(path);
 	close(fd);
 }
 
-/* An unheld stop claim's processes (after its header line): let out of the stop a dead helper left them in. */
-static void continue_claimed(char *pids)
+void stop_claim_drop(pid_t root, int fd)
 {
-	char *save = NULL;
+	char name[32];
 
-	for (char *l = strtok_r(pids, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		int pid = atoi(l);
+	snprintf(name, sizeof(name), "%d" STOP_CLAIM_SUFFIX, root);
+	claim_drop(name, fd);
+}
 
-		if (pid > 1 && kill(pid, SIGCONT) == 0)
+/* Whether the process at pid is one a stop claim made since since (or with start time start, when known) left stopped. */
+static bool left_stopped(pid_t pid, uint64_t since, const char *start)
+{
+	struct proc_stat st;
+
+	if (pid <= 1 || read_proc_stat(pid, &st) || st.state != 'T')
+		return false;
+	return *start ? st.start_ticks == strtoull(start, NULL, 10) : st.start_ticks >= since;
+}
+
+/*
+ * An unheld stop claim's processes (the text after its header): let out of
+ * the stop a dead helper left them in; only those still stopped that are
+ * theirs (the start time written once CRIU made them, or started since the
+ * claim), never another process that took a pid since.
+ */
+static void continue_claimed(char *text)
+{
+	char *save = NULL, *l = strtok_r(text, "\n", &save), *end;
+	uint64_t since;
+
+	if (!l || strncmp(l, "since ", 6))
+		return;
+	since = strtoull(l + 6, NULL, 10);
+	while ((l = strtok_r(NULL, "\n", &save))) {
+		pid_t pid = (pid_t)strtol(l, &end, 10);
+
+		while (*end == ' ')
+			end++;
+		if (left_stopped(pid, since, end) && kill(pid, SIGCONT) == 0)
 			fprintf(stderr, "checkpoint-helper: continued process %d, left stopped by a helper that ended\n", pid);
 	}
 }
@@ -118,13 +186,10 @@ bool freeze_claim_held(pid_t root)
 
 void freeze_claim_drop(pid_t root, int fd)
 {
-	char path[600];
+	char name[32];
 
-	if (fd < 0)
-		return;
-	snprintf(path, sizeof(path), "%s/%d", claim_dir, root);
-	unlink(path);
-	close(fd);
+	snprintf(name, sizeof(name), "%d", root);
+	claim_drop(name, fd);
 }
 
 /* A freeze cgroup this helper could have made: absolute, under /sys/fs/cgroup, its last part ours. */

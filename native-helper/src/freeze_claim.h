@@ -35,9 +35,13 @@ void freeze_claim_drop(pid_t root, int fd);
  * frozen has CRIU leave it stopped, then freezes it and lets it out of the
  * stop. Claimed (<dir>/<root>.stopped, the pids in it) before CRIU runs, so
  * that a helper dying between the two leaves no tree stopped: the sweep
- * continues them. The descriptor, or -1 with e; dropped once they are out.
+ * continues those still stopped that are the claim's (started since it was
+ * made, or with the start times settled into it). The descriptor, or -1
+ * with e; dropped once they are out.
  */
 int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e);
+/* The processes exist (CRIU answered): their start times go into the claim, so that a sweep continues only them. */
+void stop_claim_settle(int fd, const pid_t *pids, size_t n);
 void stop_claim_drop(pid_t root, int fd);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */
 int freeze_claim_sweep(void);

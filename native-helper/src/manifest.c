@@ -269,8 +269,9 @@ static int rename_over(int dirfd, char *tmp, const char *name, const char *id, s
  * Writes the manifest of the checkpoint open at dirfd, its first or a new
  * one. Both new files are written and synced under temporary names before
  * either is renamed into place, and the directory is synced after: a reader
- * (or a machine that crashed) sees the old manifest or the new one, never a
- * part of one, and a failed write leaves the old one as it was.
+ * (or a machine that crashed) sees the old manifest.pb or the new one, never
+ * a part of one (manifest.json, for people, may be the newer across a crash
+ * between the two renames), and a failed write leaves the old one as it was.
  */
 int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
 {
@@ -346,7 +347,7 @@ static Checkpoint *manifest_decode(const char *buf, size_t len, const char *stor
 static void manifest_unreadable(struct herr *e, int err, const char *store, const char *id)
 {
 	if (err == EINVAL || err == ELOOP)
-		herr_set(e, EC(INTERNAL), err, "the manifest of checkpoint %s in %s is not a regular file (a link, a "
+		herr_set(e, EC(IMAGE_DAMAGED), err, "the manifest of checkpoint %s in %s is not a regular file (a link, a "
 			 "FIFO or a device in its place): the checkpoint is damaged", id, store);
 	else
 		herr_perror(e, err == ENOENT ? EC(NOT_FOUND) : EC(INTERNAL), err,

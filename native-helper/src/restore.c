@@ -380,12 +380,12 @@ static void clear_debug_status(const struct restore_outcome *out)
 	debug_status_clear(&restored);
 }
 
-/* Lets every process of the restored tree out of the stop CRIU left it in (leave_stopped). */
-static void continue_all(const struct restore_outcome *out)
+/* Lets processes out of the stop CRIU left them in (leave_stopped). */
+static void continue_pids(const pid_t *pids, size_t n)
 {
-	for (size_t i = 0; i < out->npids; i++)
-		if (kill(out->pids[i], SIGCONT) && errno != ESRCH)
-			fprintf(stderr, "checkpoint-helper: cannot continue restored process %d: %s\n", out->pids[i],
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], SIGCONT) && errno != ESRCH)
+			fprintf(stderr, "checkpoint-helper: cannot continue restored process %d: %s\n", pids[i],
 				strerror(errno));
 }
 
@@ -404,7 +404,7 @@ static void freeze_restored(const struct restore_ctx *c, struct restore_outcome 
 		out->frozen = true;
 	else
 		out->warning = arena_printf("the restored tree could not be frozen, so it runs: %s", e.msg);
-	continue_all(out);
+	continue_pids(out->pids, out->npids);
 	emit_tree_state(c->p->request, out->root, out->frozen ? TS(FROZEN) : TS(RUNNING));
 }
 
@@ -426,13 +426,8 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	criu_opts_common(&opts, "restore.log", c->ck->options, c->network_lock);
 	if (c->p->tcp_close && opts.tcp_established)
 		opts.has_tcp_close = opts.tcp_close = true;
-	if (c->p->frozen) {
+	if (c->p->frozen)
 		opts.has_leave_stopped = opts.leave_stopped = true;
-		/* a helper dying before it lets the tree out of that stop leaves it to the sweep */
-		c->stop_claim = stop_claim_take(c->ck->root_pid, c->pids, c->ck->n_processes, e);
-		if (c->stop_claim < 0)
-			return -1;
-	}
 	if (output_prepare(c, &opts, e))
 		return -1;
 	keep = inherited_fds(c, &opts, &nkeep);
@@ -449,6 +444,12 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 	if (r->success && r->restore) {
 		fault_at("criu-restored");	/* the tree exists, stopped when restored frozen */
 		adopt(c, r->restore->pid, out);
+		/* from now on a sweep continues these processes only, not a later holder of their pids */
+		if (c->stop_claim >= 0)
+			stop_claim_settle(c->stop_claim, c->pids, c->ck->n_processes);
+		/* its processes not found (proc_tree failed): the checkpoint's pids are let out of the stop at least */
+		if (c->p->frozen && !out->npids)
+			continue_pids(c->pids, c->ck->n_processes);
 		clear_debug_status(out);
 		if (c->p->frozen)
 			freeze_restored(c, out);
@@ -481,6 +482,14 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 	if (wait_lazy_done(&c, e) || check_restorable(&c, e))
 		goto out;
 	if (open_dirs(&c, e) || start_lazy(&c, e))
+		goto out;
+	/*
+	 * Restored frozen, CRIU leaves the tree stopped: claimed before anything
+	 * is killed, so that a helper dying before it lets the tree out of that
+	 * stop leaves it to the sweep, and a claim that cannot be taken costs
+	 * nothing yet.
+	 */
+	if (p->frozen && (c.stop_claim = stop_claim_take(c.ck->root_pid, c.pids, c.ck->n_processes, e)) < 0)
 		goto out;
 	if (c.running.n && kill_running(&c, out, e))
 		goto out;

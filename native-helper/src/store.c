@@ -132,9 +132,14 @@ static void sweep_partial(int storefd, const char *store, const char *name)
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))
 		goto out;
 	if (faccessat(fd, "stats-dump", F_OK, 0) == 0) {
-		if (renameat2(storefd, name, storefd, id, RENAME_NOREPLACE) == 0 && fsync(storefd) == 0)
+		if (renameat2(storefd, name, storefd, id, RENAME_NOREPLACE) == 0) {
+			fsync(storefd);	/* a rename lost to a crash is made again by the next sweep */
 			fprintf(stderr, "checkpoint-helper: %s/%s: kept as checkpoint %s (CRIU had finished it; the dump "
 				"did not end)\n", store, name, id);
+		} else {
+			fprintf(stderr, "checkpoint-helper: %s/%s: complete images kept where they are, not listed: cannot "
+				"make them checkpoint %s: %s\n", store, name, id, strerror(errno));
+		}
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s", store, name);

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "freeze_claim.h"
 #include "proc.h"
+#include "util.h"
 #include "wire.h"
 #include "check.h"
 
@@ -45,39 +46,97 @@ static char state_of(pid_t pid)
 	return read_proc_stat(pid, &st) ? '?' : st.state;
 }
 
-/* A stop claim held: the sweep leaves it; let go of (its helper died): the processes are continued. */
-static void test_stop_claims(void)
+/* Stop claim text, held in this process: its descriptor, and the lock taken by a child so that closing it here lets go. */
+static const char *claim_text(pid_t root)
 {
-	pid_t pids[2] = { stopped_child(), stopped_child() };
-	struct herr e = { 0 };
 	char *text = NULL;
+	const char *copy;
+
+	CHECK_INT(read_file(arena_printf("%s/frozen/%d.stopped", dir, root), &text, NULL, 4096), ==, 0);
+	copy = arena_strdup(text ? text : "");
+	free(text);
+	return copy;
+}
+
+/* Settled (CRIU answered): the start times in the claim decide; a dropped claim continues nothing. pids: two children, ended here. */
+static void test_settled(pid_t pids[2])
+{
+	struct herr e = { 0 };
+	struct proc_stat st;
 	int fd;
 
-	test_case("a stop claim: its file names the processes");
+	test_case("settled: the exact start times; a process of another start time at a pid is left stopped");
+	kill(pids[0], SIGSTOP);
+	kill(pids[1], SIGSTOP);
+	sleep_ms(20);
 	fd = stop_claim_take(pids[0], pids, 2, &e);
-	CHECK_INT(fd, >=, 0);
-	CHECK_INT(read_file(arena_printf("%s/frozen/%d.stopped", dir, pids[0]), &text, NULL, 4096), ==, 0);
-	CHECK_STR(text, ==, arena_printf("stopped\n%d\n%d\n", pids[0], pids[1]));
-	free(text);
-	test_case("held: the sweep leaves them stopped");
-	CHECK_INT(freeze_claim_sweep(), ==, 0);
-	CHECK_INT(state_of(pids[0]), ==, 'T');
-	test_case("let go of without a drop (its helper died): the sweep continues them, the claim goes");
+	stop_claim_settle(fd, pids, 2);
+	CHECK_INT(read_proc_stat(pids[1], &st), ==, 0);
+	CHECK_CONTAINS(claim_text(pids[0]), arena_printf("\n%d %llu\n", pids[1], (unsigned long long)st.start_ticks));
 	close(fd);
 	CHECK_INT(freeze_claim_sweep(), ==, 1);
-	CHECK_INT(state_of(pids[0]), !=, 'T');
-	CHECK_INT(state_of(pids[1]), !=, 'T');
-	CHECK_INT(access(arena_printf("%s/frozen/%d.stopped", dir, pids[0]), F_OK), ==, -1);
+	CHECK_INT(state_of(pids[0]), !=, 'T');	/* started before this claim, but its start time is in it */
+
 	test_case("dropped: gone, nothing continued by a sweep");
 	kill(pids[1], SIGSTOP);
 	fd = stop_claim_take(pids[1], &pids[1], 1, &e);
 	stop_claim_drop(pids[1], fd);
 	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	sleep_ms(20);
+	CHECK_INT(state_of(pids[1]), ==, 'T');
 	for (int i = 0; i < 2; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
 	}
 }
+
+/*
+ * A stop claim held: the sweep leaves it. Let go of (its helper died): the
+ * sweep continues the claim's processes that are still stopped and started
+ * since it was made (or have the start times settled into it), and no other.
+ */
+static void test_stop_claims(void)
+{
+	pid_t before = stopped_child();
+	pid_t pids[2];
+	struct herr e = { 0 };
+	const char *since, *text;
+	int fd;
+
+	sleep_ms(30);	/* "before" starts at least a tick before the claim */
+	test_case("a stop claim: its file names when it was made and the processes");
+	pids[0] = before;
+	pids[1] = 0;
+	fd = stop_claim_take(before, pids, 1, &e);
+	CHECK_INT(fd, >=, 0);
+	CHECK_CONTAINS(claim_text(before), "stopped\nsince ");
+	CHECK_CONTAINS(claim_text(before), arena_printf("\n%d\n", before));
+	test_case("held: the sweep leaves it");
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	test_case("let go of: a stopped process that started before the claim is not the claim's: left stopped");
+	close(fd);
+	CHECK_INT(freeze_claim_sweep(), ==, 1);
+	CHECK_INT(state_of(before), ==, 'T');
+
+	test_case("a claim's processes made after it (as CRIU makes them), let go of: continued");
+	fd = stop_claim_take(4242, pids, 0, &e);	/* its "since": now */
+	since = claim_text(4242);
+	close(fd);
+	sleep_ms(20);
+	pids[0] = stopped_child();
+	pids[1] = stopped_child();
+	/* the claim as a helper that knew the pids beforehand (the checkpoint's) wrote it, then died */
+	text = arena_printf("%s%d\n%d\n", since, pids[0], pids[1]);
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/%d.stopped", dir, pids[0]), text, strlen(text)), ==, 0);
+	CHECK_INT(freeze_claim_sweep(), ==, 2);
+	CHECK_INT(state_of(pids[0]), !=, 'T');
+	CHECK_INT(state_of(pids[1]), !=, 'T');
+
+	test_settled(pids);
+	kill(before, SIGKILL);
+	waitpid(before, NULL, 0);
+}
+
 
 TEST_GROUP(freeze_claim)
 {

@@ -539,7 +539,7 @@ static void test_not_regular(int dirfd)
 		else
 			CHECK_INT(symlinkat("/dev/zero", dirfd, "manifest.pb"), ==, 0);
 		CHECK(manifest_read(store, "bare", &e) == NULL);
-		CHECK_INT(e.code, ==, EC(INTERNAL));
+		CHECK_INT(e.code, ==, EC(IMAGE_DAMAGED));
 		CHECK_STR(e.msg, ==, arena_printf("the manifest of checkpoint bare in %s is not a regular file (a link, "
 						  "a FIFO or a device in its place): the checkpoint is damaged", store));
 		CHECK(manifest_read_at(dirfd, store, "bare", &e) == NULL);

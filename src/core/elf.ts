@@ -42,6 +42,12 @@ const SYM_SIZE = 24;
 const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
 const PAGE_MASK = 0xfffn;
+/**
+ * Symbol and string tables longer than this are not read (a large program's
+ * .symtab is tens of MiB): a damaged or hostile header would otherwise have
+ * the whole length allocated before the read finds the file shorter.
+ */
+const MAX_TABLE_BYTES = 256 * 1024 * 1024;
 
 export class ElfSymbols {
 	private constructor(
@@ -71,7 +77,7 @@ export class ElfSymbols {
 		if (!shoff || !shnum) return new ElfSymbols(segments, [], [], buildId);
 		const sections = await file.readRange(shoff, shentsize * shnum);
 		const table = pickSymbolTable(sections, shentsize, shnum);
-		if (!table) return new ElfSymbols(segments, [], [], buildId);
+		if (!table || table.size > MAX_TABLE_BYTES || table.strSize > MAX_TABLE_BYTES) return new ElfSymbols(segments, [], [], buildId);
 		const [symbols, strings] = await Promise.all([file.readRange(table.offset, table.size), file.readRange(table.strOffset, table.strSize)]);
 		return new ElfSymbols(segments, parseSymbols(symbols, strings, STT_FUNC), parseSymbols(symbols, strings, STT_OBJECT), buildId);
 	}

@@ -408,7 +408,8 @@ async function askName(placeholder: string): Promise<string | undefined> {
 }
 
 async function pickCheckpoint(session: vscode.DebugSession, title: string, except?: string): Promise<CheckpointSummary | undefined> {
-	const list = (await listCheckpoints(session)).filter((c) => c.id !== except);
+	// a damaged one can be deleted from the view, not restored, opened or compared
+	const list = (await listCheckpoints(session)).filter((c) => c.id !== except && !c.damaged);
 	if (!list.length) throw new Error(except ? 'this session has no other checkpoint to compare with: take another first' : 'this session has no checkpoints yet: take one first');
 	const items = list.reverse().map((c) => ({ label: c.name || c.id, description: new Date(c.created).toLocaleTimeString(), detail: `${c.id}, ${c.processes} processes`, checkpoint: c }));
 	return (await vscode.window.showQuickPick(items, { title }))?.checkpoint;

@@ -79,6 +79,17 @@ describe('ElfSymbols', () => {
 		assert.equal(await ElfSymbols.read(reader(damaged)), undefined, 'program headers past 2^53: not an ELF file we can read');
 	});
 
+	test('a symbol table a header says is 3 GiB long is not asked for (nothing that size is allocated): no symbols, the segments kept', async () => {
+		const damaged = Buffer.from(file);
+		const symtabHeader = Number(damaged.readBigUInt64LE(40)) + 64;
+		damaged.writeBigUInt64LE(3n << 30n, symtabHeader + 32);
+		const asked: number[] = [];
+		const symbols = await ElfSymbols.read({ readRange: async (offset, length) => { asked.push(length); return damaged.subarray(offset, offset + length); } });
+		assert.ok(asked.every((length) => length < 1 << 20), `small reads only: ${asked.join(', ')}`);
+		assert.ok(symbols);
+		assert.deepEqual(symbols.namesIn(0x401000n, 0x403000n), []);
+	});
+
 	test('program or section header entries shorter than ELF64\'s are not read past: not a file this reader can read', async () => {
 		// Found by the elf fuzz target: e_phentsize 0 had parseSegments read the fields of "entries" past the 0 bytes it had read.
 		for (const [field, size] of [[54, 0], [54, 55], [58, 63]]) {

@@ -53,7 +53,7 @@ function listError(where: string, err: unknown): CheckpointError {
  * for ever, a link to /dev/zero would never end. Neither is read.
  */
 function notRegular(where: string, name: string): CheckpointError {
-	return new CheckpointError('internal', `${where}: ${name} is not a regular file (a link, a FIFO or a device in its place); the checkpoint is damaged`);
+	return new CheckpointError('image-damaged', `${where}: ${name} is not a regular file (a link, a FIFO or a device in its place); the checkpoint is damaged`);
 }
 
 // O_NONBLOCK: opening a FIFO for reading would wait for a writer; O_NOFOLLOW: a link is not followed (ELOOP)
@@ -110,7 +110,14 @@ export class LocalImageSource implements ImageSource {
 		} catch (err) {
 			throw errorCode(err) === 'ELOOP' ? notRegular(this.dir, name) : sourceError(this.dir, name, err);
 		}
-		if (!fstatSync(fd).isFile()) {
+		let regular: boolean;
+		try {
+			regular = fstatSync(fd).isFile();
+		} catch (err) {
+			closeSync(fd);
+			throw sourceError(this.dir, name, err);
+		}
+		if (!regular) {
 			closeSync(fd);
 			throw notRegular(this.dir, name);
 		}
