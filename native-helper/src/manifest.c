@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fault.h"
 #include "fileio.h"
 #include "leak_names.h"
 #include "manifest.h"
@@ -290,8 +291,10 @@ int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
 	 * manifest.pb last: list and restore read it, so the rename has happened
 	 * once it is in place, and not before
 	 */
-	if (rename_over(dirfd, tmp_json, "manifest.json", c->id, e) ||
-	    rename_over(dirfd, tmp_pb, "manifest.pb", c->id, e))
+	if (rename_over(dirfd, tmp_json, "manifest.json", c->id, e))
+		goto out;
+	fault_at("manifest-renames");	/* manifest.json the new one, manifest.pb still the old */
+	if (rename_over(dirfd, tmp_pb, "manifest.pb", c->id, e))
 		goto out;
 	/* the renames are done: a failed sync only makes them less durable */
 	if (fsync(dirfd))

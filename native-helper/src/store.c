@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fault.h"
 #include "fileio.h"
 #include "lazy.h"
 #include "manifest.h"
@@ -285,6 +286,10 @@ int store_rename(const char *store, const char *id, const char *name, Checkpoint
 	if (!c)
 		goto out;
 	c->name = arena_strdup(name);
+	if (fault_at("rename-write")) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot write the manifest of checkpoint %s", id);
+		goto out;
+	}
 	if (manifest_write(fd, c, e))
 		goto out;
 	*out = c;

@@ -24,6 +24,11 @@
  * present first): the pre-restore checkpoint failing (manifest-first,
  * disk full: nothing is replaced), or the restore killed after it
  * (restore-criu-first: the present is saved, so it is recoverable).
+ * Of a rename: rename-write (the manifest not yet written), manifest-renames
+ * (manifest.json renamed into place, manifest.pb not yet): the old name
+ * stays, nothing damaged. CONCURRENT: a second request on the same tree or
+ * checkpoint from another session while the first runs (two dumps; a
+ * delete during a restore): one goes ahead, the other waits or says BUSY.
  * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
  * program holding 16 MiB (CRIU's own writes fail, not the helper's).
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
@@ -68,8 +73,23 @@ type EditorRestoreRow = {
 	point: 'manifest-first' | 'restore-criu-first';
 };
 
-type Row = (DumpRow | RestoreRow | DeleteRow | FreezeRow | EditorRestoreRow) & {
-	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP' | 'FULL';
+type RenameRow = {
+	operation: 'rename';
+	point: 'rename-write' | 'manifest-renames';
+};
+
+type DumpTwiceRow = {
+	operation: 'dump twice';
+	point: 'none';
+};
+
+type DeleteDuringRestoreRow = {
+	operation: 'delete during restore';
+	point: 'none';
+};
+
+type Row = (DumpRow | RestoreRow | DeleteRow | FreezeRow | EditorRestoreRow | RenameRow | DumpTwiceRow | DeleteDuringRestoreRow) & {
+	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP' | 'FULL' | 'CONCURRENT';
 	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
 	checkpoint: 'none' | 'provisional' | 'final';
@@ -126,6 +146,13 @@ const MATRIX: readonly Row[] = [
 	// the editor's restore: the present is checkpointed before anything is replaced
 	editorRestore('manifest-first', 'ENOSPC', 'runs'),
 	editorRestore('restore-criu-first', 'KILL', 'ended'),
+	// a rename killed or failing before or between its writes: the old name stays, nothing damaged
+	{ operation: 'rename', point: 'rename-write', fault: 'KILL', program: 'runs', checkpoint: 'final' },
+	{ operation: 'rename', point: 'rename-write', fault: 'ENOSPC', program: 'runs', checkpoint: 'final' },
+	{ operation: 'rename', point: 'manifest-renames', fault: 'KILL', program: 'runs', checkpoint: 'final' },
+	// two sessions at once on the same tree or checkpoint
+	{ operation: 'dump twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	{ operation: 'delete during restore', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 ];
 
 const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}; umount ${TINY_STORE} 2>/dev/null; rm -rf ${TINY_STORE}`));
@@ -143,15 +170,25 @@ async function assertCounting(dir: string): Promise<void> {
 
 /** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
 async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
+	if (r.fault === 'DROP') return droppedDump(r, pid);
+	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
+	if (r.operation === 'delete') return killedDelete(r, pid, dir);
+	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
+	if (r.operation === 'rename') return faultyRename(r, pid);
+	if (r.operation === 'dump twice') return dumpTwice(pid);
+	if (r.operation === 'delete during restore') return deleteDuringRestore(pid);
+	return killedOrFailing(r, pid);
+}
+
+type FaultRow = (DumpRow | RestoreRow | FreezeRow) & Pick<Row, 'fault'>;
+
+/** The dump, restore (of a checkpoint taken first) or freeze of row, with its fault; what it answered or failed with. */
+async function killedOrFailing(r: FaultRow, pid: number): Promise<object | Error> {
 	let checkpointId = '';
 	if (r.operation === 'restore') {
 		const healthy = await session();
 		checkpointId = (await healthy.dump(pid, { leaveRunning: true, name: `${r.point}-${r.fault}` }).finally(() => healthy.close())).id;
 	}
-	if (r.fault === 'DROP') return droppedDump(r, pid);
-	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
-	if (r.operation === 'delete') return killedDelete(r, pid, dir);
-	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
 	const faulty = await session(`${r.point}=${r.fault}`);
 	try {
 		if (r.operation === 'dump') return await faulty.dump(pid, { leaveRunning: r.leaveRunning, name: `${r.point}-${r.fault}` });
@@ -266,6 +303,84 @@ async function dumpIntoFullStore(r: Row, pid: number): Promise<object | Error> {
 	}
 }
 
+/** A checkpoint named "old", then its rename to "new" through a helper failing at the row's point. */
+async function faultyRename(r: Row, pid: number): Promise<{ id: string; error: unknown }> {
+	const healthy = await session();
+	const c = await healthy.dump(pid, { leaveRunning: true, name: 'old' }).finally(() => healthy.close());
+	const faulty = await session(`${r.point}=${r.fault}`);
+	const error = await faulty.rename(c.id, 'new').then(() => undefined, (err: unknown) => err);
+	await faulty.close().catch(() => undefined);
+	// killed between its two renames the helper has written manifest.json: the one read, manifest.pb, is the old
+	assert.ok(error instanceof Error, 'the rename fails');
+	return { id: c.id, error };
+}
+
+/** Two dumps of the tree at once, from two sessions: one checkpoint, the other told in words. */
+async function dumpTwice(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const results = await Promise.allSettled([a.dump(pid, { leaveRunning: true, name: 'first' }), b.dump(pid, { leaveRunning: true, name: 'second' })]);
+		const made = results.filter((x) => x.status === 'fulfilled');
+		const refused = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+		assert.ok(made.length >= 1, 'one dump goes ahead');
+		for (const x of refused) assert.match(String(x.reason), /a dump of the tree of process \d+ is already under way/);
+		return { made: made.length };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
+/** A restore (killing what runs) and a delete of the same checkpoint at once: the restore finds it whole, or does not find it. */
+async function deleteDuringRestore(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const c = await a.dump(pid, { leaveRunning: true, name: 'contended' });
+		const [restored, deleted] = await Promise.allSettled([a.restore(c.id, { killRunning: true, lazy: false }), b.remove(c.id)]);
+		if (restored.status === 'rejected') assert.match(String(restored.reason), /no checkpoint|not found|being deleted|BUSY|busy/i);
+		if (deleted.status === 'rejected') assert.match(String(deleted.reason), /cannot delete checkpoint .* yet/);
+		return { restored: restored.status, deleted: deleted.status };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
+/** After a rename failed: the checkpoint keeps its old name, its manifest reads, nothing is left half-written. */
+async function checkRenameTruth(pid: number, dir: string, outcome: { id: string }): Promise<void> {
+	const next = await session();
+	try {
+		const c = (await next.list()).find((x) => x.id === outcome.id);
+		assert.ok(c, 'still listed');
+		assert.equal(c.damaged, '');
+		assert.equal(c.name, 'old', 'the old name');
+		await assertCounting(dir);
+		assert.equal((await next.rename(c.id, 'new')).name, 'new', 'and the rename can be done again');
+		await next.remove(c.id);
+		await suite.shell.killTree(pid);
+	} finally {
+		await next.close();
+	}
+}
+
+/** After two requests at once: the program runs, every checkpoint of it listed is whole and restores. */
+async function checkConcurrentTruth(pid: number, dir: string): Promise<void> {
+	const next = await session();
+	try {
+		const mine = (await next.list()).filter((c) => c.rootPid === pid || c.damaged);
+		assert.deepEqual(mine.map((c) => c.damaged).filter(Boolean), [], 'nothing damaged');
+		assert.equal((await suite.shell.run(`ls -d ${STORE}/*.partial 2>/dev/null`)).stdout.trim(), '', 'nothing half-written is left');
+		const [info] = await next.ps(pid);
+		assert.equal(info?.frozen, false);
+		await assertCounting(dir);
+		for (const c of mine) {
+			assert.equal((await next.restore(c.id, { killRunning: true, lazy: false })).rootPid, pid, `${c.name} restores`);
+			await assertCounting(dir);
+			await next.remove(c.id);
+		}
+	} finally {
+		await next.close();
+	}
+}
+
 /** A dump whose SSH connection is dropped (the sshd process serving it killed) once CRIU runs. */
 async function droppedDump(r: Row, pid: number): Promise<object | Error> {
 	const dropped = await session();
@@ -320,10 +435,10 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Er
 
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
-		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault;
+		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
-			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'freeze' ? '' : ' (the present checkpointed first)';
-		const where = r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : `at ${r.point}`;
+			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
+		const where = r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
 			const { pid, dir } = await suite.shell.start(held ? [WORKLOAD, 'memory', '{dir}', held] : [WORKLOAD, 'counter', '{dir}']);
@@ -332,6 +447,8 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 				const outcome = await faultyOperation(r, pid, dir);
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
 				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
+				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string });
+				if (r.fault === 'CONCURRENT') return await checkConcurrentTruth(pid, dir);
 				if (r.fault === 'KILL' || r.fault === 'DROP') assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
