@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "util.h"
 
 struct fault {
 	char point[FAULT_NAME_MAX + 1];
@@ -24,6 +25,8 @@ static const struct {
 
 /* The action KILL: the helper dies there, as by kill -9 (errno values are positive). */
 #define FAULT_KILL (-2)
+/* The action PAUSE: the helper stops there a while, then goes on (a slow disk; a race made wide). */
+#define FAULT_PAUSE (-3)
 
 static int errno_of(const char *s)
 {
@@ -32,6 +35,8 @@ static int errno_of(const char *s)
 
 	if (!strcmp(s, "KILL"))
 		return FAULT_KILL;
+	if (!strcmp(s, "PAUSE"))
+		return FAULT_PAUSE;
 
 	for (size_t i = 0; i < sizeof(ERRNO_NAMES) / sizeof(ERRNO_NAMES[0]); i++)
 		if (!strcmp(s, ERRNO_NAMES[i].name))
@@ -60,6 +65,10 @@ int fault_at(const char *point)
 		if (!strcmp(faults[i].point, point)) {
 			if (faults[i].errnum == FAULT_KILL)
 				kill(getpid(), SIGKILL);
+			if (faults[i].errnum == FAULT_PAUSE) {
+				sleep_ms(FAULT_PAUSE_MS);
+				return 0;
+			}
 			errno = faults[i].errnum;
 			return faults[i].errnum;
 		}

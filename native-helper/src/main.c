@@ -33,7 +33,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH] [--fault POINT=ERRNO|KILL]...\n"
+	fprintf(f, "usage: checkpoint-helper [--store DIR] [--criu PATH] [--fault POINT=ERRNO|KILL|PAUSE]...\n"
 		   "       checkpoint-helper --version\n"
 		   "Speaks length-prefixed protobuf (proto/helper.proto) on stdin/stdout.\n");
 }
@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv)
 		} else if (!strcmp(a, "--fault") && i + 1 < argc) {
 			/* tests only: a point of the helper fails as if the system had said so */
 			if (fault_add(argv[++i])) {
-				fprintf(stderr, "checkpoint-helper: --fault needs POINT=ERRNO (ENOSPC, EIO, ... or a number) or POINT=KILL\n");
+				fprintf(stderr, "checkpoint-helper: --fault needs POINT=ERRNO (ENOSPC, EIO, ... or a number), POINT=KILL or POINT=PAUSE\n");
 				return -1;
 			}
 		} else {

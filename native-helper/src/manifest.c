@@ -387,9 +387,15 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
 	char *buf = NULL;
 	size_t len = 0;
 
-	if (read_regular_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST))
-		manifest_unreadable(e, errno, store, id);
-	else
+	if (read_regular_at(dirfd, "manifest.pb", &buf, &len, MAX_MANIFEST)) {
+		int err = errno;
+
+		/* opened before a delete hid it, read after: deleted, not damaged */
+		if (err == ENOENT && !fd_is_at(dirfd, AT_FDCWD, arena_printf("%s/%s", store, id)))
+			herr_set(e, EC(NOT_FOUND), err, "no checkpoint %s in %s any more: it was deleted meanwhile", id, store);
+		else
+			manifest_unreadable(e, err, store, id);
+	} else
 		c = manifest_decode(buf, len, store, id, e);
 	free(buf);
 	return c;

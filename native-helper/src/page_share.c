@@ -6,11 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lists.h"
@@ -39,7 +41,8 @@ unsigned share_chain_length(int dirfd)
 	return n;
 }
 
-int share_chain_hold(int dirfd, struct fdlist *held, struct herr *e)
+/* dirfd and the checkpoints its links lead to, opened (the newest first). */
+static int chain_open(int dirfd, struct fdlist *held)
 {
 	/* a description of its own (not a dup): closing held lets go, whoever else has the directory open */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -49,20 +52,82 @@ int share_chain_hold(int dirfd, struct fdlist *held, struct herr *e)
 		if (fdlist_add(held, fd)) {
 			close(fd);
 			fdlist_close(held);
-			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+			errno = ENOMEM;
 			return -1;
 		}
 		fd = openat(fd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd >= 0)
 		close(fd);
+	return 0;
+}
+
+/*
+ * Whether the locked chain is still what the links say: a delete that had
+ * the lock first may have removed the checkpoint itself (false, ENOENT) or
+ * re-linked it past a parent it removed (false, EAGAIN: open it again).
+ */
+static bool chain_current(const struct fdlist *held)
+{
+	for (size_t i = 0; i < held->n; i++) {
+		bool last = i + 1 == held->n, same;
+		struct stat st, up;
+		int fd;
+
+		if (fstat(held->v[i], &st) || st.st_nlink == 0) {
+			errno = i ? EAGAIN : ENOENT;
+			return false;
+		}
+		fd = openat(held->v[i], "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (last) {
+			/* a chain longer than the limit (or a loop) was held only that far */
+			same = fd < 0 || held->n > SHARE_MAX_CHAIN;
+		} else {
+			same = fd >= 0 && !fstat(fd, &up) && !fstat(held->v[i + 1], &st) &&
+			       up.st_dev == st.st_dev && up.st_ino == st.st_ino;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (!same) {
+			errno = EAGAIN;
+			return false;
+		}
+	}
+	return true;
+}
+
+static int chain_lock(const struct fdlist *held)
+{
 	for (size_t i = held->n; i-- > 0;)
-		if (flock(held->v[i], LOCK_SH)) {
-			herr_perror(e, EC(INTERNAL), errno, "cannot lock a checkpoint for reading");
+		if (flock(held->v[i], LOCK_SH))
+			return -1;
+	return 0;
+}
+
+int share_chain_hold(int dirfd, const char *id, struct fdlist *held, struct herr *e)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		if (chain_open(dirfd, held)) {
+			herr_perror(e, EC(INTERNAL), errno, "cannot open checkpoint %s for reading", id);
+			return -1;
+		}
+		if (chain_lock(held)) {
+			herr_perror(e, EC(INTERNAL), errno, "cannot lock checkpoint %s for reading", id);
 			fdlist_close(held);
 			return -1;
 		}
-	return 0;
+		if (chain_current(held))
+			return 0;
+		fdlist_close(held);
+		if (errno == ENOENT) {
+			herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s any more: it was deleted while this "
+				 "waited to read it; list the checkpoints to see those left", id);
+			return -1;
+		}
+	}
+	herr_set(e, EC(BUSY), EAGAIN, "checkpoint %s keeps changing (the checkpoints it stands on being "
+		 "deleted); try again when that is done", id);
+	return -1;
 }
 
 /* Each process's pagemap of dirfd rewritten over the parent (open at pardir). */

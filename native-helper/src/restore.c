@@ -210,15 +210,10 @@ fail:
 
 static int open_dirs(struct restore_ctx *c, struct herr *e)
 {
-	char dir[4400];
-
-	snprintf(dir, sizeof(dir), "%s/%s", c->p->store, c->ck->id);
-	c->images_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c->images_fd < 0) {
-		herr_perror(e, EC(NOT_FOUND), errno, "cannot open %s", dir);
+	c->images_fd = checkpoint_open(c->p->store, c->ck->id, e);	/* its manifest read: deleted since, if gone */
+	if (c->images_fd < 0)
 		return -1;
-	}
-	if (share_chain_hold(c->images_fd, &c->chain, e))
+	if (share_chain_hold(c->images_fd, c->ck->id, &c->chain, e))
 		return -1;
 	return open_workdir(c, e);
 }

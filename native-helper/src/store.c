@@ -84,6 +84,9 @@ static int cmp_checkpoint(const void *a, const void *b)
 }
 
 /* A dump still writing it, or one that never finished: see op_dump. */
+/* What a delete renames a checkpoint to before removing it: gone from every listing and reader at once. */
+#define DELETED_PREFIX ".deleted-"
+
 static bool is_partial(const char *name)
 {
 	size_t n = strlen(name);
@@ -152,6 +155,30 @@ out:
 		close(fd);
 }
 
+/* A checkpoint a delete hid (.deleted-<id>) and no delete holds any more: the rest of it removed. */
+static void sweep_deleted(int storefd, const char *store, const char *name)
+{
+	int fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char path[4400];
+
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", store, name);
+	if (remove_tree(path))
+		fprintf(stderr, "checkpoint-helper: cannot remove %s, left by a delete that did not finish: %s\n",
+			path, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static bool is_deleted(const char *name)
+{
+	size_t n = strlen(DELETED_PREFIX);
+
+	return !strncmp(name, DELETED_PREFIX, n) && valid_checkpoint_id(name + n);
+}
+
 void store_sweep_partial(const char *store)
 {
 	struct dirent *de;
@@ -159,9 +186,12 @@ void store_sweep_partial(const char *store)
 
 	if (!d)
 		return;
-	while ((de = readdir(d)))
+	while ((de = readdir(d))) {
 		if (valid_checkpoint_id(de->d_name) && is_partial(de->d_name))
 			sweep_partial(dirfd(d), store, de->d_name);
+		else if (is_deleted(de->d_name))
+			sweep_deleted(dirfd(d), store, de->d_name);
+	}
 	closedir(d);
 }
 
@@ -224,9 +254,27 @@ const char *store_parent_id(int dirfd, const char *store, const char *id)
 	return arena_strdup(last);
 }
 
-int store_delete(const char *store, const char *id, struct herr *e)
+/* Checkpoint id renamed out of sight (to <store>/.deleted-<id>, left there by a killed delete or not). */
+static int hide_deleted(const char *store, const char *id, char *trash, size_t size, struct herr *e)
 {
 	char path[4400];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	snprintf(trash, size, "%s/" DELETED_PREFIX "%s", store, id);
+	ret = renameat2(AT_FDCWD, path, AT_FDCWD, trash, RENAME_NOREPLACE);
+	if (ret && errno == EEXIST && remove_tree(trash) == 0)
+		ret = renameat2(AT_FDCWD, path, AT_FDCWD, trash, RENAME_NOREPLACE);
+	if (ret) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot delete %s (renaming it to %s)", path, trash);
+		return -1;
+	}
+	return 0;
+}
+
+int store_delete(const char *store, const char *id, struct herr *e)
+{
+	char path[4400], trash[4400];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s", store, id);
@@ -236,10 +284,14 @@ int store_delete(const char *store, const char *id, struct herr *e)
 	}
 	if (lazy_check_idle(store, id, e))
 		return -1;	/* its daemon reads its pages */
-	if (remove_tree(path)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot delete %s", path);
+	/* a reader never meets it half-removed (nor a listing a damaged one), a killed delete leaves it hidden */
+	if (hide_deleted(store, id, trash, sizeof(trash), e))
 		return -1;
-	}
+	sync_dir(store);	/* not found again after a crash */
+	fault_at("delete-hidden");	/* out of sight, not yet removed: the next listing removes it */
+	if (remove_tree(trash))
+		fprintf(stderr, "checkpoint-helper: checkpoint %s deleted, but not all of %s could be removed "
+			"(the next listing tries again): %s\n", id, trash, strerror(errno));
 	return 0;
 }
 

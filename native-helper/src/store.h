@@ -33,8 +33,9 @@ int store_prepare(const char *store, struct herr *e);
 const char *store_parent_id(int dirfd, const char *store, const char *id);
 /*
  * What dumps that did not end left in store (<id>.partial no dump holds):
- * images CRIU finished become listed checkpoints, the rest is removed.
- * Run by every listing and at the helper's start.
+ * images CRIU finished become listed checkpoints, the rest is removed; and
+ * what deletes that did not end left (.deleted-<id> no delete holds) is
+ * removed. Run by every listing and at the helper's start.
  */
 void store_sweep_partial(const char *store);
 /*
@@ -46,6 +47,10 @@ int checkpoint_open(const char *store, const char *id, struct herr *e);
 int store_check_finished(const char *store, const char *id, struct herr *e);
 /* The finished checkpoints, oldest first (arena memory). */
 int store_list(const char *store, ListResult *res, struct herr *e);
+/*
+ * Deletes checkpoint id: renamed out of sight first (.deleted-<id>), so no
+ * reader or listing meets it half-removed, then removed.
+ */
 int store_delete(const char *store, const char *id, struct herr *e);
 /* Renames checkpoint id (valid); *out is its rewritten manifest (arena memory). */
 int store_rename(const char *store, const char *id, const char *name, Checkpoint **out, struct herr *e);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "util.h"
 #include "check.h"
 
 /* POINT=KILL: the process dies at that point, by SIGKILL, and not before. */
@@ -29,6 +30,25 @@ static void test_kill(void)
 	test_case("-2 is no errno, nor KILL in other letters");
 	CHECK_INT(fault_add("x=-2"), ==, -1);
 	CHECK_INT(fault_add("x=kill"), ==, -1);
+}
+
+/* POINT=PAUSE: the point waits, then goes on without failing. */
+static void test_pause(void)
+{
+	uint64_t t0;
+
+	test_case("POINT=PAUSE: a while at the point, then no failure");
+	CHECK_INT(fault_add("delete-remove=PAUSE"), ==, 0);
+	t0 = now_us();
+	errno = 0;
+	CHECK_INT(fault_at("delete-remove"), ==, 0);
+	CHECK_UINT(now_us() - t0, >=, FAULT_PAUSE_MS * 1000ULL);
+	CHECK_INT(errno, ==, 0);
+	test_case("other points do not wait");
+	t0 = now_us();
+	CHECK_INT(fault_at("manifest-final"), ==, 0);
+	CHECK_UINT(now_us() - t0, <, FAULT_PAUSE_MS * 1000ULL);
+	fault_clear();
 }
 
 TEST_GROUP(fault)
@@ -61,4 +81,5 @@ TEST_GROUP(fault)
 	fault_clear();
 	CHECK_INT(fault_at("manifest-final"), ==, 0);
 	test_kill();
+	test_pause();
 }

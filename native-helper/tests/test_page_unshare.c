@@ -21,6 +21,7 @@
 #include "page_share.h"
 #include "page_unshare.h"
 #include "pagemap.h"
+#include "store.h"
 #include "util.h"
 #include "check.h"
 #include "service.h"
@@ -72,7 +73,7 @@ static void test_held_chain(void)
 	test_case("a chain held for reading: neither it nor its parent can be locked for a delete");
 	CHECK_INT(page_share(b, "a", &st, &e), ==, 0);
 	CHECK_UINT(st.shared_pages, >, 0);
-	CHECK_INT(share_chain_hold(b, &held, &e), ==, 0);
+	CHECK_INT(share_chain_hold(b, "b", &held, &e), ==, 0);
 	CHECK_UINT(held.n, ==, 2);
 	CHECK(!lockable("a"));
 	CHECK(!lockable("b"));
@@ -99,12 +100,92 @@ static void test_no_parent(void)
 	int c = synth_in_store(store, "c", NULL);
 
 	test_case("a checkpoint standing on nothing: itself held");
-	CHECK_INT(share_chain_hold(c, &held, &e), ==, 0);
+	CHECK_INT(share_chain_hold(c, "c", &held, &e), ==, 0);
 	CHECK_UINT(held.n, ==, 1);
 	CHECK(!lockable("c"));
 	fdlist_close(&held);
 	CHECK(lockable("c"));
 	close(c);
+	arena_free_all();
+}
+
+/*
+ * A reader of checkpoint id in a child process, as another session's
+ * restore would be: it says on the pipe once id is open, then waits for
+ * the chain's locks. Exit status: how many checkpoints it held, or 100 +
+ * the error code.
+ */
+static pid_t hold_in_child(const char *id, int *opened)
+{
+	int pipefd[2];
+	pid_t pid;
+	char byte;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct fdlist held;
+		struct herr e = { 0 };
+		int fd;
+
+		/* not the parent's descriptors: their locks would stay held by this copy */
+		if (dup2(pipefd[1], 3) != 3 || syscall(SYS_close_range, 4, ~0U, 0))
+			_exit(98);
+		fd = open(arena_printf("%s/%s", store, id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || write(3, "o", 1) != 1)
+			_exit(99);
+		_exit(share_chain_hold(fd, id, &held, &e) ? 100 + e.code : (int)held.n);
+	}
+	*opened = pid > 0 && read(pipefd[0], &byte, 1) == 1;
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return pid;
+}
+
+static int exit_status(pid_t pid)
+{
+	int status = -1;
+
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A delete that has a checkpoint's lock before a reader: the reader, once
+ * it has the lock, must not read a removed directory (CRIU read empty
+ * images so) nor a chain re-linked past a removed parent.
+ */
+static void test_deleted_while_waiting(void)
+{
+	struct share_stats st;
+	struct herr e = { 0 };
+	int d = synth_in_store(store, "d", NULL), p = synth_in_store(store, "p", NULL);
+	int q = synth_in_store(store, "q", NULL), opened = 0;
+	pid_t reader;
+
+	test_case("a checkpoint removed while a reader waited for its lock: the reader says it is gone");
+	CHECK_INT(flock(d, LOCK_EX), ==, 0);
+	reader = hold_in_child("d", &opened);
+	CHECK(opened);
+	sleep_ms(100);
+	CHECK_INT(store_delete(store, "d", &e), ==, 0);
+	close(d);
+	CHECK_INT(exit_status(reader), ==, 100 + EC(NOT_FOUND));
+
+	test_case("its parent removed (and its pages handed over) meanwhile: the reader holds the new chain");
+	CHECK_INT(page_share(q, "p", &st, &e), ==, 0);
+	CHECK_UINT(st.shared_pages, >, 0);
+	CHECK_INT(flock(p, LOCK_EX), ==, 0);
+	reader = hold_in_child("q", &opened);
+	CHECK(opened);
+	sleep_ms(100);
+	CHECK_OK(page_unshare_children(store, "p", p, &e), &e);
+	CHECK_OK(store_delete(store, "p", &e), &e);
+	close(p);
+	CHECK_INT(exit_status(reader), ==, 1);
+	close(q);
 	arena_free_all();
 }
 
@@ -156,6 +237,7 @@ TEST_GROUP(page_unshare)
 	CHECK(mkdtemp(store) != NULL);
 	test_held_chain();
 	test_no_parent();
+	test_deleted_while_waiting();
 	test_links_written_otherwise();
 	CHECK_INT(remove_tree(store), ==, 0);
 	arena_free_all();

@@ -2,7 +2,8 @@
 /*
  * Tests of store.c's sweep of what dumps that did not end left behind
  * (<id>.partial): finished images become checkpoints, the rest goes, and a
- * directory a dump still holds is left alone.
+ * directory a dump still holds is left alone; and of deletes, which hide a
+ * checkpoint before removing it (what a killed one hid is swept too).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "manifest.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static char sweep_store[] = "/tmp/ckpt-sweep-XXXXXX";
 
@@ -101,7 +103,57 @@ static void test_sweep(void)
 	arena_free_all();
 }
 
+/* A checkpoint id whose dump finished (its manifest the first one: provisional). */
+static int put_checkpoint(const char *id)
+{
+	put_partial(id, true, false);
+	return open(arena_printf("%s/%s", sweep_store, id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void test_delete(void)
+{
+	struct herr e = { 0 };
+	Checkpoint *c;
+	int fd, held;
+
+	CHECK(mkdtemp(sweep_store) != NULL);
+	test_case("a delete leaves nothing, hidden or not");
+	fd = put_checkpoint("gone");
+	CHECK_OK(store_delete(sweep_store, "gone", &e), &e);
+	CHECK(!exists("gone") && !exists(".deleted-gone"));
+
+	test_case("a reader that opened it before reads its manifest after: deleted, not damaged");
+	c = manifest_read_at(fd, sweep_store, "gone", &e);
+	CHECK(c == NULL);
+	CHECK_INT(e.code, ==, EC(NOT_FOUND));
+	CHECK_STR(e.msg, ==, arena_printf("no checkpoint gone in %s any more: it was deleted meanwhile", sweep_store));
+	close(fd);
+
+	test_case("what a killed delete hid is not listed, and removed by the next listing unless a delete holds it");
+	close(put_checkpoint(".deleted-cut"));
+	close(put_checkpoint(".deleted-busy"));
+	close(put_checkpoint("kept"));
+	held = open(arena_printf("%s/.deleted-busy", sweep_store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_INT(flock(held, LOCK_EX), ==, 0);
+	CHECK_STR(listing(), ==, "kept?");
+	CHECK(!exists(".deleted-cut"));
+	CHECK(exists(".deleted-busy/stats-dump"));
+	close(held);
+	store_sweep_partial(sweep_store);
+	CHECK(!exists(".deleted-busy"));
+
+	test_case("a checkpoint deleted again where a killed delete of the same id left it hidden");
+	close(put_checkpoint(".deleted-kept"));
+	CHECK_OK(store_delete(sweep_store, "kept", &e), &e);
+	CHECK(!exists("kept") && !exists(".deleted-kept"));
+	CHECK_STR(listing(), ==, "");
+	CHECK_INT(remove_tree(sweep_store), ==, 0);
+	arena_free_all();
+}
+
 TEST_GROUP(store_sweep)
 {
 	test_sweep();
+	memcpy(sweep_store + strlen(sweep_store) - 6, "XXXXXX", 6);
+	test_delete();
 }

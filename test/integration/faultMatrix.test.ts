@@ -60,7 +60,7 @@ type RestoreRow = {
 
 type DeleteRow = {
 	operation: 'delete';
-	point: 'unshare-pages-taken' | 'delete-remove';
+	point: 'unshare-pages-taken' | 'delete-remove' | 'delete-hidden';
 };
 
 type FreezeRow = {
@@ -83,13 +83,17 @@ type DumpTwiceRow = {
 	point: 'none';
 };
 
+/** A restore and a delete of one checkpoint at once: as it comes ('none'), or one paused half-way (PAUSE) while the other starts. */
 type DeleteDuringRestoreRow = {
 	operation: 'delete during restore';
-	point: 'none';
+	point: 'none' | 'restore-criu-first';
+} | {
+	operation: 'restore during delete';
+	point: 'delete-remove';
 };
 
 type Row = (DumpRow | RestoreRow | DeleteRow | FreezeRow | EditorRestoreRow | RenameRow | DumpTwiceRow | DeleteDuringRestoreRow) & {
-	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP' | 'FULL' | 'CONCURRENT';
+	fault: 'KILL' | 'ENOSPC' | 'EIO' | 'DROP' | 'FULL' | 'CONCURRENT' | 'PAUSE';
 	/** What is true after: the program runs or it ended; which checkpoint of it is listed (for a restore: the one restored). */
 	program: 'runs' | 'ended';
 	checkpoint: 'none' | 'provisional' | 'final';
@@ -143,6 +147,7 @@ const MATRIX: readonly Row[] = [
 	// a delete killed half-way: nothing lost, and it can be done again
 	del('unshare-pages-taken'),
 	del('delete-remove'),
+	del('delete-hidden'),
 	// the editor's restore: the present is checkpointed before anything is replaced
 	editorRestore('manifest-first', 'ENOSPC', 'runs'),
 	editorRestore('restore-criu-first', 'KILL', 'ended'),
@@ -153,6 +158,10 @@ const MATRIX: readonly Row[] = [
 	// two sessions at once on the same tree or checkpoint
 	{ operation: 'dump twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	{ operation: 'delete during restore', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	// the restore has the checkpoint: the delete waits for it, then goes on
+	{ operation: 'delete during restore', point: 'restore-criu-first', fault: 'PAUSE', program: 'runs', checkpoint: 'none' },
+	// the delete has it: the restore, once let in, finds it gone and kills nothing
+	{ operation: 'restore during delete', point: 'delete-remove', fault: 'PAUSE', program: 'runs', checkpoint: 'none' },
 ];
 
 const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}; umount ${TINY_STORE} 2>/dev/null; rm -rf ${TINY_STORE}`));
@@ -176,7 +185,8 @@ async function faultyOperation(r: Row, pid: number, dir: string): Promise<object
 	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
 	if (r.operation === 'rename') return faultyRename(r, pid);
 	if (r.operation === 'dump twice') return dumpTwice(pid);
-	if (r.operation === 'delete during restore') return deleteDuringRestore(pid);
+	if (r.operation === 'delete during restore' && r.point === 'none') return deleteDuringRestore(pid);
+	if (r.operation === 'delete during restore' || r.operation === 'restore during delete') return oneAfterTheOther(r, pid);
 	return killedOrFailing(r, pid);
 }
 
@@ -232,6 +242,7 @@ async function checkDeleteTruth(pid: number, dir: string, outcome: { standing: s
 	try {
 		const listed = await next.list();
 		assert.deepEqual(listed.filter((c) => c.damaged).map((c) => c.id), [], 'nothing damaged');
+		assert.equal((await suite.shell.ok(`ls -A ${STORE} | grep '^[.]deleted-'; true`)).trim(), '', 'what a killed delete hid is removed by the listing');
 		if (listed.some((c) => c.id === outcome.deleted)) await next.remove(outcome.deleted);
 		const standing = (await next.list()).find((c) => c.id === outcome.standing);
 		assert.ok(standing, 'the checkpoint that stood on the deleted one is listed');
@@ -344,6 +355,35 @@ async function deleteDuringRestore(pid: number): Promise<object> {
 	}
 }
 
+/** Long enough for a session's request to reach its PAUSE point (the pause lasts 2 s). */
+const REACH_PAUSE_MS = 700;
+
+/**
+ * A restore (killing what runs) and a delete of one checkpoint, the first
+ * paused half-way while the second comes: the second waits for the first's
+ * lock, and then finds the checkpoint as the first left it.
+ */
+async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 'restore during delete' }, pid: number): Promise<object> {
+	const first = r.operation === 'delete during restore' ? 'restore' : 'delete';
+	const [a, b] = await Promise.all([session(first === 'restore' ? `${r.point}=PAUSE` : undefined), session(first === 'delete' ? `${r.point}=PAUSE` : undefined)]);
+	try {
+		const c = await a.dump(pid, { leaveRunning: true, name: 'contended' });
+		const order: string[] = [];
+		const restore = () => a.restore(c.id, { killRunning: true, lazy: false }).finally(() => order.push('restore'));
+		const remove = () => b.remove(c.id).finally(() => order.push('delete'));
+		const started = first === 'restore' ? restore() : remove();
+		await new Promise((res) => setTimeout(res, REACH_PAUSE_MS));
+		const [one, two] = await Promise.allSettled([started, first === 'restore' ? remove() : restore()]);
+		assert.deepEqual(order, first === 'restore' ? ['restore', 'delete'] : ['delete', 'restore'], 'the second waited for the first');
+		assert.equal(one.status, 'fulfilled', `the ${first} goes through: ${one.status === 'rejected' ? String(one.reason) : ''}`);
+		if (first === 'restore') assert.equal(two.status, 'fulfilled', 'then the delete does');
+		else assert.match(two.status === 'rejected' ? String(two.reason) : 'the restore went through', /no checkpoint \S+ any more: it was deleted while this waited/);
+		return { first, second: two.status };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
 /** After a rename failed: the checkpoint keeps its old name, its manifest reads, nothing is left half-written. */
 async function checkRenameTruth(pid: number, dir: string, outcome: { id: string }): Promise<void> {
 	const next = await session();
@@ -435,7 +475,7 @@ async function checkTruth(r: Row, pid: number, dir: string, outcome: object | Er
 
 describe('the fault matrix: each operation, each stage, killed or failing; the next helper tells the truth', () => {
 	for (const r of MATRIX) {
-		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault;
+		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault === 'PAUSE' ? 'the first paused' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
 		const where = r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
@@ -448,7 +488,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
 				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
 				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string });
-				if (r.fault === 'CONCURRENT') return await checkConcurrentTruth(pid, dir);
+				if (r.fault === 'CONCURRENT' || r.fault === 'PAUSE') return await checkConcurrentTruth(pid, dir);
 				if (r.fault === 'KILL' || r.fault === 'DROP') assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
