@@ -360,6 +360,11 @@ int store_put_file(int dirfd, const char *store, const char *id, const char *tmp
 
 	if (lock_for_change(dirfd, id, e))
 		return -1;
+	if (fstat(dirfd, &st) == 0 && st.st_nlink == 0) {
+		herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s any more: it was deleted meanwhile; "
+			 "nothing was added to it", id, store);
+		goto out;
+	}
 	if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot stat the new %s of checkpoint %s", name, id);
 		goto out;

@@ -643,6 +643,12 @@ static void test_put_file(void)
 	test_case("no such temporary file");
 	CHECK_INT(store_put_file(dirfd, store, "ck", ".gone", "core-2.elf", &e), ==, -1);
 	CHECK_CONTAINS(e.msg, "cannot stat the new core-2.elf of checkpoint ck");
+	test_case("the checkpoint deleted while its file was written: not put anywhere, NOT_FOUND");
+	put_temp(dirfd, 200, tmp, sizeof(tmp));
+	CHECK_INT(remove_tree(arena_printf("%s/ck", store)), ==, 0);
+	CHECK_INT(store_put_file(dirfd, store, "ck", tmp, "core-3.elf", &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(NOT_FOUND));
+	CHECK_CONTAINS(e.msg, "no checkpoint ck in");
 	close(dirfd);
 	CHECK_INT(remove_tree(store), ==, 0);
 	arena_free_all();
