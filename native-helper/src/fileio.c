@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Whole files in and out, directories made and removed. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,48 @@ int write_temp_at(int dirfd, const char *name, const void *data, size_t len, cha
 		errno = err;
 	}
 	return ret;
+}
+
+int replace_file_at(int dirfd, const char *name, const void *data, size_t len)
+{
+	char tmp[256];
+	int err;
+
+	if (write_temp_at(dirfd, name, data, len, tmp, sizeof(tmp)))
+		return -1;
+	if (renameat(dirfd, tmp, dirfd, name) == 0)
+		return 0;
+	err = errno;
+	unlinkat(dirfd, tmp, 0);
+	errno = err;
+	return -1;
+}
+
+/* Whether entry is ".<name>.<anything>.tmp", what open_temp_at names the temporary files of name. */
+static bool is_temp_of(const char *entry, const char *name)
+{
+	size_t n = strlen(name), len = strlen(entry);
+
+	return len > n + 2 + strlen(".tmp") && entry[0] == '.' && !strncmp(entry + 1, name, n) &&
+	       entry[n + 1] == '.' && !strcmp(entry + len - strlen(".tmp"), ".tmp");
+}
+
+void remove_temps_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (is_temp_of(de->d_name, name))
+			unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
 }
 
 int write_str_path(const char *path, const char *s)

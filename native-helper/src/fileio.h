@@ -37,6 +37,14 @@ int open_temp_at(int dirfd, const char *name, char *tmp, size_t tmplen);
  * name. On failure the file is gone, and errno says why.
  */
 int write_temp_at(int dirfd, const char *name, const void *data, size_t len, char *tmp, size_t tmplen);
+/* name in dirfd replaced whole by data (write_temp_at, then renamed over it): -1 with errno, nothing left. */
+int replace_file_at(int dirfd, const char *name, const void *data, size_t len);
+/*
+ * Removes the temporary files of name (open_temp_at's) a killed writer left
+ * in dirfd. Only for a writer that has dirfd to itself (locked exclusively,
+ * or its own .partial): another writer's file would go too.
+ */
+void remove_temps_at(int dirfd, const char *name);
 /* Writes a short string to an existing (control) file, e.g. cgroup.procs. */
 int write_str_path(const char *path, const char *s);
 int mkdir_p(const char *path, mode_t mode);

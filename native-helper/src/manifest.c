@@ -282,6 +282,9 @@ int manifest_write(int dirfd, const Checkpoint *c, struct herr *e)
 
 	if (manifest_encode(c, &m, e))
 		goto out;
+	/* what a writer killed half-way left (its callers have the directory to themselves) */
+	remove_temps_at(dirfd, "manifest.pb");
+	remove_temps_at(dirfd, "manifest.json");
 	if (write_temp_at(dirfd, "manifest.pb", m.pb, m.pb_len, tmp_pb, sizeof(tmp_pb)) ||
 	    write_temp_at(dirfd, "manifest.json", m.json.p, m.json.len, tmp_json, sizeof(tmp_json))) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot write the new manifest of checkpoint %s", c->id);

@@ -16,7 +16,9 @@
 /*
  * Writes the manifest of the checkpoint open at dirfd (its first, or one
  * replacing it) crash-safely: a reader, or the store after a crash, sees the
- * old manifest or the new one, and a failed write leaves the old one.
+ * old manifest or the new one, and a failed write leaves the old one. The
+ * caller has the directory to itself (locked exclusively, or its own
+ * .partial): temporary files of a killed writer are removed.
  */
 int manifest_write(int dirfd, const Checkpoint *c, struct herr *e);
 /* manifest.json: the fields of Checkpoint, in proto field names. */

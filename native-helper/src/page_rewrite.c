@@ -301,7 +301,7 @@ static int encode_map(const struct rewriter *rw, const struct map_head *h, struc
 static int put_in_place(struct rewriter *rw, const struct map_head *h, struct herr *e)
 {
 	struct sbuf b = { 0 };
-	char tmp[128], old[40];
+	char old[40];
 	int ret = -1;
 
 	if (fsync(rw->out_fd)) {
@@ -310,11 +310,10 @@ static int put_in_place(struct rewriter *rw, const struct map_head *h, struct he
 	}
 	if (encode_map(rw, h, &b, e))
 		goto out;
-	if (write_temp_at(rw->dirfd, rw->name, b.p, b.len, tmp, sizeof(tmp)) ||
-	    renameat(rw->dirfd, tmp, rw->dirfd, rw->name)) {
+	/* its writer has the directory to itself (page_rewrite.h): what a killed one left is of no use */
+	remove_temps_at(rw->dirfd, rw->name);
+	if (replace_file_at(rw->dirfd, rw->name, b.p, b.len)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot write the new %s", rw->name);
-		if (tmp[0])
-			unlinkat(rw->dirfd, tmp, 0);
 		goto out;
 	}
 	/* the rename on disk before the file the old pagemap names goes */

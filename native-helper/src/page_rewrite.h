@@ -36,7 +36,8 @@ struct pagemap_names {
  * Pagemap name of dirfd rewritten: over parent (what the parent holds at
  * this pid), or, parent NULL, taking in what it reads from its parent
  * (depth 1) and reading the rest from the parent's parent. Left as it was
- * when nothing changes; st counts what it shares and holds.
+ * when nothing changes; st counts what it shares and holds. The caller has
+ * dirfd to itself (its own .partial, or locked exclusively).
  */
 int page_rewrite(int dirfd, const char *name, const struct pagemap *parent, struct share_stats *st, struct herr *e);
 /* The pagemaps of dirfd (processes' only, or shared memory objects' too), listed before any is rewritten. */

@@ -22,13 +22,14 @@
 
 /* Another directory for the records (the tests). */
 void pid_origin_dir_set(const char *dir);
-/* Records the processes just restored at pids (their start times now); failures said on stderr. */
-void pid_origin_record_restored(const pid_t *pids, size_t n);
+/* Records the processes of ck just restored at pids (their start times now); failures said on stderr. */
+void pid_origin_record_restored(const Checkpoint *ck, const pid_t *pids, size_t n);
 /*
- * Whether st, running at p's pid, is p's program: p's own process, or one
- * restored at its pid. A manifest from before start times were recorded
- * (0) cannot tell: the name alone decides, as it did.
+ * Whether st, running at p's pid, is the program of checkpoint ck (p one of
+ * its processes): p's own process, or one restored at its pid from a
+ * checkpoint of the same program. A manifest from before start times were
+ * recorded (0) cannot tell: the name alone decides, as it did.
  */
-bool pid_origin_is_checkpoints(const CheckpointProcess *p, const struct proc_stat *st);
+bool pid_origin_is_checkpoints(const Checkpoint *ck, const CheckpointProcess *p, const struct proc_stat *st);
 
 #endif

@@ -72,13 +72,13 @@ static int check_pids(const Checkpoint *ck, struct pidlist *running, struct herr
 
 		if (read_proc_stat(p->pid, &st))
 			continue;
-		if (!pid_origin_is_checkpoints(p, &st)) {
+		if (!pid_origin_is_checkpoints(ck, p, &st)) {
 			herr_set(e, EC(PID_IN_USE), EEXIST,
 				 "pid %d of checkpoint %s (%s) is now held by another process (%s%s); CRIU restores "
 				 "processes at their original pids, so this checkpoint cannot be restored while it runs "
 				 "(it is not killed: it is not the checkpoint's program)", p->pid, ck->id, p->comm, st.comm,
 				 strcmp(st.comm, p->comm ? p->comm : "") ? "" :
-				 ", of the same name, started after the checkpoint and not restored from one");
+				 ", of the same name, started after the checkpoint and not restored from a checkpoint of this program");
 			return -1;
 		}
 		pidlist_add(running, p->pid);
@@ -492,7 +492,7 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 	if (criu_restore(&c, out, e))
 		goto out;
 	/* what the next restore may kill at these pids: these processes, and no later holder of them */
-	pid_origin_record_restored(out->pids, out->npids);
+	pid_origin_record_restored(c.ck, out->pids, out->npids);
 	if (c.lazy.supervisor) {
 		lazy_watch(&c.lazy, out->root);
 		out->lazy = true;

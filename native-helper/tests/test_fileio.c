@@ -348,6 +348,48 @@ static void test_write_temp_at_fails(void)
 	close(dirfd);
 }
 
+/* replace_file_at: the name replaced whole, nothing else left; a rename that cannot be done leaves nothing. */
+static void test_replace_file_at(void)
+{
+	int dirfd = new_dir("replace");
+
+	test_case("replace_file_at: made, then replaced whole");
+	CHECK_INT(replace_file_at(dirfd, "record", "first\n", 6), ==, 0);
+	CHECK_INT(replace_file_at(dirfd, "record", "2\n", 2), ==, 0);
+	check_file(dirfd, "record", "2\n", 2);
+	CHECK_INT(entries(dirfd), ==, 1);
+	test_case("replace_file_at over a directory: EISDIR, the directory and nothing else left");
+	CHECK_INT(mkdirat(dirfd, "sub", 0700), ==, 0);
+	errno = 0;
+	CHECK_INT(replace_file_at(dirfd, "sub", "x", 1), ==, -1);
+	CHECK_INT(errno, ==, EISDIR);
+	CHECK_INT(entries(dirfd), ==, 2);
+	close(dirfd);
+}
+
+/* remove_temps_at: the temporary files of that name (open_temp_at's), and nothing else. */
+static void test_remove_temps_at(void)
+{
+	static const char *const kept[] = {
+		"manifest.pb", ".manifest.pb.tmp", ".manifest.pb.x.tmp.keep", ".manifest.json.a1.tmp", "manifest.pb.a1.tmp",
+		".manifest.pbx.a1.tmp",
+	};
+	int dirfd = new_dir("temps");
+	char tmp[64];
+
+	test_case("remove_temps_at");
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++)
+		CHECK_INT(plain_file(dirfd, kept[i], "k", 1), ==, 0);
+	CHECK_INT(write_temp_at(dirfd, "manifest.pb", "t", 1, tmp, sizeof(tmp)), ==, 0);
+	CHECK_INT(plain_file(dirfd, ".manifest.pb.0011223344556677.tmp", "t", 1), ==, 0);
+	CHECK_INT(entries(dirfd), ==, (int)ARRAY_SIZE(kept) + 2);
+	remove_temps_at(dirfd, "manifest.pb");
+	CHECK_INT(entries(dirfd), ==, (int)ARRAY_SIZE(kept));
+	test_case("remove_temps_at: a descriptor that is no directory changes nothing");
+	remove_temps_at(-1, "manifest.pb");
+	close(dirfd);
+}
+
 /* A short string into a file that exists (a control file): never one made. */
 static void test_write_str_path(int dirfd)
 {
@@ -544,6 +586,8 @@ TEST_GROUP(fileio)
 	test_copy_file_at(dirfd);
 	test_write_temp_at();
 	test_write_temp_at_fails();
+	test_replace_file_at();
+	test_remove_temps_at();
 	test_write_str_path(dirfd);
 	test_mkdir_p();
 	test_remove_tree();

@@ -399,7 +399,9 @@ static void test_write_read(void)
 	CHECK_OK(manifest_write(dirfd, c, &e), &e);
 	check_on_disk(dirfd, c);
 	check_same(manifest_read(store, ID, &e), c);
-	test_case("replaced");
+	test_case("replaced, and what a writer killed between its writes and renames left is removed");
+	CHECK_INT(write_file_at(dirfd, ".manifest.pb.00112233aabbccdd.tmp", "half", 4), ==, 0);
+	CHECK_INT(write_file_at(dirfd, ".manifest.json.00112233aabbccdd.tmp", "half", 4), ==, 0);
 	c->name = "renamed";
 	c->leaks = NULL;
 	CHECK_OK(manifest_write(dirfd, c, &e), &e);

@@ -255,13 +255,13 @@ describe('ckpt', () => {
 		assert.ok(Number(dumped.processes[0].startTicks) > 0, 'its start time is kept');
 		for (let i = 0; i < 100 && await shell.isAlive(own); i++) await new Promise((r) => setTimeout(r, 50));
 		// another workload at the same pid (the target has a pid namespace of its own, whose next pid can be set)
-		const other = await shell.ok(`d=$(mktemp -d /tmp/ckpt-test-XXXXXX); for i in $(seq 50); do echo ${own - 1} > /proc/sys/kernel/ns_last_pid; `
-			+ `setsid ${WORKLOAD} counter $d </dev/null >/dev/null 2>&1 & p=$!; [ $p = ${own} ] && break; kill $p; done; echo $p`);
-		assert.equal(Number(other.trim()), own, 'an unrelated workload holds the pid');
+		const startAtPid = async (): Promise<number> => Number((await shell.ok(`d=$(mktemp -d /tmp/ckpt-test-XXXXXX); for i in $(seq 50); do echo ${own - 1} > /proc/sys/kernel/ns_last_pid; `
+			+ `setsid ${WORKLOAD} counter $d </dev/null >/dev/null 2>&1 & p=$!; [ $p = ${own} ] && break; kill $p; done; echo $p`)).trim());
+		assert.equal(await startAtPid(), own, 'an unrelated workload holds the pid');
 		try {
 			const refused = await ckpt('--target', connectionFilePath(), 'restore', dumped.id, '--kill-running');
 			assert.equal(refused.code, 1);
-			assert.match(refused.stderr, new RegExp(`pid ${own} of checkpoint ${dumped.id} \\(workload\\) is now held by another process \\(workload, of the same name, started after the checkpoint and not restored from one\\)`));
+			assert.match(refused.stderr, new RegExp(`pid ${own} of checkpoint ${dumped.id} \\(workload\\) is now held by another process \\(workload, of the same name, started after the checkpoint and not restored from a checkpoint of this program\\)`));
 			assert.match(refused.stderr, /it is not killed/);
 			assert.ok(await shell.isAlive(own), 'the other process lives on');
 		} finally {
@@ -272,7 +272,20 @@ describe('ckpt', () => {
 		const again = await ckptJson<{ killedPids: number[] }>('restore', dumped.id, '--kill-running', '--no-lazy');
 		assert.deepEqual(again.killedPids, [own]);
 		await shell.killTree(own);
-		assert.equal((await ckpt('--target', connectionFilePath(), 'rm', dumped.id)).code, 0);
+		// another program of the same name (another command line) checkpointed at that pid and restored there (another session): not this one's
+		assert.equal(await startAtPid(), own);
+		const otherProgram = await ckptJson<{ id: string }>('dump', String(own));
+		for (let i = 0; i < 100 && await shell.isAlive(own); i++) await new Promise((r) => setTimeout(r, 50));
+		try {
+			assert.equal((await ckptJson<{ rootPid: number }>('restore', otherProgram.id, '--no-lazy')).rootPid, own);
+			const refused = await ckpt('--target', connectionFilePath(), 'restore', dumped.id, '--kill-running');
+			assert.equal(refused.code, 1);
+			assert.match(refused.stderr, /is now held by another process \(workload, of the same name, started after the checkpoint and not restored from a checkpoint of this program\)/);
+			assert.ok(await shell.isAlive(own), 'the other program lives on');
+		} finally {
+			await shell.killTree(own);
+		}
+		for (const id of [dumped.id, otherProgram.id]) assert.equal((await ckpt('--target', connectionFilePath(), 'rm', id)).code, 0);
 	});
 
 	test('rename gives a checkpoint a new name, "" clears it; its arguments are checked before connecting', async () => {
