@@ -394,6 +394,7 @@ async function checkRenameTruth(pid: number, dir: string, outcome: { id: string 
 		assert.equal(c.name, 'old', 'the old name');
 		await assertCounting(dir);
 		assert.equal((await next.rename(c.id, 'new')).name, 'new', 'and the rename can be done again');
+		assert.equal((await suite.shell.ok(`ls -A ${STORE}/${c.id} | grep '[.]tmp$'; true`)).trim(), '', 'what the killed rename left is gone with it');
 		await next.remove(c.id);
 		await suite.shell.killTree(pid);
 	} finally {
