@@ -399,6 +399,23 @@ static int let_go(struct frozen_tree *t, size_t i, bool stop, struct herr *e)
 	return 0;
 }
 
+/* The members about to be let go of stopped, claimed first (freeze_claim.h): a helper that dies leaves none stopped. */
+static int claim_released(const struct frozen_tree *t, struct herr *e)
+{
+	struct pidlist going = { 0 };
+	int ret = 0;
+
+	for (size_t i = 0; i < t->pids.n && !ret; i++)
+		if (pidlist_has(&t->except, t->pids.v[i]) && pidlist_add(&going, t->pids.v[i])) {
+			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+			ret = -1;
+		}
+	if (!ret && going.n)
+		ret = released_claim_add(going.v, going.n, e);
+	pidlist_free(&going);
+	return ret;
+}
+
 static int set_except(struct frozen_tree *t, const struct freeze_how *how, struct herr *e)
 {
 	t->except.n = 0;
@@ -409,6 +426,8 @@ static int set_except(struct frozen_tree *t, const struct freeze_how *how, struc
 			return -1;
 		}
 	}
+	if (how->stop_released && claim_released(t, e))
+		return -1;
 	for (size_t i = t->pids.n; i-- > 0;)
 		if (pidlist_has(&t->except, t->pids.v[i]) && let_go(t, i, how->stop_released, e))
 			return -1;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "lists.h"
 #include "freeze_claim.h"
 #include "proc.h"
 #include "sbuf.h"
@@ -32,6 +33,8 @@ static char claim_dir[512] = FREEZE_CLAIM_DIR;
 /* A stop claim's name ends so, and its text starts so (a freeze claim's with its cgroup layout, a number). */
 #define STOP_CLAIM_SUFFIX ".stopped"
 #define STOP_CLAIM_HEADER "stopped\n"
+/* A claim on the processes a helper let out of a freeze stopped: this, then the helper's pid. */
+#define RELEASED_CLAIM_PREFIX "released-"
 
 void freeze_claim_dir_set(const char *dir)
 {
@@ -133,6 +136,45 @@ void stop_claim_drop(pid_t root, int fd)
 
 	snprintf(name, sizeof(name), "%d" STOP_CLAIM_SUFFIX, root);
 	claim_drop(name, fd);
+}
+
+/* This helper's claim on the processes it let out of a freeze stopped (released_claim_add), and their pids. */
+static int released_fd = -1;
+static struct pidlist released;
+
+int released_claim_add(const pid_t *pids, size_t n, struct herr *e)
+{
+	char name[48], *text;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!pidlist_has(&released, pids[i]) && pidlist_add(&released, pids[i])) {
+			herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+			return -1;
+		}
+	text = stop_claim_text(released.v, released.n, true);
+	if (!text) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		return -1;
+	}
+	snprintf(name, sizeof(name), RELEASED_CLAIM_PREFIX "%d", getpid());
+	if (released_fd < 0) {
+		released_fd = claim_write(name, text, getpid(), "processes let go of stopped", e);
+		ret = released_fd < 0 ? -1 : 0;
+	} else if (ftruncate(released_fd, 0) || pwrite(released_fd, text, strlen(text), 0) != (ssize_t)strlen(text)) {
+		herr_perror(e, EC(INTERNAL), errno, "cannot claim the processes let go of stopped (%s/%s)", claim_dir, name);
+		ret = -1;
+	}
+	free(text);
+	return ret;
+}
+
+void released_claim_forget(void)
+{
+	if (released_fd >= 0)
+		close(released_fd);
+	released_fd = -1;
+	pidlist_free(&released);
 }
 
 /* Whether the process at pid is one a stop claim made since since (or with start time start, when known) left stopped. */

@@ -43,6 +43,17 @@ int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e);
 /* The processes exist (CRIU answered): their start times go into the claim, so that a sweep continues only them. */
 void stop_claim_settle(int fd, const pid_t *pids, size_t n);
 void stop_claim_drop(pid_t root, int fd);
+/*
+ * The processes a freeze lets go of stopped (stop_released: for a debugger
+ * to take) are claimed so too, for the helper's whole life
+ * (<dir>/released-<helper pid>): a debugger (the helper's child) ending
+ * with the helper can leave them stopped, and the sweep then continues
+ * those still stopped (their start times are in the claim). Claimed before
+ * they are stopped: -1 with e, and nothing is to be stopped.
+ */
+int released_claim_add(const pid_t *pids, size_t n, struct herr *e);
+/* The claim let go of and forgotten here (a test, as if the helper had ended): the sweep takes it. */
+void released_claim_forget(void);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */
 int freeze_claim_sweep(void);
 /*

@@ -268,11 +268,14 @@ static char state_within(pid_t pid, char want, unsigned ms)
 static void test_let_go_stopped(void)
 {
 	struct freeze_how stopped = { .except = NULL, .nexcept = 1, .stop_released = true };
+	char claims[] = "/tmp/ckpt-claims-XXXXXX";
 	struct frozen_tree *t = NULL;
 	struct writer w;
 	struct herr e = { 0 };
 
 	test_case("let go of stopped");
+	CHECK(mkdtemp(claims) != NULL);
+	freeze_claim_dir_set(claims);
 	CHECK(writer_start(&w));
 	stopped.except = &w.grandchild;
 	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
@@ -287,12 +290,16 @@ static void test_let_go_stopped(void)
 	test_case("asked again: not stopped twice");
 	CHECK_OK(freeze_tree(w.root, &stopped, &t, &e), &e);
 	CHECK_UINT(t->stopped.n, ==, 0);
-	test_case("SIGCONT: it runs");
-	CHECK_INT(kill(w.grandchild, SIGCONT), ==, 0);
+	test_case("claimed stopped; the helper gone (its claim let go of), the sweep continues it: it runs");
+	CHECK_INT(access(arena_printf("%s/released-%d", claims, getpid()), F_OK), ==, 0);
+	released_claim_forget();
+	CHECK_INT(freeze_claim_sweep(), ==, 1);
 	check_running(&w);
 	CHECK_OK(frozen_release(t, true, &e), &e);
 out:
 	writer_end(&w);
+	freeze_claim_dir_set(FREEZE_CLAIM_DIR);
+	CHECK_INT(remove_tree(claims), ==, 0);
 	arena_free_all();
 }
 

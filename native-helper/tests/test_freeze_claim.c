@@ -137,6 +137,42 @@ static void test_stop_claims(void)
 	waitpid(before, NULL, 0);
 }
 
+/*
+ * Processes a freeze let go of stopped (for a debugger): claimed for the
+ * helper's life, each new one added; once the helper is gone, the sweep
+ * continues those still stopped.
+ */
+static void test_released(void)
+{
+	pid_t a = stopped_child(), b = stopped_child();
+	const char *path = arena_printf("%s/frozen/released-%d", dir, getpid());
+	struct herr e = { 0 };
+	char *text = NULL;
+
+	test_case("released stopped: claimed with their start times, a later one added");
+	CHECK_OK(released_claim_add(&a, 1, &e), &e);
+	CHECK_OK(released_claim_add(&b, 1, &e), &e);
+	CHECK_OK(released_claim_add(&a, 1, &e), &e);
+	CHECK_INT(read_file(path, &text, NULL, 4096), ==, 0);
+	CHECK_CONTAINS(text, arena_printf("stopped\nsince "));
+	CHECK_CONTAINS(text, arena_printf("\n%d ", a));
+	CHECK_CONTAINS(text, arena_printf("\n%d ", b));
+	free(text);
+	test_case("the helper alive: the sweep leaves them stopped");
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(state_of(a), ==, 'T');
+	test_case("the helper gone: continued, the claim removed");
+	released_claim_forget();
+	CHECK_INT(freeze_claim_sweep(), ==, 1);
+	CHECK_INT(state_of(a), !=, 'T');
+	CHECK_INT(state_of(b), !=, 'T');
+	CHECK_INT(access(path, F_OK), ==, -1);
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+}
+
 
 TEST_GROUP(freeze_claim)
 {
@@ -174,6 +210,7 @@ TEST_GROUP(freeze_claim)
 	CHECK_INT(access("/etc/passwd", F_OK), ==, 0);
 
 	test_stop_claims();
+	test_released();
 
 	test_case("no claim directory: nothing to sweep");
 	freeze_claim_dir_set(arena_printf("%s/none", dir));

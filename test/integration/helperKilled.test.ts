@@ -4,7 +4,8 @@
  * thaws the tree at once; and when the watcher is killed with it, the next
  * helper thaws the tree as it starts (its sweep of the freeze claims a dead
  * helper let go of). Either way the program runs again, ps says so, and the
- * freeze cgroup is gone.
+ * freeze cgroup is gone. A process let out of the freeze stopped, for a
+ * debugger to take, is continued too.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -63,6 +64,26 @@ describe('a helper killed holding a tree frozen', () => {
 			await checkThawed(next, pid, dir, frozenAt);
 		} finally {
 			await next.close();
+			await suite.shell.killTree(pid);
+		}
+	});
+
+	test('a process it let out of the freeze stopped (for a debugger to take): its watcher continues it', async () => {
+		const { pid, dir } = await suite.shell.start([WORKLOAD, 'counter', '{dir}']);
+		await suite.shell.waitForRecord(dir, 'state', (r) => r[1] >= 2);
+		const first = await HelperSession.open(sshTarget());
+		try {
+			const { helperPid } = await first.hello();
+			await first.freeze(pid);
+			const released = await first.freeze(pid, { exceptPids: [pid], stopReleased: true });
+			assert.deepEqual(released.stoppedPids, [pid]);
+			assert.equal((await suite.shell.ok(`ps -o stat= -p ${pid}`)).trim()[0], 'T', 'let go of stopped');
+			const at = await counts(dir);
+			await suite.shell.ok(`kill -KILL ${helperPid}`);
+			await suite.shell.waitForRecord(dir, 'state', (r) => r[1] > at);
+			assert.equal((await suite.shell.ok(`ls /run/checkpoint-debugger/frozen | grep '^released-${helperPid}$'; true`)).trim(), '', 'its claim is gone');
+		} finally {
+			await first.close().catch(() => undefined);
 			await suite.shell.killTree(pid);
 		}
 	});
