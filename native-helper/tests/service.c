@@ -514,6 +514,9 @@ static pid_t fake_restored(bool leave_stopped)
 	return pid;
 }
 
+
+/* The fake CRIU's mode (FAKE_CRIU_ENV): "ok", "ok-ends", "ok-ends-lost", "fail", ... */
+static const char *fake_mode = "";
 static void fake_action(int sk, const CriuReq *req, bool ok, bool ends, CriuResp *r)
 {
 	const CriuOpts *o = req->opts;
@@ -528,6 +531,11 @@ static void fake_action(int sk, const CriuReq *req, bool ok, bool ends, CriuResp
 		/* mode "ok-ends": the tree ended after its dump, as without leave-running */
 		if (ends && o->has_pid)
 			kill(o->pid, SIGKILL);
+		/* mode "...-lost": CRIU finished (its stats-dump, written last), its answer lost (killed, say) */
+		if (strstr(fake_mode, "lost")) {
+			fake_file(o->images_dir_fd, "stats-dump", "stats");
+			_exit(0);
+		}
 		r->success = true;
 		return;
 	}
@@ -615,6 +623,7 @@ __attribute__((constructor)) static void fake_criu_main(void)
 		free(args);
 		return;
 	}
+	fake_mode = mode;
 	/* "criu\0swrk\0FD\0"; anything else ("check --feature") finds nothing */
 	if (len > 10 && !strcmp(args + 5, "swrk")) {
 		fake_serve(atoi(args + 10), !strncmp(mode, "ok", 2), strstr(mode, "ends") != NULL);

@@ -133,7 +133,8 @@ LeakRule **namespaces_warned(size_t *n);
  * an Error line in its log, or (mode "ok") a DUMP announces post-dump,
  * writes pages-1.img and succeeds, and a RESTORE starts one process, a
  * child of the tests, stopped when asked leave_stopped. Modes starting
- * with "ok" succeed; "criu lazy-pages" says it listens, waits for its cue
+ * with "ok" succeed; with "lost" a DUMP writes stats-dump (as CRIU does
+ * last) and ends without answering; "criu lazy-pages" says it listens, waits for its cue
  * (the file FAKE_LAZY_GO in its work directory: a lazy RESTORE writes it)
  * and ends with 0, or 1 when the mode has "lazy-fails"; with "lazy-early"
  * it fails before it listens. Returns its path (a static buffer);

@@ -285,6 +285,26 @@ static void test_images_kept(void)
 	CHECK_INT(remove_tree(store), ==, 0);
 	CHECK_INT(mkdir(store, 0700), ==, 0);
 
+	test_case("CRIU ended the tree and finished (stats-dump), its answer lost: the images are kept");
+	root = launch_program(argv, DUMP_ID);
+	ci = criu_at(fake_criu("ok-ends-lost"));
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
+	fake_criu(NULL);
+	CHECK_CONTAINS(e.msg, "CRIU had ended the program: its complete images are kept in ");
+	CHECK_INT(dir_entries(store), ==, 1);
+	programs_end(&root, 1);
+	CHECK_INT(remove_tree(store), ==, 0);
+	CHECK_INT(mkdir(store, 0700), ==, 0);
+
+	test_case("CRIU finished, its answer lost, the tree running: nothing is kept, the program runs on");
+	root = launch_program(argv, DUMP_ID);
+	ci = criu_at(fake_criu("ok-lost"));
+	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
+	fake_criu(NULL);
+	CHECK_INT(dir_entries(store), ==, 0);
+	check_runs(root);
+	programs_end(&root, 1);
+
 	test_case("CRIU left the tree running, the dump failed after it: nothing is kept, the program runs on");
 	root = launch_program(argv, DUMP_ID);
 	ci = criu_at(fake_criu("ok"));
