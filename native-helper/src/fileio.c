@@ -83,22 +83,41 @@ int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t ma
 	return ret;
 }
 
+int open_regular_at(int dirfd, const char *name, struct stat *st)
+{
+	struct stat before;
+	int fd, saved;
+
+	/* looked at first: opening a FIFO or a device can block or act */
+	if (fstatat(dirfd, name, &before, AT_SYMLINK_NOFOLLOW))
+		return -1;
+	if (S_ISLNK(before.st_mode) || !S_ISREG(before.st_mode)) {
+		errno = S_ISLNK(before.st_mode) ? ELOOP : EINVAL;
+		return -1;
+	}
+	/* not blocking, no terminal taken, no link followed: what is there now may have been swapped in */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st))
+		saved = errno;
+	else if (S_ISREG(st->st_mode))
+		return fd;
+	else
+		saved = EINVAL;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 int read_regular_at(int dirfd, const char *name, char **out, size_t *len, size_t max)
 {
-	/* not blocking: opening a FIFO for reading would wait for a writer */
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK), ret = -1, saved;
 	struct stat st;
+	int fd = open_regular_at(dirfd, name, &st), ret, saved;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st))
-		goto out;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto out;
-	}
 	ret = read_fd(fd, out, len, max);
-out:
 	saved = errno;
 	close(fd);
 	errno = saved;

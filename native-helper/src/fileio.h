@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Writes all of data, however many writes it takes. */
@@ -22,6 +23,12 @@ int read_file_at(int dirfd, const char *name, char **out, size_t *len, size_t ma
  * would block, a device such as /dev/zero, which never ends) with EINVAL.
  */
 int read_regular_at(int dirfd, const char *name, char **out, size_t *len, size_t max);
+/*
+ * name of dirfd opened for reading only if it is a regular file (looked at
+ * before it is opened, and after): the descriptor, st its stat; -1 with
+ * errno, ELOOP for a symbolic link, EINVAL for anything else not regular.
+ */
+int open_regular_at(int dirfd, const char *name, struct stat *st);
 /* A new file (0600, no symbolic link followed) with data. */
 int write_file_at(int dirfd, const char *name, const void *data, size_t len);
 /* from (in from_dir) copied whole, up to max bytes, to a new file to (in to_dir) as write_file_at makes it. */

@@ -155,37 +155,18 @@ static int check_ranges(ByteRange *const *ranges, size_t n, struct herr *e)
 static int open_image(int dirfd, const char *id, const char *name, uint64_t *size, struct herr *e)
 {
 	struct stat st;
-	int fd;
+	int fd = open_regular_at(dirfd, name, &st);
 
-	/* stat first: opening a FIFO or a device can block or act */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		goto fail;
-	if (!S_ISREG(st.st_mode))
-		goto not_regular;
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		goto fail;
-	if (fstat(fd, &st)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot stat %s of checkpoint %s", name, id);
-		close(fd);
-		return -1;
+	if (fd >= 0) {
+		*size = st.st_size;
+		return fd;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		goto not_regular;
-	}
-	*size = st.st_size;
-	return fd;
-fail:
 	if (errno == ENOENT)
 		herr_set(e, EC(NOT_FOUND), errno, "checkpoint %s has no file %s", id, name);
-	else if (errno == ELOOP)
-		goto not_regular;
+	else if (errno == ELOOP || errno == EINVAL)
+		herr_set(e, EC(BAD_REQUEST), EINVAL, "%s of checkpoint %s is not a regular file", name, id);
 	else
 		herr_perror(e, EC(INTERNAL), errno, "cannot open %s of checkpoint %s", name, id);
-	return -1;
-not_regular:
-	herr_set(e, EC(BAD_REQUEST), EINVAL, "%s of checkpoint %s is not a regular file", name, id);
 	return -1;
 }
 

@@ -18,23 +18,20 @@
 /* Opens name in dirfd: a regular file of at most IMG_MAX_BYTES, no symbolic link followed. */
 static int open_image_file(int dirfd, const char *name, struct herr *e)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
+	int fd = open_regular_at(dirfd, name, &st);
 
 	if (fd < 0) {
 		if (errno == ENOENT)
 			herr_set(e, EC(IMAGE_DAMAGED), errno, "the checkpoint has no %s: its images are incomplete",
 				 name);
+		else if (errno == EINVAL || errno == ELOOP)
+			herr_set(e, EC(IMAGE_DAMAGED), errno, "the checkpoint's %s is not a regular file", name);
 		else
-			herr_perror(e, errno == ELOOP ? EC(IMAGE_DAMAGED) : EC(INTERNAL), errno,
-				    "cannot open the checkpoint's %s", name);
+			herr_perror(e, EC(INTERNAL), errno, "cannot open the checkpoint's %s", name);
 		return -1;
 	}
-	if (fstat(fd, &st)) {
-		herr_perror(e, EC(INTERNAL), errno, "cannot stat the checkpoint's %s", name);
-	} else if (!S_ISREG(st.st_mode)) {
-		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's %s is not a regular file", name);
-	} else if ((uint64_t)st.st_size > IMG_MAX_BYTES) {
+	if ((uint64_t)st.st_size > IMG_MAX_BYTES) {
 		herr_set(e, EC(IMAGE_DAMAGED), EFBIG, "the checkpoint's %s is %llu bytes, more than an image can be "
 			 "(%u MiB)", name, (unsigned long long)st.st_size, IMG_MAX_BYTES >> 20);
 	} else {

@@ -128,17 +128,17 @@ static int open_pages(struct loader *ld, struct level *l, uint32_t pages_id, uin
 	int fd;
 
 	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
-	fd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	fd = open_regular_at(l->dirfd, name, &st);
 	if (fd < 0) {
-		herr_perror(e, EC(IMAGE_DAMAGED), errno, "the checkpoint's %s names %s, which cannot be opened",
-			    ld->name, name);
+		herr_perror(e, EC(IMAGE_DAMAGED), errno == ELOOP ? EINVAL : errno, "the checkpoint's %s names %s, "
+			    "which cannot be opened as a regular file", ld->name, name);
 		return -1;
 	}
 	if (fdlist_add(&ld->m->fds, fd)) {
 		close(fd);
 		return nomem(e);
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < need) {
+	if ((uint64_t)st.st_size < need) {
 		herr_set(e, EC(IMAGE_DAMAGED), EINVAL, "the checkpoint's %s holds %llu bytes; %s says %llu",
 			 name, (unsigned long long)st.st_size, ld->name, (unsigned long long)need);
 		return -1;

@@ -57,22 +57,9 @@ struct saved_conns {
 /* The whole image name of dirfd (malloc'd), *len its size; NULL with errno. A regular file, not followed. */
 static uint8_t *read_image_file(int dirfd, const char *name, size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), saved;
 	char *buf = NULL;
-	struct stat st;
-	bool stated;
 
-	if (fd < 0)
-		return NULL;
-	stated = fstat(fd, &st) == 0;
-	if (stated && !S_ISREG(st.st_mode))
-		errno = EINVAL;
-	else if (stated)
-		read_fd(fd, &buf, len, MAX_FILES_IMG);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return (uint8_t *)buf;
+	return read_regular_at(dirfd, name, &buf, len, MAX_FILES_IMG) ? NULL : (uint8_t *)buf;
 }
 
 /* "A:port" of an image's address words (network order, 1 for IPv4, 4 for IPv6). */

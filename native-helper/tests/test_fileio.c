@@ -348,6 +348,41 @@ static void test_write_temp_at_fails(void)
 	close(dirfd);
 }
 
+/* open_regular_at: a regular file opened; a link (ELOOP, wherever it leads), a FIFO, a directory or a device (EINVAL) not even opened. */
+static void test_open_regular_at(int dirfd)
+{
+	static const struct { const char *name; int want_errno; } refused[] = {
+		{ "or-link", ELOOP }, { "or-fifo", EINVAL }, { "or-dir", EINVAL }, { "or-zero", ELOOP }, { "or-absent", ENOENT },
+	};
+	struct stat st;
+	int fd;
+
+	test_case("open_regular_at");
+	CHECK_INT(plain_file(dirfd, "or-regular", "12345", 5), ==, 0);
+	CHECK_INT(symlinkat("or-regular", dirfd, "or-link"), ==, 0);
+	CHECK_INT(mkfifoat(dirfd, "or-fifo", 0600), ==, 0);
+	CHECK_INT(mkdirat(dirfd, "or-dir", 0700), ==, 0);
+	CHECK_INT(symlinkat("/dev/zero", dirfd, "or-zero"), ==, 0);
+	fd = open_regular_at(dirfd, "or-regular", &st);
+	CHECK_INT(fd, >=, 0);
+	CHECK_INT(st.st_size, ==, 5);
+	close(fd);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		test_case("open_regular_at of %s", refused[i].name);
+		errno = 0;
+		CHECK_INT(open_regular_at(dirfd, refused[i].name, &st), ==, -1);
+		CHECK_INT(errno, ==, refused[i].want_errno);
+	}
+	test_case("open_regular_at of /dev/null: a device, EINVAL");
+	CHECK_INT(open_regular_at(AT_FDCWD, "/dev/null", &st), ==, -1);
+	CHECK_INT(errno, ==, EINVAL);
+	unlinkat(dirfd, "or-link", 0);
+	unlinkat(dirfd, "or-fifo", 0);
+	unlinkat(dirfd, "or-zero", 0);
+	unlinkat(dirfd, "or-dir", AT_REMOVEDIR);
+	unlinkat(dirfd, "or-regular", 0);
+}
+
 /* replace_file_at: the name replaced whole, nothing else left; a rename that cannot be done leaves nothing. */
 static void test_replace_file_at(void)
 {
@@ -587,6 +622,7 @@ TEST_GROUP(fileio)
 	test_write_temp_at();
 	test_write_temp_at_fails();
 	test_replace_file_at();
+	test_open_regular_at(dirfd);
 	test_remove_temps_at();
 	test_write_str_path(dirfd);
 	test_mkdir_p();
