@@ -201,6 +201,10 @@ int store_list(const char *store, ListResult *res, struct herr *e)
 	struct dirent *de;
 	DIR *d;
 
+	/*
+	 * a pass of its own, before the listing's: a .partial the sweep renames
+	 * to its id during one readdir may or may not be seen by it (POSIX)
+	 */
 	store_sweep_partial(store);
 	d = opendir(store);
 	if (!d) {
