@@ -464,26 +464,28 @@ static int criu_dump(struct dump_ctx *c, struct dump_outcome *out, uint64_t *wal
 	return ret;
 }
 
-/*
- * The tree's dump lock: another dump of it under way (another request, or
- * another session) is said in words, before anything is frozen or scanned,
- * instead of CRIU's "Unable to detach from PID" when it meets the other.
- * The files stay (removing one could let two dumps hold two of them).
- */
-static int lock_tree(struct dump_ctx *c, struct herr *e)
+int tree_lock(pid_t root, struct herr *e)
 {
 	char name[16];
+	int fd;
 
-	snprintf(name, sizeof(name), "%d", c->p->root);
-	c->dump_lock = lock_file_in(DUMP_LOCK_DIR, name);
-	if (c->dump_lock >= 0)
-		return 0;
+	snprintf(name, sizeof(name), "%d", root);
+	fd = lock_file_in(DUMP_LOCK_DIR, name);
+	if (fd >= 0)
+		return fd;
 	if (errno == EWOULDBLOCK)
-		herr_set(e, EC(BUSY), EWOULDBLOCK, "a dump of the tree of process %d is already under way (another "
-			 "request, or another session); try again when it is done", c->p->root);
+		herr_set(e, EC(BUSY), EWOULDBLOCK, "a dump or a restore of the tree of process %d is already under "
+			 "way (another request, or another session); try again when it is done", root);
 	else
 		herr_perror(e, EC(INTERNAL), errno, "cannot lock %s/%s", DUMP_LOCK_DIR, name);
 	return -1;
+}
+
+/* Before anything is frozen or scanned. */
+static int lock_tree(struct dump_ctx *c, struct herr *e)
+{
+	c->dump_lock = tree_lock(c->p->root, e);
+	return c->dump_lock < 0 ? -1 : 0;
 }
 
 int dump_run(const struct dump_params *p, struct dump_outcome *out, struct herr *e)

@@ -18,8 +18,17 @@
 #include "err.h"
 #include "wire.h"
 
-/* One lock file per tree root being dumped: two dumps of one tree at once, the second says so. */
+/* One lock file per tree root being dumped or restored: two at once, the second says so. */
 #define DUMP_LOCK_DIR "/run/checkpoint-debugger/dumping"
+
+/*
+ * The tree lock of root, held by a dump of its tree and by a restore of a
+ * checkpoint of it for as long as they run: its descriptor, or -1 with e
+ * (BUSY in words when another holds it, instead of what CRIU says when it
+ * meets the other: "Unable to detach from PID", "Can't fork for PID: File
+ * exists"). The files stay (removing one could let two hold two of them).
+ */
+int tree_lock(pid_t root, struct herr *e);
 
 struct dump_params {
 	uint32_t request;		/* the id its progress and tree-state events carry */

@@ -14,6 +14,7 @@
 #include "channel.h"
 #include "children.h"
 #include "debugregs.h"
+#include "dump.h"
 #include "fault.h"
 #include "fileio.h"
 #include "freeze_claim.h"
@@ -58,6 +59,7 @@ struct restore_ctx {
 	struct lazy_params lazy_params;
 	struct lazy_restore lazy;	/* lazy.supervisor: restoring with lazy pages */
 	int stop_claim;			/* restored frozen: CRIU leaves the tree stopped (freeze_claim.h) */
+	int tree_lock;			/* dump.h's, for the checkpoint's root */
 };
 
 /*
@@ -463,7 +465,7 @@ static int criu_restore(struct restore_ctx *c, struct restore_outcome *out, stru
 
 int restore_run(const struct restore_params *p, struct restore_outcome *out, struct herr *e)
 {
-	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1, .lazy = { .work_fd = -1, .go_fd = -1 }, .stop_claim = -1,
+	struct restore_ctx c = { .p = p, .images_fd = -1, .work_fd = -1, .lazy = { .work_fd = -1, .go_fd = -1 }, .stop_claim = -1, .tree_lock = -1,
 				 .output = { .out = { -1, -1 }, .err = { -1, -1 } } };
 	int ret = -1;
 
@@ -474,7 +476,9 @@ int restore_run(const struct restore_params *p, struct restore_outcome *out, str
 	/* the directory names the checkpoint: a copied or renamed one restores from where it is */
 	c.ck->id = (char *)p->id;
 	c.pids = checkpoint_pids(c.ck);
-	if (wait_lazy_done(&c, e) || check_restorable(&c, e))
+	/* what runs at its pids is judged, and killed, by one restore or dump at a time */
+	c.tree_lock = tree_lock(c.ck->root_pid, e);
+	if (c.tree_lock < 0 || wait_lazy_done(&c, e) || check_restorable(&c, e))
 		goto out;
 	if (open_dirs(&c, e) || start_lazy(&c, e))
 		goto out;
@@ -508,6 +512,8 @@ out:
 		close(c.images_fd);
 	if (c.work_fd >= 0)
 		close(c.work_fd);
+	if (c.tree_lock >= 0)
+		close(c.tree_lock);	/* and with it the lock */
 	/* the write ends now belong to the restored program, or to nobody */
 	output_close(&c.output);
 	restore_plan_close(&c.plan);

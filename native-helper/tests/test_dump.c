@@ -86,7 +86,7 @@ static void test_dump_under_way(pid_t root)
 	CHECK_INT(fd >= 0 ? flock(fd, LOCK_EX) : -1, ==, 0);
 	CHECK_INT(dump_warned(root, &ci, &out, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(BUSY));
-	CHECK_STR(e.msg, ==, arena_printf("a dump of the tree of process %d is already under way (another request, or "
+	CHECK_STR(e.msg, ==, arena_printf("a dump or a restore of the tree of process %d is already under way (another request, or "
 					  "another session); try again when it is done", root));
 	CHECK_STR(events_told(), ==, arena_printf("RUNNING %d, ", root));	/* as it was: nothing scanned or frozen */
 	CHECK_INT(dir_entries(store), ==, 0);

@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "fileio.h"
 #include "proc.h"
+#include "dump.h"
 #include "restore.h"
 #include "util.h"
 #include "wire.h"
@@ -114,6 +115,7 @@ static void test_running(pid_t child, pid_t grandchild)
 	struct restore_outcome out;
 	struct fixture f;
 	struct herr e;
+	int lock;
 
 	CHECK_INT(checkpoint_put(store, "running", fixture(&f, "running", child, grandchild, "unit-tests")), ==, 0);
 	test_case("its processes still run");
@@ -122,6 +124,14 @@ static void test_running(pid_t child, pid_t grandchild)
 	CHECK_CONTAINS(e.msg, "kill_running");
 	CHECK(pid_exists(child));
 	CHECK(pid_exists(grandchild));
+	test_case("a dump or a restore of the tree under way: refused in words, nothing killed");
+	lock = tree_lock(child, &e);
+	CHECK_INT(lock, >=, 0);
+	check_refused(restore("running", true, "/bin/false", &out, &e), &out, &e, EC(BUSY),
+		      arena_printf("a dump or a restore of the tree of process %d is already under way", child));
+	CHECK(pid_exists(child));
+	if (lock >= 0)
+		close(lock);
 	test_case("killed first, then a CRIU that answers nothing");
 	CHECK_INT(restore("running", true, "/bin/false", &out, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(CRIU_FAILED));

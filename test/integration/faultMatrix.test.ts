@@ -17,7 +17,8 @@
  * criu-restored (CRIU has made the tree; restored frozen, it is stopped).
  * Of a delete of a checkpoint another stands on: unshare-pages-taken (the
  * one standing on it has taken in its pages, its manifest and link not yet
- * changed), delete-remove (none stands on it any more, not yet removed).
+ * changed), delete-remove (none stands on it any more, not yet removed),
+ * delete-hidden (renamed out of sight, not yet removed).
  * Of a freeze: freeze-answer (the tree frozen, not yet said); the helper
  * killed holding a frozen tree with its watcher killed too is in
  * helperKilled.test.ts. Of the editor's restore (DebuggedTree.restore, which checkpoints the
@@ -27,12 +28,17 @@
  * Of a rename: rename-write (the manifest not yet written), manifest-renames
  * (manifest.json renamed into place, manifest.pb not yet): the old name
  * stays, nothing damaged. CONCURRENT: a second request on the same tree or
- * checkpoint from another session while the first runs (two dumps; a
- * delete during a restore): one goes ahead, the other waits or says BUSY.
+ * checkpoint from another session while the first runs (two dumps; two
+ * restores; a delete during a restore): one goes ahead, the other waits or
+ * says BUSY. PAUSE: the first request paused half-way (`--fault
+ * POINT=PAUSE`) while the second comes, so that the race goes the same way
+ * every time (a restore holding the checkpoint, a delete holding it).
  * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
- * program holding 16 MiB (CRIU's own writes fail, not the helper's).
+ * program holding 16 MiB (CRIU's own writes fail, not the helper's); and a
+ * delete whose pages cannot be handed over for want of room.
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
- * dumps a program holding 256 MiB: the helper finishes what it started.
+ * dumps or restores a program holding 256 MiB: the helper finishes what it
+ * started.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -44,6 +50,10 @@ import { shellSuite, sshTarget, WORKLOAD } from './harness';
 const STORE = '/var/lib/checkpoint-debugger/fault-matrix';
 /** A store too small for a program's images (FULL rows). */
 const TINY_STORE = '/var/lib/checkpoint-debugger/fault-matrix-tiny';
+/** A store with room for a program's checkpoints, filled up before a delete (a FULL delete row). */
+const SMALL_STORE = '/var/lib/checkpoint-debugger/fault-matrix-small';
+/** What the loser of two dumps or restores of one tree at once is told. */
+const TREE_BUSY = /a dump or a restore of the tree of process \d+ is already under way/;
 
 type DumpRow = {
 	operation: 'dump';
@@ -53,14 +63,16 @@ type DumpRow = {
 
 type RestoreRow = {
 	operation: 'restore';
-	point: 'restore-criu-first' | 'criu-restored';
+	/** 'none': the connection dropped while CRIU restores (DROP). */
+	point: 'restore-criu-first' | 'criu-restored' | 'none';
 	/** Restored frozen (the debugger's way), or running. */
 	frozen: boolean;
 };
 
 type DeleteRow = {
 	operation: 'delete';
-	point: 'unshare-pages-taken' | 'delete-remove' | 'delete-hidden';
+	/** 'none': the store full while the pages are handed over (FULL). */
+	point: 'unshare-pages-taken' | 'delete-remove' | 'delete-hidden' | 'none';
 };
 
 type FreezeRow = {
@@ -80,6 +92,9 @@ type RenameRow = {
 
 type DumpTwiceRow = {
 	operation: 'dump twice';
+	point: 'none';
+} | {
+	operation: 'restore twice';
 	point: 'none';
 };
 
@@ -157,6 +172,11 @@ const MATRIX: readonly Row[] = [
 	{ operation: 'rename', point: 'manifest-renames', fault: 'KILL', program: 'runs', checkpoint: 'final' },
 	// two sessions at once on the same tree or checkpoint
 	{ operation: 'dump twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	{ operation: 'restore twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	// the connection dropped while CRIU restores: the helper finishes, the program runs restored
+	{ operation: 'restore', point: 'none', fault: 'DROP', frozen: false, program: 'runs', checkpoint: 'final' },
+	// the store full while a delete hands pages over: refused in words, both checkpoints whole
+	{ operation: 'delete', point: 'none', fault: 'FULL', program: 'runs', checkpoint: 'final' },
 	{ operation: 'delete during restore', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	// the restore has the checkpoint: the delete waits for it, then goes on
 	{ operation: 'delete during restore', point: 'restore-criu-first', fault: 'PAUSE', program: 'runs', checkpoint: 'none' },
@@ -164,7 +184,7 @@ const MATRIX: readonly Row[] = [
 	{ operation: 'restore during delete', point: 'delete-remove', fault: 'PAUSE', program: 'runs', checkpoint: 'none' },
 ];
 
-const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}; umount ${TINY_STORE} 2>/dev/null; rm -rf ${TINY_STORE}`));
+const suite = shellSuite((shell) => shell.run(`rm -rf ${STORE}; for s in ${TINY_STORE} ${SMALL_STORE}; do umount $s 2>/dev/null; rm -rf $s; done`));
 
 const session = (fault?: string): Promise<HelperSession> =>
 	HelperSession.open(sshTarget({ helperArgs: ['--store', STORE, ...(fault ? ['--fault', fault] : [])] }));
@@ -179,12 +199,15 @@ async function assertCounting(dir: string): Promise<void> {
 
 /** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
 async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
+	if (r.fault === 'DROP' && r.operation === 'restore') return droppedRestore(pid);
 	if (r.fault === 'DROP') return droppedDump(r, pid);
+	if (r.fault === 'FULL' && r.operation === 'delete') return deleteInFullStore(pid, dir);
 	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
 	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
 	if (r.operation === 'rename') return faultyRename(r, pid);
 	if (r.operation === 'dump twice') return dumpTwice(pid);
+	if (r.operation === 'restore twice') return restoreTwice(pid);
 	if (r.operation === 'delete during restore' && r.point === 'none') return deleteDuringRestore(pid);
 	if (r.operation === 'delete during restore' || r.operation === 'restore during delete') return oneAfterTheOther(r, pid);
 	return killedOrFailing(r, pid);
@@ -334,10 +357,84 @@ async function dumpTwice(pid: number): Promise<object> {
 		const made = results.filter((x) => x.status === 'fulfilled');
 		const refused = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
 		assert.ok(made.length >= 1, 'one dump goes ahead');
-		for (const x of refused) assert.match(String(x.reason), /a dump of the tree of process \d+ is already under way/);
+		for (const x of refused) assert.match(String(x.reason), TREE_BUSY);
 		return { made: made.length };
 	} finally {
 		await Promise.all([a.close(), b.close()]);
+	}
+}
+
+/** Two restores (killing what runs) of one checkpoint at once, from two sessions: one restores, the other is told in words. */
+async function restoreTwice(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const c = await a.dump(pid, { leaveRunning: true, name: 'twice' });
+		const results = await Promise.allSettled([a.restore(c.id, { killRunning: true, lazy: false }), b.restore(c.id, { killRunning: true, lazy: false })]);
+		const made = results.filter((x) => x.status === 'fulfilled');
+		assert.ok(made.length >= 1, `one restore goes ahead: ${results.map((x) => x.status === 'rejected' ? String(x.reason) : 'restored').join('; ')}`);
+		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), TREE_BUSY);
+		return { made: made.length };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
+/** A restore whose SSH connection is dropped (its sshd killed) once CRIU restores: the helper finishes it. */
+async function droppedRestore(pid: number): Promise<object | Error> {
+	const healthy = await session();
+	const c = await healthy.dump(pid, { leaveRunning: true, name: 'none-DROP' }).finally(() => healthy.close());
+	const dropped = await session();
+	const { helperPid } = await dropped.hello();
+	const sshd = (await suite.shell.ok(`ps -o ppid= -p ${helperPid}`)).trim();
+	let drop: Promise<unknown> | undefined;
+	try {
+		return await dropped.restore(c.id, {
+			killRunning: true, lazy: false,
+			onProgress: (p) => { if (p.stage === 'restoring') drop ??= suite.shell.ok(`kill -KILL ${sshd}`); },
+		});
+	} catch (err) {
+		return err instanceof Error ? err : new Error(String(err));
+	} finally {
+		await drop;
+		await dropped.close().catch(() => undefined);
+		for (let i = 0; i < 200 && await suite.shell.isAlive(helperPid); i++) await new Promise((res) => setTimeout(res, 50));
+	}
+}
+
+/**
+ * A delete of a checkpoint another stands on, in a store with no room for
+ * the pages it hands over: refused in words; both checkpoints stay whole,
+ * restore, and the delete goes through once there is room.
+ */
+async function deleteInFullStore(pid: number, dir: string): Promise<object> {
+	await suite.shell.ok(`mkdir -p ${SMALL_STORE} && (mountpoint -q ${SMALL_STORE} || mount -t tmpfs -o size=48m,mode=0700 tmpfs ${SMALL_STORE})`);
+	const small = await HelperSession.open(sshTarget({ helperArgs: ['--store', SMALL_STORE] }));
+	try {
+		const first = await small.dump(pid, { leaveRunning: true, name: 'first' });
+		const at = await counted(dir);
+		await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] > at + 2);
+		const second = await small.dump(pid, { leaveRunning: true, name: 'second' });
+		assert.equal(second.parent, first.id, 'the second stands on the first');
+		// what is left free: less than the first's pages the second would take in
+		await suite.shell.ok(`dd if=/dev/zero of=${SMALL_STORE}/filler bs=1M count=$(( $(df -m --output=avail ${SMALL_STORE} | tail -1) - 1 )) 2>/dev/null; true`);
+		const refused = await small.remove(first.id).then(() => undefined, (err: unknown) => err);
+		assert.ok(refused instanceof Error, 'the delete fails');
+		assert.match(refused.message, /No space left on device/);
+		await suite.shell.ok(`rm -f ${SMALL_STORE}/filler`);
+		const listed = await small.list();
+		assert.deepEqual(listed.map((c) => [c.name, c.damaged, c.parent]), [['first', '', ''], ['second', '', first.id]], 'both whole, as they were');
+		assert.equal((await suite.shell.ok(`ls -A ${SMALL_STORE}/${second.id} | grep -v -e '^pages-' -e '^pagemap-' -e '[.]img$' -e '^manifest' -e '^parent$' -e '^stats-dump$' -e '[.]log$'; true`)).trim(), '', 'nothing half-written left beside the images');
+		for (const c of [first, second]) {
+			assert.equal((await small.restore(c.id, { killRunning: true, lazy: false })).rootPid, pid, `${c.name} restores`);
+			await assertCounting(dir);
+		}
+		await small.remove(first.id);
+		assert.equal((await small.list()).map((c) => c.parent).join(), '', 'once there is room, the delete goes through');
+		await small.remove(second.id);
+		return { refused: refused.message };
+	} finally {
+		await small.close();
+		await suite.shell.run(`umount ${SMALL_STORE}; rm -rf ${SMALL_STORE}`);
 	}
 }
 
@@ -479,18 +576,20 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault === 'PAUSE' ? 'the first paused' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
-		const where = r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
+		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
+			: r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
 			const { pid, dir } = await suite.shell.start(held ? [WORKLOAD, 'memory', '{dir}', held] : [WORKLOAD, 'counter', '{dir}']);
 			try {
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
 				const outcome = await faultyOperation(r, pid, dir);
+				if (r.operation === 'delete' && r.fault === 'FULL') return;	// checked as it went
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
 				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
 				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string });
 				if (r.fault === 'CONCURRENT' || r.fault === 'PAUSE') return await checkConcurrentTruth(pid, dir);
-				if (r.fault === 'KILL' || r.fault === 'DROP') assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
+				if (r.fault === 'KILL' || (r.fault === 'DROP' && r.operation === 'dump')) assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
 				await suite.shell.killTree(pid);
