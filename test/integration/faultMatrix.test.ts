@@ -383,22 +383,7 @@ async function restoreTwice(pid: number): Promise<object> {
 async function droppedRestore(pid: number): Promise<object | Error> {
 	const healthy = await session();
 	const c = await healthy.dump(pid, { leaveRunning: true, name: 'none-DROP' }).finally(() => healthy.close());
-	const dropped = await session();
-	const { helperPid } = await dropped.hello();
-	const sshd = (await suite.shell.ok(`ps -o ppid= -p ${helperPid}`)).trim();
-	let drop: Promise<unknown> | undefined;
-	try {
-		return await dropped.restore(c.id, {
-			killRunning: true, lazy: false,
-			onProgress: (p) => { if (p.stage === 'restoring') drop ??= suite.shell.ok(`kill -KILL ${sshd}`); },
-		});
-	} catch (err) {
-		return err instanceof Error ? err : new Error(String(err));
-	} finally {
-		await drop;
-		await dropped.close().catch(() => undefined);
-		for (let i = 0; i < 200 && await suite.shell.isAlive(helperPid); i++) await new Promise((res) => setTimeout(res, 50));
-	}
+	return droppedAt('restoring', (dropped, onProgress) => dropped.restore(c.id, { killRunning: true, lazy: false, onProgress }));
 }
 
 /**
@@ -520,22 +505,28 @@ async function checkConcurrentTruth(pid: number, dir: string): Promise<void> {
 }
 
 /** A dump whose SSH connection is dropped (the sshd process serving it killed) once CRIU runs. */
-async function droppedDump(r: Row, pid: number): Promise<object | Error> {
+function droppedDump(r: Row, pid: number): Promise<object | Error> {
+	const leaveRunning = r.operation === 'dump' && r.leaveRunning;
+	return droppedAt('dumping', (dropped, onProgress) => dropped.dump(pid, { leaveRunning, name: `${r.point}-${r.fault}`, onProgress }));
+}
+
+/**
+ * A request whose SSH connection is dropped (the sshd process serving it
+ * killed) once it reports stage: its result or error, after its helper
+ * (which finishes what it started, then ends with its connection) is gone.
+ */
+async function droppedAt(stage: string, request: (s: HelperSession, onProgress: (p: pb.IProgress) => void) => Promise<object>): Promise<object | Error> {
 	const dropped = await session();
 	const { helperPid } = await dropped.hello();
 	const sshd = (await suite.shell.ok(`ps -o ppid= -p ${helperPid}`)).trim();
 	let drop: Promise<unknown> | undefined;
 	try {
-		return await dropped.dump(pid, {
-			leaveRunning: r.operation === 'dump' && r.leaveRunning, name: `${r.point}-${r.fault}`,
-			onProgress: (p) => { if (p.stage === 'dumping') drop ??= suite.shell.ok(`kill -KILL ${sshd}`); },
-		});
+		return await request(dropped, (p) => { if (p.stage === stage) drop ??= suite.shell.ok(`kill -KILL ${sshd}`); });
 	} catch (err) {
 		return err instanceof Error ? err : new Error(String(err));
 	} finally {
 		await drop;
 		await dropped.close().catch(() => undefined);
-		// the helper finishes its dump, then ends with its connection
 		for (let i = 0; i < 200 && await suite.shell.isAlive(helperPid); i++) await new Promise((res) => setTimeout(res, 50));
 	}
 }
