@@ -6,9 +6,9 @@
  * the CLI also takes (ssh://user@host:port, a connection file, "local").
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import SSHConfig from 'ssh-config';
+import SSHConfig, { type Line } from 'ssh-config';
 import { CheckpointError } from './errors';
 import { patternListMatches } from './wildcards';
 import { targetFromSpec } from './targetSpec';
@@ -45,10 +45,6 @@ export const LOCAL_NAME = 'This machine';
 
 const expandHome = (path: string): string => (path.startsWith('~/') ? join(homedir(), path.slice(2)) : path);
 
-function first(value: string | string[] | undefined): string | undefined {
-	return Array.isArray(value) ? value[0] : value;
-}
-
 /** A TCP port as ssh_config or a ProxyJump hop writes it: decimal, 1 to 65535; undefined for anything else. */
 function tcpPort(text: string): number | undefined {
 	const port = /^\d{1,5}$/.test(text) ? Number(text) : 0;
@@ -61,41 +57,153 @@ function detailOf(o: SshTargetOptions): string {
 
 type DirectiveValue = string | { val: string; separator: string; quoted?: boolean }[];
 
+/** A directive's words as ssh-config split them (at blanks and "=", quotes taken off). */
+function wordsOf(value: DirectiveValue): string[] {
+	return typeof value === 'string' ? [value] : value.map((v) => v.val);
+}
+
 function valuesOf(value: DirectiveValue): string[] {
-	return (typeof value === 'string' ? [value] : value.map((v) => v.val)).flatMap((v) => v.split(',')).filter(Boolean);
+	return wordsOf(value).flatMap((v) => v.split(',')).filter(Boolean);
+}
+
+/** The options the catalog shows (ssh_config keywords, in lower case), and CanonicalizeHostName, which makes ssh read the file a second time (hostOptions). */
+const KEYWORDS = ['hostname', 'port', 'user', 'identityfile', 'proxyjump', 'canonicalizehostname'] as const;
+type Keyword = (typeof KEYWORDS)[number];
+type HostOptions = Partial<Record<Keyword, string>>;
+const isKeyword = (word: string): word is Keyword => (KEYWORDS as readonly string[]).includes(word);
+
+/** The local user's name: "Match localuser" tests it, and "Match user" when no User was given. */
+function localUserName(): string {
+	try {
+		return userInfo().username;
+	} catch {
+		// userInfo() throws for a user with no name or home directory.
+		return process.env.USER || process.env.USERNAME || '';
+	}
+}
+
+/** What a Match line is decided on, as the names stand when ssh reaches the line. */
+interface MatchFacts {
+	/** The HostName given by the lines before (%h-style tokens not expanded), else the name asked for. */
+	host: string;
+	/** The name asked for. */
+	originalHost: string;
+	/** The User given by the lines before, else the local user. */
+	user: string;
+	localUser: string;
+	finalPass: boolean;
 }
 
 /**
- * ssh-config 5.3 matches Host and Match patterns as regular expressions ("*"
- * as ".*", "?" as ".?"), which backtrack exponentially: "Host web" and 63
- * stars, or a "*" and 40 "?", held the Targets view for minutes. (Its "?"
- * also matches no character, where OpenSSH's matches exactly one.) So the
- * Host lines are decided here, by OpenSSH's rules (./wildcards), for the one
- * name computed: in the config handed to ssh-config, a Host line that takes
- * the name says "*", one that does not says "!*". Match lines keep their
- * patterns, runs of "*" made one (a run matches what one star does).
+ * Whether a Match line applies, by OpenSSH's readconf.c match_cfg_line: all
+ * its criteria must hold, "!" before one negates it, an argument is a
+ * comma-separated pattern list (./wildcards: linear time; "?" is one
+ * character), matched in any case for host and originalhost and in exact case
+ * for user and localuser, as OpenSSH does. "all" stands alone (OpenSSH also
+ * lets it follow one criterion). "canonical" and "final" hold in the final
+ * pass only (see hostOptions); a "final" that is not negated asks for that pass.
+ *
+ * The criteria the catalog cannot decide make the line not apply, negated or
+ * not, so that nothing is applied on a guess: exec (a command is never run
+ * here; ssh-config with matchExec false took an exec line as not matching
+ * too), localnetwork, tagged, version, command and sessiontype (they depend
+ * on the network or on how ssh is started). So do lines OpenSSH refuses (an
+ * unknown criterion, a missing argument, "all" among others).
+ *
+ * The words are ssh-config's (SSHConfig.parse), which takes a negated "all",
+ * "canonical" or "final" for a criterion with an argument and so refuses most
+ * lines with one ("Match !final", "Match !canonical host x"): such a file
+ * gives no hosts, as any file it cannot parse.
  */
-function configFor(config: SSHConfig, name: string): SSHConfig {
-	const collapse = (value: DirectiveValue): DirectiveValue => {
-		const one = (text: string): string => text.replace(/\*{2,}/g, '*');
-		return typeof value === 'string' ? one(value) : value.map((v) => ({ ...v, val: one(v.val) }));
-	};
-	const view = new SSHConfig();
-	for (const line of config) {
-		if (line.type === SSHConfig.DIRECTIVE && /^host$/i.test(line.param)) {
-			view.push({ ...line, value: patternListMatches(valuesOf(line.value), name) ? '*' : '!*' });
-		} else if (line.type === SSHConfig.DIRECTIVE && 'criteria' in line) {
-			view.push({ ...line, criteria: Object.fromEntries(Object.entries(line.criteria).map(([key, value]) => [key, collapse(value)])) });
-		} else {
-			view.push(line);
+function matchLine(words: readonly string[], facts: MatchFacts): { applies: boolean; wantsFinalPass: boolean } {
+	let applies = true;
+	let wantsFinalPass = false;
+	let criteria = 0;
+	for (let i = 0; i < words.length && !words[i].startsWith('#');) {
+		const negated = words[i].startsWith('!');
+		const criterion = words[i++].slice(negated ? 1 : 0).toLowerCase();
+		if (criterion === 'all') {
+			const alone = criteria <= 1 && (i === words.length || words[i].startsWith('#'));
+			return { applies: alone && applies && !negated, wantsFinalPass };
 		}
+		criteria++;
+		let holds: boolean | undefined;
+		if (criterion === 'canonical' || criterion === 'final') {
+			wantsFinalPass ||= criterion === 'final' && !negated;
+			holds = facts.finalPass;
+		} else {
+			const argument = words[i++];
+			if (!argument || argument.startsWith('#')) return { applies: false, wantsFinalPass };
+			const patterns = argument.split(',');
+			holds = criterion === 'host' ? patternListMatches(patterns, facts.host)
+				: criterion === 'originalhost' ? patternListMatches(patterns, facts.originalHost)
+				: criterion === 'user' ? patternListMatches(patterns, facts.user, { exactCase: true })
+				: criterion === 'localuser' ? patternListMatches(patterns, facts.localUser, { exactCase: true })
+				: undefined;
+		}
+		if (holds === undefined || holds === negated) applies = false;
 	}
-	return view;
+	return { applies: applies && criteria > 0, wantsFinalPass };
+}
+
+/**
+ * The options ssh uses for `name`, computed here rather than by ssh-config's
+ * compute, whose Host and Match patterns are regular expressions ("*" as
+ * ".*", "?" as ".?") that backtrack exponentially ("Host web" and 63 stars,
+ * "Match host" and 40 "?" held the Targets view for minutes) and take "?"
+ * for zero characters or one. As OpenSSH reads the file: lines in order, a
+ * Host section applying when its patterns take the name, a Match section when
+ * matchLine says so, the first value given for an option winning.
+ *
+ * OpenSSH reads the file a second time, the final pass, when a Match line
+ * asked for it ("Match final") or CanonicalizeHostName is on; values already
+ * given stay. In that pass the host is the HostName found, or the name (ssh
+ * sets it before the pass, so a HostName first given there changes nothing);
+ * Host lines and "Match host" see it, and "canonical" and "final" hold: in a
+ * single read both are false (and "!canonical", "!final" true). The name is
+ * not canonicalised (that is a DNS lookup in CanonicalDomains, which the
+ * catalog does not make): the final pass sees what ssh sees when the lookup
+ * finds nothing.
+ */
+function hostOptions(config: SSHConfig, name: string, localUser: string): HostOptions {
+	const options: HostOptions = {};
+	const take = (lines: Iterable<Line>): void => {
+		for (const line of lines) {
+			if (line.type !== SSHConfig.DIRECTIVE) continue;
+			const keyword = line.param.toLowerCase();
+			if (isKeyword(keyword) && options[keyword] === undefined) options[keyword] = wordsOf(line.value)[0];
+		}
+	};
+	// An empty HostName ("HostName" and nothing after it) is as good as none: the name is the host.
+	const host = (): string => options.hostname || name;
+	const pass = (finalPass: boolean): boolean => {
+		let wantsFinalPass = false;
+		for (const line of config) {
+			if (line.type !== SSHConfig.DIRECTIVE) continue;
+			if (!('config' in line)) {
+				take([line]);
+			} else if (/^host$/i.test(line.param)) {
+				if (patternListMatches(valuesOf(line.value), finalPass ? host() : name)) take(line.config);
+			} else {
+				const facts = { host: host(), originalHost: name, user: options.user ?? localUser, localUser, finalPass };
+				const match = matchLine(wordsOf(line.value), facts);
+				wantsFinalPass ||= match.wantsFinalPass;
+				if (match.applies) take(line.config);
+			}
+		}
+		return wantsFinalPass;
+	};
+	if (pass(false) || /^(yes|true|always)$/i.test(options.canonicalizehostname ?? '')) {
+		options.hostname = host();
+		pass(true);
+	}
+	return options;
 }
 
 /** The concrete Host names of an ssh_config text (patterns and negations are not hosts one can pick). */
 export function sshConfigHosts(text: string): CatalogEntry[] {
 	const config = SSHConfig.parse(text);
+	const localUser = localUserName();
 	const names = new Set<string>();
 	for (const line of config) {
 		if (!('param' in line) || line.param.toLowerCase() !== 'host') continue;
@@ -103,8 +211,8 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 		for (const name of values) if (name && !/[*?!]/.test(name)) names.add(name);
 	}
 	return [...names].map((name) => {
-		const c = configFor(config, name).compute(name, { ignoreCase: true, matchExec: false });
-		const portText = c.port ? first(c.port) : undefined;
+		const c = hostOptions(config, name, localUser);
+		const portText = c.port;
 		const port = portText === undefined ? undefined : tcpPort(portText);
 		// OpenSSH refuses such a config outright ("Bad port"); here the other hosts stay usable.
 		const problem = portText !== undefined && port === undefined
@@ -112,12 +220,12 @@ export function sshConfigHosts(text: string): CatalogEntry[] {
 			: undefined;
 		const ssh: SshTargetOptions = {
 			// An empty HostName ("HostName" and nothing after it) is as good as none: the name is the host.
-			host: first(c.hostname) || name,
+			host: c.hostname || name,
 			port,
-			user: first(c.user),
-			identityFile: c.identityfile ? expandHome(first(c.identityfile) ?? '') : undefined,
+			user: c.user,
+			identityFile: c.identityfile ? expandHome(c.identityfile) : undefined,
 		};
-		const jump = first(c.proxyjump);
+		const jump = c.proxyjump;
 		return {
 			name, source: 'ssh-config', detail: problem ? `${ssh.host}: Port "${portText}" is not a port number` : detailOf(ssh), ssh,
 			proxyJump: jump && jump !== 'none' ? jump : undefined, ...(problem ? { problem } : {}),

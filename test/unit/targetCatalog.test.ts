@@ -4,8 +4,8 @@
  * entries first, this machine last; a name resolves to its target.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CheckpointError } from '../../src/core/errors';
@@ -82,6 +82,87 @@ describe('sshConfigHosts', () => {
 		// Found by the target-spec fuzz target: "HostName" with nothing after it at the end of the file gave host "".
 		const hosts = sshConfigHosts('Host jump\n  Port 2200\n  HostName ');
 		assert.deepEqual(hosts.map((h) => [h.name, h.ssh?.host, h.detail]), [['jump', 'jump', `${process.env.USER ?? 'root'}@jump:2200`]]);
+	});
+});
+
+describe('sshConfigHosts: Match lines, by OpenSSH\'s rules', () => {
+	/** [name, host, port, user] of each concrete host of the config. */
+	const summary = (text: string): [string, string | undefined, number | undefined, string | undefined][] =>
+		sshConfigHosts(text).map((h) => [h.name, h.ssh?.host, h.ssh?.port, h.ssh?.user]);
+	const me = userInfo().username;
+
+	test('host, originalhost and all', () => {
+		const text = 'Host web\n  HostName 10.0.0.5\nHost db\n'
+			+ 'Match host 10.0.0.*\n  Port 2201\nMatch originalhost web\n  User ops\nMatch all\n  User everyone\n  IdentityFile ~/.ssh/id_all\n';
+		assert.deepEqual(summary(text), [['web', '10.0.0.5', 2201, 'ops'], ['db', 'db', undefined, 'everyone']]);
+		assert.equal(sshConfigHosts(text)[1].ssh?.identityFile, join(homedir(), '.ssh/id_all'));
+	});
+
+	test('"Match host" sees the HostName given by the lines before it, not by those after', () => {
+		const text = 'Host a\n  HostName real.example\nMatch host real.example\n  Port 2202\nMatch host a\n  User not-a\n'
+			+ 'Match host c\n  User c-before-hostname\nHost c\n  HostName late.example\nMatch host late.example\n  Port 2204\n';
+		assert.deepEqual(summary(text), [['a', 'real.example', 2202, undefined], ['c', 'late.example', 2204, 'c-before-hostname']]);
+	});
+
+	test('"Match user": the User given so far, else the local user, in exact case; "Match localuser": the local user', () => {
+		const text = 'Host u1\n  User alice\nHost u2\nHost u3\n  User Alice\n'
+			+ 'Match user alice\n  Port 2205\nMatch user ' + me + '\n  Port 2206\nMatch localuser ' + me + ',nobody-else\n  IdentityFile ~/.ssh/id_local\n'
+			+ 'Match localuser ' + me.toUpperCase() + 'x\n  User never\n';
+		assert.deepEqual(summary(text), [['u1', 'u1', 2205, 'alice'], ['u2', 'u2', 2206, undefined], ['u3', 'u3', undefined, 'Alice']]);
+		for (const h of sshConfigHosts(text)) assert.equal(h.ssh?.identityFile, join(homedir(), '.ssh/id_local'));
+	});
+
+	test('"!" negates a criterion; several criteria must all hold; criterion=argument is one criterion', () => {
+		const text = 'Host web\nHost db\n  User dbadmin\n'
+			+ 'Match !host web\n  Port 2207\nMatch host web user ' + me + ' originalhost web\n  User both\nMatch host db user nobody\n  IdentityFile ~/.ssh/never\n'
+			+ 'Match host=db !user=root\n  HostName db.example\n';
+		assert.deepEqual(summary(text), [['web', 'web', undefined, 'both'], ['db', 'db.example', 2207, 'dbadmin']]);
+		assert.equal(sshConfigHosts(text)[1].ssh?.identityFile, undefined);
+	});
+
+	test('comma-separated pattern lists with "!pattern" negations; "?" is exactly one character', () => {
+		const text = 'Host web.corp db.corp web-1 web- web-12\nMatch host *.corp,!db.corp\n  User corp\nMatch originalhost web-?\n  Port 2208\n';
+		assert.deepEqual(summary(text), [
+			['web.corp', 'web.corp', undefined, 'corp'], ['db.corp', 'db.corp', undefined, undefined],
+			['web-1', 'web-1', 2208, undefined], ['web-', 'web-', undefined, undefined], ['web-12', 'web-12', undefined, undefined],
+		], 'ssh-config\'s "?" (".?") took "web-"');
+	});
+
+	test('exec is never run and its line does not apply, negated or not; "all" among other criteria does not apply', () => {
+		const dir = mkdtempSync(join(tmpdir(), 'ckpt-match-exec-'));
+		try {
+			const marker = join(dir, 'ran');
+			const text = `Host web\nMatch exec "touch ${marker}"\n  Port 2209\nMatch !exec "touch ${marker}"\n  User ran\nMatch host web exec true\n  HostName ran.example\nMatch all host web\n  IdentityFile ~/.ssh/never\n`;
+			assert.deepEqual(summary(text), [['web', 'web', undefined, undefined]]);
+			assert.equal(sshConfigHosts(text)[0].ssh?.identityFile, undefined);
+			assert.ok(!existsSync(marker), 'the exec command was run');
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	test('canonical and final: false in a single read; "Match final" or CanonicalizeHostName makes a final pass, as ssh does', () => {
+		assert.deepEqual(summary('Host h\nMatch canonical\n  Port 2210\nMatch !canonical !final\n  User once\n'), [['h', 'h', undefined, 'once']]);
+		// The final pass: values given stay; the host is the HostName (Host lines and "Match host" see it); a HostName first given there changes nothing.
+		const text = 'Host fin\n  HostName fin.example\nHost plain\nHost fin.example\n  Port 2211\n'
+			+ 'Match final host fin.example\n  User late\nMatch final\n  HostName other.example\n  User final\nMatch canonical\n  IdentityFile ~/.ssh/id_canonical\n';
+		assert.deepEqual(summary(text), [['fin', 'fin.example', 2211, 'late'], ['plain', 'plain', undefined, 'final'], ['fin.example', 'fin.example', 2211, 'late']]);
+		for (const h of sshConfigHosts(text)) assert.equal(h.ssh?.identityFile, join(homedir(), '.ssh/id_canonical'));
+		const canonical = (setting: string): string | undefined => sshConfigHosts(`Host h\n  CanonicalizeHostName ${setting}\nMatch canonical\n  User canonical\n`)[0].ssh?.user;
+		assert.deepEqual(['yes', 'always', 'no'].map(canonical), ['canonical', 'canonical', undefined]);
+	});
+
+	test('patterns that made regular expressions backtrack exponentially are decided right, in linear time', { timeout: 5000 }, () => {
+		// As ssh-config's compute matched them, each of these took longer than the test's timeout.
+		const long = 'y'.repeat(70);
+		const text = (pattern: string, tail: string): string =>
+			`Host ${long}${tail}\n  User ${long}${tail}\nMatch host ${pattern}\n  Port 2212\nMatch user ${pattern}\n  HostName matched.example\n`;
+		for (const pattern of [`*${'?'.repeat(60)}x`, `${'*?'.repeat(60)}x`, `*${'?'.repeat(30)}*${'?'.repeat(30)}x`]) {
+			assert.deepEqual(summary(text(pattern, 'q')), [[`${long}q`, `${long}q`, undefined, `${long}q`]], pattern);
+			assert.deepEqual(summary(text(pattern, 'x')), [[`${long}x`, 'matched.example', 2212, `${long}x`]], pattern);
+		}
+		// Exactly sixty characters, no more, no fewer.
+		assert.deepEqual(summary(`Host ${'y'.repeat(60)} ${'y'.repeat(59)}\nMatch host ${'?'.repeat(60)}\n  Port 2213\n`).map((h) => h[2]), [2213, undefined]);
 	});
 });
 
