@@ -14,7 +14,6 @@
 #include "wire.h"
 
 typedef Checkpoint__Criu__V1__ProcessTreeEntry PstreeEntry;
-typedef Checkpoint__Criu__V1__FileEntry FileEntry;
 typedef Checkpoint__Criu__V1__RegularFile RegFile;
 typedef Checkpoint__Criu__V1__MemfdInode MemfdInode;
 
@@ -239,47 +238,33 @@ static int add_reg_file(struct core_proc *p, struct files *f, const RegFile *rf,
 	return fx->build_id ? 0 : nomem(e);
 }
 
-static int add_entry_file(struct core_proc *p, struct files *f, const FileEntry *fe, struct herr *e)
+/* The files of p's checkpoint a core needs: regular ones (path, size, build-id) and memfds. */
+struct files_ctx {
+	struct core_proc *p;
+	struct files *f;
+};
+
+static int add_entry_file(const RegFile *reg, const Checkpoint__Criu__V1__MemfdFile *memfd, uint32_t id, void *arg,
+			  struct herr *e)
 {
+	struct files_ctx *c = arg;
 	struct file_ix *fx;
 
-	if (fe->reg)
-		return add_reg_file(p, f, fe->reg, fe->has_id ? fe->id : fe->reg->id, e);
-	if (!fe->memfd)
-		return 0;
-	fx = add_file(f, fe->has_id ? fe->id : fe->memfd->id, e);
+	if (reg)
+		return add_reg_file(c->p, c->f, reg, id, e);
+	fx = add_file(c->f, id, e);
 	if (!fx)
 		return -1;
 	fx->memfd = true;
-	fx->memfd_inode = fe->memfd->inode_id;
+	fx->memfd_inode = memfd->inode_id;
 	return 0;
 }
 
-/* files.img (regular files and memfds), or reg-files.img in images older than files.img. */
 static int load_files(int dirfd, struct core_proc *p, struct files *f, struct herr *e)
 {
-	const ProtobufCMessageDescriptor *d = &checkpoint__criu__v1__file_entry__descriptor;
-	ProtobufCMessage *m;
-	struct image_buf b;
-	bool old = false;
-	int r = image_load(dirfd, "files.img", IMG_FILES_MAGIC, &b, e);
+	struct files_ctx c = { .p = p, .f = f };
 
-	if (r && e->errnum == ENOENT) {
-		image_release(&b);
-		old = true;
-		d = &checkpoint__criu__v1__regular_file__descriptor;
-		r = image_load(dirfd, "reg-files.img", IMG_REG_FILES_MAGIC, &b, e);
-		if (r && e->errnum == ENOENT)
-			herr_set(e, EC(IMAGE_DAMAGED), ENOENT, "the checkpoint has no files.img: its images are "
-				 "incomplete");
-	}
-	while (!r && (r = image_next_msg(&b, d, &m, e)) > 0) {
-		r = old ? add_reg_file(p, f, (const RegFile *)m, ((const RegFile *)m)->id, e)
-			: add_entry_file(p, f, (const FileEntry *)m, e);
-		protobuf_c_message_free_unpacked(m, NULL);
-	}
-	image_release(&b);
-	return r < 0 ? -1 : 0;
+	return image_files_each(dirfd, add_entry_file, &c, e) ? -1 : 0;
 }
 
 static int cmp_file(const void *a, const void *b)

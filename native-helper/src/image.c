@@ -4,12 +4,15 @@
  * and byte ranges of them (read_image). Only regular files directly inside
  * <store>/<id> are served; every name is looked up relative to the
  * checkpoint directory, opened once per request, and never followed through
- * a symbolic link.
+ * a symbolic link. And byte ranges of the files the checkpoint's processes
+ * mapped (named in its files.img, and only those), from the target's file
+ * system: their paths are bytes SFTP cannot name when they are not UTF-8.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "arena.h"
 #include "fileio.h"
 #include "image.h"
+#include "image_entries.h"
 #include "store.h"
 
 /* Descriptors kept open at once while serving one read_image request. */
@@ -123,6 +127,48 @@ static void image_fds_close(struct image_fds *c)
 	c->n = 0;
 }
 
+/* A path a range may name as a mapped file (which file it is, the checkpoint's files.img decides). */
+static bool valid_mapped_path(const char *path)
+{
+	return path && path[0] == '/' && strnlen(path, PATH_MAX) < PATH_MAX;
+}
+
+/* The paths of the regular files a checkpoint's processes mapped or held (files.img), for mapped ranges. */
+struct mapped_paths {
+	const char **v;
+	size_t n, cap;
+	bool loaded;
+};
+
+static int add_mapped_path(const Checkpoint__Criu__V1__RegularFile *reg, const Checkpoint__Criu__V1__MemfdFile *memfd,
+			   uint32_t id, void *arg, struct herr *e)
+{
+	struct mapped_paths *m = arg;
+
+	(void)memfd;
+	(void)id;
+	(void)e;
+	if (!reg || !reg->name)
+		return 0;
+	m->v = arena_grow(m->v, m->n, &m->cap, sizeof(*m->v));
+	m->v[m->n++] = arena_strdup(reg->name);
+	return 0;
+}
+
+/* Whether path is one of the files checkpoint id (open at dirfd) names; they are read once per request. */
+static int check_mapped(struct mapped_paths *m, int dirfd, const char *id, const char *path, struct herr *e)
+{
+	if (!m->loaded && image_files_each(dirfd, add_mapped_path, m, e))
+		return -1;
+	m->loaded = true;
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i], path))
+			return 0;
+	herr_set(e, EC(BAD_REQUEST), EINVAL, "checkpoint %s names no file %s: only the files its processes mapped "
+		 "or held can be read", id, path);
+	return -1;
+}
+
 /* Refuses what no request may ask, before anything is opened. */
 static int check_ranges(ByteRange *const *ranges, size_t n, struct herr *e)
 {
@@ -134,7 +180,12 @@ static int check_ranges(ByteRange *const *ranges, size_t n, struct herr *e)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!valid_image_name(ranges[i]->file)) {
+		if (ranges[i]->mapped_file && !valid_mapped_path(ranges[i]->file)) {
+			herr_set(e, EC(BAD_REQUEST), EINVAL, "range %zu: a mapped file is named by its absolute path "
+				 "(1-%d bytes, starting with '/')", i, PATH_MAX - 1);
+			return -1;
+		}
+		if (!ranges[i]->mapped_file && !valid_image_name(ranges[i]->file)) {
 			herr_set(e, EC(BAD_REQUEST), EINVAL,
 				 "range %zu: \"%.*s\" is not an image file name (1-%d bytes, no '/', not "
 				 "starting with a dot)", i, MAX_IMAGE_NAME,
@@ -170,22 +221,43 @@ static int open_image(int dirfd, const char *id, const char *name, uint64_t *siz
 	return -1;
 }
 
-/* The cached descriptor of name, opening it (and evicting all when full). */
-static struct image_fd *image_fd_get(struct image_fds *c, int dirfd, const char *id, const char *name,
+/* Opens path, a file checkpoint id mapped, on the target's file system: a regular file, not through a symlink. */
+static int open_mapped(const char *id, const char *path, uint64_t *size, struct herr *e)
+{
+	struct stat st;
+	int fd = open_regular_at(AT_FDCWD, path, &st);
+
+	if (fd >= 0) {
+		*size = st.st_size;
+		return fd;
+	}
+	if (errno == ENOENT)
+		herr_set(e, EC(NOT_FOUND), errno, "%s, which checkpoint %s mapped, is gone from the target", path, id);
+	else if (errno == ELOOP || errno == EINVAL)
+		herr_set(e, EC(BAD_REQUEST), EINVAL, "%s, which checkpoint %s mapped, is no longer a regular file",
+			 path, id);
+	else
+		herr_perror(e, EC(INTERNAL), errno, "cannot open %s, which checkpoint %s mapped", path, id);
+	return -1;
+}
+
+/* The cached descriptor of the range's file, opening it (and evicting all when full). */
+static struct image_fd *image_fd_get(struct image_fds *c, int dirfd, const char *id, const ByteRange *r,
 				     struct herr *e)
 {
 	struct image_fd *f;
 
+	/* image names have no '/', mapped paths start with one: one cache serves both */
 	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->v[i].name, name))
+		if (!strcmp(c->v[i].name, r->file))
 			return &c->v[i];
 	if (c->n == IMAGE_FD_CACHE)
 		image_fds_close(c);
 	f = &c->v[c->n];
-	f->fd = open_image(dirfd, id, name, &f->size, e);
+	f->fd = r->mapped_file ? open_mapped(id, r->file, &f->size, e) : open_image(dirfd, id, r->file, &f->size, e);
 	if (f->fd < 0)
 		return NULL;
-	f->name = name;
+	f->name = r->file;
 	c->n++;
 	return f;
 }
@@ -218,6 +290,7 @@ int image_read_ranges(const char *store, const char *id, ByteRange *const *range
 		      ReadImageResult *res, struct herr *e)
 {
 	struct image_fds cache = { .n = 0 };
+	struct mapped_paths mapped = { 0 };
 	ProtobufCBinaryData *data;
 	int dirfd = -1, ret = -1;
 
@@ -228,8 +301,10 @@ int image_read_ranges(const char *store, const char *id, ByteRange *const *range
 		return -1;
 	data = arena_alloc((n + 1) * sizeof(*data));
 	for (size_t i = 0; i < n; i++) {
-		struct image_fd *f = image_fd_get(&cache, dirfd, id, ranges[i]->file, e);
+		struct image_fd *f = NULL;
 
+		if (!ranges[i]->mapped_file || check_mapped(&mapped, dirfd, id, ranges[i]->file, e) == 0)
+			f = image_fd_get(&cache, dirfd, id, ranges[i], e);
 		if (!f || read_range(f, id, ranges[i], &data[i], e))
 			goto out;
 	}

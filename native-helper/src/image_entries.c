@@ -133,6 +133,45 @@ void image_release(struct image_buf *b)
 	b->len = b->pos = 0;
 }
 
+static int file_entry_each(const ProtobufCMessage *m, bool old, image_file_fn fn, void *arg, struct herr *e)
+{
+	const Checkpoint__Criu__V1__FileEntry *fe = (const Checkpoint__Criu__V1__FileEntry *)m;
+	const Checkpoint__Criu__V1__RegularFile *rf = (const Checkpoint__Criu__V1__RegularFile *)m;
+
+	if (old)
+		return fn(rf, NULL, rf->id, arg, e);
+	if (fe->reg)
+		return fn(fe->reg, NULL, fe->has_id ? fe->id : fe->reg->id, arg, e);
+	if (fe->memfd)
+		return fn(NULL, fe->memfd, fe->has_id ? fe->id : fe->memfd->id, arg, e);
+	return 0;
+}
+
+int image_files_each(int dirfd, image_file_fn fn, void *arg, struct herr *e)
+{
+	const ProtobufCMessageDescriptor *d = &checkpoint__criu__v1__file_entry__descriptor;
+	ProtobufCMessage *m;
+	struct image_buf b;
+	bool old = false;
+	int r = image_load(dirfd, "files.img", IMG_FILES_MAGIC, &b, e);
+
+	if (r && e->errnum == ENOENT) {
+		image_release(&b);
+		old = true;
+		d = &checkpoint__criu__v1__regular_file__descriptor;
+		r = image_load(dirfd, "reg-files.img", IMG_REG_FILES_MAGIC, &b, e);
+		if (r && e->errnum == ENOENT)
+			herr_set(e, EC(IMAGE_DAMAGED), ENOENT, "the checkpoint has no files.img: its images are "
+				 "incomplete");
+	}
+	while (!r && (r = image_next_msg(&b, d, &m, e)) > 0) {
+		r = file_entry_each(m, old, fn, arg, e);
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	image_release(&b);
+	return r < 0 ? -1 : r;
+}
+
 /* The varint at *p (before end), *p moved past it; false when it runs past end or over 10 bytes. */
 static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "criu-images.pb-c.h"
 #include "err.h"
 
 #define IMG_COMMON_MAGIC 0x54564319u
@@ -50,6 +51,18 @@ int image_next_msg(struct image_buf *b, const ProtobufCMessageDescriptor *d, Pro
 ProtobufCMessage *image_read_one(int dirfd, const char *name, uint32_t magic, const ProtobufCMessageDescriptor *d,
 				 struct herr *e);
 void image_release(struct image_buf *b);
+/*
+ * What image_files_each gives for each file of a checkpoint: a regular file
+ * or a memfd (the other NULL) and its file id; non-zero stops the walk.
+ */
+typedef int (*image_file_fn)(const Checkpoint__Criu__V1__RegularFile *reg,
+			     const Checkpoint__Criu__V1__MemfdFile *memfd, uint32_t id, void *arg, struct herr *e);
+/*
+ * Walks the files of the checkpoint at dirfd: files.img (regular files and
+ * memfds), or reg-files.img in images older than files.img (regular files
+ * only). 0, or -1 with e (IMAGE_DAMAGED with neither), or fn's non-zero.
+ */
+int image_files_each(int dirfd, image_file_fn fn, void *arg, struct herr *e);
 /*
  * How many times field occurs at the top level of the protobuf message in p
  * (n bytes), read from the wire before anything is decoded (so a count can

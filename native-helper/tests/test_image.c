@@ -11,11 +11,14 @@
 #include "arena.h"
 #include "config.h"
 #include "fileio.h"
+#include "criu-images.pb-c.h"
 #include "image.h"
+#include "image_entries.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
 #include "service.h"
+#include "synth.h"
 
 /* ---- image_files / read_image, through handle_request on a temp store ---- */
 
@@ -476,6 +479,91 @@ static void test_image_names(void)
 	}
 }
 
+#define MAPPED_ID "20260101-130000-ab13"
+
+/* A range of a file the checkpoint mapped, by path. */
+static HelperMessage *ask_mapped(const char *id, const char *path, uint64_t offset, uint32_t length)
+{
+	ByteRange r = CHECKPOINT__HELPER__V1__BYTE_RANGE__INIT;
+
+	r.file = (char *)path;
+	r.offset = offset;
+	r.length = length;
+	r.mapped_file = true;
+	return ask_read(id, &r, 1);
+}
+
+/* MAPPED_ID's files.img names these paths (each a regular file it mapped); the first, returned, is not UTF-8. */
+static const char *mapped_setup(void)
+{
+	static char lib[4400];	/* not the arena's: each request frees that */
+	Checkpoint__Criu__V1__RegularFile rf[4];
+	Checkpoint__Criu__V1__FileEntry fe[4];
+	ProtobufCMessage *v[4];
+	const char *names[4];
+	int dirfd;
+
+	names[0] = arena_printf("%s/lib\xff\x1bx.so", store_dir);
+	names[1] = arena_printf("%s/gone.so", store_dir);
+	names[2] = arena_printf("%s/" CK_ID, store_dir);	/* a directory */
+	names[3] = "/dev/zero";
+	mk_file("lib\xff\x1bx.so", "\x7f" "ELF-mapped", 11);
+	mk_dir(MAPPED_ID);
+	for (size_t i = 0; i < ARRAY_SIZE(fe); i++) {
+		checkpoint__criu__v1__regular_file__init(&rf[i]);
+		checkpoint__criu__v1__file_entry__init(&fe[i]);
+		rf[i].name = (char *)names[i];
+		fe[i].reg = &rf[i];
+		v[i] = (ProtobufCMessage *)&fe[i];
+	}
+	dirfd = open(arena_printf("%s/" MAPPED_ID, store_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	synth_image(dirfd, "files.img", IMG_FILES_MAGIC, v, ARRAY_SIZE(v));
+	close(dirfd);
+	snprintf(lib, sizeof(lib), "%s", names[0]);
+	return lib;
+}
+
+/* Files the checkpoint mapped, read from the target's file system by their paths' bytes; no other file. */
+static void test_read_mapped(void)
+{
+	const char *lib = mapped_setup();
+	const ReadImageResult *r;
+	HelperMessage *m;
+
+	test_case("a mapped file whose path is not UTF-8: its bytes");
+	m = ask_mapped(MAPPED_ID, lib, 1, 3);
+	r = data_of(m);
+	CHECK(r && r->n_data == 1 && r->data[0].len == 3 && !memcmp(r->data[0].data, "ELF", 3));
+	msg_free(m);
+	test_case("a file the checkpoint does not name: refused");
+	m = ask_mapped(MAPPED_ID, "/etc/shadow", 0, 10);
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "checkpoint " MAPPED_ID " names no file /etc/shadow");
+	msg_free(m);
+	test_case("a relative path: refused");
+	m = ask_mapped(MAPPED_ID, "lib.so", 0, 10);
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "absolute path");
+	msg_free(m);
+	test_case("named, gone since: NOT_FOUND");
+	m = ask_mapped(MAPPED_ID, arena_printf("%s/gone.so", store_dir), 0, 10);
+	CHECK_INT(err_code(m), ==, EC(NOT_FOUND));
+	CHECK_CONTAINS(err_text(m), "is gone from the target");
+	msg_free(m);
+	test_case("named, a directory or a device now: refused, not read");
+	m = ask_mapped(MAPPED_ID, arena_printf("%s/" CK_ID, store_dir), 0, 10);
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	msg_free(m);
+	m = ask_mapped(MAPPED_ID, "/dev/zero", 0, 10);
+	CHECK_INT(err_code(m), ==, EC(BAD_REQUEST));
+	CHECK_CONTAINS(err_text(m), "no longer a regular file");
+	msg_free(m);
+	test_case("a checkpoint without files.img: its images are incomplete");
+	m = ask_mapped(CK_ID, lib, 0, 10);
+	CHECK_INT(err_code(m), ==, EC(IMAGE_DAMAGED));
+	msg_free(m);
+}
+
 static void test_images(void)
 {
 	image_store_setup();
@@ -487,6 +575,7 @@ static void test_images(void)
 	test_read_image_ranges_limit();
 	test_read_image_many_files();
 	test_read_image_max();
+	test_read_mapped();
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(store_dir), ==, 0);
 }

@@ -174,6 +174,62 @@ static void test_field_count(void)
 	}
 }
 
+/* image_files_each's visits, as text: "r<id>:<name> " or "m<id>:<inode> ". */
+static int note_file(const Checkpoint__Criu__V1__RegularFile *reg, const Checkpoint__Criu__V1__MemfdFile *memfd,
+		     uint32_t id, void *arg, struct herr *e)
+{
+	char *seen = arg;
+	size_t n = strlen(seen);
+
+	(void)e;
+	if (reg)
+		snprintf(seen + n, 256 - n, "r%u:%s ", id, reg->name ? reg->name : "");
+	else
+		snprintf(seen + n, 256 - n, "m%u:%u ", id, memfd->inode_id);
+	return 0;
+}
+
+static void test_files_each(void)
+{
+	Checkpoint__Criu__V1__RegularFile rf = CHECKPOINT__CRIU__V1__REGULAR_FILE__INIT;
+	Checkpoint__Criu__V1__MemfdFile mf = CHECKPOINT__CRIU__V1__MEMFD_FILE__INIT;
+	Checkpoint__Criu__V1__FileEntry a = CHECKPOINT__CRIU__V1__FILE_ENTRY__INIT, b = a, c = a;
+	ProtobufCMessage *v[] = { (ProtobufCMessage *)&a, (ProtobufCMessage *)&b, (ProtobufCMessage *)&c };
+	char dir[] = "/tmp/ckpt-files-XXXXXX", seen[256] = "";
+	struct herr e = { 0 };
+	int dirfd = make_dir(dir);
+
+	test_case("image_files_each: files.img's regular files and memfds, other entries passed over");
+	rf.name = "/usr/bin/x";
+	rf.id = 9;
+	rf.has_id = 1;
+	a.reg = &rf;
+	a.has_id = 1;
+	a.id = 3;
+	mf.id = 4;
+	mf.has_id = 1;
+	mf.inode_id = 77;
+	mf.has_inode_id = 1;
+	b.memfd = &mf;
+	synth_image(dirfd, "files.img", IMG_FILES_MAGIC, v, 3);
+	CHECK_INT(image_files_each(dirfd, note_file, seen, &e), ==, 0);
+	CHECK_STR(seen, ==, "r3:/usr/bin/x m4:77 ");
+	test_case("image_files_each: reg-files.img in images older than files.img");
+	CHECK_INT(unlinkat(dirfd, "files.img", 0), ==, 0);
+	v[0] = (ProtobufCMessage *)&rf;
+	synth_image(dirfd, "reg-files.img", IMG_REG_FILES_MAGIC, v, 1);
+	seen[0] = '\0';
+	CHECK_INT(image_files_each(dirfd, note_file, seen, &e), ==, 0);
+	CHECK_STR(seen, ==, "r9:/usr/bin/x ");
+	test_case("image_files_each: neither: the images are incomplete");
+	CHECK_INT(unlinkat(dirfd, "reg-files.img", 0), ==, 0);
+	CHECK_INT(image_files_each(dirfd, note_file, seen, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(IMAGE_DAMAGED));
+	CHECK_CONTAINS(e.msg, "has no files.img");
+	close(dirfd);
+	remove_tree(dir);
+}
+
 TEST_GROUP(image_entries)
 {
 	char dir[] = "/tmp/ckpt-img-XXXXXX";
@@ -184,6 +240,7 @@ TEST_GROUP(image_entries)
 	test_entries_refused(dirfd);
 	test_files_refused(dirfd);
 	test_field_count();
+	test_files_each();
 	close(dirfd);
 	remove_tree(dir);
 }

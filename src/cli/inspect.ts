@@ -9,7 +9,7 @@ import { HelperImageSource } from '../core/images/helperSource';
 import { LocalImageSource, type ImageSource } from '../core/images/source';
 import { HelperSession } from '../core/session';
 import type { Target } from '../core/target';
-import { targetSymbols } from '../core/elfFiles';
+import { checkpointSymbols } from '../core/elfFiles';
 import { diffSources, diffText } from '../core/images/diff';
 import { hexdump } from '../core/images/hexdump';
 import { readManifest } from '../core/images/manifest';
@@ -97,7 +97,7 @@ export async function runDiff(a: string, b: string, target: Target | undefined, 
 		const session = first.session && second.session;
 		const d = await diffSources(first.source, second.source, {
 			pageDiff: session && (() => session.pageDiff(a, b)),
-			symbols: session && targetSymbols(session.target),
+			symbols: session && checkpointSymbols(session, [b, a]),
 		});
 		process.stdout.write(options.json ? `${JSON.stringify({ from: a, to: b, ...d }, null, 2)}\n` : printableLines(`${diffText(d)}\n`));
 	} finally {

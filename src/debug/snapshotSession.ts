@@ -13,7 +13,7 @@
 import { Handles, InitializedEvent, OutputEvent, Response, Scope, StoppedEvent, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ElfSymbols } from '../core/elf';
-import { readTargetSymbols } from '../core/elfFiles';
+import { readMappedSymbols } from '../core/elfFiles';
 import { CheckpointError } from '../core/errors';
 import { openCheckpoint, orderedRegisters, type CheckpointImages, type ProcessImage, type ThreadImage } from '../core/images/checkpoint';
 import { HelperImageSource } from '../core/images/helperSource';
@@ -81,6 +81,8 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	protected readonly errorId = ERROR_ID.snapshot;
 	private images?: CheckpointImages;
 	private session?: HelperOperations;
+	/** The checkpoint read through session: also the files its processes mapped (their symbols name frames). */
+	private helperSource?: HelperImageSource;
 	/** gdb under each process (a checkpoint of a target's store, and the target has gdb). */
 	private core?: CoreDebugger;
 	/** The sources gdb names, as the editor opens them (read from the target when they are not here). */
@@ -279,7 +281,8 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	private async source(checkpoint: string, target: string | undefined): Promise<ImageSource> {
 		if (!target) return new LocalImageSource(checkpoint);
 		this.session = await this.sessions.acquire(target);
-		return new HelperImageSource(this.session, checkpoint);
+		this.helperSource = new HelperImageSource(this.session, checkpoint);
+		return this.helperSource;
 	}
 
 	/**
@@ -353,15 +356,16 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	}
 
 	/**
-	 * Symbols come from the files on the target the checkpoint was taken on;
-	 * a checkpoint opened from a local folder has no such files at hand (this
+	 * Symbols come from the files on the target the checkpoint was taken on
+	 * (read through its helper, by the paths the checkpoint names); a
+	 * checkpoint opened from a local folder has no such files at hand (this
 	 * machine's libc is another build), so its frames stay unnamed.
 	 */
 	private symbolsOf(file: string): Promise<ElfSymbols | undefined> {
 		let symbols = this.symbols.get(file);
 		if (!symbols) {
-			const target = this.session?.target;
-			symbols = !target || !file.startsWith('/') ? Promise.resolve(undefined) : readTargetSymbols(target, file);
+			const source = this.helperSource;
+			symbols = !source || !file.startsWith('/') ? Promise.resolve(undefined) : readMappedSymbols([source], file);
 			this.symbols.set(file, symbols);
 		}
 		return symbols;
@@ -397,6 +401,7 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		const core = this.core;
 		this.images = undefined;
 		this.session = undefined;
+		this.helperSource = undefined;
 		this.core = undefined;
 		await core?.stop();
 		await images?.source.close();

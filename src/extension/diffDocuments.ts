@@ -7,7 +7,7 @@
  * (checkpoint-diff:/A..B.txt), its text made when it is opened.
  */
 import * as vscode from 'vscode';
-import { targetSymbols } from '../core/elfFiles';
+import { checkpointSymbols } from '../core/elfFiles';
 import { compareSources, diffText } from '../core/images/diff';
 import { HelperImageSource } from '../core/images/helperSource';
 import type { HelperSession } from '../core/session';
@@ -30,7 +30,7 @@ export class DiffDocuments implements vscode.TextDocumentContentProvider {
 		const [a, b] = x.created <= y.created ? [x, y] : [y, x];
 		const { diff } = await compareSources(new HelperImageSource(session, a.id), new HelperImageSource(session, b.id), {
 			pageDiff: () => session.pageDiff(a.id, b.id),
-			symbols: targetSymbols(session.target),
+			symbols: checkpointSymbols(session, [b.id, a.id]),
 		});
 		const shown: ShownComparison = { target, before: { id: a.id, label: a.label }, after: { id: b.id, label: b.label }, diff };
 		const path = this.pathOf(shown);

@@ -206,6 +206,29 @@ describe('ckpt', () => {
 		}
 	});
 
+	test('diff names the variables of a program whose path is not UTF-8 (its ELF file read through the helper by the path\'s bytes)', async () => {
+		const base = (await shell.ok('mktemp -d /tmp/ckpt-test-XXXXXX')).trim();
+		const started = await shell.ok(`cd ${base} && mkdir state && cp ${WORKLOAD} $'w\\xffk' && `
+			+ `{ setsid ./$'w\\xffk' change ${base}/state </dev/null >/dev/null 2>&1 & echo $!; }`);
+		const pid = Number(started.trim());
+		const ids: string[] = [];
+		try {
+			await shell.waitForRecord(`${base}/state`, 'state', (r) => r[1] >= 2);
+			ids.push((await ckptJson<{ id: string }>('dump', String(pid), '--leave-running')).id);
+			await shell.ok(`kill -USR1 ${pid}`);
+			await shell.waitForRecord(`${base}/state`, 'state', (r) => r[2] === 1);
+			ids.push((await ckptJson<{ id: string }>('dump', String(pid), '--leave-running')).id);
+			const d = await ckptJson<{ processes: { pid: number; pages: { area: string; symbols?: string[] }[] }[] }>('diff', ids[0], ids[1]);
+			const named = d.processes.find((x) => x.pid === pid)?.pages.filter((g) => g.symbols?.includes('diff_global_counter')) ?? [];
+			assert.equal(named.length, 1, `the page of the global, named: ${JSON.stringify(d)}`);
+			assert.match(named[0].area, / rw-p .*\/w\udcffk$/, 'in the data of the program, named by its path\'s bytes');
+		} finally {
+			await shell.killTree(pid);
+			for (const id of ids) await ckpt('--target', connectionFilePath(), 'rm', id);
+			await shell.run(`rm -rf ${base}`);
+		}
+	});
+
 	test('names, command lines and paths that are not UTF-8 (or hold control characters) survive ps, dump, ls, show and restore, exactly in JSON and escaped in text', async () => {
 		// made on the target by the shell ($'...'): the bytes, not UTF-8 text, are the point
 		const base = (await shell.ok('mktemp -d /tmp/ckpt-test-XXXXXX')).trim();

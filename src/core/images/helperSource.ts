@@ -17,6 +17,8 @@ const MAX_BYTES = 16 * 1024 * 1024;
 
 interface PendingRead {
 	file: string;
+	/** file is the path of a file the checkpoint mapped, on the target's file system (ByteRange.mapped_file). */
+	mapped: boolean;
 	offset: number;
 	length: number;
 	resolve: (data: Buffer) => void;
@@ -46,8 +48,23 @@ export class HelperImageSource implements ImageSource {
 	}
 
 	readRange(name: string, offset: number, length: number): Promise<Buffer> {
+		return this.queued(name, false, offset, length);
+	}
+
+	/**
+	 * Exactly length bytes at offset of a file the checkpoint's processes
+	 * mapped, by its path as the checkpoint names it (bytes SFTP could not
+	 * name when they are not UTF-8); the helper reads no other file.
+	 */
+	async readMappedRange(path: string, offset: number, length: number): Promise<Buffer> {
+		const parts: Promise<Buffer>[] = [];
+		for (let at = 0; at < length; at += MAX_BYTES) parts.push(this.queued(path, true, offset + at, Math.min(MAX_BYTES, length - at)));
+		return parts.length === 1 ? parts[0] : Buffer.concat(await Promise.all(parts));
+	}
+
+	private queued(file: string, mapped: boolean, offset: number, length: number): Promise<Buffer> {
 		return new Promise((resolve, reject) => {
-			this.queue.push({ file: name, offset, length, resolve, reject });
+			this.queue.push({ file, mapped, offset, length, resolve, reject });
 			// The first read of a tick schedules the flush; the others ride along.
 			if (this.queue.length === 1) queueMicrotask(() => this.flush());
 		});
@@ -76,7 +93,7 @@ export class HelperImageSource implements ImageSource {
 
 	private async send(batch: PendingRead[]): Promise<void> {
 		try {
-			const data = await this.session.readImage(this.checkpointId, batch.map((r) => ({ file: r.file, offset: r.offset, length: r.length })));
+			const data = await this.session.readImage(this.checkpointId, batch.map((r) => ({ file: r.file, offset: r.offset, length: r.length, mappedFile: r.mapped })));
 			batch.forEach((r, i) => {
 				const bytes = data[i];
 				if (!bytes || bytes.length < r.length) {
