@@ -202,42 +202,29 @@ static int check_ranges(ByteRange *const *ranges, size_t n, struct herr *e)
 	return 0;
 }
 
-/* Opens name (valid) in dirfd: a regular file, not through a symlink. */
-static int open_image(int dirfd, const char *id, const char *name, uint64_t *size, struct herr *e)
+/*
+ * Opens the range's file, a regular one, not through a symlink: an image
+ * (a valid name, in dirfd) or a file checkpoint id mapped (its path, on the
+ * target's file system).
+ */
+static int open_served(int dirfd, const char *id, const ByteRange *r, uint64_t *size, struct herr *e)
 {
+	const char *what = r->mapped_file ? arena_printf("%s, which checkpoint %s mapped,", r->file, id)
+					  : arena_printf("%s of checkpoint %s", r->file, id);
 	struct stat st;
-	int fd = open_regular_at(dirfd, name, &st);
+	int fd = open_regular_at(r->mapped_file ? AT_FDCWD : dirfd, r->file, &st);
 
 	if (fd >= 0) {
 		*size = st.st_size;
 		return fd;
 	}
 	if (errno == ENOENT)
-		herr_set(e, EC(NOT_FOUND), errno, "checkpoint %s has no file %s", id, name);
+		herr_set(e, EC(NOT_FOUND), errno, "%s is not there (%s)", what,
+			 r->mapped_file ? "gone from the target since" : "no such image");
 	else if (errno == ELOOP || errno == EINVAL)
-		herr_set(e, EC(BAD_REQUEST), EINVAL, "%s of checkpoint %s is not a regular file", name, id);
+		herr_set(e, EC(BAD_REQUEST), EINVAL, "%s is not a regular file", what);
 	else
-		herr_perror(e, EC(INTERNAL), errno, "cannot open %s of checkpoint %s", name, id);
-	return -1;
-}
-
-/* Opens path, a file checkpoint id mapped, on the target's file system: a regular file, not through a symlink. */
-static int open_mapped(const char *id, const char *path, uint64_t *size, struct herr *e)
-{
-	struct stat st;
-	int fd = open_regular_at(AT_FDCWD, path, &st);
-
-	if (fd >= 0) {
-		*size = st.st_size;
-		return fd;
-	}
-	if (errno == ENOENT)
-		herr_set(e, EC(NOT_FOUND), errno, "%s, which checkpoint %s mapped, is gone from the target", path, id);
-	else if (errno == ELOOP || errno == EINVAL)
-		herr_set(e, EC(BAD_REQUEST), EINVAL, "%s, which checkpoint %s mapped, is no longer a regular file",
-			 path, id);
-	else
-		herr_perror(e, EC(INTERNAL), errno, "cannot open %s, which checkpoint %s mapped", path, id);
+		herr_perror(e, EC(INTERNAL), errno, "cannot open %s", what);
 	return -1;
 }
 
@@ -254,7 +241,7 @@ static struct image_fd *image_fd_get(struct image_fds *c, int dirfd, const char 
 	if (c->n == IMAGE_FD_CACHE)
 		image_fds_close(c);
 	f = &c->v[c->n];
-	f->fd = r->mapped_file ? open_mapped(id, r->file, &f->size, e) : open_image(dirfd, id, r->file, &f->size, e);
+	f->fd = open_served(dirfd, id, r, &f->size, e);
 	if (f->fd < 0)
 		return NULL;
 	f->name = r->file;
