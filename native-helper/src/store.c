@@ -83,10 +83,10 @@ static int cmp_checkpoint(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* A dump still writing it, or one that never finished: see op_dump. */
 /* What a delete renames a checkpoint to before removing it: gone from every listing and reader at once. */
 #define DELETED_PREFIX ".deleted-"
 
+/* A dump still writing it, or one that never finished: see op_dump. */
 static bool is_partial(const char *name)
 {
 	size_t n = strlen(name);
