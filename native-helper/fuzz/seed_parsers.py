@@ -1,13 +1,27 @@
 #!/usr/bin/env python3
-"""Writes the cmdline seeds of fuzz_proc (its selection byte 6): /proc/PID/cmdline
-as the kernel gives it, valid ones and one a program rewrote. Run from
-native-helper/:
+"""Writes the seed corpus of fuzz_lazy and the cmdline seeds of fuzz_proc (its
+selection byte 6): the files the helper writes or reads, in the formats the
+writers use (the supervisor's lazy-pages.status and lock files,
+lazy_supervisor.c and lazy.c; /proc/PID/cmdline as the kernel gives it), valid
+ones and ones cut short. Run from native-helper/:
     python3 fuzz/seed_parsers.py
-It rewrites fuzz/corpus/proc/cmdline_*."""
+It rewrites fuzz/corpus/lazy/ and fuzz/corpus/proc/cmdline_*."""
 import glob
 import os
+import shutil
 
 from seed_requests import write
+
+LAZY = {
+    # lazy-pages.status as keep_logs writes it: how the daemon ended, then the pids the supervisor killed
+    "status_exit": b"\x00ended with exit status 1\nkilled: 4242 4243 4250\n",
+    "status_signal": b"\x00was killed by signal 9 (Killed)\nkilled:\n",
+    "status_timeout": b"\x00did not finish in 600 s and was killed\nkilled: 77",
+    "status_ok": b"\x00ok\nkilled:\n",
+    # a busy lock file: the checkpoint's pids, a line each (take_lock)
+    "lock_pids": b"\x011\n4194304\n2147483647\n",
+    "lock_other": b"\x0112\n13\n",
+}
 
 CMDLINES = {
     # as the kernel gives /proc/PID/cmdline: each argument and its NUL
@@ -19,8 +33,11 @@ CMDLINES = {
 
 
 def main():
+    shutil.rmtree("fuzz/corpus/lazy", ignore_errors=True)
     for f in glob.glob("fuzz/corpus/proc/cmdline_*"):
         os.remove(f)
+    for name, data in LAZY.items():
+        write("fuzz/corpus/lazy", name, data)
     for name, data in CMDLINES.items():
         write("fuzz/corpus/proc", name, data)
 
