@@ -116,13 +116,19 @@ void sandbox_mute_channel(void)
 	g_out_fd = fd;
 }
 
-char *sandbox_text(const uint8_t *data, size_t size)
+char *sandbox_string(const uint8_t *data, size_t n)
 {
-	char *text = size ? malloc(size) : NULL;
+	char *text = malloc(n + 1);
 
 	if (text) {
-		memcpy(text, data + 1, size - 1);
-		text[size - 1] = '\0';
+		if (n)
+			memcpy(text, data, n);
+		text[n] = '\0';
 	}
 	return text;
+}
+
+char *sandbox_text(const uint8_t *data, size_t size)
+{
+	return size ? sandbox_string(data + 1, size - 1) : NULL;
 }

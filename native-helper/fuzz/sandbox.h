@@ -26,10 +26,12 @@ void sandbox_write(int dirfd, const char *name, const uint8_t *data, size_t n);
 /* Copies file from (a path outside) into directory dirfd as name; aborts when it cannot. */
 void sandbox_copy(const char *from, int dirfd, const char *name);
 /*
- * The input after its first byte (which picks what to feed) as a string: a
- * malloc'd copy of exactly those bytes and a NUL, so that a read past them
- * is ASan's to see; NULL when size is 0 or memory is short.
+ * The n bytes at data as a string: a malloc'd copy of exactly those bytes
+ * and a NUL, so that a read past them is ASan's to see; NULL when memory is
+ * short.
  */
+char *sandbox_string(const uint8_t *data, size_t n);
+/* The input after its first byte (which picks what to feed) so; NULL when size is 0 or memory is short. */
 char *sandbox_text(const uint8_t *data, size_t size);
 /* Points the service's frames (g_out_fd) at /dev/null: the targets check behaviour, not answers. */
 void sandbox_mute_channel(void);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,36 +178,88 @@ void released_claim_forget(void)
 	pidlist_free(&released);
 }
 
-/* Whether the process at pid is one a stop claim made since since (or with start time start, when known) left stopped. */
-static bool left_stopped(pid_t pid, uint64_t since, const char *start)
+/* A stop claim's lines after its header: when it was made, then its processes (continue_claimed's). */
+static int parse_stop(char *text, struct claim *c)
+{
+	char *save = NULL, *l = strtok_r(text, "\n", &save), *end;
+
+	if (!l || strncmp(l, "since ", 6))
+		return 0;	/* no time it was made: no process is known to be its own */
+	c->since = strtoull(l + 6, NULL, 10);
+	while ((l = strtok_r(NULL, "\n", &save)) && c->nprocs < CLAIM_MAX_PROCS) {
+		long pid = strtol(l, &end, 10);
+		struct claim_proc *p;
+
+		if (end == l || pid <= 0 || pid > INT_MAX)
+			continue;	/* no process: cut to a pid_t, a number past it would name another */
+		while (*end == ' ')
+			end++;
+		if (array_grow((void **)&c->procs, &c->cap, c->nprocs + 1, sizeof(*c->procs)))
+			return -1;
+		p = &c->procs[c->nprocs++];
+		p->pid = (pid_t)pid;
+		p->has_start = *end != '\0';
+		p->start = p->has_start ? strtoull(end, NULL, 10) : 0;
+	}
+	return 0;
+}
+
+int claim_parse(const char *text, struct claim *c)
+{
+	char *nl, *end;
+	long layout;
+
+	memset(c, 0, sizeof(*c));
+	c->text = strdup(text);
+	if (!c->text)
+		return -1;
+	if (!strncmp(c->text, STOP_CLAIM_HEADER, strlen(STOP_CLAIM_HEADER))) {
+		c->kind = CLAIM_STOP;
+		return parse_stop(c->text + strlen(STOP_CLAIM_HEADER), c);
+	}
+	/* the layout as sscanf's %d read it (blanks first), but a number past an int is no layout */
+	nl = strchr(c->text, '\n');
+	layout = strtol(c->text, &end, 10);
+	if (!nl || end == c->text || layout < INT_MIN || layout > INT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->kind = CLAIM_FREEZE;
+	c->layout = (int)layout;
+	c->cgroup = nl + 1;
+	c->cgroup[strcspn(c->cgroup, "\n")] = '\0';
+	return 0;
+}
+
+void claim_free(struct claim *c)
+{
+	free(c->text);
+	free(c->procs);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Whether the process p of a stop claim made at since is one it left stopped (its own start time, when known). */
+static bool left_stopped(const struct claim_proc *p, uint64_t since)
 {
 	struct proc_stat st;
 
-	if (pid <= 1 || read_proc_stat(pid, &st) || st.state != 'T')
+	if (p->pid <= 1 || read_proc_stat(p->pid, &st) || st.state != 'T')
 		return false;
-	return *start ? st.start_ticks == strtoull(start, NULL, 10) : st.start_ticks >= since;
+	return p->has_start ? st.start_ticks == p->start : st.start_ticks >= since;
 }
 
 /*
- * An unheld stop claim's processes (the text after its header): let out of
- * the stop a dead helper left them in; only those still stopped that are
- * theirs (the start time written once CRIU made them, or started since the
- * claim), never another process that took a pid since.
+ * An unheld stop claim's processes: let out of the stop a dead helper left
+ * them in; only those still stopped that are theirs (the start time written
+ * once CRIU made them, or started since the claim), never another process
+ * that took a pid since.
  */
-static void continue_claimed(char *text)
+static void continue_claimed(const struct claim *c)
 {
-	char *save = NULL, *l = strtok_r(text, "\n", &save), *end;
-	uint64_t since;
+	for (size_t i = 0; i < c->nprocs; i++) {
+		pid_t pid = c->procs[i].pid;
 
-	if (!l || strncmp(l, "since ", 6))
-		return;
-	since = strtoull(l + 6, NULL, 10);
-	while ((l = strtok_r(NULL, "\n", &save))) {
-		pid_t pid = (pid_t)strtol(l, &end, 10);
-
-		while (*end == ' ')
-			end++;
-		if (left_stopped(pid, since, end) && kill(pid, SIGCONT) == 0)
+		if (left_stopped(&c->procs[i], c->since) && kill(pid, SIGCONT) == 0)
 			fprintf(stderr, "checkpoint-helper: continued process %d, left stopped by a helper that ended\n", pid);
 	}
 }
@@ -261,31 +314,35 @@ static void thaw_and_remove(int layout, const char *cgroup)
 		sleep_ms(10);
 }
 
-/* The claim at name of dirfd, when no helper holds it: thawed, gone; 1 when it was such. */
+/* An unheld claim acted on: its processes continued, or its cgroup thawed (when a freeze cgroup); 1 when such. */
+static int claim_act(const struct claim *c)
+{
+	if (c->kind == CLAIM_STOP) {
+		continue_claimed(c);
+		return 1;
+	}
+	if (!is_freeze_cgroup(c->cgroup))
+		return 0;
+	thaw_and_remove(c->layout, c->cgroup);
+	fprintf(stderr, "checkpoint-helper: thawed %s, left frozen by a helper that ended\n", c->cgroup);
+	return 1;
+}
+
+/* The claim at name of dirfd, when no helper holds it: acted on, gone; 1 when it was such. Text no claim stays. */
 static int sweep_one(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	char *text = NULL, *nl;
-	int layout, ret = 0;
+	int fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+	struct claim c = { 0 };
+	char *text = NULL;
 
 	if (fd < 0)
 		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && read_fd(fd, &text, NULL, 1 << 20) == 0 &&
-	    !strncmp(text, STOP_CLAIM_HEADER, strlen(STOP_CLAIM_HEADER))) {
-		continue_claimed(text + strlen(STOP_CLAIM_HEADER));
-		unlinkat(dirfd, name, 0);
-		ret = 1;
-	} else if (text && (nl = strchr(text, '\n')) && sscanf(text, "%d", &layout) == 1) {
-		char *cgroup = nl + 1;
-
-		cgroup[strcspn(cgroup, "\n")] = '\0';
-		if (is_freeze_cgroup(cgroup)) {
-			thaw_and_remove(layout, cgroup);
-			fprintf(stderr, "checkpoint-helper: thawed %s, left frozen by a helper that ended\n", cgroup);
-			ret = 1;
-		}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && read_fd(fd, &text, NULL, CLAIM_MAX_TEXT) == 0 &&
+	    claim_parse(text, &c) == 0) {
+		ret = claim_act(&c);
 		unlinkat(dirfd, name, 0);
 	}
+	claim_free(&c);
 	free(text);
 	close(fd);
 	return ret;

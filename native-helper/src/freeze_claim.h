@@ -11,6 +11,8 @@
 #define CKPT_FREEZE_CLAIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -54,6 +56,40 @@ void stop_claim_drop(pid_t root, int fd);
 int released_claim_add(const pid_t *pids, size_t n, struct herr *e);
 /* The claim let go of and forgotten here (a test, as if the helper had ended): the sweep takes it. */
 void released_claim_forget(void);
+/* What a claim's text says (claim_parse), for the sweep to act on. */
+enum claim_kind { CLAIM_FREEZE = 1, CLAIM_STOP };
+
+struct claim_proc {
+	pid_t pid;
+	bool has_start;		/* its start time was settled into the claim */
+	uint64_t start;		/* when it started, in the clock ticks of /proc/PID/stat */
+};
+
+/* What the sweep reads of a claim; a stop claim names no more processes than such a text can hold. */
+#define CLAIM_MAX_TEXT (1u << 20)
+#define CLAIM_MAX_PROCS (CLAIM_MAX_TEXT / 2)	/* "2\n" is the shortest line */
+
+struct claim {
+	enum claim_kind kind;
+	char *text;		/* a copy of the text (malloc'd), which cgroup points into */
+	int layout;		/* a freeze claim's: CGL(V2) or CGL(V1), as written */
+	char *cgroup;		/* a freeze claim's cgroup, as written: not yet checked to be a freeze cgroup */
+	uint64_t since;		/* a stop claim's: when it was made, in the same ticks */
+	struct claim_proc *procs;	/* a stop claim's processes (malloc'd); none without its since line */
+	size_t nprocs, cap;
+};
+
+/*
+ * A claim's text as the sweep reads it: a freeze claim "<layout>\n<cgroup>\n",
+ * a stop claim "stopped\nsince <ticks>\n" then a line a process, "<pid>" or
+ * "<pid> <start ticks>" (empty lines skipped, a line without a pid passed
+ * over). Nothing in it is trusted here: the sweep checks that the cgroup is
+ * a freeze cgroup, and each process one left stopped, before it acts. 0, or
+ * -1 with EINVAL for text that is no claim (the sweep leaves it), ENOMEM.
+ * claim_free(c) in any case.
+ */
+int claim_parse(const char *text, struct claim *c);
+void claim_free(struct claim *c);
 /* Thaws every claimed freeze cgroup no helper holds any more; how many. */
 int freeze_claim_sweep(void);
 /*

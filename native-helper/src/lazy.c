@@ -171,6 +171,7 @@ static const char *log_error(const char *log, char *buf, size_t len)
 static void not_ready(const struct lazy_params *p, struct lazy_restore *l, bool timed_out, struct herr *e)
 {
 	char *status = NULL, *log = arena_printf("%s/" DAEMON_LOG, p->logs), buf[512];
+	struct lazy_status st;
 	const char *first;
 
 	close_go(l);	/* no restore: the supervisor has nothing to hold or kill */
@@ -178,12 +179,13 @@ static void not_ready(const struct lazy_params *p, struct lazy_restore *l, bool 
 		kill(-l->supervisor, SIGKILL);
 	lazy_wait_status(l->supervisor);
 	read_file(arena_printf("%s/" STATUS_FILE, p->logs), &status, NULL, 4096);
+	lazy_status_parse(status, &st);
 	first = log_error(log, buf, sizeof(buf));
 	herr_set(e, EC(CRIU_FAILED), timed_out ? ETIMEDOUT : EIO,
 		 "CRIU's lazy-pages daemon for checkpoint %s %s%s%s; nothing was restored or killed. Its log: %s. "
 		 "A full restore (without lazy pages) does not need it",
-		 p->id, timed_out ? arena_printf("did not get ready in %d s", LAZY_READY_MS / 1000) :
-		 status ? strtok(status, "\n") : "ended", first[0] ? ": " : "", first, log);
+		 p->id, timed_out ? arena_printf("did not get ready in %d s", LAZY_READY_MS / 1000) : st.how,
+		 first[0] ? ": " : "", first, log);
 	free(status);
 }
 
@@ -298,20 +300,43 @@ void lazy_abort(struct lazy_restore *l, const struct lazy_params *p)
 
 /* ---- the end -------------------------------------------------------------------- */
 
-static void parse_killed(const char *status, LazyRestoreEnd *ev)
+/* The first line of text at most len bytes from it (not its newline) into out; "" when there is none. */
+static void first_line(const char *text, char *out, size_t len)
 {
-	const char *k = status ? strstr(status, "killed:") : NULL;
-	int32_t *v = arena_alloc(64 * sizeof(*v));
+	size_t n;
+
+	text += strspn(text, "\n");	/* as strtok read it: empty lines first are no line */
+	n = strcspn(text, "\n");
+	snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), text);
+}
+
+/* The "killed:" line of text, past its word; NULL when there is none. */
+static const char *killed_line(const char *text)
+{
+	for (const char *l = text;; l++) {
+		if (!strncmp(l, "killed:", 7))
+			return l + 7;
+		l = strchr(l, '\n');
+		if (!l)
+			return NULL;
+	}
+}
+
+void lazy_status_parse(const char *text, struct lazy_status *s)
+{
+	const char *k;
 	char *end;
 
-	ev->killed_pids = v;
-	for (k = k ? k + 7 : NULL; k && ev->n_killed_pids < 64;) {
+	memset(s, 0, sizeof(*s));
+	first_line(text ? text : "", s->how, sizeof(s->how));
+	if (!s->how[0])
+		snprintf(s->how, sizeof(s->how), "ended");	/* never a NULL for the message's %s */
+	for (k = text ? killed_line(text) : NULL; k && s->nkilled < LAZY_STATUS_KILLED_MAX; k = end) {
 		long pid = strtol(k, &end, 10);
 
-		if (end == k || pid <= 0)
-			break;
-		v[ev->n_killed_pids++] = (int32_t)pid;
-		k = end;
+		if (end == k || pid <= 0 || pid > INT32_MAX)
+			break;	/* not a pid: one cut short to 32 bits would name another process */
+		s->killed[s->nkilled++] = (int32_t)pid;
 	}
 }
 
@@ -320,6 +345,7 @@ static void send_end(const struct watched *w)
 	Event ev = CHECKPOINT__HELPER__V1__EVENT__INIT;
 	LazyRestoreEnd end = CHECKPOINT__HELPER__V1__LAZY_RESTORE_END__INIT;
 	char *status = NULL, *log = arena_printf("%s/" DAEMON_LOG, w->logs), buf[512];
+	struct lazy_status *st = arena_alloc(sizeof(*st));	/* its pids go in the event */
 	const char *first = "";
 
 	end.checkpoint_id = w->id;
@@ -328,13 +354,15 @@ static void send_end(const struct watched *w)
 	end.wall_time_us = now_us() - w->started_us;
 	end.log_path = log;
 	if (!end.ok && read_file(arena_printf("%s/" STATUS_FILE, w->logs), &status, NULL, 4096) == 0) {
-		parse_killed(status, &end);
+		lazy_status_parse(status, st);
+		end.killed_pids = st->killed;
+		end.n_killed_pids = st->nkilled;
 		first = log_error(log, buf, sizeof(buf));
 		end.message = arena_printf(
 			"CRIU's lazy-pages daemon %s before every page of checkpoint %s was copied in%s%s; the restored "
 			"processes were killed (%zu of them), since a page it did not copy would read as zeros. Its log: "
 			"%s. Restore the checkpoint again (without lazy pages if this happens again)",
-			strtok(status, "\n"), w->id, first[0] ? ": " : "", first, end.n_killed_pids, log);
+			st->how, w->id, first[0] ? ": " : "", first, end.n_killed_pids, log);
 	} else if (!end.ok) {
 		/* the supervisor itself was killed: its daemon may still run, and the tree with it */
 		end.message = arena_printf(
@@ -417,21 +445,32 @@ int lazy_check_idle(const char *store, const char *id, struct herr *e)
 	return -1;
 }
 
-static bool holds_any(int fd, const pid_t *pids, size_t npids)
+bool lazy_lock_names(const char *text, const pid_t *pids, size_t npids)
 {
-	char *text = NULL;
+	const char *s = text;
 	bool any = false;
+	char *end;
 
-	if (read_fd(fd, &text, NULL, 1 << 20))
-		return true;	/* unreadable: assume it is about these */
-	for (char *s = text, *end; *s && !any; s = end) {
+	while (*s && !any) {
 		long pid = strtol(s, &end, 10);
 
 		if (end == s)
 			break;
 		for (size_t i = 0; i < npids && !any; i++)
 			any = pids[i] == pid;
+		s = end;
 	}
+	return any;
+}
+
+static bool holds_any(int fd, const pid_t *pids, size_t npids)
+{
+	char *text = NULL;
+	bool any;
+
+	if (read_fd(fd, &text, NULL, 1 << 20))
+		return true;	/* unreadable: assume it is about these */
+	any = lazy_lock_names(text, pids, npids);
 	free(text);
 	return any;
 }

@@ -68,6 +68,26 @@ int lazy_check_idle(const char *store, const char *id, struct herr *e);
  */
 int lazy_wait_idle(const char *store, const int32_t *pids, size_t npids, uint32_t request, struct herr *e);
 
+#define LAZY_STATUS_KILLED_MAX 64	/* the pids a LazyRestoreEnd names */
+
+/*
+ * What a supervisor's lazy-pages.status says (lazy_supervisor.c's
+ * keep_logs): how the daemon ended (its first line, as "ended with exit
+ * status 1"; "ended" when it has none, cut to fit how) and the restored
+ * processes the supervisor killed (the pids of its "killed:" line, at most
+ * LAZY_STATUS_KILLED_MAX). The text is read as untrusted: what is not such
+ * a line is passed over, and a number that is no pid ends the list.
+ */
+struct lazy_status {
+	char how[256];
+	int32_t killed[LAZY_STATUS_KILLED_MAX];
+	size_t nkilled;
+};
+
+void lazy_status_parse(const char *text, struct lazy_status *s);
+/* Whether the text of a busy lock file (its checkpoint's pids, a line each) names one of pids. */
+bool lazy_lock_names(const char *text, const pid_t *pids, size_t npids);
+
 #define LAZY_WAIT_MS 60000
 #define LAZY_READY_MS 10000		/* for the daemon to listen */
 #define LAZY_DAEMON_MAX_MS 600000	/* for the daemon to copy every page in: then it is killed, and the tree */

@@ -236,30 +236,41 @@ bool is_self_or_ancestor(pid_t pid)
 	return false;
 }
 
+void parse_cmdline(const char *buf, size_t len, char ***argv, size_t *argc)
+{
+	char *copy = arena_alloc(len + 1);	/* zeroed: copy[len] ends a last argument that has no NUL */
+	size_t n = 0;
+	char **v;
+
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			n++;
+	if (len && buf[len - 1] != '\0')
+		n++;	/* a program may write over its arguments, their last NUL too */
+	if (len)
+		memcpy(copy, buf, len);
+	/* the arguments point into one copy: a megabyte of NULs is two allocations, not a million */
+	v = arena_alloc((n + 1) * sizeof(*v));
+	for (size_t i = 0, k = 0; k < n; k++) {
+		v[k] = copy + i;
+		i += strlen(copy + i) + 1;
+	}
+	*argv = v;
+	*argc = n;
+}
+
 int read_cmdline(pid_t pid, char ***argv, size_t *argc)
 {
 	char path[64], *buf = NULL;
-	size_t len = 0, n = 0;
-	char **v;
+	size_t len = 0;
 
 	*argv = NULL;
 	*argc = 0;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
 	if (read_file(path, &buf, &len, 1 << 20))
 		return -1;
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0')
-			n++;
-	if (len && buf[len - 1] != '\0')
-		n++;
-	v = arena_alloc((n + 1) * sizeof(*v));
-	for (size_t i = 0, k = 0; i < len && k < n; k++) {
-		v[k] = arena_strdup(buf + i);
-		i += strlen(buf + i) + 1;
-	}
+	parse_cmdline(buf, len, argv, argc);
 	free(buf);
-	*argv = v;
-	*argc = n;
 	return 0;
 }
 

@@ -50,6 +50,13 @@ void read_ns_inodes(pid_t pid, uint64_t ino[NS_KINDS]);
 
 /* The terminal's device path ("/dev/pts/3") of a stat tty_nr; "" for none; -1 for a device not named. */
 int decode_tty_nr(uint32_t tty_nr, char *out, size_t outlen);
+/*
+ * The arguments in len bytes of /proc/PID/cmdline (arena memory, argv
+ * ending with NULL): one per NUL-terminated string, and a last one without
+ * its NUL (a program may write over its arguments); none in 0 bytes. Reads
+ * nothing past len. It cannot fail (the arena aborts when memory is short).
+ */
+void parse_cmdline(const char *buf, size_t len, char ***argv, size_t *argc);
 int read_cmdline(pid_t pid, char ***argv, size_t *argc);	/* arena memory */
 /* The real uid of pid, (uint32_t)-1 when it cannot be read. */
 uint32_t read_uid(pid_t pid);

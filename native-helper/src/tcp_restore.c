@@ -41,19 +41,6 @@
 #define MAX_FILES_IMG (64u << 20)
 #define TCP_ESTABLISHED_STATE 1
 
-/* A connection the checkpoint saved: its name as the leak report has it, and where its queues stood. */
-struct saved_conn {
-	const char *resource;
-	uint32_t inq_seq;	/* the next byte expected from the peer (rcv_nxt) */
-	uint32_t outq_seq;	/* the next byte the program writes (write_seq) */
-};
-
-struct saved_conns {
-	struct saved_conn *v;
-	size_t n;
-	size_t cap;
-};
-
 /* The whole image name of dirfd (malloc'd), *len its size; NULL with errno. A regular file, not followed. */
 static uint8_t *read_image_file(int dirfd, const char *name, size_t *len)
 {
@@ -70,13 +57,15 @@ static int image_addr_text(uint32_t family, const uint32_t *words, size_t nwords
 
 	if ((family != AF_INET || nwords != 1) && (family != AF_INET6 || nwords != 4))
 		return -1;
+	if (port > UINT16_MAX)
+		return -1;	/* no port: cut to 16 bits, it would name another connection */
 	memcpy(addr, words, nwords * sizeof(*words));
 	sock_addr_text((int)family, addr, (uint16_t)port, out, len);
 	return 0;
 }
 
 /* Where the queues of socket ino stood: the first entry of tcp-stream-<ino>.img. */
-static int read_stream(int dirfd, uint32_t ino, struct saved_conn *c)
+static int read_stream(int dirfd, uint32_t ino, struct tcp_saved_conn *c)
 {
 	Checkpoint__Criu__V1__TcpStream *ts;
 	char name[40];
@@ -104,7 +93,7 @@ static int read_stream(int dirfd, uint32_t ino, struct saved_conn *c)
 static bool saved_in_report(const LeakReport *r, const char *resource)
 {
 	for (size_t i = 0; r && i < r->n_leaks; i++)
-		if (r->leaks[i]->kind == LK(TCP) && r->leaks[i]->policy == LP(SAVE) &&
+		if (r->leaks[i]->kind == LK(TCP) && r->leaks[i]->policy == LP(SAVE) && r->leaks[i]->resource &&
 		    !strcmp(r->leaks[i]->resource, resource))
 			return true;
 	return false;
@@ -112,16 +101,16 @@ static bool saved_in_report(const LeakReport *r, const char *resource)
 
 /* One files.img entry: an established TCP socket the report saved goes in out. */
 static int add_saved(int dirfd, const LeakReport *r, const Checkpoint__Criu__V1__InetSocket *sk,
-		     struct saved_conns *out, struct herr *e)
+		     struct tcp_saved *out, struct herr *e)
 {
 	char src[64], dst[64];
-	struct saved_conn c;
+	struct tcp_saved_conn c;
 
 	if (sk->proto != IPPROTO_TCP || sk->state != TCP_ESTABLISHED_STATE ||
 	    image_addr_text(sk->family, sk->src_addr, sk->n_src_addr, sk->src_port, src, sizeof(src)) ||
 	    image_addr_text(sk->family, sk->dst_addr, sk->n_dst_addr, sk->dst_port, dst, sizeof(dst)))
 		return 0;
-	c.resource = arena_printf("tcp %s -> %s", src, dst);
+	snprintf(c.resource, sizeof(c.resource), "tcp %s -> %s", src, dst);
 	if (!saved_in_report(r, c.resource))
 		return 0;
 	if (read_stream(dirfd, sk->ino, &c)) {
@@ -137,20 +126,16 @@ static int add_saved(int dirfd, const LeakReport *r, const Checkpoint__Criu__V1_
 	return 0;
 }
 
-/* The connections checkpoint ck saved, from its files.img and tcp-stream images. */
-static int read_saved(const char *store, const Checkpoint *ck, struct saved_conns *out, struct herr *e)
+int tcp_saved_read(int dirfd, const char *id, const LeakReport *r, struct tcp_saved *out, struct herr *e)
 {
-	int dirfd = checkpoint_open(store, ck->id, e), ret = -1;
 	size_t len = 0, off = 8;	/* after the two magics */
-	uint8_t *buf = NULL;
+	uint8_t *buf = read_image_file(dirfd, "files.img", &len);
+	int ret = -1;
 
-	if (dirfd < 0)
-		return -1;
-	buf = read_image_file(dirfd, "files.img", &len);
 	if (!buf) {
 		herr_perror(e, EC(INTERNAL), errno, "checkpoint %s saved TCP connections, but its files.img cannot "
-			 "be read", ck->id);
-		goto out;
+			 "be read", id);
+		return -1;
 	}
 	while (off + 4 <= len) {
 		uint32_t n = get_le32(buf + off);
@@ -163,7 +148,7 @@ static int read_saved(const char *store, const Checkpoint *ck, struct saved_conn
 		off += 4 + n;
 		if (!fe)
 			continue;
-		bad = fe->isk ? add_saved(dirfd, ck->leaks, fe->isk, out, e) : 0;
+		bad = fe->isk ? add_saved(dirfd, r, fe->isk, out, e) : 0;
 		checkpoint__criu__v1__file_entry__free_unpacked(fe, NULL);
 		if (bad)
 			goto out;
@@ -171,6 +156,23 @@ static int read_saved(const char *store, const Checkpoint *ck, struct saved_conn
 	ret = 0;
 out:
 	free(buf);
+	return ret;
+}
+
+void tcp_saved_free(struct tcp_saved *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The connections checkpoint ck saved, from its files.img and tcp-stream images. */
+static int read_saved(const char *store, const Checkpoint *ck, struct tcp_saved *out, struct herr *e)
+{
+	int dirfd = checkpoint_open(store, ck->id, e), ret;
+
+	if (dirfd < 0)
+		return -1;
+	ret = tcp_saved_read(dirfd, ck->id, ck->leaks, out, e);
 	close(dirfd);
 	return ret;
 }
@@ -206,7 +208,7 @@ static const char *live_resource(int fd)
 	return arena_printf("tcp %s -> %s", src, dst);
 }
 
-static const struct saved_conn *saved_find(const struct saved_conns *s, const char *resource)
+static const struct tcp_saved_conn *saved_find(const struct tcp_saved *s, const char *resource)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (!strcmp(s->v[i].resource, resource))
@@ -225,7 +227,7 @@ static int queue_seq(int fd, int queue, uint32_t *seq)
 }
 
 struct quiet_ctx {
-	const struct saved_conns *saved;
+	const struct tcp_saved *saved;
 	struct fdlist *held;
 	struct sbuf moved;	/* the connections that carried data since the checkpoint, in words */
 	size_t nmoved;
@@ -235,7 +237,7 @@ struct quiet_ctx {
 static int quiet_fd(struct quiet_ctx *q, pid_t pid, int pidfd, int fd, struct herr *e)
 {
 	int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0), on = TCP_REPAIR_ON, none = TCP_NO_QUEUE;
-	const struct saved_conn *c;
+	const struct tcp_saved_conn *c;
 	const char *resource;
 	uint32_t in = 0, out = 0;
 
@@ -302,7 +304,7 @@ static void release_held(struct fdlist *held)
 int tcp_quiet_saved(const char *store, const Checkpoint *ck, const struct pidlist *running, struct fdlist *held,
 		    struct herr *e)
 {
-	struct saved_conns saved = { 0 };
+	struct tcp_saved saved = { 0 };
 	struct quiet_ctx q = { .saved = &saved, .held = held };
 	int ret = -1;
 
@@ -327,7 +329,7 @@ int tcp_quiet_saved(const char *store, const Checkpoint *ck, const struct pidlis
 out:
 	if (ret)
 		release_held(held);
-	free(saved.v);
+	tcp_saved_free(&saved);
 	sbuf_free(&q.moved);
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "freeze_claim.h"
 #include "proc.h"
+#include "sbuf.h"
 #include "util.h"
 #include "wire.h"
 #include "check.h"
@@ -173,6 +174,103 @@ static void test_released(void)
 	waitpid(b, NULL, 0);
 }
 
+static const struct claim_case {
+	const char *what, *text;
+	int ret, kind, layout;
+	const char *cgroup;
+	uint64_t since;
+	size_t nprocs;
+	struct claim_proc procs[2];
+} claim_cases[] = {
+	{ "a freeze claim as written", "2\n/sys/fs/cgroup/u/" FREEZE_PREFIX "1\n", 0, CLAIM_FREEZE, 2,
+	  "/sys/fs/cgroup/u/" FREEZE_PREFIX "1", 0, 0, { { 0 } } },
+	{ "a freeze claim cut after its cgroup's newline", "1\n/sys/x", 0, CLAIM_FREEZE, 1, "/sys/x", 0, 0, { { 0 } } },
+	{ "a freeze claim's cgroup is its second line alone", "2\n/a\n/b\n", 0, CLAIM_FREEZE, 2, "/a", 0, 0, { { 0 } } },
+	{ "a freeze claim with no cgroup", "2\n", 0, CLAIM_FREEZE, 2, "", 0, 0, { { 0 } } },
+	{ "a layout alone, no newline", "2", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "a layout that is no number", "x\n/a\n", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "a layout past an int", "99999999999\n/a\n", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "empty", "", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "bytes that are no text", "\x80\x01\xff", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "\"stopped\" without its newline is no stop claim", "stopped", -1, 0, 0, NULL, 0, 0, { { 0 } } },
+	{ "a stop claim as written, one process settled", "stopped\nsince 100\n12\n13 4567\n", 0, CLAIM_STOP, 0, NULL,
+	  100, 2, { { 12, false, 0 }, { 13, true, 4567 } } },
+	{ "a stop claim's empty lines skipped, blanks after a pid", "stopped\n\nsince 5\n\n7   \n", 0, CLAIM_STOP, 0, NULL,
+	  5, 1, { { 7, false, 0 } } },
+	{ "a stop claim cut short", "stopped\nsince 9\n12 45", 0, CLAIM_STOP, 0, NULL, 9, 1, { { 12, true, 45 } } },
+	{ "a stop claim without its since line: no process", "stopped\n12\n", 0, CLAIM_STOP, 0, NULL, 0, 0, { { 0 } } },
+	{ "a stop claim's header alone", "stopped\n", 0, CLAIM_STOP, 0, NULL, 0, 0, { { 0 } } },
+	{ "lines that name no process passed over (cut to 32 bits, 2^32 + 2 would be 2)",
+	  "stopped\nsince 1\nx\n0\n-5\n4294967298\n 8\n", 0, CLAIM_STOP, 0, NULL, 1, 1, { { 8, false, 0 } } },
+	{ "the largest pid and start time", "stopped\nsince 18446744073709551615\n2147483647 18446744073709551615\n"
+	  "2147483648\n", 0, CLAIM_STOP, 0, NULL, UINT64_MAX, 1, { { INT32_MAX, true, UINT64_MAX } } },
+};
+
+static void check_claim(const struct claim_case *k)
+{
+	struct claim c;
+	int ret;
+
+	test_case("parse: %s", k->what);
+	errno = 0;
+	ret = claim_parse(k->text, &c);
+	CHECK_INT(ret, ==, k->ret);
+	if (ret)
+		CHECK_INT(errno, ==, EINVAL);
+	else
+		CHECK_INT(c.kind, ==, k->kind);
+	if (ret == 0 && k->kind == CLAIM_FREEZE) {
+		CHECK_INT(c.layout, ==, k->layout);
+		CHECK_STR(c.cgroup, ==, k->cgroup);
+	}
+	if (ret == 0 && k->kind == CLAIM_STOP) {
+		CHECK_UINT(c.since, ==, k->since);
+		CHECK_UINT(c.nprocs, ==, k->nprocs);
+		for (size_t i = 0; i < c.nprocs && i < k->nprocs; i++) {
+			CHECK_INT(c.procs[i].pid, ==, k->procs[i].pid);
+			CHECK_INT(c.procs[i].has_start, ==, k->procs[i].has_start);
+			CHECK_UINT(c.procs[i].start, ==, k->procs[i].start);
+		}
+	}
+	claim_free(&c);
+}
+
+/* Claims' text as the sweep reads it, apart from what it does with them. */
+static void test_parse(void)
+{
+	struct sbuf many = { 0 };
+	struct claim c;
+
+	for (size_t i = 0; i < ARRAY_SIZE(claim_cases); i++)
+		check_claim(&claim_cases[i]);
+	test_case("parse: more processes than a claim the sweep reads can hold: bounded");
+	sbuf_printf(&many, "stopped\nsince 1\n");
+	for (size_t i = 0; i < CLAIM_MAX_PROCS + 10; i++)
+		sbuf_puts(&many, "2\n");
+	CHECK_INT(claim_parse(sbuf_text(&many), &c), ==, 0);
+	CHECK_UINT(c.nprocs, ==, CLAIM_MAX_PROCS);
+	CHECK_INT(c.procs[CLAIM_MAX_PROCS - 1].pid, ==, 2);
+	claim_free(&c);
+	sbuf_free(&many);
+}
+
+/* Unheld files the sweep reads that are no claim of ours to act on. */
+static void test_sweep_not_claims(void)
+{
+	const char *junk;
+
+	test_case("a claim let go of that names no freeze cgroup of ours: nothing touched, the file goes");
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/77", dir), "2\n/etc/passwd\n", 13), ==, 0);
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(access(arena_printf("%s/frozen/77", dir), F_OK), ==, -1);
+	CHECK_INT(access("/etc/passwd", F_OK), ==, 0);
+	test_case("a file let go of that is no claim: left as it is");
+	junk = "x\n/sys/fs/cgroup/" FREEZE_PREFIX "78\n";
+	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/78", dir), junk, strlen(junk)), ==, 0);
+	CHECK_INT(freeze_claim_sweep(), ==, 0);
+	CHECK_INT(access(arena_printf("%s/frozen/78", dir), F_OK), ==, 0);
+	CHECK_INT(unlink(arena_printf("%s/frozen/78", dir)), ==, 0);
+}
 
 TEST_GROUP(freeze_claim)
 {
@@ -180,6 +278,7 @@ TEST_GROUP(freeze_claim)
 	char *text = NULL;
 	int fd, again;
 
+	test_parse();
 	CHECK(mkdtemp(dir) != NULL);
 	freeze_claim_dir_set(arena_printf("%s/frozen", dir));
 	test_case("a claim: its file names the layout and the cgroup, made with its directory");
@@ -203,12 +302,7 @@ TEST_GROUP(freeze_claim)
 	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, -1);
 	CHECK(!freeze_claim_held(4242));
 
-	test_case("a claim let go of that names no freeze cgroup of ours: nothing touched, the file goes");
-	CHECK_INT(write_file_at(AT_FDCWD, arena_printf("%s/frozen/77", dir), "2\n/etc/passwd\n", 13), ==, 0);
-	CHECK_INT(freeze_claim_sweep(), ==, 0);
-	CHECK_INT(access(arena_printf("%s/frozen/77", dir), F_OK), ==, -1);
-	CHECK_INT(access("/etc/passwd", F_OK), ==, 0);
-
+	test_sweep_not_claims();
 	test_stop_claims();
 	test_released();
 

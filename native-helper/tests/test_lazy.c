@@ -23,6 +23,7 @@
 #include "lazy.h"
 #include "proc.h"
 #include "restore.h"
+#include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "wire.h"
@@ -308,8 +309,75 @@ static void test_busy(void)
 	arena_free_all();
 }
 
+static const struct status_case {
+	const char *what, *text, *how;
+	size_t nkilled;
+	int32_t killed[3];
+} status_cases[] = {
+	{ "as the supervisor writes it", "ended with exit status 1\nkilled: 12 13 4194304\n", "ended with exit status 1",
+	  3, { 12, 13, 4194304 } },
+	{ "none killed", "was killed by signal 9 (Killed)\nkilled:\n", "was killed by signal 9 (Killed)", 0, { 0 } },
+	{ "cut short in the list", "could not be run (exit status 127)\nkilled: 7 8", "could not be run (exit status 127)",
+	  2, { 7, 8 } },
+	{ "cut short before the list", "did not finish in 600 s and was kil", "did not finish in 600 s and was kil", 0,
+	  { 0 } },
+	{ "empty", "", "ended", 0, { 0 } },
+	{ "newlines alone", "\n\n\n", "ended", 0, { 0 } },
+	{ "empty lines first, as strtok skipped them", "\n\nended with exit status 2\n", "ended with exit status 2", 0,
+	  { 0 } },
+	{ "killed: within the first line is no list", "why killed: 5\n", "why killed: 5", 0, { 0 } },
+	{ "a pid past 32 bits ends the list (cut short, it would be 1)", "x\nkilled: 3 4294967297 5\n", "x", 1, { 3 } },
+	{ "zero, negative and words end it", "x\nkilled: 6 -2 7\n", "x", 1, { 6 } },
+	{ "garbage", "\x01\xff\x80killed:\n", "\x01\xff\x80killed:", 0, { 0 } },
+};
+
+/* lazy-pages.status as lazy.c reads it, and what a lock file names. */
+static void test_status_text(void)
+{
+	struct sbuf many = { 0 }, long_line = { 0 };
+	const pid_t pids[] = { 12, 4194304 };
+	struct lazy_status st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(status_cases); i++) {
+		const struct status_case *c = &status_cases[i];
+
+		test_case("status: %s", c->what);
+		lazy_status_parse(c->text, &st);
+		CHECK_STR(st.how, ==, c->how);
+		CHECK_UINT(st.nkilled, ==, c->nkilled);
+		for (size_t k = 0; k < st.nkilled && k < c->nkilled; k++)
+			CHECK_INT(st.killed[k], ==, c->killed[k]);
+	}
+	test_case("status: unreadable");
+	lazy_status_parse(NULL, &st);
+	CHECK_STR(st.how, ==, "ended");
+	CHECK_UINT(st.nkilled, ==, 0);
+	test_case("status: more pids than an event names, and a first line longer than how");
+	for (int i = 0; i < 300; i++)
+		sbuf_printf(&long_line, "x");
+	sbuf_printf(&many, "%s\nkilled:", long_line.p);
+	for (int i = 1; i <= 100; i++)
+		sbuf_printf(&many, " %d", i);
+	lazy_status_parse(many.p, &st);
+	CHECK_UINT(strlen(st.how), ==, sizeof(st.how) - 1);
+	CHECK_UINT(st.nkilled, ==, LAZY_STATUS_KILLED_MAX);
+	CHECK_INT(st.killed[LAZY_STATUS_KILLED_MAX - 1], ==, LAZY_STATUS_KILLED_MAX);
+	sbuf_free(&many);
+	sbuf_free(&long_line);
+	test_case("lock: names one");
+	CHECK(lazy_lock_names("1\n4194304\n", pids, 2));
+	CHECK(lazy_lock_names("12", pids, 2));	/* cut short */
+	test_case("lock: names none");
+	CHECK(!lazy_lock_names("1\n2\n", pids, 2));
+	CHECK(!lazy_lock_names("", pids, 2));
+	CHECK(!lazy_lock_names("12\n", pids, 0));
+	CHECK(!lazy_lock_names("4294967308\n", pids, 2));	/* 12 past 32 bits is not 12 */
+	CHECK(!lazy_lock_names("x12\n", pids, 2));	/* garbage ends it */
+}
+
 static void lazy_tests(void)
 {
+	test_status_text();
 	test_lazy_restore();
 	test_daemon_fails_early();
 	test_daemon_fails_late();

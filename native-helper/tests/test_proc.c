@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -303,6 +305,70 @@ static void test_cmdline(void)
 	arena_free_all();
 }
 
+/* parse_cmdline of the n bytes at buf, copied to a buffer of exactly n (ASan sees a read past it): the arguments. */
+static char **cmdline_of(const char *buf, size_t n, size_t *argc)
+{
+	char *exact = malloc(n ? n : 1), **argv = NULL;
+
+	CHECK(exact != NULL);
+	if (!exact)
+		return NULL;
+	memcpy(exact, buf, n);
+	*argc = 99;
+	parse_cmdline(exact, n, &argv, argc);
+	free(exact);
+	CHECK(argv != NULL);
+	if (argv)
+		CHECK(argv[*argc] == NULL);
+	return argv;
+}
+
+static const struct cmdline_case {
+	const char *what, *bytes;
+	size_t len, argc;
+	const char *argv[4];
+} cmdline_cases[] = {
+	{ "arguments, each with its NUL", "sh\0-c\0two words\0", 16, 3, { "sh", "-c", "two words" } },
+	{ "an empty argument", "a\0\0b\0", 5, 3, { "a", "", "b" } },
+	{ "no NUL after the last (rewritten by the program)", "nginx: worker\0x", 15, 2, { "nginx: worker", "x" } },
+	{ "one argument without any NUL", "kworker", 7, 1, { "kworker" } },
+	{ "no bytes (a kernel thread, a zombie)", "", 0, 0, { NULL } },
+	{ "NULs alone", "\0\0\0", 3, 3, { "", "", "" } },
+	{ "bytes that are not text", "\xff\x01\n\0\x80", 5, 2, { "\xff\x01\n", "\x80" } },
+};
+
+static void test_parse_cmdline(void)
+{
+	size_t argc, big = 1 << 20;
+	char **argv, *huge;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cmdline_cases); i++) {
+		const struct cmdline_case *c = &cmdline_cases[i];
+
+		test_case("%s", c->what);
+		argv = cmdline_of(c->bytes, c->len, &argc);
+		CHECK_UINT(argc, ==, c->argc);
+		for (size_t k = 0; argv && k < argc && k < c->argc; k++)
+			CHECK_STR(argv[k], ==, c->argv[k]);
+	}
+	/* as large as read_cmdline reads: a program that zeroed its arguments, one that wrote a long title */
+	huge = calloc(1, big);
+	CHECK(huge != NULL);
+	if (huge) {
+		test_case("a megabyte of NULs");
+		argv = cmdline_of(huge, big, &argc);
+		CHECK_UINT(argc, ==, big);
+		CHECK_STR(argv ? argv[big - 1] : NULL, ==, "");
+		test_case("a megabyte without a NUL");
+		memset(huge, 'x', big);
+		argv = cmdline_of(huge, big, &argc);
+		CHECK_UINT(argc, ==, 1);
+		CHECK_UINT(argv ? strlen(argv[0]) : 0, ==, big);
+		free(huge);
+	}
+	arena_free_all();
+}
+
 static int become_uid_1234(void *arg)
 {
 	(void)arg;
@@ -379,6 +445,7 @@ TEST_GROUP(proc)
 	test_tty();
 	test_processes();
 	test_threads();
+	test_parse_cmdline();
 	test_cmdline();
 	test_uid();
 	test_namespaces();

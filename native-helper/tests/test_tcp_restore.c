@@ -139,45 +139,83 @@ static const char *resource_of(const struct conn *c)
 	return arena_printf("tcp %s:%u -> %s:%u", a, ntohs(c->child_addr.sin_port), b, ntohs(c->peer_addr.sin_port));
 }
 
-/* An image file as CRIU writes one: two magics, then each entry after its length. */
-static int write_image(int dirfd, const char *name, const ProtobufCMessage *m)
+/* An image's bytes as CRIU writes them (arena memory, *len of them): two magics, then each entry after its length. */
+static uint8_t *image_bytes(ProtobufCMessage *const *m, size_t n, size_t *len)
 {
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = arena_alloc(12 + len);
-	uint32_t n = (uint32_t)len;
+	size_t total = 8;
+	uint8_t *buf, *p;
+
+	for (size_t i = 0; i < n; i++)
+		total += 4 + protobuf_c_message_get_packed_size(m[i]);
+	buf = arena_alloc(total);	/* zeroed: the magics are not read */
+	p = buf + 8;
+	for (size_t i = 0; i < n; i++) {
+		size_t size = protobuf_c_message_get_packed_size(m[i]);
+
+		put_le32(p, (uint32_t)size);	/* little endian, as CRIU on x86 */
+		protobuf_c_message_pack(m[i], p + 4);
+		p += 4 + size;
+	}
+	*len = total;
+	return buf;
+}
+
+/* len bytes at data as file name of dirfd, replacing it; 0 or -1. */
+static int put_bytes(int dirfd, const char *name, const void *data, size_t len)
+{
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret;
 
-	memcpy(buf + 8, &n, 4);	/* little endian, as CRIU on x86 */
-	protobuf_c_message_pack(m, buf + 12);
-	ret = fd >= 0 && write(fd, buf, 12 + len) == (ssize_t)(12 + len) ? 0 : -1;
+	ret = fd >= 0 && write_all(fd, data, len) == 0 ? 0 : -1;
 	if (fd >= 0)
 		close(fd);
 	return ret;
 }
 
+/* An image of one entry m as file name of dirfd. */
+static int write_image(int dirfd, const char *name, ProtobufCMessage *m)
+{
+	size_t len;
+	uint8_t *buf = image_bytes(&m, 1, &len);
+
+	return put_bytes(dirfd, name, buf, len);
+}
+
+/* A files.img entry of an established TCP socket (arena memory), its addresses in network order (4 or 16 bytes). */
+static Checkpoint__Criu__V1__FileEntry *tcp_entry(int family, const void *src, uint32_t sport, const void *dst,
+						  uint32_t dport, uint32_t ino)
+{
+	Checkpoint__Criu__V1__FileEntry *fe = arena_alloc(sizeof(*fe));
+	Checkpoint__Criu__V1__InetSocket *isk = arena_alloc(sizeof(*isk));
+	size_t words = family == AF_INET ? 1 : 4;
+
+	checkpoint__criu__v1__file_entry__init(fe);
+	checkpoint__criu__v1__inet_socket__init(isk);
+	isk->has_ino = isk->has_family = isk->has_proto = isk->has_state = true;
+	isk->has_src_port = isk->has_dst_port = true;
+	isk->ino = ino;
+	isk->family = (uint32_t)family;
+	isk->proto = IPPROTO_TCP;
+	isk->state = 1;	/* TCP_ESTABLISHED */
+	isk->src_port = sport;
+	isk->dst_port = dport;
+	isk->n_src_addr = isk->n_dst_addr = words;
+	isk->src_addr = arena_alloc(16);
+	isk->dst_addr = arena_alloc(16);
+	memcpy(isk->src_addr, src, words * 4);
+	memcpy(isk->dst_addr, dst, words * 4);
+	fe->has_type = fe->has_id = true;
+	fe->type = CHECKPOINT__CRIU__V1__FILE_TYPE__FILE_TYPE_INETSK;
+	fe->id = 1;
+	fe->isk = isk;
+	return fe;
+}
+
 /* files.img of a checkpoint that holds c's socket (a TCP socket, established), as CRIU writes it; 0 or -1. */
 static int write_files_img(int dirfd, const struct conn *c)
 {
-	Checkpoint__Criu__V1__InetSocket isk = CHECKPOINT__CRIU__V1__INET_SOCKET__INIT;
-	Checkpoint__Criu__V1__FileEntry fe = CHECKPOINT__CRIU__V1__FILE_ENTRY__INIT;
-	uint32_t src = c->child_addr.sin_addr.s_addr, dst = c->peer_addr.sin_addr.s_addr;
-
-	isk.has_ino = isk.has_family = isk.has_proto = isk.has_state = true;
-	isk.has_src_port = isk.has_dst_port = true;
-	isk.ino = c->ino;
-	isk.family = AF_INET;
-	isk.proto = IPPROTO_TCP;
-	isk.state = 1;	/* TCP_ESTABLISHED */
-	isk.src_port = ntohs(c->child_addr.sin_port);
-	isk.dst_port = ntohs(c->peer_addr.sin_port);
-	isk.n_src_addr = isk.n_dst_addr = 1;
-	isk.src_addr = &src;
-	isk.dst_addr = &dst;
-	fe.has_type = fe.has_id = true;
-	fe.type = CHECKPOINT__CRIU__V1__FILE_TYPE__FILE_TYPE_INETSK;
-	fe.id = 1;
-	fe.isk = &isk;
-	return write_image(dirfd, "files.img", &fe.base);
+	return write_image(dirfd, "files.img", &tcp_entry(AF_INET, &c->child_addr.sin_addr, ntohs(c->child_addr.sin_port),
+							   &c->peer_addr.sin_addr, ntohs(c->peer_addr.sin_port),
+							   c->ino)->base);
 }
 
 /* The checkpoint's images of c, with its queues as c says; 0 or -1. */
@@ -193,28 +231,43 @@ static int write_images(int dirfd, const struct conn *c)
 	return write_files_img(dirfd, c) || write_image(dirfd, name, &ts.base) ? -1 : 0;
 }
 
+struct rule {
+	int kind, policy;
+	const char *resource;
+};
+
+/* A leak report of n leaks, each of a kind, a resource and the policy that applied (arena memory). */
+static LeakReport *report_of(const struct rule *rules, size_t n)
+{
+	LeakReport *r = arena_alloc(sizeof(*r));
+
+	checkpoint__helper__v1__leak_report__init(r);
+	r->leaks = arena_alloc((n + 1) * sizeof(*r->leaks));
+	for (size_t i = 0; i < n; i++) {
+		Leak *l = arena_alloc(sizeof(*l));
+
+		checkpoint__helper__v1__leak__init(l);
+		l->kind = rules[i].kind;
+		l->policy = rules[i].policy;
+		l->resource = arena_strdup(rules[i].resource);
+		r->leaks[r->n_leaks++] = l;
+	}
+	return r;
+}
+
 /* A checkpoint that saved (policy save) the connection named resource. */
 static Checkpoint *saved_checkpoint(const char *resource, bool tcp_established)
 {
+	const struct rule saved = { LK(TCP), LP(SAVE), resource };
 	Checkpoint *ck = arena_alloc(sizeof(*ck));
 	DumpOptions *o = arena_alloc(sizeof(*o));
-	LeakReport *r = arena_alloc(sizeof(*r));
-	Leak *l = arena_alloc(sizeof(*l));
 
 	checkpoint__helper__v1__checkpoint__init(ck);
 	checkpoint__helper__v1__dump_options__init(o);
-	checkpoint__helper__v1__leak_report__init(r);
-	checkpoint__helper__v1__leak__init(l);
-	l->kind = LK(TCP);
-	l->policy = LP(SAVE);
-	l->resource = arena_strdup(resource);
-	r->n_leaks = 1;
-	r->leaks = arena_alloc(sizeof(*r->leaks));
-	r->leaks[0] = l;
 	o->tcp_established = tcp_established;
 	ck->id = CK_ID;
 	ck->options = o;
-	ck->leaks = r;
+	ck->leaks = report_of(&saved, 1);
 	return ck;
 }
 
@@ -390,6 +443,207 @@ static void test_images_unreadable(void)
 	pidlist_free(&running);
 }
 
+/* ---- the saved connections, read from images alone (tcp_saved_read) ---------- */
+
+#define V4_NAME "tcp 10.0.0.1:80 -> 10.0.0.2:5000"
+#define V6_NAME "tcp [::1]:443 -> [2001:db8::1]:65535"
+
+static const uint8_t v4_src[4] = { 10, 0, 0, 1 }, v4_dst[4] = { 10, 0, 0, 2 };
+static const uint8_t v6_src[16] = { [15] = 1 }, v6_dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+
+/* tcp-stream-<ino hex>.img of dirfd, its queues at in and out. */
+static void put_stream(int dirfd, uint32_t ino, uint32_t in, uint32_t out)
+{
+	Checkpoint__Criu__V1__TcpStream ts = CHECKPOINT__CRIU__V1__TCP_STREAM__INIT;
+
+	ts.has_inq_seq = ts.has_outq_seq = true;
+	ts.inq_seq = in;
+	ts.outq_seq = out;
+	CHECK_INT(write_image(dirfd, arena_printf("tcp-stream-%x.img", ino), &ts.base), ==, 0);
+}
+
+/* tcp_saved_read of dirfd's files.img (len bytes at img) against a report of rules; out freed by the caller. */
+static int saved_of(int dirfd, const uint8_t *img, size_t len, const struct rule *rules, size_t n,
+		    struct tcp_saved *out, struct herr *e)
+{
+	memset(e, 0, sizeof(*e));
+	memset(out, 0, sizeof(*out));
+	CHECK_INT(put_bytes(dirfd, "files.img", img, len), ==, 0);
+	return tcp_saved_read(dirfd, "parse", rules ? report_of(rules, n) : NULL, out, e);
+}
+
+/* The saved ones of several sockets: those of the report's TCP leaks with the policy SAVE, established, TCP. */
+static const struct rule parse_rules[] = {
+	{ LK(TCP), LP(SAVE), V4_NAME },
+	{ LK(TCP), LP(SAVE), V6_NAME },
+	{ LK(TCP), LP(SAVE), "tcp 10.0.0.1:81 -> 10.0.0.2:5000" },	/* a UDP socket's */
+	{ LK(TCP), LP(SAVE), "tcp 10.0.0.1:82 -> 10.0.0.2:5000" },	/* a listening one's */
+	{ LK(TCP), LP(WARN), "tcp 10.0.0.1:83 -> 10.0.0.2:5000" },
+	{ LK(UDP), LP(SAVE), "tcp 10.0.0.1:84 -> 10.0.0.2:5000" },
+};
+
+/* The entries of parse_rules' sockets after a regular file's, first to first + n: only 1 and 2 are saved. */
+static uint8_t *parse_image(size_t *len, size_t first, size_t n)
+{
+	Checkpoint__Criu__V1__FileEntry *fe[7];
+	ProtobufCMessage *m[7];
+
+	fe[0] = arena_alloc(sizeof(*fe[0]));
+	checkpoint__criu__v1__file_entry__init(fe[0]);
+	fe[0]->has_type = true;
+	fe[0]->type = CHECKPOINT__CRIU__V1__FILE_TYPE__FILE_TYPE_REG;
+	fe[1] = tcp_entry(AF_INET, v4_src, 80, v4_dst, 5000, 0x10);
+	fe[2] = tcp_entry(AF_INET6, v6_src, 443, v6_dst, 65535, 0xffffffff);
+	for (uint32_t i = 3; i < 7; i++)
+		fe[i] = tcp_entry(AF_INET, v4_src, 78 + i, v4_dst, 5000, 0x20 + i);
+	fe[3]->isk->proto = IPPROTO_UDP;
+	fe[4]->isk->state = 10;	/* TCP_LISTEN */
+	for (size_t i = 0; i < 7; i++)
+		m[i] = &fe[i]->base;
+	return image_bytes(m + first, n, len);
+}
+
+static void test_saved_valid(int dirfd)
+{
+	struct tcp_saved out;
+	struct herr e;
+	size_t len;
+	uint8_t *img = parse_image(&len, 0, 7);
+
+	test_case("saved: as CRIU writes them, IPv4 and IPv6, the largest inode and port");
+	put_stream(dirfd, 0x10, 1000, 2000);
+	put_stream(dirfd, 0xffffffff, UINT32_MAX, 0);
+	CHECK_OK(saved_of(dirfd, img, len, parse_rules, ARRAY_SIZE(parse_rules), &out, &e), &e);
+	CHECK_UINT(out.n, ==, 2);
+	if (out.n == 2) {
+		CHECK_STR(out.v[0].resource, ==, V4_NAME);
+		CHECK_UINT(out.v[0].inq_seq, ==, 1000);
+		CHECK_UINT(out.v[0].outq_seq, ==, 2000);
+		CHECK_STR(out.v[1].resource, ==, V6_NAME);
+		CHECK_UINT(out.v[1].inq_seq, ==, UINT32_MAX);
+	}
+	tcp_saved_free(&out);
+	test_case("saved: no report, or none saved");
+	CHECK_OK(saved_of(dirfd, img, len, NULL, 0, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 0);
+	CHECK_OK(saved_of(dirfd, img, len, parse_rules + 2, ARRAY_SIZE(parse_rules) - 2, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 0);
+	tcp_saved_free(&out);
+}
+
+/* files.img of len bytes at img cut to cut bytes: want connections saved. */
+static void saved_cut(int dirfd, const uint8_t *img, size_t len, size_t cut, size_t want)
+{
+	struct tcp_saved out;
+	struct herr e;
+
+	test_case("damaged: files.img cut to %zu of %zu bytes", cut, len);
+	CHECK_OK(saved_of(dirfd, img, cut, parse_rules, 2, &out, &e), &e);
+	CHECK_UINT(out.n, ==, want);
+	tcp_saved_free(&out);
+}
+
+/* files.img cut short, or holding what decodes as nothing: what comes before is read, the rest passed over. */
+static void test_saved_damaged(int dirfd)
+{
+	uint8_t junk[4096], *img, *v6;
+	size_t len, v6_len, off;
+	struct tcp_saved out;
+	struct herr e;
+	uint32_t x = 2463534242u;
+
+	img = parse_image(&len, 1, 2);
+	saved_cut(dirfd, img, len, len, 2);
+	saved_cut(dirfd, img, len, len - 1, 1);	/* in the second entry */
+	saved_cut(dirfd, img, len, 10, 0);	/* in the first's length */
+	saved_cut(dirfd, img, len, 5, 0);	/* in the magics */
+	saved_cut(dirfd, img, len, 0, 0);
+	test_case("damaged: an entry that is no FileEntry between two, then a length past the end");
+	img = parse_image(&len, 1, 1);
+	v6 = parse_image(&v6_len, 2, 1) + 8;	/* its entry alone */
+	v6_len -= 8;
+	img = memcpy(arena_alloc(len + 9 + v6_len + 8), img, len);
+	off = len;
+	put_le32(img + off, 5);
+	memset(img + off + 4, 0xff, 5);
+	memcpy(img + off + 9, v6, v6_len);
+	put_le32(img + off + 9 + v6_len, UINT32_MAX);
+	CHECK_OK(saved_of(dirfd, img, off + 9 + v6_len + 8, parse_rules, 2, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 2);
+	tcp_saved_free(&out);
+	test_case("damaged: garbage");
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		junk[i] = (uint8_t)x;
+	}
+	CHECK_OK(saved_of(dirfd, junk, sizeof(junk), parse_rules, 2, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 0);
+	tcp_saved_free(&out);
+}
+
+/* Sockets that are no connection to match, and the stream images a match needs. */
+static void test_saved_extremes(int dirfd)
+{
+	Checkpoint__Criu__V1__FileEntry *fe = tcp_entry(AF_INET, v4_src, 65536 + 80, v4_dst, 5000, 0x10);
+	ProtobufCMessage *m = &fe->base;
+	uint8_t stream[12] = { 0 }, *img;
+	struct tcp_saved out;
+	struct herr e;
+	size_t len;
+
+	test_case("extremes: a port past 16 bits is no port (cut, it would be 80)");
+	img = image_bytes(&m, 1, &len);
+	CHECK_OK(saved_of(dirfd, img, len, parse_rules, 1, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 0);
+	test_case("extremes: four address words of IPv4");
+	fe = tcp_entry(AF_INET6, v6_src, 80, v6_dst, 5000, 0x10);
+	fe->isk->family = AF_INET;
+	m = &fe->base;
+	img = image_bytes(&m, 1, &len);
+	CHECK_OK(saved_of(dirfd, img, len, parse_rules, 1, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 0);
+	test_case("extremes: an empty tcp-stream entry: queues at 0");
+	img = parse_image(&len, 1, 1);
+	CHECK_INT(put_bytes(dirfd, "tcp-stream-10.img", stream, sizeof(stream)), ==, 0);
+	CHECK_OK(saved_of(dirfd, img, len, parse_rules, 1, &out, &e), &e);
+	CHECK_UINT(out.n, ==, 1);
+	CHECK_UINT(out.n ? out.v[0].outq_seq : 1, ==, 0);
+	tcp_saved_free(&out);
+	test_case("extremes: a tcp-stream entry longer than its file");
+	put_le32(stream + 8, 1);
+	CHECK_INT(put_bytes(dirfd, "tcp-stream-10.img", stream, sizeof(stream)), ==, 0);
+	CHECK_INT(saved_of(dirfd, img, len, parse_rules, 1, &out, &e), ==, -1);
+	CHECK_INT(e.errnum, ==, EINVAL);
+	CHECK_CONTAINS(e.msg, "the checkpoint saved the TCP connection 10.0.0.1:80 -> 10.0.0.2:5000, but its "
+		       "tcp-stream-10.img cannot be read");
+	tcp_saved_free(&out);
+	test_case("extremes: no files.img");
+	CHECK_INT(unlinkat(dirfd, "files.img", 0), ==, 0);
+	CHECK_INT(tcp_saved_read(dirfd, "parse", NULL, &out, &e), ==, -1);
+	CHECK_INT(e.errnum, ==, ENOENT);
+	CHECK_CONTAINS(e.msg, "checkpoint parse saved TCP connections, but its files.img cannot be read");
+	tcp_saved_free(&out);
+}
+
+static void test_saved_read(const char *store)
+{
+	const char *path = arena_printf("%s/parse", store);
+	int dirfd;
+
+	CHECK_INT(mkdir(path, 0700), ==, 0);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_INT(dirfd, >=, 0);
+	if (dirfd < 0)
+		return;
+	test_saved_valid(dirfd);
+	test_saved_damaged(dirfd);
+	test_saved_extremes(dirfd);
+	close(dirfd);
+	arena_free_all();
+}
+
 TEST_GROUP(tcp_restore)
 {
 	char store[] = "/tmp/ckpt-tcp-XXXXXX", dir[64];
@@ -408,6 +662,7 @@ TEST_GROUP(tcp_restore)
 		close(dirfd);
 	}
 	test_images_unreadable();
+	test_saved_read(store);
 	test_case("cleaned up");
 	CHECK_INT(remove_tree(store), ==, 0);
 }
