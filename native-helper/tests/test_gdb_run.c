@@ -181,7 +181,8 @@ static void test_attach_and_stop(bool at_once)
 	CHECK(at_once ? WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL : WIFEXITED(status) || WIFSIGNALED(status));
 	CHECK_INT(tracer_of(child), ==, 0);
 	CHECK_INT(read_proc_stat(child, &st), ==, 0);
-	CHECK_INT(st.state, ==, 'S');
+	/* let go of, not left stopped: asleep again, or (just woken by the detach) on its way there */
+	CHECK(st.state == 'S' || st.state == 'R');
 	CHECK_INT(kill(gdb, 0), ==, -1);
 	CHECK_INT(gdb_run_stop(id, false, &status, &e), ==, -1);
 	CHECK_INT(e.code, ==, EC(NOT_FOUND));
