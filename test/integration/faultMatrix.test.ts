@@ -45,7 +45,7 @@ import { describe, test } from 'node:test';
 import type { pb } from '../../src/core/protocol';
 import { DebuggedTree } from '../../src/core/debuggedTree';
 import { HelperSession } from '../../src/core/session';
-import { shellSuite, sshTarget, WORKLOAD } from './harness';
+import { pollUntil, shellSuite, sshTarget, WORKLOAD } from './harness';
 
 const STORE = '/var/lib/checkpoint-debugger/fault-matrix';
 /** A store too small for a program's images (FULL rows). */
@@ -437,8 +437,15 @@ async function deleteDuringRestore(pid: number): Promise<object> {
 	}
 }
 
-/** Long enough for a session's request to reach its PAUSE point (the pause lasts 2 s). */
-const REACH_PAUSE_MS = 700;
+/**
+ * Until a request of another session holds checkpoint id's directory locked
+ * (a restore shared, a delete exclusively): it is under way, and pauses
+ * (2 s) holding it; a fixed wait lost the race on a loaded machine.
+ */
+async function untilLocked(id: string): Promise<void> {
+	await pollUntil(async () => (await suite.shell.run(`flock -n -x ${STORE}/${id} true`)).code, (code) => code !== 0, 10000,
+		() => `no request took checkpoint ${id}`);
+}
 
 /**
  * A restore (killing what runs) and a delete of one checkpoint, the first
@@ -454,7 +461,7 @@ async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 
 		const restore = () => a.restore(c.id, { killRunning: true, lazy: false }).finally(() => order.push('restore'));
 		const remove = () => b.remove(c.id).finally(() => order.push('delete'));
 		const started = first === 'restore' ? restore() : remove();
-		await new Promise((res) => setTimeout(res, REACH_PAUSE_MS));
+		await untilLocked(c.id);
 		const [one, two] = await Promise.allSettled([started, first === 'restore' ? remove() : restore()]);
 		assert.deepEqual(order, first === 'restore' ? ['restore', 'delete'] : ['delete', 'restore'], 'the second waited for the first');
 		assert.equal(one.status, 'fulfilled', `the ${first} goes through: ${one.status === 'rejected' ? String(one.reason) : ''}`);
