@@ -37,8 +37,8 @@
  * program holding 16 MiB (CRIU's own writes fail, not the helper's); and a
  * delete whose pages cannot be handed over for want of room.
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
- * dumps or restores a program holding 256 MiB: the helper finishes what it
- * started.
+ * dumps or restores a program holding 256 MiB (the helper finishes what it
+ * started), or while the session holds the tree frozen (it thaws).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -77,7 +77,8 @@ type DeleteRow = {
 
 type FreezeRow = {
 	operation: 'freeze';
-	point: 'freeze-answer';
+	/** 'none': the connection dropped while the session holds the tree frozen (DROP). */
+	point: 'freeze-answer' | 'none';
 };
 
 type EditorRestoreRow = {
@@ -130,6 +131,8 @@ const editorRestore = (point: EditorRestoreRow['point'], fault: Row['fault'], pr
 const MATRIX: readonly Row[] = [
 	// a helper killed holding the tree frozen: its watcher thaws it at once
 	{ operation: 'freeze', point: 'freeze-answer', fault: 'KILL', program: 'runs', checkpoint: 'none' },
+	// the connection dropped while the session holds the tree frozen: its helper ends, the tree thaws
+	{ operation: 'freeze', point: 'none', fault: 'DROP', program: 'runs', checkpoint: 'none' },
 	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
 	dump('manifest-first', 'KILL', false, 'runs', 'none'),
 	dump('manifest-first', 'KILL', true, 'runs', 'none'),
@@ -200,6 +203,7 @@ async function assertCounting(dir: string): Promise<void> {
 /** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
 async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
 	if (r.fault === 'DROP' && r.operation === 'restore') return droppedRestore(pid);
+	if (r.fault === 'DROP' && r.operation === 'freeze') return droppedFrozen(pid);
 	if (r.fault === 'DROP') return droppedDump(r, pid);
 	if (r.fault === 'FULL' && r.operation === 'delete') return deleteInFullStore(pid, dir);
 	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
@@ -384,6 +388,16 @@ async function droppedRestore(pid: number): Promise<object | Error> {
 	const healthy = await session();
 	const c = await healthy.dump(pid, { leaveRunning: true, name: 'none-DROP' }).finally(() => healthy.close());
 	return droppedAt('restoring', (dropped, onProgress) => dropped.restore(c.id, { killRunning: true, lazy: false, onProgress }));
+}
+
+/** A tree frozen by a session whose SSH connection is then dropped (its sshd killed): what the freeze answered. */
+async function droppedFrozen(pid: number): Promise<object | Error> {
+	return droppedAt('frozen', async (dropped, onProgress) => {
+		const frozen = await dropped.freeze(pid);
+		onProgress({ stage: 'frozen' });
+		await new Promise((res) => setTimeout(res, 200));	// the drop under way while the tree is held
+		return frozen;
+	});
 }
 
 /**
@@ -574,7 +588,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault === 'PAUSE' ? 'the first paused' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
-		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
+		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen' : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
 			: r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
