@@ -48,6 +48,11 @@ static int claim_write(const char *name, const char *text, pid_t root, const cha
 	/* not waiting: a claim held by another helper means it holds the tree */
 	int fd = lock_file_in(claim_dir, name);
 
+	if (fd < 0 && errno == EWOULDBLOCK) {
+		herr_set(e, EC(BUSY), EWOULDBLOCK, "the %s of process %d is claimed by another helper (another session of "
+			 "Checkpoint Debugger on this host); try again when that is done, or end that session", what, root);
+		return -1;
+	}
 	if (fd < 0 || ftruncate(fd, 0) || write_all(fd, text, strlen(text))) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot claim the %s of process %d (%s/%s)", what, root, claim_dir, name);
 		if (fd >= 0)
@@ -60,10 +65,16 @@ static int claim_write(const char *name, const char *text, pid_t root, const cha
 int freeze_claim_take(pid_t root, int layout, const char *cgroup, struct herr *e)
 {
 	char name[32], text[4200];
+	int fd;
 
 	snprintf(name, sizeof(name), "%d", root);
 	snprintf(text, sizeof(text), "%d\n%s\n", layout, cgroup);
-	return claim_write(name, text, root, "freeze", e);
+	fd = claim_write(name, text, root, "freeze", e);
+	if (fd < 0 && e->code == EC(BUSY))
+		herr_set(e, EC(BUSY), EWOULDBLOCK, "the tree of process %d is frozen by another helper (another session "
+			 "of Checkpoint Debugger on this host): thaw it from there, or end that session (its tree thaws "
+			 "then)", root);
+	return fd;
 }
 
 /* Now, in the clock ticks after boot that /proc/PID/stat's start times count in. */

@@ -291,7 +291,8 @@ TEST_GROUP(freeze_claim)
 	test_case("held: another claim of the tree refused, the sweep leaves it");
 	again = freeze_claim_take(4242, CGL(V2), "/sys/fs/cgroup/x/" FREEZE_PREFIX "4242", &e);
 	CHECK_INT(again, ==, -1);
-	CHECK_CONTAINS(e.msg, "cannot claim the freeze of process 4242");
+	CHECK_INT(e.code, ==, EC(BUSY));
+	CHECK_CONTAINS(e.msg, "the tree of process 4242 is frozen by another helper");
 	CHECK_INT(freeze_claim_sweep(), ==, 0);
 	CHECK_INT(access(arena_printf("%s/frozen/4242", dir), F_OK), ==, 0);
 	CHECK(freeze_claim_held(4242));

@@ -28,17 +28,18 @@
  * Of a rename: rename-write (the manifest not yet written), manifest-renames
  * (manifest.json renamed into place, manifest.pb not yet): the old name
  * stays, nothing damaged. CONCURRENT: a second request on the same tree or
- * checkpoint from another session while the first runs (two dumps; two
- * restores; a delete during a restore): one goes ahead, the other waits or
- * says BUSY. PAUSE: the first request paused half-way (`--fault
+ * checkpoint from another session while the first runs (two dumps, two
+ * restores, two renames, two freezes; a delete during a restore): one goes
+ * ahead, the other waits or says BUSY in words. PAUSE: the first request paused half-way (`--fault
  * POINT=PAUSE`) while the second comes, so that the race goes the same way
  * every time (a restore holding the checkpoint, a delete holding it).
  * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
  * program holding 16 MiB (CRIU's own writes fail, not the helper's); and a
  * delete whose pages cannot be handed over for want of room.
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
- * dumps or restores a program holding 256 MiB (the helper finishes what it
- * started), or while the session holds the tree frozen (it thaws).
+ * dumps or restores a program holding 256 MiB, or while a rename or a
+ * delete (paused) holds the checkpoint: the helper finishes what it
+ * started; or while the session holds the tree frozen: it thaws.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -96,6 +97,12 @@ type DumpTwiceRow = {
 	point: 'none';
 } | {
 	operation: 'restore twice';
+	point: 'none';
+} | {
+	operation: 'rename twice';
+	point: 'none';
+} | {
+	operation: 'freeze twice';
 	point: 'none';
 };
 
@@ -173,9 +180,14 @@ const MATRIX: readonly Row[] = [
 	{ operation: 'rename', point: 'rename-write', fault: 'KILL', program: 'runs', checkpoint: 'final' },
 	{ operation: 'rename', point: 'rename-write', fault: 'ENOSPC', program: 'runs', checkpoint: 'final' },
 	{ operation: 'rename', point: 'manifest-renames', fault: 'KILL', program: 'runs', checkpoint: 'final' },
+	// the connection dropped while a rename or a delete holds the checkpoint: the helper finishes it
+	{ operation: 'rename', point: 'rename-write', fault: 'DROP', program: 'runs', checkpoint: 'final' },
+	{ operation: 'delete', point: 'delete-remove', fault: 'DROP', program: 'runs', checkpoint: 'final' },
 	// two sessions at once on the same tree or checkpoint
 	{ operation: 'dump twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	{ operation: 'restore twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	{ operation: 'rename twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
+	{ operation: 'freeze twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'none' },
 	// the connection dropped while CRIU restores: the helper finishes, the program runs restored
 	{ operation: 'restore', point: 'none', fault: 'DROP', frozen: false, program: 'runs', checkpoint: 'final' },
 	// the store full while a delete hands pages over: refused in words, both checkpoints whole
@@ -202,9 +214,7 @@ async function assertCounting(dir: string): Promise<void> {
 
 /** The operation of row's fault: its result, or what it failed with (a killed helper drops the session). */
 async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
-	if (r.fault === 'DROP' && r.operation === 'restore') return droppedRestore(pid);
-	if (r.fault === 'DROP' && r.operation === 'freeze') return droppedFrozen(pid);
-	if (r.fault === 'DROP') return droppedDump(r, pid);
+	if (r.fault === 'DROP') return droppedOperation(r, pid, dir);
 	if (r.fault === 'FULL' && r.operation === 'delete') return deleteInFullStore(pid, dir);
 	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
@@ -212,6 +222,8 @@ async function faultyOperation(r: Row, pid: number, dir: string): Promise<object
 	if (r.operation === 'rename') return faultyRename(r, pid);
 	if (r.operation === 'dump twice') return dumpTwice(pid);
 	if (r.operation === 'restore twice') return restoreTwice(pid);
+	if (r.operation === 'rename twice') return renameTwice(pid);
+	if (r.operation === 'freeze twice') return freezeTwice(pid);
 	if (r.operation === 'delete during restore' && r.point === 'none') return deleteDuringRestore(pid);
 	if (r.operation === 'delete during restore' || r.operation === 'restore during delete') return oneAfterTheOther(r, pid);
 	return killedOrFailing(r, pid);
@@ -256,11 +268,50 @@ async function killedDelete(r: Row, pid: number, dir: string): Promise<{ standin
 		await healthy.close();
 	}
 	assert.equal(second.parent, first.id, 'the second checkpoint stands on the first');
+	if (r.fault === 'DROP') {
+		await droppedWhileLocked(first.id, r.point, (s) => s.remove(first.id));
+		return { standing: second.id, deleted: first.id };
+	}
 	const faulty = await session(`${r.point}=${r.fault}`);
 	const deleted = await faulty.remove(first.id).then(() => undefined, (err: unknown) => err);
 	await faulty.close().catch(() => undefined);
 	assert.ok(deleted instanceof Error, 'a killed helper answers nothing');
 	return { standing: second.id, deleted: first.id };
+}
+
+/** A rename paused holding the checkpoint, its connection dropped then: the helper finishes it. */
+async function droppedRename(pid: number): Promise<{ id: string }> {
+	const healthy = await session();
+	const c = await healthy.dump(pid, { leaveRunning: true, name: 'old' }).finally(() => healthy.close());
+	await droppedWhileLocked(c.id, 'rename-write', (s) => s.rename(c.id, 'new'));
+	return { id: c.id };
+}
+
+/** Two renames of one checkpoint at once, from two sessions: one after the other, the manifest whole. */
+async function renameTwice(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const c = await a.dump(pid, { leaveRunning: true, name: 'old' });
+		await Promise.all([a.rename(c.id, 'first'), b.rename(c.id, 'second')]);
+		const listed = (await a.list()).find((x) => x.id === c.id);
+		assert.ok(listed && ['first', 'second'].includes(listed.name) && !listed.damaged, `one name or the other: ${JSON.stringify(listed)}`);
+		return { name: listed.name };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
+/** Two sessions freezing the tree at once: one holds it, the other is told in words; the holder's end thaws it. */
+async function freezeTwice(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const results = await Promise.allSettled([a.freeze(pid), b.freeze(pid)]);
+		assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1, 'one session holds the tree');
+		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), /the tree of process \d+ is frozen by another helper/);
+		return { frozen: 1 };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
 }
 
 /** After a killed delete: the delete can be done again, and the checkpoint that stood on it restores the program. */
@@ -390,6 +441,15 @@ async function droppedRestore(pid: number): Promise<object | Error> {
 	return droppedAt('restoring', (dropped, onProgress) => dropped.restore(c.id, { killRunning: true, lazy: false, onProgress }));
 }
 
+/** The row's operation with its SSH connection dropped half-way. */
+function droppedOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
+	if (r.operation === 'restore') return droppedRestore(pid);
+	if (r.operation === 'freeze') return droppedFrozen(pid);
+	if (r.operation === 'rename') return droppedRename(pid);
+	if (r.operation === 'delete') return killedDelete(r, pid, dir);
+	return droppedDump(r, pid);
+}
+
 /** A tree frozen by a session whose SSH connection is then dropped (its sshd killed): what the freeze answered. */
 async function droppedFrozen(pid: number): Promise<object | Error> {
 	return droppedAt('frozen', async (dropped, onProgress) => {
@@ -488,13 +548,13 @@ async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 
 }
 
 /** After a rename failed: the checkpoint keeps its old name, its manifest reads, nothing is left half-written. */
-async function checkRenameTruth(pid: number, dir: string, outcome: { id: string }): Promise<void> {
+async function checkRenameTruth(pid: number, dir: string, outcome: { id: string }, name: 'old' | 'new'): Promise<void> {
 	const next = await session();
 	try {
 		const c = (await next.list()).find((x) => x.id === outcome.id);
 		assert.ok(c, 'still listed');
 		assert.equal(c.damaged, '');
-		assert.equal(c.name, 'old', 'the old name');
+		assert.equal(c.name, name, name === 'old' ? 'the old name' : 'the new name: the helper finished the rename');
 		await assertCounting(dir);
 		assert.equal((await next.rename(c.id, 'new')).name, 'new', 'and the rename can be done again');
 		assert.equal((await suite.shell.ok(`ls -A ${STORE}/${c.id} | grep '[.]tmp$'; true`)).trim(), '', 'what the killed rename left is gone with it');
@@ -537,12 +597,31 @@ function droppedDump(r: Row, pid: number): Promise<object | Error> {
  * (which finishes what it started, then ends with its connection) is gone.
  */
 async function droppedAt(stage: string, request: (s: HelperSession, onProgress: (p: pb.IProgress) => void) => Promise<object>): Promise<object | Error> {
-	const dropped = await session();
+	return dropped(undefined, (s, kill) => request(s, (p) => { if (p.stage === stage) kill(); }));
+}
+
+/**
+ * A request paused (`--fault POINT=PAUSE`) holding checkpoint id locked,
+ * its SSH connection dropped then: what it answered, or its error.
+ */
+function droppedWhileLocked(id: string, point: string, request: (s: HelperSession) => Promise<unknown>): Promise<object | Error> {
+	return dropped(`${point}=PAUSE`, async (s, kill) => {
+		const asked = request(s);
+		await untilLocked(id);
+		kill();
+		await asked;
+		return { id };
+	});
+}
+
+/** A request whose connection its kill() drops (the sshd serving it killed); its helper gone after. */
+async function dropped(fault: string | undefined, request: (s: HelperSession, kill: () => void) => Promise<object>): Promise<object | Error> {
+	const dropped = await session(fault);
 	const { helperPid } = await dropped.hello();
 	const sshd = (await suite.shell.ok(`ps -o ppid= -p ${helperPid}`)).trim();
 	let drop: Promise<unknown> | undefined;
 	try {
-		return await request(dropped, (p) => { if (p.stage === stage) drop ??= suite.shell.ok(`kill -KILL ${sshd}`); });
+		return await request(dropped, () => { drop ??= suite.shell.ok(`kill -KILL ${sshd}`); });
 	} catch (err) {
 		return err instanceof Error ? err : new Error(String(err));
 	} finally {
@@ -588,7 +667,8 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault === 'PAUSE' ? 'the first paused' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
-		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen' : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
+		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen'
+			: r.fault === 'DROP' && (r.operation === 'rename' || r.operation === 'delete') ? `while it holds the checkpoint (paused at ${r.point})` : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
 			: r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
@@ -599,7 +679,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 				if (r.operation === 'delete' && r.fault === 'FULL') return;	// checked as it went
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
 				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
-				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string });
+				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string }, r.fault === 'DROP' ? 'new' : 'old');
 				if (r.fault === 'CONCURRENT' || r.fault === 'PAUSE') return await checkConcurrentTruth(pid, dir);
 				if (r.fault === 'KILL' || (r.fault === 'DROP' && r.operation === 'dump')) assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
 				await checkTruth(r, pid, dir, outcome);
