@@ -34,8 +34,9 @@
  * POINT=PAUSE`) while the second comes, so that the race goes the same way
  * every time (a restore holding the checkpoint, a delete holding it).
  * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
- * program holding 16 MiB (CRIU's own writes fail, not the helper's); and a
- * delete whose pages cannot be handed over for want of room.
+ * program holding 16 MiB (CRIU's own writes fail, not the helper's); a
+ * delete whose pages cannot be handed over for want of room; a restore from
+ * a store with no room left for its logs.
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
  * dumps or restores a program holding 256 MiB, or while a rename or a
  * delete (paused) holds the checkpoint: the helper finishes what it
@@ -190,6 +191,8 @@ const MATRIX: readonly Row[] = [
 	{ operation: 'freeze twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'none' },
 	// the connection dropped while CRIU restores: the helper finishes, the program runs restored
 	{ operation: 'restore', point: 'none', fault: 'DROP', frozen: false, program: 'runs', checkpoint: 'final' },
+	// the store full while a restore writes its logs: it restores, the checkpoint stays whole
+	{ operation: 'restore', point: 'none', fault: 'FULL', frozen: false, program: 'runs', checkpoint: 'final' },
 	// the store full while a delete hands pages over: refused in words, both checkpoints whole
 	{ operation: 'delete', point: 'none', fault: 'FULL', program: 'runs', checkpoint: 'final' },
 	{ operation: 'delete during restore', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
@@ -216,6 +219,7 @@ async function assertCounting(dir: string): Promise<void> {
 async function faultyOperation(r: Row, pid: number, dir: string): Promise<object | Error> {
 	if (r.fault === 'DROP') return droppedOperation(r, pid, dir);
 	if (r.fault === 'FULL' && r.operation === 'delete') return deleteInFullStore(pid, dir);
+	if (r.fault === 'FULL' && r.operation === 'restore') return restoreFromFullStore(pid, dir);
 	if (r.fault === 'FULL') return dumpIntoFullStore(r, pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
 	if (r.operation === 'editor restore') return faultyEditorRestore(r, pid);
@@ -460,6 +464,27 @@ async function droppedFrozen(pid: number): Promise<object | Error> {
 	});
 }
 
+/** A restore (killing what runs) from a store with no room left: it restores; the checkpoint stays whole and restores again. */
+async function restoreFromFullStore(pid: number, dir: string): Promise<object> {
+	await suite.shell.ok(`mkdir -p ${SMALL_STORE} && (mountpoint -q ${SMALL_STORE} || mount -t tmpfs -o size=48m,mode=0700 tmpfs ${SMALL_STORE})`);
+	const small = await HelperSession.open(sshTarget({ helperArgs: ['--store', SMALL_STORE] }));
+	try {
+		const c = await small.dump(pid, { leaveRunning: true, name: 'full' });
+		await suite.shell.ok(`dd if=/dev/zero of=${SMALL_STORE}/filler bs=1M count=64 2>/dev/null; true`);
+		assert.equal((await small.restore(c.id, { killRunning: true, lazy: false })).rootPid, pid, 'restored with no room left');
+		await assertCounting(dir);
+		await suite.shell.ok(`rm -f ${SMALL_STORE}/filler`);
+		assert.deepEqual((await small.list()).map((x) => [x.id, x.damaged]), [[c.id, '']], 'whole, listed');
+		assert.equal((await small.restore(c.id, { killRunning: true, lazy: false })).rootPid, pid, 'and it restores again');
+		await assertCounting(dir);
+		await small.remove(c.id);
+		return { restored: c.id };
+	} finally {
+		await small.close();
+		await suite.shell.run(`umount ${SMALL_STORE}; rm -rf ${SMALL_STORE}`);
+	}
+}
+
 /**
  * A delete of a checkpoint another stands on, in a store with no room for
  * the pages it hands over: refused in words; both checkpoints stay whole,
@@ -668,7 +693,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
 		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen'
-			: r.fault === 'DROP' && (r.operation === 'rename' || r.operation === 'delete') ? `while it holds the checkpoint (paused at ${r.point})` : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over'
+			: r.fault === 'DROP' && (r.operation === 'rename' || r.operation === 'delete') ? `while it holds the checkpoint (paused at ${r.point})` : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over' : r.fault === 'FULL' && r.operation === 'restore' ? 'while it writes its logs'
 			: r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
 			const held = r.fault === 'DROP' ? '256' : r.fault === 'FULL' ? '16' : undefined;
@@ -676,7 +701,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 			try {
 				await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] >= 2);
 				const outcome = await faultyOperation(r, pid, dir);
-				if (r.operation === 'delete' && r.fault === 'FULL') return;	// checked as it went
+				if ((r.operation === 'delete' || r.operation === 'restore') && r.fault === 'FULL') return;	// checked as it went
 				if (r.operation === 'delete') return await checkDeleteTruth(pid, dir, outcome as { standing: string; deleted: string });
 				if (r.operation === 'editor restore') return await checkEditorRestoreTruth(r, pid, dir, outcome as { target: string });
 				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string }, r.fault === 'DROP' ? 'new' : 'old');
