@@ -19,7 +19,8 @@
  * one standing on it has taken in its pages, its manifest and link not yet
  * changed), delete-remove (none stands on it any more, not yet removed),
  * delete-hidden (renamed out of sight, not yet removed).
- * Of a freeze: freeze-answer (the tree frozen, not yet said); the helper
+ * Of a freeze: claim-write (its claim file, before anything is frozen),
+ * freeze-answer (the tree frozen, not yet said); the helper
  * killed holding a frozen tree with its watcher killed too is in
  * helperKilled.test.ts. Of the editor's restore (DebuggedTree.restore, which checkpoints the
  * present first): the pre-restore checkpoint failing (manifest-first,
@@ -29,8 +30,8 @@
  * (manifest.json renamed into place, manifest.pb not yet): the old name
  * stays, nothing damaged. CONCURRENT: a second request on the same tree or
  * checkpoint from another session while the first runs (two dumps, two
- * restores, two renames, two freezes; a delete during a restore): one goes
- * ahead, the other waits or says BUSY in words. PAUSE: the first request paused half-way (`--fault
+ * restores, two renames, two freezes, two editors' restores; a delete
+ * during a restore): one goes ahead, the other waits or says BUSY in words. PAUSE: the first request paused half-way (`--fault
  * POINT=PAUSE`) while the second comes, so that the race goes the same way
  * every time (a restore holding the checkpoint, a delete holding it).
  * FULL: a store on a 1 MiB tmpfs, full while CRIU writes the images of a
@@ -38,9 +39,10 @@
  * delete whose pages cannot be handed over for want of room; a restore from
  * a store with no room left for its logs.
  * DROP: the SSH connection dropped (its sshd process killed) while CRIU
- * dumps or restores a program holding 256 MiB, or while a rename or a
- * delete (paused) holds the checkpoint: the helper finishes what it
- * started; or while the session holds the tree frozen: it thaws.
+ * dumps or restores a program holding 256 MiB (the editor's restore too),
+ * or while a rename or a delete (paused) holds the checkpoint: the helper
+ * finishes what it started; or while the session holds the tree frozen: it
+ * thaws.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -80,12 +82,13 @@ type DeleteRow = {
 type FreezeRow = {
 	operation: 'freeze';
 	/** 'none': the connection dropped while the session holds the tree frozen (DROP). */
-	point: 'freeze-answer' | 'none';
+	point: 'freeze-answer' | 'claim-write' | 'none';
 };
 
 type EditorRestoreRow = {
 	operation: 'editor restore';
-	point: 'manifest-first' | 'restore-criu-first';
+	/** 'none': the connection dropped while CRIU restores (DROP). */
+	point: 'manifest-first' | 'restore-criu-first' | 'none';
 };
 
 type RenameRow = {
@@ -101,6 +104,9 @@ type DumpTwiceRow = {
 	point: 'none';
 } | {
 	operation: 'rename twice';
+	point: 'none';
+} | {
+	operation: 'editor restore twice';
 	point: 'none';
 } | {
 	operation: 'freeze twice';
@@ -139,6 +145,8 @@ const editorRestore = (point: EditorRestoreRow['point'], fault: Row['fault'], pr
 const MATRIX: readonly Row[] = [
 	// a helper killed holding the tree frozen: its watcher thaws it at once
 	{ operation: 'freeze', point: 'freeze-answer', fault: 'KILL', program: 'runs', checkpoint: 'none' },
+	// its claim (in /run) cannot be written: nothing frozen, said in words
+	{ operation: 'freeze', point: 'claim-write', fault: 'ENOSPC', program: 'runs', checkpoint: 'none' },
 	// the connection dropped while the session holds the tree frozen: its helper ends, the tree thaws
 	{ operation: 'freeze', point: 'none', fault: 'DROP', program: 'runs', checkpoint: 'none' },
 	// killed before CRIU, or while CRIU waits for it: CRIU gives up, the tree is thawed, nothing kept
@@ -177,6 +185,8 @@ const MATRIX: readonly Row[] = [
 	// the editor's restore: the present is checkpointed before anything is replaced
 	editorRestore('manifest-first', 'ENOSPC', 'runs'),
 	editorRestore('restore-criu-first', 'KILL', 'ended'),
+	// the connection dropped while CRIU restores: the helper finishes; the present saved, the target restored
+	editorRestore('none', 'DROP', 'runs'),
 	// a rename killed or failing before or between its writes: the old name stays, nothing damaged
 	{ operation: 'rename', point: 'rename-write', fault: 'KILL', program: 'runs', checkpoint: 'final' },
 	{ operation: 'rename', point: 'rename-write', fault: 'ENOSPC', program: 'runs', checkpoint: 'final' },
@@ -189,6 +199,7 @@ const MATRIX: readonly Row[] = [
 	{ operation: 'restore twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	{ operation: 'rename twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	{ operation: 'freeze twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'none' },
+	{ operation: 'editor restore twice', point: 'none', fault: 'CONCURRENT', program: 'runs', checkpoint: 'final' },
 	// the connection dropped while CRIU restores: the helper finishes, the program runs restored
 	{ operation: 'restore', point: 'none', fault: 'DROP', frozen: false, program: 'runs', checkpoint: 'final' },
 	// the store full while a restore writes its logs: it restores, the checkpoint stays whole
@@ -228,6 +239,7 @@ async function faultyOperation(r: Row, pid: number, dir: string): Promise<object
 	if (r.operation === 'restore twice') return restoreTwice(pid);
 	if (r.operation === 'rename twice') return renameTwice(pid);
 	if (r.operation === 'freeze twice') return freezeTwice(pid);
+	if (r.operation === 'editor restore twice') return editorRestoreTwice(pid);
 	if (r.operation === 'delete during restore' && r.point === 'none') return deleteDuringRestore(pid);
 	if (r.operation === 'delete during restore' || r.operation === 'restore during delete') return oneAfterTheOther(r, pid);
 	return killedOrFailing(r, pid);
@@ -362,7 +374,10 @@ async function checkEditorRestoreTruth(r: Row, pid: number, dir: string, outcome
 	try {
 		const mine = (await next.list()).filter((c) => c.rootPid === pid);
 		const saved = mine.filter((c) => c.id !== outcome.target);
-		if (r.program === 'runs') {
+		if (r.fault === 'DROP') {
+			assert.deepEqual(saved.map((c) => [c.name, c.damaged]), [['before restore to target', '']], 'the present saved, whole');
+			await assertCounting(dir);
+		} else if (r.program === 'runs') {
 			assert.deepEqual(saved.map((c) => c.name), [], 'no checkpoint of the present is left half-made');
 			const [info] = await next.ps(pid);
 			assert.equal(info?.frozen, false);
@@ -451,7 +466,31 @@ function droppedOperation(r: Row, pid: number, dir: string): Promise<object | Er
 	if (r.operation === 'freeze') return droppedFrozen(pid);
 	if (r.operation === 'rename') return droppedRename(pid);
 	if (r.operation === 'delete') return killedDelete(r, pid, dir);
+	if (r.operation === 'editor restore') return droppedEditorRestore(pid);
 	return droppedDump(r, pid);
+}
+
+/** The editor's restore (the present checkpointed first) whose connection drops once CRIU restores. */
+async function droppedEditorRestore(pid: number): Promise<{ target: string }> {
+	const healthy = await session();
+	const target = await healthy.dump(pid, { leaveRunning: true, name: 'target' }).finally(() => healthy.close());
+	await droppedAt('restoring', async (s, onProgress) => (await DebuggedTree.attach(s, pid)).restore(target.id, { lazy: false, onProgress }));
+	return { target: target.id };
+}
+
+/** Two editors restoring one checkpoint of the tree at once: one after the other, or one told in words. */
+async function editorRestoreTwice(pid: number): Promise<object> {
+	const [a, b] = await Promise.all([session(), session()]);
+	try {
+		const target = await a.dump(pid, { leaveRunning: true, name: 'target' });
+		const trees = await Promise.all([DebuggedTree.attach(a, pid), DebuggedTree.attach(b, pid)]);
+		const results = await Promise.allSettled(trees.map((t) => t.restore(target.id, { lazy: false })));
+		assert.ok(results.some((x) => x.status === 'fulfilled'), `one restore goes ahead: ${results.map((x) => x.status === 'rejected' ? String(x.reason) : 'restored').join('; ')}`);
+		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), TREE_BUSY);
+		return { restored: results.filter((x) => x.status === 'fulfilled').length };
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
 }
 
 /** A tree frozen by a session whose SSH connection is then dropped (its sshd killed): what the freeze answered. */
@@ -692,7 +731,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 		const how = r.fault === 'KILL' ? 'the helper killed' : r.fault === 'DROP' ? 'the connection dropped' : r.fault === 'FULL' ? 'the disk full' : r.fault === 'CONCURRENT' ? 'at once' : r.fault === 'PAUSE' ? 'the first paused' : r.fault;
 		const variant = r.operation === 'dump' ? (r.leaveRunning ? ' --leave-running' : '') : r.operation === 'restore' ? ` --kill-running${r.frozen ? ' frozen' : ''}`
 			: r.operation === 'delete' ? ' of a checkpoint another stands on' : r.operation === 'editor restore' ? ' (the present checkpointed first)' : '';
-		const where = r.fault === 'DROP' && r.operation === 'restore' ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen'
+		const where = r.fault === 'DROP' && (r.operation === 'restore' || r.operation === 'editor restore') ? 'while CRIU restores' : r.fault === 'DROP' && r.operation === 'freeze' ? 'while it holds the tree frozen'
 			: r.fault === 'DROP' && (r.operation === 'rename' || r.operation === 'delete') ? `while it holds the checkpoint (paused at ${r.point})` : r.fault === 'FULL' && r.operation === 'delete' ? 'while it hands pages over' : r.fault === 'FULL' && r.operation === 'restore' ? 'while it writes its logs'
 			: r.fault === 'DROP' || r.fault === 'FULL' ? 'while CRIU dumps' : r.fault === 'CONCURRENT' ? 'from two sessions' : `at ${r.point}`;
 		test(`${r.operation}${variant}, ${how} ${where}: the program ${r.program}, checkpoint listed: ${r.checkpoint}`, async () => {
@@ -707,6 +746,7 @@ describe('the fault matrix: each operation, each stage, killed or failing; the n
 				if (r.operation === 'rename') return await checkRenameTruth(pid, dir, outcome as { id: string }, r.fault === 'DROP' ? 'new' : 'old');
 				if (r.fault === 'CONCURRENT' || r.fault === 'PAUSE') return await checkConcurrentTruth(pid, dir);
 				if (r.fault === 'KILL' || (r.fault === 'DROP' && r.operation === 'dump')) assert.ok(outcome instanceof Error, 'a killed helper or a dropped connection answers nothing');
+				if (r.operation === 'freeze' && r.fault === 'ENOSPC') assert.match(outcome instanceof Error ? outcome.message : 'frozen', /cannot claim the freeze of process \d+ .*No space left on device/);
 				await checkTruth(r, pid, dir, outcome);
 			} finally {
 				await suite.shell.killTree(pid);
