@@ -595,13 +595,12 @@ async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 
 	const [a, b] = await Promise.all([session(first === 'restore' ? `${r.point}=PAUSE` : undefined), session(first === 'delete' ? `${r.point}=PAUSE` : undefined)]);
 	try {
 		const c = await a.dump(pid, { leaveRunning: true, name: 'contended' });
-		const order: string[] = [];
-		const restore = () => a.restore(c.id, { killRunning: true, lazy: false }).finally(() => order.push('restore'));
-		const remove = () => b.remove(c.id).finally(() => order.push('delete'));
+		const restore = () => a.restore(c.id, { killRunning: true, lazy: false });
+		const remove = () => b.remove(c.id);
 		const started = first === 'restore' ? restore() : remove();
 		await untilLocked(c.id);
 		const [one, two] = await Promise.allSettled([started, first === 'restore' ? remove() : restore()]);
-		assert.deepEqual(order, first === 'restore' ? ['restore', 'delete'] : ['delete', 'restore'], 'the second waited for the first');
+		// the answers may come in either order (the first lets go of the lock before it answers): their contents say who went first
 		assert.equal(one.status, 'fulfilled', `the ${first} goes through: ${one.status === 'rejected' ? String(one.reason) : ''}`);
 		if (first === 'restore') assert.equal(two.status, 'fulfilled', 'then the delete does');
 		else assert.match(two.status === 'rejected' ? String(two.reason) : 'the restore went through', /no checkpoint \S+ any more: it was deleted while this waited/);
