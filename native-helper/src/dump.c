@@ -163,12 +163,9 @@ static Checkpoint *build_manifest(const struct dump_ctx *c, uint64_t wall_us)
 /* Whether checkpoint ck is of the same program as this dump's root: pid, name and command line. */
 static bool same_root(const Checkpoint *ck, const struct dump_ctx *c)
 {
-	const CheckpointProcess *a = NULL, *b = c->nprocs ? c->procs[0] : NULL;
+	const CheckpointProcess *a = checkpoint_root_process(ck), *b = c->nprocs ? c->procs[0] : NULL;
 
-	for (size_t i = 0; i < ck->n_processes && !a; i++)
-		if (ck->processes[i]->pid == c->p->root)
-			a = ck->processes[i];
-	if (!a || !b || b->pid != c->p->root || strcmp(a->comm, b->comm) || a->n_cmdline != b->n_cmdline)
+	if (!a || !b || a->pid != c->p->root || b->pid != c->p->root || strcmp(a->comm, b->comm) || a->n_cmdline != b->n_cmdline)
 		return false;
 	for (size_t i = 0; i < a->n_cmdline; i++)
 		if (strcmp(a->cmdline[i], b->cmdline[i]))

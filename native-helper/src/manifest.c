@@ -403,3 +403,11 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
 	free(buf);
 	return c;
 }
+
+const CheckpointProcess *checkpoint_root_process(const Checkpoint *ck)
+{
+	for (size_t i = 0; i < ck->n_processes; i++)
+		if (ck->processes[i]->pid == ck->root_pid)
+			return ck->processes[i];
+	return NULL;
+}

@@ -27,5 +27,10 @@ int manifest_json(const Checkpoint *c, struct sbuf *b);
 Checkpoint *manifest_read(const char *store, const char *id, struct herr *e);
 /* The same, from the checkpoint directory open at dirfd. */
 Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struct herr *e);
+/*
+ * The root process of checkpoint ck (the one at its root_pid), NULL when it
+ * lists none: its name and command line say which program ck is of.
+ */
+const CheckpointProcess *checkpoint_root_process(const Checkpoint *ck);
 
 #endif

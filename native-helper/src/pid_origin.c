@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "manifest.h"
 #include "pid_origin.h"
 
 static char restored_dir[512] = RESTORED_DIR;
@@ -37,18 +38,14 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
  */
 static uint64_t program_key(const Checkpoint *ck)
 {
+	const CheckpointProcess *p = checkpoint_root_process(ck);
 	uint64_t h = fnv1a(0xcbf29ce484222325ULL, &ck->root_pid, sizeof(ck->root_pid));
 
-	for (size_t i = 0; i < ck->n_processes; i++) {
-		const CheckpointProcess *p = ck->processes[i];
-
-		if (p->pid != ck->root_pid)
-			continue;
-		h = fnv1a(h, p->comm ? p->comm : "", p->comm ? strlen(p->comm) + 1 : 1);
-		for (size_t j = 0; j < p->n_cmdline; j++)
-			h = fnv1a(h, p->cmdline[j], strlen(p->cmdline[j]) + 1);
-		break;
-	}
+	if (!p)
+		return h;
+	h = fnv1a(h, p->comm ? p->comm : "", p->comm ? strlen(p->comm) + 1 : 1);
+	for (size_t j = 0; j < p->n_cmdline; j++)
+		h = fnv1a(h, p->cmdline[j], strlen(p->cmdline[j]) + 1);
 	return h;
 }
 

@@ -364,7 +364,8 @@ int store_put_file(int dirfd, const char *store, const char *id, const char *tmp
 
 	if (lock_for_change(dirfd, id, e))
 		return -1;
-	if (fstat(dirfd, &st) == 0 && st.st_nlink == 0) {
+	/* the same test as manifest_read_at's: hidden by a delete counts as gone, removed or not */
+	if (!fd_is_at(dirfd, AT_FDCWD, arena_printf("%s/%s", store, id))) {
 		herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s any more: it was deleted meanwhile; "
 			 "nothing was added to it", id, store);
 		goto out;

@@ -594,11 +594,27 @@ static void test_read_too_big(void)
 	close(dirfd);
 }
 
+/* The process at the checkpoint's root pid; none when the list lacks it. */
+static void test_root_process(void)
+{
+	CheckpointProcess p, *pp;
+	Checkpoint c;
+
+	test_case("checkpoint_root_process");
+	small_checkpoint(&c, &p, &pp);
+	CHECK(checkpoint_root_process(&c) == &p);
+	c.root_pid = 6;
+	CHECK(checkpoint_root_process(&c) == NULL);
+	c.n_processes = 0;
+	CHECK(checkpoint_root_process(&c) == NULL);
+}
+
 TEST_GROUP(manifest)
 {
 	test_json_small();
 	test_json_report();
 	test_json_debugger_stop();
+	test_root_process();
 	CHECK(mkdtemp(store) != NULL);
 	test_write_read();
 	test_write_fails();
