@@ -305,29 +305,23 @@ async function droppedRename(pid: number): Promise<{ id: string }> {
 
 /** Two renames of one checkpoint at once, from two sessions: one after the other, the manifest whole. */
 async function renameTwice(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const c = await a.dump(pid, { leaveRunning: true, name: 'old' });
 		await Promise.all([a.rename(c.id, 'first'), b.rename(c.id, 'second')]);
 		const listed = (await a.list()).find((x) => x.id === c.id);
 		assert.ok(listed && ['first', 'second'].includes(listed.name) && !listed.damaged, `one name or the other: ${JSON.stringify(listed)}`);
 		return { name: listed.name };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /** Two sessions freezing the tree at once: one holds it, the other is told in words; the holder's end thaws it. */
 async function freezeTwice(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const results = await Promise.allSettled([a.freeze(pid), b.freeze(pid)]);
 		assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1, 'one session holds the tree');
 		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), /the tree of process \d+ is frozen by another helper/);
 		return { frozen: 1 };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /** After a killed delete: the delete can be done again, and the checkpoint that stood on it restores the program. */
@@ -423,34 +417,38 @@ async function faultyRename(r: Row, pid: number): Promise<{ id: string; error: u
 	return { id: c.id, error };
 }
 
+/** f with two sessions of their own (two editors, two terminals; faults: each one's --fault), both closed after. */
+async function withTwoSessions<T>(f: (a: HelperSession, b: HelperSession) => Promise<T>, faults: [string | undefined, string | undefined] = [undefined, undefined]): Promise<T> {
+	const [a, b] = await Promise.all([session(faults[0]), session(faults[1])]);
+	try {
+		return await f(a, b);
+	} finally {
+		await Promise.all([a.close(), b.close()]);
+	}
+}
+
 /** Two dumps of the tree at once, from two sessions: one checkpoint, the other told in words. */
 async function dumpTwice(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const results = await Promise.allSettled([a.dump(pid, { leaveRunning: true, name: 'first' }), b.dump(pid, { leaveRunning: true, name: 'second' })]);
 		const made = results.filter((x) => x.status === 'fulfilled');
 		const refused = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
 		assert.ok(made.length >= 1, 'one dump goes ahead');
 		for (const x of refused) assert.match(String(x.reason), TREE_BUSY);
 		return { made: made.length };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /** Two restores (killing what runs) of one checkpoint at once, from two sessions: one restores, the other is told in words. */
 async function restoreTwice(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const c = await a.dump(pid, { leaveRunning: true, name: 'twice' });
 		const results = await Promise.allSettled([a.restore(c.id, { killRunning: true, lazy: false }), b.restore(c.id, { killRunning: true, lazy: false })]);
 		const made = results.filter((x) => x.status === 'fulfilled');
 		assert.ok(made.length >= 1, `one restore goes ahead: ${results.map((x) => x.status === 'rejected' ? String(x.reason) : 'restored').join('; ')}`);
 		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), TREE_BUSY);
 		return { made: made.length };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /** A restore whose SSH connection is dropped (its sshd killed) once CRIU restores: the helper finishes it. */
@@ -480,17 +478,14 @@ async function droppedEditorRestore(pid: number): Promise<{ target: string }> {
 
 /** Two editors restoring one checkpoint of the tree at once: one after the other, or one told in words. */
 async function editorRestoreTwice(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const target = await a.dump(pid, { leaveRunning: true, name: 'target' });
 		const trees = await Promise.all([DebuggedTree.attach(a, pid), DebuggedTree.attach(b, pid)]);
 		const results = await Promise.allSettled(trees.map((t) => t.restore(target.id, { lazy: false })));
 		assert.ok(results.some((x) => x.status === 'fulfilled'), `one restore goes ahead: ${results.map((x) => x.status === 'rejected' ? String(x.reason) : 'restored').join('; ')}`);
 		for (const x of results) if (x.status === 'rejected') assert.match(String(x.reason), TREE_BUSY);
 		return { restored: results.filter((x) => x.status === 'fulfilled').length };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /** A tree frozen by a session whose SSH connection is then dropped (its sshd killed): what the freeze answered. */
@@ -563,16 +558,13 @@ async function deleteInFullStore(pid: number, dir: string): Promise<object> {
 
 /** A restore (killing what runs) and a delete of the same checkpoint at once: the restore finds it whole, or does not find it. */
 async function deleteDuringRestore(pid: number): Promise<object> {
-	const [a, b] = await Promise.all([session(), session()]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const c = await a.dump(pid, { leaveRunning: true, name: 'contended' });
 		const [restored, deleted] = await Promise.allSettled([a.restore(c.id, { killRunning: true, lazy: false }), b.remove(c.id)]);
 		if (restored.status === 'rejected') assert.match(String(restored.reason), /no checkpoint|not found|being deleted|BUSY|busy/i);
 		if (deleted.status === 'rejected') assert.match(String(deleted.reason), /cannot delete checkpoint .* yet/);
 		return { restored: restored.status, deleted: deleted.status };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	});
 }
 
 /**
@@ -592,8 +584,7 @@ async function untilLocked(id: string): Promise<void> {
  */
 async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 'restore during delete' }, pid: number): Promise<object> {
 	const first = r.operation === 'delete during restore' ? 'restore' : 'delete';
-	const [a, b] = await Promise.all([session(first === 'restore' ? `${r.point}=PAUSE` : undefined), session(first === 'delete' ? `${r.point}=PAUSE` : undefined)]);
-	try {
+	return withTwoSessions(async (a, b) => {
 		const c = await a.dump(pid, { leaveRunning: true, name: 'contended' });
 		const restore = () => a.restore(c.id, { killRunning: true, lazy: false });
 		const remove = () => b.remove(c.id);
@@ -605,9 +596,7 @@ async function oneAfterTheOther(r: Row & { operation: 'delete during restore' | 
 		if (first === 'restore') assert.equal(two.status, 'fulfilled', 'then the delete does');
 		else assert.match(two.status === 'rejected' ? String(two.reason) : 'the restore went through', /no checkpoint \S+ any more: it was deleted while this waited/);
 		return { first, second: two.status };
-	} finally {
-		await Promise.all([a.close(), b.close()]);
-	}
+	}, [first === 'restore' ? `${r.point}=PAUSE` : undefined, first === 'delete' ? `${r.point}=PAUSE` : undefined]);
 }
 
 /** After a rename failed: the checkpoint keeps its old name, its manifest reads, nothing is left half-written. */

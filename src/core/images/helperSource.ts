@@ -42,9 +42,7 @@ export class HelperImageSource implements ImageSource {
 	async readFile(name: string): Promise<Buffer> {
 		const size = (await this.index()).sizes.get(name);
 		if (size === undefined) throw new CheckpointError('not-found', `${this.description}: there is no ${name}`);
-		const parts: Promise<Buffer>[] = [];
-		for (let at = 0; at < size; at += MAX_BYTES) parts.push(this.readRange(name, at, Math.min(MAX_BYTES, size - at)));
-		return Buffer.concat(await Promise.all(parts));
+		return this.inParts(name, false, 0, size);
 	}
 
 	readRange(name: string, offset: number, length: number): Promise<Buffer> {
@@ -56,10 +54,15 @@ export class HelperImageSource implements ImageSource {
 	 * mapped, by its path as the checkpoint names it (bytes SFTP could not
 	 * name when they are not UTF-8); the helper reads no other file.
 	 */
-	async readMappedRange(path: string, offset: number, length: number): Promise<Buffer> {
+	readMappedRange(path: string, offset: number, length: number): Promise<Buffer> {
+		return this.inParts(path, true, offset, length);
+	}
+
+	/** length bytes at offset, asked for in parts within the helper's bytes per request. */
+	private async inParts(file: string, mapped: boolean, offset: number, length: number): Promise<Buffer> {
 		const parts: Promise<Buffer>[] = [];
-		for (let at = 0; at < length; at += MAX_BYTES) parts.push(this.queued(path, true, offset + at, Math.min(MAX_BYTES, length - at)));
-		return parts.length === 1 ? parts[0] : Buffer.concat(await Promise.all(parts));
+		for (let at = 0; at < length; at += MAX_BYTES) parts.push(this.queued(file, mapped, offset + at, Math.min(MAX_BYTES, length - at)));
+		return Buffer.concat(await Promise.all(parts));
 	}
 
 	private queued(file: string, mapped: boolean, offset: number, length: number): Promise<Buffer> {
