@@ -121,11 +121,21 @@ int stop_claim_take(pid_t root, const pid_t *pids, size_t n, struct herr *e)
 	return fd;
 }
 
+/* A claim held at fd given a new text, in place (its lock stays held): 0, or -1 with errno. */
+static int claim_rewrite(int fd, const char *text)
+{
+	ssize_t n = (ssize_t)strlen(text);
+
+	if (ftruncate(fd, 0) || pwrite(fd, text, n, 0) != n)
+		return -1;
+	return 0;
+}
+
 void stop_claim_settle(int fd, const pid_t *pids, size_t n)
 {
 	char *text = stop_claim_text(pids, n, true);
 
-	if (fd < 0 || !text || ftruncate(fd, 0) || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text))
+	if (fd < 0 || !text || claim_rewrite(fd, text))
 		fprintf(stderr, "checkpoint-helper: cannot write the start times of the restored processes into their "
 			"stop claim: a sweep may continue a stopped process that took one of their pids\n");
 	free(text);
@@ -174,7 +184,7 @@ int released_claim_add(const pid_t *pids, size_t n, struct herr *e)
 	if (released_fd < 0) {
 		released_fd = claim_write(name, text, getpid(), "processes let go of stopped", e);
 		ret = released_fd < 0 ? -1 : 0;
-	} else if (ftruncate(released_fd, 0) || pwrite(released_fd, text, strlen(text), 0) != (ssize_t)strlen(text)) {
+	} else if (claim_rewrite(released_fd, text)) {
 		herr_perror(e, EC(INTERNAL), errno, "cannot claim the processes let go of stopped (%s/%s)", claim_dir, name);
 		ret = -1;
 	}
