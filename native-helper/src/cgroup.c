@@ -448,6 +448,40 @@ static int freeze_again(struct frozen_tree *t, unsigned timeout_ms, struct herr 
 	return 0;
 }
 
+/*
+ * A new tree for root, its freeze cgroup made and its claim taken (before
+ * a process is moved: another helper's claim means that helper holds it).
+ */
+static struct frozen_tree *tree_claim(pid_t root, const struct freeze_how *how, struct herr *e)
+{
+	struct frozen_tree *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+		return NULL;
+	}
+	t->root = root;
+	t->claim_fd = -1;
+	if (set_except(t, how, e) || make_freeze_cgroup(t, e))
+		goto fail_free;
+	t->claim_fd = freeze_claim_take(root, t->layout, t->cgroup, e);
+	if (t->claim_fd < 0)
+		goto fail_unclaimed;
+	/* a helper that let go of the tree since make_freeze_cgroup removed the cgroup */
+	if (mkdir(t->cgroup, 0755) == 0 || errno == EEXIST)
+		return t;
+	herr_perror(e, EC(CGROUP_UNAVAILABLE), errno, "cannot create %s", t->cgroup);
+	freeze_claim_drop(root, t->claim_fd);
+	goto fail_free;
+fail_unclaimed:
+	/* the claim's holder uses the cgroup, perhaps before it moved a process in: left alone */
+	if (e->code != EC(BUSY))
+		rmdir(t->cgroup);
+fail_free:
+	tree_free(t);
+	return NULL;
+}
+
 int freeze_tree(pid_t root, const struct freeze_how *how, struct frozen_tree **out, struct herr *e)
 {
 	unsigned timeout_ms = how->timeout_ms ? how->timeout_ms : DEFAULT_FREEZE_TIMEOUT_MS;
@@ -463,19 +497,9 @@ int freeze_tree(pid_t root, const struct freeze_how *how, struct frozen_tree **o
 		herr_set(e, EC(NO_SUCH_PROCESS), ESRCH, "process %d does not exist", root);
 		return -1;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory");
+	t = tree_claim(root, how, e);
+	if (!t)
 		return -1;
-	}
-	t->root = root;
-	t->claim_fd = -1;
-	if (set_except(t, how, e) || make_freeze_cgroup(t, e))
-		goto fail_free;
-	/* claimed before a process is moved: another helper's claim means it holds the tree */
-	t->claim_fd = freeze_claim_take(root, t->layout, t->cgroup, e);
-	if (t->claim_fd < 0)
-		goto fail_undo;
 	/* move until no process of the tree is left outside */
 	for (rounds = 0; (moved = move_tree(t, e)) > 0 && rounds < 100; rounds++)
 		;
@@ -504,7 +528,6 @@ fail_thaw:
 fail_undo:
 	unmove_and_remove(t);
 	freeze_claim_drop(root, t->claim_fd);
-fail_free:
 	tree_free(t);
 	return -1;
 }

@@ -289,7 +289,7 @@ int coredump_write(const struct coredump_params *p, struct coredump_outcome *out
 	j.dirfd = checkpoint_open(p->store, p->id, e);
 	if (j.dirfd < 0)
 		return -1;
-	if (share_chain_hold(j.dirfd, p->id, &j.chain, e) || prepare(&j, p, e)) {
+	if (share_chain_hold(p->store, j.dirfd, p->id, &j.chain, e) || prepare(&j, p, e)) {
 		frame_error(e, p);
 		goto out;
 	}

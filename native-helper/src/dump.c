@@ -284,15 +284,39 @@ static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
  * sweep lists them once this dump lets go of them; else removed, the
  * program running on.
  */
-static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
+static bool root_gone(pid_t root)
 {
 	struct proc_stat st;
-	/* a zombie is gone too (a program this helper launched is its child until reaped) */
-	bool gone = read_proc_stat(c->p->root, &st) || st.state == 'Z' || st.state == 'X';
 
+	/* a zombie is gone too (a program this helper launched is its child until reaped) */
+	return read_proc_stat(root, &st) || st.state == 'Z' || st.state == 'X';
+}
+
+/*
+ * Whether the dump's CRIU ended the tree. CRIU SIGKILLs it as it lets go
+ * and need not wait for its end: when its answer was lost, the root may
+ * still be dying, so this waits for it a little (a second at most).
+ */
+static bool criu_ended_tree(const struct dump_ctx *c, bool criu_done)
+{
+	uint64_t until = now_us() + 1000000;
+	unsigned pause_us = 0;
+
+	if (!criu_done)
+		return false;
+	while (!root_gone(c->p->root)) {
+		if (c->p->leave_running || now_us() > until)
+			return false;
+		poll_pause(&pause_us);
+	}
+	return true;
+}
+
+static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
+{
 	/* CRIU may have finished (its stats-dump, written last) though its answer was lost: a timeout, a broken exchange */
 	criu_done = criu_done || faccessat(c->dirfd, "stats-dump", F_OK, 0) == 0;
-	if (criu_done && gone) {
+	if (criu_ended_tree(c, criu_done)) {
 		size_t n = strlen(e->msg);
 
 		snprintf(e->msg + n, sizeof(e->msg) - n, "; CRIU had ended the program: its complete images are kept "

@@ -290,8 +290,8 @@ int page_diff(const char *store, const char *a, const char *b, PageDiffResult *o
 		herr_set(e, EC(INTERNAL), ENOMEM, "out of memory for the page comparison");
 		goto out;
 	}
-	if (open_both(store, a, b, dirs, cks, e) || share_chain_hold(dirs[0], a, &held[0], e) ||
-	    share_chain_hold(dirs[1], b, &held[1], e))
+	if (open_both(store, a, b, dirs, cks, e) || share_chain_hold(store, dirs[0], a, &held[0], e) ||
+	    share_chain_hold(store, dirs[1], b, &held[1], e))
 		goto out;
 	out->processes = arena_alloc((cks[1]->n_processes + 1) * sizeof(*out->processes));
 	for (size_t i = 0; i < cks[1]->n_processes; i++) {

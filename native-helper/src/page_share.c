@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "fileio.h"
 #include "lists.h"
 #include "page_rewrite.h"
 #include "page_share.h"
@@ -64,18 +66,23 @@ static int chain_open(int dirfd, struct fdlist *held)
 
 /*
  * Whether the locked chain is still what the links say: a delete that had
- * the lock first may have removed the checkpoint itself (false, ENOENT) or
+ * the lock first may have removed or hidden the checkpoint itself (false,
+ * ENOENT: a delete killed once it had hidden it leaves it there) or
  * re-linked it past a parent it removed (false, EAGAIN: open it again).
  */
-static bool chain_current(const struct fdlist *held)
+static bool chain_current(const char *top, const struct fdlist *held)
 {
+	if (!fd_is_at(held->v[0], AT_FDCWD, top)) {
+		errno = ENOENT;
+		return false;
+	}
 	for (size_t i = 0; i < held->n; i++) {
 		bool last = i + 1 == held->n, same;
 		struct stat st, up;
 		int fd;
 
 		if (fstat(held->v[i], &st) || st.st_nlink == 0) {
-			errno = i ? EAGAIN : ENOENT;
+			errno = EAGAIN;
 			return false;
 		}
 		fd = openat(held->v[i], "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -104,8 +111,10 @@ static int chain_lock(const struct fdlist *held)
 	return 0;
 }
 
-int share_chain_hold(int dirfd, const char *id, struct fdlist *held, struct herr *e)
+int share_chain_hold(const char *store, int dirfd, const char *id, struct fdlist *held, struct herr *e)
 {
+	const char *top = arena_printf("%s/%s", store, id);
+
 	for (int tries = 0; tries < 8; tries++) {
 		if (chain_open(dirfd, held)) {
 			herr_perror(e, EC(INTERNAL), errno, "cannot open checkpoint %s for reading", id);
@@ -116,7 +125,7 @@ int share_chain_hold(int dirfd, const char *id, struct fdlist *held, struct herr
 			fdlist_close(held);
 			return -1;
 		}
-		if (chain_current(held))
+		if (chain_current(top, held))
 			return 0;
 		fdlist_close(held);
 		if (errno == ENOENT) {

@@ -31,10 +31,11 @@ unsigned share_chain_length(int dirfd);
  * oldest first (as a delete locks them: no deadlock), for a reader that
  * follows the links (a restore, a page diff): a delete handing pages to
  * them waits until it is done. held gets the descriptors (fdlist_close
- * them to let go). A checkpoint a delete removed while this waited for
- * its lock is NOT_FOUND; a chain a delete re-linked is opened again.
+ * them to let go). dirfd is checkpoint id of store: one a delete removed
+ * or hid while this waited for its lock is NOT_FOUND; a chain a delete
+ * re-linked is opened again.
  */
-int share_chain_hold(int dirfd, const char *id, struct fdlist *held, struct herr *e);
+int share_chain_hold(const char *store, int dirfd, const char *id, struct fdlist *held, struct herr *e);
 /*
  * Rewrites the new checkpoint dirfd (its dump just done: nothing in a
  * parent yet) over parent_id, a finished checkpoint beside it. When no page

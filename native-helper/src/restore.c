@@ -215,7 +215,7 @@ static int open_dirs(struct restore_ctx *c, struct herr *e)
 	c->images_fd = checkpoint_open(c->p->store, c->ck->id, e);	/* its manifest read: deleted since, if gone */
 	if (c->images_fd < 0)
 		return -1;
-	if (share_chain_hold(c->images_fd, c->ck->id, &c->chain, e))
+	if (share_chain_hold(c->p->store, c->images_fd, c->ck->id, &c->chain, e))
 		return -1;
 	return open_workdir(c, e);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -432,6 +433,67 @@ static void test_orphan_swept(void)
 	arena_free_all();
 }
 
+/*
+ * Two helpers freezing one tree at once: the one that claims second is told
+ * BUSY and leaves the freeze cgroup alone, even before the first moved a
+ * process in (removing it then made both fail).
+ */
+static void test_claimed_elsewhere(void)
+{
+	struct frozen_tree *t = NULL;
+	struct writer w;
+	struct herr e = { 0 };
+	char claims[] = "/tmp/ckpt-claims-XXXXXX", cgroup[4096], byte;
+	int layout, go[2], held[2];
+	pid_t holder;
+
+	CHECK(mkdtemp(claims) != NULL);
+	freeze_claim_dir_set(claims);
+	CHECK(writer_start(&w));
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
+	if (!t)
+		return;
+	layout = t->layout;
+	snprintf(cgroup, sizeof(cgroup), "%s", t->cgroup);
+	CHECK_OK(frozen_release(t, true, &e), &e);
+	CHECK_INT(pipe(go), ==, 0);
+	CHECK_INT(pipe(held), ==, 0);
+	test_case("another helper claimed the tree and made its cgroup, nothing moved yet: BUSY, the cgroup kept");
+	holder = fork();
+	if (holder == 0) {
+		char c;
+
+		close(go[1]);
+		if (mkdir(cgroup, 0755) || freeze_claim_take(w.root, layout, cgroup, &e) < 0)
+			_exit(1);
+		close(held[1]);
+		if (read(go[0], &c, 1) < 0)
+			_exit(2);
+		rmdir(cgroup);
+		_exit(0);
+	}
+	close(held[1]);
+	close(go[0]);
+	CHECK_INT(read(held[0], &byte, 1), ==, 0);	/* the holder's end closed: claimed */
+	CHECK_INT(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), ==, -1);
+	CHECK_INT(e.code, ==, EC(BUSY));
+	CHECK_CONTAINS(e.msg, "is frozen by another helper");
+	CHECK_INT(access(cgroup, F_OK), ==, 0);
+	CHECK(frozen_find(w.root) == NULL);
+	close(go[1]);
+	close(held[0]);
+	CHECK_INT(waitpid(holder, NULL, 0), ==, holder);
+	test_case("the other helper gone: this one freezes it");
+	CHECK_OK(freeze_tree(w.root, &(struct freeze_how){ 0 }, &t, &e), &e);
+	CHECK_UINT(written_in(&w, 50), ==, 0);
+	if (t)
+		CHECK_OK(frozen_release(t, true, &e), &e);
+	writer_end(&w);
+	freeze_claim_dir_set(FREEZE_CLAIM_DIR);
+	CHECK_INT(remove_tree(claims), ==, 0);
+	arena_free_all();
+}
+
 TEST_GROUP(cgroup)
 {
 	test_layout();
@@ -441,6 +503,7 @@ TEST_GROUP(cgroup)
 	test_release_frozen();
 	test_release_all();
 	test_orphan_swept();
+	test_claimed_elsewhere();
 	test_refused();
 	CHECK(no_children());
 }

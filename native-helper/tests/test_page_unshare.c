@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -73,7 +74,7 @@ static void test_held_chain(void)
 	test_case("a chain held for reading: neither it nor its parent can be locked for a delete");
 	CHECK_INT(page_share(b, "a", &st, &e), ==, 0);
 	CHECK_UINT(st.shared_pages, >, 0);
-	CHECK_INT(share_chain_hold(b, "b", &held, &e), ==, 0);
+	CHECK_INT(share_chain_hold(store, b, "b", &held, &e), ==, 0);
 	CHECK_UINT(held.n, ==, 2);
 	CHECK(!lockable("a"));
 	CHECK(!lockable("b"));
@@ -100,7 +101,7 @@ static void test_no_parent(void)
 	int c = synth_in_store(store, "c", NULL);
 
 	test_case("a checkpoint standing on nothing: itself held");
-	CHECK_INT(share_chain_hold(c, "c", &held, &e), ==, 0);
+	CHECK_INT(share_chain_hold(store, c, "c", &held, &e), ==, 0);
 	CHECK_UINT(held.n, ==, 1);
 	CHECK(!lockable("c"));
 	fdlist_close(&held);
@@ -135,7 +136,7 @@ static pid_t hold_in_child(const char *id, int *opened)
 		fd = open(arena_printf("%s/%s", store, id), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || write(3, "o", 1) != 1)
 			_exit(99);
-		_exit(share_chain_hold(fd, id, &held, &e) ? 100 + e.code : (int)held.n);
+		_exit(share_chain_hold(store, fd, id, &held, &e) ? 100 + e.code : (int)held.n);
 	}
 	*opened = pid > 0 && read(pipefd[0], &byte, 1) == 1;
 	close(pipefd[0]);
@@ -161,7 +162,7 @@ static void test_deleted_while_waiting(void)
 {
 	struct share_stats st;
 	struct herr e = { 0 };
-	int d = synth_in_store(store, "d", NULL), p = synth_in_store(store, "p", NULL);
+	int d = synth_in_store(store, "d", NULL), k = synth_in_store(store, "k", NULL), p = synth_in_store(store, "p", NULL);
 	int q = synth_in_store(store, "q", NULL), opened = 0;
 	pid_t reader;
 
@@ -173,6 +174,16 @@ static void test_deleted_while_waiting(void)
 	CHECK_INT(store_delete(store, "d", &e), ==, 0);
 	close(d);
 	CHECK_INT(exit_status(reader), ==, 100 + EC(NOT_FOUND));
+
+	test_case("a checkpoint hidden by a delete killed then, while a reader waited: the reader says it is gone");
+	CHECK_INT(flock(k, LOCK_EX), ==, 0);
+	reader = hold_in_child("k", &opened);
+	CHECK(opened);
+	sleep_ms(100);
+	CHECK_INT(renameat(AT_FDCWD, arena_printf("%s/k", store), AT_FDCWD, arena_printf("%s/.deleted-k", store)), ==, 0);
+	close(k);
+	CHECK_INT(exit_status(reader), ==, 100 + EC(NOT_FOUND));
+	CHECK_INT(remove_tree(arena_printf("%s/.deleted-k", store)), ==, 0);
 
 	test_case("its parent removed (and its pages handed over) meanwhile: the reader holds the new chain");
 	CHECK_INT(page_share(q, "p", &st, &e), ==, 0);
