@@ -279,20 +279,6 @@ static int finish(struct dump_ctx *c, uint64_t wall_us, struct herr *e)
 }
 
 /*
- * A dump that failed after CRIU's: its images are complete. Kept when CRIU
- * has ended the program (they are all that is left of it): the store's
- * sweep lists them once this dump lets go of them; else removed, the
- * program running on.
- */
-static bool root_gone(pid_t root)
-{
-	struct proc_stat st;
-
-	/* a zombie is gone too (a program this helper launched is its child until reaped) */
-	return read_proc_stat(root, &st) || st.state == 'Z' || st.state == 'X';
-}
-
-/*
  * Whether the dump's CRIU ended the tree. CRIU SIGKILLs it as it lets go
  * and need not wait for its end: when its answer was lost, the root may
  * still be dying, so this waits for it a little (a second at most).
@@ -304,7 +290,7 @@ static bool criu_ended_tree(const struct dump_ctx *c, bool criu_done)
 
 	if (!criu_done)
 		return false;
-	while (!root_gone(c->p->root)) {
+	while (!proc_gone(c->p->root)) {
 		if (c->p->leave_running || now_us() > until)
 			return false;
 		poll_pause(&pause_us);
@@ -312,6 +298,12 @@ static bool criu_ended_tree(const struct dump_ctx *c, bool criu_done)
 	return true;
 }
 
+/*
+ * A dump that failed after CRIU's: its images are complete. Kept when CRIU
+ * has ended the program (they are all that is left of it): the store's
+ * sweep lists them once this dump lets go of them; else removed, the
+ * program running on.
+ */
 static void discard_or_keep(struct dump_ctx *c, bool criu_done, struct herr *e)
 {
 	/* CRIU may have finished (its stats-dump, written last) though its answer was lost: a timeout, a broken exchange */

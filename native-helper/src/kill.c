@@ -94,14 +94,6 @@ static void release_frozen(const struct pidlist *pids)
 	}
 }
 
-/* A zombie is dead: reaping it may be another parent's business. */
-static bool gone(pid_t pid)
-{
-	struct proc_stat st;
-
-	return read_proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X';
-}
-
 static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
 {
 	uint64_t deadline = now_us() + KILL_WAIT_MS * 1000ull;
@@ -111,7 +103,7 @@ static int wait_gone(pid_t root, const struct pidlist *pids, struct herr *e)
 		size_t left = 0;
 
 		for (size_t i = 0; i < pids->n; i++)
-			left += !gone(pids->v[i]);
+			left += !proc_gone(pids->v[i]);
 		if (!left)
 			return 0;
 		if (now_us() > deadline) {

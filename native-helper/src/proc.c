@@ -82,6 +82,13 @@ bool pid_exists(pid_t pid)
 	return access(path, F_OK) == 0;
 }
 
+bool proc_gone(pid_t pid)
+{
+	struct proc_stat st;
+
+	return read_proc_stat(pid, &st) || st.state == 'Z' || st.state == 'X';
+}
+
 pid_t next_pid(DIR *d)
 {
 	struct dirent *de;

@@ -29,6 +29,8 @@ struct proc_stat {
 int parse_proc_stat(const char *buf, struct proc_stat *st);
 int read_proc_stat(pid_t pid, struct proc_stat *st);
 bool pid_exists(pid_t pid);
+/* Whether pid's process has ended: a zombie has (reaping it may be another parent's business). */
+bool proc_gone(pid_t pid);
 /* The next process id of d, a listing of /proc (its other entries skipped); 0 at its end. */
 pid_t next_pid(DIR *d);
 /* The same, with its stat in st: those gone before it could be read are skipped. */
