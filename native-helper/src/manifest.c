@@ -394,7 +394,7 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
 		int err = errno;
 
 		/* opened before a delete hid it, read after: deleted, not damaged */
-		if (err == ENOENT && !fd_is_at(dirfd, AT_FDCWD, arena_printf("%s/%s", store, id)))
+		if (err == ENOENT && !checkpoint_still_at(dirfd, store, id))
 			herr_set(e, EC(NOT_FOUND), err, "no checkpoint %s in %s any more: it was deleted meanwhile", id, store);
 		else
 			manifest_unreadable(e, err, store, id);
@@ -410,4 +410,12 @@ const CheckpointProcess *checkpoint_root_process(const Checkpoint *ck)
 		if (ck->processes[i]->pid == ck->root_pid)
 			return ck->processes[i];
 	return NULL;
+}
+
+bool checkpoint_still_at(int fd, const char *store, const char *id)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s", store, id);
+	return fd_is_at(fd, AT_FDCWD, path);
 }

@@ -32,5 +32,11 @@ Checkpoint *manifest_read_at(int dirfd, const char *store, const char *id, struc
  * lists none: its name and command line say which program ck is of.
  */
 const CheckpointProcess *checkpoint_root_process(const Checkpoint *ck);
+/*
+ * Whether the checkpoint directory open at fd is still checkpoint id of
+ * store. A delete hides a checkpoint (renames it) before it removes it, so
+ * one hidden or removed since it was opened is gone either way.
+ */
+bool checkpoint_still_at(int fd, const char *store, const char *id);
 
 #endif

@@ -15,9 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "fileio.h"
 #include "lists.h"
+#include "manifest.h"
 #include "page_rewrite.h"
 #include "page_share.h"
 #include "pagemap.h"
@@ -66,25 +65,18 @@ static int chain_open(int dirfd, struct fdlist *held)
 
 /*
  * Whether the locked chain is still what the links say: a delete that had
- * the lock first may have removed or hidden the checkpoint itself (false,
- * ENOENT: a delete killed once it had hidden it leaves it there) or
- * re-linked it past a parent it removed (false, EAGAIN: open it again).
+ * the lock first may have re-linked it past a parent it removed (then it
+ * is opened again).
  */
-static bool chain_current(const char *top, const struct fdlist *held)
+static bool chain_current(const struct fdlist *held)
 {
-	if (!fd_is_at(held->v[0], AT_FDCWD, top)) {
-		errno = ENOENT;
-		return false;
-	}
 	for (size_t i = 0; i < held->n; i++) {
 		bool last = i + 1 == held->n, same;
 		struct stat st, up;
 		int fd;
 
-		if (fstat(held->v[i], &st) || st.st_nlink == 0) {
-			errno = EAGAIN;
+		if (fstat(held->v[i], &st) || st.st_nlink == 0)
 			return false;
-		}
 		fd = openat(held->v[i], "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (last) {
 			/* a chain longer than the limit (or a loop) was held only that far */
@@ -95,10 +87,8 @@ static bool chain_current(const char *top, const struct fdlist *held)
 		}
 		if (fd >= 0)
 			close(fd);
-		if (!same) {
-			errno = EAGAIN;
+		if (!same)
 			return false;
-		}
 	}
 	return true;
 }
@@ -113,8 +103,6 @@ static int chain_lock(const struct fdlist *held)
 
 int share_chain_hold(const char *store, int dirfd, const char *id, struct fdlist *held, struct herr *e)
 {
-	const char *top = arena_printf("%s/%s", store, id);
-
 	for (int tries = 0; tries < 8; tries++) {
 		if (chain_open(dirfd, held)) {
 			herr_perror(e, EC(INTERNAL), errno, "cannot open checkpoint %s for reading", id);
@@ -125,14 +113,16 @@ int share_chain_hold(const char *store, int dirfd, const char *id, struct fdlist
 			fdlist_close(held);
 			return -1;
 		}
-		if (chain_current(top, held))
-			return 0;
-		fdlist_close(held);
-		if (errno == ENOENT) {
+		/* a delete that had the lock first may have removed or hidden it (a killed one leaves it hidden) */
+		if (!checkpoint_still_at(held->v[0], store, id)) {
+			fdlist_close(held);
 			herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s any more: it was deleted while this "
 				 "waited to read it; list the checkpoints to see those left", id);
 			return -1;
 		}
+		if (chain_current(held))
+			return 0;
+		fdlist_close(held);
 	}
 	herr_set(e, EC(BUSY), EAGAIN, "checkpoint %s keeps changing (the checkpoints it stands on being "
 		 "deleted); try again when that is done", id);

@@ -115,6 +115,33 @@ static Checkpoint *damaged_entry(const char *store, const char *id, const char *
 }
 
 /*
+ * The store's entry name, left by a dump or a delete that did not finish,
+ * locked exclusively when no helper holds it and it is still at name (its
+ * holder may have renamed it before it let go): its descriptor, else -1.
+ */
+static int hold_leftover(int storefd, const char *name)
+{
+	int fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && (flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The leftover name (held) removed; what: the operation that left it. */
+static void remove_leftover(const char *store, const char *name, const char *what)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s", store, name);
+	if (remove_tree(path))
+		fprintf(stderr, "checkpoint-helper: cannot remove %s, left by a %s that did not finish: %s\n", path,
+			what, strerror(errno));
+}
+
+/*
  * A directory a dump left behind (<id>.partial) that no dump holds any more:
  * the dumping helper and the CRIU it runs hold it locked while they write
  * it, so unlocked means they are gone (killed, or a failure that kept the
@@ -126,15 +153,14 @@ static Checkpoint *damaged_entry(const char *store, const char *id, const char *
 static void sweep_partial(int storefd, const char *store, const char *name)
 {
 	size_t id_len = strlen(name) - strlen(".partial");	/* is_partial: longer than that */
-	char id[MAX_ID_LEN + 1], path[4400];
-	int fd;
+	char id[MAX_ID_LEN + 1];
+	/* renamed into place by its dump meanwhile: it is no longer ours to judge */
+	int fd = hold_leftover(storefd, name);
 
+	if (fd < 0)
+		return;
 	memcpy(id, name, id_len);	/* name is a valid id: at most MAX_ID_LEN */
 	id[id_len] = '\0';
-	fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	/* renamed into place by its dump meanwhile: it is no longer ours to judge */
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))
-		goto out;
 	if (faccessat(fd, "stats-dump", F_OK, 0) == 0) {
 		if (renameat2(storefd, name, storefd, id, RENAME_NOREPLACE) == 0) {
 			fsync(storefd);	/* a rename lost to a crash is made again by the next sweep */
@@ -144,32 +170,21 @@ static void sweep_partial(int storefd, const char *store, const char *name)
 			fprintf(stderr, "checkpoint-helper: %s/%s: complete images kept where they are, not listed: cannot "
 				"make them checkpoint %s: %s\n", store, name, id, strerror(errno));
 		}
-		goto out;
+	} else {
+		remove_leftover(store, name, "dump");
 	}
-	snprintf(path, sizeof(path), "%s/%s", store, name);
-	if (remove_tree(path))
-		fprintf(stderr, "checkpoint-helper: cannot remove %s, left by a dump that did not finish: %s\n", path,
-			strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 }
 
 /* A checkpoint a delete hid (.deleted-<id>) and no delete holds any more: the rest of it removed. */
 static void sweep_deleted(int storefd, const char *store, const char *name)
 {
-	int fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	char path[4400];
+	int fd = hold_leftover(storefd, name);
 
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || !fd_is_at(fd, storefd, name))
-		goto out;
-	snprintf(path, sizeof(path), "%s/%s", store, name);
-	if (remove_tree(path))
-		fprintf(stderr, "checkpoint-helper: cannot remove %s, left by a delete that did not finish: %s\n",
-			path, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0)
+		return;
+	remove_leftover(store, name, "delete");
+	close(fd);
 }
 
 static bool is_deleted(const char *name)
@@ -364,8 +379,7 @@ int store_put_file(int dirfd, const char *store, const char *id, const char *tmp
 
 	if (lock_for_change(dirfd, id, e))
 		return -1;
-	/* the same test as manifest_read_at's: hidden by a delete counts as gone, removed or not */
-	if (!fd_is_at(dirfd, AT_FDCWD, arena_printf("%s/%s", store, id))) {
+	if (!checkpoint_still_at(dirfd, store, id)) {
 		herr_set(e, EC(NOT_FOUND), ENOENT, "no checkpoint %s in %s any more: it was deleted meanwhile; "
 			 "nothing was added to it", id, store);
 		goto out;
