@@ -81,8 +81,6 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	protected readonly errorId = ERROR_ID.snapshot;
 	private images?: CheckpointImages;
 	private session?: HelperOperations;
-	/** The checkpoint read through session: also the files its processes mapped (their symbols name frames). */
-	private helperSource?: HelperImageSource;
 	/** gdb under each process (a checkpoint of a target's store, and the target has gdb). */
 	private core?: CoreDebugger;
 	/** The sources gdb names, as the editor opens them (read from the target when they are not here). */
@@ -281,8 +279,7 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	private async source(checkpoint: string, target: string | undefined): Promise<ImageSource> {
 		if (!target) return new LocalImageSource(checkpoint);
 		this.session = await this.sessions.acquire(target);
-		this.helperSource = new HelperImageSource(this.session, checkpoint);
-		return this.helperSource;
+		return new HelperImageSource(this.session, checkpoint);
 	}
 
 	/**
@@ -364,8 +361,9 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 	private symbolsOf(file: string): Promise<ElfSymbols | undefined> {
 		let symbols = this.symbols.get(file);
 		if (!symbols) {
-			const source = this.helperSource;
-			symbols = !source || !file.startsWith('/') ? Promise.resolve(undefined) : readMappedSymbols([source], file);
+			// a checkpoint read through a helper: it reads the files the checkpoint's processes mapped too
+			const source = this.images?.source;
+			symbols = !(source instanceof HelperImageSource) || !file.startsWith('/') ? Promise.resolve(undefined) : readMappedSymbols([source], file);
 			this.symbols.set(file, symbols);
 		}
 		return symbols;
@@ -401,7 +399,6 @@ export class SnapshotDebugSession extends AsyncDebugSession {
 		const core = this.core;
 		this.images = undefined;
 		this.session = undefined;
-		this.helperSource = undefined;
 		this.core = undefined;
 		await core?.stop();
 		await images?.source.close();
