@@ -389,10 +389,26 @@ async function checkEditorRestoreTruth(r: Row, pid: number, dir: string, outcome
 	}
 }
 
+/** A session whose store is a tmpfs of size at path, mounted unless it is (the disk-full rows). */
+async function sessionOnTmpfs(path: string, size: string): Promise<HelperSession> {
+	await suite.shell.ok(`mkdir -p ${path} && (mountpoint -q ${path} || mount -t tmpfs -o size=${size},mode=0700 tmpfs ${path})`);
+	return HelperSession.open(sshTarget({ helperArgs: ['--store', path] }));
+}
+
+/** f with a session on a store of 48 MiB of its own, unmounted after. */
+async function withSmallStore<T>(f: (small: HelperSession) => Promise<T>): Promise<T> {
+	const small = await sessionOnTmpfs(SMALL_STORE, '48m');
+	try {
+		return await f(small);
+	} finally {
+		await small.close();
+		await suite.shell.run(`umount ${SMALL_STORE}; rm -rf ${SMALL_STORE}`);
+	}
+}
+
 /** A dump into a store that fills up while CRIU writes. */
 async function dumpIntoFullStore(r: Row, pid: number): Promise<object | Error> {
-	await suite.shell.ok(`mkdir -p ${TINY_STORE} && (mountpoint -q ${TINY_STORE} || mount -t tmpfs -o size=1m,mode=0700 tmpfs ${TINY_STORE})`);
-	const full = await HelperSession.open(sshTarget({ helperArgs: ['--store', TINY_STORE] }));
+	const full = await sessionOnTmpfs(TINY_STORE, '1m');
 	try {
 		const error = await full.dump(pid, { leaveRunning: r.operation === 'dump' && r.leaveRunning }).then(() => undefined, (err: unknown) => err);
 		assert.ok(error instanceof Error, 'the dump fails');
@@ -500,9 +516,7 @@ async function droppedFrozen(pid: number): Promise<object | Error> {
 
 /** A restore (killing what runs) from a store with no room left: it restores; the checkpoint stays whole and restores again. */
 async function restoreFromFullStore(pid: number, dir: string): Promise<object> {
-	await suite.shell.ok(`mkdir -p ${SMALL_STORE} && (mountpoint -q ${SMALL_STORE} || mount -t tmpfs -o size=48m,mode=0700 tmpfs ${SMALL_STORE})`);
-	const small = await HelperSession.open(sshTarget({ helperArgs: ['--store', SMALL_STORE] }));
-	try {
+	return withSmallStore(async (small) => {
 		const c = await small.dump(pid, { leaveRunning: true, name: 'full' });
 		await suite.shell.ok(`dd if=/dev/zero of=${SMALL_STORE}/filler bs=1M count=64 2>/dev/null; true`);
 		assert.equal((await small.restore(c.id, { killRunning: true, lazy: false })).rootPid, pid, 'restored with no room left');
@@ -513,10 +527,7 @@ async function restoreFromFullStore(pid: number, dir: string): Promise<object> {
 		await assertCounting(dir);
 		await small.remove(c.id);
 		return { restored: c.id };
-	} finally {
-		await small.close();
-		await suite.shell.run(`umount ${SMALL_STORE}; rm -rf ${SMALL_STORE}`);
-	}
+	});
 }
 
 /**
@@ -525,9 +536,7 @@ async function restoreFromFullStore(pid: number, dir: string): Promise<object> {
  * restore, and the delete goes through once there is room.
  */
 async function deleteInFullStore(pid: number, dir: string): Promise<object> {
-	await suite.shell.ok(`mkdir -p ${SMALL_STORE} && (mountpoint -q ${SMALL_STORE} || mount -t tmpfs -o size=48m,mode=0700 tmpfs ${SMALL_STORE})`);
-	const small = await HelperSession.open(sshTarget({ helperArgs: ['--store', SMALL_STORE] }));
-	try {
+	return withSmallStore(async (small) => {
 		const first = await small.dump(pid, { leaveRunning: true, name: 'first' });
 		const at = await counted(dir);
 		await suite.shell.waitForRecord(dir, 'state', (rec) => rec[1] > at + 2);
@@ -550,10 +559,7 @@ async function deleteInFullStore(pid: number, dir: string): Promise<object> {
 		assert.equal((await small.list()).map((c) => c.parent).join(), '', 'once there is room, the delete goes through');
 		await small.remove(second.id);
 		return { refused: refused.message };
-	} finally {
-		await small.close();
-		await suite.shell.run(`umount ${SMALL_STORE}; rm -rf ${SMALL_STORE}`);
-	}
+	});
 }
 
 /** A restore (killing what runs) and a delete of the same checkpoint at once: the restore finds it whole, or does not find it. */
