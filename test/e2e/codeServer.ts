@@ -588,6 +588,7 @@ export class E2eRun {
 	server: CodeServer | undefined;
 	workbench: Workbench | undefined;
 	failed = false;
+	private failedSteps = 0;
 
 	constructor(name: string) {
 		this.outputDir = e2eOutputDir(name);
@@ -615,6 +616,9 @@ export class E2eRun {
 			try {
 				await body(workbench);
 			} catch (err) {
+				// what the step saw as it failed (failure.png is the end of the run, after later steps)
+				this.failedSteps++;
+				await workbench.screenshot(`failed-step-${this.failedSteps}`).catch(() => undefined);
 				if (err instanceof Error) appendToMessage(err, await this.whatWasShown(workbench.page));
 				throw err;
 			}
